@@ -1,0 +1,1 @@
+"""Events: the canonical schema, validation, ingestion adapters and dead letters."""

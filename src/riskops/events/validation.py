@@ -1,0 +1,123 @@
+"""Decode and validate events, with a reason for every bad field.
+
+The fast path decodes straight into the tagged union (one pass, msgspec). Only when that
+fails does the slow path look at the payload field by field, so that a rejection lists
+every problem at once (``$.amount: ...``, ``$.ip_country: ...``), not just the first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from riskops.events.schemas import EVENT_TYPES, MONEY_CHECKS, AnyEvent, Event, Money
+
+_decoder = msgspec.json.Decoder(AnyEvent)
+_any_decoder = msgspec.json.Decoder()
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    field: str
+    reason: str
+
+
+class Rejection(msgspec.Struct):
+    """Why an event was refused, with its raw payload kept for the dead-letter store."""
+
+    errors: list[FieldError]
+    raw: bytes
+    event_id: str | None = None
+    source_row: int | None = None
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{e.field}: {e.reason}" for e in self.errors)
+
+
+def decode(raw: bytes, *, max_bytes: int = 64 * 1024) -> Event | Rejection:
+    """One JSON event, or the reasons it was refused."""
+    if len(raw) > max_bytes:
+        return Rejection([FieldError("$", f"event is {len(raw)} bytes; the limit is {max_bytes}")], raw)
+    try:
+        return _decoder.decode(raw)  # type: ignore[no-any-return]
+    except msgspec.DecodeError:
+        pass
+    try:
+        obj = _any_decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        return Rejection([FieldError("$", f"not valid JSON: {exc}")], raw)
+    return diagnose(obj, raw)
+
+
+def from_obj(obj: Any, raw: bytes | None = None) -> Event | Rejection:
+    """Validate an already-parsed mapping (CSV, Parquet and broker adapters)."""
+    try:
+        return msgspec.convert(obj, AnyEvent, strict=False)  # type: ignore[no-any-return]
+    except msgspec.ValidationError:
+        pass
+    if raw is None:
+        raw = msgspec.json.encode(obj)
+    return diagnose(obj, raw, strict=False)
+
+
+def _event_id(obj: Any) -> str | None:
+    if isinstance(obj, dict) and isinstance(obj.get("event_id"), str):
+        return obj["event_id"][:128]
+    return None
+
+
+def diagnose(obj: Any, raw: bytes, *, strict: bool = True) -> Rejection:
+    """Every field-level reason why ``obj`` is not a valid event."""
+    event_id = _event_id(obj)
+    if not isinstance(obj, dict):
+        return Rejection([FieldError("$", f"expected a JSON object, got {type(obj).__name__}")], raw, event_id)
+    event_type = obj.get("type")
+    if event_type not in EVENT_TYPES:
+        known = ", ".join(sorted(EVENT_TYPES))
+        reason = "missing" if event_type is None else f"unknown event type {event_type!r}"
+        return Rejection([FieldError("$.type", f"{reason}; known types: {known}")], raw, event_id)
+    cls = EVENT_TYPES[event_type]
+    errors: list[FieldError] = []
+    fields = {f.encode_name: f for f in msgspec.structs.fields(cls)}
+    for name in obj:
+        if name != "type" and name not in fields:
+            errors.append(FieldError(f"$.{name}", f"unknown field for {event_type}"))
+    for name, info in fields.items():
+        if name not in obj:
+            if info.required:
+                errors.append(FieldError(f"$.{name}", "required field is missing"))
+            continue
+        try:
+            value = msgspec.convert(obj[name], info.type, strict=strict)
+        except msgspec.ValidationError as exc:
+            errors.append(FieldError(f"$.{name}", _clean(str(exc))))
+            continue
+        if issubclass(cls, Money) and name in MONEY_CHECKS:
+            try:
+                MONEY_CHECKS[name](value)
+            except ValueError as exc:
+                errors.append(FieldError(f"$.{name}", str(exc)))
+    if not errors:
+        # Every field is right on its own: the error is a rule across fields (__post_init__).
+        try:
+            msgspec.convert(obj, cls, strict=strict)
+        except msgspec.ValidationError as exc:
+            errors.append(FieldError(_where(str(exc)), _clean(str(exc))))
+        else:  # pragma: no cover - decode failed, so something must be wrong
+            errors.append(FieldError("$", "invalid event"))
+    return Rejection(errors, raw, event_id)
+
+
+def _clean(message: str) -> str:
+    return message.split(" - at `", 1)[0]
+
+
+def _where(message: str) -> str:
+    if " - at `" in message:
+        return message.split(" - at `", 1)[1].rstrip("`")
+    return "$"
+
+
+def encode(event: Event) -> bytes:
+    return msgspec.json.encode(event)

@@ -1,0 +1,43 @@
+"""Configuration from ``RISKOPS_*`` environment variables, with embedded defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting has a default that runs on one laptop with nothing installed."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKOPS_", extra="ignore")
+
+    # Where local files live (SQLite database, monitor snapshots, demo output).
+    data_dir: Path = Path(".riskops")
+    # SQLAlchemy URL; empty means a SQLite file in data_dir.
+    database_url: str = ""
+    # NATS server for the broker ingestion adapter.
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream: str = "RISKOPS_EVENTS"
+    nats_subject: str = "riskops.events"
+    # Largest single event accepted, in bytes; larger ones are dead-lettered.
+    max_event_bytes: int = 64 * 1024
+    # Largest HTTP request body accepted, in bytes.
+    max_body_bytes: int = 32 * 1024 * 1024
+    # Monitor: how often (events) the worker snapshots its state.
+    snapshot_every: int = 50_000
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'riskops.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once from the environment)."""
+    return Settings()

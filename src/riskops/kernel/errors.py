@@ -1,0 +1,48 @@
+"""Typed errors that carry their HTTP status; rendered in one place (``riskops.web.app``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RiskopsError(Exception):
+    """Base of every error a user may see. Never carries a stack trace to the user."""
+
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+class ValidationFailed(RiskopsError):
+    status_code = 422
+    code = "validation_failed"
+
+
+class NotFound(RiskopsError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(RiskopsError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(RiskopsError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class BadRequest(RiskopsError):
+    status_code = 400
+    code = "bad_request"

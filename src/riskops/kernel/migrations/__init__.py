@@ -1,0 +1,28 @@
+"""Schema migrations (Alembic). ``upgrade_head`` is the one entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+HERE = Path(__file__).parent
+
+
+def alembic_config(engine: Engine | None = None) -> object:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(HERE))
+    if engine is not None:
+        config.attributes["engine"] = engine
+    return config
+
+
+def upgrade_head(engine: Engine) -> None:
+    # Development stage: tables straight from the models. Replaced by the Alembic
+    # revision chain (command.upgrade(..., "head")) before the first release.
+    from riskops.kernel.db import Base, import_all_models
+
+    import_all_models()
+    Base.metadata.create_all(engine)

@@ -1,0 +1,1 @@
+"""riskops.rules"""
