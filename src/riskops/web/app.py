@@ -1,0 +1,78 @@
+"""The FastAPI application: JSON API routers under /v1, health probes, one error renderer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from riskops import __version__
+from riskops.kernel.errors import RiskopsError
+from riskops.web.deps import Container
+
+
+def create_app(container: Container | None = None, *, start_background: bool = True) -> FastAPI:
+    """Build the app around a container of wired dependencies (engine, monitor runtime...)."""
+    container = container or Container.from_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if start_background:
+            await container.start()
+        try:
+            yield
+        finally:
+            await container.stop()
+
+    app = FastAPI(
+        title="riskops",
+        version=__version__,
+        description="Risk operations for crypto exchanges: events in, decisions out.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+
+    @app.exception_handler(RiskopsError)
+    async def _riskops_error(_request: Request, exc: RiskopsError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"field": "$." + ".".join(str(p) for p in err["loc"][1:]), "reason": err["msg"]}
+            for err in exc.errors()
+        ]
+        body = {"error": "validation_failed", "message": "invalid request", "details": details}
+        return JSONResponse(body, status_code=422)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        """Readiness: the database answers."""
+        try:
+            with container.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
+        return {"status": "ready"}  # type: ignore[return-value]
+
+    for include in _routers():
+        include(app)
+    return app
+
+
+def _routers() -> list[Callable[[FastAPI], Any]]:
+    """Each domain's ``api.include(app)``; listed here, the one place routes are wired."""
+    from riskops.events import api as events_api
+    from riskops.monitor import api as monitor_api
+
+    return [events_api.include, monitor_api.include]

@@ -1,0 +1,62 @@
+"""Dependencies wired in one place; endpoints get them through FastAPI ``Depends``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from riskops.kernel.config import Settings, get_settings
+from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
+
+if TYPE_CHECKING:
+    from riskops.monitor.runtime import MonitorRuntime
+
+
+class Container:
+    """What the app needs, built once: settings, engine, sessions, the monitor runtime."""
+
+    def __init__(self, settings: Settings, engine: Engine, runtime: MonitorRuntime | None = None):
+        self.settings = settings
+        self.engine = engine
+        self.sessions: sessionmaker[Session] = session_factory(engine)
+        self._runtime = runtime
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Container:
+        settings = settings or get_settings()
+        engine = make_engine(settings.sqlalchemy_url)
+        migrate(engine)
+        return cls(settings, engine)
+
+    @property
+    def runtime(self) -> MonitorRuntime:
+        if self._runtime is None:
+            from riskops.monitor.runtime import MonitorRuntime
+
+            self._runtime = MonitorRuntime.create(self.settings, self.engine)
+        return self._runtime
+
+    async def start(self) -> None:
+        await self.runtime.start()
+
+    async def stop(self) -> None:
+        if self._runtime is not None:
+            await self._runtime.stop()
+
+
+def container(request: Request) -> Container:
+    return request.app.state.container  # type: ignore[no-any-return]
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One request, one transaction: committed when the endpoint returns, rolled back on error."""
+    with unit_of_work(container(request).sessions) as session:
+        yield session
+
+
+def settings(request: Request) -> Any:
+    return container(request).settings
