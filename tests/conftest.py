@@ -28,7 +28,9 @@ REQUIRE_SERVICES = os.environ.get("RISKOPS_REQUIRE_SERVICES") == "1"
 def _reachable(url: str, default_port: int) -> bool:
     parsed = urlparse(url.replace("+psycopg", ""))
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 1):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 1
+        ):
             return True
     except OSError:
         return False
@@ -40,13 +42,17 @@ def require_service(name: str, url: str, default_port: int) -> None:
         return
     reason = f"{name} is not reachable at {url}"
     if REQUIRE_SERVICES:
-        pytest.fail(f"{reason} and RISKOPS_REQUIRE_SERVICES=1: a missing service may not pass silently")
+        pytest.fail(
+            f"{reason} and RISKOPS_REQUIRE_SERVICES=1: a missing service may not pass silently"
+        )
     pytest.skip(reason)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """A migrated, empty database: a SQLite file, then the real PostgreSQL in a schema of its own."""
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A migrated, empty database: a SQLite file, then the real PostgreSQL (own schema)."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "riskops.db"
         eng = make_engine(f"sqlite:///{path}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from riskops.events import cli as events_cli
@@ -20,6 +22,22 @@ app = typer.Typer(
 
 for module in (events_cli, monitor_cli, rules_cli, sim_cli, web_cli):
     module.register(app)
+
+
+@app.command()
+def demo(
+    accounts: int = typer.Option(5_000, help="simulated accounts"),
+    days: int = typer.Option(30, help="simulated days"),
+    seed: int = typer.Option(7, help="simulation seed (the rules were tuned on seed 1)"),
+    data_dir: Path = typer.Option(Path(".riskops/demo"), help="demo database and files"),
+    serve: bool = typer.Option(True, help="serve the API on the demo data afterwards"),
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+) -> None:
+    """Simulate an exchange, ingest and monitor it, print what was caught, then serve the API."""
+    from riskops.demo import DemoOptions, run
+
+    run(DemoOptions(accounts, days, seed, data_dir, serve, host, port))
 
 
 def main() -> None:

@@ -62,13 +62,39 @@ FLAT_COLUMNS: tuple[str, ...] = tuple(FLAT_FIELDS)
 _OUT_TYPES = {"withdrawal.requested", "transfer.internal", "card.chargeback"}
 _IN_TYPES = {"deposit"}
 # Event attribute -> flat column, where the names differ.
-_RENAMED = {"source_address": "address", "level": "kyc_level", "two_fa_method": "method",
-            "payment_method": "method", "channel": "method"}
-_SKIPPED = {"event_id", "account_id", "occurred_at", "schema_version", "amount", "usd_value",
-            "beneficial_owners", "full_name", "date_of_birth", "legal_name",
-            "registration_number", "referral_code", "withdrawal_id", "transfer_id",
-            "order_id", "deposit_event_id", "reason", "failure_reason", "new_value",
-            "counterparty_name", "provider", "price", "quote_asset", "document_type"}
+_RENAMED = {
+    "source_address": "address",
+    "level": "kyc_level",
+    "two_fa_method": "method",
+    "payment_method": "method",
+    "channel": "method",
+}
+_SKIPPED = {
+    "event_id",
+    "account_id",
+    "occurred_at",
+    "schema_version",
+    "amount",
+    "usd_value",
+    "beneficial_owners",
+    "full_name",
+    "date_of_birth",
+    "legal_name",
+    "registration_number",
+    "referral_code",
+    "withdrawal_id",
+    "transfer_id",
+    "order_id",
+    "deposit_event_id",
+    "reason",
+    "failure_reason",
+    "new_value",
+    "counterparty_name",
+    "provider",
+    "price",
+    "quote_asset",
+    "document_type",
+}
 
 
 def usd_to_cents(value: Any) -> int:
@@ -103,7 +129,9 @@ def to_rows(event: s.Event, seq: int, source_row: int | None = None) -> list[dic
         if value is None:
             continue
         column = _RENAMED.get(name, name)
-        row[column] = value.value if hasattr(value, "value") and not isinstance(value, bool) else value
+        row[column] = (
+            value.value if hasattr(value, "value") and not isinstance(value, bool) else value
+        )
     if isinstance(event, s.Money):
         row["amount"] = float(event.amount)
         row["usd_cents"] = usd_to_cents(event.usd_value)

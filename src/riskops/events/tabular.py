@@ -120,7 +120,8 @@ def flat_sql(relation: str, present: Iterable[str], *, seq: str = "source_row") 
         return _col(name, p, cast)
 
     direction = (
-        "CASE WHEN type IN ('withdrawal.requested', 'transfer.internal', 'card.chargeback') THEN 'out' "
+        "CASE WHEN type IN ('withdrawal.requested', 'transfer.internal', 'card.chargeback') "
+        "THEN 'out' "
         "WHEN type = 'deposit' THEN 'in' "
         f"WHEN type = 'p2p.order' THEN CASE WHEN {c('side')} = 'buy' THEN 'in' ELSE 'out' END END"
     )
@@ -138,7 +139,9 @@ def flat_sql(relation: str, present: Iterable[str], *, seq: str = "source_row") 
         "address": f"COALESCE({c('address')}, {c('source_address')})",
         "tx_hash": c("tx_hash"),
         "instrument_id": c("instrument_id"),
-        "method": f"COALESCE({c('method')}, {c('payment_method')}, {c('two_fa_method')}, {c('channel')})",
+        "method": (
+            f"COALESCE({c('method')}, {c('payment_method')}, {c('two_fa_method')}, {c('channel')})"
+        ),
         "ip": c("ip"),
         "ip_country": c("ip_country"),
         "device_id": c("device_id"),
@@ -155,18 +158,33 @@ def flat_sql(relation: str, present: Iterable[str], *, seq: str = "source_row") 
         "document_country": c("document_country"),
         "nationality": c("nationality"),
         "side": c("side"),
-        "corporate": f"CASE WHEN type = 'account.created' THEN COALESCE({c('corporate', 'BOOLEAN')}, false) END",
+        "corporate": (
+            f"CASE WHEN type = 'account.created' "
+            f"THEN COALESCE({c('corporate', 'BOOLEAN')}, false) END"
+        ),
     }
-    own = dict(common, row="0", account_id="account_id", counterparty_id=c("counterparty_id"),
-               direction=direction)
-    mirror = dict(common, row="1", account_id="counterparty_id", counterparty_id="account_id",
-                  direction="'in'")
+    own = dict(
+        common,
+        row="0",
+        account_id="account_id",
+        counterparty_id=c("counterparty_id"),
+        direction=direction,
+    )
+    mirror = dict(
+        common,
+        row="1",
+        account_id="counterparty_id",
+        counterparty_id="account_id",
+        direction="'in'",
+    )
     from riskops.events.flat import FLAT_COLUMNS
 
     def select(exprs: dict[str, str]) -> str:
-        return ", ".join(f"{exprs[name]} AS \"{name}\"" for name in FLAT_COLUMNS)
+        return ", ".join(f'{exprs[name]} AS "{name}"' for name in FLAT_COLUMNS)
 
     sql = f"SELECT {select(own)} FROM {relation}"
     if "counterparty_id" in p:
-        sql += f" UNION ALL SELECT {select(mirror)} FROM {relation} WHERE type = 'transfer.internal'"
+        sql += (
+            f" UNION ALL SELECT {select(mirror)} FROM {relation} WHERE type = 'transfer.internal'"
+        )
     return sql

@@ -38,9 +38,11 @@ class Rejection(msgspec.Struct):
 def decode(raw: bytes, *, max_bytes: int = 64 * 1024) -> Event | Rejection:
     """One JSON event, or the reasons it was refused."""
     if len(raw) > max_bytes:
-        return Rejection([FieldError("$", f"event is {len(raw)} bytes; the limit is {max_bytes}")], raw)
+        return Rejection(
+            [FieldError("$", f"event is {len(raw)} bytes; the limit is {max_bytes}")], raw
+        )
     try:
-        return _decoder.decode(raw)  # type: ignore[no-any-return]
+        return _decoder.decode(raw)
     except msgspec.DecodeError:
         pass
     try:
@@ -53,7 +55,7 @@ def decode(raw: bytes, *, max_bytes: int = 64 * 1024) -> Event | Rejection:
 def from_obj(obj: Any, raw: bytes | None = None) -> Event | Rejection:
     """Validate an already-parsed mapping (CSV, Parquet and broker adapters)."""
     try:
-        return msgspec.convert(obj, AnyEvent, strict=False)  # type: ignore[no-any-return]
+        return msgspec.convert(obj, AnyEvent, strict=False)
     except msgspec.ValidationError:
         pass
     if raw is None:
@@ -71,7 +73,9 @@ def diagnose(obj: Any, raw: bytes, *, strict: bool = True) -> Rejection:
     """Every field-level reason why ``obj`` is not a valid event."""
     event_id = _event_id(obj)
     if not isinstance(obj, dict):
-        return Rejection([FieldError("$", f"expected a JSON object, got {type(obj).__name__}")], raw, event_id)
+        return Rejection(
+            [FieldError("$", f"expected a JSON object, got {type(obj).__name__}")], raw, event_id
+        )
     event_type = obj.get("type")
     if event_type not in EVENT_TYPES:
         known = ", ".join(sorted(EVENT_TYPES))

@@ -28,6 +28,8 @@ class RuleStatus(enum.StrEnum):
     DRAFT = "draft"
     SHADOW = "shadow"
     LIVE = "live"
+    # A stored version replaced by a newer live/shadow one; never in a rule document.
+    RETIRED = "retired"
 
 
 class Hit(msgspec.Struct, frozen=True):

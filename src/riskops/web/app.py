@@ -61,7 +61,7 @@ def create_app(container: Container | None = None, *, start_background: bool = T
         try:
             with container.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        except Exception as exc:
             return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
         return {"status": "ready"}  # type: ignore[return-value]
 

@@ -49,7 +49,7 @@ class Container:
 
 
 def container(request: Request) -> Container:
-    return request.app.state.container  # type: ignore[no-any-return]
+    return request.app.state.container
 
 
 def db_session(request: Request) -> Iterator[Session]:

@@ -20,9 +20,7 @@ def alembic_config(engine: Engine | None = None) -> object:
 
 
 def upgrade_head(engine: Engine) -> None:
-    # Development stage: tables straight from the models. Replaced by the Alembic
-    # revision chain (command.upgrade(..., "head")) before the first release.
-    from riskops.kernel.db import Base, import_all_models
+    """Apply every revision not yet applied (a no-op on an up-to-date database)."""
+    from alembic import command
 
-    import_all_models()
-    Base.metadata.create_all(engine)
+    command.upgrade(alembic_config(engine), "head")  # type: ignore[arg-type]

@@ -1,0 +1,48 @@
+"""Backtest of the default pack over 5M simulated events on DuckDB (target: under 30 s).
+
+The events are simulated once into a Parquet file under bench/out and reused.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bench.common import OUT, Result, at_most
+
+FULL_EVENTS = 5_000_000
+
+
+def events_file(target_events: int) -> Path:
+    """A cached simulated Parquet event file with about ``target_events`` events."""
+    from riskops.sim import SimConfig, simulate
+
+    accounts = max(500, target_events // 50)  # about 50 events per account over 30 days
+    out = OUT / f"sim-{accounts}a-30d"
+    path = out / "events.parquet"
+    if not path.exists():
+        simulate(SimConfig(accounts=accounts, days=30, seed=11), out, "parquet")
+    return path
+
+
+def measure(quick: bool = False) -> list[Result]:
+    import pyarrow.parquet as pq
+
+    from riskops.rules.backtest import backtest
+    from riskops.rules.lists import default_lists
+    from riskops.rules.model import load_default_pack
+
+    path = events_file(500_000 if quick else FULL_EVENTS)
+    events = pq.ParquetFile(path).metadata.num_rows
+    started = time.perf_counter()
+    result = backtest(load_default_pack(), path, lists=default_lists(), out=OUT / "bt_hits.csv")
+    elapsed = time.perf_counter() - started
+    hits = sum(result.hits_per_rule.values())
+    label = f"default pack over {events / 1e6:.2f}M events"
+    return [
+        at_most("backtest", label, elapsed, "s", 30.0)
+        if not quick
+        else Result("backtest", label, elapsed, "s"),
+        Result("backtest", "throughput", events / elapsed, "events/s"),
+        Result("backtest", "hits", float(hits), "hits"),
+    ]

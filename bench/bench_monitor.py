@@ -1,0 +1,120 @@
+"""Monitor throughput and per-event decision latency with the default rule pack.
+
+Three measures over simulated exchange traffic (``riskops.sim``), each on one core:
+the rules engine alone on pre-flattened rows, the monitor (flatten + evaluate + combine,
+no database), and the monitor with its database batch writes (SQLite file, batches of
+2,000 events, decisions + alerts + holds + checkpoint per transaction).
+
+    python -m bench.bench_monitor [N_EVENTS]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import Result, at_least, at_most, percentile
+
+NAME = "monitor"
+
+
+def sim_events(n_events: int) -> list[Any]:
+    """About ``n_events`` validated events from the exchange simulator, in time order."""
+    from riskops.events.validation import from_obj
+    from riskops.sim import SimConfig, generate
+
+    accounts = max(50, n_events // 11)  # the simulator yields about 11 events per account
+    events = [from_obj(obj) for obj in generate(SimConfig(accounts=accounts, days=10, seed=7))]
+    return events[:n_events]
+
+
+def _rates(name: str, n: int, seconds: float, lat_us: list[int]) -> dict[str, float]:
+    lat_us = sorted(lat_us)
+    return {
+        f"{name} events/s": n / seconds,
+        f"{name} p50 ms": percentile(lat_us, 50) / 1000,
+        f"{name} p99 ms": percentile(lat_us, 99) / 1000,
+    }
+
+
+def run(n_events: int = 100_000) -> dict[str, float]:
+    """Measure; returns ``{measure: value}``."""
+    from riskops.events.flat import to_rows
+    from riskops.monitor.engine import Monitor
+    from riskops.monitor.evaluators import RulesEvaluatorFactory
+    from riskops.monitor.runtime import tune_gc
+
+    tune_gc()  # as the worker and the server do
+    events = sim_events(n_events)
+    n = len(events)
+    factory = RulesEvaluatorFactory.load(None)
+    out: dict[str, float] = {"events": n}
+
+    rows = [r for seq, e in enumerate(events, 1) for r in to_rows(e, seq)]
+    evaluator = factory.new()
+    started = time.perf_counter()
+    for row in rows:
+        evaluator.process(row)
+    out["rules engine rows/s"] = len(rows) / (time.perf_counter() - started)
+
+    monitor = Monitor(factory.new())
+    latencies = []
+    started = time.perf_counter()
+    for seq, event in enumerate(events, 1):
+        latencies.append(monitor.decide(event, seq)[0].latency_us)
+    out.update(_rates("evaluator only", n, time.perf_counter() - started, latencies))
+
+    out.update(_with_db(events, factory))
+    return out
+
+
+def _with_db(events: list[Any], factory: Any) -> dict[str, float]:
+    from riskops.events.service import ingest
+    from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
+    from riskops.monitor.runtime import MonitorRuntime
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/riskops.db")
+        migrate(engine)
+        with unit_of_work(session_factory(engine)) as session:
+            ingest(session, [(None, e) for e in events], source="file")
+        runtime = MonitorRuntime(
+            engine,
+            factory,
+            snapshot_path=Path(tmp) / "monitor.snapshot",
+            snapshot_every=10**9,
+            batch_size=2_000,
+        )
+        started = time.perf_counter()
+        done = runtime.catch_up()
+        seconds = time.perf_counter() - started
+        engine.dispose()
+    rates = _rates("with SQLite writes", done.events, seconds, done.latencies_us)
+    rates["stored decisions"] = done.stored
+    rates["alerts"] = sum(done.alerts.values())
+    return rates
+
+
+def measure(quick: bool = False) -> list[Result]:
+    """The benchmark harness entry point (``python -m bench``)."""
+    m = run(20_000 if quick else 100_000)
+    return [
+        Result(NAME, "events", m["events"], "events"),
+        Result(NAME, "rules engine alone", m["rules engine rows/s"], "rows/s"),
+        at_least(NAME, "evaluator only", m["evaluator only events/s"], "events/s", 50_000),
+        Result(NAME, "evaluator only p50", m["evaluator only p50 ms"], "ms"),
+        at_most(NAME, "evaluator only p99", m["evaluator only p99 ms"], "ms", 2),
+        Result(NAME, "with SQLite writes", m["with SQLite writes events/s"], "events/s"),
+        Result(NAME, "with SQLite writes p99", m["with SQLite writes p99 ms"], "ms"),
+    ]
+
+
+if __name__ == "__main__":
+    import warnings
+
+    warnings.simplefilter("ignore")
+    for key, value in run(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000).items():
+        print(f"{key:32} {value:>14,.3f}")

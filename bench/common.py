@@ -1,0 +1,46 @@
+"""Shared pieces of the benchmarks: the result row and latency percentiles."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+@dataclass
+class Result:
+    """One measured number, with its target and whether it was met (None: no target)."""
+
+    bench: str
+    name: str
+    value: float
+    unit: str
+    target: str = ""
+    ok: bool | None = None
+
+    @property
+    def shown(self) -> str:
+        if self.unit == "%":
+            return f"{self.value:.1f}%"
+        if abs(self.value) >= 100:
+            return f"{self.value:,.0f} {self.unit}".strip()
+        return f"{self.value:,.2f} {self.unit}".strip()
+
+
+def at_least(bench: str, name: str, value: float, unit: str, floor: float) -> Result:
+    return Result(bench, name, value, unit, f">= {floor:,g} {unit}".strip(), value >= floor)
+
+
+def at_most(bench: str, name: str, value: float, unit: str, ceiling: float) -> Result:
+    return Result(bench, name, value, unit, f"<= {ceiling:,g} {unit}".strip(), value <= ceiling)
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values (q in 0..100)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return float(sorted_values[rank - 1])

@@ -1,0 +1,219 @@
+"""``riskops demo``: simulate an exchange, ingest it, monitor it, show what was caught, serve.
+
+Everything runs on the embedded defaults (a SQLite file under ``.riskops/demo``, the event
+log as the bus). The simulation seed differs from the one the default rules were tuned on,
+so the recall and precision printed are honest estimates, not a replay of the tuning.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from riskops.events.schemas import Event
+from riskops.events.validation import Rejection
+from riskops.kernel.config import Settings
+from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
+from riskops.reports import detection
+from riskops.reports import repository as report_repo
+
+TRY_EVENT = (
+    '{"type":"withdrawal.requested","event_id":"try-1","account_id":"demo",'
+    '"occurred_at":"2026-11-24T12:00:00Z","asset":"BTC","amount":"0.5",'
+    '"usd_value":"30000.00","address":"bc1qexample"}'
+)
+
+if TYPE_CHECKING:
+    from riskops.monitor.runtime import MonitorRuntime
+
+# The default pack was tuned on seed 1; the demo shows a seed it never saw.
+TUNING_SEED = 1
+DEMO_SEED = 7
+
+
+@dataclass
+class DemoOptions:
+    accounts: int = 5_000
+    days: int = 30
+    seed: int = DEMO_SEED
+    data_dir: Path = Path(".riskops/demo")
+    serve: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def run(options: DemoOptions) -> None:
+    """Run the whole demo and, unless told not to, serve the API on the demo database."""
+    from riskops.events.adapters import read_events
+    from riskops.monitor.runtime import MonitorRuntime
+    from riskops.sim import SimConfig, load_labels, simulate
+
+    console = Console()
+    if options.seed == TUNING_SEED:
+        console.print("[yellow]Seed 1 is the tuning seed: the scores below flatter the rules.")
+    data_dir = options.data_dir
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    settings = Settings(data_dir=data_dir, database_url="")
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+
+    console.rule("[bold]1. Simulate an exchange")
+    sim_dir = data_dir / "sim"
+    config = SimConfig(accounts=options.accounts, days=options.days, seed=options.seed)
+    simulate(config, sim_dir, "ndjson")
+    shutil.copytree(sim_dir / "lists", data_dir / "lists")
+    events_path = sim_dir / "events.ndjson"
+    total = sum(1 for _ in events_path.open("rb"))
+
+    console.rule("[bold]2. Ingest the events (validate, de-duplicate, append to the log)")
+    accepted = rejected = 0
+    started = time.perf_counter()
+    with _progress(console) as progress:
+        task = progress.add_task("ingest", total=total)
+        chunk: list[tuple[int, Event | Rejection]] = []
+        for item in read_events(events_path, "ndjson"):
+            chunk.append(item)
+            if len(chunk) == 20_000:
+                a, r = _ingest(sessions, chunk)
+                accepted, rejected = accepted + a, rejected + r
+                progress.advance(task, len(chunk))
+                chunk = []
+        a, r = _ingest(sessions, chunk)
+        accepted, rejected = accepted + a, rejected + r
+        progress.advance(task, len(chunk))
+    ingest_s = time.perf_counter() - started
+    console.print(f"{accepted:,} events accepted, {rejected:,} rejected in {ingest_s:.1f} s")
+
+    console.rule("[bold]3. Monitor: rules over every event, in order")
+    runtime = MonitorRuntime.create(settings, engine)
+    started = time.perf_counter()
+    with _progress(console) as progress:
+        task = progress.add_task("monitor", total=accepted)
+        while (batch := runtime.step()).events:
+            progress.advance(task, batch.events)
+    monitor_s = time.perf_counter() - started
+    runtime.snapshot()
+
+    outcomes = dict(runtime.totals.outcomes)
+    with unit_of_work(sessions) as session:
+        alerts = report_repo.alert_refs(session)
+    labels = load_labels(sim_dir)
+    _summary(console, accepted, monitor_s, outcomes, alerts, labels)
+
+    if options.serve:
+        _serve(console, settings, engine, runtime, options)
+
+
+def _ingest(
+    sessions: sessionmaker[Session], chunk: list[tuple[int, Event | Rejection]]
+) -> tuple[int, int]:
+    """Append one chunk in its own transaction; (accepted, rejected)."""
+    from riskops.events.service import ingest
+
+    if not chunk:
+        return 0, 0
+    with unit_of_work(sessions) as session:
+        report = ingest(session, chunk, source="file", source_name="demo")
+    return report.accepted, len(report.rejected)
+
+
+def _summary(
+    console: Console,
+    events: int,
+    monitor_s: float,
+    outcomes: dict[str, int],
+    alerts: list[detection.AlertRef],
+    labels: tuple[Mapping[str, Any], Mapping[str, Any]],
+) -> None:
+    console.rule("[bold]Summary")
+    console.print(
+        f"Monitor: {events:,} events in {monitor_s:.1f} s = "
+        f"[bold]{events / max(monitor_s, 1e-9):,.0f} events/s[/] (decisions, alerts and holds "
+        "written to SQLite in the same transactions)"
+    )
+    table = Table(title="Decisions by outcome (every flat row)")
+    table.add_column("outcome")
+    table.add_column("decisions", justify="right")
+    for outcome in ("allow", "review", "hold", "block"):
+        table.add_row(outcome, f"{outcomes.get(outcome, 0):,}")
+    console.print(table)
+
+    per_rule = Counter((a.rule_id, a.rule_typology, a.shadow) for a in alerts)
+    table = Table(title="Alerts per rule")
+    for column in ("rule", "typology", "alerts", "mode"):
+        table.add_column(column, justify="right" if column == "alerts" else "left")
+    for (rule, typology, shadow), n in sorted(per_rule.items()):
+        table.add_row(rule, typology, f"{n:,}", "shadow" if shadow else "live")
+    console.print(table)
+
+    event_labels, accounts = labels
+    report = detection.score_detection(alerts, event_labels, accounts)
+    table = Table(title="Detection on the demo seed (rules tuned on another seed)")
+    for column in (
+        "typology",
+        "planted",
+        "caught",
+        "scenario recall",
+        "event recall",
+        "alerts",
+        "alert precision",
+    ):
+        table.add_column(column, justify="left" if column == "typology" else "right")
+    for name, score in sorted(report.by_typology.items()):
+        table.add_row(
+            name,
+            f"{score.scenarios:,}",
+            f"{score.caught:,}",
+            detection.pct(score.scenario_recall),
+            detection.pct(score.event_recall),
+            f"{score.alerts:,}",
+            detection.pct(score.precision),
+        )
+    table.add_row("all", "", "", "", "", f"{report.alerts:,}", detection.pct(report.precision))
+    console.print(table)
+
+
+def _serve(
+    console: Console,
+    settings: Settings,
+    engine: Engine,
+    runtime: MonitorRuntime,
+    options: DemoOptions,
+) -> None:
+    import uvicorn
+
+    from riskops.web.app import create_app
+    from riskops.web.deps import Container
+
+    app = create_app(Container(settings, engine, runtime))
+    console.rule("[bold]Serving")
+    console.print(
+        f"API at http://{options.host}:{options.port}  (OpenAPI: /docs, /openapi.json)\n"
+        f"Try: curl -s -X POST localhost:{options.port}/v1/decisions "
+        f"-H 'content-type: application/json' -d '{TRY_EVENT}'\n"
+        "Ctrl-C to stop."
+    )
+    uvicorn.run(app, host=options.host, port=options.port, log_level="warning")

@@ -1,0 +1,170 @@
+"""HTTP API of the events package: ``POST /v1/events`` and the dead-letter listing.
+
+The body is read raw and decoded with msgspec (no pydantic model on the hot path); the
+OpenAPI description of the body comes from ``openapi_extra``. Ingestion does not know the
+monitor: the monitor tails the event log by ``seq`` on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from riskops.events import adapters, repository, service
+from riskops.events.models import Source
+from riskops.kernel.errors import NotFound, PayloadTooLarge
+from riskops.web.deps import Container, container, db_session
+
+router = APIRouter(prefix="/v1", tags=["events"])
+# Commit before the response is sent, so a 202 always means "stored" (never after).
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
+NDJSON = "application/x-ndjson"
+
+
+class FieldErrorOut(BaseModel):
+    field: str
+    reason: str
+
+
+class RejectedOut(BaseModel):
+    index: int
+    event_id: str | None
+    errors: list[FieldErrorOut]
+
+
+class IngestOut(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedOut]
+    first_seq: int | None
+    last_seq: int | None
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    received_at: str
+    source: str
+    source_name: str | None
+    source_row: int | None
+    event_id: str | None
+    reason: str
+    errors: list[FieldErrorOut]
+    raw: str
+
+
+class DeadLetterPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[DeadLetterOut]
+
+
+_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "One event in the flat wire format (see riskops.events.schemas).",
+    "required": ["event_id", "type", "account_id", "occurred_at"],
+    "properties": {
+        "event_id": {"type": "string", "description": "idempotency key"},
+        "type": {"type": "string", "example": "deposit"},
+        "account_id": {"type": "string"},
+        "occurred_at": {"type": "string", "format": "date-time"},
+    },
+    "additionalProperties": True,
+}
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [_EVENT_SCHEMA, {"type": "array", "items": _EVENT_SCHEMA}]}
+            },
+            NDJSON: {"schema": {"type": "string", "description": "one JSON event per line"}},
+        },
+    }
+}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/events", status_code=202, response_model=IngestOut, openapi_extra=_BODY_DOC)
+async def post_events(
+    request: Request,
+    session: SessionDep,
+    box: Annotated[Container, Depends(container)],
+) -> dict[str, Any]:
+    """Ingest one event, a JSON array of events, or NDJSON (``application/x-ndjson``).
+
+    Idempotent on ``event_id``: a replay with the same content counts as a duplicate. Every
+    refused event is listed with field-level reasons and kept in the dead-letter store.
+    A 202 means the accepted events are durably stored in the event log.
+    """
+    settings = box.settings
+    body = await _read_body(request, settings.max_body_bytes)
+    ndjson = request.headers.get("content-type", "").startswith(NDJSON)
+    results = adapters.parse_body(body, ndjson=ndjson, max_event_bytes=settings.max_event_bytes)
+    report = await run_in_threadpool(
+        service.ingest, session, [(None, r) for r in results], source=Source.HTTP.value
+    )
+    return {
+        "accepted": report.accepted,
+        "duplicates": report.duplicates,
+        "rejected": [
+            {
+                "index": r.index,
+                "event_id": r.event_id,
+                "errors": [{"field": e.field, "reason": e.reason} for e in r.errors],
+            }
+            for r in report.rejected
+        ],
+        "first_seq": report.first_seq,
+        "last_seq": report.last_seq,
+    }
+
+
+@router.get("/dead-letters", response_model=DeadLetterPage)
+def get_dead_letters(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    source: Annotated[Source | None, Query()] = None,
+) -> dict[str, Any]:
+    """Refused input, newest first, with the reasons and the raw payload."""
+    items, total = repository.list_dead_letters(
+        session, limit=limit, offset=offset, source=source.value if source else None
+    )
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "items": [service.dead_letter_view(d) for d in items],
+    }
+
+
+@router.get("/dead-letters/{dead_letter_id}", response_model=DeadLetterOut)
+def get_dead_letter(dead_letter_id: int, session: SessionDep) -> dict[str, Any]:
+    """One dead letter."""
+    found = repository.get_dead_letter(session, dead_letter_id)
+    if found is None:
+        raise NotFound(f"no dead letter {dead_letter_id}")
+    return service.dead_letter_view(found)
+
+
+def include(app: FastAPI) -> None:
+    """Add the events routes to the app."""
+    app.include_router(router)

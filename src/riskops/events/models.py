@@ -1,0 +1,63 @@
+"""Database rows of the events package: the append-only event log and the dead letters.
+
+The event log is ordered by ``seq`` (the ingest sequence); the monitor tails it by ``seq``.
+``payload`` is the canonical JSON of the event (``msgspec.json.encode``) and ``payload_hash``
+its sha256, so a replay (same id, same content) can be told from a conflict (same id,
+different content) without decoding anything.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from riskops.kernel.db import Base
+from riskops.kernel.types import BigId
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+
+
+class Source(enum.StrEnum):
+    """How an event reached riskops."""
+
+    HTTP = "http"
+    FILE = "file"
+    NATS = "nats"
+    API = "api"
+
+
+class EventRecord(Base):
+    """One accepted event in the append-only log."""
+
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[str] = mapped_column(String(128), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(16))
+    source_name: Mapped[str | None] = mapped_column(String(512))
+    source_row: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(Text)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+
+
+class DeadLetter(Base):
+    """Input that was refused, kept with its reasons and raw bytes so nothing is lost."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    source: Mapped[str] = mapped_column(String(16), index=True)
+    source_name: Mapped[str | None] = mapped_column(String(512))
+    source_row: Mapped[int | None] = mapped_column(BigInteger)
+    event_id: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    errors: Mapped[str] = mapped_column(Text)  # JSON list of {"field", "reason"}
+    raw: Mapped[str] = mapped_column(Text)

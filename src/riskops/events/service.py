@@ -1,0 +1,219 @@
+"""Ingestion: validated events into the log, refusals into dead letters, idempotent on id.
+
+``ingest`` takes ``(source_row, Event | Rejection)`` pairs from any adapter (HTTP, file,
+broker). An event whose id is already stored with the same content is a *duplicate* (a
+replay: counted, not stored again); the same id with different content is refused and kept
+as a dead letter. The service never commits: the caller's ``unit_of_work`` owns the
+transaction (the file CLI commits per chunk, the broker consumer per fetched batch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+import msgspec
+from sqlalchemy.orm import Session
+
+from riskops.events import repository
+from riskops.events.models import DeadLetter
+from riskops.events.schemas import Event
+from riskops.events.validation import FieldError, Rejection
+from riskops.kernel.clock import utcnow
+
+CHUNK_SIZE = 5_000
+MAX_RAW_CHARS = 1024 * 1024
+CONFLICT = "event_id already used with different content"
+_encode = msgspec.json.Encoder().encode
+_sha256 = hashlib.sha256
+
+
+class RejectedItem(msgspec.Struct):
+    """One refused item of a batch: where it was and why."""
+
+    index: int
+    errors: list[FieldError]
+    source_row: int | None = None
+    event_id: str | None = None
+
+
+class IngestReport(msgspec.Struct):
+    """What became of a batch: accepted (stored), duplicates (replays), rejected."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[RejectedItem] = msgspec.field(default_factory=list)
+    first_seq: int | None = None
+    last_seq: int | None = None
+    rejected_count: int = 0
+
+    def merge(self, other: IngestReport, *, keep_rejected: bool = True) -> None:
+        """Add another report (of a later chunk) to this one."""
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected_count += other.rejected_count
+        if keep_rejected:
+            self.rejected.extend(other.rejected)
+        if other.first_seq is not None:
+            self.first_seq = other.first_seq if self.first_seq is None else self.first_seq
+            self.last_seq = other.last_seq
+
+
+def raw_text(raw: bytes) -> str:
+    """Raw input as text for the dead-letter store: UTF-8 (lossy), at most 1 MiB."""
+    text = raw[: MAX_RAW_CHARS + 4].decode("utf-8", errors="replace")
+    if len(raw) > MAX_RAW_CHARS:
+        return text[:MAX_RAW_CHARS] + f"\n...[truncated: {len(raw)} bytes in all]"
+    return text
+
+
+def ingest(
+    session: Session,
+    items: Iterable[tuple[int | None, Event | Rejection]],
+    *,
+    source: str,
+    source_name: str | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> IngestReport:
+    """Store the events of ``items`` and dead-letter the refusals; never commits.
+
+    ``items`` are ``(source_row, result)`` pairs; ``index`` in the report is the position in
+    ``items``. Work proceeds in chunks of ``chunk_size`` so memory stays bounded.
+    """
+    report = IngestReport()
+    iterator = iter(items)
+    offset = 0
+    for chunk in _chunks(iterator, chunk_size):
+        report.merge(_ingest_chunk(session, chunk, offset, source, source_name))
+        offset += len(chunk)
+    return report
+
+
+def _chunks(iterator: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class _Chunk:
+    """One chunk's bookkeeping: the report so far and the dead letters to write."""
+
+    def __init__(self, source: str, source_name: str | None) -> None:
+        self.report = IngestReport()
+        self.dead: list[dict[str, Any]] = []
+        self.now = utcnow()
+        self.source = source
+        self.source_name = source_name
+
+    def reject(
+        self,
+        index: int,
+        source_row: int | None,
+        event_id: str | None,
+        errors: list[FieldError],
+        raw: bytes,
+    ) -> None:
+        self.report.rejected.append(RejectedItem(index, errors, source_row, event_id))
+        self.report.rejected_count += 1
+        reason = "; ".join(f"{e.field}: {e.reason}" for e in errors)
+        self.dead.append(
+            {
+                "received_at": self.now,
+                "source": self.source,
+                "source_name": self.source_name,
+                "source_row": source_row,
+                "event_id": event_id,
+                "reason": CONFLICT if errors[0].reason == CONFLICT else reason[:4000],
+                "errors": _encode(
+                    [{"field": e.field, "reason": e.reason} for e in errors]
+                ).decode(),
+                "raw": raw_text(raw),
+            }
+        )
+
+    def settle(
+        self,
+        index: int,
+        source_row: int | None,
+        event_id: str,
+        digest: str,
+        stored_digest: str | None,
+        payload: bytes,
+    ) -> None:
+        """An event whose id is taken: a replay if the content matches, else refused."""
+        if stored_digest == digest:
+            self.report.duplicates += 1
+        else:
+            errors = [FieldError("$.event_id", CONFLICT)]
+            self.reject(index, source_row, event_id, errors, payload)
+
+
+def _ingest_chunk(
+    session: Session,
+    items: list[tuple[int | None, Event | Rejection]],
+    offset: int,
+    source: str,
+    source_name: str | None,
+) -> IngestReport:
+    chunk = _Chunk(source, source_name)
+    rows: list[tuple[Any, ...]] = []
+    # event_id -> (index, source_row, payload hash, payload) of its first event in the chunk
+    firsts: dict[str, tuple[int, int | None, str, bytes]] = {}
+    later: list[tuple[int, int | None, str, str, bytes]] = []  # the same id again
+    for position, (source_row, result) in enumerate(items):
+        index = offset + position
+        if isinstance(result, Rejection):
+            row = source_row if source_row is not None else result.source_row
+            chunk.reject(index, row, result.event_id, result.errors, result.raw)
+            continue
+        payload = _encode(result)
+        digest = _sha256(payload).hexdigest()
+        event_id = result.event_id
+        if event_id in firsts:
+            later.append((index, source_row, event_id, digest, payload))
+            continue
+        firsts[event_id] = (index, source_row, digest, payload)
+        rows.append((  # in repository.EVENT_COLUMNS order
+            event_id, result.__struct_config__.tag, result.account_id, result.occurred_at,
+            chunk.now, source, source_name, source_row, payload.decode(), digest,
+        ))  # fmt: skip
+    stored = repository.insert_events(session, rows)
+    report = chunk.report
+    if stored:
+        report.accepted = len(stored)
+        report.first_seq, report.last_seq = min(stored.values()), max(stored.values())
+    # Not stored: the id was already in the log (or a concurrent writer just stored it).
+    skipped = [event_id for event_id in firsts if event_id not in stored]
+    known = repository.payload_hashes(session, skipped) if skipped else {}
+    for event_id in skipped:
+        index, source_row, digest, payload = firsts[event_id]
+        chunk.settle(index, source_row, event_id, digest, known.get(event_id), payload)
+    for index, source_row, event_id, digest, payload in later:
+        first_digest = firsts[event_id][2]
+        stored_digest = first_digest if event_id in stored else known.get(event_id)
+        chunk.settle(index, source_row, event_id, digest, stored_digest, payload)
+    report.rejected.sort(key=lambda item: item.index)
+    repository.insert_dead_letters(session, chunk.dead)
+    return report
+
+
+def dead_letter_view(dead: DeadLetter) -> dict[str, Any]:
+    """A dead letter as a plain mapping (API and CLI), its errors decoded."""
+    return {
+        "id": dead.id,
+        "received_at": _utc(dead.received_at).isoformat(),
+        "source": dead.source,
+        "source_name": dead.source_name,
+        "source_row": dead.source_row,
+        "event_id": dead.event_id,
+        "reason": dead.reason,
+        "errors": msgspec.json.decode(dead.errors),
+        "raw": dead.raw,
+    }
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

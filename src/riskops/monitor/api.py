@@ -1,0 +1,158 @@
+"""HTTP API of the monitor: synchronous decisions, holds, alerts, decisions, restrictions.
+
+Endpoints parse, call one service function and return. Bodies are decoded with msgspec
+and responses encoded with msgspec: the decision endpoint is a hot path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from riskops.events.validation import Rejection, decode
+from riskops.kernel.clock import utcnow
+from riskops.kernel.errors import ValidationFailed
+from riskops.monitor import repository as repo
+from riskops.monitor import schemas as sc
+from riskops.monitor import service
+from riskops.monitor.models import HoldStatus
+from riskops.web.deps import container, db_session
+
+router = APIRouter(prefix="/v1", tags=["monitor"])
+T = TypeVar("T")
+DB = Annotated[Session, Depends(db_session)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+_encoder = msgspec.json.Encoder()
+
+
+def _json(body: Any, status_code: int = 200) -> Response:
+    return Response(_encoder.encode(body), status_code=status_code, media_type="application/json")
+
+
+def _body(cls: type[T]) -> Any:
+    """A dependency that decodes the JSON body into ``cls`` (422 with the field on error)."""
+
+    async def parse(request: Request) -> T:
+        return _decode(await request.body(), cls)
+
+    return Depends(parse)
+
+
+def _decode(raw: bytes, cls: type[T]) -> T:
+    try:
+        return msgspec.json.decode(raw, type=cls)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        field = text.split(" - at `", 1)[1].rstrip("`") if " - at `" in text else "$"
+        details = [{"field": field, "reason": text.split(" - at `", 1)[0]}]
+        raise ValidationFailed("invalid request", details=details) from None
+    except msgspec.DecodeError as exc:
+        details = [{"field": "$", "reason": str(exc)}]
+        raise ValidationFailed("invalid request", details=details) from None
+
+
+@router.post("/decisions", summary="Decide one event now (before a withdrawal is sent)")
+async def decide(request: Request) -> Response:
+    """Log the event (idempotent on ``event_id``) and return the monitor's decision.
+
+    Response: ``{event_id, decision: allow|review|hold|block, score, reasons, hold_id}``.
+    A repeated ``event_id`` returns the decision already made.
+    """
+    box = container(request)
+    result = decode(await request.body(), max_bytes=box.settings.max_event_bytes)
+    if isinstance(result, Rejection):
+        details = [{"field": e.field, "reason": e.reason} for e in result.errors]
+        raise ValidationFailed("invalid event", details=details)
+    return _json(await box.runtime.decide_now(result))
+
+
+@router.get("/decisions", summary="The decision log, newest first")
+def list_decisions(
+    db: DB, account_id: str | None = None, limit: Limit = 50, offset: Offset = 0
+) -> Response:
+    """Stored decisions (every non-allow, every withdrawal, every decision with a hit)."""
+    rows = repo.list_decisions(db, account_id, limit, offset)
+    return _json([sc.decision_out(d) for d in rows])
+
+
+@router.get("/alerts", summary="Rule hits (live and shadow), newest first")
+def list_alerts(
+    db: DB,
+    account_id: str | None = None,
+    rule_id: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Response:
+    """Alerts from the monitor's rules, filterable by account and rule."""
+    return _json(
+        [sc.alert_out(a) for a in repo.list_alerts(db, account_id, rule_id, limit, offset)]
+    )
+
+
+@router.get("/holds", summary="Held withdrawals")
+def list_holds(
+    db: DB, status: HoldStatus | None = HoldStatus.HELD, limit: Limit = 50, offset: Offset = 0
+) -> Response:
+    """Withdrawals held by the monitor, oldest first (``status=held`` by default)."""
+    return _json([sc.hold_out(h) for h in repo.list_holds(db, status, limit, offset)])
+
+
+@router.post("/holds/{hold_id}/release", summary="Release a held withdrawal")
+def release_hold(
+    hold_id: int, db: DB, body: sc.HoldResolution = _body(sc.HoldResolution)
+) -> Response:
+    """Release a ``held`` withdrawal; ``{actor, note}``, the note is required."""
+    hold = service.resolve_hold(db, hold_id, "release", body.actor, body.note)
+    return _json(sc.hold_out(hold))
+
+
+@router.post("/holds/{hold_id}/reject", summary="Reject a held withdrawal")
+def reject_hold(
+    hold_id: int, db: DB, body: sc.HoldResolution = _body(sc.HoldResolution)
+) -> Response:
+    """Reject a ``held`` withdrawal; ``{actor, note}``, the note is required."""
+    hold = service.resolve_hold(db, hold_id, "reject", body.actor, body.note)
+    return _json(sc.hold_out(hold))
+
+
+@router.post("/accounts/{account_id}/restrictions", summary="Restrict an account", status_code=201)
+def add_restriction(
+    account_id: str, db: DB, body: sc.RestrictionRequest = _body(sc.RestrictionRequest)
+) -> Response:
+    """``{kind, reason, actor, expires_at?}``; blocks the account's next matching event."""
+    if body.expires_at is not None and body.expires_at.tzinfo is None:
+        raise ValidationFailed(
+            "invalid request",
+            details=[{"field": "$.expires_at", "reason": "must carry a UTC offset"}],
+        )
+    r = service.add_restriction(db, account_id, body.kind, body.reason, body.actor, body.expires_at)
+    return _json(sc.restriction_out(r, utcnow()), 201)
+
+
+@router.get("/accounts/{account_id}/restrictions", summary="Restrictions of an account")
+def list_restrictions(account_id: str, db: DB, active: bool = False) -> Response:
+    """Every restriction of the account (``active=true``: only those in force)."""
+    now = utcnow()
+    items = [sc.restriction_out(r, now) for r in repo.restrictions_of(db, account_id)]
+    return _json([r for r in items if r.active or not active])
+
+
+@router.post(
+    "/accounts/{account_id}/restrictions/{restriction_id}/lift", summary="Lift a restriction"
+)
+def lift_restriction(
+    account_id: str, restriction_id: int, db: DB, body: sc.LiftRequest = _body(sc.LiftRequest)
+) -> Response:
+    """``{actor}``: lift an active restriction (recorded: who and when)."""
+    r = service.lift_restriction(db, account_id, restriction_id, body.actor)
+    return _json(sc.restriction_out(r, utcnow()))
+
+
+def include(app: FastAPI) -> None:
+    """Mount the monitor's routes on the app."""
+    app.include_router(router)

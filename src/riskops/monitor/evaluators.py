@@ -1,0 +1,154 @@
+"""Adapters the runtime is wired with: the evaluator factory and the event log.
+
+Both are protocols so that tests and benchmarks can pass fakes; the defaults adapt the
+real rules engine (``riskops.rules.stream.StreamEvaluator``) and the event log of
+``riskops.events``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from riskops.events import schemas as s
+from riskops.kernel.errors import Conflict
+from riskops.kernel.logging import get_logger
+from riskops.monitor.engine import Evaluator
+from riskops.monitor.service import LogRecord
+
+log = get_logger(__name__)
+
+
+class EvaluatorFactory(Protocol):
+    """Makes evaluators of one rule set; ``fingerprint`` names the set (for snapshots)."""
+
+    fingerprint: str
+
+    def new(self) -> Evaluator: ...
+
+    def restore(self, blob: bytes) -> Evaluator: ...
+
+
+class EventLog(Protocol):
+    """The event log as the monitor uses it: tail by seq, append (idempotent on id)."""
+
+    def read_after(self, session: Session, seq: int, limit: int) -> Sequence[LogRecord]: ...
+
+    def append(self, session: Session, events: Sequence[s.Event]) -> dict[str, Exception]:
+        """Append events; returns the errors of those refused, by event id."""
+        ...
+
+
+class SqlEventLog:
+    """The ``events`` table (``riskops.events``): the in-process bus of the monitor."""
+
+    def __init__(self, source: str = "api") -> None:
+        self.source = source
+
+    def read_after(self, session: Session, seq: int, limit: int) -> Sequence[LogRecord]:
+        from riskops.monitor.repository import log_after
+
+        return log_after(session, seq, limit)
+
+    def append(self, session: Session, events: Sequence[s.Event]) -> dict[str, Exception]:
+        from riskops.events.service import ingest
+
+        report = ingest(session, [(None, e) for e in events], source=self.source)
+        refused: dict[str, Exception] = {}
+        for item in report.rejected:
+            reason = "; ".join(f"{e.field}: {e.reason}" for e in item.errors)
+            refused[events[item.index].event_id] = Conflict(reason)
+        return refused
+
+
+def ready_prefix(
+    records: Sequence[LogRecord], after_seq: int, now: datetime, grace: timedelta
+) -> Sequence[LogRecord]:
+    """The records safe to process: up to the first *young* gap in ``seq``.
+
+    On PostgreSQL a sequence value is taken at insert, so a transaction still in flight can
+    commit a lower ``seq`` after a higher one is visible; skipping over that hole would lose
+    the event. A gap is waited for while the record after it is younger than ``grace``;
+    older gaps are permanent (rolled back inserts, ``ON CONFLICT`` duplicates) and skipped.
+    """
+    expected = after_seq + 1
+    for index, record in enumerate(records):
+        if record.seq != expected:
+            received = getattr(record, "received_at", None)
+            if received is not None:
+                received = received if received.tzinfo else received.replace(tzinfo=UTC)
+                if now - received < grace:
+                    return records[:index]
+        expected = record.seq + 1
+    return records
+
+
+class RulesEvaluatorFactory:
+    """The real engine: ``StreamEvaluator`` over the monitor's rules and lists."""
+
+    def __init__(self, rules: Sequence[Any], lists: Any) -> None:
+        from riskops.rules.model import to_builtins
+
+        self.rules = list(rules)
+        self.lists = lists
+        canonical = msgspec.json.encode(
+            [[to_builtins(r) for r in self.rules], _list_contents(lists)], order="sorted"
+        )
+        self.fingerprint = hashlib.sha256(canonical).hexdigest()
+
+    @classmethod
+    def load(
+        cls, engine: Engine | None = None, lists_dir: Path | None = None
+    ) -> RulesEvaluatorFactory:
+        """Live and shadow rules from the database if there are any, else the default pack."""
+        return cls(monitor_rules(engine), monitor_lists(lists_dir))
+
+    def new(self) -> Evaluator:
+        from riskops.rules.stream import StreamEvaluator
+
+        return StreamEvaluator(self.rules, self.lists)
+
+    def restore(self, blob: bytes) -> Evaluator:
+        from riskops.rules.stream import StreamEvaluator
+
+        return StreamEvaluator.restore(self.rules, self.lists, blob)
+
+
+def _list_contents(lists: Any) -> dict[str, list[str]]:
+    try:
+        return {name: sorted(lists.get(name)) for name in lists.names()}
+    except AttributeError:
+        return {}
+
+
+def monitor_lists(lists_dir: Path | None = None) -> Any:
+    """The shipped lists plus the deployment's own (``{data_dir}/lists/NAME.txt``).
+
+    The deployment's files win on a name in both: an exchange's sanctions feed replaces the
+    shipped sample. A list a rule names but nobody provides reads as empty, with a warning.
+    """
+    from riskops.rules.lists import ListStore, default_lists
+
+    store = default_lists()
+    if lists_dir is not None and lists_dir.is_dir():
+        store = store.merged(ListStore.from_dir(lists_dir))
+    return store
+
+
+def monitor_rules(engine: Engine | None) -> list[Any]:
+    """Rules the monitor runs: the stored live + shadow set, or the default pack's."""
+    from riskops.rules import service as rules_service
+    from riskops.rules.model import load_default_pack
+    from riskops.rules.types import RuleStatus
+
+    stored = rules_service.monitor_rules(engine) if engine is not None else []
+    if stored:
+        return list(stored)
+    return [r for r in load_default_pack() if r.status in (RuleStatus.LIVE, RuleStatus.SHADOW)]

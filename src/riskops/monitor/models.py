@@ -1,0 +1,157 @@
+"""Tables of the monitor: decision log, alerts, holds, account restrictions, checkpoints.
+
+A decision, its alerts and its hold are written in the same transaction as the checkpoint
+that says the event was processed (an outbox). Unique keys make every write idempotent,
+so replaying part of the event log after a restart never duplicates a row.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from riskops.kernel.db import Base
+from riskops.kernel.types import BigId, ExactDecimal, UtcDateTime
+
+
+class Outcome(enum.StrEnum):
+    """What the monitor decided for a row (the labels of ``riskops.rules.types.Action``)."""
+
+    ALLOW = "allow"
+    REVIEW = "review"
+    HOLD = "hold"
+    BLOCK = "block"
+
+
+class HoldStatus(enum.StrEnum):
+    HELD = "held"
+    RELEASED = "released"
+    REJECTED = "rejected"
+
+
+class RestrictionKind(enum.StrEnum):
+    WITHDRAWAL_LOCK = "withdrawal_lock"
+    TRADING_LOCK = "trading_lock"
+    P2P_BAN = "p2p_ban"
+    API_DISABLE = "api_disable"
+    FULL_FREEZE = "full_freeze"
+
+
+def _enum(cls: type[enum.StrEnum], name: str) -> Any:
+    from sqlalchemy import Enum
+
+    return Enum(cls, name=name, native_enum=False, length=32, values_callable=_values)
+
+
+def _values(cls: type[enum.Enum]) -> list[str]:
+    return [str(member.value) for member in cls]
+
+
+class Decision(Base):
+    """One decision of the monitor on one flat row (the decision log)."""
+
+    __tablename__ = "monitor_decisions"
+    __table_args__ = (
+        UniqueConstraint("event_id", "row", name="uq_monitor_decisions_event_row"),
+        Index("ix_monitor_decisions_account_seq", "account_id", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(128))
+    row: Mapped[int] = mapped_column(SmallInteger, default=0)
+    account_id: Mapped[str] = mapped_column(String(128))
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "monitor_outcome"))
+    score: Mapped[int] = mapped_column(Integer)
+    # [{rule_id, action, score, reason}], strongest first.
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    rule_ids: Mapped[list[str]] = mapped_column(JSON)
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    latency_us: Mapped[int] = mapped_column(Integer)
+
+
+class Alert(Base):
+    """A rule hit (live or shadow): alert source 1 for cases; one per rule, event and row."""
+
+    __tablename__ = "monitor_alerts"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "event_id", "row", name="uq_monitor_alerts_rule_event_row"),
+        Index("ix_monitor_alerts_account_seq", "account_id", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    rule_id: Mapped[str] = mapped_column(String(64), index=True)
+    rule_version: Mapped[int] = mapped_column(Integer)
+    typology: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(128))
+    row: Mapped[int] = mapped_column(SmallInteger, default=0)
+    account_id: Mapped[str] = mapped_column(String(128))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[Outcome] = mapped_column(_enum(Outcome, "monitor_alert_action"))
+    score: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    shadow: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Hold(Base):
+    """A withdrawal held for an analyst: released or rejected, with a note."""
+
+    __tablename__ = "monitor_holds"
+    __table_args__ = (Index("ix_monitor_holds_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    account_id: Mapped[str] = mapped_column(String(128), index=True)
+    withdrawal_id: Mapped[str | None] = mapped_column(String(128))
+    asset: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal(38, 18))
+    usd_value: Mapped[Decimal] = mapped_column(ExactDecimal(20, 2))
+    status: Mapped[HoldStatus] = mapped_column(_enum(HoldStatus, "monitor_hold_status"))
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Restriction(Base):
+    """An action on an account (withdrawal lock, ...): active until lifted or expired."""
+
+    __tablename__ = "monitor_restrictions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[RestrictionKind] = mapped_column(_enum(RestrictionKind, "restriction_kind"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    lifted_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class MonitorCheckpoint(Base):
+    """How far in the event log (by seq) a monitor has durably processed."""
+
+    __tablename__ = "monitor_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

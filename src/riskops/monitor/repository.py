@@ -1,0 +1,199 @@
+"""All SQL of the monitor. Functions take the caller's session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Select, Table, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from riskops.monitor.models import (
+    Alert,
+    Decision,
+    Hold,
+    HoldStatus,
+    MonitorCheckpoint,
+    Restriction,
+)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+@lru_cache(maxsize=32)
+def _insert_ignore_stmt(dialect: str, table: Table) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing()
+
+
+def insert_ignore(session: Session, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, skipping those whose unique key exists (replays are no-ops).
+
+    Core ``executemany`` on the table (no ORM bulk machinery): this is the hot write path.
+    """
+    if rows:
+        stmt = _insert_ignore_stmt(_dialect(session), model.__table__)
+        session.connection().execute(stmt, list(rows))
+
+
+def get_checkpoint(session: Session, name: str) -> int:
+    value = session.scalar(select(MonitorCheckpoint.last_seq).where(MonitorCheckpoint.name == name))
+    return int(value or 0)
+
+
+@lru_cache(maxsize=4)
+def _advance_stmt(dialect: str) -> Any:
+    table = MonitorCheckpoint.__table__
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(table).values(
+        name=bindparam("name"), last_seq=bindparam("seq"), updated_at=bindparam("now")
+    )
+    greatest = func.greatest if dialect == "postgresql" else func.max
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.name],
+        set_={
+            "last_seq": greatest(table.c.last_seq, stmt.excluded.last_seq),
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+
+
+def advance_checkpoint(session: Session, name: str, seq: int, now: datetime) -> None:
+    """Move the checkpoint forward to ``seq`` (never backward: a replay may be behind it)."""
+    session.connection().execute(
+        _advance_stmt(_dialect(session)), {"name": name, "seq": seq, "now": now}
+    )
+
+
+def hold_ids(session: Session, event_ids: Iterable[str]) -> dict[str, int]:
+    ids = list(event_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(Hold.event_id, Hold.id).where(Hold.event_id.in_(ids)))
+    return {event_id: hold_id for event_id, hold_id in rows}
+
+
+def decision_for(session: Session, event_id: str, row: int = 0) -> Decision | None:
+    return session.scalar(
+        select(Decision).where(Decision.event_id == event_id, Decision.row == row)
+    )
+
+
+def get_hold(session: Session, hold_id: int, *, for_update: bool = False) -> Hold | None:
+    stmt = select(Hold).where(Hold.id == hold_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def set_hold_resolution(
+    session: Session, hold_id: int, status: HoldStatus, actor: str, note: str, now: datetime
+) -> bool:
+    """Resolve a hold still ``held``; False if it was resolved meanwhile (compare-and-set)."""
+    result = session.execute(
+        update(Hold)
+        .where(Hold.id == hold_id, Hold.status == HoldStatus.HELD)
+        .values(status=status, resolved_by=actor, note=note, resolved_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def _page(stmt: Select[Any], limit: int, offset: int) -> Select[Any]:
+    return stmt.limit(limit).offset(offset)
+
+
+def list_holds(session: Session, status: HoldStatus | None, limit: int, offset: int) -> list[Hold]:
+    stmt = select(Hold).order_by(Hold.id)
+    if status is not None:
+        stmt = stmt.where(Hold.status == status)
+    return list(session.scalars(_page(stmt, limit, offset)))
+
+
+def list_alerts(
+    session: Session, account_id: str | None, rule_id: str | None, limit: int, offset: int
+) -> list[Alert]:
+    stmt = select(Alert).order_by(Alert.id.desc())
+    if account_id is not None:
+        stmt = stmt.where(Alert.account_id == account_id)
+    if rule_id is not None:
+        stmt = stmt.where(Alert.rule_id == rule_id)
+    return list(session.scalars(_page(stmt, limit, offset)))
+
+
+def list_decisions(
+    session: Session, account_id: str | None, limit: int, offset: int
+) -> list[Decision]:
+    stmt = select(Decision).order_by(Decision.id.desc())
+    if account_id is not None:
+        stmt = stmt.where(Decision.account_id == account_id)
+    return list(session.scalars(_page(stmt, limit, offset)))
+
+
+def add_restriction(session: Session, restriction: Restriction) -> Restriction:
+    session.add(restriction)
+    session.flush()
+    return restriction
+
+
+def get_restriction(session: Session, restriction_id: int) -> Restriction | None:
+    return session.get(Restriction, restriction_id)
+
+
+def active_restrictions(
+    session: Session, now: datetime, account_ids: Iterable[str] | None = None
+) -> list[Restriction]:
+    """Restrictions neither lifted nor expired; of some accounts, or of all."""
+    stmt = select(Restriction).where(
+        Restriction.lifted_at.is_(None),
+        or_(Restriction.expires_at.is_(None), Restriction.expires_at > now),
+    )
+    if account_ids is not None:
+        stmt = stmt.where(Restriction.account_id.in_(list(account_ids)))
+    return list(session.scalars(stmt.order_by(Restriction.id)))
+
+
+def active_kinds(
+    session: Session, now: datetime, account_ids: Iterable[str] | None = None
+) -> list[tuple[str, str]]:
+    """``(account_id, kind)`` of the active restrictions (light rows, for the monitor)."""
+    table = Restriction.__table__
+    stmt = select(table.c.account_id, table.c.kind).where(
+        table.c.lifted_at.is_(None),
+        or_(table.c.expires_at.is_(None), table.c.expires_at > now),
+    )
+    if account_ids is not None:
+        stmt = stmt.where(table.c.account_id.in_(list(account_ids)))
+    return [(row[0], row[1]) for row in session.connection().execute(stmt)]
+
+
+def restrictions_of(session: Session, account_id: str) -> list[Restriction]:
+    stmt = select(Restriction).where(Restriction.account_id == account_id)
+    return list(session.scalars(stmt.order_by(Restriction.id)))
+
+
+def count_decisions(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Decision)) or 0)
+
+
+def log_after(session: Session, seq: int, limit: int) -> list[Any]:
+    """``(seq, payload, received_at)`` rows of the log after ``seq``, in order: the tail.
+
+    Only the two columns the monitor needs, as plain rows (no ORM objects): this is the hot
+    read of the worker.
+    """
+    from riskops.events.models import EventRecord
+
+    events = EventRecord.__table__
+    stmt = (
+        select(events.c.seq, events.c.payload, events.c.received_at)
+        .where(events.c.seq > seq)
+        .order_by(events.c.seq)
+        .limit(limit)
+    )
+    return list(session.connection().execute(stmt))

@@ -1,0 +1,290 @@
+"""Monitor use cases: process a batch of the event log, resolve holds, restrict accounts.
+
+Services take the caller's session and never commit: one batch or one request is one
+transaction owned by the boundary (the runtime or the HTTP request). ``process_batch``
+writes the decisions, alerts and holds of a batch together with the checkpoint, so they
+are durable together or not at all (outbox style).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+import msgspec
+from sqlalchemy.orm import Session
+
+from riskops.events import schemas as s
+from riskops.kernel.clock import utcnow
+from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
+from riskops.monitor import repository as repo
+from riskops.monitor.engine import Monitor, RowDecision
+from riskops.monitor.models import (
+    Alert,
+    Decision,
+    Hold,
+    HoldStatus,
+    Outcome,
+    Restriction,
+    RestrictionKind,
+)
+from riskops.rules.types import Action
+
+_event_decoder = msgspec.json.Decoder(s.AnyEvent)
+
+
+class LogRecord(Protocol):
+    """What the monitor reads of ``riskops.events.models.EventRecord``."""
+
+    seq: int
+    payload: str
+
+
+@dataclass
+class BatchResult:
+    """What one batch did: counts for the summary, and the decisions it made."""
+
+    events: int = 0
+    rows: int = 0
+    last_seq: int = 0
+    stored: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    alerts: Counter[str] = field(default_factory=Counter)
+    decisions: list[RowDecision] = field(default_factory=list)
+    latencies_us: list[int] = field(default_factory=list)
+
+    def merge(self, other: BatchResult, *, latencies: bool = True) -> None:
+        """Add another result's counts (and latencies, unless a long-running total)."""
+        self.events += other.events
+        self.rows += other.rows
+        self.last_seq = max(self.last_seq, other.last_seq)
+        self.stored += other.stored
+        self.outcomes.update(other.outcomes)
+        self.alerts.update(other.alerts)
+        if latencies:
+            self.latencies_us.extend(other.latencies_us)
+
+
+def should_store(decision: RowDecision) -> bool:
+    """The decision log keeps what someone may ask about; plain allows are only counted."""
+    return (
+        decision.outcome is not Action.ALLOW
+        or decision.event_type == "withdrawal.requested"
+        or bool(decision.hits)
+    )
+
+
+def reasons_json(decision: RowDecision) -> list[dict[str, Any]]:
+    return [msgspec.structs.asdict(reason) for reason in decision.reasons]
+
+
+def process_batch(
+    session: Session,
+    monitor: Monitor,
+    records: Sequence[LogRecord],
+    *,
+    checkpoint: str = "default",
+    keep: Collection[str] = (),
+    now: datetime | None = None,
+) -> BatchResult:
+    """Decide every record (in seq order) and write the results and the checkpoint.
+
+    The row decisions of the events whose ids are in ``keep`` are returned in the result
+    (the synchronous API answers with them).
+    """
+    now = now or utcnow()
+    result = BatchResult()
+    decisions: list[dict[str, Any]] = []
+    alerts: list[dict[str, Any]] = []
+    holds: list[dict[str, Any]] = []
+    for record in records:
+        event = _event_decoder.decode(record.payload)
+        rows = monitor.decide(event, record.seq)
+        result.events += 1
+        result.rows += len(rows)
+        result.last_seq = record.seq
+        result.latencies_us.append(rows[0].latency_us)
+        if keep and event.event_id in keep:
+            result.decisions.extend(rows)
+        for d in rows:
+            result.outcomes[d.outcome.label] += 1
+            if should_store(d):
+                decisions.append(_decision_row(d, now))
+            for hit in d.hits:
+                result.alerts[hit.rule_id] += 1
+                alerts.append(_alert_row(d, hit, now))
+        if isinstance(event, s.WithdrawalRequested) and rows[0].outcome is Action.HOLD:
+            holds.append(_hold_row(event, rows[0], now))
+    repo.insert_ignore(session, Decision, decisions)
+    repo.insert_ignore(session, Alert, alerts)
+    repo.insert_ignore(session, Hold, holds)
+    if records:
+        repo.advance_checkpoint(session, checkpoint, result.last_seq, now)
+    result.stored = len(decisions)
+    return result
+
+
+def _decision_row(d: RowDecision, now: datetime) -> dict[str, Any]:
+    return {
+        "event_id": d.event_id,
+        "row": d.row,
+        "account_id": d.account_id,
+        "seq": d.seq,
+        "event_type": d.event_type,
+        "outcome": Outcome(d.outcome.label),
+        "score": d.score,
+        "reasons": reasons_json(d),
+        "rule_ids": [h.rule_id for h in d.live_hits],
+        "decided_at": now,
+        "latency_us": d.latency_us,
+    }
+
+
+def _alert_row(d: RowDecision, hit: Any, now: datetime) -> dict[str, Any]:
+    return {
+        "rule_id": hit.rule_id,
+        "rule_version": hit.version,
+        "typology": hit.typology,
+        "event_id": d.event_id,
+        "row": d.row,
+        "account_id": d.account_id,
+        "seq": d.seq,
+        "action": Outcome(hit.action.label),
+        "score": hit.score,
+        "reason": hit.reason,
+        "shadow": hit.shadow,
+        "created_at": now,
+    }
+
+
+def _hold_row(event: s.WithdrawalRequested, d: RowDecision, now: datetime) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "account_id": event.account_id,
+        "withdrawal_id": event.withdrawal_id,
+        "asset": event.asset,
+        "amount": Decimal(event.amount),
+        "usd_value": Decimal(event.usd_value),
+        "status": HoldStatus.HELD,
+        "reasons": reasons_json(d),
+        "created_at": now,
+    }
+
+
+# --- holds ----------------------------------------------------------------------------
+
+
+class HoldAction(msgspec.Struct):
+    """An analyst's resolution of a hold."""
+
+    actor: str
+    note: str
+
+
+_RESOLUTIONS = {"release": HoldStatus.RELEASED, "reject": HoldStatus.REJECTED}
+
+
+def next_hold_status(current: HoldStatus, action: str) -> HoldStatus:
+    """The hold state machine: only a ``held`` withdrawal may be released or rejected."""
+    if action not in _RESOLUTIONS:
+        raise ValidationFailed(f"unknown hold action {action!r}; use release or reject")
+    if current is not HoldStatus.HELD:
+        raise Conflict(f"hold is already {current}; only a held withdrawal can be resolved")
+    return _RESOLUTIONS[action]
+
+
+def resolve_hold(
+    session: Session,
+    hold_id: int,
+    action: str,
+    actor: str,
+    note: str,
+    *,
+    now: datetime | None = None,
+) -> Hold:
+    """Release or reject a held withdrawal; a note (why) and an actor (who) are required."""
+    problems = []
+    if not actor or not actor.strip():
+        problems.append({"field": "$.actor", "reason": "who resolves the hold is required"})
+    if not note or not note.strip():
+        problems.append({"field": "$.note", "reason": "a note explaining the decision is required"})
+    if problems:
+        raise ValidationFailed("a hold is resolved by someone, with a note", details=problems)
+    hold = repo.get_hold(session, hold_id, for_update=True)
+    if hold is None:
+        raise NotFound(f"hold {hold_id} not found")
+    status = next_hold_status(hold.status, action)
+    now = now or utcnow()
+    if not repo.set_hold_resolution(session, hold_id, status, actor.strip(), note.strip(), now):
+        raise Conflict(f"hold {hold_id} was resolved meanwhile")
+    hold.status, hold.resolved_by, hold.note, hold.resolved_at = (
+        status,
+        actor.strip(),
+        note.strip(),
+        now,
+    )
+    return hold
+
+
+# --- restrictions ---------------------------------------------------------------------
+
+
+def add_restriction(
+    session: Session,
+    account_id: str,
+    kind: RestrictionKind,
+    reason: str,
+    actor: str,
+    expires_at: datetime | None = None,
+    *,
+    now: datetime | None = None,
+) -> Restriction:
+    """Restrict an account; it takes effect on the account's next decided event."""
+    now = now or utcnow()
+    if not reason.strip() or not actor.strip():
+        raise ValidationFailed("a restriction needs a reason and an actor")
+    if expires_at is not None and expires_at <= now:
+        raise ValidationFailed("`expires_at` must be in the future")
+    restriction = Restriction(
+        account_id=account_id,
+        kind=kind,
+        reason=reason.strip(),
+        created_by=actor.strip(),
+        created_at=now,
+        expires_at=expires_at,
+    )
+    return repo.add_restriction(session, restriction)
+
+
+def lift_restriction(
+    session: Session,
+    account_id: str,
+    restriction_id: int,
+    actor: str,
+    *,
+    now: datetime | None = None,
+) -> Restriction:
+    """Lift an active restriction (recorded: who and when)."""
+    restriction = repo.get_restriction(session, restriction_id)
+    if restriction is None or restriction.account_id != account_id:
+        raise NotFound(f"restriction {restriction_id} of account {account_id} not found")
+    if restriction.lifted_at is not None:
+        raise Conflict(f"restriction {restriction_id} was already lifted")
+    restriction.lifted_at = now or utcnow()
+    restriction.lifted_by = actor
+    session.flush()
+    return restriction
+
+
+def active_kinds(
+    session: Session, account_ids: Iterable[str] | None = None, *, now: datetime | None = None
+) -> dict[str, set[RestrictionKind]]:
+    """Active restriction kinds by account (of the given accounts, or of all)."""
+    kinds: dict[str, set[RestrictionKind]] = {}
+    for account_id, kind in repo.active_kinds(session, now or utcnow(), account_ids):
+        kinds.setdefault(account_id, set()).add(RestrictionKind(kind))
+    return kinds

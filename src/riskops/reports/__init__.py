@@ -1,0 +1,1 @@
+"""Reports: detection quality, trends, efficacy, regulator exports."""

@@ -1,0 +1,52 @@
+"""``riskops ingest`` and ``riskops dead-letters`` end to end (SQLite from the settings)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from typer.testing import CliRunner
+
+from riskops.cli import app
+from riskops.kernel.config import get_settings
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("RISKOPS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("RISKOPS_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_ingest_then_list_dead_letters(data_dir: Path, wire: Callable[..., Any]) -> None:
+    path = data_dir / "batch.jsonl"
+    lines = [msgspec.json.encode(wire(i)) for i in range(50)] + [b'{"type": "nope"}']
+    path.write_bytes(b"\n".join(lines))
+    runner = CliRunner()
+    first = runner.invoke(app, ["ingest", str(path)])
+    assert first.exit_code == 0, first.output
+    assert "accepted 50  duplicates 0  rejected 1" in first.output
+    again = runner.invoke(app, ["ingest", str(path), "--format", "ndjson"])
+    assert "accepted 0  duplicates 50  rejected 1" in again.output
+    listed = runner.invoke(app, ["dead-letters", "--json"])
+    assert listed.exit_code == 0, listed.output
+    letters = [msgspec.json.decode(line) for line in listed.output.splitlines()]
+    assert [(d["source"], d["source_name"], d["source_row"]) for d in letters] == [
+        ("file", "batch.jsonl", 50)
+    ] * 2
+    assert "unknown event type 'nope'" in letters[0]["reason"]
+    table = runner.invoke(app, ["dead-letters", "--limit", "1"])
+    assert "2 in all" in table.output and "batch.jsonl" in table.output
+
+
+def test_ingest_unknown_format_fails_clearly(data_dir: Path) -> None:
+    path = data_dir / "events.xlsx"
+    path.write_bytes(b"")
+    result = CliRunner().invoke(app, ["ingest", str(path)])
+    assert result.exit_code == 2
+    assert "cannot tell the format of events.xlsx" in result.output
