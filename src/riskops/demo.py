@@ -181,7 +181,7 @@ def _summary(
         "alerts",
         "alert precision",
     ):
-        table.add_column(column, justify="left" if column == "typology" else "right")
+        table.add_column(column, justify="right")
     for name, score in sorted(report.by_typology.items()):
         table.add_row(
             name,

@@ -53,3 +53,44 @@ def test_default_pack_parity_on_simulated_events(sim: Path) -> None:
     )
     rows = con.sql(flat_sql("ev", pq.ParquetFile(path).schema_arrow.names)).to_arrow_table()
     assert parity_check(load_default_pack(), _lists(sim), rows.to_pylist(), features=True) == []
+
+
+def test_cli_backtest_and_validate(sim: Path, tmp_path: Path) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from riskops.cli import app
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "id": "DEP-1",
+                    "version": 1,
+                    "status": "draft",
+                    "typology": "structuring",
+                    "when": ["deposit"],
+                    "features": {"n": {"agg": "count", "window": "1d"}},
+                    "if": {"feature": "n", "gte": 2},
+                    "action": "review",
+                    "score": 10,
+                }
+            ]
+        )
+    )
+    runner = CliRunner()
+    result = runner.invoke(app, ["rules", "validate", str(rules)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "HITS.csv"
+    result = runner.invoke(
+        app, ["backtest", str(rules), "--events", str(sim / "events.parquet"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "DEP-1" in result.output
+    assert out.read_text().startswith("rule_id,rule_version,event_id,account_id,source_row,row")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(rules.read_text().replace("gte", "gtt"))
+    result = runner.invoke(app, ["rules", "validate", str(bad)])
+    assert result.exit_code == 1
+    assert "unknown operator 'gtt'" in result.output

@@ -116,9 +116,8 @@ def backtest(
             target = str(out).replace("'", "''")
             Path(out).parent.mkdir(parents=True, exist_ok=True)
             cols = ", ".join(f'"{c}"' for c in CSV_COLUMNS)
-            con.execute(
-                f"COPY (SELECT {cols} FROM hits ORDER BY ts_us, seq, \"row\", rule_id) TO '{target}' (HEADER, DELIMITER ',')"
-            )
+            ordered = f'SELECT {cols} FROM hits ORDER BY ts_us, seq, "row", rule_id'
+            con.execute(f"COPY ({ordered}) TO '{target}' (HEADER, DELIMITER ',')")
     finally:
         con.close()
     by_rule = {r.id: 0 for r in rules}

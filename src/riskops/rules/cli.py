@@ -28,14 +28,22 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _rules_for_backtest(files: list[Path]) -> tuple[list[Any], str]:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from riskops.kernel.db import unit_of_work
     from riskops.rules.model import load_default_pack, load_rule_files
     from riskops.rules.service import live_rules
 
     if files:
         return load_rule_files(files), ", ".join(str(f) for f in files)
-    with unit_of_work(_sessions()) as session:
-        stored = live_rules(session)
+    try:
+        with unit_of_work(_sessions()) as session:
+            stored = live_rules(session)
+    except SQLAlchemyError as exc:  # never backtest some other set than the one asked for
+        raise _fail(
+            f"cannot read the live rules from the database ({type(exc).__name__}); "
+            "pass rule files to backtest them"
+        ) from exc
     if stored:
         return stored, "the live rules in the database"
     return load_default_pack(), "the default pack"

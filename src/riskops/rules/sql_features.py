@@ -37,7 +37,6 @@ class FeaturePlan:
         self.lists = lists
         self.prune = prune
         self.entries: dict[bytes, _Entry] = {}
-        self.cheap_clock = True
 
     def add(self, feature: Feature, when: Iterable[str]) -> str:
         """Register a feature read by a rule evaluated on ``when``; returns its column."""
@@ -129,15 +128,11 @@ class FeaturePlan:
             self._expressions(entry, entry.feature.by in clocked_keys)
         for by in keys:
             keyed = f"SELECT * FROM base WHERE {q(by)} IS NOT NULL"
-            if by in clocked_keys and self.cheap_clock:
+            if by in clocked_keys:
                 keyed = _clock_sql(by)
-            elif by in clocked_keys:
-                keyed = (
-                    f"SELECT *, ts_us * 1000 + row_number() OVER (PARTITION BY {q(by)}, "
-                    f'ts_us ORDER BY seq, "row") - 1 AS {q("__k")} '
-                    f"FROM base WHERE {q(by)} IS NOT NULL"
-                )
-            out.append(f"{q('c_' + by)} AS MATERIALIZED ({keyed})")
+            # A clock is a sort: compute it once; a bare filter of base is cheap to repeat.
+            hint = "MATERIALIZED " if by in clocked_keys else ""
+            out.append(f"{q('c_' + by)} AS {hint}({keyed})")
         joins = []
         for j, ((by, types), entries) in enumerate(sorted(groups.items(), key=_group_order)):
             raw = ", ".join(r for e in entries for r in e.raw)
