@@ -118,6 +118,11 @@ def test_bad_event_is_refused_with_field_reasons(client: TestClient) -> None:
     fields = {d["field"] for d in response.json()["details"]}
     assert {"$.asset", "$.amount"} <= fields
     assert client.post("/v1/decisions", content=b"{nope").status_code == 422
+    # Both refusals are kept, with their raw payloads and reasons.
+    kept = client.get("/v1/dead-letters", params={"source": "api"}).json()
+    assert kept["total"] == 2
+    assert {item["event_id"] for item in kept["items"]} == {"x", None}
+    assert any("$.amount" in item["reason"] for item in kept["items"])
 
 
 def test_alerts_and_decisions_listings(client: TestClient) -> None:

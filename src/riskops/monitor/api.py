@@ -6,15 +6,18 @@ and responses encoded with msgspec: the decision endpoint is a hot path.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from riskops.events.service import ingest
 from riskops.events.validation import Rejection, decode
 from riskops.kernel.clock import utcnow
+from riskops.kernel.db import unit_of_work
 from riskops.kernel.errors import ValidationFailed
 from riskops.monitor import repository as repo
 from riskops.monitor import schemas as sc
@@ -66,9 +69,16 @@ async def decide(request: Request) -> Response:
     box = container(request)
     result = decode(await request.body(), max_bytes=box.settings.max_event_bytes)
     if isinstance(result, Rejection):
+        # Nothing is lost: the refused payload and its reasons go to the dead-letter store.
+        await asyncio.to_thread(_dead_letter, box.sessions, result)
         details = [{"field": e.field, "reason": e.reason} for e in result.errors]
         raise ValidationFailed("invalid event", details=details)
     return _json(await box.runtime.decide_now(result))
+
+
+def _dead_letter(sessions: sessionmaker[Session], rejection: Rejection) -> None:
+    with unit_of_work(sessions) as session:
+        ingest(session, [(None, rejection)], source="api", source_name="/v1/decisions")
 
 
 @router.get("/decisions", summary="The decision log, newest first")

@@ -1,0 +1,85 @@
+"""The app: health probes, OpenAPI, errors rendered in one shape, and `riskops serve`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from riskops.kernel.config import Settings
+from riskops.web.app import create_app
+from riskops.web.deps import Container
+
+
+def _client(engine: Engine, tmp_path: Path) -> TestClient:
+    settings = Settings(data_dir=tmp_path, database_url="")
+    return TestClient(create_app(Container(settings, engine), start_background=False))
+
+
+def test_health_and_openapi(engine: Engine, tmp_path: Path) -> None:
+    client = _client(engine, tmp_path)
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/events", "/v1/decisions", "/v1/dead-letters", "/v1/holds"} <= set(paths)
+
+
+def test_not_found_is_a_json_error_without_a_trace(engine: Engine, tmp_path: Path) -> None:
+    client = _client(engine, tmp_path)
+    response = client.post("/v1/holds/999999/release", json={"actor": "a", "note": "n"})
+    assert response.status_code == 404
+    body = response.json()
+    assert body["error"] == "not_found" and "Traceback" not in response.text
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_command_answers_decisions(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "RISKOPS_DATA_DIR": str(tmp_path), "RISKOPS_DATABASE_URL": ""}
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "riskops.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.2)
+        event = {
+            "type": "withdrawal.requested",
+            "event_id": "serve-1",
+            "account_id": "acc-1",
+            "occurred_at": "2026-11-24T12:00:00Z",
+            "asset": "BTC",
+            "amount": "0.5",
+            "usd_value": "30000.00",
+            "address": "bc1qserve",
+        }
+        response = httpx.post(f"{base}/v1/decisions", json=event)
+        assert response.status_code == 200
+        assert response.json()["decision"] in {"allow", "review", "hold", "block"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
