@@ -17,7 +17,8 @@ def events_file(target_events: int) -> Path:
     """A cached simulated Parquet event file with about ``target_events`` events."""
     from riskops.sim import SimConfig, simulate
 
-    accounts = max(500, target_events // 50)  # about 50 events per account over 30 days
+    # About 45 events per account over 30 days; size up so the file holds at least the target.
+    accounts = max(500, target_events // 42)
     out = OUT / f"sim-{accounts}a-30d"
     path = out / "events.parquet"
     if not path.exists():
@@ -39,6 +40,8 @@ def measure(quick: bool = False) -> list[Result]:
     elapsed = time.perf_counter() - started
     hits = sum(result.hits_per_rule.values())
     label = f"default pack over {events / 1e6:.2f}M events"
+    if not quick and events < FULL_EVENTS:
+        raise RuntimeError(f"the simulated file has {events:,} events, fewer than {FULL_EVENTS:,}")
     return [
         at_most("backtest", label, elapsed, "s", 30.0)
         if not quick

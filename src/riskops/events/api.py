@@ -11,17 +11,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from riskops.events import adapters, repository, service
 from riskops.events.models import Source
 from riskops.kernel.errors import NotFound, PayloadTooLarge
-from riskops.web.deps import Container, container, db_session
+from riskops.web.deps import Container, DbSession, container
 
 router = APIRouter(prefix="/v1", tags=["events"])
-# Commit before the response is sent, so a 202 always means "stored" (never after).
-SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 NDJSON = "application/x-ndjson"
 
 
@@ -105,7 +102,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 @router.post("/events", status_code=202, response_model=IngestOut, openapi_extra=_BODY_DOC)
 async def post_events(
     request: Request,
-    session: SessionDep,
+    session: DbSession,
     box: Annotated[Container, Depends(container)],
 ) -> dict[str, Any]:
     """Ingest one event, a JSON array of events, or NDJSON (``application/x-ndjson``).
@@ -139,7 +136,7 @@ async def post_events(
 
 @router.get("/dead-letters", response_model=DeadLetterPage)
 def get_dead_letters(
-    session: SessionDep,
+    session: DbSession,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     source: Annotated[Source | None, Query()] = None,
@@ -157,7 +154,7 @@ def get_dead_letters(
 
 
 @router.get("/dead-letters/{dead_letter_id}", response_model=DeadLetterOut)
-def get_dead_letter(dead_letter_id: int, session: SessionDep) -> dict[str, Any]:
+def get_dead_letter(dead_letter_id: int, session: DbSession) -> dict[str, Any]:
     """One dead letter."""
     found = repository.get_dead_letter(session, dead_letter_id)
     if found is None:

@@ -11,6 +11,8 @@ integer); ``amount`` is the asset amount as a float, for display and loose compa
 
 from __future__ import annotations
 
+import enum
+import typing
 from typing import Any
 
 import pyarrow as pa
@@ -112,33 +114,51 @@ def direction_of(event_type: str, side: str | None) -> str | None:
     return None
 
 
+# Per event class: its type tag, and (attribute, flat column, is an enum) for the
+# attributes that map one to one.
+_Plan = tuple[str, tuple[tuple[str, str, bool], ...]]
+_PLANS: dict[type, _Plan] = {}
+_EMPTY: dict[str, Any] = dict.fromkeys(FLAT_COLUMNS)
+
+
+def _plan(cls: type[s.Event]) -> _Plan:
+    hints = typing.get_type_hints(cls)
+    plan = []
+    for name in cls.__struct_fields__:
+        if name in _SKIPPED:
+            continue
+        kinds = typing.get_args(hints[name]) or (hints[name],)
+        is_enum = any(isinstance(k, type) and issubclass(k, enum.Enum) for k in kinds)
+        plan.append((name, _RENAMED.get(name, name), is_enum))
+    return str(cls.__struct_config__.tag), tuple(plan)
+
+
 def to_rows(event: s.Event, seq: int, source_row: int | None = None) -> list[dict[str, Any]]:
-    """The flat rows of one event (two for an internal transfer)."""
-    row: dict[str, Any] = dict.fromkeys(FLAT_COLUMNS)
+    """The flat rows of one event (two for an internal transfer). On the monitor's hot path."""
+    cls = type(event)
+    found = _PLANS.get(cls)
+    if found is None:
+        found = _PLANS[cls] = _plan(cls)
+    event_type, plan = found
+    row = _EMPTY.copy()
     row["seq"] = seq
     row["row"] = 0
     row["event_id"] = event.event_id
-    row["type"] = event.__struct_config__.tag
+    row["type"] = event_type
     row["account_id"] = event.account_id
     row["ts_us"] = to_us(event.occurred_at)
     row["source_row"] = source_row
-    for name in event.__struct_fields__:
-        if name in _SKIPPED:
-            continue
+    for name, column, is_enum in plan:
         value = getattr(event, name)
-        if value is None:
-            continue
-        column = _RENAMED.get(name, name)
-        row[column] = (
-            value.value if hasattr(value, "value") and not isinstance(value, bool) else value
-        )
+        if value is not None:
+            row[column] = value.value if is_enum else value
     if isinstance(event, s.Money):
         row["amount"] = float(event.amount)
         row["usd_cents"] = usd_to_cents(event.usd_value)
-    row["direction"] = direction_of(row["type"], row["side"])
+    row["direction"] = direction_of(event_type, row["side"])
     if not isinstance(event, s.TransferInternal):
         return [row]
-    mirror = dict(row)
+    mirror = row.copy()
     mirror["row"] = 1
     mirror["account_id"] = event.counterparty_id
     mirror["counterparty_id"] = event.account_id

@@ -23,11 +23,10 @@ from riskops.monitor import repository as repo
 from riskops.monitor import schemas as sc
 from riskops.monitor import service
 from riskops.monitor.models import HoldStatus
-from riskops.web.deps import container, db_session
+from riskops.web.deps import DbSession, container
 
 router = APIRouter(prefix="/v1", tags=["monitor"])
 T = TypeVar("T")
-DB = Annotated[Session, Depends(db_session)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0)]
 _encoder = msgspec.json.Encoder()
@@ -83,7 +82,7 @@ def _dead_letter(sessions: sessionmaker[Session], rejection: Rejection) -> None:
 
 @router.get("/decisions", summary="The decision log, newest first")
 def list_decisions(
-    db: DB, account_id: str | None = None, limit: Limit = 50, offset: Offset = 0
+    db: DbSession, account_id: str | None = None, limit: Limit = 50, offset: Offset = 0
 ) -> Response:
     """Stored decisions (every non-allow, every withdrawal, every decision with a hit)."""
     rows = repo.list_decisions(db, account_id, limit, offset)
@@ -92,7 +91,7 @@ def list_decisions(
 
 @router.get("/alerts", summary="Rule hits (live and shadow), newest first")
 def list_alerts(
-    db: DB,
+    db: DbSession,
     account_id: str | None = None,
     rule_id: str | None = None,
     limit: Limit = 50,
@@ -106,7 +105,10 @@ def list_alerts(
 
 @router.get("/holds", summary="Held withdrawals")
 def list_holds(
-    db: DB, status: HoldStatus | None = HoldStatus.HELD, limit: Limit = 50, offset: Offset = 0
+    db: DbSession,
+    status: HoldStatus | None = HoldStatus.HELD,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Response:
     """Withdrawals held by the monitor, oldest first (``status=held`` by default)."""
     return _json([sc.hold_out(h) for h in repo.list_holds(db, status, limit, offset)])
@@ -114,7 +116,7 @@ def list_holds(
 
 @router.post("/holds/{hold_id}/release", summary="Release a held withdrawal")
 def release_hold(
-    hold_id: int, db: DB, body: sc.HoldResolution = _body(sc.HoldResolution)
+    hold_id: int, db: DbSession, body: sc.HoldResolution = _body(sc.HoldResolution)
 ) -> Response:
     """Release a ``held`` withdrawal; ``{actor, note}``, the note is required."""
     hold = service.resolve_hold(db, hold_id, "release", body.actor, body.note)
@@ -123,7 +125,7 @@ def release_hold(
 
 @router.post("/holds/{hold_id}/reject", summary="Reject a held withdrawal")
 def reject_hold(
-    hold_id: int, db: DB, body: sc.HoldResolution = _body(sc.HoldResolution)
+    hold_id: int, db: DbSession, body: sc.HoldResolution = _body(sc.HoldResolution)
 ) -> Response:
     """Reject a ``held`` withdrawal; ``{actor, note}``, the note is required."""
     hold = service.resolve_hold(db, hold_id, "reject", body.actor, body.note)
@@ -132,7 +134,7 @@ def reject_hold(
 
 @router.post("/accounts/{account_id}/restrictions", summary="Restrict an account", status_code=201)
 def add_restriction(
-    account_id: str, db: DB, body: sc.RestrictionRequest = _body(sc.RestrictionRequest)
+    account_id: str, db: DbSession, body: sc.RestrictionRequest = _body(sc.RestrictionRequest)
 ) -> Response:
     """``{kind, reason, actor, expires_at?}``; blocks the account's next matching event."""
     if body.expires_at is not None and body.expires_at.tzinfo is None:
@@ -145,7 +147,7 @@ def add_restriction(
 
 
 @router.get("/accounts/{account_id}/restrictions", summary="Restrictions of an account")
-def list_restrictions(account_id: str, db: DB, active: bool = False) -> Response:
+def list_restrictions(account_id: str, db: DbSession, active: bool = False) -> Response:
     """Every restriction of the account (``active=true``: only those in force)."""
     now = utcnow()
     items = [sc.restriction_out(r, now) for r in repo.restrictions_of(db, account_id)]
@@ -156,7 +158,10 @@ def list_restrictions(account_id: str, db: DB, active: bool = False) -> Response
     "/accounts/{account_id}/restrictions/{restriction_id}/lift", summary="Lift a restriction"
 )
 def lift_restriction(
-    account_id: str, restriction_id: int, db: DB, body: sc.LiftRequest = _body(sc.LiftRequest)
+    account_id: str,
+    restriction_id: int,
+    db: DbSession,
+    body: sc.LiftRequest = _body(sc.LiftRequest),
 ) -> Response:
     """``{actor}``: lift an active restriction (recorded: who and when)."""
     r = service.lift_restriction(db, account_id, restriction_id, body.actor)

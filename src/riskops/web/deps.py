@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,6 +56,11 @@ def db_session(request: Request) -> Iterator[Session]:
     """One request, one transaction: committed when the endpoint returns, rolled back on error."""
     with unit_of_work(container(request).sessions) as session:
         yield session
+
+
+# Commit before the response is sent (scope="function"), so a 2xx always means "stored";
+# with the default request scope the commit would run after the response.
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
 
 
 def settings(request: Request) -> Any:
