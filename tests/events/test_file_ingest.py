@@ -20,9 +20,10 @@ from riskops.events.schemas import TransferInternal
 from riskops.events.tabular import wire_dicts_to_table
 from riskops.events.validation import Rejection
 from riskops.kernel.db import unit_of_work
+from support import AMLSIM_TRANS as AMLSIM
+from support import require_data
 
 Wire = Callable[..., dict[str, Any]]
-AMLSIM = Path("/work/shared/data/amlsim-10k/AMLSIM10K_Trans.csv.gz")
 
 
 def _write_ndjson(path: Path, lines: list[bytes]) -> Path:
@@ -49,6 +50,7 @@ def test_detect_format(tmp_path: Path) -> None:
         handle.write("type,event_id\n")
     assert adapters.detect_format(aml) == "amlworld"
     assert adapters.detect_format(plain) == "csv"
+    require_data(AMLSIM)
     assert adapters.detect_format(AMLSIM) == "amlworld"
     assert adapters.detect_format("x.jsonl.gz") == "ndjson"
     assert adapters.detect_format("x.parquet") == "parquet"
@@ -211,6 +213,7 @@ def test_amlworld_rows_labels_and_errors(tmp_path: Path, sessions: sessionmaker[
 
 
 def test_amlsim_file_is_fully_accepted(sessions: sessionmaker[Session]) -> None:
+    require_data(AMLSIM)
     report = ingest_file(AMLSIM, None, None, sessions)
     assert (report.accepted, report.duplicates, report.rejected_count) == (197_905, 0, 0)
     assert _count(sessions) == 197_905

@@ -8,7 +8,6 @@ would prove nothing about parity, so the test first checks that each one does.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -22,10 +21,9 @@ from riskops.rules.lists import ListStore, default_lists
 from riskops.rules.model import load_default_pack
 from riskops.rules.parity import parity_check, sort_rows
 from riskops.rules.stream import StreamEvaluator
+from support import AMLSIM_TRANS as AMLSIM
+from support import require_data
 
-AMLSIM = (
-    Path(__file__).resolve().parents[2].parent / "shared/data/amlsim-10k/AMLSIM10K_Trans.csv.gz"
-)
 DAY = 86_400
 
 
@@ -126,8 +124,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any
 
 
 def test_every_default_rule_fires_on_the_corpus(corpus: tuple[list[dict], ListStore]) -> None:
-    if not AMLSIM.exists():
-        pytest.skip(f"the AMLSim data set is not at {AMLSIM}")
+    require_data(AMLSIM)
     rows, lists = corpus
     rules = load_default_pack()
     evaluator = StreamEvaluator(rules, lists, include_drafts=True)
