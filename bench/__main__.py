@@ -10,12 +10,12 @@ Each benchmark module exposes ``measure(quick: bool) -> list[Result]``.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,19 @@ BENCHMARKS = {
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
 MARK = "<!-- bench:results -->"
+
+
+def run_isolated(module: str, quick: bool) -> list[Result]:
+    """Run one benchmark in a fresh interpreter, so none inherits another's heap or state."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "results.json"
+        code = (
+            "import json, importlib, pathlib\n"
+            f"results = importlib.import_module({module!r}).measure(quick={quick!r})\n"
+            f"pathlib.Path({str(out)!r}).write_text(json.dumps([r.__dict__ for r in results]))\n"
+        )
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+        return [Result(**fields) for fields in json.loads(out.read_text())]
 
 
 def machine() -> str:
@@ -93,8 +106,7 @@ def main() -> int:
     for name in args.only or list(BENCHMARKS):
         console.rule(f"[bold]{name}")
         started = time.perf_counter()
-        module = importlib.import_module(BENCHMARKS[name])
-        results.extend(module.measure(quick=args.quick))
+        results.extend(run_isolated(BENCHMARKS[name], args.quick))
         console.print(f"{name}: {time.perf_counter() - started:.1f} s")
     table = Table(title="riskops benchmarks" + (" (quick)" if args.quick else ""))
     for column in ("benchmark", "measure", "value", "target", "met"):
