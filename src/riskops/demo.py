@@ -172,8 +172,8 @@ def _summary(
     event_labels, accounts = labels
     report = detection.score_detection(alerts, event_labels, accounts)
     table = Table(title="Detection on the demo seed (rules tuned on another seed)")
+    table.add_column("typology", no_wrap=True, min_width=19)
     for column in (
-        "typology",
         "planted",
         "caught",
         "scenario recall",
