@@ -68,3 +68,21 @@ def test_transitions_are_a_pure_rule() -> None:
     service.check_transition(RuleStatus.RETIRED, RuleStatus.LIVE)  # rollback
     with pytest.raises(Conflict):
         service.check_transition(RuleStatus.LIVE, RuleStatus.SHADOW)
+
+
+def test_seeding_installs_the_pack_once_at_its_statuses(engine: Engine) -> None:
+    from riskops.monitor.evaluators import monitor_rules
+    from riskops.rules.model import load_default_pack
+
+    pack = {r.id: r.status for r in load_default_pack()}
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as s:
+        assert service.seed_default_pack(s) == len(pack)
+        assert service.seed_default_pack(s) == 0  # the store is no longer empty
+        running = {r.id: r.status for r in service.running_rules(s)}
+    assert running == {i: st for i, st in pack.items() if st is not RuleStatus.DRAFT}
+    # Changing one rule leaves the rest of the pack running as before.
+    with unit_of_work(sessions) as s:
+        service.promote(s, "SX-001", 1, "retired", "ana", why="replaced by a vendor feed")
+    ids = {r.id for r in monitor_rules(engine)}
+    assert ids == set(running) - {"SX-001"}

@@ -143,12 +143,20 @@ def monitor_lists(lists_dir: Path | None = None) -> Any:
 
 
 def monitor_rules(engine: Engine | None) -> list[Any]:
-    """Rules the monitor runs: the stored live + shadow set, or the default pack's."""
+    """Rules the monitor runs: the stored live + shadow set.
+
+    An empty rule store is first seeded with the default pack, so the store is the one
+    truth from the first start on. Without a database (benchmarks) the pack's own
+    live + shadow rules run.
+    """
+    from riskops.kernel.db import session_factory, unit_of_work
     from riskops.rules import service as rules_service
     from riskops.rules.model import load_default_pack
     from riskops.rules.types import RuleStatus
 
-    stored = rules_service.monitor_rules(engine) if engine is not None else []
-    if stored:
-        return list(stored)
-    return [r for r in load_default_pack() if r.status in (RuleStatus.LIVE, RuleStatus.SHADOW)]
+    if engine is None:
+        running = (RuleStatus.LIVE, RuleStatus.SHADOW)
+        return [r for r in load_default_pack() if r.status in running]
+    with unit_of_work(session_factory(engine)) as session:
+        rules_service.seed_default_pack(session)
+        return list(rules_service.running_rules(session))

@@ -300,8 +300,8 @@ def load_rule_files(paths: Iterable[Path | str]) -> list[Rule]:
     return parse_rules(docs)
 
 
-def load_default_pack() -> list[Rule]:
-    """The rule pack shipped in ``riskops/rules/pack/*.yaml``; [] when there is none."""
+def default_pack_documents() -> list[dict[str, Any]]:
+    """The rule documents shipped in ``riskops/rules/pack/*.yaml``; [] when there are none."""
     try:
         pack = resources.files("riskops.rules").joinpath("pack")
         files = sorted(
@@ -315,4 +315,9 @@ def load_default_pack() -> list[Rule]:
         if isinstance(loaded, dict) and "rules" in loaded:
             loaded = loaded["rules"]
         docs.extend(loaded or [])
-    return parse_rules(docs)
+    return docs
+
+
+def load_default_pack() -> list[Rule]:
+    """The rule pack shipped in ``riskops/rules/pack/*.yaml``; [] when there is none."""
+    return parse_rules(default_pack_documents())

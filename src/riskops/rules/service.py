@@ -114,6 +114,29 @@ def save_drafts(
     return out
 
 
+PACK_AUTHOR = "riskops default pack"
+
+
+def seed_default_pack(session: Session, now: datetime | None = None) -> int:
+    """Install the default pack, each rule at its own status, into an empty rule store.
+
+    From then on the store is the one truth the monitor runs: editing or retiring a rule
+    never silently brings back (or drops) the rest of the pack. Returns the rules stored;
+    0 when the store already holds versions.
+    """
+    if repo.count_versions(session):
+        return 0
+    from riskops.rules.parse import default_pack_documents
+
+    docs = default_pack_documents()
+    saved = save_drafts(session, docs, PACK_AUTHOR, now)
+    for doc, stored in zip(docs, saved, strict=True):
+        status = RuleStatus(doc.get("status", S.DRAFT.value))
+        if status is not S.DRAFT:
+            promote(session, stored.rule_id, stored.version, status, PACK_AUTHOR, "shipped", now)
+    return len(saved)
+
+
 def _set_status(
     session: Session, row: RuleVersion, target: RuleStatus, by: str, why: str, now: datetime
 ) -> None:
