@@ -31,6 +31,22 @@ def test_health_and_openapi(engine: Engine, tmp_path: Path) -> None:
     assert {"/v1/events", "/v1/decisions", "/v1/dead-letters", "/v1/holds"} <= set(paths)
 
 
+def test_openapi_documents_the_event_union_and_the_decision(engine: Engine, tmp_path: Path) -> None:
+    spec = _client(engine, tmp_path).get("/openapi.json").json()
+    decide = spec["paths"]["/v1/decisions"]["post"]
+    body = decide["requestBody"]["content"]["application/json"]["schema"]
+    mapping = body["discriminator"]["mapping"]
+    assert body["discriminator"]["propertyName"] == "type"
+    assert set(mapping) >= {"withdrawal.requested", "deposit", "login", "transfer.internal"}
+    schemas = spec["components"]["schemas"]
+    assert {"address", "usd_value", "amount"} <= set(schemas["WithdrawalRequested"]["properties"])
+    answer = decide["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/DecisionResponse"}
+    assert "decision" in schemas["DecisionResponse"]["properties"]
+    events = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
+    assert events["schema"]["oneOf"][0]["discriminator"]["propertyName"] == "type"
+
+
 def test_not_found_is_a_json_error_without_a_trace(engine: Engine, tmp_path: Path) -> None:
     client = _client(engine, tmp_path)
     response = client.post("/v1/holds/999999/release", json={"actor": "a", "note": "n"})

@@ -15,8 +15,10 @@ from starlette.concurrency import run_in_threadpool
 
 from riskops.events import adapters, repository, service
 from riskops.events.models import Source
+from riskops.events.schemas import AnyEvent
 from riskops.kernel.errors import NotFound, PayloadTooLarge
 from riskops.web.deps import Container, DbSession, container
+from riskops.web.openapi import schema_of
 
 router = APIRouter(prefix="/v1", tags=["events"])
 NDJSON = "application/x-ndjson"
@@ -60,18 +62,7 @@ class DeadLetterPage(BaseModel):
     items: list[DeadLetterOut]
 
 
-_EVENT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "One event in the flat wire format (see riskops.events.schemas).",
-    "required": ["event_id", "type", "account_id", "occurred_at"],
-    "properties": {
-        "event_id": {"type": "string", "description": "idempotency key"},
-        "type": {"type": "string", "example": "deposit"},
-        "account_id": {"type": "string"},
-        "occurred_at": {"type": "string", "format": "date-time"},
-    },
-    "additionalProperties": True,
-}
+_EVENT_SCHEMA = schema_of(AnyEvent)
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,

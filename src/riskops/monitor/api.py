@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskops.events.schemas import AnyEvent
 from riskops.events.service import ingest
 from riskops.events.validation import Rejection, decode
 from riskops.kernel.clock import utcnow
@@ -24,6 +25,7 @@ from riskops.monitor import schemas as sc
 from riskops.monitor import service
 from riskops.monitor.models import HoldStatus
 from riskops.web.deps import DbSession, container
+from riskops.web.openapi import json_body, schema_of
 
 router = APIRouter(prefix="/v1", tags=["monitor"])
 T = TypeVar("T")
@@ -58,7 +60,23 @@ def _decode(raw: bytes, cls: type[T]) -> T:
         raise ValidationFailed("invalid request", details=details) from None
 
 
-@router.post("/decisions", summary="Decide one event now (before a withdrawal is sent)")
+_DECIDE_DOC = {
+    **json_body(AnyEvent, "One event, usually a withdrawal.requested, in the flat wire format."),
+    "responses": {
+        "200": {
+            "description": "The decision, with the reasons of every live rule that hit.",
+            "content": {"application/json": {"schema": schema_of(sc.DecisionResponse)}},
+        },
+        "422": {"description": "The event is invalid; every bad field has a reason."},
+    },
+}
+
+
+@router.post(
+    "/decisions",
+    summary="Decide one event now (before a withdrawal is sent)",
+    openapi_extra=_DECIDE_DOC,
+)
 async def decide(request: Request) -> Response:
     """Log the event (idempotent on ``event_id``) and return the monitor's decision.
 

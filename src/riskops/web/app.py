@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from riskops import __version__
 from riskops.kernel.errors import RiskopsError
+from riskops.web import openapi
 from riskops.web.deps import Container
 
 
@@ -67,6 +68,7 @@ def create_app(container: Container | None = None, *, start_background: bool = T
 
     for include in _routers():
         include(app)
+    openapi.install(app)
     return app
 
 
