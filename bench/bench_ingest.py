@@ -22,8 +22,8 @@ import msgspec
 import pyarrow.parquet as pq
 
 from riskops.events.adapters import read_events
-from riskops.events.cli import ingest_file
 from riskops.events.tabular import wire_dicts_to_table
+from riskops.events.tasks import ingest_file
 from riskops.kernel.db import make_engine, migrate, session_factory
 
 NAME = "ingest"

@@ -19,10 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from riskops.events.schemas import Event
-from riskops.events.validation import Rejection
 from riskops.kernel.config import Settings
 from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
 from riskops.reports import detection
@@ -65,7 +62,7 @@ def _progress(console: Console) -> Progress:
 
 def run(options: DemoOptions) -> None:
     """Run the whole demo and, unless told not to, serve the API on the demo database."""
-    from riskops.events.adapters import read_events
+    from riskops.events.tasks import ingest_file
     from riskops.monitor.runtime import MonitorRuntime
     from riskops.sim import SimConfig, load_labels, simulate
 
@@ -89,23 +86,17 @@ def run(options: DemoOptions) -> None:
     total = sum(1 for _ in events_path.open("rb"))
 
     console.rule("[bold]2. Ingest the events (validate, de-duplicate, append to the log)")
-    accepted = rejected = 0
     started = time.perf_counter()
     with _progress(console) as progress:
         task = progress.add_task("ingest", total=total)
-        chunk: list[tuple[int, Event | Rejection]] = []
-        for item in read_events(events_path, "ndjson"):
-            chunk.append(item)
-            if len(chunk) == 20_000:
-                a, r = _ingest(sessions, chunk)
-                accepted, rejected = accepted + a, rejected + r
-                progress.advance(task, len(chunk))
-                chunk = []
-        a, r = _ingest(sessions, chunk)
-        accepted, rejected = accepted + a, rejected + r
-        progress.advance(task, len(chunk))
+        report = ingest_file(
+            events_path, "ndjson", "demo", sessions, lambda n: progress.advance(task, n)
+        )
     ingest_s = time.perf_counter() - started
-    console.print(f"{accepted:,} events accepted, {rejected:,} rejected in {ingest_s:.1f} s")
+    accepted = report.accepted
+    console.print(
+        f"{accepted:,} events accepted, {report.rejected_count:,} rejected in {ingest_s:.1f} s"
+    )
 
     console.rule("[bold]3. Monitor: rules over every event, in order")
     runtime = MonitorRuntime.create(settings, engine)
@@ -125,19 +116,6 @@ def run(options: DemoOptions) -> None:
 
     if options.serve:
         _serve(console, settings, engine, runtime, options)
-
-
-def _ingest(
-    sessions: sessionmaker[Session], chunk: list[tuple[int, Event | Rejection]]
-) -> tuple[int, int]:
-    """Append one chunk in its own transaction; (accepted, rejected)."""
-    from riskops.events.service import ingest
-
-    if not chunk:
-        return 0, 0
-    with unit_of_work(sessions) as session:
-        report = ingest(session, chunk, source="file", source_name="demo")
-    return report.accepted, len(report.rejected)
 
 
 def _summary(

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from riskops.events import adapters, repository
 from riskops.events.amlworld import HEADER, read_amlworld, read_amlworld_labels
-from riskops.events.cli import ingest_file
 from riskops.events.schemas import TransferInternal
 from riskops.events.tabular import wire_dicts_to_table
+from riskops.events.tasks import ingest_file
 from riskops.events.validation import Rejection
 from riskops.kernel.db import unit_of_work
 from support import AMLSIM_TRANS as AMLSIM

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import time
-from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,53 +20,6 @@ def _sessions() -> Any:
     return session_factory(engine)
 
 
-def ingest_file(
-    path: Path,
-    fmt: str | None,
-    source_name: str | None,
-    sessions: Any,
-    progress: Any = None,
-    chunk_size: int = 20_000,
-) -> Any:
-    """Ingest a file, one transaction per chunk (a crash keeps the chunks already done;
-    re-running the same file is idempotent). Returns the merged ``IngestReport``."""
-    from riskops.events import adapters, service
-    from riskops.events.models import Source
-    from riskops.kernel.db import unit_of_work
-
-    rows = adapters.read_events(path, fmt)
-    total = service.IngestReport()
-    with _young_gc_only():
-        while chunk := list(islice(rows, chunk_size)):
-            with unit_of_work(sessions) as session:
-                report = service.ingest(
-                    session,
-                    chunk,
-                    source=Source.FILE.value,
-                    source_name=source_name or path.name,
-                    chunk_size=chunk_size,
-                )
-            total.merge(report, keep_rejected=False)
-            del chunk
-            gc.collect(1)
-            if progress is not None:
-                progress(report.accepted + report.duplicates + report.rejected_count)
-    return total
-
-
-@contextlib.contextmanager
-def _young_gc_only() -> Iterator[None]:
-    # Bulk ingestion allocates millions of acyclic objects; the automatic collector keeps
-    # re-scanning the live chunk (~40% of the run time). Collect young objects per chunk.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the ``riskops`` command line."""
 
@@ -84,6 +33,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+        from riskops.events import tasks
         from riskops.events.adapters import FORMATS, UnknownFormat, detect_format
 
         if fmt != "auto" and fmt not in FORMATS:
@@ -104,7 +54,7 @@ def register(app: typer.Typer) -> None:
         )
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task(f"ingesting {file.name} ({chosen})", total=None)
-            report = ingest_file(
+            report = tasks.ingest_file(
                 file, chosen, source_name, sessions, progress=lambda n: bar.advance(task, n)
             )
         seconds = time.perf_counter() - started
