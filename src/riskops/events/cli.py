@@ -12,12 +12,9 @@ _FORMATS = "auto|ndjson|csv|parquet|amlworld"
 
 
 def _sessions() -> Any:
-    from riskops.kernel.config import get_settings
-    from riskops.kernel.db import make_engine, migrate, session_factory
+    from riskops.kernel.db import open_database, session_factory
 
-    engine = make_engine(get_settings().sqlalchemy_url)
-    migrate(engine)
-    return session_factory(engine)
+    return session_factory(open_database())
 
 
 def register(app: typer.Typer) -> None:

@@ -85,6 +85,16 @@ def import_all_models() -> None:
             importlib.import_module(module.name)
 
 
+def open_database(url: str | None = None) -> Engine:
+    """The configured database (or ``url``), migrated to the newest schema: what every
+    entry point (server, worker, CLI commands) starts from."""
+    from riskops.kernel.config import get_settings
+
+    engine = make_engine(url or get_settings().sqlalchemy_url)
+    migrate(engine)
+    return engine
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest version (Alembic migrations)."""
     from riskops.kernel.migrations import upgrade_head

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from riskops.kernel.config import Settings, get_settings
-from riskops.kernel.db import make_engine, migrate
+from riskops.kernel.db import open_database
 from riskops.kernel.logging import get_logger
 from riskops.monitor.runtime import MonitorRuntime, tune_gc
 from riskops.monitor.service import BatchResult
@@ -63,8 +63,7 @@ def run(
     """Run the tail loop until the log is drained (``once``) or ``stop`` is set."""
     settings = settings or get_settings()
     stop = stop or threading.Event()
-    engine = make_engine(settings.sqlalchemy_url)
-    migrate(engine)
+    engine = open_database(settings.sqlalchemy_url)
     runtime = MonitorRuntime.create(settings, engine, batch_size=batch)
     tune_gc()
     summary = Summary()

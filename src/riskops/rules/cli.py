@@ -13,13 +13,10 @@ _FORMATS = "auto|ndjson|csv|parquet|amlworld"
 
 def _sessions() -> Any:
     """Sessions on the configured database, its rule store seeded with the default pack."""
-    from riskops.kernel.config import get_settings
-    from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
+    from riskops.kernel.db import open_database, session_factory, unit_of_work
     from riskops.rules.service import seed_default_pack
 
-    engine = make_engine(get_settings().sqlalchemy_url)
-    migrate(engine)
-    sessions = session_factory(engine)
+    sessions = session_factory(open_database())
     with unit_of_work(sessions) as session:
         seed_default_pack(session)
     return sessions

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskops.kernel.config import Settings, get_settings
-from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
+from riskops.kernel.db import open_database, session_factory, unit_of_work
 
 if TYPE_CHECKING:
     from riskops.monitor.runtime import MonitorRuntime
@@ -28,9 +28,7 @@ class Container:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Container:
         settings = settings or get_settings()
-        engine = make_engine(settings.sqlalchemy_url)
-        migrate(engine)
-        return cls(settings, engine)
+        return cls(settings, open_database(settings.sqlalchemy_url))
 
     @property
     def runtime(self) -> MonitorRuntime:
