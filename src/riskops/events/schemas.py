@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 import msgspec
 from msgspec import Meta
@@ -87,8 +87,6 @@ class Event(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_onl
     account_id: Id
     occurred_at: UtcTime
     schema_version: int = SCHEMA_VERSION
-
-    type_name: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
         if self.schema_version != SCHEMA_VERSION:

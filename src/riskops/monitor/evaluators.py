@@ -107,7 +107,7 @@ class RulesEvaluatorFactory:
     def load(
         cls, engine: Engine | None = None, lists_dir: Path | None = None
     ) -> RulesEvaluatorFactory:
-        """Live and shadow rules from the database if there are any, else the default pack."""
+        """The stored live + shadow rules (see ``monitor_rules``) and the lists."""
         return cls(monitor_rules(engine), monitor_lists(lists_dir))
 
     def new(self) -> Evaluator:
@@ -122,10 +122,7 @@ class RulesEvaluatorFactory:
 
 
 def _list_contents(lists: Any) -> dict[str, list[str]]:
-    try:
-        return {name: sorted(lists.get(name)) for name in lists.names()}
-    except AttributeError:
-        return {}
+    return {name: sorted(lists.get(name)) for name in lists.names()}
 
 
 def monitor_lists(lists_dir: Path | None = None) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
@@ -59,7 +59,3 @@ def db_session(request: Request) -> Iterator[Session]:
 # Commit before the response is sent (scope="function"), so a 2xx always means "stored";
 # with the default request scope the commit would run after the response.
 DbSession = Annotated[Session, Depends(db_session, scope="function")]
-
-
-def settings(request: Request) -> Any:
-    return container(request).settings
