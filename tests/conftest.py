@@ -17,12 +17,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from riskops.kernel.db import make_engine, migrate
+from support import missing
 
 POSTGRES_URL = os.environ.get(
     "RISKOPS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 NATS_URL = os.environ.get("RISKOPS_TEST_NATS_URL", "nats://127.0.0.1:4222")
-REQUIRE_SERVICES = os.environ.get("RISKOPS_REQUIRE_SERVICES") == "1"
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -38,14 +38,8 @@ def _reachable(url: str, default_port: int) -> bool:
 
 def require_service(name: str, url: str, default_port: int) -> None:
     """Skip (or fail, in CI) when a real service is not reachable."""
-    if _reachable(url, default_port):
-        return
-    reason = f"{name} is not reachable at {url}"
-    if REQUIRE_SERVICES:
-        pytest.fail(
-            f"{reason} and RISKOPS_REQUIRE_SERVICES=1: a missing service may not pass silently"
-        )
-    pytest.skip(reason)
+    if not _reachable(url, default_port):
+        missing(f"{name} is not reachable at {url}")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
