@@ -46,3 +46,17 @@ class PayloadTooLarge(RiskopsError):
 class BadRequest(RiskopsError):
     status_code = 400
     code = "bad_request"
+
+
+class Unauthorized(RiskopsError):
+    """No valid session or token: the caller must log in or present an API token."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(RiskopsError):
+    """Authenticated, but the role or token scope does not allow this."""
+
+    status_code = 403
+    code = "forbidden"

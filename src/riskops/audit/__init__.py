@@ -1,0 +1,1 @@
+"""The append-only audit trail: every action and every view of an account or case."""

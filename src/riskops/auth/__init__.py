@@ -1,0 +1,1 @@
+"""Users, roles, sessions, API tokens and the permission check every service calls."""

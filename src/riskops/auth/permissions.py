@@ -1,0 +1,129 @@
+"""Roles, permissions and the one check every service calls (``require``).
+
+Permissions are checked in the service layer, not only in the page: a service function that
+changes or shows something takes the acting ``Principal`` and calls ``require`` first. A person
+acts through their role's permissions; an exchange service acts through an API token whose
+scopes are a subset of the same permissions.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from riskops.kernel.errors import Forbidden
+
+
+class Role(enum.StrEnum):
+    ANALYST = "analyst"
+    SENIOR_ANALYST = "senior_analyst"
+    MANAGER = "manager"
+    RULE_AUTHOR = "rule_author"
+    COMPLIANCE = "compliance"
+    ADMIN = "admin"
+
+
+class Permission(enum.StrEnum):
+    # cases and queues
+    CASE_VIEW = "case:view"
+    CASE_WORK = "case:work"  # take next, review, notes, decisions on own cases
+    CASE_ASSIGN = "case:assign"  # assign or reassign to someone else
+    CASE_APPROVE = "case:approve"  # four-eyes approval of high-impact actions
+    CASE_REOPEN = "case:reopen"
+    QUEUE_MANAGE = "queue:manage"  # queue settings, shifts
+    # accounts and money
+    ACCOUNT_VIEW = "account:view"
+    ACCOUNT_RESTRICT = "account:restrict"
+    HOLD_RESOLVE = "hold:resolve"
+    SAR_REFER = "sar:refer"
+    SAR_FILE = "sar:file"
+    # rules
+    RULE_AUTHOR = "rule:author"
+    RULE_PROMOTE = "rule:promote"
+    # administration and oversight
+    USER_MANAGE = "user:manage"
+    TOKEN_MANAGE = "token:manage"
+    AUDIT_VIEW = "audit:view"
+    # machine-to-machine (API token scopes for the exchange's services)
+    EVENT_INGEST = "event:ingest"
+    DECISION_REQUEST = "decision:request"
+    SIGNAL_SUBMIT = "signal:submit"
+    SERVICE_REQUEST_CREATE = "service_request:create"
+
+
+P = Permission
+_ANALYST = frozenset(
+    {
+        P.CASE_VIEW,
+        P.CASE_WORK,
+        P.ACCOUNT_VIEW,
+        P.ACCOUNT_RESTRICT,
+        P.HOLD_RESOLVE,
+        P.SAR_REFER,
+        P.SERVICE_REQUEST_CREATE,
+    }
+)
+_SENIOR = _ANALYST | {P.CASE_ASSIGN, P.CASE_APPROVE, P.CASE_REOPEN}
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ANALYST: _ANALYST,
+    Role.SENIOR_ANALYST: frozenset(_SENIOR),
+    Role.MANAGER: frozenset(_SENIOR | {P.QUEUE_MANAGE, P.AUDIT_VIEW}),
+    Role.RULE_AUTHOR: frozenset({P.CASE_VIEW, P.ACCOUNT_VIEW, P.RULE_AUTHOR, P.RULE_PROMOTE}),
+    Role.COMPLIANCE: frozenset(
+        {P.CASE_VIEW, P.ACCOUNT_VIEW, P.CASE_APPROVE, P.CASE_REOPEN, P.SAR_REFER, P.SAR_FILE}
+        | {P.AUDIT_VIEW}
+    ),
+    Role.ADMIN: frozenset(
+        {P.USER_MANAGE, P.TOKEN_MANAGE, P.AUDIT_VIEW, P.QUEUE_MANAGE, P.CASE_VIEW, P.ACCOUNT_VIEW}
+    ),
+}
+
+# What an API token may be granted: the machine-facing permissions and read access.
+TOKEN_SCOPES: frozenset[Permission] = frozenset(
+    {
+        P.EVENT_INGEST,
+        P.DECISION_REQUEST,
+        P.SIGNAL_SUBMIT,
+        P.SERVICE_REQUEST_CREATE,
+        P.CASE_VIEW,
+        P.ACCOUNT_VIEW,
+        P.HOLD_RESOLVE,
+        P.ACCOUNT_RESTRICT,
+    }
+)
+
+
+class PrincipalKind(enum.StrEnum):
+    USER = "user"
+    TOKEN = "token"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is acting: a logged-in user, an API token, or riskops itself (the monitor, intake)."""
+
+    kind: PrincipalKind
+    id: int | None
+    name: str  # username, token name, or "system:<component>"; what the audit trail shows
+    role: Role | None = None
+    permissions: frozenset[Permission] = field(default_factory=frozenset)
+
+    @classmethod
+    def for_user(cls, user_id: int, username: str, role: Role) -> Principal:
+        return cls(PrincipalKind.USER, user_id, username, role, ROLE_PERMISSIONS[role])
+
+    @classmethod
+    def system(cls, component: str) -> Principal:
+        """riskops acting on its own (intake of alerts, SLA sweeps): every permission."""
+        return cls(PrincipalKind.SYSTEM, None, f"system:{component}", None, frozenset(Permission))
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+
+def require(principal: Principal, permission: Permission) -> None:
+    """Refuse (403) unless the principal holds the permission."""
+    if permission not in principal.permissions:
+        who = principal.role or principal.kind
+        raise Forbidden(f"{who} {principal.name!r} may not do this (needs {permission})")

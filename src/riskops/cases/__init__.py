@@ -1,0 +1,1 @@
+"""Case work: alerts from four sources, cases, queues, SLA, decisions, notes, approvals."""
