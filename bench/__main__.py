@@ -31,6 +31,7 @@ BENCHMARKS = {
     "ingest": "bench.bench_ingest",
     "backtest": "bench.bench_backtest",
     "amlsim": "bench.bench_amlsim",
+    "console": "bench.bench_console",
 }
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"

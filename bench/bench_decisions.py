@@ -3,7 +3,8 @@
 Starts the app (``riskops.web.app:create_app``, uvicorn factory mode, one process) on a
 free loopback port with a fresh SQLite database, then a separate load-generating process
 (asyncio, keep-alive HTTP/1.1, bounded: N requests at concurrency C) posts
-``withdrawal.requested`` events to ``/v1/decisions``.
+``withdrawal.requested`` events to ``/v1/decisions``, authenticated like an exchange's
+service: a ``decision:request`` API token, created before the server starts.
 
     python -m bench.bench_decisions [N] [CONCURRENCY]
 """
@@ -52,6 +53,27 @@ def body(i: int) -> bytes:
     ).encode()
 
 
+TOKEN_ENV = "RISKOPS_BENCH_TOKEN"  # the bearer token, passed to the load generator
+
+
+def create_token(data_dir: str) -> str:
+    """A ``decision:request`` API token in the database the server will open."""
+    from riskops.auth import service
+    from riskops.auth.permissions import Principal
+    from riskops.kernel.config import Settings
+    from riskops.kernel.db import open_database, session_factory, unit_of_work
+
+    engine = open_database(Settings(data_dir=Path(data_dir)).sqlalchemy_url)
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            token, _ = service.create_api_token(
+                session, Principal.system("bench"), name="bench", scopes=["decision:request"]
+            )
+    finally:
+        engine.dispose()
+    return token
+
+
 async def _load(url: str, n: int, concurrency: int, offset: int = 0) -> dict[str, Any]:
     """``concurrency`` keep-alive connections, each posting until ``n`` requests are sent.
 
@@ -64,6 +86,7 @@ async def _load(url: str, n: int, concurrency: int, offset: int = 0) -> dict[str
     codes: dict[int, int] = {}
     decisions: dict[str, int] = {}
     counter = iter(range(offset, offset + n))
+    auth = f"Authorization: Bearer {os.environ[TOKEN_ENV]}\r\n".encode()
 
     async def one_connection() -> None:
         reader, writer = await asyncio.open_connection(host, int(port))
@@ -74,6 +97,7 @@ async def _load(url: str, n: int, concurrency: int, offset: int = 0) -> dict[str
                 writer.write(
                     b"POST /v1/decisions HTTP/1.1\r\nHost: bench\r\n"
                     b"Content-Type: application/json\r\n"
+                    + auth
                     + f"Content-Length: {len(payload)}\r\n\r\n".encode()
                     + payload
                 )
@@ -129,6 +153,7 @@ def run(n: int = 20_000, concurrency: int = 16) -> dict[str, Any]:
             "RISKOPS_LOG_LEVEL": "WARNING",
             "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
         }
+        env[TOKEN_ENV] = create_token(tmp)
         server = subprocess.Popen(
             [
                 sys.executable,

@@ -1,4 +1,5 @@
-"""``riskops demo``: simulate an exchange, ingest it, monitor it, show what was caught, serve.
+"""``riskops demo``: simulate an exchange, ingest it, monitor it, show what was caught, put
+case work in every queue, then serve the console and the API.
 
 Everything runs on the embedded defaults (a SQLite file under ``.riskops/demo``, the event
 log as the bus). The simulation seed differs from the one the default rules were tuned on,
@@ -19,7 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
+from riskops import demo_casework as casework
 from riskops.kernel.config import Settings
 from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
 from riskops.reports import detection
@@ -114,8 +117,14 @@ def run(options: DemoOptions) -> None:
     labels = load_labels(sim_dir)
     _summary(console, accepted, monitor_s, outcomes, alerts, labels)
 
+    console.rule("[bold]4. Case work: people, a 7-day rota, alerts from every source")
+    with unit_of_work(sessions) as session:
+        seeded = casework.seed(session)
+    with unit_of_work(sessions) as session:
+        _casework_summary(console, session, seeded)
+
     if options.serve:
-        _serve(console, settings, engine, runtime, options)
+        _serve(console, settings, engine, runtime, options, seeded)
 
 
 def _summary(
@@ -174,12 +183,37 @@ def _summary(
     console.print(table)
 
 
+def _casework_summary(console: Console, session: Session, seeded: casework.CaseworkSeed) -> None:
+    from riskops.auth.permissions import Principal
+    from riskops.cases.service import queue_overview
+
+    console.print(
+        "Raised through the intake services: "
+        + ", ".join(f"{n} {what}" for what, n in seeded.raised.items())
+    )
+    table = Table(title="Open cases per queue (the console's overview)")
+    for column in ("queue", "SLA", "open", "unassigned", "breached"):
+        table.add_column(column, justify="left" if column == "queue" else "right")
+    for q in queue_overview(session, Principal.system("demo")):
+        table.add_row(
+            q.name, f"{q.sla_minutes} min", f"{q.open:,}", f"{q.unassigned:,}", f"{q.breached:,}"
+        )
+    console.print(table)
+    table = Table(title="Demo users (log in to the console with these)")
+    for column in ("username", "role", "password"):
+        table.add_column(column)
+    for username, role, password in seeded.credentials:
+        table.add_row(username, role, password)
+    console.print(table)
+
+
 def _serve(
     console: Console,
     settings: Settings,
     engine: Engine,
     runtime: MonitorRuntime,
     options: DemoOptions,
+    seeded: casework.CaseworkSeed,
 ) -> None:
     import uvicorn
 
@@ -188,10 +222,13 @@ def _serve(
 
     app = create_app(Container(settings, engine, runtime))
     console.rule("[bold]Serving")
+    base = f"http://{options.host}:{options.port}"
     console.print(
-        f"API at http://{options.host}:{options.port}  (OpenAPI: /docs, /openapi.json)\n"
-        f"Try: curl -s -X POST localhost:{options.port}/v1/decisions "
-        f"-H 'content-type: application/json' -d '{TRY_EVENT}'\n"
+        f"Console at {base}/  (log in with a user above; press ? for keyboard shortcuts)\n"
+        f"API at {base}  (OpenAPI: /docs, /openapi.json)\n"
+        f"The exchange's API token (shown once): {seeded.api_token}\n"
+        f"Try: curl -s -X POST {base}/v1/decisions -H 'authorization: Bearer "
+        f"{seeded.api_token}' -H 'content-type: application/json' -d '{TRY_EVENT}'\n"
         "Ctrl-C to stop."
     )
     uvicorn.run(app, host=options.host, port=options.port, log_level="warning")

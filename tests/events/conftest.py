@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory
+from support import bearer, token_for
 
 with warnings.catch_warnings():
     # starlette asks for `httpx2`, which is not a project dependency (yet); httpx works.
@@ -62,4 +63,6 @@ def client(engine: Engine, settings: Settings) -> Iterator[TestClient]:
 
     app = create_app(Container(settings, engine), start_background=False)
     with TestClient(app) as test_client:
+        # an exchange service's API token: ingest events, read what was refused
+        test_client.headers.update(bearer(token_for(engine, ["event:ingest", "dead_letter:view"])))
         yield test_client

@@ -20,6 +20,16 @@ from riskops.monitor.models import Decision
 from riskops.monitor.runtime import MonitorRuntime
 from riskops.web.app import create_app
 from riskops.web.deps import Container
+from support import bearer, token_for
+
+SCOPES = [
+    "decision:request",
+    "case:view",
+    "hold:resolve",
+    "account:restrict",
+    "account:view",
+    "dead_letter:view",
+]
 
 with warnings.catch_warnings():  # starlette would rather have httpx2, which is not installed
     warnings.simplefilter("ignore")
@@ -31,6 +41,7 @@ def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path)
     runtime = MonitorRuntime(engine, FakeFactory(), snapshot_path=tmp_path / "monitor.snapshot")
     with TestClient(create_app(Container(settings, engine, runtime))) as client:
+        client.headers.update(bearer(token_for(engine, SCOPES, name="backoffice")))
         yield client
 
 
@@ -57,6 +68,7 @@ def test_hold_then_release_with_a_note(client: TestClient) -> None:
     ok = client.post(f"/v1/holds/{hold_id}/release", json={"actor": "ana", "note": "called"})
     assert ok.status_code == 200
     assert ok.json()["status"] == "released"
+    assert ok.json()["resolved_by"] == "token:backoffice"  # the caller, not the body's "actor"
     again = client.post(f"/v1/holds/{hold_id}/reject", json={"actor": "bob", "note": "no"})
     assert again.status_code == 409
     assert client.get("/v1/holds").json() == []
@@ -85,6 +97,15 @@ def test_restriction_blocks_the_next_withdrawal_at_once(client: TestClient) -> N
         "/v1/accounts/acc/restrictions", json={"kind": "jail", "reason": "x", "actor": "ana"}
     )
     assert bad.status_code == 422
+
+
+def test_decisions_need_a_token_with_the_scope(client: TestClient, engine: Engine) -> None:
+    event = msgspec.json.encode(withdrawal("w1", "acc", "10.00"))
+    anonymous = client.post("/v1/decisions", content=event, headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    reader = bearer(token_for(engine, ["case:view"]))
+    assert client.post("/v1/decisions", content=event, headers=reader).status_code == 403
+    assert client.get("/v1/holds", headers=reader).status_code == 200
 
 
 def test_repeated_event_returns_the_stored_decision(client: TestClient, engine: Engine) -> None:

@@ -65,6 +65,19 @@ def outcome(engine: Engine) -> tuple[list[tuple[str, str, int]], list[tuple[str,
     return sorted(alerts), sorted(decisions)  # type: ignore[arg-type]
 
 
+def case_grouping(engine: Engine) -> list[tuple[str | None, str, bool, int]]:
+    """Each case alert with its account, whether it is a duplicate, and its case's count."""
+    from riskops.cases.models import Case, CaseAlert
+
+    with session_factory(engine)() as session:
+        rows = session.execute(
+            select(
+                Case.account_id, CaseAlert.source_ref, CaseAlert.duplicate_of, Case.alert_count
+            ).join(Case, Case.id == CaseAlert.case_id)
+        )
+        return sorted((a, ref, dup is not None, n) for a, ref, dup, n in rows)
+
+
 @pytest.mark.slow
 def test_sigkill_mid_stream_loses_nothing_duplicates_nothing(tmp_path: Path) -> None:
     events = [from_obj(o) for o in generate(SimConfig(accounts=600, days=10, seed=11))]
@@ -100,6 +113,9 @@ def test_sigkill_mid_stream_loses_nothing_duplicates_nothing(tmp_path: Path) -> 
     assert len(expected_alerts) > 50, "the default pack should raise alerts on this traffic"
     assert alerts == expected_alerts
     assert decisions == expected_decisions
+    cases = case_grouping(engine)
+    assert len(cases) > 10, "live review/hold/block hits should open cases"
+    assert cases == case_grouping(reference_engine)  # the outbox: no case alert lost or doubled
 
 
 def test_sigterm_stops_gracefully_with_a_snapshot(tmp_path: Path) -> None:

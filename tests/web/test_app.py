@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from riskops.kernel.config import Settings
 from riskops.web.app import create_app
 from riskops.web.deps import Container
+from support import bearer, token_for
 
 
 def _client(engine: Engine, tmp_path: Path) -> TestClient:
@@ -49,10 +50,14 @@ def test_openapi_documents_the_event_union_and_the_decision(engine: Engine, tmp_
 
 def test_not_found_is_a_json_error_without_a_trace(engine: Engine, tmp_path: Path) -> None:
     client = _client(engine, tmp_path)
-    response = client.post("/v1/holds/999999/release", json={"actor": "a", "note": "n"})
+    client.headers.update(bearer(token_for(engine, ["hold:resolve"])))
+    response = client.post("/v1/holds/999999/release", json={"note": "n"})
     assert response.status_code == 404
     body = response.json()
     assert body["error"] == "not_found" and "Traceback" not in response.text
+
+
+SCOPE = "decision:request"
 
 
 def _free_port() -> int:
@@ -92,8 +97,17 @@ def test_serve_command_answers_decisions(tmp_path: Path) -> None:
             "usd_value": "30000.00",
             "address": "bc1qserve",
         }
-        response = httpx.post(f"{base}/v1/decisions", json=event)
-        assert response.status_code == 200
+        assert httpx.post(f"{base}/v1/decisions", json=event).status_code == 401
+        created = subprocess.run(
+            [sys.executable, "-m", "riskops.cli", "tokens", "create", "svc", "--scope", SCOPE],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        token = created.stdout.split()[-1]
+        response = httpx.post(f"{base}/v1/decisions", json=event, headers=bearer(token))
+        assert response.status_code == 200, response.text
         assert response.json()["decision"] in {"allow", "review", "hold", "block"}
     finally:
         proc.terminate()

@@ -51,6 +51,7 @@ def trail(
 ) -> Sequence[AuditEntry]:
     """Newest entries first, filtered; reading the trail needs ``audit:view``."""
     require(reader, Permission.AUDIT_VIEW)
+    session.flush()  # autoflush is off: include entries written earlier in this transaction
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if subject_type is not None:
         stmt = stmt.where(AuditEntry.subject_type == subject_type)

@@ -44,6 +44,7 @@ class Permission(enum.StrEnum):
     USER_MANAGE = "user:manage"
     TOKEN_MANAGE = "token:manage"
     AUDIT_VIEW = "audit:view"
+    DEAD_LETTER_VIEW = "dead_letter:view"  # refused input, with its raw payload
     # machine-to-machine (API token scopes for the exchange's services)
     EVENT_INGEST = "event:ingest"
     DECISION_REQUEST = "decision:request"
@@ -67,14 +68,17 @@ _SENIOR = _ANALYST | {P.CASE_ASSIGN, P.CASE_APPROVE, P.CASE_REOPEN}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ANALYST: _ANALYST,
     Role.SENIOR_ANALYST: frozenset(_SENIOR),
-    Role.MANAGER: frozenset(_SENIOR | {P.QUEUE_MANAGE, P.AUDIT_VIEW}),
-    Role.RULE_AUTHOR: frozenset({P.CASE_VIEW, P.ACCOUNT_VIEW, P.RULE_AUTHOR, P.RULE_PROMOTE}),
+    Role.MANAGER: frozenset(_SENIOR | {P.QUEUE_MANAGE, P.AUDIT_VIEW, P.DEAD_LETTER_VIEW}),
+    Role.RULE_AUTHOR: frozenset(
+        {P.CASE_VIEW, P.ACCOUNT_VIEW, P.RULE_AUTHOR, P.RULE_PROMOTE, P.DEAD_LETTER_VIEW}
+    ),
     Role.COMPLIANCE: frozenset(
         {P.CASE_VIEW, P.ACCOUNT_VIEW, P.CASE_APPROVE, P.CASE_REOPEN, P.SAR_REFER, P.SAR_FILE}
         | {P.AUDIT_VIEW}
     ),
     Role.ADMIN: frozenset(
         {P.USER_MANAGE, P.TOKEN_MANAGE, P.AUDIT_VIEW, P.QUEUE_MANAGE, P.CASE_VIEW, P.ACCOUNT_VIEW}
+        | {P.DEAD_LETTER_VIEW}
     ),
 }
 
@@ -89,6 +93,7 @@ TOKEN_SCOPES: frozenset[Permission] = frozenset(
         P.ACCOUNT_VIEW,
         P.HOLD_RESOLVE,
         P.ACCOUNT_RESTRICT,
+        P.DEAD_LETTER_VIEW,
     }
 )
 
@@ -97,6 +102,7 @@ class PrincipalKind(enum.StrEnum):
     USER = "user"
     TOKEN = "token"
     SYSTEM = "system"
+    ANONYMOUS = "anonymous"  # not logged in: what a refused login is recorded as
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,3 +105,94 @@ def priority(severity: int, amount_at_risk_usd: Decimal, sla_minutes: int) -> in
     if sla_minutes:
         urgency = max(0, min(40, int(40 - 8 * math.log2(max(1, sla_minutes) / 15))))
     return severity + money + urgency
+
+
+# --- queues and routing ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    key: str
+    name: str
+    sla_minutes: int
+    description: str
+
+
+# The default queues, in overview order. A held withdrawal waits minutes, AML days.
+DEFAULT_QUEUES: tuple[QueueSpec, ...] = (
+    QueueSpec("held_withdrawals", "Held withdrawals", 15, "Withdrawals held by the monitor"),
+    QueueSpec("account_takeover", "Account takeover", 60, "ATO, SIM swap, credential stuffing"),
+    QueueSpec("escalations", "Escalations", 4 * 60, "Cases escalated to senior analysts"),
+    QueueSpec("fraud", "Fraud", 4 * 60, "Payment fraud, scams, multi-accounting"),
+    QueueSpec("triage", "Triage", 2 * 60, "Alerts not linked to an account (or unrouted)"),
+    QueueSpec("service_requests", "Service requests", 8 * 60, "Disputes, appeals, unlocks"),
+    QueueSpec("aml", "AML", 24 * 60, "Structuring, pass-through, mules, exposure"),
+    QueueSpec("kyc", "KYC reviews", 48 * 60, "KYC / KYB reviews"),
+)
+QUEUE_SLA: dict[str, int] = {q.key: q.sla_minutes for q in DEFAULT_QUEUES}
+
+# typology (or alert kind) -> queue
+ROUTES: dict[str, str] = {
+    **dict.fromkeys(
+        ["account_takeover", "sim_swap", "number_ported", "otp_failure", "credential_stuffing"],
+        "account_takeover",
+    ),
+    **dict.fromkeys(
+        ["card_fraud", "payment_fraud", "scam_victim", "multi_accounting", "synthetic_identity"],
+        "fraud",
+    ),
+    **dict.fromkeys(
+        [
+            "structuring",
+            "pass_through",
+            "mule",
+            "sanctions_exposure",
+            "high_risk_geography",
+            "behaviour_change",
+            "layering",
+        ],
+        "aml",
+    ),
+    **dict.fromkeys(["kyc", "kyc_review", "kyb", "kyb_review", "rekyc"], "kyc"),
+    **dict.fromkeys(["escalation", "escalate"], "escalations"),
+}
+
+
+def route(
+    *,
+    source: str,
+    account_id: str | None,
+    kind: str,
+    typology: str | None,
+    detail: dict[str, object],
+) -> str:
+    """The queue an alert goes to when the source did not name one.
+
+    Unlinked alerts go to triage, held withdrawals to their 15-minute queue, SMS provider
+    signals to account takeover, service requests to their queue; then the typology, then
+    the kind decide; anything else is triaged by a person.
+    """
+    if account_id is None:
+        return "triage"
+    if detail.get("hold_id") is not None or detail.get("action") == "hold":
+        return "held_withdrawals"
+    if source == "service_request":
+        return "service_requests"
+    if source == "sms":
+        return "account_takeover"
+    for key in (typology, kind):
+        if key and key in ROUTES:
+            return ROUTES[key]
+    return "triage"
+
+
+def subject_of(detail: dict[str, object]) -> str | None:
+    """What an alert is about, beyond the account: the event, the hold or the message.
+
+    Two alerts of the same account and kind about the same subject are duplicates.
+    """
+    for key in ("event_id", "hold_id", "message_id"):
+        value = detail.get(key)
+        if value is not None and value != "":
+            return f"{key}:{value}"
+    return None

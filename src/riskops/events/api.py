@@ -13,10 +13,12 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from riskops.auth.permissions import Permission, Principal
 from riskops.events import adapters, repository, service
 from riskops.events.models import Source
 from riskops.events.schemas import AnyEvent
 from riskops.kernel.errors import NotFound, PayloadTooLarge
+from riskops.web.auth import requires
 from riskops.web.deps import Container, DbSession, container
 from riskops.web.openapi import schema_of
 
@@ -95,12 +97,14 @@ async def post_events(
     request: Request,
     session: DbSession,
     box: Annotated[Container, Depends(container)],
+    _who: Principal = requires(Permission.EVENT_INGEST),
 ) -> dict[str, Any]:
     """Ingest one event, a JSON array of events, or NDJSON (``application/x-ndjson``).
 
     Idempotent on ``event_id``: a replay with the same content counts as a duplicate. Every
     refused event is listed with field-level reasons and kept in the dead-letter store.
     A 202 means the accepted events are durably stored in the event log.
+    Needs an API token with the ``event:ingest`` scope.
     """
     settings = box.settings
     body = await _read_body(request, settings.max_body_bytes)
@@ -131,6 +135,7 @@ def get_dead_letters(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     source: Annotated[Source | None, Query()] = None,
+    _who: Principal = requires(Permission.DEAD_LETTER_VIEW),
 ) -> dict[str, Any]:
     """Refused input, newest first, with the reasons and the raw payload."""
     items, total = repository.list_dead_letters(
@@ -145,7 +150,11 @@ def get_dead_letters(
 
 
 @router.get("/dead-letters/{dead_letter_id}", response_model=DeadLetterOut)
-def get_dead_letter(dead_letter_id: int, session: DbSession) -> dict[str, Any]:
+def get_dead_letter(
+    dead_letter_id: int,
+    session: DbSession,
+    _who: Principal = requires(Permission.DEAD_LETTER_VIEW),
+) -> dict[str, Any]:
     """One dead letter."""
     found = repository.get_dead_letter(session, dead_letter_id)
     if found is None:

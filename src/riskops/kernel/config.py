@@ -29,6 +29,21 @@ class Settings(BaseSettings):
     snapshot_every: int = 50_000
     log_level: str = "INFO"
     log_json: bool = False
+    # Console login: failed attempts before the account locks, and for how long.
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    # Console sessions expire this long after the last request (sliding).
+    session_hours: int = 12
+    # Send the session cookie only over HTTPS. Off by default so the demo works on
+    # http://127.0.0.1; set RISKOPS_COOKIE_SECURE=1 behind TLS (every real deployment).
+    cookie_secure: bool = False
+    # Intake: shared secret of the SMS provider's signed webhook (HMAC-SHA256); empty means
+    # POST /v1/signals/sms refuses everything (503, not configured).
+    sms_hmac_secret: str = ""
+    # Intake: largest email accepted (SMTP DATA, .eml, mbox entry), in bytes.
+    max_email_bytes: int = 25 * 1024 * 1024
+    # Intake: riskops' own mailboxes (comma-separated); never used to link mail to accounts.
+    intake_mailboxes: str = ""
 
     @property
     def sqlalchemy_url(self) -> str:

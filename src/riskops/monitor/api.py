@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskops.auth.permissions import Permission, Principal
 from riskops.events.schemas import AnyEvent
 from riskops.events.service import ingest
 from riskops.events.validation import Rejection, decode
@@ -24,6 +25,7 @@ from riskops.monitor import repository as repo
 from riskops.monitor import schemas as sc
 from riskops.monitor import service
 from riskops.monitor.models import HoldStatus
+from riskops.web.auth import CurrentPrincipal, requires
 from riskops.web.deps import DbSession, container
 from riskops.web.openapi import json_body, schema_of
 
@@ -42,7 +44,7 @@ def _body(cls: type[T]) -> Any:
     """A dependency that decodes the JSON body into ``cls`` (422 with the field on error)."""
 
     async def parse(request: Request) -> T:
-        return _decode(await request.body(), cls)
+        return _decode(await request.body() or b"{}", cls)
 
     return Depends(parse)
 
@@ -77,9 +79,13 @@ _DECIDE_DOC = {
     summary="Decide one event now (before a withdrawal is sent)",
     openapi_extra=_DECIDE_DOC,
 )
-async def decide(request: Request) -> Response:
+async def decide(
+    request: Request, _who: Principal = requires(Permission.DECISION_REQUEST)
+) -> Response:
     """Log the event (idempotent on ``event_id``) and return the monitor's decision.
 
+    Needs an API token with the ``decision:request`` scope (verified tokens are cached in
+    the process for 30 s, so the check costs no database read on the hot path).
     Response: ``{event_id, decision: allow|review|hold|block, score, reasons, hold_id}``.
     A repeated ``event_id`` returns the decision already made.
     """
@@ -100,7 +106,11 @@ def _dead_letter(sessions: sessionmaker[Session], rejection: Rejection) -> None:
 
 @router.get("/decisions", summary="The decision log, newest first")
 def list_decisions(
-    db: DbSession, account_id: str | None = None, limit: Limit = 50, offset: Offset = 0
+    db: DbSession,
+    account_id: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    _who: Principal = requires(Permission.CASE_VIEW),
 ) -> Response:
     """Stored decisions (every non-allow, every withdrawal, every decision with a hit)."""
     rows = repo.list_decisions(db, account_id, limit, offset)
@@ -114,6 +124,7 @@ def list_alerts(
     rule_id: str | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    _who: Principal = requires(Permission.CASE_VIEW),
 ) -> Response:
     """Alerts from the monitor's rules, filterable by account and rule."""
     return _json(
@@ -127,6 +138,7 @@ def list_holds(
     status: HoldStatus | None = HoldStatus.HELD,
     limit: Limit = 50,
     offset: Offset = 0,
+    _who: Principal = requires(Permission.CASE_VIEW),
 ) -> Response:
     """Withdrawals held by the monitor, oldest first (``status=held`` by default)."""
     return _json([sc.hold_out(h) for h in repo.list_holds(db, status, limit, offset)])
@@ -134,38 +146,55 @@ def list_holds(
 
 @router.post("/holds/{hold_id}/release", summary="Release a held withdrawal")
 def release_hold(
-    hold_id: int, db: DbSession, body: sc.HoldResolution = _body(sc.HoldResolution)
+    hold_id: int,
+    db: DbSession,
+    who: CurrentPrincipal,
+    body: sc.HoldResolution = _body(sc.HoldResolution),
 ) -> Response:
-    """Release a ``held`` withdrawal; ``{actor, note}``, the note is required."""
-    hold = service.resolve_hold(db, hold_id, "release", body.actor, body.note)
+    """Release a ``held`` withdrawal (``hold:resolve``); ``{note}``, the note is required.
+    The caller is recorded as who resolved it."""
+    hold = service.resolve_hold_as(db, who, hold_id, "release", body.note)
     return _json(sc.hold_out(hold))
 
 
 @router.post("/holds/{hold_id}/reject", summary="Reject a held withdrawal")
 def reject_hold(
-    hold_id: int, db: DbSession, body: sc.HoldResolution = _body(sc.HoldResolution)
+    hold_id: int,
+    db: DbSession,
+    who: CurrentPrincipal,
+    body: sc.HoldResolution = _body(sc.HoldResolution),
 ) -> Response:
-    """Reject a ``held`` withdrawal; ``{actor, note}``, the note is required."""
-    hold = service.resolve_hold(db, hold_id, "reject", body.actor, body.note)
+    """Reject a ``held`` withdrawal (``hold:resolve``); ``{note}``, the note is required.
+    The caller is recorded as who resolved it."""
+    hold = service.resolve_hold_as(db, who, hold_id, "reject", body.note)
     return _json(sc.hold_out(hold))
 
 
 @router.post("/accounts/{account_id}/restrictions", summary="Restrict an account", status_code=201)
 def add_restriction(
-    account_id: str, db: DbSession, body: sc.RestrictionRequest = _body(sc.RestrictionRequest)
+    account_id: str,
+    db: DbSession,
+    who: CurrentPrincipal,
+    body: sc.RestrictionRequest = _body(sc.RestrictionRequest),
 ) -> Response:
-    """``{kind, reason, actor, expires_at?}``; blocks the account's next matching event."""
+    """``{kind, reason, expires_at?}`` (``account:restrict``); blocks the account's next
+    matching event. The caller is recorded as who restricted it."""
     if body.expires_at is not None and body.expires_at.tzinfo is None:
         raise ValidationFailed(
             "invalid request",
             details=[{"field": "$.expires_at", "reason": "must carry a UTC offset"}],
         )
-    r = service.add_restriction(db, account_id, body.kind, body.reason, body.actor, body.expires_at)
+    r = service.add_restriction_as(db, who, account_id, body.kind, body.reason, body.expires_at)
     return _json(sc.restriction_out(r, utcnow()), 201)
 
 
 @router.get("/accounts/{account_id}/restrictions", summary="Restrictions of an account")
-def list_restrictions(account_id: str, db: DbSession, active: bool = False) -> Response:
+def list_restrictions(
+    account_id: str,
+    db: DbSession,
+    active: bool = False,
+    _who: Principal = requires(Permission.ACCOUNT_VIEW),
+) -> Response:
     """Every restriction of the account (``active=true``: only those in force)."""
     now = utcnow()
     items = [sc.restriction_out(r, now) for r in repo.restrictions_of(db, account_id)]
@@ -179,10 +208,11 @@ def lift_restriction(
     account_id: str,
     restriction_id: int,
     db: DbSession,
+    who: CurrentPrincipal,
     body: sc.LiftRequest = _body(sc.LiftRequest),
 ) -> Response:
-    """``{actor}``: lift an active restriction (recorded: who and when)."""
-    r = service.lift_restriction(db, account_id, restriction_id, body.actor)
+    """Lift an active restriction (``account:restrict``; recorded: who and when)."""
+    r = service.lift_restriction_as(db, who, account_id, restriction_id)
     return _json(sc.restriction_out(r, utcnow()))
 
 

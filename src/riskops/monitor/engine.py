@@ -31,12 +31,12 @@ class Evaluator(Protocol):
 RestrictionsLookup = Callable[[str], Collection[RestrictionKind]]
 
 # Which restrictions stop which event types (on the account that sent the event).
+_EVERYTHING = frozenset({RestrictionKind.FULL_FREEZE, RestrictionKind.ACCOUNT_CLOSED})
 BLOCKING: dict[str, frozenset[RestrictionKind]] = {
-    "withdrawal.requested": frozenset(
-        {RestrictionKind.WITHDRAWAL_LOCK, RestrictionKind.FULL_FREEZE}
-    ),
-    "trade": frozenset({RestrictionKind.TRADING_LOCK, RestrictionKind.FULL_FREEZE}),
-    "p2p.order": frozenset({RestrictionKind.P2P_BAN, RestrictionKind.FULL_FREEZE}),
+    "withdrawal.requested": _EVERYTHING
+    | {RestrictionKind.WITHDRAWAL_LOCK, RestrictionKind.REKYC_REQUIRED},
+    "trade": _EVERYTHING | {RestrictionKind.TRADING_LOCK},
+    "p2p.order": _EVERYTHING | {RestrictionKind.P2P_BAN},
 }
 # Order in which a restriction is named when several apply (the most specific first).
 _KIND_ORDER = [k for k in RestrictionKind if k is not RestrictionKind.FULL_FREEZE] + [

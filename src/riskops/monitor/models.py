@@ -50,6 +50,8 @@ class RestrictionKind(enum.StrEnum):
     P2P_BAN = "p2p_ban"
     API_DISABLE = "api_disable"
     FULL_FREEZE = "full_freeze"
+    REKYC_REQUIRED = "rekyc_required"  # withdrawals wait for a new KYC
+    ACCOUNT_CLOSED = "account_closed"  # offboarded: everything is blocked
 
 
 def _enum(cls: type[enum.StrEnum], name: str) -> Any:

@@ -32,20 +32,24 @@ class DecisionResponse(msgspec.Struct):
         return cls(d.event_id, str(d.outcome), d.score, reasons, hold_id, True)
 
 
+# ``actor`` in the bodies below is accepted for older clients and ignored: who acts is the
+# authenticated caller (session or API token), never a name the body claims.
+
+
 class HoldResolution(msgspec.Struct, forbid_unknown_fields=True):
-    actor: str
     note: str = ""
+    actor: str | None = None  # ignored
 
 
 class RestrictionRequest(msgspec.Struct, forbid_unknown_fields=True):
     kind: RestrictionKind
     reason: str
-    actor: str
     expires_at: datetime | None = None
+    actor: str | None = None  # ignored
 
 
 class LiftRequest(msgspec.Struct, forbid_unknown_fields=True):
-    actor: str
+    actor: str | None = None  # ignored
 
 
 class HoldOut(msgspec.Struct):

@@ -18,6 +18,9 @@ from typing import Any, Protocol
 import msgspec
 from sqlalchemy.orm import Session
 
+from riskops.audit import service as audit
+from riskops.auth.permissions import Permission, Principal, require
+from riskops.cases.intake import intake_monitor_alerts
 from riskops.events import schemas as s
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
@@ -101,6 +104,7 @@ def process_batch(
     decisions: list[dict[str, Any]] = []
     alerts: list[dict[str, Any]] = []
     holds: list[dict[str, Any]] = []
+    facts: dict[str, s.Event] = {}  # events with a live hit that may make a case alert
     for record in records:
         event = _event_decoder.decode(record.payload)
         rows = monitor.decide(event, record.seq)
@@ -117,11 +121,15 @@ def process_batch(
             for hit in d.hits:
                 result.alerts[hit.rule_id] += 1
                 alerts.append(_alert_row(d, hit, now))
+                if not hit.shadow and hit.action is not Action.ALLOW:
+                    facts[event.event_id] = event
         if isinstance(event, s.WithdrawalRequested) and rows[0].outcome is Action.HOLD:
             holds.append(_hold_row(event, rows[0], now))
     repo.insert_ignore(session, Decision, decisions)
     repo.insert_ignore(session, Alert, alerts)
     repo.insert_ignore(session, Hold, holds)
+    if facts:  # the case alerts commit with the monitor alerts (outbox)
+        intake_monitor_alerts(session, _case_alert_rows(session, alerts, facts, holds), now=now)
     if records:
         repo.advance_checkpoint(session, checkpoint, result.last_seq, now)
     result.stored = len(decisions)
@@ -159,6 +167,31 @@ def _alert_row(d: RowDecision, hit: Any, now: datetime) -> dict[str, Any]:
         "shadow": hit.shadow,
         "created_at": now,
     }
+
+
+def _case_alert_rows(
+    session: Session,
+    alerts: list[dict[str, Any]],
+    facts: dict[str, s.Event],
+    holds: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The live alert rows with what a case needs: USD value, event type, hold id."""
+    held = repo.hold_ids(session, [h["event_id"] for h in holds]) if holds else {}
+    rows = []
+    for alert in alerts:
+        event = facts.get(alert["event_id"])
+        if event is None or alert["shadow"]:
+            continue
+        rows.append(
+            {
+                **alert,
+                "usd_value": getattr(event, "usd_value", None),
+                "event_type": type(event).__struct_config__.tag,
+                "occurred_at": event.occurred_at,
+                "hold_id": held.get(alert["event_id"]) if alert["row"] == 0 else None,
+            }
+        )
+    return rows
 
 
 def _hold_row(event: s.WithdrawalRequested, d: RowDecision, now: datetime) -> dict[str, Any]:
@@ -206,7 +239,11 @@ def resolve_hold(
     *,
     now: datetime | None = None,
 ) -> Hold:
-    """Release or reject a held withdrawal; a note (why) and an actor (who) are required."""
+    """Release or reject a held withdrawal; a note (why) and an actor (who) are required.
+
+    Checks no permission and writes no audit entry: callers acting for a person or token
+    use ``resolve_hold_as`` (or check and audit themselves, as ``riskops.accounts`` does).
+    """
     problems = []
     if not actor or not actor.strip():
         problems.append({"field": "$.actor", "reason": "who resolves the hold is required"})
@@ -230,6 +267,24 @@ def resolve_hold(
     return hold
 
 
+def resolve_hold_as(
+    session: Session,
+    actor: Principal,
+    hold_id: int,
+    action: str,
+    note: str,
+    *,
+    now: datetime | None = None,
+) -> Hold:
+    """``resolve_hold`` for a person or token: needs ``hold:resolve``; audited."""
+    require(actor, Permission.HOLD_RESOLVE)
+    now = now or utcnow()
+    hold = resolve_hold(session, hold_id, action, actor.name, note, now=now)
+    detail = {"account_id": hold.account_id, "event_id": hold.event_id, "note": hold.note}
+    audit.record(session, actor, f"hold.{action}", "hold", hold_id, detail, now=now)
+    return hold
+
+
 # --- restrictions ---------------------------------------------------------------------
 
 
@@ -243,7 +298,8 @@ def add_restriction(
     *,
     now: datetime | None = None,
 ) -> Restriction:
-    """Restrict an account; it takes effect on the account's next decided event."""
+    """Restrict an account; it takes effect on the account's next decided event.
+    No permission check or audit entry: see ``add_restriction_as``."""
     now = now or utcnow()
     if not reason.strip() or not actor.strip():
         raise ValidationFailed("a restriction needs a reason and an actor")
@@ -260,6 +316,27 @@ def add_restriction(
     return repo.add_restriction(session, restriction)
 
 
+def add_restriction_as(
+    session: Session,
+    actor: Principal,
+    account_id: str,
+    kind: RestrictionKind,
+    reason: str,
+    expires_at: datetime | None = None,
+    *,
+    now: datetime | None = None,
+) -> Restriction:
+    """``add_restriction`` for a person or token: needs ``account:restrict``; audited."""
+    require(actor, Permission.ACCOUNT_RESTRICT)
+    now = now or utcnow()
+    restriction = add_restriction(
+        session, account_id, kind, reason, actor.name, expires_at, now=now
+    )
+    detail = {"restriction_id": restriction.id, "kind": str(kind), "reason": restriction.reason}
+    audit.record(session, actor, "account.restrict", "account", account_id, detail, now=now)
+    return restriction
+
+
 def lift_restriction(
     session: Session,
     account_id: str,
@@ -268,7 +345,8 @@ def lift_restriction(
     *,
     now: datetime | None = None,
 ) -> Restriction:
-    """Lift an active restriction (recorded: who and when)."""
+    """Lift an active restriction (recorded: who and when). No permission check or audit
+    entry: see ``lift_restriction_as``."""
     restriction = repo.get_restriction(session, restriction_id)
     if restriction is None or restriction.account_id != account_id:
         raise NotFound(f"restriction {restriction_id} of account {account_id} not found")
@@ -277,6 +355,23 @@ def lift_restriction(
     restriction.lifted_at = now or utcnow()
     restriction.lifted_by = actor
     session.flush()
+    return restriction
+
+
+def lift_restriction_as(
+    session: Session,
+    actor: Principal,
+    account_id: str,
+    restriction_id: int,
+    *,
+    now: datetime | None = None,
+) -> Restriction:
+    """``lift_restriction`` for a person or token: needs ``account:restrict``; audited."""
+    require(actor, Permission.ACCOUNT_RESTRICT)
+    now = now or utcnow()
+    restriction = lift_restriction(session, account_id, restriction_id, actor.name, now=now)
+    detail = {"restriction_id": restriction_id, "kind": str(restriction.kind)}
+    audit.record(session, actor, "account.lift_restriction", "account", account_id, detail, now=now)
     return restriction
 
 

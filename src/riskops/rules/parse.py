@@ -21,7 +21,7 @@ from riskops.rules.model import EARLIER_KINDS, UNITS_US, WINDOW_AGGS, Feature, R
 from riskops.rules.parse_cond import CondParser
 from riskops.rules.types import Action, RuleStatus
 
-TYPOLOGIES = frozenset(
+DETECTION_TYPOLOGIES = frozenset(
     [
         "account_takeover",
         "sim_swap",
@@ -38,6 +38,9 @@ TYPOLOGIES = frozenset(
         "behaviour_change",
     ]
 )
+# Due-diligence reviews (a case to work, not a suspicion); left out of detection precision.
+REVIEW_TYPOLOGIES = frozenset(["kyc_review", "kyb_review"])
+TYPOLOGIES = DETECTION_TYPOLOGIES | REVIEW_TYPOLOGIES
 RULE_KEYS = set(
     [
         "id",

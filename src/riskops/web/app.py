@@ -8,12 +8,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 
 from riskops import __version__
 from riskops.kernel.errors import RiskopsError
 from riskops.web import openapi
+from riskops.web.auth import LoginRequired, login_redirect_url
 from riskops.web.deps import Container
 
 
@@ -41,6 +42,10 @@ def create_app(container: Container | None = None, *, start_background: bool = T
     @app.exception_handler(RiskopsError)
     async def _riskops_error(_request: Request, exc: RiskopsError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(_request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(login_redirect_url(exc.next_path), status_code=303)
 
     @app.exception_handler(RequestValidationError)
     async def _request_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -74,7 +79,18 @@ def create_app(container: Container | None = None, *, start_background: bool = T
 
 def _routers() -> list[Callable[[FastAPI], Any]]:
     """Each domain's ``api.include(app)``; listed here, the one place routes are wired."""
+    from riskops.auth import api as auth_api
+    from riskops.cases import api as cases_api
     from riskops.events import api as events_api
+    from riskops.intake import api as intake_api
     from riskops.monitor import api as monitor_api
+    from riskops.web import console
 
-    return [events_api.include, monitor_api.include]
+    return [
+        events_api.include,
+        monitor_api.include,
+        auth_api.include,
+        cases_api.include,
+        intake_api.include,
+        console.include,
+    ]

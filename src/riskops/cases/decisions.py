@@ -1,0 +1,377 @@
+"""Decisions on cases: a note in five sections, then an action on the account or a hold.
+
+The note is stored first and the action links to it. Low-impact actions run at once (a
+restriction is in the monitor before the transaction commits, so the account's next
+withdrawal is blocked). Full freeze, offboarding and SAR referral are four-eyes: the action
+waits as ``pending_approval`` and nothing happens to the account until a second person
+(not the maker) approves it. Everything on the account is reversible (lift) and recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from riskops.audit.service import record
+from riskops.auth.permissions import Permission, Principal, require
+from riskops.cases import history
+from riskops.cases import repository as repo
+from riskops.cases.domain import Command, Sla, priority
+from riskops.cases.models import (
+    ActionKind,
+    ActionStatus,
+    Case,
+    CaseAction,
+    CaseStatus,
+    Note,
+    Outcome,
+)
+from riskops.cases.schemas import DISMISS_REASONS, DecisionIn
+from riskops.cases.service import ensure_assignee
+from riskops.kernel.clock import utcnow
+from riskops.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from riskops.monitor import repository as monitor_repo
+from riskops.monitor import service as monitor
+from riskops.monitor.models import HoldStatus, RestrictionKind
+
+P = Permission
+A = ActionKind
+ESCALATIONS = "escalations"
+SECTIONS = ("summary", "evidence", "findings", "decision", "rationale")
+
+# What each action needs beyond case:work.
+ACTION_PERMISSION: dict[ActionKind, Permission] = {
+    A.DISMISS: P.CASE_WORK,
+    A.RESTRICT: P.ACCOUNT_RESTRICT,
+    A.LIFT_RESTRICTION: P.ACCOUNT_RESTRICT,
+    A.RELEASE_HOLD: P.HOLD_RESOLVE,
+    A.REJECT_HOLD: P.HOLD_RESOLVE,
+    A.REQUIRE_REKYC: P.ACCOUNT_RESTRICT,
+    A.OFFBOARD: P.ACCOUNT_RESTRICT,
+    A.ESCALATE: P.CASE_WORK,
+    A.REQUEST_INFO: P.CASE_WORK,
+    A.REFER_SAR: P.SAR_REFER,
+}
+_ON_ACCOUNT = frozenset({A.RESTRICT, A.LIFT_RESTRICTION, A.REQUIRE_REKYC, A.OFFBOARD})
+_CLOSING: dict[ActionKind, Outcome] = {
+    A.DISMISS: Outcome.DISMISSED,
+    A.RESTRICT: Outcome.RESTRICTED,
+    A.LIFT_RESTRICTION: Outcome.RESOLVED,
+    A.REQUIRE_REKYC: Outcome.RESOLVED,
+    A.OFFBOARD: Outcome.OFFBOARDED,
+    A.REFER_SAR: Outcome.SAR_REFERRED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    case: Case
+    action: CaseAction
+    note: Note
+
+    @property
+    def pending_approval(self) -> bool:
+        return self.action.status is ActionStatus.PENDING_APPROVAL
+
+
+def needs_approval(kind: ActionKind, params: dict[str, Any]) -> bool:
+    """Four-eyes: full freeze, offboarding and SAR referral need a second person."""
+    if kind in (A.OFFBOARD, A.REFER_SAR):
+        return True
+    return kind is A.RESTRICT and RestrictionKind.FULL_FREEZE.value in params["restrictions"]
+
+
+def decide(
+    session: Session,
+    principal: Principal,
+    case_id: int,
+    body: DecisionIn,
+    *,
+    now: datetime | None = None,
+) -> DecisionResult:
+    """Decide a case one works on: note first, then the action (or its approval request)."""
+    require(principal, P.CASE_WORK)
+    require(principal, ACTION_PERMISSION[body.action])
+    now = now or utcnow()
+    case = history.load(session, case_id)
+    ensure_assignee(case, principal)
+    params = _validated(session, body, case, now)
+    if case.status not in (CaseStatus.ASSIGNED, CaseStatus.IN_REVIEW):
+        raise Conflict(f"case {case_id} is {case.status.value}; decide it while reviewing")
+    if case.status is CaseStatus.ASSIGNED:
+        history.transition(session, case, Command.START_REVIEW, principal.name, now)
+    sections = {name: getattr(body.note, name).strip() for name in SECTIONS}
+    note = repo.add(
+        session, Note(case_id=case.id, author=principal.name, created_at=now, sections=sections)
+    )
+    four_eyes = needs_approval(body.action, params)
+    action = repo.add(
+        session,
+        CaseAction(
+            case_id=case.id,
+            note_id=note.id,
+            kind=body.action,
+            params=params,
+            status=ActionStatus.PENDING_APPROVAL if four_eyes else ActionStatus.DONE,
+            requested_by=principal.name,
+            requested_at=now,
+            result={},
+        ),
+    )
+    detail = {"action_id": action.id, "action": body.action.value, "note_id": note.id}
+    if four_eyes:
+        history.transition(
+            session, case, Command.REQUEST_APPROVAL, principal.name, now, detail=detail
+        )
+    else:
+        action.decided_by, action.decided_at = principal.name, now
+        history.event(session, case, principal.name, "decided", now, detail=detail)
+        _execute(session, case, action, principal.name, sections["decision"], now)
+    session.flush()
+    record(session, principal, "case.decide", "case", case.id, detail, now=now)
+    return DecisionResult(case, action, note)
+
+
+def approve(
+    session: Session,
+    approver: Principal,
+    action_id: int,
+    comment: str = "",
+    *,
+    now: datetime | None = None,
+) -> DecisionResult:
+    """A second person approves a pending high-impact action: it runs, the case closes.
+
+    The maker can never approve their own action (four-eyes).
+    """
+    require(approver, P.CASE_APPROVE)
+    now = now or utcnow()
+    action, case, note = _pending(session, approver, action_id)
+    action.status = ActionStatus.DONE
+    action.decided_by, action.decided_at = approver.name, now
+    action.decision_comment = comment.strip() or None
+    detail = {"action_id": action.id, "action": action.kind.value, "maker": action.requested_by}
+    history.event(session, case, approver.name, "approved", now, reason=comment, detail=detail)
+    decision = f"{note.sections.get('decision', '')} (approved by {approver.name})"
+    _execute(session, case, action, approver.name, decision, now)
+    session.flush()
+    record(session, approver, "case.approve", "case_action", action.id, detail, now=now)
+    return DecisionResult(case, action, note)
+
+
+def refuse(
+    session: Session,
+    approver: Principal,
+    action_id: int,
+    comment: str,
+    *,
+    now: datetime | None = None,
+) -> DecisionResult:
+    """A second person refuses a pending action (with a reason): back to review."""
+    require(approver, P.CASE_APPROVE)
+    if not comment.strip():
+        raise ValidationFailed(
+            "a refusal needs a reason",
+            details=[{"field": "$.comment", "reason": "required"}],
+        )
+    now = now or utcnow()
+    action, case, note = _pending(session, approver, action_id)
+    action.status = ActionStatus.REFUSED
+    action.decided_by, action.decided_at = approver.name, now
+    action.decision_comment = comment.strip()
+    detail = {"action_id": action.id, "action": action.kind.value, "maker": action.requested_by}
+    history.transition(
+        session,
+        case,
+        Command.APPROVAL_REFUSED,
+        approver.name,
+        now,
+        kind="refused",
+        reason=comment.strip(),
+        detail=detail,
+    )
+    session.flush()
+    record(session, approver, "case.refuse", "case_action", action.id, detail, now=now)
+    return DecisionResult(case, action, note)
+
+
+def list_approvals(session: Session, principal: Principal, *, limit: int = 100) -> list[CaseAction]:
+    """Actions waiting for a second person's approval, oldest first."""
+    require(principal, P.CASE_APPROVE)
+    return repo.pending_actions(session, limit)
+
+
+def _pending(
+    session: Session, approver: Principal, action_id: int
+) -> tuple[CaseAction, Case, Note]:
+    action = repo.get_action(session, action_id, for_update=True)
+    if action is None:
+        raise NotFound(f"action {action_id} not found")
+    if action.status is not ActionStatus.PENDING_APPROVAL:
+        raise Conflict(f"action {action_id} is {action.status.value}, not pending approval")
+    if action.requested_by == approver.name:
+        raise Forbidden("four-eyes: the maker of an action cannot approve or refuse it")
+    case = history.load(session, action.case_id)
+    note = repo.get_note(session, action.note_id)
+    assert note is not None  # a foreign key
+    return action, case, note
+
+
+# --- executing an action --------------------------------------------------------------
+
+
+def _execute(
+    session: Session, case: Case, action: CaseAction, actor: str, decision: str, now: datetime
+) -> None:
+    kind, params = action.kind, action.params
+    reason = f"case {case.id}: {decision}".strip()
+    result: dict[str, Any] = {}
+    if kind in (A.RESTRICT, A.REQUIRE_REKYC, A.OFFBOARD):
+        kinds = {
+            A.RESTRICT: params.get("restrictions", []),
+            A.REQUIRE_REKYC: [RestrictionKind.REKYC_REQUIRED.value],
+            A.OFFBOARD: [RestrictionKind.ACCOUNT_CLOSED.value],
+        }[kind]
+        expires = params.get("expires_at")
+        expires_at = datetime.fromisoformat(expires) if expires else None
+        assert case.account_id is not None  # checked when decided
+        result["restriction_ids"] = [
+            monitor.add_restriction(
+                session, case.account_id, RestrictionKind(k), reason, actor, expires_at, now=now
+            ).id
+            for k in kinds
+        ]
+    elif kind is A.LIFT_RESTRICTION:
+        assert case.account_id is not None
+        lifted = monitor.lift_restriction(
+            session, case.account_id, params["restriction_id"], actor, now=now
+        )
+        result["restriction_id"] = lifted.id
+    elif kind in (A.RELEASE_HOLD, A.REJECT_HOLD):
+        verb = "release" if kind is A.RELEASE_HOLD else "reject"
+        hold = monitor.resolve_hold(session, params["hold_id"], verb, actor, decision, now=now)
+        result["hold_status"] = hold.status.value
+        if _held(session, case):  # another withdrawal of the case still waits: keep reviewing
+            action.result = result
+            return
+        _close(session, case, Outcome.RESOLVED, actor, now, action)
+    elif kind is A.ESCALATE:
+        _escalate(session, case, actor, now, action)
+    elif kind is A.REQUEST_INFO:
+        waiting_until = datetime.fromisoformat(params["due_at"])
+        history.transition(
+            session,
+            case,
+            Command.WAIT_CUSTOMER,
+            actor,
+            now,
+            detail={"action_id": action.id, "waiting_until": params["due_at"]},
+        )
+        case.sla_paused_at = Sla(case.due_at, case.sla_paused_at).pause(now).paused_at
+        case.waiting_until = waiting_until
+    action.result = result
+    if kind in _CLOSING:
+        _close(session, case, _CLOSING[kind], actor, now, action)
+
+
+def _close(
+    session: Session, case: Case, outcome: Outcome, actor: str, now: datetime, action: CaseAction
+) -> None:
+    detail = {"action_id": action.id, "outcome": outcome.value}
+    history.transition(session, case, Command.CLOSE, actor, now, kind="closed", detail=detail)
+    case.outcome = outcome
+    case.reason_code = action.params.get("reason_code")
+    case.sla_paused_at = case.waiting_until = None
+
+
+def _escalate(session: Session, case: Case, actor: str, now: datetime, action: CaseAction) -> None:
+    queue = repo.get_queue(session, ESCALATIONS)
+    if queue is None:
+        raise NotFound("the escalations queue does not exist")
+    detail = {"action_id": action.id, "from_queue": case.queue_key, "to_queue": queue.key}
+    history.transition(session, case, Command.ESCALATE, actor, now, kind="escalated", detail=detail)
+    case.queue_key = queue.key
+    case.assignee_id = None
+    case.due_at = now + timedelta(minutes=queue.sla_minutes)
+    case.sla_paused_at = None
+    case.priority = priority(case.severity, case.amount_at_risk_usd, queue.sla_minutes)
+
+
+def _case_holds(session: Session, case: Case) -> list[int]:
+    ids = {a.detail.get("hold_id") for a in repo.alerts_of(session, case.id)}
+    return sorted(int(i) for i in ids if i is not None)
+
+
+def _held(session: Session, case: Case) -> list[int]:
+    held = []
+    for hold_id in _case_holds(session, case):
+        hold = monitor_repo.get_hold(session, hold_id)
+        if hold is not None and hold.status is HoldStatus.HELD:
+            held.append(hold_id)
+    return held
+
+
+# --- validation -----------------------------------------------------------------------
+
+
+def _validated(session: Session, body: DecisionIn, case: Case, now: datetime) -> dict[str, Any]:
+    """The action's parameters as stored (JSON), or ValidationFailed naming every bad field."""
+    problems = [
+        {"field": f"$.note.{name}", "reason": "required: every note section must be written"}
+        for name in SECTIONS
+        if not getattr(body.note, name, "").strip()
+    ]
+
+    def bad(field: str, reason: str) -> None:
+        problems.append({"field": f"$.{field}", "reason": reason})
+
+    params: dict[str, Any] = {}
+    kind = body.action
+    if kind in _ON_ACCOUNT and case.account_id is None:
+        bad("action", "the case is not linked to an account")
+    if kind is A.DISMISS:
+        if body.reason_code not in DISMISS_REASONS:
+            bad("reason_code", f"one of {', '.join(DISMISS_REASONS)}")
+        params["reason_code"] = body.reason_code
+    elif kind is A.RESTRICT:
+        kinds = list(dict.fromkeys([*body.restrictions, *filter(None, [body.restriction])]))
+        closing = {RestrictionKind.ACCOUNT_CLOSED, RestrictionKind.REKYC_REQUIRED}
+        if not kinds:
+            bad("restriction", "name the restriction(s) to apply")
+        elif closing & set(kinds):
+            bad("restrictions", "use the offboard or require_rekyc action for these")
+        params["restrictions"] = [k.value for k in kinds]
+        if body.expires_at is not None:
+            if body.expires_at.tzinfo is None or body.expires_at <= now:
+                bad("expires_at", "must be a future time with a UTC offset")
+            params["expires_at"] = body.expires_at.isoformat()
+    elif kind is A.LIFT_RESTRICTION:
+        if body.restriction_id is None:
+            bad("restriction_id", "required")
+        params["restriction_id"] = body.restriction_id
+    elif kind in (A.RELEASE_HOLD, A.REJECT_HOLD):
+        params["hold_id"] = _hold_param(session, body.hold_id, case, bad)
+    elif kind is A.REQUEST_INFO:
+        if body.due_at is None or body.due_at.tzinfo is None or body.due_at <= now:
+            bad("due_at", "required: a future time with a UTC offset")
+        else:
+            params["due_at"] = body.due_at.isoformat()
+    if problems:
+        raise ValidationFailed("the decision is incomplete", details=problems)
+    return params
+
+
+def _hold_param(session: Session, hold_id: int | None, case: Case, bad: Any) -> int | None:
+    if hold_id is None:
+        held = _held(session, case)
+        if len(held) != 1:
+            bad("hold_id", f"required: the case has {len(held)} held withdrawals")
+            return None
+        return held[0]
+    hold = monitor_repo.get_hold(session, hold_id)
+    if hold is None or hold.account_id != case.account_id:
+        bad("hold_id", f"hold {hold_id} is not a withdrawal of this case's account")
+    return hold_id

@@ -1,0 +1,188 @@
+"""HTTP API of intake: SMS provider signals, service requests, received email.
+
+Endpoints parse, authenticate, call one service function and return; permission checks are
+in the services. Bodies are decoded with msgspec; a refused SMS signal is kept in the
+dead-letter store (its own transaction: the request's is rolled back by the 422).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import msgspec
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from riskops.auth.permissions import Permission, require
+from riskops.events.validation import FieldError
+from riskops.intake import schemas as sc
+from riskops.intake import service, service_requests, sms
+from riskops.kernel.db import unit_of_work
+from riskops.kernel.errors import PayloadTooLarge, ValidationFailed
+from riskops.web.auth import CurrentPrincipal
+from riskops.web.deps import DbSession, container
+from riskops.web.openapi import json_body, schema_of
+
+router = APIRouter(prefix="/v1", tags=["intake"])
+_encoder = msgspec.json.Encoder()
+MAX_SIGNAL_BYTES = 64 * 1024
+
+
+def _json(body: Any, status_code: int = 200) -> Response:
+    return Response(_encoder.encode(body), status_code=status_code, media_type="application/json")
+
+
+def _refuse(errors: list[FieldError], message: str) -> ValidationFailed:
+    details = [{"field": e.field, "reason": e.reason} for e in errors]
+    return ValidationFailed(message, details=details)
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    size = 0
+    chunks: list[bytes] = []
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _dead_letter(sessions: sessionmaker[Session], raw: bytes, errors: list[FieldError]) -> None:
+    with unit_of_work(sessions) as session:
+        sms.dead_letter(session, sms.rejection(raw, errors))
+
+
+_SMS_DOC = {
+    **json_body(sc.SmsSignal, "A provider signal, signed with X-Riskops-Signature."),
+    "parameters": [
+        {
+            "name": sms.TIMESTAMP_HEADER,
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "unix seconds; refused when more than 300 s from now",
+        },
+        {
+            "name": sms.SIGNATURE_HEADER,
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": 'sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">',
+        },
+    ],
+    "responses": {
+        "202": {
+            "description": "Stored: the alert(s) and provider.signal event(s).",
+            "content": {"application/json": {"schema": schema_of(sc.SignalOut)}},
+        },
+        "401": {"description": "Unsigned, badly signed, stale, or no API token."},
+        "403": {"description": "The token lacks `signal:submit`."},
+        "422": {"description": "Malformed body: every bad field has a reason; kept."},
+        "503": {"description": "RISKOPS_SMS_HMAC_SECRET is not set."},
+    },
+}
+
+
+@router.post("/signals/sms", summary="Receive an SMS provider signal", openapi_extra=_SMS_DOC)
+async def post_sms_signal(request: Request, db: DbSession, who: CurrentPrincipal) -> Response:
+    """A SIM swap, number port or OTP delivery failure from the SMS provider.
+
+    Signed by the provider (HMAC-SHA256 over ``<timestamp>.<body>``, timestamp within five
+    minutes) and sent with an API token holding ``signal:submit``. Raises an alert
+    (``account_takeover`` queue, or triage when no account has the phone) and logs a
+    ``provider.signal`` event for each linked account. Idempotent on (provider, signal_id).
+    """
+    require(who, Permission.SIGNAL_SUBMIT)
+    box = container(request)
+    raw = await _body(request, MAX_SIGNAL_BYTES)
+    sms.verify_signature(box.settings.sms_hmac_secret, request.headers, raw)
+    signal = sc.decode(raw, sc.SmsSignal)
+    if isinstance(signal, list):
+        await asyncio.to_thread(_dead_letter, box.sessions, raw, signal)
+        raise _refuse(signal, "invalid SMS signal")
+    result = await run_in_threadpool(sms.receive_signal, db, who, signal)
+    return _json(result, 202)
+
+
+_SR_DOC = {
+    **json_body(sc.ServiceRequestIn, "A support ticket for the risk team."),
+    "responses": {
+        "201": {
+            "description": "The request's alert and case.",
+            "content": {"application/json": {"schema": schema_of(sc.ServiceRequestOut)}},
+        },
+        "422": {"description": "Invalid body; every bad field has a reason."},
+    },
+}
+
+
+@router.post(
+    "/service-requests", summary="Raise a service request", status_code=201, openapi_extra=_SR_DOC
+)
+async def post_service_request(request: Request, db: DbSession, who: CurrentPrincipal) -> Response:
+    """A dispute, appeal, unlock request or "not me" report from support.
+
+    Opens (or joins) the account's case in the ``service_requests`` queue; needs
+    ``service_request:create``. Idempotent on ``request_id``. An account riskops has no
+    events of is still accepted, with a warning.
+    """
+    require(who, Permission.SERVICE_REQUEST_CREATE)
+    body = sc.decode(await _body(request, MAX_SIGNAL_BYTES), sc.ServiceRequestIn)
+    if isinstance(body, list):
+        raise _refuse(body, "invalid service request")
+    result = await run_in_threadpool(service_requests.create_service_request, db, who, body)
+    out = sc.ServiceRequestOut(
+        request_id=result.alert.source_ref,
+        alert_id=result.alert.id,
+        case_id=result.case.id,
+        queue=result.case.queue_key,
+        created=result.created_alert,
+        warnings=list(result.alert.detail.get("warnings", [])),
+    )
+    return _json(out, 201 if result.created_alert else 200)
+
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("/emails", summary="Received email, newest first")
+def list_emails(
+    db: DbSession,
+    who: CurrentPrincipal,
+    account_id: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Response:
+    """Messages received by import or SMTP, with their links and attachment metadata."""
+    return _json(service.list_emails(db, who, limit=limit, offset=offset, account_id=account_id))
+
+
+@router.get("/emails/{email_id}", summary="One received email")
+def get_email(email_id: int, db: DbSession, who: CurrentPrincipal) -> Response:
+    """The message's text, the evidence that linked it to accounts, its attachments."""
+    return _json(service.email_detail(db, who, email_id))
+
+
+@router.get("/emails/{email_id}/attachments/{position}", summary="Download an attachment")
+def get_attachment(email_id: int, position: int, db: DbSession, who: CurrentPrincipal) -> Response:
+    """The attachment's bytes (``position`` from 1, as listed), always as a download."""
+    found = service.attachment(db, who, email_id, position)
+    name = found.filename or f"attachment-{position}"
+    headers = {
+        # Never rendered inline: an HTML or SVG attachment must not run in the console's origin.
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
+        "X-Content-Type-Options": "nosniff",
+        "X-Attachment-Sha256": found.sha256,
+    }
+    return Response(found.content, media_type=found.content_type, headers=headers)
+
+
+def include(app: FastAPI) -> None:
+    """Mount the intake routes on the app."""
+    app.include_router(router)

@@ -1,0 +1,174 @@
+"""Bodies that enter intake over HTTP (SMS provider signals, service requests), decoded with
+msgspec, and the field-by-field diagnosis that lists every bad field of a refused body."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+from riskops.events.schemas import Id, UtcTime
+from riskops.events.validation import FieldError
+
+T = TypeVar("T")
+
+Phone = Annotated[
+    str, Meta(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +447700900123")
+]
+Provider = Annotated[
+    str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="e.g. twilio")
+]
+Text = Annotated[str, Meta(min_length=1, max_length=256)]
+LongText = Annotated[str, Meta(min_length=1, max_length=20_000)]
+
+
+class SmsSignalType(enum.StrEnum):
+    SIM_SWAP = "sim_swap"
+    NUMBER_PORTED = "number_ported"
+    OTP_DELIVERY_FAILURE = "otp_delivery_failure"
+
+
+class SmsSignal(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A provider's notice about a phone number: SIM swapped, number ported, OTP not delivered.
+
+    ``signal_id`` is the provider's own id: a retry with the same (provider, signal_id)
+    changes nothing. ``account_id`` is optional; without it the phone number links.
+    """
+
+    signal_id: Id
+    type: SmsSignalType
+    phone: Phone
+    occurred_at: UtcTime
+    provider: Provider
+    account_id: Id | None = None
+    detail: dict[str, Any] | None = None
+
+
+class ServiceRequestKind(enum.StrEnum):
+    DISPUTE = "dispute"
+    APPEAL = "appeal"
+    UNLOCK_REQUEST = "unlock_request"
+    NOT_ME = "not_me"
+
+
+class ContactChannel(enum.StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    CHAT = "chat"
+    SMS = "sms"
+    WEB = "web"
+    IN_PERSON = "in_person"
+
+
+class ServiceRequestIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A support ticket that needs a risk analyst: a dispute, an appeal of a restriction, an
+    unlock request or a customer saying "this was not me".
+
+    ``request_id`` (the helpdesk ticket id) makes a retry harmless; without it every call is
+    a new request. ``raised_by`` defaults to the caller (user or token name).
+    """
+
+    account_id: Id
+    kind: ServiceRequestKind
+    subject: Text
+    description: LongText
+    request_id: Id | None = None
+    raised_by: Text | None = None
+    contact_channel: ContactChannel | None = None
+
+
+class ServiceRequestOut(msgspec.Struct, kw_only=True):
+    request_id: str
+    alert_id: int
+    case_id: int
+    queue: str
+    created: bool  # False: this request_id was already received
+    warnings: list[str]
+
+
+class SignalAlertOut(msgspec.Struct, kw_only=True):
+    account_id: str | None
+    alert_id: int
+    case_id: int
+    queue: str
+    created: bool
+
+
+class SignalOut(msgspec.Struct, kw_only=True):
+    signal_id: str
+    provider: str
+    duplicate: bool  # every alert of this signal was already stored
+    linked_by: str | None  # account_id | phone | None (unlinked: triage)
+    alerts: list[SignalAlertOut]
+    events_accepted: int  # provider.signal events newly written to the event log
+
+
+def decode(raw: bytes, cls: type[T]) -> T | list[FieldError]:
+    """The body as ``cls``, or every field-level reason why it is not one."""
+    try:
+        return msgspec.json.decode(raw, type=cls)
+    except msgspec.ValidationError:
+        pass
+    except msgspec.DecodeError as exc:
+        return [FieldError("$", f"not valid JSON: {exc}")]
+    return diagnose(msgspec.json.decode(raw), cls)
+
+
+def diagnose(obj: Any, cls: type[Any]) -> list[FieldError]:
+    if not isinstance(obj, dict):
+        return [FieldError("$", f"expected a JSON object, got {type(obj).__name__}")]
+    fields = {f.encode_name: f for f in msgspec.structs.fields(cls)}
+    errors = [FieldError(f"$.{name}", "unknown field") for name in obj if name not in fields]
+    for name, info in fields.items():
+        if name not in obj:
+            if info.required:
+                errors.append(FieldError(f"$.{name}", "required field is missing"))
+            continue
+        try:
+            msgspec.convert(obj[name], info.type)
+        except msgspec.ValidationError as exc:
+            errors.append(FieldError(f"$.{name}", str(exc).split(" - at `", 1)[0]))
+    if not errors:  # pragma: no cover - each field is right but the whole is not
+        errors.append(FieldError("$", f"not a valid {cls.__name__}"))
+    return errors
+
+
+class AttachmentOut(msgspec.Struct, kw_only=True):
+    position: int  # n in /v1/emails/{id}/attachments/{n}
+    filename: str | None
+    content_type: str
+    size: int
+    sha256: str
+
+
+class EmailOut(msgspec.Struct, kw_only=True):
+    """A received message; ``text_body``, ``link_evidence`` and ``to`` only in the detail."""
+
+    id: int
+    ref: str
+    message_id: str | None
+    from_address: str | None
+    from_name: str | None
+    subject: str
+    sent_at: str | None
+    received_at: str
+    channel: str
+    category: str
+    account_ids: list[str]
+    case_ids: list[int]
+    attachments: list[AttachmentOut]
+    size: int
+    to: list[str] | None = None
+    text_body: str | None = None
+    body_from: str | None = None
+    link_evidence: list[dict[str, Any]] | None = None
+    defects: list[str] | None = None
+
+
+class EmailPage(msgspec.Struct, kw_only=True):
+    total: int
+    limit: int
+    offset: int
+    items: list[EmailOut]

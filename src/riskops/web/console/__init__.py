@@ -1,0 +1,38 @@
+"""The analysts' console: server-rendered pages (Jinja2 + htmx), behind login.
+
+See docs/adr/0009-server-rendered-console.md. Pages call the same services as the JSON
+API, with the logged-in user's principal, so every permission is checked in the service.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+
+def include(app: FastAPI) -> None:
+    """Mount the console's static files and pages on the app."""
+    from riskops.web.console import (
+        account_pages,
+        approvals,
+        audit,
+        case_pages,
+        holds,
+        login,
+        service_requests,
+        work,
+    )
+    from riskops.web.console.templating import STATIC_DIR
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="console-static")
+    for module in (
+        login,
+        work,
+        case_pages,
+        account_pages,
+        holds,
+        approvals,
+        service_requests,
+        audit,
+    ):
+        app.include_router(module.router)

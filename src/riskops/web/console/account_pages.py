@@ -1,0 +1,90 @@
+"""The account page (account 360) and its timeline partial; lifting a restriction."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from starlette.responses import Response
+
+from riskops.accounts import actions
+from riskops.accounts import service as accounts
+from riskops.accounts.schemas import TimelinePage
+from riskops.auth.permissions import Permission
+from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
+from riskops.web.console.templating import render
+from riskops.web.deps import DbSession
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+MONEY = ("deposit", "withdrawal.requested", "transfer.internal", "trade", "p2p.order")
+ACCESS = ("login", "session", "security.change", "provider.signal")
+IDENTITY = ("account.created", "kyc.submitted", "kyc.decided", "kyb.submitted", "kyb.decided")
+TIMELINE_FILTERS: list[tuple[str, str]] = [
+    ("", "All events"),
+    (",".join((*MONEY, "card.chargeback")), "Money movement"),
+    (",".join(ACCESS), "Access and security"),
+    (",".join(IDENTITY), "Identity (account, KYC, KYB)"),
+    *[(t, t) for t in accounts.TIMELINE_TYPES],
+]
+
+
+def parse_types(types: str | None) -> list[str] | None:
+    """``"deposit,login"`` → ``["deposit", "login"]``; empty → every type."""
+    chosen = [t.strip() for t in (types or "").split(",") if t.strip()]
+    return chosen or None
+
+
+def timeline_context(page: TimelinePage, account_id: str, types: str | None) -> dict[str, Any]:
+    return {
+        "page": page,
+        "account_id": account_id,
+        "selected_types": types or "",
+        "timeline_filters": TIMELINE_FILTERS,
+    }
+
+
+@router.get("/accounts/{account_id}")
+def account_page(
+    request: Request, account_id: str, db: DbSession, user: PageUser, types: str | None = None
+) -> Response:
+    """Summary, restrictions (with lift), holds, cases, alerts and the activity timeline."""
+    summary = accounts.account_summary(db, user.principal, account_id)
+    page = accounts.timeline(db, user.principal, account_id, types=parse_types(types))
+    context = {
+        "s": summary,
+        "can_lift": user.principal.can(Permission.ACCOUNT_RESTRICT),
+        **timeline_context(page, account_id, types),
+    }
+    return render(request, "account.html", context)
+
+
+@router.get("/accounts/{account_id}/timeline")
+def timeline_rows(
+    request: Request,
+    account_id: str,
+    db: DbSession,
+    user: PageUser,
+    types: str | None = None,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """Rows of the timeline (htmx partial): a new filter, or the next page ("load more")."""
+    page = accounts.timeline(
+        db, user.principal, account_id, types=parse_types(types), before_seq=before
+    )
+    context = {**timeline_context(page, account_id, types), "appending": before is not None}
+    return render(request, "_timeline_rows.html", context)
+
+
+@router.post("/accounts/{account_id}/restrictions/{restriction_id}/lift")
+def lift_restriction(
+    request: Request,
+    account_id: str,
+    restriction_id: int,
+    db: DbSession,
+    user: PageUser,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Lift an active restriction with a reason, then show the account again."""
+    actions.lift_restriction(db, user.principal, account_id, restriction_id, reason)
+    return see_other(f"/accounts/{account_id}?done=lifted", request)

@@ -1,0 +1,55 @@
+"""Held withdrawals: oldest first, released or rejected in one click with a note."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from starlette.responses import Response
+
+from riskops.accounts import actions
+from riskops.cases.domain import QUEUE_SLA
+from riskops.web.console.routing import ConsoleRoute, PageUser, is_htmx, see_other
+from riskops.web.console.templating import render
+from riskops.web.deps import DbSession
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+PAGE = 50
+HOLD_SLA = timedelta(minutes=QUEUE_SLA.get("held_withdrawals", 15))
+
+
+@router.get("/holds")
+def holds_page(
+    request: Request, db: DbSession, user: PageUser, page: Annotated[int, Query(ge=1)] = 1
+) -> Response:
+    """Withdrawals held by the monitor, oldest first, each with release / reject."""
+    items, total = actions.held_withdrawals(
+        db, user.principal, limit=PAGE, offset=(page - 1) * PAGE
+    )
+    context = {
+        "items": items,
+        "total": total,
+        "page": page,
+        "has_more": page * PAGE < total,
+        "hold_sla": HOLD_SLA,
+        "nav": "holds",
+    }
+    return render(request, "holds.html", context)
+
+
+@router.post("/holds/{hold_id}/resolve")
+def resolve_hold(
+    request: Request,
+    hold_id: int,
+    db: DbSession,
+    user: PageUser,
+    action: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    """Release or reject with a note; htmx swaps the row for its resolved state."""
+    hold = actions.resolve_hold(db, user.principal, hold_id, action, note)
+    if not is_htmx(request):
+        return see_other("/holds", request)
+    item = actions.HeldWithdrawal(hold, None)
+    return render(request, "_hold_row.html", {"item": item, "hold_sla": HOLD_SLA})

@@ -1,0 +1,101 @@
+"""The audit trail: written with the action, read with ``audit:view``, append-only."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from riskops.audit.service import record, trail
+from riskops.auth.permissions import Principal, Role
+from riskops.kernel.clock import utcnow
+from riskops.kernel.config import Settings
+from riskops.kernel.db import session_factory, unit_of_work
+from riskops.kernel.errors import Forbidden
+from riskops.monitor.models import Hold, HoldStatus
+from riskops.web.app import create_app
+from riskops.web.deps import Container
+from support import api_login, make_user
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+
+@pytest.fixture
+def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(Container(Settings(data_dir=tmp_path), engine), start_background=False)
+    with TestClient(app) as client:
+        yield client
+
+
+def test_hold_release_and_logins_are_in_the_trail(client: TestClient, engine: Engine) -> None:
+    with unit_of_work(session_factory(engine)) as session:
+        make_user(session, "ana", Role.ANALYST)
+        make_user(session, "mia", Role.MANAGER)
+        hold = Hold(
+            event_id="w-1",
+            account_id="acct-9",
+            withdrawal_id="wd-1",
+            asset="BTC",
+            amount=Decimal("0.5"),
+            usd_value=Decimal("30000.00"),
+            status=HoldStatus.HELD,
+            reasons=[],
+            created_at=utcnow(),
+        )
+        session.add(hold)
+        session.flush()
+        hold_id = hold.id
+    refused = client.post("/v1/auth/login", json={"username": "ana", "password": "nope" * 3})
+    assert refused.status_code == 401
+    csrf = api_login(client, "ana")
+    released = client.post(
+        f"/v1/holds/{hold_id}/release",
+        json={"note": "customer confirmed on a call", "actor": "someone else"},  # actor ignored
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert released.status_code == 200, released.text
+    assert released.json()["resolved_by"] == "ana"
+    assert client.get("/v1/audit").status_code == 403  # an analyst may not read the trail
+    api_login(client, "mia")
+    entries = client.get("/v1/audit", params={"subject_type": "hold"}).json()["items"]
+    assert [(e["action"], e["actor"], e["subject_id"]) for e in entries] == [
+        ("hold.release", "ana", str(hold_id))
+    ]
+    assert entries[0]["detail"]["account_id"] == "acct-9"
+    logins = client.get("/v1/audit", params={"subject_type": "user", "subject_id": "ana"}).json()
+    assert [(e["action"], e["actor_kind"]) for e in logins["items"]] == [
+        ("auth.login", "user"),
+        ("auth.login_failed", "anonymous"),
+        ("user.create", "system"),
+    ]
+    assert logins["items"][1]["detail"] == {"reason": "wrong_password", "failures": 1}
+
+
+def test_reading_the_trail_needs_audit_view(engine: Engine) -> None:
+    analyst = Principal.for_user(1, "ana", Role.ANALYST)
+    with unit_of_work(session_factory(engine)) as session:
+        record(session, analyst, "case.view", "case", 7)
+        with pytest.raises(Forbidden):
+            trail(session, analyst)
+        seen = trail(session, Principal.for_user(2, "cleo", Role.COMPLIANCE), actor="ana")
+        assert [(e.action, e.subject_id) for e in seen] == [("case.view", "7")]
+
+
+def test_postgresql_refuses_to_change_or_delete_an_entry(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the append-only trigger is PostgreSQL's (SQLite has no roles to guard)")
+    with unit_of_work(session_factory(engine)) as session:
+        record(session, Principal.system("tests"), "case.view", "case", 1)
+    for statement in ("UPDATE audit_log SET actor = 'nobody'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT actor FROM audit_log")).scalars().all() == ["system:tests"]

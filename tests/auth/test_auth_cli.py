@@ -1,0 +1,71 @@
+"""``riskops users ...`` and ``riskops tokens ...`` on the configured (SQLite) database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from riskops.auth import cli
+from riskops.auth import service as auth
+from riskops.kernel.config import get_settings
+from riskops.kernel.db import open_database, session_factory, unit_of_work
+from support import DEFAULT_PASSWORD
+
+
+@pytest.fixture
+def riskops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
+    monkeypatch.setenv("RISKOPS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("RISKOPS_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    app = typer.Typer()
+    cli.register(app)
+    app.command("version")(lambda: None)  # a second command keeps the groups as subcommands
+    yield app
+    get_settings.cache_clear()
+
+
+def test_users_add_list_disable_enable(riskops: typer.Typer) -> None:
+    runner = CliRunner()
+    added = runner.invoke(
+        riskops,
+        ["users", "add", "Ana", "--role", "analyst", "--display-name", "Ana L."],
+        input=f"{DEFAULT_PASSWORD}\n{DEFAULT_PASSWORD}\n",
+    )
+    assert added.exit_code == 0, added.output
+    assert "added user ana (analyst)" in added.output
+    assert DEFAULT_PASSWORD not in added.output
+    short = runner.invoke(
+        riskops, ["users", "add", "bob", "--role", "analyst", "--password-stdin"], input="short\n"
+    )
+    assert short.exit_code == 1 and "at least 12 characters" in short.output
+    assert runner.invoke(riskops, ["users", "disable", "ana"]).exit_code == 0
+    assert "disabled" in runner.invoke(riskops, ["users", "list"]).output
+    with unit_of_work(session_factory(open_database())) as session:
+        assert not auth.find_user(session, "ana").active
+    assert runner.invoke(riskops, ["users", "enable", "ANA"]).exit_code == 0
+    assert runner.invoke(riskops, ["users", "disable", "nobody"]).exit_code == 1
+
+
+def test_tokens_create_list_revoke(riskops: typer.Typer) -> None:
+    runner = CliRunner()
+    created = runner.invoke(
+        riskops,
+        ["tokens", "create", "withdrawals", "--scope", "decision:request", "--expires-days", "30"],
+    )
+    assert created.exit_code == 0, created.output
+    token = created.output.split()[-1]
+    assert token.startswith("rk_")
+    listed = runner.invoke(riskops, ["tokens", "list"]).output
+    assert "withdrawals" in listed and token not in listed
+    with unit_of_work(session_factory(open_database())) as session:
+        who = auth.token_principal(session, token)
+        assert who is not None and who.name == "token:withdrawals"
+    bad = runner.invoke(riskops, ["tokens", "create", "x", "--scope", "user:manage"])
+    assert bad.exit_code == 1 and "'user:manage'" in bad.output
+    assert runner.invoke(riskops, ["tokens", "revoke", "1"]).exit_code == 0
+    with unit_of_work(session_factory(open_database())) as session:
+        assert auth.token_principal(session, token) is None

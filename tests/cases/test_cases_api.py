@@ -1,0 +1,124 @@
+"""The case work API over HTTP: authentication, a decision with four-eyes approval."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from case_fakes import alert
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from riskops.auth.permissions import Role
+from riskops.auth.service import TOKENS
+from riskops.cases import intake
+from riskops.kernel.config import Settings
+from riskops.kernel.db import session_factory, unit_of_work
+from riskops.web.app import create_app
+from riskops.web.deps import Container
+from support import api_login, make_user
+
+with warnings.catch_warnings():  # starlette would rather have httpx2, which is not installed
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+NOTE = {
+    "summary": "ATO",
+    "evidence": "logins",
+    "findings": "new device",
+    "decision": "freeze",
+    "rationale": "funds at risk",
+}
+
+
+@pytest.fixture
+def app(engine: Engine, tmp_path: Path) -> Iterator[FastAPI]:
+    TOKENS.clear()
+    with unit_of_work(session_factory(engine)) as session:
+        for name, role in (("ana", Role.ANALYST), ("sen", Role.SENIOR_ANALYST)):
+            make_user(session, name, role)
+        intake.raise_alert(session, alert("r1", account="a", severity=80))
+        intake.raise_alert(session, alert("r2", account="b", severity=20))
+    yield create_app(Container(Settings(data_dir=tmp_path), engine), start_background=False)
+    TOKENS.clear()
+
+
+def client_for(app: FastAPI, username: str) -> TestClient:
+    client = TestClient(app)
+    api_login(client, username, sticky=True)
+    return client
+
+
+def test_api_needs_a_login(app: FastAPI) -> None:
+    with TestClient(app) as anonymous:
+        assert anonymous.get("/v1/queues").status_code == 401
+        assert anonymous.post("/v1/cases/take-next", json={}).status_code == 401
+
+
+def test_take_decide_and_approve_over_http(app: FastAPI) -> None:
+    ana, sen = client_for(app, "ana"), client_for(app, "sen")
+    queues = {q["key"]: q for q in ana.get("/v1/queues").json()}
+    assert queues["aml"]["open"] == 2
+
+    page = ana.get("/v1/queues/aml/cases").json()
+    assert [c["account_id"] for c in page] == ["a", "b"]
+
+    taken = ana.post("/v1/cases/take-next", json={"queue_keys": ["aml"]})
+    assert taken.status_code == 200, taken.text
+    case_id = taken.json()["id"]
+    assert taken.json()["account_id"] == "a"
+
+    incomplete = ana.post(
+        f"/v1/cases/{case_id}/decisions",
+        json={"action": "restrict", "restriction": "full_freeze", "note": {"summary": "x"}},
+    )
+    assert incomplete.status_code == 422
+    assert {d["field"] for d in incomplete.json()["details"]} == {
+        "$.note.evidence",
+        "$.note.findings",
+        "$.note.decision",
+        "$.note.rationale",
+    }
+    made = ana.post(
+        f"/v1/cases/{case_id}/decisions",
+        json={"action": "restrict", "restriction": "full_freeze", "note": NOTE},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["pending_approval"] is True
+    action_id = made.json()["action"]["id"]
+
+    assert ana.post(f"/v1/actions/{action_id}/approve", json={}).status_code == 403
+    assert [a["id"] for a in sen.get("/v1/approvals").json()] == [action_id]
+    approved = sen.post(f"/v1/actions/{action_id}/approve", json={"comment": "agreed"})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["case"]["status"] == "closed"
+    assert approved.json()["case"]["outcome"] == "restricted"
+
+    note_id = made.json()["note_id"]
+    amended = ana.post(f"/v1/notes/{note_id}/amendments", json={"text": "customer called"})
+    assert amended.status_code == 201
+    detail = ana.get(f"/v1/cases/{case_id}").json()
+    assert detail["notes"][0]["amendments"][0]["text"] == "customer called"
+    assert detail["assignee"] == "ana"
+    assert [e["kind"] for e in detail["events"]][-3:] == ["approved", "closed", "note_amended"]
+
+    assert ana.post(f"/v1/cases/{case_id}/reopen", json={"reason": "x"}).status_code == 403
+    reopened = sen.post(f"/v1/cases/{case_id}/reopen", json={"reason": "appeal"})
+    assert reopened.json()["status"] == "in_review"
+    assert ana.get("/v1/cases/999999").status_code == 404
+
+
+def test_assign_over_http(app: FastAPI) -> None:
+    ana, sen = client_for(app, "ana"), client_for(app, "sen")
+    case_id = ana.get("/v1/queues/aml/cases").json()[1]["id"]
+    me = ana.post("/v1/cases/take-next", json={}).json()
+    ana_id = me["assignee_id"]
+    assert ana.post(f"/v1/cases/{case_id}/assign", json={"user_id": ana_id}).status_code == 200
+    assert ana.post(f"/v1/cases/{case_id}/assign", json={"user_id": None}).status_code == 200
+    assert sen.post(f"/v1/cases/{case_id}/assign", json={"user_id": ana_id}).status_code == 200
+    assert ana.post("/v1/cases/take-next", json={}).status_code == 204
+    assert [c["id"] for c in ana.get("/v1/cases", params={"mine": True}).json()] == sorted(
+        [me["id"], case_id], key=lambda i: i != me["id"]
+    )
