@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import sys
 import threading
 import time
@@ -95,7 +96,9 @@ def build(engine: Any, size: dict[str, int], log: Callable[[str], None]) -> None
     log(f"  {report.accepted:,} events in {time.perf_counter() - t:.0f} s")
     log("monitoring (alerts become cases in the same transactions)")
     t = time.perf_counter()
-    settings = Settings(data_dir=OUT / "console_data", database_url=URL)
+    settings = Settings(data_dir=OUT / f"console_data_{_schema(engine)}", database_url=URL)
+    # The address lists of this simulation (sanctioned, darknet, mixer), as the demo does.
+    shutil.copytree(sim_dir / "lists", settings.data_dir / "lists", dirs_exist_ok=True)
     runtime = MonitorRuntime.create(settings, engine)
     runtime.catch_up()
     log(f"  monitored in {time.perf_counter() - t:.0f} s; cases: {counts(engine)['cases']:,}")
@@ -108,7 +111,7 @@ def _top_up(engine: Any, wanted: int, log: Callable[[str], None]) -> None:
     ``wanted`` cases exist: through the real intake, in batches of 500 per transaction."""
     from sqlalchemy import text
 
-    from riskops.cases.intake import raise_alert
+    from riskops.cases.intake import raise_alerts
     from riskops.cases.models import AlertSource
     from riskops.cases.schemas import AlertIn
     from riskops.kernel.db import session_factory, unit_of_work
@@ -136,24 +139,24 @@ def _top_up(engine: Any, wanted: int, log: Callable[[str], None]) -> None:
     log(f"topping up {need:,} cases from the other sources")
     t = time.perf_counter()
     for start in range(0, need, 500):
-        with unit_of_work(sessions) as session:
-            for i in range(start, min(need, start + 500)):
-                source, kind, typology, severity = kinds[i % len(kinds)]
-                raise_alert(
-                    session,
-                    AlertIn(
-                        source=source,
-                        source_ref=f"bench-{i}",
-                        account_id=accounts[i % len(accounts)],
-                        kind=kind,
-                        title=f"bench {kind}",
-                        severity=severity,
-                        typology=typology,
-                        queue_key="service_requests"
-                        if source is AlertSource.SERVICE_REQUEST
-                        else None,
-                    ),
+        batch = []
+        for i in range(start, min(need, start + 500)):
+            source, kind, typology, severity = kinds[i % len(kinds)]
+            forced = "service_requests" if source is AlertSource.SERVICE_REQUEST else None
+            batch.append(
+                AlertIn(
+                    source=source,
+                    source_ref=f"bench-{i}",
+                    account_id=accounts[i % len(accounts)],
+                    kind=kind,
+                    title=f"bench {kind}",
+                    severity=severity,
+                    typology=typology,
+                    queue_key=forced,
                 )
+            )
+        with unit_of_work(sessions) as session:
+            raise_alerts(session, batch)
     log(f"  {need:,} alerts in {time.perf_counter() - t:.0f} s")
 
 
@@ -192,7 +195,7 @@ def _timed_pages(engine: Any, quick: bool) -> list[Result]:
     from riskops.web.app import create_app
     from riskops.web.deps import Container
 
-    settings = Settings(data_dir=OUT / "console_data", database_url=URL)
+    settings = Settings(data_dir=OUT / f"console_data_{_schema(engine)}", database_url=URL)
     app = create_app(Container(settings, engine), start_background=False)
     with engine.connect() as conn:
         queues = [r[0] for r in conn.execute(text("SELECT key FROM case_queues"))]
@@ -252,6 +255,8 @@ def _take_next(engine: Any, takes: int) -> list[Result]:
 
     def pull(principal: Any) -> None:
         mine, spent = [], []
+        with sessions() as warm:  # a pooled connection, as a running server has one
+            warm.execute(text("SELECT 1"))
         barrier.wait()
         for _ in range(takes):
             t = time.perf_counter()
@@ -315,6 +320,11 @@ def measure(quick: bool = False, rebuild: bool = False) -> list[Result]:
     results += _take_next(engine, size["takes"])
     engine.dispose()
     return results
+
+
+def _schema(engine: Any) -> str:
+    """The engine's schema: each data set keeps its own monitor snapshot directory."""
+    return str(engine.dialect.default_schema_name or "public")
 
 
 def _migrated(engine: Any) -> bool:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import socket
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 import pytest
 
@@ -34,6 +38,62 @@ def require_data(path: Path) -> None:
     """Skip (or fail, in CI) when a shared data set is missing."""
     if not path.exists():
         missing(f"the data set is not at {path}")
+
+
+# --- real services: PostgreSQL, NATS ----------------------------------------------------
+
+POSTGRES_URL = os.environ.get(
+    "RISKOPS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url.replace("+psycopg", ""))
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, url: str, default_port: int) -> None:
+    """Skip (or fail, in CI) when a real service is not reachable."""
+    if not _reachable(url, default_port):
+        missing(f"{name} is not reachable at {url}")
+
+
+@contextmanager
+def migrated_engine(kind: str, directory: Path) -> Iterator[Engine]:
+    """A migrated, empty database: ``kind`` "sqlite" is a file in ``directory``; "postgres"
+    is a schema of its own on the real PostgreSQL, dropped afterwards."""
+    from sqlalchemy import text
+
+    from riskops.kernel.db import make_engine, migrate
+
+    if kind == "sqlite":
+        eng = make_engine(f"sqlite:///{directory / 'riskops.db'}")
+        try:
+            migrate(eng)
+            yield eng
+        finally:
+            eng.dispose()
+        return
+    require_service("PostgreSQL", POSTGRES_URL, 5432)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    eng = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        migrate(eng)
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 # --- auth: users, tokens and logins for tests (riskops.auth) ---------------------------

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +83,9 @@ def run(options: DemoOptions) -> None:
 
     console.rule("[bold]1. Simulate an exchange")
     sim_dir = data_dir / "sim"
-    config = SimConfig(accounts=options.accounts, days=options.days, seed=options.seed)
+    # The simulated month ends today, so the console's clocks ("30 days", "2 h ago") read true.
+    start = datetime.now(UTC).date() - timedelta(days=options.days)
+    config = SimConfig(accounts=options.accounts, days=options.days, seed=options.seed, start=start)
     simulate(config, sim_dir, "ndjson")
     shutil.copytree(sim_dir / "lists", data_dir / "lists")
     events_path = sim_dir / "events.ndjson"

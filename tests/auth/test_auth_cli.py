@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import typer
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from riskops.auth import cli
 from riskops.auth import service as auth
+from riskops.auth.models import User
+from riskops.auth.permissions import Principal
 from riskops.kernel.config import get_settings
 from riskops.kernel.db import open_database, session_factory, unit_of_work
 from support import DEFAULT_PASSWORD
+
+T = TypeVar("T")
+
+
+def _check(what: Callable[[Session], T]) -> T:
+    engine = open_database()
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            return what(session)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -44,8 +59,8 @@ def test_users_add_list_disable_enable(riskops: typer.Typer) -> None:
     assert short.exit_code == 1 and "at least 12 characters" in short.output
     assert runner.invoke(riskops, ["users", "disable", "ana"]).exit_code == 0
     assert "disabled" in runner.invoke(riskops, ["users", "list"]).output
-    with unit_of_work(session_factory(open_database())) as session:
-        assert not auth.find_user(session, "ana").active
+    ana: User = _check(lambda s: auth.find_user(s, "ana"))
+    assert not ana.active
     assert runner.invoke(riskops, ["users", "enable", "ANA"]).exit_code == 0
     assert runner.invoke(riskops, ["users", "disable", "nobody"]).exit_code == 1
 
@@ -61,11 +76,9 @@ def test_tokens_create_list_revoke(riskops: typer.Typer) -> None:
     assert token.startswith("rk_")
     listed = runner.invoke(riskops, ["tokens", "list"]).output
     assert "withdrawals" in listed and token not in listed
-    with unit_of_work(session_factory(open_database())) as session:
-        who = auth.token_principal(session, token)
-        assert who is not None and who.name == "token:withdrawals"
+    who: Principal | None = _check(lambda s: auth.token_principal(s, token))
+    assert who is not None and who.name == "token:withdrawals"
     bad = runner.invoke(riskops, ["tokens", "create", "x", "--scope", "user:manage"])
     assert bad.exit_code == 1 and "'user:manage'" in bad.output
     assert runner.invoke(riskops, ["tokens", "revoke", "1"]).exit_code == 0
-    with unit_of_work(session_factory(open_database())) as session:
-        assert auth.token_principal(session, token) is None
+    assert _check(lambda s: auth.token_principal(s, token)) is None

@@ -256,3 +256,110 @@ def test_monitor_batch_rollback_leaves_no_case(engine: Engine) -> None:
     with pytest.raises(Exception), unit_of_work(session_factory(engine)) as session:  # noqa: B017
         monitor.process_batch(session, Monitor(FakeEvaluator()), broken)
     assert (count(engine, CaseAlert), count(engine, Case)) == (0, 0)
+
+
+def _grouping(engine: Engine) -> dict[str, list[tuple]]:
+    """Cases, alerts and events in id order, ids replaced by alert refs and case accounts,
+    so two runs (whose sequences differ) can be compared."""
+    with session_factory(engine)() as session:
+        alerts = list(session.scalars(select(CaseAlert).order_by(CaseAlert.id)))
+        cases = list(session.scalars(select(Case).order_by(Case.id)))
+        evs = list(session.scalars(select(CaseEvent).order_by(CaseEvent.id)))
+    ref = {a.id: a.source_ref for a in alerts}
+    first_ref = {c.id: next(a.source_ref for a in alerts if a.case_id == c.id) for c in cases}
+
+    def names(detail: dict) -> dict:
+        return {k: ref[v] if k in ("alert_id", "duplicate_of") else v for k, v in detail.items()}
+
+    return {
+        "cases": [
+            (
+                first_ref[c.id],
+                c.account_id,
+                c.queue_key,
+                c.status,
+                c.severity,
+                c.amount_at_risk_usd,
+                c.priority,
+                c.alert_count,
+                c.typology,
+                c.due_at,
+                c.version,
+            )
+            for c in cases
+        ],
+        "alerts": [
+            (a.source_ref, first_ref[a.case_id], ref.get(a.duplicate_of), a.severity)
+            for a in alerts
+            if a.case_id is not None
+        ],
+        "events": [
+            (first_ref[e.case_id], e.kind, e.to_status, e.reason, list(names(e.detail).items()))
+            for e in evs
+        ],
+    }
+
+
+def _mixed_batch() -> list:
+    return [
+        alert("m1", "acc-1", severity=40, event_id="e1"),  # opens a case
+        alert("m2", "acc-1", kind="RULE-2", severity=70, event_id="e1"),  # joins, same money
+        alert("m3", "acc-1", severity=90, usd="5.00", event_id="e1"),  # duplicate of m1
+        alert("m4", "acc-2", typology="mule"),  # opens (aml)
+        alert("m5", "acc-2", kind="BIG-1", hold_id=9),  # moves acc-2's case to held
+        alert("m6", None, event_id="e1"),  # unlinked: own triage case
+        alert("m7", None, event_id="e1"),  # unlinked: another one
+        alert("m1", "acc-1", severity=10, event_id="e1"),  # the same alert again
+        alert("m8", "acc-3", kind="K", event_id="e8"),
+        alert("m9", "acc-3", kind="K", event_id="e8", source=AlertSource.EMAIL),  # dup of m8
+        alert("m10", "acc-0", kind="K", event_id="e0"),  # duplicate of a stored alert
+        alert("m11", "acc-0", kind="OTHER", usd="7.00"),  # joins a stored case
+    ]
+
+
+def test_a_batch_groups_exactly_like_one_alert_after_another(engine: Engine) -> None:
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:  # before the batch: a case with an alert
+        intake.raise_alert(session, alert("m0", "acc-0", kind="K", event_id="e0"), now=T0)
+    with unit_of_work(sessions) as session:
+        for a in _mixed_batch():
+            intake.raise_alert(session, a, now=at(1))
+    one_by_one = _grouping(engine)
+    with unit_of_work(sessions) as session:  # start over with the same stored case
+        session.execute(CaseEvent.__table__.delete())
+        session.execute(CaseAlert.__table__.delete())
+        session.execute(Case.__table__.delete())
+    with unit_of_work(sessions) as session:
+        intake.raise_alert(session, alert("m0", "acc-0", kind="K", event_id="e0"), now=T0)
+    with unit_of_work(sessions) as session:
+        results = intake.raise_alerts(session, _mixed_batch(), now=at(1))
+        created = [(r.alert.source_ref, r.created_alert, r.created_case) for r in results]
+        assert results[7].alert is results[0].alert and results[7].case is results[0].case
+        assert results[2].alert.duplicate_of == results[0].alert.id
+        assert results[4].case.queue_key == "held_withdrawals"
+    assert _grouping(engine) == one_by_one
+    events = one_by_one["events"]
+    assert events[-1][:2] == ("m0", "alert_added")  # m11 joined the stored case
+    moved = [("from", "aml"), ("to", "held_withdrawals"), ("alert_id", "m5")]
+    assert ("m4", "moved_queue", None, "shorter SLA alert", moved) in events
+    facts = [("alert_id", "m3"), ("source", "monitor"), ("kind", "RULE-1"), ("severity", 90)]
+    merged = [*facts, ("amount_usd", "5.00"), ("duplicate_of", "m1")]
+    assert ("m1", "duplicate_merged", None, "", merged) in events
+    assert created == [
+        ("m1", True, True),
+        ("m2", True, False),
+        ("m3", True, False),
+        ("m4", True, True),
+        ("m5", True, False),
+        ("m6", True, True),
+        ("m7", True, True),
+        ("m1", False, False),
+        ("m8", True, True),
+        ("m9", True, False),
+        ("m10", True, False),
+        ("m11", True, False),
+    ]
+    with unit_of_work(sessions) as session:  # the batch again: all stored, nothing changes
+        again = intake.raise_alerts(session, _mixed_batch(), now=at(2))
+        assert not any(r.created_alert or r.created_case for r in again)
+    assert _grouping(engine) == one_by_one

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from riskops.audit.models import AuditEntry
 from riskops.auth.permissions import Principal, Role
 from riskops.cases import intake, service, shifts
-from riskops.cases.models import Case, CaseStatus
+from riskops.cases.models import Case, CaseEvent, CaseStatus
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import Forbidden, NotFound, ValidationFailed
 
@@ -122,6 +122,71 @@ def test_take_next_follows_the_principals_shift(engine: Engine) -> None:
         shifts.add_shift(session, manager, analyst.id, T0, at(480), ["account_takeover"])
         case = service.take_next(session, analyst, now=at(1))
         assert case is not None and case.account_id == "a2"
+
+
+def test_take_next_writes_its_event_and_audit_entry(engine: Engine) -> None:
+    """On PostgreSQL one statement picks, assigns and records; both databases write the same."""
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
+        ana = make_user(session, "ana", Role.ANALYST)
+        [case_id] = open_cases(session, 1)
+    with unit_of_work(sessions) as session:
+        case = service.take_next(session, ana, now=at(3))
+        assert case is not None and case.id == case_id
+        assert (case.status, case.assignee_id, case.updated_at, case.version) == (
+            CaseStatus.ASSIGNED,
+            ana.id,
+            at(3),
+            2,
+        )
+        assert case.account_id == "acc-0" and case.queue_key == "aml"
+        assert service.take_next(session, ana, now=at(4)) is None  # nothing left to take
+    with sessions() as session:
+        stmt = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+        [_, taken] = session.scalars(stmt).all()
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert (taken.at, taken.actor, taken.kind, taken.reason, taken.detail) == (
+        at(3),
+        "ana",
+        "assigned",
+        "take next",
+        {"assignee_id": ana.id},
+    )
+    assert (taken.from_status, taken.to_status) == ("new", "assigned")
+    assert [
+        (e.at, e.actor, e.actor_kind, e.action, e.subject_type, e.subject_id, e.detail)
+        for e in entries
+    ] == [(at(3), "ana", "user", "case.take", "case", str(case_id), {})]
+
+
+def test_take_next_scope_is_the_shifts_on_duty(engine: Engine) -> None:
+    """No shift, or a shift on every queue: all queues; else the union of the shifts' queues;
+    shifts not on duty do not count; queues named by the caller win."""
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
+        manager = make_user(session, "mia", Role.MANAGER)
+        ana = make_user(session, "ana", Role.ANALYST)
+        intake.raise_alert(session, alert("aml", account="a1", severity=90), now=T0)
+        intake.raise_alert(session, alert("ato", account="a2", typology="sim_swap"), now=T0)
+        intake.raise_alert(session, alert("card", account="a3", typology="card_fraud"), now=T0)
+    assert ana.id is not None
+
+    def taken(rota: list[tuple[int, int, list[str]]], keys: list[str] | None = None) -> str:
+        with sessions() as session:
+            for start, end, queues in rota:
+                shifts.add_shift(session, manager, ana.id, at(start), at(end), queues)
+            case = service.take_next(session, ana, keys, now=at(60))
+            assert case is not None and case.account_id is not None
+            account = case.account_id
+            session.rollback()
+        return account
+
+    assert taken([]) == "a1"
+    assert taken([(0, 30, ["account_takeover"]), (90, 120, ["fraud"])]) == "a1"  # off duty
+    assert taken([(0, 480, ["fraud"])]) == "a3"
+    assert taken([(0, 480, ["fraud"]), (30, 90, ["account_takeover"])]) == "a2"
+    assert taken([(0, 480, ["fraud"]), (30, 90, [])]) == "a1"  # one shift on every queue
+    assert taken([(0, 480, ["account_takeover"])], ["fraud"]) == "a3"
 
 
 @pytest.mark.postgres

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import pytest
 from typer.testing import CliRunner
 
 from riskops.cli import app
-from riskops.kernel.config import get_settings
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("RISKOPS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("RISKOPS_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def test_ingest_then_list_dead_letters(data_dir: Path, wire: Callable[..., Any]) -> None:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from intake_support import FIXTURES
 from typer.testing import CliRunner
 
 from riskops.cli import app
-from riskops.kernel.config import get_settings
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("RISKOPS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("RISKOPS_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def test_import_reports_a_summary_and_is_idempotent(data_dir: Path) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskops.auth.permissions import Permission
 from riskops.cases.models import AlertSource, Case, CaseAlert
 from riskops.events.models import DeadLetter, EventRecord
 from riskops.intake.sms import sign
@@ -114,6 +115,10 @@ def test_malformed_is_422_with_every_field_and_a_dead_letter(
         [dead] = session.scalars(select(DeadLetter).where(DeadLetter.source == "sms")).all()
     assert dead.event_id == "sig-1"
     assert "$.phone" in dead.reason and '"carrier_pigeon"' in dead.raw
+    viewer = bearer(token_for(engine, [Permission.DEAD_LETTER_VIEW], name="viewer"))
+    listed = client.get("/v1/dead-letters", params={"source": "sms"}, headers=viewer)
+    assert listed.status_code == 200
+    assert [d["event_id"] for d in listed.json()["items"]] == ["sig-1"]
 
 
 def test_valid_signal_alerts_and_logs_a_provider_signal_event(

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor_fakes import FakeEvaluator, FakeFactory, deposit, withdrawal
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from riskops.events import schemas as s
@@ -108,3 +108,17 @@ def test_failed_batch_rebuilds_state_and_retries(engine: Engine, tmp_path: Path)
     assert rt.seq == 0
     rt.catch_up()
     assert rt.monitor.evaluator.counts == before  # type: ignore[attr-defined]
+
+
+def test_a_snapshot_ahead_of_the_database_is_not_used(engine: Engine, tmp_path: Path) -> None:
+    """A snapshot from another database (or a database restored from an older backup) would
+    make the monitor skip events; it is refused and the log is replayed from the start."""
+    log_events(engine, stream(30))
+    first = runtime(engine, tmp_path, batch_size=10)
+    first.catch_up()
+    first.snapshot()
+    with unit_of_work(session_factory(engine)) as session:
+        session.execute(text("UPDATE monitor_checkpoints SET last_seq = 10"))
+    second = runtime(engine, tmp_path, batch_size=10)
+    assert second.seq == 0
+    assert second.catch_up().events == 30

@@ -27,13 +27,16 @@ def _transaction() -> Iterator[Session]:
     from riskops.kernel.db import open_database, session_factory, unit_of_work
     from riskops.kernel.errors import RiskopsError
 
+    engine = open_database()
     try:
-        with unit_of_work(session_factory(open_database())) as session:
+        with unit_of_work(session_factory(engine)) as session:
             yield session
     except RiskopsError as exc:
         reasons = "".join(f"\n  {d['field']}: {d['reason']}" for d in exc.details or [])
         typer.echo(f"error: {exc.message}{reasons}", err=True)
         raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
 
 
 def _run(action: Callable[[Session], T]) -> T:

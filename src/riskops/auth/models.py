@@ -7,26 +7,13 @@ sha256 of a random value the client holds.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskops.auth.permissions import Role
 from riskops.kernel.db import Base
-from riskops.kernel.types import BigId, UtcDateTime
-
-
-def _enum(cls: Any, name: str) -> Any:
-    from sqlalchemy import Enum
-
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        length=32,
-        values_callable=lambda c: [str(m.value) for m in c],
-    )
+from riskops.kernel.types import BigId, UtcDateTime, str_enum
 
 
 class User(Base):
@@ -38,7 +25,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(128))
     email: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    role: Mapped[Role] = mapped_column(_enum(Role, "auth_role"))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "auth_role"))
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,51 +6,28 @@ permissions are checked in the services. One request is one transaction (``DbSes
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-import msgspec
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import Response
 
 from riskops.cases import decisions, lifecycle, service
 from riskops.cases import schemas as sc
 from riskops.cases.models import CaseStatus
-from riskops.kernel.errors import ValidationFailed
 from riskops.web.auth import CurrentPrincipal
+from riskops.web.bodies import json_response, msgspec_body
 from riskops.web.deps import DbSession
 from riskops.web.openapi import json_body
 
 router = APIRouter(prefix="/v1", tags=["cases"])
-T = TypeVar("T")
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0)]
-_encoder = msgspec.json.Encoder()
-
-
-def _json(body: Any, status_code: int = 200) -> Response:
-    return Response(_encoder.encode(body), status_code=status_code, media_type="application/json")
-
-
-def _body(cls: type[T]) -> Any:
-    """A dependency that decodes the JSON body into ``cls`` (422 naming the field on error)."""
-
-    async def parse(request: Request) -> T:
-        raw = await request.body()
-        try:
-            return msgspec.json.decode(raw or b"{}", type=cls)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            text = str(exc)
-            field = text.split(" - at `", 1)[1].rstrip("`") if " - at `" in text else "$"
-            details = [{"field": field, "reason": text.split(" - at `", 1)[0]}]
-            raise ValidationFailed("invalid request", details=details) from None
-
-    return Depends(parse)
 
 
 @router.get("/queues", summary="Queue overview")
 def queues(db: DbSession, who: CurrentPrincipal) -> Response:
     """Per queue: open and unassigned cases, the oldest open, SLA breaches, due within 15 min."""
-    return _json([sc.queue_out(q) for q in service.queue_overview(db, who)])
+    return json_response([sc.queue_out(q) for q in service.queue_overview(db, who)])
 
 
 @router.get("/queues/{key}/cases", summary="Cases of a queue")
@@ -64,7 +41,7 @@ def queue_cases(
 ) -> Response:
     """Open cases by default (``status`` filters), highest priority first, then earliest due."""
     rows = service.list_queue_cases(db, who, key, statuses=status, limit=limit, offset=offset)
-    return _json([sc.case_out(c) for c in rows])
+    return json_response([sc.case_out(c) for c in rows])
 
 
 @router.get("/cases", summary="Search cases")
@@ -75,13 +52,13 @@ def search(
     rows = (
         service.my_cases(db, who) if mine else service.search_cases(db, who, account_id=account_id)
     )
-    return _json([sc.case_out(c) for c in rows])
+    return json_response([sc.case_out(c) for c in rows])
 
 
 @router.get("/cases/{case_id}", summary="One case with its alerts, history, notes, actions")
 def case_detail(case_id: int, db: DbSession, who: CurrentPrincipal) -> Response:
     """Everything about the case; the view is recorded in the audit trail."""
-    return _json(sc.detail_out(service.case_detail(db, who, case_id)))
+    return json_response(sc.detail_out(service.case_detail(db, who, case_id)))
 
 
 @router.post(
@@ -90,11 +67,11 @@ def case_detail(case_id: int, db: DbSession, who: CurrentPrincipal) -> Response:
     openapi_extra=json_body(sc.TakeNextIn, "Optional queue keys (default: your shift's)."),
 )
 def take_next(
-    db: DbSession, who: CurrentPrincipal, body: sc.TakeNextIn = _body(sc.TakeNextIn)
+    db: DbSession, who: CurrentPrincipal, body: sc.TakeNextIn = msgspec_body(sc.TakeNextIn)
 ) -> Response:
     """Assign yourself the highest-priority, earliest-due unassigned case; 204 if none."""
     case = service.take_next(db, who, body.queue_keys)
-    return Response(status_code=204) if case is None else _json(sc.case_out(case))
+    return Response(status_code=204) if case is None else json_response(sc.case_out(case))
 
 
 @router.post(
@@ -103,12 +80,15 @@ def take_next(
     openapi_extra=json_body(sc.AssignIn, "``user_id`` (null: back to the queue)."),
 )
 def assign(
-    case_id: int, db: DbSession, who: CurrentPrincipal, body: sc.AssignIn = _body(sc.AssignIn)
+    case_id: int,
+    db: DbSession,
+    who: CurrentPrincipal,
+    body: sc.AssignIn = msgspec_body(sc.AssignIn),
 ) -> Response:
     """Self-assignment needs case:work; assigning someone else needs case:assign."""
     if body.user_id is None:
-        return _json(sc.case_out(service.unassign(db, who, case_id)))
-    return _json(sc.case_out(service.assign(db, who, case_id, body.user_id)))
+        return json_response(sc.case_out(service.unassign(db, who, case_id)))
+    return json_response(sc.case_out(service.assign(db, who, case_id, body.user_id)))
 
 
 @router.post(
@@ -118,10 +98,13 @@ def assign(
     openapi_extra=json_body(sc.DecisionIn, "The action, its parameters and the note."),
 )
 def decide(
-    case_id: int, db: DbSession, who: CurrentPrincipal, body: sc.DecisionIn = _body(sc.DecisionIn)
+    case_id: int,
+    db: DbSession,
+    who: CurrentPrincipal,
+    body: sc.DecisionIn = msgspec_body(sc.DecisionIn),
 ) -> Response:
     """Note (five sections, all required) and action; four-eyes actions wait for approval."""
-    return _json(sc.decision_out(decisions.decide(db, who, case_id, body)), 201)
+    return json_response(sc.decision_out(decisions.decide(db, who, case_id, body)), 201)
 
 
 @router.post(
@@ -130,16 +113,19 @@ def decide(
     openapi_extra=json_body(sc.ReasonIn, "Why the case is reopened."),
 )
 def reopen(
-    case_id: int, db: DbSession, who: CurrentPrincipal, body: sc.ReasonIn = _body(sc.ReasonIn)
+    case_id: int,
+    db: DbSession,
+    who: CurrentPrincipal,
+    body: sc.ReasonIn = msgspec_body(sc.ReasonIn),
 ) -> Response:
     """Needs case:reopen; the case goes back to review."""
-    return _json(sc.case_out(lifecycle.reopen(db, who, case_id, body.reason)))
+    return json_response(sc.case_out(lifecycle.reopen(db, who, case_id, body.reason)))
 
 
 @router.get("/approvals", summary="Actions waiting for approval")
 def approvals(db: DbSession, who: CurrentPrincipal, limit: Limit = 100) -> Response:
     """Four-eyes actions (full freeze, offboarding, SAR referral) pending, oldest first."""
-    return _json([sc.action_out(a) for a in decisions.list_approvals(db, who, limit=limit)])
+    return json_response([sc.action_out(a) for a in decisions.list_approvals(db, who, limit=limit)])
 
 
 @router.post(
@@ -148,10 +134,13 @@ def approvals(db: DbSession, who: CurrentPrincipal, limit: Limit = 100) -> Respo
     openapi_extra=json_body(sc.CommentIn, "An optional comment."),
 )
 def approve(
-    action_id: int, db: DbSession, who: CurrentPrincipal, body: sc.CommentIn = _body(sc.CommentIn)
+    action_id: int,
+    db: DbSession,
+    who: CurrentPrincipal,
+    body: sc.CommentIn = msgspec_body(sc.CommentIn),
 ) -> Response:
     """Needs case:approve, and someone other than the maker; runs the action, closes the case."""
-    return _json(sc.decision_out(decisions.approve(db, who, action_id, body.comment)))
+    return json_response(sc.decision_out(decisions.approve(db, who, action_id, body.comment)))
 
 
 @router.post(
@@ -160,10 +149,13 @@ def approve(
     openapi_extra=json_body(sc.CommentIn, "Why (required)."),
 )
 def refuse(
-    action_id: int, db: DbSession, who: CurrentPrincipal, body: sc.CommentIn = _body(sc.CommentIn)
+    action_id: int,
+    db: DbSession,
+    who: CurrentPrincipal,
+    body: sc.CommentIn = msgspec_body(sc.CommentIn),
 ) -> Response:
     """Needs case:approve; the case goes back to review, nothing happens to the account."""
-    return _json(sc.decision_out(decisions.refuse(db, who, action_id, body.comment)))
+    return json_response(sc.decision_out(decisions.refuse(db, who, action_id, body.comment)))
 
 
 @router.post(
@@ -173,11 +165,11 @@ def refuse(
     openapi_extra=json_body(sc.TextIn, "The amendment's text."),
 )
 def amend(
-    note_id: int, db: DbSession, who: CurrentPrincipal, body: sc.TextIn = _body(sc.TextIn)
+    note_id: int, db: DbSession, who: CurrentPrincipal, body: sc.TextIn = msgspec_body(sc.TextIn)
 ) -> Response:
     """Notes are never edited: the text is appended as an amendment."""
     amendment = lifecycle.amend_note(db, who, note_id, body.text)
-    return _json(sc.amendment_out(amendment), 201)
+    return json_response(sc.amendment_out(amendment), 201)
 
 
 def include(app: FastAPI) -> None:

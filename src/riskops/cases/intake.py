@@ -12,7 +12,7 @@ double a case alert (see docs/adr/0008-cases-grouping-and-take-next.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from riskops.cases import repository as repo
 from riskops.cases.domain import DEFAULT_QUEUES, priority, route, subject_of
-from riskops.cases.models import AlertSource, Case, CaseAlert, CaseEvent, CaseStatus, Queue
+from riskops.cases.models import AlertSource, Case, CaseAlert, CaseStatus, Queue
 from riskops.cases.schemas import AlertIn
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, ValidationFailed
@@ -68,21 +68,31 @@ def raise_alert(session: Session, alert: AlertIn, *, now: datetime | None = None
     PostgreSQL, a concurrent transaction that opened the account's case (or stored the same
     alert) first makes this one retry and join it.
     """
-    _validate(alert)
+    return raise_alerts(session, [alert], now=now)[0]
+
+
+def raise_alerts(
+    session: Session, alerts: Sequence[AlertIn], *, now: datetime | None = None
+) -> list[IntakeResult]:
+    """``raise_alert`` for many alerts at once, with the same result as one call per alert
+    in order, but a fixed number of queries per batch instead of several per alert."""
+    for alert in alerts:
+        _validate(alert)
     now = now or utcnow()
+    refs = [(a.source, a.source_ref) for a in alerts]
     for _ in range(_RETRIES):
-        existing = repo.alert_by_ref(session, alert.source, alert.source_ref)
-        if existing is not None:
-            case = repo.get_case(session, existing.case_id) if existing.case_id else None
-            if case is None:  # pragma: no cover - every stored alert has a case
-                raise Conflict(f"alert {existing.id} has no case")
-            return IntakeResult(existing, case, False, False)
+        stored = repo.alerts_by_refs(session, refs)
+        if len(stored) == len(set(refs)):
+            cases = _cases_of(session, stored.values())
+            return [_stored(stored[ref], cases) for ref in refs]
         try:
             with repo.savepoint(session):
-                return _intake(session, alert, now)
+                return _Batch(session, now, stored).run(alerts)
         except repo.Raced:
             continue
-    raise Conflict(f"alert {alert.source}:{alert.source_ref} kept losing races; retry")
+    source, ref = refs[0]
+    more = f" and {len(refs) - 1} more" if len(refs) > 1 else ""
+    raise Conflict(f"alert {source}:{ref}{more} kept losing races; retry")
 
 
 def intake_monitor_alerts(
@@ -95,16 +105,11 @@ def intake_monitor_alerts(
     withdrawal) added. Shadow hits and allow-action hits are skipped. A replayed batch finds
     its alerts stored (one query) and changes nothing.
     """
-    now = now or utcnow()
     wanted = {_monitor_ref(r): r for r in rows if not r["shadow"] and _action(r) in CASE_ACTIONS}
     if not wanted:
         return 0
-    stored = repo.existing_refs(session, AlertSource.MONITOR, list(wanted))
-    created = 0
-    for ref, row in wanted.items():
-        if ref not in stored:
-            created += raise_alert(session, monitor_alert_in(ref, row), now=now).created_alert
-    return created
+    alerts = [monitor_alert_in(ref, row) for ref, row in wanted.items()]
+    return sum(r.created_alert for r in raise_alerts(session, alerts, now=now))
 
 
 def monitor_alert_in(ref: str, row: Mapping[str, Any]) -> AlertIn:
@@ -169,29 +174,211 @@ def _validate(alert: AlertIn) -> None:
         raise ValidationFailed("invalid alert", details=problems)
 
 
-def _queue(session: Session, key: str) -> Queue:
-    queue = repo.get_queue(session, key)
-    if queue is None:
+def _queues(session: Session, keys: Collection[str]) -> dict[str, Queue]:
+    queues = repo.queues_by_key(session, keys)
+    if len(queues) < len(set(keys)):
         ensure_default_queues(session)
-        queue = repo.get_queue(session, key)
-    if queue is None:
-        raise ValidationFailed(
-            "unknown queue", details=[{"field": "$.queue_key", "reason": f"no queue {key!r}"}]
-        )
-    return queue
+        queues = repo.queues_by_key(session, keys)
+    for key in keys:
+        if key not in queues:
+            raise ValidationFailed(
+                "unknown queue", details=[{"field": "$.queue_key", "reason": f"no queue {key!r}"}]
+            )
+    return queues
 
 
-def _intake(session: Session, alert: AlertIn, now: datetime) -> IntakeResult:
-    detail = dict(alert.detail)
-    key = alert.queue_key or route(
+def _cases_of(session: Session, alerts: Iterable[CaseAlert]) -> dict[int, Case]:
+    return repo.cases_by_ids(session, {a.case_id for a in alerts if a.case_id is not None})
+
+
+def _stored(alert: CaseAlert, cases: dict[int, Case]) -> IntakeResult:
+    case = cases.get(alert.case_id) if alert.case_id is not None else None
+    if case is None:  # pragma: no cover - every stored alert has a case
+        raise Conflict(f"alert {alert.id} has no case")
+    return IntakeResult(alert, case, False, False)
+
+
+def _route(alert: AlertIn) -> str:
+    return alert.queue_key or route(
         source=alert.source.value,
         account_id=alert.account_id,
         kind=alert.kind,
         typology=alert.typology,
-        detail=detail,
+        detail=dict(alert.detail),
     )
-    queue = _queue(session, key)
-    row = CaseAlert(
+
+
+@dataclass(slots=True)
+class _Member:
+    """An original (not duplicate) alert of a case, as far as grouping cares; ``row`` is set
+    for an alert of this batch, whose id is known only once it is inserted."""
+
+    id: int | None
+    kind: str
+    subject: str | None
+    row: CaseAlert | None = None
+
+    @property
+    def alert_id(self) -> int | None:
+        return self.id if self.row is None else self.row.id
+
+
+@dataclass(slots=True)
+class _Placed:
+    """A new alert row, its case and, for a duplicate, the alert it duplicates."""
+
+    row: CaseAlert
+    case: Case
+    original: _Member | None
+
+
+@dataclass(slots=True)
+class _Event:
+    """A case event, written once the ids of the cases and alerts are known."""
+
+    case: Case
+    kind: str
+    row: CaseAlert
+    to_status: CaseStatus | None = None
+    reason: str = ""
+    moved: tuple[str, str] | None = None  # (from, to) queue
+
+
+class _Batch:
+    """One attempt at taking in a batch of alerts, inside the caller's savepoint.
+
+    Reads what grouping needs up front (the queues, the open cases of the batch's accounts,
+    locked, and their original alerts), groups every alert in memory in arrival order,
+    exactly as one ``raise_alert`` after the other would, then writes: new and changed
+    cases in one flush, the alerts in one, the events in one INSERT.
+    """
+
+    def __init__(
+        self, session: Session, now: datetime, stored: dict[tuple[AlertSource, str], CaseAlert]
+    ) -> None:
+        self.session = session
+        self.now = now
+        self.stored = stored
+        self.open: dict[str, Case] = {}
+        self.queues: dict[str, Queue] = {}
+        self.members: dict[Case, list[_Member]] = {}
+        self.new_cases: list[Case] = []
+        self.placed: list[_Placed] = []
+        self.events: list[_Event] = []
+
+    def run(self, alerts: Sequence[AlertIn]) -> list[IntakeResult]:
+        fresh = [a for a in alerts if (a.source, a.source_ref) not in self.stored]
+        keys = [_route(a) for a in fresh]
+        self.queues = _queues(self.session, keys)
+        accounts = {a.account_id for a in fresh if a.account_id is not None}
+        self.open = repo.open_cases_of(self.session, accounts, for_update=True)
+        self.queues.update(_queues(self.session, [c.queue_key for c in self.open.values()]))
+        by_id = {c.id: c for c in self.open.values()}
+        for case_id, alert_id, kind, detail in repo.grouping_facts(self.session, list(by_id)):
+            member = _Member(alert_id, kind, subject_of(detail))
+            self.members.setdefault(by_id[case_id], []).append(member)
+        cases = _cases_of(self.session, self.stored.values())
+        taken: dict[tuple[AlertSource, str], IntakeResult] = {}
+        queue_of = dict(zip((id(a) for a in fresh), keys, strict=True))
+        results = []
+        for alert in alerts:
+            ref = (alert.source, alert.source_ref)
+            if ref in self.stored:
+                results.append(_stored(self.stored[ref], cases))
+            elif ref in taken:  # the same alert twice in one batch: the second is a replay
+                results.append(IntakeResult(taken[ref].alert, taken[ref].case, False, False))
+            else:
+                taken[ref] = self._take(alert, self.queues[queue_of[id(alert)]])
+                results.append(taken[ref])
+        self._write()
+        return results
+
+    def _take(self, alert: AlertIn, queue: Queue) -> IntakeResult:
+        row = _alert_row(alert, self.now)
+        case = self.open.get(alert.account_id) if alert.account_id is not None else None
+        if case is None:
+            case = _new_case(row, queue, self.now)
+            self.new_cases.append(case)
+            if alert.account_id is not None:
+                self.open[alert.account_id] = case
+            self.members[case] = [_Member(None, row.kind, subject_of(row.detail), row)]
+            self.placed.append(_Placed(row, case, None))
+            self.events.append(_Event(case, "opened", row, to_status=CaseStatus.NEW))
+            return IntakeResult(row, case, True, True)
+        self._join(case, row, queue)
+        return IntakeResult(row, case, True, False)
+
+    def _join(self, case: Case, row: CaseAlert, queue: Queue) -> None:
+        members = self.members.setdefault(case, [])
+        subject = subject_of(row.detail)
+        original = None
+        if subject is not None:
+            original = next(
+                (m for m in members if m.kind == row.kind and m.subject == subject), None
+            )
+        self.placed.append(_Placed(row, case, original))
+        if original is not None:
+            self.events.append(_Event(case, "duplicate_merged", row))
+            return
+        case.alert_count += 1
+        case.severity = max(case.severity, row.severity)
+        # Money at risk counts each subject once: two rules on one withdrawal are one amount.
+        if subject is None or all(m.subject != subject for m in members):
+            case.amount_at_risk_usd = case.amount_at_risk_usd + row.amount_usd
+        members.append(_Member(None, row.kind, subject, row))
+        case.typology = case.typology or row.typology
+        self.events.append(_Event(case, "alert_added", row))
+        current = self.queues[case.queue_key]
+        if queue.sla_minutes < current.sla_minutes:
+            due = min(case.due_at, self.now + timedelta(minutes=queue.sla_minutes))
+            moved = (current.key, queue.key)
+            self.events.append(
+                _Event(case, "moved_queue", row, reason="shorter SLA alert", moved=moved)
+            )
+            case.queue_key, case.due_at, current = queue.key, due, queue
+        case.priority = priority(case.severity, case.amount_at_risk_usd, current.sla_minutes)
+        case.updated_at = self.now
+        case.version += 1
+
+    def _write(self) -> None:
+        # The new cases, and the changes to the open ones, in one flush.
+        repo.add_all(self.session, self.new_cases)
+        # The alerts in arrival order (so their ids are too), in one flush; a duplicate of
+        # an alert of this batch waits for that alert's id.
+        pending: list[CaseAlert] = []
+        for placed in self.placed:
+            placed.row.case_id = placed.case.id
+            if placed.original is not None:
+                if placed.original.alert_id is None:
+                    repo.add_all(self.session, pending)
+                    pending = []
+                placed.row.duplicate_of = placed.original.alert_id
+            pending.append(placed.row)
+        repo.add_all(self.session, pending)
+        repo.insert_events(self.session, [self._event_row(e) for e in self.events])
+
+    def _event_row(self, event: _Event) -> dict[str, Any]:
+        row = event.row
+        if event.moved is not None:
+            detail = {"from": event.moved[0], "to": event.moved[1], "alert_id": row.id}
+        elif row.duplicate_of is not None:
+            detail = {**_facts(row), "duplicate_of": row.duplicate_of}
+        else:
+            detail = _facts(row)
+        return {
+            "case_id": event.case.id,
+            "at": self.now,
+            "actor": ACTOR,
+            "kind": event.kind,
+            "from_status": None,
+            "to_status": event.to_status.value if event.to_status else None,
+            "reason": event.reason,
+            "detail": detail,
+        }
+
+
+def _alert_row(alert: AlertIn, now: datetime) -> CaseAlert:
+    return CaseAlert(
         source=alert.source,
         source_ref=alert.source_ref,
         account_id=alert.account_id,
@@ -201,78 +388,30 @@ def _intake(session: Session, alert: AlertIn, now: datetime) -> IntakeResult:
         amount_usd=alert.amount_usd,
         title=alert.title[:256],
         reason=alert.reason,
-        detail=detail,
+        detail=dict(alert.detail),
         occurred_at=alert.occurred_at or now,
         received_at=now,
+        case_id=None,
+        duplicate_of=None,  # every row names every column: one multi-row INSERT
     )
-    case = None
-    if alert.account_id is not None:
-        case = repo.open_case_of(session, alert.account_id, for_update=True)
-    if case is None:
-        case = _open_case(session, row, queue, now)
-        return IntakeResult(row, case, True, True)
-    _join(session, case, row, queue, now)
-    return IntakeResult(row, case, True, False)
 
 
-def _open_case(session: Session, row: CaseAlert, queue: Queue, now: datetime) -> Case:
-    case = repo.add(
-        session,
-        Case(
-            account_id=row.account_id,
-            queue_key=queue.key,
-            status=CaseStatus.NEW,
-            title=row.title,
-            typology=row.typology,
-            severity=row.severity,
-            amount_at_risk_usd=row.amount_usd,
-            priority=priority(row.severity, row.amount_usd, queue.sla_minutes),
-            alert_count=1,
-            opened_at=now,
-            due_at=now + timedelta(minutes=queue.sla_minutes),
-            updated_at=now,
-            version=1,
-        ),
+def _new_case(row: CaseAlert, queue: Queue, now: datetime) -> Case:
+    return Case(
+        account_id=row.account_id,
+        queue_key=queue.key,
+        status=CaseStatus.NEW,
+        title=row.title,
+        typology=row.typology,
+        severity=row.severity,
+        amount_at_risk_usd=row.amount_usd,
+        priority=priority(row.severity, row.amount_usd, queue.sla_minutes),
+        alert_count=1,
+        opened_at=now,
+        due_at=now + timedelta(minutes=queue.sla_minutes),
+        updated_at=now,
+        version=1,
     )
-    row.case_id = case.id
-    repo.add(session, row)
-    _event(session, case, "opened", now, to_status=CaseStatus.NEW, detail=_facts(row))
-    return case
-
-
-def _join(session: Session, case: Case, row: CaseAlert, queue: Queue, now: datetime) -> None:
-    alerts = [a for a in repo.alerts_of(session, case.id) if a.duplicate_of is None]
-    subject = subject_of(row.detail)
-    original = None
-    if subject is not None:
-        original = next(
-            (a for a in alerts if a.kind == row.kind and subject_of(a.detail) == subject), None
-        )
-    row.case_id = case.id
-    if original is not None:
-        row.duplicate_of = original.id
-        repo.add(session, row)
-        detail = {**_facts(row), "duplicate_of": original.id}
-        _event(session, case, "duplicate_merged", now, detail=detail)
-        return
-    repo.add(session, row)
-    case.alert_count += 1
-    case.severity = max(case.severity, row.severity)
-    # Money at risk counts each subject once: two rules on one withdrawal are one amount.
-    if subject is None or all(subject_of(a.detail) != subject for a in alerts):
-        case.amount_at_risk_usd = case.amount_at_risk_usd + row.amount_usd
-    case.typology = case.typology or row.typology
-    _event(session, case, "alert_added", now, detail=_facts(row))
-    current = _queue(session, case.queue_key)
-    if queue.sla_minutes < current.sla_minutes:
-        due = min(case.due_at, now + timedelta(minutes=queue.sla_minutes))
-        detail = {"from": current.key, "to": queue.key, "alert_id": row.id}
-        _event(session, case, "moved_queue", now, reason="shorter SLA alert", detail=detail)
-        case.queue_key, case.due_at, current = queue.key, due, queue
-    case.priority = priority(case.severity, case.amount_at_risk_usd, current.sla_minutes)
-    case.updated_at = now
-    case.version += 1
-    session.flush()
 
 
 def _facts(row: CaseAlert) -> dict[str, Any]:
@@ -283,27 +422,3 @@ def _facts(row: CaseAlert) -> dict[str, Any]:
         "severity": row.severity,
         "amount_usd": str(row.amount_usd),
     }
-
-
-def _event(
-    session: Session,
-    case: Case,
-    kind: str,
-    now: datetime,
-    *,
-    to_status: CaseStatus | None = None,
-    reason: str = "",
-    detail: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        CaseEvent(
-            case_id=case.id,
-            at=now,
-            actor=ACTOR,
-            kind=kind,
-            from_status=None,
-            to_status=to_status.value if to_status else None,
-            reason=reason,
-            detail=detail or {},
-        )
-    )

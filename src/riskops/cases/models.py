@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskops.kernel.db import Base
-from riskops.kernel.types import BigId, ExactDecimal, UtcDateTime
+from riskops.kernel.types import BigId, ExactDecimal, UtcDateTime, str_enum
 
 
 class AlertSource(enum.StrEnum):
@@ -76,18 +76,6 @@ class ActionStatus(enum.StrEnum):
     REFUSED = "refused"  # the approver said no
 
 
-def _enum(cls: Any, name: str) -> Any:
-    from sqlalchemy import Enum
-
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        length=32,
-        values_callable=lambda c: [str(m.value) for m in c],
-    )
-
-
 class Queue(Base):
     """A work queue with its SLA: held withdrawals 15 min, account takeover 1 h, AML 24 h, ..."""
 
@@ -122,7 +110,7 @@ class Case(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     queue_key: Mapped[str] = mapped_column(ForeignKey("case_queues.key"))
-    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus, "case_status"))
+    status: Mapped[CaseStatus] = mapped_column(str_enum(CaseStatus, "case_status"))
     title: Mapped[str] = mapped_column(String(256))
     typology: Mapped[str | None] = mapped_column(String(64), nullable=True)
     severity: Mapped[int] = mapped_column(Integer)  # 0-100, the strongest alert's
@@ -136,9 +124,34 @@ class Case(Base):
     waiting_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "case_outcome"), nullable=True)
+    outcome: Mapped[Outcome | None] = mapped_column(
+        str_enum(Outcome, "case_outcome"), nullable=True
+    )
     reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic concurrency
+
+
+_NEW_UNASSIGNED = "status = 'new' AND assignee_id IS NULL"
+# take-next: the best waiting case, of every queue (read in order, first row wins) or of one
+# queue. Partial, so they hold only the waiting cases; queries must repeat the predicate
+# with the literal 'new' for the planner to use them.
+Index(
+    "ix_cases_take_next",
+    Case.priority.desc(),
+    Case.due_at,
+    Case.id,
+    sqlite_where=text(_NEW_UNASSIGNED),
+    postgresql_where=text(_NEW_UNASSIGNED),
+)
+Index(
+    "ix_cases_take_next_queue",
+    Case.queue_key,
+    Case.priority.desc(),
+    Case.due_at,
+    Case.id,
+    sqlite_where=text(_NEW_UNASSIGNED),
+    postgresql_where=text(_NEW_UNASSIGNED),
+)
 
 
 class CaseAlert(Base):
@@ -152,7 +165,7 @@ class CaseAlert(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    source: Mapped[AlertSource] = mapped_column(_enum(AlertSource, "case_alert_source"))
+    source: Mapped[AlertSource] = mapped_column(str_enum(AlertSource, "case_alert_source"))
     # The source's own id: monitor alert id, email Message-ID, provider signal id, request id.
     source_ref: Mapped[str] = mapped_column(String(256))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
@@ -225,10 +238,10 @@ class CaseAction(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     note_id: Mapped[int] = mapped_column(ForeignKey("case_notes.id"))
-    kind: Mapped[ActionKind] = mapped_column(_enum(ActionKind, "case_action_kind"))
+    kind: Mapped[ActionKind] = mapped_column(str_enum(ActionKind, "case_action_kind"))
     # restriction kind and expiry, hold id, reason code, due date of an information request...
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus, "case_action_status"))
+    status: Mapped[ActionStatus] = mapped_column(str_enum(ActionStatus, "case_action_status"))
     requested_by: Mapped[str] = mapped_column(String(128))
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)  # the approver

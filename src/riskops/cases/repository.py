@@ -5,13 +5,33 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
+from typing import cast as as_type
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.schema import Table
 
+from riskops.audit.models import AuditEntry
 from riskops.auth.models import User
 from riskops.cases.models import (
     ActionStatus,
@@ -26,6 +46,7 @@ from riskops.cases.models import (
     Queue,
     Shift,
 )
+from riskops.kernel.types import UtcDateTime
 
 
 def is_postgres(session: Session) -> bool:
@@ -36,6 +57,12 @@ def add(session: Session, obj: Any) -> Any:
     session.add(obj)
     session.flush()
     return obj
+
+
+def add_all(session: Session, objs: Sequence[Any]) -> None:
+    """Add and flush together: one multi-row INSERT per table, in the order given."""
+    session.add_all(objs)
+    session.flush()
 
 
 class Raced(Exception):
@@ -69,6 +96,8 @@ def savepoint(session: Session) -> Iterator[None]:
 
 # --- queues ---------------------------------------------------------------------------
 
+_HELD_QUEUES = "riskops.cases.queues"
+
 
 def queues(session: Session) -> list[Queue]:
     return list(session.scalars(select(Queue).order_by(Queue.position, Queue.key)))
@@ -76,6 +105,22 @@ def queues(session: Session) -> list[Queue]:
 
 def get_queue(session: Session, key: str) -> Queue | None:
     return session.get(Queue, key)
+
+
+def queues_by_key(session: Session, keys: Collection[str]) -> dict[str, Queue]:
+    """The queues of ``keys`` that exist.
+
+    Like ``session.get``, a queue read once in a session is not read again; but the identity
+    map holds objects weakly, so the queues (a handful of rows) are kept in ``session.info``
+    to spare intake, one alert after another, a query per alert.
+    """
+    held: dict[str, Queue] = session.info.setdefault(_HELD_QUEUES, {})
+    found = {k: held[k] for k in set(keys) if k in held and held[k] in session}
+    missing = sorted(set(keys) - found.keys())
+    if missing:
+        for queue in session.scalars(select(Queue).where(Queue.key.in_(missing))):
+            found[queue.key] = held[queue.key] = queue
+    return found
 
 
 def insert_queues_ignore(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -111,19 +156,37 @@ def queue_stats(session: Session, now: datetime, soon: timedelta) -> list[Any]:
 # --- alerts ---------------------------------------------------------------------------
 
 
-def alert_by_ref(session: Session, source: AlertSource, ref: str) -> CaseAlert | None:
-    return session.scalar(
-        select(CaseAlert).where(CaseAlert.source == source, CaseAlert.source_ref == ref)
+def alerts_by_refs(
+    session: Session, refs: Collection[tuple[AlertSource, str]]
+) -> dict[tuple[AlertSource, str], CaseAlert]:
+    """The stored alerts among ``(source, source_ref)`` pairs, in one query."""
+    by_source: dict[AlertSource, set[str]] = {}
+    for source, ref in refs:
+        by_source.setdefault(source, set()).add(ref)
+    if not by_source:
+        return {}
+    stmt = select(CaseAlert).where(
+        or_(
+            *(
+                and_(CaseAlert.source == source, CaseAlert.source_ref.in_(sorted(keys)))
+                for source, keys in by_source.items()
+            )
+        )
     )
+    return {(a.source, a.source_ref): a for a in session.scalars(stmt)}
 
 
-def existing_refs(session: Session, source: AlertSource, refs: Collection[str]) -> set[str]:
-    if not refs:
-        return set()
-    stmt = select(CaseAlert.source_ref).where(
-        CaseAlert.source == source, CaseAlert.source_ref.in_(list(refs))
+def grouping_facts(session: Session, case_ids: Collection[int]) -> list[Any]:
+    """``(case_id, id, kind, detail)`` of the original (not duplicate) alerts of the cases,
+    oldest first: what intake needs to spot duplicates and count money once."""
+    if not case_ids:
+        return []
+    stmt = (
+        select(CaseAlert.case_id, CaseAlert.id, CaseAlert.kind, CaseAlert.detail)
+        .where(CaseAlert.case_id.in_(sorted(case_ids)), CaseAlert.duplicate_of.is_(None))
+        .order_by(CaseAlert.id)
     )
-    return set(session.scalars(stmt))
+    return list(session.execute(stmt))
 
 
 def alerts_of(session: Session, case_id: int) -> list[CaseAlert]:
@@ -139,6 +202,37 @@ def get_case(session: Session, case_id: int, *, for_update: bool = False) -> Cas
     if for_update:
         stmt = stmt.with_for_update()
     return session.scalar(stmt.execution_options(populate_existing=True))
+
+
+def cases_by_ids(session: Session, case_ids: Collection[int]) -> dict[int, Case]:
+    if not case_ids:
+        return {}
+    stmt = select(Case).where(Case.id.in_(sorted(case_ids)))
+    return {c.id: c for c in session.scalars(stmt.execution_options(populate_existing=True))}
+
+
+def open_cases_of(
+    session: Session, account_ids: Collection[str], *, for_update: bool = False
+) -> dict[str, Case]:
+    """The open case of each account that has one, in one query; locked in id order (so two
+    transactions locking overlapping accounts do not deadlock)."""
+    if not account_ids:
+        return {}
+    stmt = (
+        select(Case)
+        .where(Case.account_id.in_(sorted(account_ids)), Case.status != CaseStatus.CLOSED)
+        .order_by(Case.id)
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    rows = session.scalars(stmt.execution_options(populate_existing=True))
+    return {c.account_id: c for c in rows if c.account_id is not None}
+
+
+def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Append case events in one multi-row INSERT, in the order given."""
+    if rows:
+        session.execute(insert(as_type(Table, CaseEvent.__table__)), list(rows))
 
 
 def open_case_of(session: Session, account_id: str, *, for_update: bool = False) -> Case | None:
@@ -225,17 +319,16 @@ def users(session: Session, user_ids: Collection[int]) -> list[User]:
 # --- assignment -----------------------------------------------------------------------
 
 
+# The literal 'new' (not a bound parameter) lets the planner match the partial take-next
+# indexes (ix_cases_take_next, ix_cases_take_next_queue) even in a prepared statement.
+_WAITING = and_(Case.status == literal_column("'new'"), Case.assignee_id.is_(None))
+
+
 def _next_new(queue_keys: Collection[str] | None) -> Any:
-    stmt = select(Case.id).where(Case.status == CaseStatus.NEW, Case.assignee_id.is_(None))
+    stmt = select(Case.id).where(_WAITING)
     if queue_keys is not None:
         stmt = stmt.where(Case.queue_key.in_(list(queue_keys)))
     return _queue_order(stmt)
-
-
-def lock_next_new(session: Session, queue_keys: Collection[str] | None) -> int | None:
-    """PostgreSQL: lock the best unassigned new case, skipping those others hold locked."""
-    stmt = _next_new(queue_keys).limit(1).with_for_update(skip_locked=True)
-    return session.scalar(stmt)
 
 
 def next_new_ids(session: Session, queue_keys: Collection[str] | None, limit: int) -> list[int]:
@@ -262,6 +355,106 @@ def claim(session: Session, case_id: int, user_id: int, now: datetime) -> bool:
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+def _shift_scope() -> Any:
+    """SQL for "the case's queue is one of the user's shift queues at ``:now``": every queue
+    when the user has no shift naming queues, or a shift on every queue (empty list)."""
+    on_duty = and_(
+        Shift.user_id == bindparam("user_id"),
+        Shift.starts_at <= bindparam("now"),
+        Shift.ends_at > bindparam("now"),
+    )
+    keys = func.json_array_elements_text(Shift.queue_keys).table_valued("value")
+    named = select(keys.c.value).select_from(Shift).join(keys, true()).where(on_duty)
+    return or_(
+        ~exists(named),
+        exists().where(on_duty, func.json_array_length(Shift.queue_keys) == 0),
+        Case.queue_key.in_(named.scalar_subquery()),
+    )
+
+
+@cache
+def _take_next_statement(by_keys: bool) -> Any:
+    """Built once (building it costs more than running it); the values are parameters."""
+    cases = as_type(Table, Case.__table__)
+    now = bindparam("now", type_=UtcDateTime())
+    actor = bindparam("actor", type_=String())
+    scope = Case.queue_key.in_(bindparam("keys", expanding=True)) if by_keys else _shift_scope()
+    candidate = (
+        _queue_order(select(Case.id).where(_WAITING, scope))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    picked = (
+        update(cases)
+        .where(cases.c.id == candidate, _WAITING)
+        .values(
+            assignee_id=bindparam("user_id"),
+            status=CaseStatus.ASSIGNED,
+            updated_at=now,
+            version=cases.c.version + 1,
+        )
+        .returning(*cases.c)
+        .cte("picked")
+    )
+    event = insert(as_type(Table, CaseEvent.__table__)).from_select(
+        ["case_id", "at", "actor", "kind", "from_status", "to_status", "reason", "detail"],
+        select(
+            picked.c.id,
+            now,
+            actor,
+            literal("assigned", String()),
+            literal(CaseStatus.NEW.value, String()),
+            literal(CaseStatus.ASSIGNED.value, String()),
+            bindparam("reason", type_=String()),
+            bindparam("event_detail", type_=JSON()),
+        ),
+    )
+    audit = insert(as_type(Table, AuditEntry.__table__)).from_select(
+        ["at", "actor", "actor_kind", "action", "subject_type", "subject_id", "detail"],
+        select(
+            now,
+            actor,
+            bindparam("actor_kind", type_=String()),
+            literal("case.take", String()),
+            literal("case", String()),
+            cast(picked.c.id, String()),
+            literal({}, JSON()),
+        ),
+    )
+    return (
+        select(aliased(Case, picked))
+        .add_cte(event.cte("event"), audit.cte("audit"))
+        .execution_options(populate_existing=True)
+    )
+
+
+def take_next_postgres(
+    session: Session,
+    queue_keys: Collection[str] | None,
+    user_id: int,
+    now: datetime,
+    *,
+    actor: str,
+    actor_kind: str,
+    reason: str,
+) -> Case | None:
+    """PostgreSQL, one statement: lock the best waiting case (skipping rows other takers
+    hold), assign it, append its ``assigned`` event and the ``case.take`` audit entry, and
+    return it. ``queue_keys`` None: the queues of the user's shifts at ``now``."""
+    params: dict[str, Any] = {
+        "user_id": user_id,
+        "now": now,
+        "actor": actor,
+        "actor_kind": actor_kind,
+        "reason": reason,
+        "event_detail": {"assignee_id": user_id},
+    }
+    if queue_keys is not None:
+        params["keys"] = list(queue_keys)
+    return session.scalar(_take_next_statement(queue_keys is not None), params)
+
+
 def open_counts(session: Session, user_ids: Collection[int]) -> dict[int, int]:
     if not user_ids:
         return {}
@@ -281,11 +474,12 @@ def shifts_at(session: Session, now: datetime) -> list[Shift]:
     return list(session.scalars(stmt))
 
 
-def shifts_of(session: Session, user_id: int, now: datetime) -> list[Shift]:
-    stmt = select(Shift).where(
+def shift_queue_keys(session: Session, user_id: int, now: datetime) -> list[list[str]]:
+    """The queue keys of each of the user's shifts at ``now``."""
+    stmt = select(Shift.queue_keys).where(
         Shift.user_id == user_id, Shift.starts_at <= now, Shift.ends_at > now
     )
-    return list(session.scalars(stmt))
+    return [list(keys) for keys in session.scalars(stmt)]
 
 
 # --- SLA sweep ------------------------------------------------------------------------

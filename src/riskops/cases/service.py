@@ -29,6 +29,7 @@ from riskops.kernel.errors import Conflict, Forbidden, NotFound, ValidationFaile
 P = Permission
 DUE_SOON = timedelta(minutes=15)
 OPEN_STATUSES = tuple(s for s in CaseStatus if s is not CaseStatus.CLOSED)
+TAKE_NEXT_REASON = "take next"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,14 +174,28 @@ def take_next(
     """Assign the principal the best unassigned new case: highest priority, earliest due.
 
     Among ``queue_keys``, else the queues of the principal's current shifts, else all. Never
-    the same case to two analysts: on PostgreSQL the candidate row is locked with SKIP
-    LOCKED (a concurrent taker skips it); on SQLite a compare-and-set UPDATE, retried on the
-    next candidate when someone else won.
+    the same case to two analysts: on PostgreSQL one statement locks the candidate row with
+    SKIP LOCKED (a concurrent taker skips it), assigns it and writes the event and audit
+    entry; on SQLite a compare-and-set UPDATE, retried on the next candidate when someone
+    else won.
     """
     require(principal, P.CASE_WORK)
     user_id = _user_id(principal)
     now = now or utcnow()
-    keys = list(queue_keys) if queue_keys is not None else _shift_queues(session, user_id, now)
+    keys = list(queue_keys) if queue_keys is not None else None
+    if repo.is_postgres(session):
+        # One round trip: pick, lock, assign, event and audit entry in one statement.
+        return repo.take_next_postgres(
+            session,
+            keys,
+            user_id,
+            now,
+            actor=principal.name,
+            actor_kind=str(principal.kind),
+            reason=TAKE_NEXT_REASON,
+        )
+    if keys is None:
+        keys = _shift_queues(session, user_id, now)
     case_id = _claim_next(session, keys, user_id, now)
     if case_id is None:
         return None
@@ -193,7 +208,7 @@ def take_next(
         now,
         from_status=CaseStatus.NEW,
         to_status=CaseStatus.ASSIGNED,
-        reason="take next",
+        reason=TAKE_NEXT_REASON,
         detail={"assignee_id": user_id},
     )
     record(session, principal, "case.take", "case", case_id, now=now)
@@ -203,11 +218,7 @@ def take_next(
 def _claim_next(
     session: Session, keys: Collection[str] | None, user_id: int, now: datetime
 ) -> int | None:
-    if repo.is_postgres(session):
-        case_id = repo.lock_next_new(session, keys)
-        if case_id is not None and repo.claim(session, case_id, user_id, now):
-            return case_id
-        return None
+    """SQLite: compare-and-set on the best candidates, retried when others won them."""
     for attempt in range(20):
         candidates = repo.next_new_ids(session, keys, 5)
         if not candidates:
@@ -221,10 +232,10 @@ def _claim_next(
 
 def _shift_queues(session: Session, user_id: int, now: datetime) -> list[str] | None:
     keys: set[str] = set()
-    for shift in repo.shifts_of(session, user_id, now):
-        if not shift.queue_keys:
+    for shift_keys in repo.shift_queue_keys(session, user_id, now):
+        if not shift_keys:
             return None  # a shift on every queue
-        keys.update(shift.queue_keys)
+        keys.update(shift_keys)
     return sorted(keys) if keys else None
 
 

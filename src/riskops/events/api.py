@@ -17,8 +17,9 @@ from riskops.auth.permissions import Permission, Principal
 from riskops.events import adapters, repository, service
 from riskops.events.models import Source
 from riskops.events.schemas import AnyEvent
-from riskops.kernel.errors import NotFound, PayloadTooLarge
+from riskops.kernel.errors import NotFound
 from riskops.web.auth import requires
+from riskops.web.bodies import read_body
 from riskops.web.deps import Container, DbSession, container
 from riskops.web.openapi import schema_of
 
@@ -78,20 +79,6 @@ _BODY_DOC: dict[str, Any] = {
 }
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @router.post("/events", status_code=202, response_model=IngestOut, openapi_extra=_BODY_DOC)
 async def post_events(
     request: Request,
@@ -107,7 +94,7 @@ async def post_events(
     Needs an API token with the ``event:ingest`` scope.
     """
     settings = box.settings
-    body = await _read_body(request, settings.max_body_bytes)
+    body = await read_body(request, settings.max_body_bytes)
     ndjson = request.headers.get("content-type", "").startswith(NDJSON)
     results = adapters.parse_body(body, ndjson=ndjson, max_event_bytes=settings.max_event_bytes)
     report = await run_in_threadpool(

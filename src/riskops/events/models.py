@@ -21,12 +21,14 @@ from riskops.kernel.types import BigId
 
 
 class Source(enum.StrEnum):
-    """How an event reached riskops."""
+    """How an input reached riskops (events, and the alert sources that dead-letter too)."""
 
     HTTP = "http"
     FILE = "file"
     NATS = "nats"
     API = "api"
+    EMAIL = "email"  # inbound mail that could not be parsed
+    SMS = "sms"  # provider signals with a malformed body
 
 
 class EventRecord(Base):

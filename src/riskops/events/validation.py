@@ -7,6 +7,7 @@ every problem at once (``$.amount: ...``, ``$.ip_country: ...``), not just the f
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import msgspec
@@ -73,20 +74,48 @@ def diagnose(obj: Any, raw: bytes, *, strict: bool = True) -> Rejection:
     """Every field-level reason why ``obj`` is not a valid event."""
     event_id = _event_id(obj)
     if not isinstance(obj, dict):
-        return Rejection(
-            [FieldError("$", f"expected a JSON object, got {type(obj).__name__}")], raw, event_id
-        )
+        return Rejection([_not_an_object(obj)], raw, event_id)
     event_type = obj.get("type")
     if event_type not in EVENT_TYPES:
         known = ", ".join(sorted(EVENT_TYPES))
         reason = "missing" if event_type is None else f"unknown event type {event_type!r}"
         return Rejection([FieldError("$.type", f"{reason}; known types: {known}")], raw, event_id)
     cls = EVENT_TYPES[event_type]
-    errors: list[FieldError] = []
+    errors = field_errors(
+        obj,
+        cls,
+        ignore=("type",),  # the union's tag: not a field of the struct
+        unknown=f"unknown field for {event_type}",
+        checks=MONEY_CHECKS if issubclass(cls, Money) else {},
+        strict=strict,
+    )
+    return Rejection(errors, raw, event_id)
+
+
+def field_errors(
+    obj: Any,
+    cls: type[Any],
+    *,
+    ignore: Collection[str] = (),
+    unknown: str = "unknown field",
+    checks: Mapping[str, Callable[[Any], object]] | None = None,
+    strict: bool = True,
+) -> list[FieldError]:
+    """Every field-level reason why ``obj`` (a parsed JSON value) is not a ``cls``.
+
+    Each field is converted on its own so that all bad fields are listed, not only the first.
+    ``ignore``: keys that are not struct fields yet allowed (a union's tag); ``unknown``: the
+    reason given for any other extra key; ``checks``: by field, rules that msgspec
+    constraints cannot express (raising ValueError); ``strict`` as in ``msgspec.convert``.
+    """
+    if not isinstance(obj, dict):
+        return [_not_an_object(obj)]
     fields = {f.encode_name: f for f in msgspec.structs.fields(cls)}
-    for name in obj:
-        if name != "type" and name not in fields:
-            errors.append(FieldError(f"$.{name}", f"unknown field for {event_type}"))
+    errors = [
+        FieldError(f"$.{name}", unknown)
+        for name in obj
+        if name not in fields and name not in ignore
+    ]
     for name, info in fields.items():
         if name not in obj:
             if info.required:
@@ -97,9 +126,10 @@ def diagnose(obj: Any, raw: bytes, *, strict: bool = True) -> Rejection:
         except msgspec.ValidationError as exc:
             errors.append(FieldError(f"$.{name}", _clean(str(exc))))
             continue
-        if issubclass(cls, Money) and name in MONEY_CHECKS:
+        check = checks.get(name) if checks else None
+        if check is not None:
             try:
-                MONEY_CHECKS[name](value)
+                check(value)
             except ValueError as exc:
                 errors.append(FieldError(f"$.{name}", str(exc)))
     if not errors:
@@ -108,9 +138,13 @@ def diagnose(obj: Any, raw: bytes, *, strict: bool = True) -> Rejection:
             msgspec.convert(obj, cls, strict=strict)
         except msgspec.ValidationError as exc:
             errors.append(FieldError(_where(str(exc)), _clean(str(exc))))
-        else:  # pragma: no cover - decode failed, so something must be wrong
-            errors.append(FieldError("$", "invalid event"))
-    return Rejection(errors, raw, event_id)
+        else:  # pragma: no cover - the caller's decode failed, so something must be wrong
+            errors.append(FieldError("$", f"not a valid {cls.__name__}"))
+    return errors
+
+
+def _not_an_object(obj: Any) -> FieldError:
+    return FieldError("$", f"expected a JSON object, got {type(obj).__name__}")
 
 
 def _clean(message: str) -> str:

@@ -8,10 +8,9 @@ dead-letter store (its own transaction: the request's is rolled back by the 422)
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
-import msgspec
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,34 +21,19 @@ from riskops.events.validation import FieldError
 from riskops.intake import schemas as sc
 from riskops.intake import service, service_requests, sms
 from riskops.kernel.db import unit_of_work
-from riskops.kernel.errors import PayloadTooLarge, ValidationFailed
+from riskops.kernel.errors import ValidationFailed
 from riskops.web.auth import CurrentPrincipal
+from riskops.web.bodies import json_response, read_body
 from riskops.web.deps import DbSession, container
 from riskops.web.openapi import json_body, schema_of
 
 router = APIRouter(prefix="/v1", tags=["intake"])
-_encoder = msgspec.json.Encoder()
 MAX_SIGNAL_BYTES = 64 * 1024
-
-
-def _json(body: Any, status_code: int = 200) -> Response:
-    return Response(_encoder.encode(body), status_code=status_code, media_type="application/json")
 
 
 def _refuse(errors: list[FieldError], message: str) -> ValidationFailed:
     details = [{"field": e.field, "reason": e.reason} for e in errors]
     return ValidationFailed(message, details=details)
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    size = 0
-    chunks: list[bytes] = []
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _dead_letter(sessions: sessionmaker[Session], raw: bytes, errors: list[FieldError]) -> None:
@@ -99,14 +83,14 @@ async def post_sms_signal(request: Request, db: DbSession, who: CurrentPrincipal
     """
     require(who, Permission.SIGNAL_SUBMIT)
     box = container(request)
-    raw = await _body(request, MAX_SIGNAL_BYTES)
+    raw = await read_body(request, MAX_SIGNAL_BYTES)
     sms.verify_signature(box.settings.sms_hmac_secret, request.headers, raw)
     signal = sc.decode(raw, sc.SmsSignal)
     if isinstance(signal, list):
         await asyncio.to_thread(_dead_letter, box.sessions, raw, signal)
         raise _refuse(signal, "invalid SMS signal")
     result = await run_in_threadpool(sms.receive_signal, db, who, signal)
-    return _json(result, 202)
+    return json_response(result, 202)
 
 
 _SR_DOC = {
@@ -132,7 +116,7 @@ async def post_service_request(request: Request, db: DbSession, who: CurrentPrin
     events of is still accepted, with a warning.
     """
     require(who, Permission.SERVICE_REQUEST_CREATE)
-    body = sc.decode(await _body(request, MAX_SIGNAL_BYTES), sc.ServiceRequestIn)
+    body = sc.decode(await read_body(request, MAX_SIGNAL_BYTES), sc.ServiceRequestIn)
     if isinstance(body, list):
         raise _refuse(body, "invalid service request")
     result = await run_in_threadpool(service_requests.create_service_request, db, who, body)
@@ -144,7 +128,7 @@ async def post_service_request(request: Request, db: DbSession, who: CurrentPrin
         created=result.created_alert,
         warnings=list(result.alert.detail.get("warnings", [])),
     )
-    return _json(out, 201 if result.created_alert else 200)
+    return json_response(out, 201 if result.created_alert else 200)
 
 
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -160,13 +144,15 @@ def list_emails(
     offset: Offset = 0,
 ) -> Response:
     """Messages received by import or SMTP, with their links and attachment metadata."""
-    return _json(service.list_emails(db, who, limit=limit, offset=offset, account_id=account_id))
+    return json_response(
+        service.list_emails(db, who, limit=limit, offset=offset, account_id=account_id)
+    )
 
 
 @router.get("/emails/{email_id}", summary="One received email")
 def get_email(email_id: int, db: DbSession, who: CurrentPrincipal) -> Response:
     """The message's text, the evidence that linked it to accounts, its attachments."""
-    return _json(service.email_detail(db, who, email_id))
+    return json_response(service.email_detail(db, who, email_id))
 
 
 @router.get("/emails/{email_id}/attachments/{position}", summary="Download an attachment")

@@ -17,7 +17,7 @@ replaced is exactly the report that matters.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,17 +67,8 @@ def by_email(session: Session, emails: dict[str, str]) -> list[Link]:
     fragments = [repo.json_fragment("email", e) for e in wanted]
     fragments += [repo.json_fragment("new_value", e) for e in wanted]
     links = []
-    for account_id, kind, _event_id, raw in repo.events_mentioning(
-        session, ("account.created", "security.change"), fragments
-    ):
-        payload = _payload(raw)
-        if kind == "account.created":
-            value = payload.get("email")
-        elif payload.get("change") == "email_changed":
-            value = payload.get("new_value")
-        else:
-            continue
-        if isinstance(value, str) and value.lower() in wanted:
+    for account_id, kind, value in _contact_values(session, "email", fragments):
+        if value.lower() in wanted:
             where = wanted[value.lower()]
             links.append(Link(account_id, "email", value.lower(), where, kind))
     return links
@@ -90,20 +81,30 @@ def by_phone(session: Session, phone: str, where: str = "signal") -> list[Link]:
         return []
     # The LIKE only needs the digits; the exact comparison is on the normalized number.
     fragments = [f"%{wanted.lstrip('+')}"]
-    links = []
+    return [
+        Link(account_id, "phone", wanted, where, kind)
+        for account_id, kind, value in _contact_values(session, "phone", fragments)
+        if normalize_phone(value) == wanted
+    ]
+
+
+def _contact_values(
+    session: Session, field: str, fragments: Collection[str]
+) -> Iterator[tuple[str, str, str]]:
+    """(account id, event type, value) of every ``field`` (email, phone) an account signed up
+    with or changed to, in the events whose payload matches one of ``fragments``."""
     for account_id, kind, _event_id, raw in repo.events_mentioning(
         session, ("account.created", "security.change"), fragments
     ):
         payload = _payload(raw)
         if kind == "account.created":
-            value = payload.get("phone")
-        elif payload.get("change") == "phone_changed":
+            value = payload.get(field)
+        elif payload.get("change") == f"{field}_changed":
             value = payload.get("new_value")
         else:
             continue
-        if isinstance(value, str) and normalize_phone(value) == wanted:
-            links.append(Link(account_id, "phone", wanted, where, kind))
-    return links
+        if isinstance(value, str):
+            yield account_id, kind, value
 
 
 def by_account_id(session: Session, ids: dict[str, str]) -> list[Link]:

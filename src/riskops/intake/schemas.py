@@ -1,5 +1,5 @@
 """Bodies that enter intake over HTTP (SMS provider signals, service requests), decoded with
-msgspec, and the field-by-field diagnosis that lists every bad field of a refused body."""
+msgspec; a refused body lists every bad field (``riskops.events.validation.field_errors``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from riskops.events.schemas import Id, UtcTime
-from riskops.events.validation import FieldError
+from riskops.events.validation import FieldError, field_errors
 
 T = TypeVar("T")
 
@@ -113,26 +113,7 @@ def decode(raw: bytes, cls: type[T]) -> T | list[FieldError]:
         pass
     except msgspec.DecodeError as exc:
         return [FieldError("$", f"not valid JSON: {exc}")]
-    return diagnose(msgspec.json.decode(raw), cls)
-
-
-def diagnose(obj: Any, cls: type[Any]) -> list[FieldError]:
-    if not isinstance(obj, dict):
-        return [FieldError("$", f"expected a JSON object, got {type(obj).__name__}")]
-    fields = {f.encode_name: f for f in msgspec.structs.fields(cls)}
-    errors = [FieldError(f"$.{name}", "unknown field") for name in obj if name not in fields]
-    for name, info in fields.items():
-        if name not in obj:
-            if info.required:
-                errors.append(FieldError(f"$.{name}", "required field is missing"))
-            continue
-        try:
-            msgspec.convert(obj[name], info.type)
-        except msgspec.ValidationError as exc:
-            errors.append(FieldError(f"$.{name}", str(exc).split(" - at `", 1)[0]))
-    if not errors:  # pragma: no cover - each field is right but the whole is not
-        errors.append(FieldError("$", f"not a valid {cls.__name__}"))
-    return errors
+    return field_errors(msgspec.json.decode(raw), cls)
 
 
 class AttachmentOut(msgspec.Struct, kw_only=True):

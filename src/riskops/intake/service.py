@@ -30,6 +30,7 @@ from riskops.cases.intake import raise_alert
 from riskops.cases.lifecycle import customer_replied
 from riskops.cases.models import AlertSource, Case, CaseStatus
 from riskops.cases.schemas import AlertIn
+from riskops.events.models import Source
 from riskops.events.service import MAX_RAW_CHARS
 from riskops.intake import linking
 from riskops.intake import repository as repo
@@ -47,7 +48,7 @@ from riskops.intake.schemas import AttachmentOut, EmailOut, EmailPage
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import NotFound
 
-DEAD_LETTER_SOURCE = "email"
+DEAD_LETTER_SOURCE = Source.EMAIL.value
 REPLIES = Principal.system("email")  # who moves a waiting case back to review
 _encode = msgspec.json.encode
 # Queues by category for linked mail; unlinked mail always goes to triage.

@@ -38,7 +38,7 @@ from riskops.kernel.errors import RiskopsError, Unauthorized
 SIGNATURE_HEADER = "X-Riskops-Signature"
 TIMESTAMP_HEADER = "X-Riskops-Timestamp"
 MAX_SKEW_SECONDS = 300
-DEAD_LETTER_SOURCE = "sms"
+DEAD_LETTER_SOURCE = Source.SMS.value
 SOURCE_NAME = "/v1/signals/sms"
 
 SEVERITY = {

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 32 * 1024 * 1024
     # Monitor: how often (events) the worker snapshots its state.
     snapshot_every: int = 50_000
+    # Cases: how often (seconds) waits are swept and new cases auto-assigned; 0 turns it off.
+    housekeeping_seconds: float = 30.0
     log_level: str = "INFO"
     log_json: bool = False
     # Console login: failed attempts before the account locks, and for how long.

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String
+from sqlalchemy import BigInteger, DateTime, Enum, Integer, Numeric, String
 from sqlalchemy.types import TypeDecorator
 
 # SQLite has no 64-bit autoincrement beyond INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def str_enum(cls: type[enum.Enum], name: str) -> Enum:
+    """A status column stored as its value in VARCHAR(32), not a native database enum.
+
+    Non-native so adding a member is a plain code change (no ``ALTER TYPE``); the stored
+    text is the member's value, not its name, so rows read the same as the API.
+    """
+    return Enum(cls, name=name, native_enum=False, length=32, values_callable=_enum_values)
+
+
+def _enum_values(cls: type[enum.Enum]) -> list[str]:
+    return [str(member.value) for member in cls]
 
 
 class UtcDateTime(TypeDecorator[datetime]):

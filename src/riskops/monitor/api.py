@@ -7,10 +7,9 @@ and responses encoded with msgspec: the decision endpoint is a hot path.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-import msgspec
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,40 +25,13 @@ from riskops.monitor import schemas as sc
 from riskops.monitor import service
 from riskops.monitor.models import HoldStatus
 from riskops.web.auth import CurrentPrincipal, requires
+from riskops.web.bodies import json_response, msgspec_body
 from riskops.web.deps import DbSession, container
 from riskops.web.openapi import json_body, schema_of
 
 router = APIRouter(prefix="/v1", tags=["monitor"])
-T = TypeVar("T")
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0)]
-_encoder = msgspec.json.Encoder()
-
-
-def _json(body: Any, status_code: int = 200) -> Response:
-    return Response(_encoder.encode(body), status_code=status_code, media_type="application/json")
-
-
-def _body(cls: type[T]) -> Any:
-    """A dependency that decodes the JSON body into ``cls`` (422 with the field on error)."""
-
-    async def parse(request: Request) -> T:
-        return _decode(await request.body() or b"{}", cls)
-
-    return Depends(parse)
-
-
-def _decode(raw: bytes, cls: type[T]) -> T:
-    try:
-        return msgspec.json.decode(raw, type=cls)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        field = text.split(" - at `", 1)[1].rstrip("`") if " - at `" in text else "$"
-        details = [{"field": field, "reason": text.split(" - at `", 1)[0]}]
-        raise ValidationFailed("invalid request", details=details) from None
-    except msgspec.DecodeError as exc:
-        details = [{"field": "$", "reason": str(exc)}]
-        raise ValidationFailed("invalid request", details=details) from None
 
 
 _DECIDE_DOC = {
@@ -96,7 +68,7 @@ async def decide(
         await asyncio.to_thread(_dead_letter, box.sessions, result)
         details = [{"field": e.field, "reason": e.reason} for e in result.errors]
         raise ValidationFailed("invalid event", details=details)
-    return _json(await box.runtime.decide_now(result))
+    return json_response(await box.runtime.decide_now(result))
 
 
 def _dead_letter(sessions: sessionmaker[Session], rejection: Rejection) -> None:
@@ -114,7 +86,7 @@ def list_decisions(
 ) -> Response:
     """Stored decisions (every non-allow, every withdrawal, every decision with a hit)."""
     rows = repo.list_decisions(db, account_id, limit, offset)
-    return _json([sc.decision_out(d) for d in rows])
+    return json_response([sc.decision_out(d) for d in rows])
 
 
 @router.get("/alerts", summary="Rule hits (live and shadow), newest first")
@@ -127,7 +99,7 @@ def list_alerts(
     _who: Principal = requires(Permission.CASE_VIEW),
 ) -> Response:
     """Alerts from the monitor's rules, filterable by account and rule."""
-    return _json(
+    return json_response(
         [sc.alert_out(a) for a in repo.list_alerts(db, account_id, rule_id, limit, offset)]
     )
 
@@ -141,7 +113,7 @@ def list_holds(
     _who: Principal = requires(Permission.CASE_VIEW),
 ) -> Response:
     """Withdrawals held by the monitor, oldest first (``status=held`` by default)."""
-    return _json([sc.hold_out(h) for h in repo.list_holds(db, status, limit, offset)])
+    return json_response([sc.hold_out(h) for h in repo.list_holds(db, status, limit, offset)])
 
 
 @router.post("/holds/{hold_id}/release", summary="Release a held withdrawal")
@@ -149,12 +121,12 @@ def release_hold(
     hold_id: int,
     db: DbSession,
     who: CurrentPrincipal,
-    body: sc.HoldResolution = _body(sc.HoldResolution),
+    body: sc.HoldResolution = msgspec_body(sc.HoldResolution),
 ) -> Response:
     """Release a ``held`` withdrawal (``hold:resolve``); ``{note}``, the note is required.
     The caller is recorded as who resolved it."""
     hold = service.resolve_hold_as(db, who, hold_id, "release", body.note)
-    return _json(sc.hold_out(hold))
+    return json_response(sc.hold_out(hold))
 
 
 @router.post("/holds/{hold_id}/reject", summary="Reject a held withdrawal")
@@ -162,12 +134,12 @@ def reject_hold(
     hold_id: int,
     db: DbSession,
     who: CurrentPrincipal,
-    body: sc.HoldResolution = _body(sc.HoldResolution),
+    body: sc.HoldResolution = msgspec_body(sc.HoldResolution),
 ) -> Response:
     """Reject a ``held`` withdrawal (``hold:resolve``); ``{note}``, the note is required.
     The caller is recorded as who resolved it."""
     hold = service.resolve_hold_as(db, who, hold_id, "reject", body.note)
-    return _json(sc.hold_out(hold))
+    return json_response(sc.hold_out(hold))
 
 
 @router.post("/accounts/{account_id}/restrictions", summary="Restrict an account", status_code=201)
@@ -175,7 +147,7 @@ def add_restriction(
     account_id: str,
     db: DbSession,
     who: CurrentPrincipal,
-    body: sc.RestrictionRequest = _body(sc.RestrictionRequest),
+    body: sc.RestrictionRequest = msgspec_body(sc.RestrictionRequest),
 ) -> Response:
     """``{kind, reason, expires_at?}`` (``account:restrict``); blocks the account's next
     matching event. The caller is recorded as who restricted it."""
@@ -185,7 +157,7 @@ def add_restriction(
             details=[{"field": "$.expires_at", "reason": "must carry a UTC offset"}],
         )
     r = service.add_restriction_as(db, who, account_id, body.kind, body.reason, body.expires_at)
-    return _json(sc.restriction_out(r, utcnow()), 201)
+    return json_response(sc.restriction_out(r, utcnow()), 201)
 
 
 @router.get("/accounts/{account_id}/restrictions", summary="Restrictions of an account")
@@ -198,7 +170,7 @@ def list_restrictions(
     """Every restriction of the account (``active=true``: only those in force)."""
     now = utcnow()
     items = [sc.restriction_out(r, now) for r in repo.restrictions_of(db, account_id)]
-    return _json([r for r in items if r.active or not active])
+    return json_response([r for r in items if r.active or not active])
 
 
 @router.post(
@@ -209,11 +181,11 @@ def lift_restriction(
     restriction_id: int,
     db: DbSession,
     who: CurrentPrincipal,
-    body: sc.LiftRequest = _body(sc.LiftRequest),
+    body: sc.LiftRequest = msgspec_body(sc.LiftRequest),
 ) -> Response:
     """Lift an active restriction (``account:restrict``; recorded: who and when)."""
     r = service.lift_restriction_as(db, who, account_id, restriction_id)
-    return _json(sc.restriction_out(r, utcnow()))
+    return json_response(sc.restriction_out(r, utcnow()))
 
 
 def include(app: FastAPI) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskops.kernel.db import Base
-from riskops.kernel.types import BigId, ExactDecimal, UtcDateTime
+from riskops.kernel.types import BigId, ExactDecimal, UtcDateTime, str_enum
 
 
 class Outcome(enum.StrEnum):
@@ -54,16 +54,6 @@ class RestrictionKind(enum.StrEnum):
     ACCOUNT_CLOSED = "account_closed"  # offboarded: everything is blocked
 
 
-def _enum(cls: type[enum.StrEnum], name: str) -> Any:
-    from sqlalchemy import Enum
-
-    return Enum(cls, name=name, native_enum=False, length=32, values_callable=_values)
-
-
-def _values(cls: type[enum.Enum]) -> list[str]:
-    return [str(member.value) for member in cls]
-
-
 class Decision(Base):
     """One decision of the monitor on one flat row (the decision log)."""
 
@@ -79,7 +69,7 @@ class Decision(Base):
     account_id: Mapped[str] = mapped_column(String(128))
     seq: Mapped[int] = mapped_column(BigInteger, index=True)
     event_type: Mapped[str] = mapped_column(String(64))
-    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "monitor_outcome"))
+    outcome: Mapped[Outcome] = mapped_column(str_enum(Outcome, "monitor_outcome"))
     score: Mapped[int] = mapped_column(Integer)
     # [{rule_id, action, score, reason}], strongest first.
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
@@ -105,7 +95,7 @@ class Alert(Base):
     row: Mapped[int] = mapped_column(SmallInteger, default=0)
     account_id: Mapped[str] = mapped_column(String(128))
     seq: Mapped[int] = mapped_column(BigInteger)
-    action: Mapped[Outcome] = mapped_column(_enum(Outcome, "monitor_alert_action"))
+    action: Mapped[Outcome] = mapped_column(str_enum(Outcome, "monitor_alert_action"))
     score: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     shadow: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -125,7 +115,7 @@ class Hold(Base):
     asset: Mapped[str] = mapped_column(String(16))
     amount: Mapped[Decimal] = mapped_column(ExactDecimal(38, 18))
     usd_value: Mapped[Decimal] = mapped_column(ExactDecimal(20, 2))
-    status: Mapped[HoldStatus] = mapped_column(_enum(HoldStatus, "monitor_hold_status"))
+    status: Mapped[HoldStatus] = mapped_column(str_enum(HoldStatus, "monitor_hold_status"))
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -140,7 +130,7 @@ class Restriction(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(String(128), index=True)
-    kind: Mapped[RestrictionKind] = mapped_column(_enum(RestrictionKind, "restriction_kind"))
+    kind: Mapped[RestrictionKind] = mapped_column(str_enum(RestrictionKind, "restriction_kind"))
     reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -123,6 +123,13 @@ class MonitorRuntime:
         if self.snapshot_path.exists():
             try:
                 snap = msgspec.msgpack.decode(self.snapshot_path.read_bytes(), type=SnapshotFile)
+                # A snapshot is written after its batch commits, so it is never ahead of the
+                # database's checkpoint; one that is belongs to another database (or this one
+                # was restored from an older backup): using it would skip events.
+                if snap.seq > (durable := self.checkpoint()):
+                    raise ValueError(
+                        f"snapshot is at seq {snap.seq}, ahead of the database's {durable}"
+                    )
                 if snap.rules != self.factory.fingerprint:
                     # The engine keeps the state of the features the new set still has.
                     log.info("monitor.rules_changed_since_snapshot", seq=snap.seq)

@@ -68,8 +68,12 @@ def run(
     tune_gc()
     summary = Summary()
     log.info("monitor.worker_started", seq=runtime.seq, batch=batch)
+    next_housekeeping = 0.0
     try:
         while not stop.is_set():
+            if settings.housekeeping_seconds > 0 and time.monotonic() >= next_housekeeping:
+                _housekeeping(runtime)
+                next_housekeeping = time.monotonic() + settings.housekeeping_seconds
             try:
                 result = runtime.step()
             except Exception as exc:  # state is rebuilt; retry after a pause
@@ -88,6 +92,19 @@ def run(
     if console is not None:
         summary.render(console)
     return summary
+
+
+def _housekeeping(runtime: MonitorRuntime) -> None:
+    """Case housekeeping between batches (waits swept, cases auto-assigned); never fatal."""
+    from riskops.cases.tasks import housekeeping
+
+    try:
+        done = housekeeping(runtime.sessions)
+    except Exception as exc:
+        log.error("cases.housekeeping_failed", error=repr(exc))
+        return
+    if any(done.values()):
+        log.info("cases.housekeeping", **done)
 
 
 def install_signal_handlers(stop: threading.Event) -> None:

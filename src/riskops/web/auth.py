@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import APIKeyCookie, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from riskops.auth import service
@@ -31,6 +32,12 @@ from riskops.web.deps import Container, container
 SESSION_COOKIE = "riskops_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+# Declared for the OpenAPI document (the "Authorize" button of /docs); the values are read
+# from the request below, so these never refuse anything themselves.
+_BEARER = HTTPBearer(auto_error=False, description="API token: `rk_<prefix>_<secret>`")
+_COOKIE = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="console session (send X-CSRF-Token)"
+)
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -134,7 +141,11 @@ async def check_csrf(request: Request, context: ConsoleContext) -> None:
         raise Forbidden("CSRF token missing or wrong")
 
 
-async def current_context(request: Request) -> ConsoleContext:
+async def current_context(
+    request: Request,
+    _bearer: Any = Security(_BEARER),
+    _cookie: Any = Security(_COOKIE),
+) -> ConsoleContext:
     """Dependency: the authenticated caller (401 when none), CSRF-checked."""
     context = await _identify(request)
     if context is None:
@@ -145,9 +156,11 @@ async def current_context(request: Request) -> ConsoleContext:
     return context
 
 
-async def current_principal(request: Request) -> Principal:
+async def current_principal(
+    context: Annotated[ConsoleContext, Depends(current_context)],
+) -> Principal:
     """Dependency: who is asking (401 when nobody is), CSRF-checked for cookie sessions."""
-    return (await current_context(request)).principal
+    return context.principal
 
 
 async def console_context(request: Request) -> ConsoleContext:
@@ -165,8 +178,7 @@ def requires(permission: Permission) -> Any:
     that only read through a repository; a service that changes something checks itself.
     Use as ``who: Principal = requires(Permission.CASE_VIEW)``."""
 
-    async def check(request: Request) -> Principal:
-        principal = await current_principal(request)
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         require(principal, permission)
         return principal
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,6 +25,8 @@ class Container:
         self.engine = engine
         self.sessions: sessionmaker[Session] = session_factory(engine)
         self._runtime = runtime
+        self._stopping: asyncio.Event | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Container:
@@ -39,9 +42,22 @@ class Container:
         return self._runtime
 
     async def start(self) -> None:
+        """The monitor's tail loop and case housekeeping, as background tasks."""
+        from riskops.cases.tasks import housekeeping_loop
+
         await self.runtime.start()
+        every = self.settings.housekeeping_seconds
+        if every > 0:
+            self._stopping = asyncio.Event()
+            self._housekeeping = asyncio.create_task(
+                housekeeping_loop(self.sessions, every, self._stopping), name="case-housekeeping"
+            )
 
     async def stop(self) -> None:
+        if self._housekeeping is not None and self._stopping is not None:
+            self._stopping.set()
+            await self._housekeeping
+            self._housekeeping = None
         if self._runtime is not None:
             await self._runtime.stop()
 

@@ -8,7 +8,6 @@ other test uses, so tests do not depend on each other's order.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import threading
@@ -22,20 +21,16 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from riskops.cases.intake import ensure_default_queues
 from riskops.kernel.config import Settings
-from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
+from riskops.kernel.db import session_factory, unit_of_work
 from riskops.web.app import create_app
 from riskops.web.deps import Container
-from support import DEFAULT_PASSWORD, make_user, missing, token_for
+from support import DEFAULT_PASSWORD, make_user, migrated_engine, missing, token_for
 
-POSTGRES_URL = os.environ.get(
-    "RISKOPS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -80,46 +75,15 @@ class Served:
         return body
 
 
-def _reachable(url: str) -> bool:
-    from urllib.parse import urlparse
-
-    parsed = urlparse(url.replace("+psycopg", ""))
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 5432), 1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(
     scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
 def console_engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
-    """A migrated database for the console server (mirrors the ``engine`` fixture)."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("console-db") / "riskops.db"
-        eng = make_engine(f"sqlite:///{path}")
-        migrate(eng)
+    """A migrated database for the console server (the ``engine`` fixture, for the session)."""
+    with migrated_engine(request.param, tmp_path_factory.mktemp("console-db")) as eng:
         yield eng
-        eng.dispose()
-        return
-    if not _reachable(POSTGRES_URL):
-        missing(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    eng = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        migrate(eng)
-        yield eng
-    finally:
-        eng.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def _free_port() -> int:

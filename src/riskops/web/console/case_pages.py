@@ -172,8 +172,7 @@ def approve(
 ) -> Response:
     """Approve someone else's high-impact action: it runs now."""
     result = decisions.approve(db, user.principal, action_id, comment)
-    target = "/approvals" if back == "approvals" else f"/cases/{result.case.id}"
-    return see_other(f"{target}?done=approved", request)
+    return _after_approval(request, result, back, "approved")
 
 
 @router.post("/approvals/{action_id}/refuse")
@@ -187,8 +186,15 @@ def refuse(
 ) -> Response:
     """Refuse someone else's high-impact action, saying why: the case goes back to review."""
     result = decisions.refuse(db, user.principal, action_id, comment)
+    return _after_approval(request, result, back, "refused")
+
+
+def _after_approval(
+    request: Request, result: decisions.DecisionResult, back: str, done: str
+) -> Response:
+    """Back to the approvals list when the form came from there, else to the case."""
     target = "/approvals" if back == "approvals" else f"/cases/{result.case.id}"
-    return see_other(f"{target}?done=refused", request)
+    return see_other(f"{target}?done={done}", request)
 
 
 @router.post("/cases/{case_id}/notes/{note_id}/amend")

@@ -251,6 +251,20 @@ def upgrade() -> None:
             sqlite_where=sa.text("status != 'closed' AND account_id IS NOT NULL"),
             postgresql_where=sa.text("status != 'closed' AND account_id IS NOT NULL"),
         )
+        batch_op.create_index(
+            "ix_cases_take_next",
+            [sa.text("priority DESC"), "due_at", "id"],
+            unique=False,
+            sqlite_where=sa.text("status = 'new' AND assignee_id IS NULL"),
+            postgresql_where=sa.text("status = 'new' AND assignee_id IS NULL"),
+        )
+        batch_op.create_index(
+            "ix_cases_take_next_queue",
+            ["queue_key", sa.text("priority DESC"), "due_at", "id"],
+            unique=False,
+            sqlite_where=sa.text("status = 'new' AND assignee_id IS NULL"),
+            postgresql_where=sa.text("status = 'new' AND assignee_id IS NULL"),
+        )
 
     op.create_table(
         "case_alerts",
@@ -465,6 +479,16 @@ def downgrade() -> None:
             "uq_cases_open_account",
             sqlite_where=sa.text("status != 'closed' AND account_id IS NOT NULL"),
             postgresql_where=sa.text("status != 'closed' AND account_id IS NOT NULL"),
+        )
+        batch_op.drop_index(
+            "ix_cases_take_next_queue",
+            sqlite_where=sa.text("status = 'new' AND assignee_id IS NULL"),
+            postgresql_where=sa.text("status = 'new' AND assignee_id IS NULL"),
+        )
+        batch_op.drop_index(
+            "ix_cases_take_next",
+            sqlite_where=sa.text("status = 'new' AND assignee_id IS NULL"),
+            postgresql_where=sa.text("status = 'new' AND assignee_id IS NULL"),
         )
         batch_op.drop_index("ix_cases_queue_open")
         batch_op.drop_index("ix_cases_assignee_status")
