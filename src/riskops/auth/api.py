@@ -53,6 +53,7 @@ class LoginOut(BaseModel):
 
 class MeOut(BaseModel):
     kind: str
+    id: int | None  # the user's (or token's) id; none for riskops itself
     name: str
     display_name: str
     role: Role | None
@@ -147,6 +148,7 @@ def me(context: CurrentContext) -> MeOut:
     p = context.principal
     return MeOut(
         kind=str(p.kind),
+        id=p.id,
         name=p.name,
         display_name=context.user_display_name,
         role=p.role,

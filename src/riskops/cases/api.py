@@ -1,4 +1,4 @@
-"""HTTP API of case work: queues, cases, take-next, assignment, decisions, approvals.
+"""HTTP API of case work: queues, shifts, cases, take-next, assignment, decisions, approvals.
 
 Endpoints authenticate (``CurrentPrincipal``), parse, call one service function and return;
 permissions are checked in the services. One request is one transaction (``DbSession``).
@@ -6,13 +6,15 @@ permissions are checked in the services. One request is one transaction (``DbSes
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import Response
 
-from riskops.cases import decisions, lifecycle, service
+from riskops.cases import decisions, lifecycle, service, settings
 from riskops.cases import schemas as sc
+from riskops.cases import shifts as shifts_service
 from riskops.cases.models import CaseStatus
 from riskops.web.auth import CurrentPrincipal
 from riskops.web.bodies import json_response, msgspec_body
@@ -28,6 +30,56 @@ Offset = Annotated[int, Query(ge=0)]
 def queues(db: DbSession, who: CurrentPrincipal) -> Response:
     """Per queue: open and unassigned cases, the oldest open, SLA breaches, due within 15 min."""
     return json_response([sc.queue_out(q) for q in service.queue_overview(db, who)])
+
+
+@router.patch(
+    "/queues/{key}",
+    summary="Change a queue's settings",
+    openapi_extra=json_body(sc.QueueUpdateIn, "Name, description, SLA minutes, position."),
+)
+def update_queue(
+    key: str,
+    db: DbSession,
+    who: CurrentPrincipal,
+    body: sc.QueueUpdateIn = msgspec_body(sc.QueueUpdateIn),
+) -> Response:
+    """Needs queue:manage. A new SLA applies to cases that arrive after the change."""
+    return json_response(sc.queue_settings_out(settings.update_queue(db, who, key, body)))
+
+
+@router.get("/shifts", summary="The shift calendar")
+def shifts(
+    db: DbSession,
+    who: CurrentPrincipal,
+    from_: Annotated[datetime, Query(alias="from")],
+    to: datetime,
+) -> Response:
+    """Shifts overlapping [from, to) (at most 31 days), earliest first."""
+    rows = settings.list_shifts(db, who, from_, to)
+    return json_response([sc.shift_out(s) for s in rows])
+
+
+@router.post(
+    "/shifts",
+    summary="Put someone on shift",
+    status_code=201,
+    openapi_extra=json_body(sc.ShiftIn, "User, start, end, queues (empty: every queue)."),
+)
+def add_shift(
+    db: DbSession, who: CurrentPrincipal, body: sc.ShiftIn = msgspec_body(sc.ShiftIn)
+) -> Response:
+    """Needs queue:manage; analysts on shift get cases auto-assigned from their queues."""
+    shift = shifts_service.add_shift(
+        db, who, body.user_id, body.starts_at, body.ends_at, body.queue_keys
+    )
+    return json_response(sc.shift_out(shift), 201)
+
+
+@router.delete("/shifts/{shift_id}", summary="Take a shift off the calendar", status_code=204)
+def remove_shift(shift_id: int, db: DbSession, who: CurrentPrincipal) -> Response:
+    """Needs queue:manage."""
+    settings.remove_shift(db, who, shift_id)
+    return Response(status_code=204)
 
 
 @router.get("/queues/{key}/cases", summary="Cases of a queue")

@@ -316,6 +316,11 @@ def users(session: Session, user_ids: Collection[int]) -> list[User]:
     return list(session.scalars(select(User).where(User.id.in_(list(user_ids)))))
 
 
+def active_users(session: Session) -> list[User]:
+    stmt = select(User).where(User.active.is_(True)).order_by(User.display_name, User.id)
+    return list(session.scalars(stmt))
+
+
 # --- assignment -----------------------------------------------------------------------
 
 
@@ -467,6 +472,24 @@ def open_counts(session: Session, user_ids: Collection[int]) -> dict[int, int]:
 
 
 # --- shifts ---------------------------------------------------------------------------
+
+
+def shifts_between(session: Session, starts: datetime, ends: datetime) -> list[Shift]:
+    stmt = (
+        select(Shift)
+        .where(Shift.starts_at < ends, Shift.ends_at > starts)
+        .order_by(Shift.starts_at, Shift.user_id, Shift.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def get_shift(session: Session, shift_id: int) -> Shift | None:
+    return session.get(Shift, shift_id)
+
+
+def delete(session: Session, obj: Any) -> None:
+    session.delete(obj)
+    session.flush()
 
 
 def shifts_at(session: Session, now: datetime) -> list[Shift]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -100,7 +100,41 @@ class ReasonIn(msgspec.Struct, kw_only=True):
     reason: str
 
 
+class QueueUpdateIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Queue settings to change; fields left out stay as they are."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+    description: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    sla_minutes: Annotated[int, msgspec.Meta(ge=1, le=60 * 24 * 30)] | None = None
+    position: Annotated[int, msgspec.Meta(ge=0, le=1000)] | None = None
+
+
+class ShiftIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A shift on the calendar: who, when, and which queues (none: every queue)."""
+
+    user_id: int
+    starts_at: datetime
+    ends_at: datetime
+    queue_keys: list[str] = msgspec.field(default_factory=list)
+
+
 # --- responses ------------------------------------------------------------------------
+
+
+class QueueSettingsOut(msgspec.Struct):
+    key: str
+    name: str
+    description: str
+    sla_minutes: int
+    position: int
+
+
+class ShiftOut(msgspec.Struct):
+    id: int
+    user_id: int
+    starts_at: datetime
+    ends_at: datetime
+    queue_keys: list[str]
 
 
 class QueueOut(msgspec.Struct):
@@ -231,6 +265,14 @@ def action_out(action: Any) -> ActionOut:
 
 def amendment_out(amendment: Any) -> AmendmentOut:
     return AmendmentOut(**_columns(amendment, AmendmentOut))
+
+
+def queue_settings_out(queue: Any) -> QueueSettingsOut:
+    return QueueSettingsOut(**_columns(queue, QueueSettingsOut))
+
+
+def shift_out(shift: Any) -> ShiftOut:
+    return ShiftOut(**_columns(shift, ShiftOut))
 
 
 def queue_out(stats: Any) -> QueueOut:

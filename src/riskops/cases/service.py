@@ -239,6 +239,19 @@ def _shift_queues(session: Session, user_id: int, now: datetime) -> list[str] | 
     return sorted(keys) if keys else None
 
 
+def user_names(session: Session, principal: Principal, user_ids: Collection[int]) -> dict[int, str]:
+    """Display names of some users (assignees of a page of cases, people on a rota), in one
+    query; needs case:view."""
+    require(principal, P.CASE_VIEW)
+    return {u.id: u.display_name for u in repo.users(session, user_ids)}
+
+
+def assignable_users(session: Session, principal: Principal) -> list[User]:
+    """Who a case may be given to (active users whose role works cases); needs case:assign."""
+    require(principal, P.CASE_ASSIGN)
+    return [u for u in repo.active_users(session) if P.CASE_WORK in ROLE_PERMISSIONS[u.role]]
+
+
 def assign(
     session: Session,
     principal: Principal,

@@ -46,6 +46,8 @@ USERS = {
     "alex": "analyst",
     "sam": "senior_analyst",
     "max": "manager",
+    "rui": "rule_author",
+    "cora": "compliance",
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from riskops.auth.models import User
 from riskops.cases.intake import raise_alert
 from riskops.cases.models import AlertSource
 from riskops.cases.schemas import AlertIn
@@ -334,3 +335,95 @@ def test_an_analyst_gets_a_403_page_where_a_manager_gets_in(
         assert manager.locator("#audit-table").inner_text().count("auth.login") >= 1
     finally:
         manager_ctx.close()
+
+
+def test_a_senior_reassigns_a_case_and_an_analyst_cannot(
+    browser: Any, page: Any, served: Any, login: Login, uid: Uid
+) -> None:
+    case_id = _open_case(served, uid("reassign"), severity=60)
+    login(page, "ana")
+    page.goto(f"/cases/{case_id}")
+    assert page.locator("#reassign-form").count() == 0  # analysts take, they do not hand out
+    senior_ctx = browser.new_context(base_url=served.url)
+    try:
+        senior = senior_ctx.new_page()
+        login(senior, "sam")
+        senior.goto(f"/cases/{case_id}")
+        senior.select_option("#reassign-to", label="Alex (analyst)")
+        senior.click("#reassign")
+        senior.wait_for_url(re.compile(rf"/cases/{case_id}\?done=assigned"))
+        assert senior.locator("#case-assignee").inner_text() == "Alex"
+        senior.select_option("#reassign-to", value="")
+        senior.click("#reassign")
+        senior.wait_for_url(re.compile(rf"/cases/{case_id}\?done=unassigned"))
+        assert senior.locator("#case-assignee").inner_text() == "unassigned"
+    finally:
+        senior_ctx.close()
+    alex_id = served.seed(lambda s: s.query(User).filter_by(username="alex").one().id)
+    csrf = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    refused = page.request.post(
+        f"/cases/{case_id}/assign", form={"csrf_token": csrf, "user_id": str(alex_id)}
+    )
+    assert refused.status == 403
+
+
+def test_the_rota_shows_who_is_on_shift_now(page: Any, served: Any, login: Login) -> None:
+    from riskops.auth.permissions import Principal
+    from riskops.cases.shifts import add_shift
+
+    now = datetime.now(UTC)
+
+    def work(session: Session) -> None:
+        alex = session.query(User).filter_by(username="alex").one()
+        add_shift(
+            session,
+            Principal.system("tests"),
+            alex.id,
+            now - timedelta(hours=1),
+            now + timedelta(hours=7),
+            ["aml"],
+        )
+
+    served.seed(work)
+    login(page, "ana")
+    page.keyboard.press("g")
+    page.keyboard.press("r")
+    page.wait_for_url(re.compile(r"/rota$"))
+    assert "Alex" in page.locator("#on-now").inner_text()
+    assert "AML" in page.locator("#on-now").inner_text()
+    assert page.locator("tr.current").count() >= 1
+
+
+# What each role may not do in the console: (user, method, path, form) -> refused with 403.
+REFUSED = [
+    ("rui", "post", "/take-next", {}),  # a rule author does not work cases
+    (
+        "rui",
+        "post",
+        "/service-requests",
+        {"account_id": "acc-x", "kind": "dispute", "subject": "s", "description": "d"},
+    ),
+    ("cora", "post", "/take-next", {}),  # compliance approves and files, it does not take
+    ("ana", "get", "/audit", None),  # the audit trail is for managers and compliance
+    ("alex", "post", "/approvals/1/approve", {"comment": "x"}),  # analysts do not approve
+]
+
+
+def test_each_role_is_refused_what_it_may_not_do(browser: Any, served: Any, login: Login) -> None:
+    for username, method, path, form in REFUSED:
+        context = browser.new_context(base_url=served.url)
+        try:
+            page = context.new_page()
+            login(page, username)
+            if method == "get":
+                response = page.goto(path)
+                status, text = response.status, page.content()
+            else:
+                page.goto("/")
+                csrf = page.locator("input[name=csrf_token]").first.get_attribute("value")
+                answer = page.request.post(path, form={"csrf_token": csrf, **form})
+                status, text = answer.status, answer.text()
+            assert status == 403, f"{username} {method} {path}: {status}"
+            assert "Not allowed" in text and "Traceback" not in text
+        finally:
+            context.close()

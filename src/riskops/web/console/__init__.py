@@ -19,6 +19,7 @@ def include(app: FastAPI) -> None:
         case_pages,
         holds,
         login,
+        rota,
         service_requests,
         work,
     )
@@ -32,6 +33,7 @@ def include(app: FastAPI) -> None:
         account_pages,
         holds,
         approvals,
+        rota,
         service_requests,
         audit,
     ):

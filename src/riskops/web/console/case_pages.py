@@ -114,6 +114,11 @@ def case_page(
         "can_lift": principal.can(Permission.ACCOUNT_RESTRICT),
         "can_amend": principal.can(Permission.CASE_WORK),
         "can_reopen": principal.can(Permission.CASE_REOPEN),
+        "assignable": (
+            cases.assignable_users(db, principal)
+            if principal.can(Permission.CASE_ASSIGN) and case.status != "closed"
+            else []
+        ),
         "pending": [a for a in detail.actions if a.status is ActionStatus.PENDING_APPROVAL],
         "actions": ACTIONS,
         "restriction_kinds": RESTRICTIONS,
@@ -135,6 +140,26 @@ def assign_me(request: Request, case_id: int, db: DbSession, user: PageUser) -> 
     if user.principal.id is None:
         raise ValidationFailed("only a person can be assigned cases")
     cases.assign(db, user.principal, case_id, user.principal.id)
+    return see_other(f"/cases/{case_id}?done=assigned", request)
+
+
+@router.post("/cases/{case_id}/assign")
+def assign_to(
+    request: Request,
+    case_id: int,
+    db: DbSession,
+    user: PageUser,
+    user_id: Annotated[str, Form()] = "",
+) -> Response:
+    """Give the case to someone else, or back to its queue (needs case:assign)."""
+    if user_id == "":
+        cases.unassign(db, user.principal, case_id)
+        return see_other(f"/cases/{case_id}?done=unassigned", request)
+    if not user_id.isdigit():
+        raise ValidationFailed(
+            "choose who gets the case", details=[{"field": "user_id", "reason": "not a user"}]
+        )
+    cases.assign(db, user.principal, case_id, int(user_id))
     return see_other(f"/cases/{case_id}?done=assigned", request)
 
 

@@ -119,6 +119,7 @@ DONE = {
     "approved": "Approved: the action was carried out.",
     "refused": "Refused: the case went back to its analyst.",
     "assigned": "Case assigned.",
+    "unassigned": "Case back in its queue, unassigned.",
     "amended": "Amendment added to the note.",
     "reopened": "Case reopened.",
     "requested": "Service request created.",

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from riskops.auth.permissions import Permission, Principal
-from riskops.cases import repository as case_repo
 from riskops.cases import service as cases
 from riskops.cases.models import Case, CaseStatus
 from riskops.kernel.errors import ValidationFailed
@@ -25,10 +24,12 @@ PAGE = 50
 STATUS_FILTERS = [("", "All open"), *[(s.value, s.value.replace("_", " ")) for s in CaseStatus]]
 
 
-def assignee_names(session: Session, case_list: Sequence[Case]) -> dict[int, str]:
+def assignee_names(
+    session: Session, principal: Principal, case_list: Sequence[Case]
+) -> dict[int, str]:
     """Display names of the assignees of a page of cases, in one query (no N+1)."""
     ids = {c.assignee_id for c in case_list if c.assignee_id is not None}
-    return {u.id: u.display_name for u in case_repo.users(session, ids)}
+    return cases.user_names(session, principal, ids)
 
 
 def _overview_context(db: Session, principal: Principal) -> dict[str, Any]:
@@ -138,7 +139,7 @@ def queue_page(
         "queue": queue,
         "key": key,
         "cases": page,
-        "names": assignee_names(db, page),
+        "names": assignee_names(db, user.principal, page),
         "next_cursor": _cursor(page[-1]) if has_more and page else None,
         "paged": after is not None,
         "status": status,

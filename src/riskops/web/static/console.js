@@ -88,7 +88,7 @@
     if (pendingG) {
       pendingG = false;
       clearTimeout(gTimer);
-      var go = { q: "/", m: "/my", h: "/holds", a: "/approvals" }[key];
+      var go = { q: "/", m: "/my", h: "/holds", a: "/approvals", r: "/rota" }[key];
       if (go) { e.preventDefault(); window.location.href = go; }
       return;
     }
