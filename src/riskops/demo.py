@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from riskops import demo_casework as casework
+from riskops.cases.tasks import drain
 from riskops.kernel.config import Settings
 from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
 from riskops.reports import detection
@@ -111,8 +112,9 @@ def run(options: DemoOptions) -> None:
         task = progress.add_task("monitor", total=accepted)
         while (batch := runtime.step()).events:
             progress.advance(task, batch.events)
-    monitor_s = time.perf_counter() - started
     runtime.snapshot()
+    drain(sessions)  # the monitor's case alerts (its intake outbox) become cases
+    monitor_s = time.perf_counter() - started
 
     outcomes = dict(runtime.totals.outcomes)
     with unit_of_work(sessions) as session:

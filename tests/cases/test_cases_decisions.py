@@ -60,6 +60,7 @@ def monitor_decides(session: Session, events: list, start: int) -> list:
     result = monitor.process_batch(
         session, mon, records(events, start), keep={e.event_id for e in events}
     )
+    intake.drain_outbox(session)  # its case alerts become cases, in this transaction here
     return result.decisions
 
 

@@ -14,7 +14,16 @@ from sqlalchemy.engine import Engine
 
 from riskops.cases import intake
 from riskops.cases.domain import priority
-from riskops.cases.models import AlertSource, Case, CaseAlert, CaseEvent, CaseStatus, Queue
+from riskops.cases.models import (
+    AlertSource,
+    Case,
+    CaseAlert,
+    CaseEvent,
+    CaseStatus,
+    IntakeOutbox,
+    Queue,
+)
+from riskops.cases.tasks import drain
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import ValidationFailed
 from riskops.monitor import service as monitor
@@ -218,7 +227,7 @@ def test_racing_transactions_open_one_case(engine: Engine) -> None:
     assert count(engine, CaseAlert) == 10
 
 
-def test_monitor_alerts_become_case_alerts_in_the_batch(engine: Engine) -> None:
+def test_monitor_alerts_become_case_alerts_through_the_outbox(engine: Engine) -> None:
     from monitor_fakes import FakeEvaluator, deposit, records, withdrawal
 
     batch = records(
@@ -234,6 +243,9 @@ def test_monitor_alerts_become_case_alerts_in_the_batch(engine: Engine) -> None:
         with unit_of_work(sessions) as session:
             monitor.process_batch(session, Monitor(FakeEvaluator()), batch, now=T0)
     assert count(engine, MonitorAlert) == 3
+    assert (count(engine, IntakeOutbox), count(engine, CaseAlert)) == (4, 0)  # 2 per pass
+    assert drain(sessions) == 4
+    assert count(engine, IntakeOutbox) == 0
     with sessions() as session:
         [hold] = session.scalars(select(Hold)).all()
         alerts = {a.kind: a for a in session.scalars(select(CaseAlert))}
@@ -255,6 +267,8 @@ def test_monitor_batch_rollback_leaves_no_case(engine: Engine) -> None:
     broken = [*records([withdrawal("w1", "a", "20000.00")]), Record(2, '{"type": "nonsense"}')]
     with pytest.raises(Exception), unit_of_work(session_factory(engine)) as session:  # noqa: B017
         monitor.process_batch(session, Monitor(FakeEvaluator()), broken)
+    assert count(engine, IntakeOutbox) == 0  # the outbox row rolled back with the batch
+    assert drain(session_factory(engine)) == 0
     assert (count(engine, CaseAlert), count(engine, Case)) == (0, 0)
 
 

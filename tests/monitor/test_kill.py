@@ -65,6 +65,13 @@ def outcome(engine: Engine) -> tuple[list[tuple[str, str, int]], list[tuple[str,
     return sorted(alerts), sorted(decisions)  # type: ignore[arg-type]
 
 
+def outbox_size(engine: Engine) -> int:
+    from riskops.cases.repository import outbox_size
+
+    with session_factory(engine)() as session:
+        return outbox_size(session)
+
+
 def case_grouping(engine: Engine) -> list[tuple[str | None, str, bool, int]]:
     """Each case alert with its account, whether it is a duplicate, and its case's count."""
     from riskops.cases.models import Case, CaseAlert
@@ -113,9 +120,13 @@ def test_sigkill_mid_stream_loses_nothing_duplicates_nothing(tmp_path: Path) -> 
     assert len(expected_alerts) > 50, "the default pack should raise alerts on this traffic"
     assert alerts == expected_alerts
     assert decisions == expected_decisions
+    # Each worker delivers the intake outbox before --once exits; the killed run's outbox
+    # rows (and the replayed batches' again) were kept until delivered, and a replayed
+    # alert changed nothing: no case alert lost or doubled.
+    assert outbox_size(engine) == outbox_size(reference_engine) == 0
     cases = case_grouping(engine)
     assert len(cases) > 10, "live review/hold/block hits should open cases"
-    assert cases == case_grouping(reference_engine)  # the outbox: no case alert lost or doubled
+    assert cases == case_grouping(reference_engine)
 
 
 def test_sigterm_stops_gracefully_with_a_snapshot(tmp_path: Path) -> None:

@@ -5,9 +5,13 @@ groups it into the account's open case (at most one, by a partial unique index) 
 A duplicate (same account, kind and subject as an alert already in the case) is stored and
 linked with ``duplicate_of`` but does not raise the case's severity, amount or count.
 
-Runs in the caller's transaction; never commits. The monitor calls ``intake_monitor_alerts``
-inside the transaction of the batch that wrote its alerts, so a crash can neither skip nor
-double a case alert (see docs/adr/0008-cases-grouping-and-take-next.md).
+Runs in the caller's transaction; never commits. The monitor does no case work in its batch
+transaction (the decision's critical section): ``enqueue_monitor_alerts`` writes the batch's
+case alerts to the intake outbox in that transaction, and ``drain_outbox`` raises them later,
+in order, in its own transaction (``cases.tasks`` runs it in the server and the worker). A
+crash can neither skip a case alert (its outbox row stays until a drain commits) nor double
+one (alerts are unique on (source, source_ref)); see
+docs/adr/0008-cases-grouping-and-take-next.md.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy.orm import Session
 
 from riskops.cases import repository as repo
@@ -26,11 +31,14 @@ from riskops.cases.models import AlertSource, Case, CaseAlert, CaseStatus, Queue
 from riskops.cases.schemas import AlertIn
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, ValidationFailed
+from riskops.monitor import repository as monitor_repo
 
 ACTOR = "system:intake"
 _RETRIES = 3
 # Monitor rule actions that make a case alert (an allow-action hit only scores).
 CASE_ACTIONS = frozenset({"review", "hold", "block"})
+_alert_encoder = msgspec.json.Encoder()
+_alert_decoder = msgspec.json.Decoder(AlertIn)
 
 
 @dataclass(slots=True)
@@ -95,24 +103,66 @@ def raise_alerts(
     raise Conflict(f"alert {source}:{ref}{more} kept losing races; retry")
 
 
-def intake_monitor_alerts(
+def enqueue_monitor_alerts(
     session: Session, rows: Iterable[Mapping[str, Any]], *, now: datetime | None = None
 ) -> int:
-    """Turn the monitor's alert rows of a batch into case alerts; returns how many are new.
+    """Write the monitor's case alerts of a batch to the intake outbox; returns how many.
 
     ``rows`` are the ``monitor_alerts`` rows of the batch, each with ``usd_value`` (the
-    event's USD value, or None), ``event_type`` and ``hold_id`` (when the decision held the
-    withdrawal) added. Shadow hits and allow-action hits are skipped. A replayed batch finds
-    its alerts stored (one query) and changes nothing.
+    event's USD value, or None), ``event_type`` and ``occurred_at`` added. Shadow hits and
+    allow-action hits are skipped. One INSERT and no reads: this runs in the monitor's batch
+    transaction. The hold id of a held withdrawal is added on delivery (``drain_outbox``),
+    when the hold row is readable without costing the batch a query. An invalid alert fails
+    the batch here, as it would have in ``raise_alerts``, rather than block the outbox.
     """
     wanted = {_monitor_ref(r): r for r in rows if not r["shadow"] and _action(r) in CASE_ACTIONS}
     if not wanted:
         return 0
     alerts = [monitor_alert_in(ref, row) for ref, row in wanted.items()]
-    return sum(r.created_alert for r in raise_alerts(session, alerts, now=now))
+    for alert in alerts:
+        _validate(alert)
+    now = now or utcnow()
+    repo.enqueue_alerts(
+        session, [{"alert": _alert_encoder.encode(a).decode(), "created_at": now} for a in alerts]
+    )
+    return len(alerts)
+
+
+def drain_outbox(session: Session, limit: int = 500, *, now: datetime | None = None) -> int:
+    """Raise the oldest ``limit`` alerts of the intake outbox, in order; returns how many.
+
+    The rows are deleted in the caller's transaction, so they are gone only if their case
+    alerts commit with them. On PostgreSQL two concurrent drainers take different rows
+    (``FOR UPDATE SKIP LOCKED``). A row delivered twice anyway (a replayed monitor batch
+    writes its alerts again) finds its alert stored and changes nothing.
+    """
+    taken = repo.take_outbox(session, limit)
+    if taken:
+        alerts = [_alert_decoder.decode(payload) for _, payload in taken]
+        raise_alerts(session, _with_hold_ids(session, alerts), now=now)
+    return len(taken)
+
+
+def _with_hold_ids(session: Session, alerts: list[AlertIn]) -> list[AlertIn]:
+    """Monitor alerts about a held withdrawal (the event's first row) name the hold."""
+    rows = [
+        a
+        for a in alerts
+        if a.source is AlertSource.MONITOR
+        and a.detail.get("event_type") == "withdrawal.requested"
+        and a.detail.get("row") == 0
+        and "hold_id" not in a.detail
+    ]
+    if rows:
+        held = monitor_repo.hold_ids(session, {a.detail["event_id"] for a in rows})
+        for alert in rows:
+            if (hold_id := held.get(alert.detail["event_id"])) is not None:
+                alert.detail["hold_id"] = hold_id
+    return alerts
 
 
 def monitor_alert_in(ref: str, row: Mapping[str, Any]) -> AlertIn:
+    """The case alert of a monitor alert row (see ``enqueue_monitor_alerts``)."""
     detail: dict[str, Any] = {
         "rule_id": row["rule_id"],
         "rule_version": row["rule_version"],

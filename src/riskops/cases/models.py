@@ -262,3 +262,18 @@ class Shift(Base):
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
     queue_keys: Mapped[list[str]] = mapped_column(JSON)  # empty: every queue
+
+
+class IntakeOutbox(Base):
+    """Case alerts waiting to be taken in (the intake outbox).
+
+    A source that must not do case work inside its own transaction (the monitor, whose batch
+    transaction is the decision's critical section) writes its alerts here in that
+    transaction; ``cases.intake.drain_outbox`` raises them in id order and deletes them.
+    """
+
+    __tablename__ = "case_intake_outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert: Mapped[str] = mapped_column(Text)  # an ``AlertIn``, msgspec JSON
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

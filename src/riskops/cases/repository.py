@@ -26,6 +26,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy import delete as delete_rows
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -41,6 +42,7 @@ from riskops.cases.models import (
     CaseAlert,
     CaseEvent,
     CaseStatus,
+    IntakeOutbox,
     Note,
     NoteAmendment,
     Queue,
@@ -233,6 +235,38 @@ def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Append case events in one multi-row INSERT, in the order given."""
     if rows:
         session.execute(insert(as_type(Table, CaseEvent.__table__)), list(rows))
+
+
+# --- intake outbox --------------------------------------------------------------------
+
+
+def enqueue_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Append outbox rows (``alert``, ``created_at``) in one executemany; no reads."""
+    if rows:
+        session.connection().execute(insert(as_type(Table, IntakeOutbox.__table__)), list(rows))
+
+
+def take_outbox(session: Session, limit: int) -> list[tuple[int, str]]:
+    """Delete the oldest ``limit`` outbox rows and return them (id, alert) in id order.
+
+    The delete comes first so the caller's transaction owns the rows until it commits (a
+    rollback puts them back). On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``,
+    so a concurrent drainer takes the next rows instead of waiting or taking these; on
+    SQLite the DELETE takes the database's write lock, which serializes drainers.
+    """
+    oldest = select(IntakeOutbox.id).order_by(IntakeOutbox.id).limit(limit)
+    if is_postgres(session):
+        oldest = oldest.with_for_update(skip_locked=True)
+    stmt = (
+        delete_rows(IntakeOutbox)
+        .where(IntakeOutbox.id.in_(oldest))
+        .returning(IntakeOutbox.id, IntakeOutbox.alert)
+    )
+    return sorted((int(i), str(a)) for i, a in session.execute(stmt))
+
+
+def outbox_size(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(IntakeOutbox)) or 0)
 
 
 def open_case_of(session: Session, account_id: str, *, for_update: bool = False) -> Case | None:

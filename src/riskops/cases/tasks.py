@@ -1,20 +1,30 @@
-"""Case housekeeping, run every ``RISKOPS_HOUSEKEEPING_SECONDS`` by the server and the
-worker: seed the default queues, end overdue waits for the customer (the SLA clock runs
-again), and hand unassigned new cases to analysts on shift.
+"""Case background tasks, run by the server and the worker.
 
-Each run is one transaction. Running it from two processes at once is safe: waits are
-ended and cases claimed with the same guarded updates an analyst's action uses.
+``housekeeping`` (every ``RISKOPS_HOUSEKEEPING_SECONDS``): seed the default queues, end
+overdue waits for the customer (the SLA clock runs again), and hand unassigned new cases to
+analysts on shift. Each run is one transaction. Running it from two processes at once is
+safe: waits are ended and cases claimed with the same guarded updates an analyst's action uses.
+
+``drain`` (every ``RISKOPS_INTAKE_POLL_SECONDS``, default 0.5 s): deliver the intake outbox,
+the case alerts the monitor wrote in its batch transactions, into cases. One owner per
+process: in ``riskops serve`` the ``intake_loop`` task started by ``web.deps.Container``
+(not the monitor runtime, whose tail and decision path stay free of case work); in
+``riskops worker`` the worker's own loop, between batches and once more before ``--once``
+exits. So a held withdrawal's case appears within about a second. Two processes draining at
+once is safe: on PostgreSQL they take different rows (``FOR UPDATE SKIP LOCKED``), on SQLite
+the write lock serializes them, and an alert delivered twice changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from riskops.cases.intake import ensure_default_queues
+from riskops.cases.intake import drain_outbox, ensure_default_queues
 from riskops.cases.lifecycle import sweep
 from riskops.cases.shifts import auto_assign
 from riskops.kernel.clock import utcnow
@@ -22,6 +32,7 @@ from riskops.kernel.db import unit_of_work
 from riskops.kernel.logging import get_logger
 
 log = get_logger(__name__)
+DRAIN_BATCH = 500
 
 
 def housekeeping(sessions: sessionmaker[Session], now: datetime | None = None) -> dict[str, int]:
@@ -32,6 +43,36 @@ def housekeeping(sessions: sessionmaker[Session], now: datetime | None = None) -
         done = sweep(session, now)
         done["auto_assigned"] = auto_assign(session, now)
     return done
+
+
+def deliver(
+    sessions: sessionmaker[Session],
+    limit: int = DRAIN_BATCH,
+    writer: AbstractContextManager[object] | None = None,
+) -> int:
+    """One transaction of delivery: the oldest ``limit`` outbox alerts into cases.
+
+    ``writer``, if given, is held around the transaction: on SQLite the server passes the
+    monitor runtime's lock, so a decision waits for a delivery on that lock instead of in
+    SQLite's busy handler, whose sleeps (1, 2, 5, 10, 15... ms) overshoot the wait.
+    """
+    with writer or contextlib.nullcontext(), unit_of_work(sessions) as session:
+        return drain_outbox(session, limit)
+
+
+def drain(
+    sessions: sessionmaker[Session],
+    *,
+    limit: int = DRAIN_BATCH,
+    writer: AbstractContextManager[object] | None = None,
+) -> int:
+    """Deliver the intake outbox until it is empty, ``limit`` alerts per transaction;
+    returns how many were delivered. Callers that read cases right after monitoring (the
+    demo, benchmarks, tests) call this after the monitor."""
+    total = 0
+    while (done := deliver(sessions, limit, writer)) == limit:
+        total += done
+    return total + done
 
 
 async def housekeeping_loop(
@@ -45,5 +86,23 @@ async def housekeeping_loop(
                 log.info("cases.housekeeping", **done)
         except Exception as exc:
             log.error("cases.housekeeping_failed", error=repr(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), every_s)
+
+
+async def intake_loop(
+    sessions: sessionmaker[Session],
+    every_s: float,
+    stopping: asyncio.Event,
+    writer: AbstractContextManager[object] | None = None,
+) -> None:
+    """Run ``drain`` every ``every_s`` until ``stopping`` is set; an error is logged (the
+    rows stay in the outbox for the next run), never fatal."""
+    while not stopping.is_set():
+        try:
+            if delivered := await asyncio.to_thread(drain, sessions, writer=writer):
+                log.debug("cases.intake_delivered", alerts=delivered)
+        except Exception as exc:
+            log.error("cases.intake_failed", error=repr(exc))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), every_s)

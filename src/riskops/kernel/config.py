@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     snapshot_every: int = 50_000
     # Cases: how often (seconds) waits are swept and new cases auto-assigned; 0 turns it off.
     housekeeping_seconds: float = 30.0
+    # Cases: how often (seconds) the server and the worker deliver the intake outbox (the
+    # monitor's case alerts) into cases; 0 turns it off (another process delivers).
+    intake_poll_seconds: float = 0.5
     log_level: str = "INFO"
     log_json: bool = False
     # Console login: failed attempts before the account locks, and for how long.

@@ -212,6 +212,11 @@ class MonitorRuntime:
         with self.sessions() as session:
             return repo.get_checkpoint(session, self.name)
 
+    @property
+    def writer(self) -> threading.Lock:
+        """The lock every batch and decision group holds while it writes."""
+        return self._lock
+
     async def start(self) -> None:
         """Start tailing the log in the background (the app lifespan calls this)."""
         tune_gc()

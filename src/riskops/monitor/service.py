@@ -3,7 +3,9 @@
 Services take the caller's session and never commit: one batch or one request is one
 transaction owned by the boundary (the runtime or the HTTP request). ``process_batch``
 writes the decisions, alerts and holds of a batch together with the checkpoint, so they
-are durable together or not at all (outbox style).
+are durable together or not at all; the batch's case alerts go to the cases' intake outbox in
+the same transaction (one INSERT) and become cases when the outbox is delivered
+(``riskops.cases.tasks``), outside the decision's critical section.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from riskops.audit import service as audit
 from riskops.auth.permissions import Permission, Principal, require
-from riskops.cases.intake import intake_monitor_alerts
+from riskops.cases.intake import enqueue_monitor_alerts
 from riskops.events import schemas as s
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
@@ -128,8 +130,8 @@ def process_batch(
     repo.insert_ignore(session, Decision, decisions)
     repo.insert_ignore(session, Alert, alerts)
     repo.insert_ignore(session, Hold, holds)
-    if facts:  # the case alerts commit with the monitor alerts (outbox)
-        intake_monitor_alerts(session, _case_alert_rows(session, alerts, facts, holds), now=now)
+    if facts:  # the case alerts commit with the monitor alerts, delivered later (outbox)
+        enqueue_monitor_alerts(session, _case_alert_rows(alerts, facts), now=now)
     if records:
         repo.advance_checkpoint(session, checkpoint, result.last_seq, now)
     result.stored = len(decisions)
@@ -170,13 +172,10 @@ def _alert_row(d: RowDecision, hit: Any, now: datetime) -> dict[str, Any]:
 
 
 def _case_alert_rows(
-    session: Session,
-    alerts: list[dict[str, Any]],
-    facts: dict[str, s.Event],
-    holds: list[dict[str, Any]],
+    alerts: list[dict[str, Any]], facts: dict[str, s.Event]
 ) -> list[dict[str, Any]]:
-    """The live alert rows with what a case needs: USD value, event type, hold id."""
-    held = repo.hold_ids(session, [h["event_id"] for h in holds]) if holds else {}
+    """The live alert rows with what a case needs: USD value, event type, occurrence time
+    (the hold id is added on delivery; no query here)."""
     rows = []
     for alert in alerts:
         event = facts.get(alert["event_id"])
@@ -188,7 +187,6 @@ def _case_alert_rows(
                 "usd_value": getattr(event, "usd_value", None),
                 "event_type": type(event).__struct_config__.tag,
                 "occurred_at": event.occurred_at,
-                "hold_id": held.get(alert["event_id"]) if alert["row"] == 0 else None,
             }
         )
     return rows

@@ -3,6 +3,11 @@
 ``python -m riskops.monitor.worker [--once] [--batch N]`` or ``riskops worker``. SIGTERM and
 SIGINT finish the current batch, write a snapshot and exit; ``--once`` processes what is in
 the log, then exits with a summary.
+
+Between batches it also runs the case tasks (``riskops.cases.tasks``): housekeeping, and the
+delivery of the intake outbox (the case alerts its batches wrote) every
+``RISKOPS_INTAKE_POLL_SECONDS`` and once more before ``--once`` exits; the worker loop is
+the process's one drainer.
 """
 
 from __future__ import annotations
@@ -68,12 +73,15 @@ def run(
     tune_gc()
     summary = Summary()
     log.info("monitor.worker_started", seq=runtime.seq, batch=batch)
-    next_housekeeping = 0.0
+    next_housekeeping = next_delivery = 0.0
     try:
         while not stop.is_set():
             if settings.housekeeping_seconds > 0 and time.monotonic() >= next_housekeeping:
                 _housekeeping(runtime)
                 next_housekeeping = time.monotonic() + settings.housekeeping_seconds
+            if settings.intake_poll_seconds > 0 and time.monotonic() >= next_delivery:
+                _deliver(runtime)
+                next_delivery = time.monotonic() + settings.intake_poll_seconds
             try:
                 result = runtime.step()
             except Exception as exc:  # state is rebuilt; retry after a pause
@@ -83,6 +91,7 @@ def run(
             summary.add(result)
             if not result.events:
                 if once:
+                    _deliver(runtime)  # the summary's cases exist when --once returns
                     break
                 stop.wait(runtime.poll_interval)
     finally:
@@ -105,6 +114,16 @@ def _housekeeping(runtime: MonitorRuntime) -> None:
         return
     if any(done.values()):
         log.info("cases.housekeeping", **done)
+
+
+def _deliver(runtime: MonitorRuntime) -> None:
+    """Deliver the intake outbox into cases; never fatal (the rows wait for the next try)."""
+    from riskops.cases.tasks import drain
+
+    try:
+        drain(runtime.sessions)
+    except Exception as exc:
+        log.error("cases.intake_failed", error=repr(exc))
 
 
 def install_signal_handlers(stop: threading.Event) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,6 +28,7 @@ class Container:
         self._runtime = runtime
         self._stopping: asyncio.Event | None = None
         self._housekeeping: asyncio.Task[None] | None = None
+        self._intake: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Container:
@@ -42,22 +44,32 @@ class Container:
         return self._runtime
 
     async def start(self) -> None:
-        """The monitor's tail loop and case housekeeping, as background tasks."""
-        from riskops.cases.tasks import housekeeping_loop
+        """The monitor's tail loop, case housekeeping and the delivery of the intake outbox
+        (the monitor's case alerts; this process's one drainer), as background tasks."""
+        from riskops.cases.tasks import housekeeping_loop, intake_loop
 
         await self.runtime.start()
-        every = self.settings.housekeeping_seconds
-        if every > 0:
-            self._stopping = asyncio.Event()
+        self._stopping = asyncio.Event()
+        if (every := self.settings.housekeeping_seconds) > 0:
             self._housekeeping = asyncio.create_task(
                 housekeeping_loop(self.sessions, every, self._stopping), name="case-housekeeping"
             )
+        if (every := self.settings.intake_poll_seconds) > 0:
+            self._intake = asyncio.create_task(
+                intake_loop(self.sessions, every, self._stopping, self._writer()),
+                name="case-intake",
+            )
+
+    def _writer(self) -> threading.Lock | None:
+        return self.runtime.writer if self.engine.dialect.name == "sqlite" else None
 
     async def stop(self) -> None:
-        if self._housekeeping is not None and self._stopping is not None:
+        if self._stopping is not None:
             self._stopping.set()
-            await self._housekeeping
-            self._housekeeping = None
+        for task in (self._housekeeping, self._intake):
+            if task is not None:
+                await task
+        self._housekeeping = self._intake = None
         if self._runtime is not None:
             await self._runtime.stop()
 

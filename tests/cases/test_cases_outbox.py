@@ -1,0 +1,153 @@
+"""The intake outbox: the monitor's case alerts are written in its batch transaction and
+delivered into cases later; nothing is lost or doubled on a crash, a replay or a race."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from case_fakes import T0
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from riskops.cases import intake
+from riskops.cases import repository as repo
+from riskops.cases.models import Case, CaseAlert, IntakeOutbox
+from riskops.cases.tasks import deliver, drain, intake_loop
+from riskops.kernel.db import session_factory, unit_of_work
+from riskops.monitor import service as monitor
+from riskops.monitor.engine import Monitor
+
+
+def count(engine: Engine, model: type) -> int:
+    with session_factory(engine)() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def monitor_batch(engine: Engine, n: int, start: int = 1) -> None:
+    """One committed monitor batch of ``n`` held withdrawals, by ``n // 2`` accounts."""
+    from monitor_fakes import FakeEvaluator, records, withdrawal
+
+    events = [withdrawal(f"w{i}", f"acc-{i % (n // 2)}", "20000.00") for i in range(n)]
+    with unit_of_work(session_factory(engine)) as session:
+        monitor.process_batch(session, Monitor(FakeEvaluator()), records(events, start), now=T0)
+
+
+def grouping(engine: Engine) -> list[tuple]:
+    with session_factory(engine)() as session:
+        rows = session.execute(
+            select(
+                CaseAlert.source_ref, Case.account_id, CaseAlert.duplicate_of, Case.alert_count
+            ).join(Case, Case.id == CaseAlert.case_id)
+        )
+        return sorted((ref, acc, dup is not None, n) for ref, acc, dup, n in rows)
+
+
+def test_the_batch_writes_the_outbox_and_a_drain_makes_the_cases(engine: Engine) -> None:
+    monitor_batch(engine, 6)
+    assert (count(engine, IntakeOutbox), count(engine, CaseAlert)) == (6, 0)
+    sessions = session_factory(engine)
+    assert drain(sessions, limit=4) == 6  # two transactions
+    assert (count(engine, IntakeOutbox), count(engine, CaseAlert), count(engine, Case)) == (
+        0,
+        6,
+        3,
+    )
+    assert drain(sessions) == 0
+    with sessions() as session:
+        assert all("hold_id" in a.detail for a in session.scalars(select(CaseAlert)))
+
+
+def test_a_crash_before_the_drain_commits_loses_nothing(engine: Engine) -> None:
+    monitor_batch(engine, 4)
+    sessions = session_factory(engine)
+    with pytest.raises(RuntimeError), unit_of_work(sessions) as session:
+        assert intake.drain_outbox(session) == 4
+        raise RuntimeError("killed mid-delivery")
+    assert (count(engine, IntakeOutbox), count(engine, CaseAlert)) == (4, 0)
+    monitor_batch(engine, 4)  # a replayed batch writes its alerts to the outbox again
+    assert count(engine, IntakeOutbox) == 8
+    assert drain(sessions) == 8
+    assert count(engine, IntakeOutbox) == 0
+    assert [n for *_, n in grouping(engine)] == [2] * 4  # 2 accounts, 2 alerts each
+
+
+@pytest.mark.postgres
+def test_two_drainers_take_different_rows(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serializes drainers on its write lock")
+    monitor_batch(engine, 10)
+    sessions = session_factory(engine)
+    first_took = threading.Event()
+    release = threading.Event()
+    taken: dict[str, list[int]] = {}
+
+    def first() -> None:
+        with unit_of_work(sessions) as session:
+            taken["first"] = [i for i, _ in repo.take_outbox(session, 4)]
+            first_took.set()
+            assert release.wait(10)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert first_took.wait(10)
+    with unit_of_work(sessions) as session:  # does not wait for the first: skips its rows
+        taken["second"] = [i for i, _ in repo.take_outbox(session, 100)]
+    release.set()
+    thread.join(10)
+    assert len(taken["first"]) == 4 and len(taken["second"]) == 6
+    assert not set(taken["first"]) & set(taken["second"])
+    assert taken["first"] == sorted(taken["first"])  # the oldest rows, in order
+
+
+def test_concurrent_drainers_group_like_one(
+    engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Four threads draining at once end with each alert once and the grouping of one drain."""
+    from support import migrated_engine
+
+    kind = "postgres" if engine.dialect.name == "postgresql" else "sqlite"
+    for start in (1, 41, 81):
+        monitor_batch(engine, 40, start)
+    sessions = session_factory(engine)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            while deliver(sessions, 7):
+                pass
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert count(engine, IntakeOutbox) == 0
+    concurrent = grouping(engine)
+    assert len(concurrent) == len({ref for ref, *_ in concurrent}) == 40  # replays: no-ops
+    with migrated_engine(kind, tmp_path_factory.mktemp("reference")) as reference:
+        for start in (1, 41, 81):
+            monitor_batch(reference, 40, start)
+        drain(session_factory(reference))
+        assert grouping(reference) == concurrent
+
+
+def test_the_intake_loop_delivers_until_stopped(engine: Engine) -> None:
+    monitor_batch(engine, 4)
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        task = asyncio.create_task(intake_loop(session_factory(engine), 0.05, stopping))
+        for _ in range(200):
+            if count(engine, CaseAlert) == 4:
+                break
+            await asyncio.sleep(0.02)
+        stopping.set()
+        await task
+
+    asyncio.run(main())
+    assert (count(engine, IntakeOutbox), count(engine, CaseAlert)) == (0, 4)
