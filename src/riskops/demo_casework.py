@@ -17,7 +17,6 @@ from email.utils import format_datetime, make_msgid
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskops.auth.models import User
@@ -25,11 +24,11 @@ from riskops.auth.permissions import Permission, Principal, Role
 from riskops.auth.service import create_api_token, create_user, user_principal
 from riskops.cases import decisions
 from riskops.cases.intake import ensure_default_queues
-from riskops.cases.models import ActionKind, Case, CaseStatus
+from riskops.cases.models import ActionKind, CaseStatus
 from riskops.cases.schemas import DecisionIn, NoteSections
-from riskops.cases.service import assign
+from riskops.cases.service import assign, list_queue_cases
 from riskops.cases.shifts import auto_assign, default_rota
-from riskops.events.models import EventRecord
+from riskops.events.repository import payloads_of_type
 from riskops.intake.schemas import (
     ServiceRequestIn,
     ServiceRequestKind,
@@ -103,13 +102,7 @@ def seed(session: Session, *, now: datetime | None = None) -> CaseworkSeed:
 
 def _profiles(session: Session, limit: int) -> list[dict[str, Any]]:
     """Accounts as the exchange knows them (``account.created``), for realistic messages."""
-    rows = session.scalars(
-        select(EventRecord.payload)
-        .where(EventRecord.type == "account.created")
-        .order_by(EventRecord.seq)
-        .limit(limit)
-    ).all()
-    return [_payload(raw) for raw in rows]
+    return [_payload(raw) for raw in payloads_of_type(session, "account.created", limit)]
 
 
 def _mail(sender: str, subject: str, body: str, when: datetime) -> bytes:
@@ -209,12 +202,10 @@ def _note(summary: str, decision: str) -> NoteSections:
 def _in_motion(session: Session, users: dict[str, User], now: datetime) -> int:
     """A few cases mid-flight: escalated, waiting for the customer, waiting for approval."""
     ana = user_principal(users["ana"])
-    picks = session.scalars(
-        select(Case)
-        .where(Case.status == CaseStatus.NEW, Case.queue_key.in_(["aml", "fraud"]))
-        .order_by(Case.priority.desc(), Case.id)
-        .limit(3)
-    ).all()
+    picks = [
+        *list_queue_cases(session, ana, "aml", statuses=[CaseStatus.NEW], limit=2),
+        *list_queue_cases(session, ana, "fraud", statuses=[CaseStatus.NEW], limit=1),
+    ]
     plans = [
         DecisionIn(
             action=ActionKind.ESCALATE,

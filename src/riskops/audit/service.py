@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from riskops.audit import repository
 from riskops.audit.models import AuditEntry
 from riskops.auth.permissions import Permission, Principal, require
 from riskops.kernel.clock import utcnow
@@ -52,13 +52,11 @@ def trail(
     """Newest entries first, filtered; reading the trail needs ``audit:view``."""
     require(reader, Permission.AUDIT_VIEW)
     session.flush()  # autoflush is off: include entries written earlier in this transaction
-    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    if subject_type is not None:
-        stmt = stmt.where(AuditEntry.subject_type == subject_type)
-    if subject_id is not None:
-        stmt = stmt.where(AuditEntry.subject_id == subject_id)
-    if actor is not None:
-        stmt = stmt.where(AuditEntry.actor == actor)
-    if before_id is not None:
-        stmt = stmt.where(AuditEntry.id < before_id)
-    return session.scalars(stmt).all()
+    return repository.entries(
+        session,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        actor=actor,
+        limit=limit,
+        before_id=before_id,
+    )

@@ -168,6 +168,17 @@ def read_after(session: Session, seq: int, limit: int = 1_000) -> list[EventReco
     return list(session.scalars(query))
 
 
+def payloads_of_type(session: Session, event_type: str, limit: int) -> list[str]:
+    """The canonical JSON of the first ``limit`` events of a type, in log order."""
+    stmt = (
+        select(EventRecord.payload)
+        .where(EventRecord.type == event_type)
+        .order_by(EventRecord.seq)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def count_events(session: Session) -> int:
     """Number of events in the log."""
     return int(session.scalar(select(func.count()).select_from(EventRecord)) or 0)
