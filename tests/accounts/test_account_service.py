@@ -24,6 +24,7 @@ from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import Forbidden, ValidationFailed
 from riskops.monitor import service as monitor
 from riskops.monitor.models import Decision, Outcome, RestrictionKind
+from riskops.monitor.service import resolve_hold_as
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ANALYST = Principal.for_user(1, "ana", Role.ANALYST)
@@ -232,7 +233,7 @@ def test_lifting_needs_a_reason_and_resolving_a_hold_needs_the_permission(seeded
         actions.lift_restriction(session, ANALYST, "acc-1", restriction.id, "customer verified")
         assert account_summary(session, ANALYST, "acc-1").restrictions == []
         with pytest.raises(Forbidden):
-            actions.resolve_hold(session, RULE_AUTHOR, 1, "release", "ok")
+            resolve_hold_as(session, RULE_AUTHOR, 1, "release", "ok")
 
 
 def test_payload_decoding_tolerates_every_event_type(seeded: Engine) -> None:

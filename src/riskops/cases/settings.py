@@ -43,6 +43,12 @@ def update_queue(session: Session, principal: Principal, key: str, body: QueueUp
     return queue
 
 
+def queue_names(session: Session, principal: Principal) -> dict[str, str]:
+    """Each queue's display name by key (case:view); no case is counted."""
+    require(principal, Permission.CASE_VIEW)
+    return {q.key: q.name for q in repo.queues(session)}
+
+
 def list_shifts(
     session: Session, principal: Principal, starts: datetime, ends: datetime
 ) -> list[Shift]:

@@ -240,8 +240,10 @@ def resolve_hold(
     """Release or reject a held withdrawal; a note (why) and an actor (who) are required.
 
     Checks no permission and writes no audit entry: callers acting for a person or token
-    use ``resolve_hold_as`` (or check and audit themselves, as ``riskops.accounts`` does).
+    use ``resolve_hold_as``.
     """
+    if action not in _RESOLUTIONS:
+        raise ValidationFailed(f"unknown hold action {action!r}; use release or reject")
     problems = []
     if not actor or not actor.strip():
         problems.append({"field": "$.actor", "reason": "who resolves the hold is required"})
@@ -278,7 +280,12 @@ def resolve_hold_as(
     require(actor, Permission.HOLD_RESOLVE)
     now = now or utcnow()
     hold = resolve_hold(session, hold_id, action, actor.name, note, now=now)
-    detail = {"account_id": hold.account_id, "event_id": hold.event_id, "note": hold.note}
+    detail = {
+        "action": action,
+        "account_id": hold.account_id,
+        "event_id": hold.event_id,
+        "note": hold.note,
+    }
     audit.record(session, actor, f"hold.{action}", "hold", hold_id, detail, now=now)
     return hold
 
@@ -361,14 +368,18 @@ def lift_restriction_as(
     actor: Principal,
     account_id: str,
     restriction_id: int,
+    reason: str | None = None,
     *,
     now: datetime | None = None,
 ) -> Restriction:
-    """``lift_restriction`` for a person or token: needs ``account:restrict``; audited."""
+    """``lift_restriction`` for a person or token: needs ``account:restrict``; audited, with
+    the reason when one is given (the console requires one)."""
     require(actor, Permission.ACCOUNT_RESTRICT)
     now = now or utcnow()
     restriction = lift_restriction(session, account_id, restriction_id, actor.name, now=now)
     detail = {"restriction_id": restriction_id, "kind": str(restriction.kind)}
+    if reason is not None:
+        detail["reason"] = reason
     audit.record(session, actor, "account.lift_restriction", "account", account_id, detail, now=now)
     return restriction
 

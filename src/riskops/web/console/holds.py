@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from riskops.accounts import actions
 from riskops.cases.domain import QUEUE_SLA
+from riskops.monitor import service as monitor
 from riskops.web.console.routing import ConsoleRoute, PageUser, is_htmx, see_other
 from riskops.web.console.templating import render
 from riskops.web.deps import DbSession
@@ -48,7 +49,7 @@ def resolve_hold(
     note: Annotated[str, Form()] = "",
 ) -> Response:
     """Release or reject with a note; htmx swaps the row for its resolved state."""
-    hold = actions.resolve_hold(db, user.principal, hold_id, action, note)
+    hold = monitor.resolve_hold_as(db, user.principal, hold_id, action, note)
     if not is_htmx(request):
         return see_other("/holds", request)
     item = actions.HeldWithdrawal(hold, None)

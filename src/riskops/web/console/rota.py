@@ -34,7 +34,7 @@ def rota_page(request: Request, db: DbSession, user: PageUser) -> Response:
     context = {
         "days": list(by_day.items()),
         "names": names,
-        "queue_names": {q.key: q.name for q in cases.queue_overview(db, user.principal, now)},
+        "queue_names": settings.queue_names(db, user.principal),
         "now": now,
         "on_now": [s for s in shifts if s.starts_at <= now < s.ends_at],
         "uncovered": uncovered,
