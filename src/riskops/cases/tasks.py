@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -75,19 +77,42 @@ def drain(
     return total + done
 
 
+def housekeeping_pass(sessions: sessionmaker[Session]) -> None:
+    """``housekeeping``, logged; an error is logged, never fatal (the next pass retries)."""
+    try:
+        done = housekeeping(sessions)
+    except Exception as exc:
+        log.error("cases.housekeeping_failed", error=repr(exc))
+        return
+    if any(done.values()):
+        log.info("cases.housekeeping", **done)
+
+
+def delivery_pass(
+    sessions: sessionmaker[Session], writer: AbstractContextManager[object] | None = None
+) -> None:
+    """``drain``, logged; an error is logged, never fatal (the rows stay in the outbox for
+    the next pass)."""
+    try:
+        if delivered := drain(sessions, writer=writer):
+            log.debug("cases.intake_delivered", alerts=delivered)
+    except Exception as exc:
+        log.error("cases.intake_failed", error=repr(exc))
+
+
+async def _every(work: Callable[[], None], every_s: float, stopping: asyncio.Event) -> None:
+    """Run ``work`` in a thread, then wait ``every_s``, until ``stopping`` is set."""
+    while not stopping.is_set():
+        await asyncio.to_thread(work)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), every_s)
+
+
 async def housekeeping_loop(
     sessions: sessionmaker[Session], every_s: float, stopping: asyncio.Event
 ) -> None:
-    """Run ``housekeeping`` until ``stopping`` is set; an error is logged, never fatal."""
-    while not stopping.is_set():
-        try:
-            done = await asyncio.to_thread(housekeeping, sessions)
-            if any(done.values()):
-                log.info("cases.housekeeping", **done)
-        except Exception as exc:
-            log.error("cases.housekeeping_failed", error=repr(exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), every_s)
+    """``housekeeping_pass`` every ``every_s`` until ``stopping`` is set."""
+    await _every(partial(housekeeping_pass, sessions), every_s, stopping)
 
 
 async def intake_loop(
@@ -96,13 +121,5 @@ async def intake_loop(
     stopping: asyncio.Event,
     writer: AbstractContextManager[object] | None = None,
 ) -> None:
-    """Run ``drain`` every ``every_s`` until ``stopping`` is set; an error is logged (the
-    rows stay in the outbox for the next run), never fatal."""
-    while not stopping.is_set():
-        try:
-            if delivered := await asyncio.to_thread(drain, sessions, writer=writer):
-                log.debug("cases.intake_delivered", alerts=delivered)
-        except Exception as exc:
-            log.error("cases.intake_failed", error=repr(exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), every_s)
+    """``delivery_pass`` every ``every_s`` until ``stopping`` is set."""
+    await _every(partial(delivery_pass, sessions, writer), every_s, stopping)

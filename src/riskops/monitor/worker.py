@@ -21,6 +21,7 @@ from types import FrameType
 from rich.console import Console
 from rich.table import Table
 
+from riskops.cases.tasks import delivery_pass, housekeeping_pass
 from riskops.kernel.config import Settings, get_settings
 from riskops.kernel.db import open_database
 from riskops.kernel.logging import get_logger
@@ -77,10 +78,10 @@ def run(
     try:
         while not stop.is_set():
             if settings.housekeeping_seconds > 0 and time.monotonic() >= next_housekeeping:
-                _housekeeping(runtime)
+                housekeeping_pass(runtime.sessions)
                 next_housekeeping = time.monotonic() + settings.housekeeping_seconds
             if settings.intake_poll_seconds > 0 and time.monotonic() >= next_delivery:
-                _deliver(runtime)
+                delivery_pass(runtime.sessions)
                 next_delivery = time.monotonic() + settings.intake_poll_seconds
             try:
                 result = runtime.step()
@@ -91,7 +92,7 @@ def run(
             summary.add(result)
             if not result.events:
                 if once:
-                    _deliver(runtime)  # the summary's cases exist when --once returns
+                    delivery_pass(runtime.sessions)  # the cases exist when --once returns
                     break
                 stop.wait(runtime.poll_interval)
     finally:
@@ -101,29 +102,6 @@ def run(
     if console is not None:
         summary.render(console)
     return summary
-
-
-def _housekeeping(runtime: MonitorRuntime) -> None:
-    """Case housekeeping between batches (waits swept, cases auto-assigned); never fatal."""
-    from riskops.cases.tasks import housekeeping
-
-    try:
-        done = housekeeping(runtime.sessions)
-    except Exception as exc:
-        log.error("cases.housekeeping_failed", error=repr(exc))
-        return
-    if any(done.values()):
-        log.info("cases.housekeeping", **done)
-
-
-def _deliver(runtime: MonitorRuntime) -> None:
-    """Deliver the intake outbox into cases; never fatal (the rows wait for the next try)."""
-    from riskops.cases.tasks import drain
-
-    try:
-        drain(runtime.sessions)
-    except Exception as exc:
-        log.error("cases.intake_failed", error=repr(exc))
 
 
 def install_signal_handlers(stop: threading.Event) -> None:
