@@ -34,7 +34,9 @@ from riskops.kernel.errors import Conflict, ValidationFailed
 from riskops.monitor import repository as monitor_repo
 
 ACTOR = "system:intake"
-_RETRIES = 3
+# Each lost race means another transaction committed part of this batch's work, which the
+# retry then sees; drainers replaying the same alerts concurrently lost 3 in a row under load.
+_RETRIES = 10
 # Monitor rule actions that make a case alert (an allow-action hit only scores).
 CASE_ACTIONS = frozenset({"review", "hold", "block"})
 _alert_encoder = msgspec.json.Encoder()
