@@ -19,7 +19,7 @@ from riskops.events.schemas import TransferInternal
 from riskops.events.tabular import wire_dicts_to_table
 from riskops.events.tasks import ingest_file
 from riskops.events.validation import Rejection
-from riskops.kernel.db import unit_of_work
+from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
 from support import AMLSIM_TRANS as AMLSIM
 from support import require_data
 
@@ -219,3 +219,35 @@ def test_amlsim_file_is_fully_accepted(sessions: sessionmaker[Session]) -> None:
     assert _count(sessions) == 197_905
     labels = read_amlworld_labels(AMLSIM)
     assert len(labels) == 197_905 and sum(labels.values()) == 671
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "parquet"])
+def test_worker_processes_store_what_one_process_stores(
+    tmp_path: Path, sessions: sessionmaker[Session], wire: Wire, fmt: str
+) -> None:
+    # Chunks prepared by worker processes are written in file order: the same log, the
+    # same dead letters and the same counts as preparing everything here.
+    events: list[dict[str, Any]] = [wire(i) for i in range(23)]
+    events[4] = wire(4, amount="-1")  # refused
+    events[9] = wire(2)  # a replay of row 2, in another chunk
+    events[15] = wire(2, amount="9")  # row 2's id with other content: a conflict
+    path = tmp_path / f"events.{fmt}"
+    if fmt == "ndjson":
+        _write_ndjson(path, [msgspec.json.encode(e) for e in events])
+    else:
+        pq.write_table(wire_dicts_to_table(events), path)
+    one = make_engine(f"sqlite:///{tmp_path / 'one.db'}")
+    migrate(one)
+    alone = ingest_file(path, None, None, session_factory(one), chunk_size=4, workers=0)
+    pooled = ingest_file(path, None, None, sessions, chunk_size=4, workers=2)
+    counts = (pooled.accepted, pooled.duplicates, pooled.rejected_count)
+    assert counts == (alone.accepted, alone.duplicates, alone.rejected_count) == (20, 1, 2)
+
+    def log(factory: sessionmaker[Session]) -> list[tuple[str, int | None]]:
+        with unit_of_work(factory) as session:
+            return [(r.event_id, r.source_row) for r in repository.read_after(session, 0, 100)]
+
+    assert log(sessions) == log(session_factory(one))
+    assert [row for _, row in log(sessions)] == [i for i in range(23) if i not in (4, 9, 15)]
+    assert _dead(sessions) == _dead(session_factory(one))
+    one.dispose()

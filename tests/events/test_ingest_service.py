@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskops.events import repository, service
@@ -132,3 +135,39 @@ def test_concurrent_writers_of_the_same_ids(sessions: sessionmaker[Session], wir
     assert all(r.rejected_count == 0 for r in reports)
     with unit_of_work(sessions) as session:
         assert repository.count_events(session) == 500
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    moments=st.lists(
+        st.datetimes(
+            min_value=datetime(1900, 1, 2),
+            max_value=datetime(9998, 12, 30),
+            timezones=st.sampled_from(
+                [UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-9, minutes=-30))]
+            ),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_times_are_stored_exactly_in_utc(
+    sessions: sessionmaker[Session], wire: Wire, moments: list[datetime]
+) -> None:
+    # The bulk insert turns the wire's RFC 3339 text into the stored layout inside the
+    # database: offsets, whole seconds and fractions up to .999999 must come back exact.
+    moments += [datetime(2025, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=5)))]
+    events = [wire(i, occurred_at=m.isoformat()) for i, m in enumerate(moments)]
+    with unit_of_work(sessions) as session:
+        start = repository.last_seq(session)
+    report = _ingest(sessions, [dict(e, event_id=f"{e['event_id']}-{start}") for e in events])
+    assert report.accepted == len(moments)
+    with unit_of_work(sessions) as session:
+        stored = repository.read_after(session, start, limit=100)
+    assert [_utc(r.occurred_at) for r in stored] == [m.astimezone(UTC) for m in moments]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -12,7 +12,7 @@ import csv
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, NamedTuple, cast
 
 import msgspec
 
@@ -73,20 +73,64 @@ def _open_binary(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
+class Batch(NamedTuple):
+    """A run of consecutive data rows, not yet parsed, that can cross to another process:
+    ``parse_batch`` turns it into ``(row, result)`` pairs."""
+
+    fmt: str
+    first_row: int
+    data: Any  # NDJSON: the stripped non-blank lines (bytes); Parquet: a pyarrow RecordBatch
+
+
+def read_batches(path: str | Path, fmt: str, size: int) -> Iterator[Batch] | None:
+    """The file as batches of ``size`` rows, for formats that split (NDJSON and Parquet);
+    None for the others, which are read row by row (``read_events``)."""
+    path = Path(path)
+    if fmt == "ndjson":
+        return _ndjson_batches(path, size)
+    if fmt == "parquet":
+        return _parquet_batches(path, size)
+    return None
+
+
+def parse_batch(batch: Batch, *, max_bytes: int = 64 * 1024) -> list[tuple[int, Event | Rejection]]:
+    """Validate a batch's rows (pure: any process can do it)."""
+    if batch.fmt == "ndjson":
+        return list(_parse_lines(batch.data, batch.first_row, max_bytes))
+    if batch.fmt == "parquet":
+        return list(_parse_record_batch(batch.data, batch.first_row, max_bytes))
+    raise UnknownFormat(f"no batches of {batch.fmt!r}")
+
+
 def read_ndjson(path: Path, *, max_bytes: int = 64 * 1024) -> Rows:
     """One JSON event per line; blank lines are skipped and not counted as rows."""
-    decode = validation.decode
+    for batch in _ndjson_batches(path, 10_000):
+        yield from _parse_lines(batch.data, batch.first_row, max_bytes)
+
+
+def _ndjson_batches(path: Path, size: int) -> Iterator[Batch]:
     row = 0
     with _open_binary(path) as handle:
+        lines: list[bytes] = []
         for line in handle:
             line = line.strip()
-            if not line:
-                continue
-            result = decode(line, max_bytes=max_bytes)
-            if isinstance(result, Rejection):
-                result.source_row = row
-            yield row, result
-            row += 1
+            if line:
+                lines.append(line)
+                if len(lines) == size:
+                    yield Batch("ndjson", row, lines)
+                    row, lines = row + size, []
+        if lines:
+            yield Batch("ndjson", row, lines)
+
+
+def _parse_lines(lines: list[bytes], row: int, max_bytes: int) -> Rows:
+    decode = validation.decode
+    for line in lines:
+        result = decode(line, max_bytes=max_bytes)
+        if isinstance(result, Rejection):
+            result.source_row = row
+        yield row, result
+        row += 1
 
 
 def read_csv(path: Path) -> Rows:
@@ -114,28 +158,39 @@ def _json_cell(value: str) -> Any:
 
 def read_parquet(path: Path, *, batch_rows: int = 65_536, max_bytes: int = 64 * 1024) -> Rows:
     """Rows of a Parquet file in the event layout (``riskops.events.tabular``)."""
-    import pyarrow as pa
+    for batch in _parquet_batches(path, batch_rows):
+        yield from _parse_record_batch(batch.data, batch.first_row, max_bytes)
+
+
+def _parquet_batches(path: Path, size: int) -> Iterator[Batch]:
     import pyarrow.parquet as pq
+
+    row = 0
+    for record_batch in pq.ParquetFile(path).iter_batches(batch_size=size):
+        yield Batch("parquet", row, record_batch)
+        row += record_batch.num_rows
+
+
+def _parse_record_batch(record_batch: Any, row: int, max_bytes: int) -> Rows:
+    import pyarrow as pa
 
     from riskops.events.tabular import table_to_wire_dicts
 
     decode, from_obj = validation.decode, validation.from_obj
     encode = msgspec.json.Encoder().encode
-    row = 0
-    parquet = pq.ParquetFile(path)
-    for batch in parquet.iter_batches(batch_size=batch_rows):
-        for obj in table_to_wire_dicts(_utc_times_as_text(pa.Table.from_batches([batch]))):
-            # Typed columns encode to valid wire JSON; a JSON round trip through the typed
-            # decoder is ~4x faster than msgspec.convert on a dict. Only a refusal takes the
-            # lenient path (convert, non-strict), which also diagnoses every field.
-            raw = encode(obj)
-            result = decode(raw, max_bytes=max_bytes)
-            if isinstance(result, Rejection) and len(raw) <= max_bytes:
-                result = from_obj(obj, raw)
-            if isinstance(result, Rejection):
-                result.source_row = row
-            yield row, result
-            row += 1
+    table = _utc_times_as_text(pa.Table.from_batches([record_batch]))
+    for obj in table_to_wire_dicts(table):
+        # Typed columns encode to valid wire JSON; a JSON round trip through the typed
+        # decoder is ~4x faster than msgspec.convert on a dict. Only a refusal takes the
+        # lenient path (convert, non-strict), which also diagnoses every field.
+        raw = encode(obj)
+        result = decode(raw, max_bytes=max_bytes)
+        if isinstance(result, Rejection) and len(raw) <= max_bytes:
+            result = from_obj(obj, raw)
+        if isinstance(result, Rejection):
+            result.source_row = row
+        yield row, result
+        row += 1
 
 
 def parse_body(body: bytes, *, ndjson: bool, max_event_bytes: int) -> list[Event | Rejection]:

@@ -10,7 +10,7 @@ transaction (the file CLI commits per chunk, the broker consumer per fetched bat
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from riskops.events import repository
 from riskops.events.models import DeadLetter
+from riskops.events.repository import stored_time
 from riskops.events.schemas import Event
 from riskops.events.validation import FieldError, Rejection
 from riskops.kernel.clock import utcnow
@@ -84,10 +85,10 @@ def ingest(
     ``items``. Work proceeds in chunks of ``chunk_size`` so memory stays bounded.
     """
     report = IngestReport()
-    iterator = iter(items)
     offset = 0
-    for chunk in _chunks(iterator, chunk_size):
-        report.merge(_ingest_chunk(session, chunk, offset, source, source_name))
+    for chunk in _chunks(iter(items), chunk_size):
+        prepared = prepare(chunk, offset, source, source_name)
+        report.merge(store(session, prepared))
         offset += len(chunk)
     return report
 
@@ -97,13 +98,23 @@ def _chunks(iterator: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-class _Chunk:
-    """One chunk's bookkeeping: the report so far and the dead letters to write."""
+class Prepared:
+    """One chunk made ready to store, without touching the database (``prepare``).
 
-    def __init__(self, source: str, source_name: str | None) -> None:
+    ``rows`` are the chunk's first event of each id, in ``repository.EVENT_ROW`` order,
+    ``indexes`` their positions in the input; ``firsts`` maps an id to its place in
+    ``rows``; ``later`` holds the same id seen again. It crosses processes (pickled), so
+    it keeps each payload once.
+    """
+
+    def __init__(self, source: str, source_name: str | None, now: datetime) -> None:
         self.report = IngestReport()
         self.dead: list[dict[str, Any]] = []
-        self.now = utcnow()
+        self.rows: list[tuple[Any, ...]] = []
+        self.indexes: list[int] = []
+        self.firsts: dict[str, int] = {}
+        self.later: list[tuple[int, int | None, str, str, bytes]] = []
+        self.now = now
         self.source = source
         self.source_name = source_name
 
@@ -150,18 +161,16 @@ class _Chunk:
             self.reject(index, source_row, event_id, errors, payload)
 
 
-def _ingest_chunk(
-    session: Session,
-    items: list[tuple[int | None, Event | Rejection]],
+def prepare(
+    items: Sequence[tuple[int | None, Event | Rejection]],
     offset: int,
     source: str,
     source_name: str | None,
-) -> IngestReport:
-    chunk = _Chunk(source, source_name)
-    rows: list[tuple[Any, ...]] = []
-    # event_id -> (index, source_row, payload hash, payload) of its first event in the chunk
-    firsts: dict[str, tuple[int, int | None, str, bytes]] = {}
-    later: list[tuple[int, int | None, str, str, bytes]] = []  # the same id again
+) -> Prepared:
+    """Encode, hash and lay out one chunk (no session: it can run while the previous chunk
+    is being written)."""
+    chunk = Prepared(source, source_name, utcnow())
+    rows, indexes, firsts, later = chunk.rows, chunk.indexes, chunk.firsts, chunk.later
     for position, (source_row, result) in enumerate(items):
         index = offset + position
         if isinstance(result, Rejection):
@@ -174,25 +183,38 @@ def _ingest_chunk(
         if event_id in firsts:
             later.append((index, source_row, event_id, digest, payload))
             continue
-        firsts[event_id] = (index, source_row, digest, payload)
-        rows.append((  # in repository.EVENT_COLUMNS order
-            event_id, result.__struct_config__.tag, result.account_id, result.occurred_at,
-            chunk.now, source, source_name, source_row, payload.decode(), digest,
+        firsts[event_id] = len(rows)
+        indexes.append(index)
+        rows.append((  # in repository.EVENT_ROW order
+            source_row, event_id, result.__struct_config__.tag, result.account_id,
+            stored_time(result.occurred_at), payload.decode(), digest,
         ))  # fmt: skip
-    stored = repository.insert_events(session, rows)
+    return chunk
+
+
+def store(session: Session, chunk: Prepared) -> IngestReport:
+    """Write a prepared chunk: events, then replays and conflicts settled, dead letters."""
+    stored = repository.insert_events(
+        session,
+        chunk.rows,
+        received_at=chunk.now,
+        source=chunk.source,
+        source_name=chunk.source_name,
+    )
     report = chunk.report
-    if stored:
-        report.accepted = len(stored)
-        report.first_seq, report.last_seq = min(stored.values()), max(stored.values())
+    if stored.count:
+        report.accepted = stored.count
+        report.first_seq, report.last_seq = stored.first_seq, stored.last_seq
+    rows = chunk.rows
     # Not stored: the id was already in the log (or a concurrent writer just stored it).
-    skipped = [event_id for event_id in firsts if event_id not in stored]
-    known = repository.payload_hashes(session, skipped) if skipped else {}
-    for event_id in skipped:
-        index, source_row, digest, payload = firsts[event_id]
-        chunk.settle(index, source_row, event_id, digest, known.get(event_id), payload)
-    for index, source_row, event_id, digest, payload in later:
-        first_digest = firsts[event_id][2]
-        stored_digest = first_digest if event_id in stored else known.get(event_id)
+    skipped = [] if stored.ids is None else [r for r in rows if r[1] not in stored.ids]
+    known = repository.payload_hashes(session, [r[1] for r in skipped]) if skipped else {}
+    for source_row, event_id, _, _, _, payload, digest in skipped:
+        index = chunk.indexes[chunk.firsts[event_id]]
+        chunk.settle(index, source_row, event_id, digest, known.get(event_id), payload.encode())
+    for index, source_row, event_id, digest, payload in chunk.later:
+        first_digest = rows[chunk.firsts[event_id]][6]
+        stored_digest = first_digest if stored.holds(event_id) else known.get(event_id)
         chunk.settle(index, source_row, event_id, digest, stored_digest, payload)
     report.rejected.sort(key=lambda item: item.index)
     repository.insert_dead_letters(session, chunk.dead)

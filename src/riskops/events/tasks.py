@@ -1,18 +1,37 @@
-"""Ingestion tasks: whole files, one transaction per chunk (the task owns its commits)."""
+"""Ingestion tasks: whole files, one transaction per chunk (the task owns its commits).
+
+Big NDJSON and Parquet files are read in batches that worker processes validate and
+prepare (decode, encode, hash, lay out) while this process writes the chunks before them,
+in file order, on one connection. On SQLite a thread checkpoints the WAL meanwhile, so the
+writer never stops to copy pages and wait for the disk. Other formats, and small files,
+are prepared here, chunk by chunk (ADR 0010).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Callable, Iterator
+import multiprocessing
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskops.events import adapters, service
+from riskops.events.adapters import Batch
 from riskops.events.models import Source
-from riskops.kernel.db import unit_of_work
+
+T = TypeVar("T")
+CHUNK_SIZE = 20_000
+_CHECKPOINT_SECONDS = 0.25
+_SQLITE_AUTOCHECKPOINT = 1000  # SQLite's default, restored on the writer's connection
 
 
 def ingest_file(
@@ -21,28 +40,138 @@ def ingest_file(
     source_name: str | None,
     sessions: sessionmaker[Session],
     progress: Callable[[int], object] | None = None,
-    chunk_size: int = 20_000,
+    chunk_size: int = CHUNK_SIZE,
+    workers: int | None = None,
 ) -> service.IngestReport:
     """Ingest a file, one transaction per chunk (a crash keeps the chunks already done;
-    re-running the same file is idempotent). Returns the merged ``IngestReport``."""
-    rows = adapters.read_events(path, fmt)
+    re-running the same file is idempotent). Returns the merged ``IngestReport``.
+
+    ``workers`` processes prepare the chunks of NDJSON and Parquet files of more than one
+    chunk (default: one per CPU; 0 prepares them in this process).
+    """
+    fmt = fmt or adapters.detect_format(path)
+    name = source_name or path.name
+    engine = sessions.kw["bind"]
+    if not isinstance(engine, Engine):  # pragma: no cover - a programming error
+        raise TypeError("ingest_file needs a sessionmaker bound to an Engine")
     total = service.IngestReport()
     with _young_gc_only():
-        while chunk := list(islice(rows, chunk_size)):
-            with unit_of_work(sessions) as session:
-                report = service.ingest(
-                    session,
-                    chunk,
-                    source=Source.FILE.value,
-                    source_name=source_name or path.name,
-                    chunk_size=chunk_size,
-                )
-            total.merge(report, keep_rejected=False)
-            del chunk
-            gc.collect(1)
-            if progress is not None:
-                progress(report.accepted + report.duplicates + report.rejected_count)
+        chunks = _prepared(path, fmt, name, chunk_size, _worker_count(workers))
+        # The first chunk starts the worker processes before the checkpointing thread.
+        first = list(islice(chunks, 1))
+        with _bulk_connection(engine) as connection:
+            for chunk in _chain(first, chunks):
+                session = sessions(bind=connection)
+                try:
+                    report = service.store(session, chunk)
+                    session.commit()
+                finally:
+                    session.close()
+                total.merge(report, keep_rejected=False)
+                del chunk
+                gc.collect(1)
+                if progress is not None:
+                    progress(report.accepted + report.duplicates + report.rejected_count)
     return total
+
+
+def _worker_count(workers: int | None) -> int:
+    return (os.cpu_count() or 1) if workers is None else workers
+
+
+def _prepared(
+    path: Path, fmt: str, name: str, chunk_size: int, workers: int
+) -> Iterator[service.Prepared]:
+    """The file's chunks, prepared, in file order."""
+    source = Source.FILE.value
+    batches = adapters.read_batches(path, fmt, chunk_size)
+    if batches is None:  # read row by row
+        rows = adapters.read_events(path, fmt)
+        offset = 0
+        while chunk := list(islice(rows, chunk_size)):
+            yield service.prepare(chunk, offset, source, name)
+            offset += len(chunk)
+        return
+    first = list(islice(batches, 2))
+    batches = _chain(first, batches)
+    if workers < 1 or len(first) < 2:  # one chunk: not worth starting processes
+        for batch in batches:
+            yield prepare_batch(batch, source, name)
+        return
+    yield from _in_workers(batches, source, name, workers)
+
+
+def prepare_batch(batch: Batch, source: str, source_name: str) -> service.Prepared:
+    """Validate and prepare one batch (what a worker process runs)."""
+    return service.prepare(adapters.parse_batch(batch), batch.first_row, source, source_name)
+
+
+def _in_workers(
+    batches: Iterator[Batch], source: str, name: str, workers: int
+) -> Iterator[service.Prepared]:
+    # fork: the workers start at once with everything imported, before any thread of ours.
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[Future[service.Prepared]] = deque()
+        for batch in islice(batches, 2 * workers):
+            pending.append(pool.submit(prepare_batch, batch, source, name))
+        try:
+            while pending:
+                done = pending.popleft().result()
+                for batch in islice(batches, 1):  # keep 2 per worker in flight
+                    pending.append(pool.submit(prepare_batch, batch, source, name))
+                yield done
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _chain(first: list[T], rest: Iterable[T]) -> Iterator[T]:
+    yield from first
+    yield from rest
+
+
+@contextlib.contextmanager
+def _bulk_connection(engine: Engine) -> Iterator[Connection]:
+    """One connection for the whole file. On SQLite its commits leave the WAL to a
+    checkpointing thread; SQLite's usual automatic checkpoint is back on at the end."""
+    with engine.connect() as connection:
+        if engine.dialect.name != "sqlite":
+            yield connection
+            return
+        connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+        connection.commit()  # end the autobegun block: each chunk's session owns its own
+        checkpoints = _Checkpointer(engine)
+        checkpoints.start()
+        try:
+            yield connection
+        finally:
+            checkpoints.stop()
+            connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={_SQLITE_AUTOCHECKPOINT}")
+
+
+class _Checkpointer:
+    """Copies committed WAL pages into the SQLite database every quarter second, and once
+    more at the end, on its own thread and connection (a PASSIVE checkpoint never blocks
+    the writer). Without it the WAL would grow for as long as the bulk writer runs."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="riskops-wal-checkpoint")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with self._engine.connect() as connection:
+            while not self._stop.wait(_CHECKPOINT_SECONDS):
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 @contextlib.contextmanager
