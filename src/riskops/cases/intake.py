@@ -54,7 +54,15 @@ class IntakeResult:
 
 
 def ensure_default_queues(session: Session) -> None:
-    """Create the default queues that do not exist yet (idempotent; settings are kept)."""
+    """Create the default queues that do not exist yet (idempotent; settings are kept).
+
+    Runs before every intake batch and housekeeping pass, so it reads first: once the
+    queues exist it writes nothing (on SQLite an insert that ignores every row still takes
+    the write lock the monitor needs)."""
+    keys = [q.key for q in DEFAULT_QUEUES]
+    present = repo.queues_by_key(session, keys)
+    if len(present) == len(keys):
+        return
     repo.insert_queues_ignore(
         session,
         [
@@ -67,6 +75,7 @@ def ensure_default_queues(session: Session) -> None:
                 "active": True,
             }
             for i, q in enumerate(DEFAULT_QUEUES)
+            if q.key not in present
         ],
     )
 

@@ -25,6 +25,14 @@ def register(app: typer.Typer) -> None:
         file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
         fmt: Annotated[str, typer.Option("--format", help=_FORMATS)] = "auto",
         source_name: Annotated[str | None, typer.Option(help="defaults to the file name")] = None,
+        workers: Annotated[
+            int | None,
+            typer.Option(
+                min=0,
+                help="processes validating NDJSON/Parquet chunks (default: one per CPU; "
+                "0: validate in this process)",
+            ),
+        ] = None,
     ) -> None:
         """Ingest an event file (NDJSON, CSV, Parquet or AMLworld CSV) into the event log."""
         from rich.console import Console
@@ -52,7 +60,12 @@ def register(app: typer.Typer) -> None:
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task(f"ingesting {file.name} ({chosen})", total=None)
             report = tasks.ingest_file(
-                file, chosen, source_name, sessions, progress=lambda n: bar.advance(task, n)
+                file,
+                chosen,
+                source_name,
+                sessions,
+                progress=lambda n: bar.advance(task, n),
+                workers=workers,
             )
         seconds = time.perf_counter() - started
         rows = report.accepted + report.duplicates + report.rejected_count
