@@ -5,6 +5,7 @@ The events are simulated once into a Parquet file under bench/out and reused.
 
 from __future__ import annotations
 
+import resource
 import time
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def measure(quick: bool = False) -> list[Result]:
     started = time.perf_counter()
     result = backtest(load_default_pack(), path, lists=default_lists(), out=OUT / "bt_hits.csv")
     elapsed = time.perf_counter() - started
+    # ru_maxrss is in KiB on Linux; it includes the simulation when the file was just made.
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     hits = sum(result.hits_per_rule.values())
     label = f"default pack over {events / 1e6:.2f}M events"
     if not quick and events < FULL_EVENTS:
@@ -48,4 +51,5 @@ def measure(quick: bool = False) -> list[Result]:
         else Result("backtest", label, elapsed, "s"),
         Result("backtest", "throughput", events / elapsed, "events/s"),
         Result("backtest", "hits", float(hits), "hits"),
+        Result("backtest", "peak memory (process)", peak_mb, "MB"),
     ]

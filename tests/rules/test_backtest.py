@@ -12,8 +12,11 @@ import pytest
 from riskops.events.tabular import flat_sql
 from riskops.rules.backtest import CSV_COLUMNS, backtest
 from riskops.rules.lists import ListStore, default_lists
-from riskops.rules.model import load_default_pack
-from riskops.rules.parity import parity_check
+from riskops.rules.model import load_default_pack, parse_rules
+from riskops.rules.parity import parity_check, run_sql
+from riskops.rules.sql import compile_rules, row_conditions
+
+from .helpers import row, rule
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +97,43 @@ def test_cli_backtest_and_validate(sim: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["rules", "validate", str(bad)])
     assert result.exit_code == 1
     assert "unknown operator 'gtt'" in result.output
+
+
+def test_row_conditions_prune_joins_but_not_windows() -> None:
+    """Rows a rule cannot hit (its feature-free conditions fail) still count in its windows,
+    and rules sharing a feature with other row conditions or none still see every value."""
+    deposits_1h = {"agg": "count", "window": "1h", "where": {"field": "type", "eq": "deposit"}}
+    big_after_small = rule(
+        ["deposit"],
+        {"all": [{"field": "usd_cents", "gte": 500}, {"feature": "n", "gte": 3}]},
+        {"n": deposits_1h},
+        id="BIG",
+    )
+    small_or_many = rule(
+        ["deposit", "withdrawal.requested"],
+        {"any": [{"field": "usd_cents", "lt": 10}, {"feature": "n", "gte": 4}]},
+        {"n": deposits_1h},
+        id="ANY",
+    )
+    not_first = rule(
+        ["deposit"],
+        {"all": [{"not": {"field": "rail", "eq": "card"}}, {"feature": "n", "gte": 2}]},
+        {"n": deposits_1h},
+        id="NOT",
+    )
+    rules = parse_rules([big_after_small, small_or_many, not_first])
+    assert [len(row_conditions(r)) for r in rules] == [1, 0, 1]
+    rows = [
+        row(0, "deposit", 0, usd_cents=5, rail="card"),
+        row(1, "deposit", 10, usd_cents=100, rail="bank"),
+        row(2, "withdrawal.requested", 20, usd_cents=1000),
+        row(3, "deposit", 30, usd_cents=900, rail="card"),
+        row(4, "deposit", 40, usd_cents=None),
+        row(5, "deposit", 4000, usd_cents=700),
+    ]
+    assert parity_check(rules, ListStore(), rows, features=True) == []
+    sql_hits = {
+        (rule_id, seq)
+        for rule_id, _v, _e, _w, _a, _sr, seq, _t in run_sql(compile_rules(rules), rows)
+    }
+    assert sql_hits == {("ANY", 0), ("BIG", 3), ("ANY", 4), ("NOT", 1)}

@@ -60,7 +60,8 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> int:
         f"CREATE TEMP VIEW ev AS SELECT * EXCLUDE (file_row_number){row_number} "
         f"FROM read_parquet('{source}', file_row_number = true)"
     )
-    con.execute(f"CREATE TEMP TABLE flat AS {flat_sql('ev', columns)}")
+    # A view: the rules' query reads (and keeps) only the flat columns it needs.
+    con.execute(f"CREATE TEMP VIEW flat AS {flat_sql('ev', columns)}")
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 

@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from riskops.rules.lists import ListStore
-from riskops.rules.model import All, AnyOf, Cond, Not, Pred, Ref
+from riskops.rules.model import All, AnyOf, Cond, Not, Pred, Ref, walk
 
 _CMP = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
@@ -27,6 +27,17 @@ def literal(value: Any) -> str:
         text = repr(value) if math.isfinite(value) else str(value)
         return f"CAST('{text}' AS DOUBLE)"  # not a DECIMAL literal: compare as doubles
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def fields(cond: Cond | None) -> set[str]:
+    """The flat columns a condition reads."""
+    out: set[str] = set()
+    for p in walk(cond) if cond is not None else []:
+        if p.kind == "field":
+            out.add(p.name)
+        if isinstance(p.value, Ref) and p.value.kind == "field":
+            out.add(p.value.name)
+    return out
 
 
 def cond_sql(cond: Cond, features: dict[str, str], lists: ListStore) -> str:
