@@ -12,6 +12,8 @@ import pickle
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
+import msgspec
+
 from riskops.rules.compile_py import Compiled, compile_cond
 from riskops.rules.features import State, make_state
 from riskops.rules.lists import ListStore
@@ -32,12 +34,13 @@ class _Rule(NamedTuple):
 class _Update(NamedTuple):
     feature: int
     update: Callable[[Any, int, dict[str, Any], int], None]
-    where: Compiled | None
     by: str
 
 
 class _Plan(NamedTuple):
-    updates: tuple[_Update, ...]
+    # Features an event type may update, grouped by their ``where`` (None: every row), so
+    # a condition that several features share is tested once per row.
+    updates: tuple[tuple[Compiled | None, tuple[_Update, ...]], ...]
     rules: tuple[_Rule, ...]
 
 
@@ -90,11 +93,14 @@ class StreamEvaluator:
         self._broken: dict[int, str] = {}
 
     def _plan(self, event_type: str) -> _Plan:
-        updates = tuple(
-            _Update(i, self.states[i].update, self._wheres[i], self._by[i])
-            for i, types in enumerate(self._types)
-            if types is None or event_type in types
-        )
+        groups: dict[bytes, tuple[Compiled | None, list[_Update]]] = {}
+        for i, types in enumerate(self._types):
+            if types is None or event_type in types:
+                where = self.features[i].where
+                ident = b"" if where is None else msgspec.json.encode(where)
+                group = groups.setdefault(ident, (self._wheres[i], []))
+                group[1].append(_Update(i, self.states[i].update, self._by[i]))
+        updates = tuple((where, tuple(members)) for where, members in groups.values())
         rules = tuple(r for r in self._compiled if event_type in r.rule.when)
         plan = self._plans[event_type] = _Plan(updates, rules)
         return plan
@@ -136,14 +142,17 @@ class StreamEvaluator:
         broken = self._broken
         if broken:
             broken.clear()
-        for index, update, where, by in plan.updates:
-            key = row[by]
-            if key is None or (where is not None and where(row, _no_features) is not True):
+        for where, members in plan.updates:
+            if where is not None and where(row, _no_features) is not True:
                 continue
-            try:
-                update(key, now.get(by, 0), row, tok)
-            except Exception as exc:  # bad data in one feature must not stop the others
-                broken[index] = f"feature state failed: {type(exc).__name__}: {exc}"
+            for index, update, by in members:
+                key = row[by]
+                if key is None:
+                    continue
+                try:
+                    update(key, now.get(by, 0), row, tok)
+                except Exception as exc:  # bad data in one feature must not stop the others
+                    broken[index] = f"feature state failed: {type(exc).__name__}: {exc}"
         hits: list[Hit] = []
         errors: list[RuleError] = []
         self._row, self._now = row, now
