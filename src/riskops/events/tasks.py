@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 from pathlib import Path
@@ -55,8 +55,9 @@ def ingest_file(
     if not isinstance(engine, Engine):  # pragma: no cover - a programming error
         raise TypeError("ingest_file needs a sessionmaker bound to an Engine")
     total = service.IngestReport()
-    with _young_gc_only():
-        chunks = _prepared(path, fmt, name, chunk_size, _worker_count(workers))
+    chunks = _prepared(path, fmt, name, chunk_size, _worker_count(workers))
+    # closing: on an error the worker processes stop now, not when the traceback is freed
+    with _young_gc_only(), contextlib.closing(chunks):
         # The first chunk starts the worker processes before the checkpointing thread.
         first = list(islice(chunks, 1))
         with _bulk_connection(engine) as connection:
@@ -81,7 +82,7 @@ def _worker_count(workers: int | None) -> int:
 
 def _prepared(
     path: Path, fmt: str, name: str, chunk_size: int, workers: int
-) -> Iterator[service.Prepared]:
+) -> Generator[service.Prepared, None, None]:
     """The file's chunks, prepared, in file order."""
     source = Source.FILE.value
     batches = adapters.read_batches(path, fmt, chunk_size)
