@@ -13,6 +13,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -110,8 +111,9 @@ def prepare_batch(batch: Batch, source: str, source_name: str) -> service.Prepar
 def _in_workers(
     batches: Iterator[Batch], source: str, name: str, workers: int
 ) -> Iterator[service.Prepared]:
-    # fork: the workers start at once with everything imported, before any thread of ours.
-    context = multiprocessing.get_context("fork")
+    # fork on Linux: the workers start at once with everything imported, before any thread
+    # of ours. Elsewhere (macOS: system libraries are not fork-safe) they are spawned.
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         pending: deque[Future[service.Prepared]] = deque()
         for batch in islice(batches, 2 * workers):
