@@ -74,9 +74,18 @@ class StreamEvaluator:
                 names[name] = index_of[ident]
             cond = compile_cond(rule.cond, names, lists)
             self._compiled.append(_Rule(rule, cond, names, rule.status != RuleStatus.LIVE))
-        self._wheres = [
-            compile_cond(f.where, {}, lists) if f.where is not None else None for f in self.features
-        ]
+        # One compiled function per distinct ``where``: features that share a condition share
+        # it, and a plan tests it once per row.
+        by_text: dict[bytes, Compiled] = {}
+        self._wheres: list[Compiled | None] = []
+        for feature in self.features:
+            if feature.where is None:
+                self._wheres.append(None)
+                continue
+            text = msgspec.json.encode(feature.where)
+            if text not in by_text:
+                by_text[text] = compile_cond(feature.where, {}, lists)
+            self._wheres.append(by_text[text])
         self._by = [f.by for f in self.features]
         self._types = [feature_types(f) for f in self.features]
         # key column -> key value -> (last ts_us, last ts_ns): the tie-broken clocks. Only
@@ -93,14 +102,12 @@ class StreamEvaluator:
         self._broken: dict[int, str] = {}
 
     def _plan(self, event_type: str) -> _Plan:
-        groups: dict[bytes, tuple[Compiled | None, list[_Update]]] = {}
+        groups: dict[Compiled | None, list[_Update]] = {}
         for i, types in enumerate(self._types):
             if types is None or event_type in types:
-                where = self.features[i].where
-                ident = b"" if where is None else msgspec.json.encode(where)
-                group = groups.setdefault(ident, (self._wheres[i], []))
-                group[1].append(_Update(i, self.states[i].update, self._by[i]))
-        updates = tuple((where, tuple(members)) for where, members in groups.values())
+                update = _Update(i, self.states[i].update, self._by[i])
+                groups.setdefault(self._wheres[i], []).append(update)
+        updates = tuple((where, tuple(members)) for where, members in groups.items())
         rules = tuple(r for r in self._compiled if event_type in r.rule.when)
         plan = self._plans[event_type] = _Plan(updates, rules)
         return plan
