@@ -16,11 +16,10 @@ import os
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
-from typing import TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,7 +28,6 @@ from riskops.events import adapters, service
 from riskops.events.adapters import Batch
 from riskops.events.models import Source
 
-T = TypeVar("T")
 CHUNK_SIZE = 20_000
 _CHECKPOINT_SECONDS = 0.25
 _SQLITE_AUTOCHECKPOINT = 1000  # SQLite's default, restored on the writer's connection
@@ -62,7 +60,7 @@ def ingest_file(
         # The first chunk starts the worker processes before the checkpointing thread.
         first = list(islice(chunks, 1))
         with _bulk_connection(engine) as connection:
-            for chunk in _chain(first, chunks):
+            for chunk in chain(first, chunks):
                 session = sessions(bind=connection)
                 try:
                     report = service.store(session, chunk)
@@ -95,7 +93,7 @@ def _prepared(
             offset += len(chunk)
         return
     first = list(islice(batches, 2))
-    batches = _chain(first, batches)
+    batches = chain(first, batches)
     if workers < 1 or len(first) < 2:  # one chunk: not worth starting processes
         for batch in batches:
             yield prepare_batch(batch, source, name)
@@ -127,11 +125,6 @@ def _in_workers(
         finally:
             for future in pending:
                 future.cancel()
-
-
-def _chain(first: list[T], rest: Iterable[T]) -> Iterator[T]:
-    yield from first
-    yield from rest
 
 
 @contextlib.contextmanager
