@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
+from fastapi import FastAPI
 from monitor_fakes import FakeFactory, withdrawal
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -16,11 +18,12 @@ from riskops.events.models import EventRecord
 from riskops.events.schemas import Event
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory
+from riskops.monitor.api import DecisionLane
 from riskops.monitor.models import Decision
 from riskops.monitor.runtime import MonitorRuntime
 from riskops.web.app import create_app
 from riskops.web.deps import Container
-from support import bearer, token_for
+from support import bearer, migrated_engine, token_for
 
 SCOPES = [
     "decision:request",
@@ -155,3 +158,42 @@ def test_alerts_and_decisions_listings(client: TestClient) -> None:
     decisions = client.get("/v1/decisions", params={"limit": 1}).json()
     assert [(d["event_id"], d["outcome"]) for d in decisions] == [("w2", "block")]
     assert client.get("/v1/decisions", params={"limit": 0}).status_code == 422
+
+
+def _answers(app_of: Callable[[Container], FastAPI], directory: Path) -> list[tuple[int, Any]]:
+    """Status and body of a fixed series of ``POST /v1/decisions`` on a fresh database."""
+    with migrated_engine("sqlite", directory) as engine:
+        runtime = MonitorRuntime(engine, FakeFactory(), snapshot_path=directory / "snap")
+        full = bearer(token_for(engine, ["decision:request"]))
+        reader = bearer(token_for(engine, ["case:view"]))
+        big = msgspec.json.encode(withdrawal("w1", "acc", "25000.00"))
+        requests: list[tuple[bytes, dict[str, str]]] = [
+            (big, full),
+            (big, full),  # a replay
+            (msgspec.json.encode(withdrawal("w1", "acc", "1.00")), full),  # same id, changed
+            (msgspec.json.encode(withdrawal("w2", "acc", "10.00")), full),
+            (b"{nope", full),
+            (big, {"Authorization": ""}),
+            (big, {"Authorization": "Basic abc"}),
+            (big, bearer("rk_unknown_secret")),
+            (big, reader),
+        ]
+        with TestClient(app_of(Container(Settings(data_dir=directory), engine, runtime))) as c:
+            return [
+                (r.status_code, r.json())
+                for body, headers in requests
+                if (r := c.post("/v1/decisions", content=body, headers=headers))
+            ]
+
+
+def _without_lane(container: Container) -> FastAPI:
+    app = create_app(container)
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not DecisionLane]
+    return app
+
+
+def test_the_decision_lane_answers_as_the_route_does(tmp_path: Path) -> None:
+    lane = _answers(create_app, tmp_path / "lane")
+    route = _answers(_without_lane, tmp_path / "route")
+    assert [code for code, _ in lane] == [200, 200, 409, 200, 422, 401, 401, 401, 403]
+    assert lane == route

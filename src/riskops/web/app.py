@@ -8,13 +8,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 
 from riskops import __version__
 from riskops.kernel.errors import RiskopsError
 from riskops.web import openapi
 from riskops.web.auth import LoginRequired, login_redirect_url
+from riskops.web.bodies import error_response
 from riskops.web.deps import Container
 
 
@@ -40,8 +41,8 @@ def create_app(container: Container | None = None, *, start_background: bool = T
     app.state.container = container
 
     @app.exception_handler(RiskopsError)
-    async def _riskops_error(_request: Request, exc: RiskopsError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+    async def _riskops_error(_request: Request, exc: RiskopsError) -> Response:
+        return error_response(exc)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(_request: Request, exc: LoginRequired) -> RedirectResponse:

@@ -141,12 +141,8 @@ async def check_csrf(request: Request, context: ConsoleContext) -> None:
         raise Forbidden("CSRF token missing or wrong")
 
 
-async def current_context(
-    request: Request,
-    _bearer: Any = Security(_BEARER),
-    _cookie: Any = Security(_COOKIE),
-) -> ConsoleContext:
-    """Dependency: the authenticated caller (401 when none), CSRF-checked."""
+async def authenticated(request: Request) -> ConsoleContext:
+    """The authenticated caller (401 when none), CSRF-checked."""
     context = await _identify(request)
     if context is None:
         raise Unauthorized(
@@ -154,6 +150,23 @@ async def current_context(
         )
     await check_csrf(request, context)
     return context
+
+
+async def authorize(request: Request, permission: Permission) -> Principal:
+    """What ``requires(permission)`` checks, for code outside FastAPI's dependencies: the
+    caller, authenticated (401), CSRF-checked, and refused (403) without ``permission``."""
+    principal = (await authenticated(request)).principal
+    require(principal, permission)
+    return principal
+
+
+async def current_context(
+    request: Request,
+    _bearer: Any = Security(_BEARER),
+    _cookie: Any = Security(_COOKIE),
+) -> ConsoleContext:
+    """Dependency: the authenticated caller (401 when none), CSRF-checked."""
+    return await authenticated(request)
 
 
 async def current_principal(

@@ -13,7 +13,7 @@ import msgspec
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
-from riskops.kernel.errors import PayloadTooLarge, ValidationFailed
+from riskops.kernel.errors import PayloadTooLarge, RiskopsError, ValidationFailed
 
 T = TypeVar("T")
 
@@ -25,6 +25,11 @@ _AT = " - at `"
 def json_response(body: Any, status_code: int = 200) -> Response:
     """``body`` (msgspec Structs, dicts, lists, ...) encoded as a JSON response."""
     return Response(_encoder.encode(body), status_code=status_code, media_type="application/json")
+
+
+def error_response(exc: RiskopsError) -> Response:
+    """The JSON error every API answers with: ``{error, message, details?}``."""
+    return json_response(exc.to_dict(), exc.status_code)
 
 
 def decode_json(raw: bytes, cls: type[T]) -> T:
