@@ -8,8 +8,10 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-from sqlalchemy import select
+from monitor_fakes import FakeEvaluator
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from riskops.accounts import actions
 from riskops.accounts.service import account_summary, timeline
@@ -19,11 +21,15 @@ from riskops.cases.intake import ensure_default_queues, raise_alert
 from riskops.cases.models import AlertSource
 from riskops.cases.schemas import AlertIn
 from riskops.events import schemas as s
+from riskops.events.models import EventRecord
 from riskops.events.service import ingest
+from riskops.intake.repository import known_accounts
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import Forbidden, ValidationFailed
+from riskops.monitor import repository as monitor_repo
 from riskops.monitor import service as monitor
-from riskops.monitor.models import Decision, Outcome, RestrictionKind
+from riskops.monitor.engine import Monitor
+from riskops.monitor.models import AccountEvent, Decision, Outcome, RestrictionKind
 from riskops.monitor.service import resolve_hold_as
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -100,12 +106,26 @@ def _events(account: str) -> list[s.Event]:
     ]
 
 
-@pytest.fixture
-def seeded(engine: Engine) -> Engine:
+def _monitor_through(session: Session, seq: int) -> None:
+    """The monitor's batch over the log up to ``seq`` (it writes the account timeline)."""
+    done = monitor_repo.get_checkpoint(session, "default")
+    if seq <= done:
+        return
+    records = monitor_repo.log_after(session, done, seq - done)
+    monitor.process_batch(session, Monitor(FakeEvaluator()), records, now=NOW)
+
+
+# Readers find an account's events in the monitor's timeline up to its checkpoint and in
+# the log's tail after it; every test runs with the monitor not started, and with acc-1's
+# events split between the two.
+@pytest.fixture(params=["log tail only", "timeline and tail"])
+def seeded(engine: Engine, request: pytest.FixtureRequest) -> Engine:
     with unit_of_work(session_factory(engine)) as session:
         ensure_default_queues(session)
         ingest(session, [(None, e) for e in _events("acc-1")], source="api")
         ingest(session, [(None, e) for e in _events("acc-2")], source="api")
+        if request.param == "timeline and tail":
+            _monitor_through(session, 4)  # acc-1's first four events, before its withdrawal
         monitor.add_restriction(
             session, "acc-1", RestrictionKind.WITHDRAWAL_LOCK, "case 1", "ana", now=NOW
         )
@@ -269,3 +289,17 @@ def test_payload_decoding_tolerates_every_event_type(seeded: Engine) -> None:
     assert rows["provider.signal"].summary == "sim_swap"
     assert rows["p2p.order"].counterparty == "Bob (acc-9)"
     assert msgspec.json.encode(rows["p2p.order"].usd_value) == b'"50.00"'
+
+
+def test_each_event_is_found_once_however_far_the_monitor_has_read(seeded: Engine) -> None:
+    with unit_of_work(session_factory(seeded)) as session:
+        everything = [(r.seq, r.event_id) for r in timeline(session, ANALYST, "acc-1").rows]
+        assert len(everything) == 7
+        last = session.scalar(select(func.max(EventRecord.seq)))
+        for seq in range(1, last + 1):
+            _monitor_through(session, seq)
+            found = [(r.seq, r.event_id) for r in timeline(session, ANALYST, "acc-1").rows]
+            assert found == everything  # the monitor's decisions join in; the events stay
+            assert known_accounts(session, ["acc-1", "acc-2", "acc-404"]) == {"acc-1", "acc-2"}
+        timeline_rows = session.scalar(select(func.count()).select_from(AccountEvent))
+        assert timeline_rows == last

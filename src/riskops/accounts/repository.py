@@ -1,7 +1,8 @@
 """All SQL of the account 360. Functions take the caller's session and never commit.
 
-Every query is bounded (a limit, or a window of 30 days on one account) and uses an index
-on ``account_id``: an account page costs a fixed handful of queries, whatever the history.
+Every query is bounded (a limit, or a window of 30 days on one account) and finds the
+account's events through the monitor's timeline (``account_seqs``): an account page costs a
+fixed handful of queries, whatever the history.
 """
 
 from __future__ import annotations
@@ -11,13 +12,31 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, Numeric, cast, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    Numeric,
+    cast,
+    func,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from riskops.cases.models import Case, CaseAlert, CaseStatus
 from riskops.events.models import EventRecord
-from riskops.monitor.models import Decision, Hold, HoldStatus, Restriction
+from riskops.monitor.models import (
+    AccountEvent,
+    Decision,
+    Hold,
+    HoldStatus,
+    Restriction,
+)
+from riskops.monitor.repository import monitored_through
 
 EVENTS = EventRecord.__table__
 PROFILE_TYPES = ("account.created", "kyb.submitted", "kyb.decided", "kyc.submitted", "kyc.decided")
@@ -28,11 +47,24 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+def account_seqs(account_id: str) -> CompoundSelect:
+    """The seqs of the account's own events, for ``EVENTS.c.seq.in_(...)``: the monitor's
+    timeline (``AccountEvent``) up to its checkpoint, and the log's tail after it, events
+    not monitored yet, read without an index (the log has none on accounts, ADR 0013).
+    Every monitor batch writes the timeline of its events with its checkpoint, so the
+    furthest checkpoint bounds what the timeline holds."""
+    monitored = monitored_through()
+    return union_all(
+        select(AccountEvent.seq).where(AccountEvent.account_id == account_id),
+        select(EVENTS.c.seq).where(EVENTS.c.seq > monitored, EVENTS.c.account_id == account_id),
+    )
+
+
 def profile_payloads(session: Session, account_id: str, limit: int = 50) -> list[tuple[str, str]]:
     """``(type, payload)`` of the account's identity events, oldest first."""
     stmt = (
         select(EVENTS.c.type, EVENTS.c.payload)
-        .where(EVENTS.c.account_id == account_id, EVENTS.c.type.in_(PROFILE_TYPES))
+        .where(EVENTS.c.seq.in_(account_seqs(account_id)), EVENTS.c.type.in_(PROFILE_TYPES))
         .order_by(EVENTS.c.seq)
         .limit(limit)
     )
@@ -40,7 +72,7 @@ def profile_payloads(session: Session, account_id: str, limit: int = 50) -> list
 
 
 def has_events(session: Session, account_id: str) -> bool:
-    stmt = select(EVENTS.c.seq).where(EVENTS.c.account_id == account_id).limit(1)
+    stmt = account_seqs(account_id).limit(1)
     return session.connection().execute(stmt).first() is not None
 
 
@@ -58,7 +90,7 @@ def flows_since(session: Session, account_id: str, since: datetime) -> dict[str,
     stmt = (
         select(EVENTS.c.type, func.count(), func.coalesce(func.sum(_usd_cents(session)), 0))
         .where(
-            EVENTS.c.account_id == account_id,
+            EVENTS.c.seq.in_(account_seqs(account_id)),
             EVENTS.c.type.in_(FLOW_TYPES),
             EVENTS.c.occurred_at >= since,
         )
@@ -125,7 +157,7 @@ def timeline_rows(
     """``(seq, event_id, type, occurred_at, payload)`` newest first (by ``seq``)."""
     stmt = select(
         EVENTS.c.seq, EVENTS.c.event_id, EVENTS.c.type, EVENTS.c.occurred_at, EVENTS.c.payload
-    ).where(EVENTS.c.account_id == account_id)
+    ).where(EVENTS.c.seq.in_(account_seqs(account_id)))
     if types:
         stmt = stmt.where(EVENTS.c.type.in_(list(types)))
     if before_seq is not None:

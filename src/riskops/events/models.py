@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, String, Text
+from sqlalchemy import BigInteger, DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskops.kernel.db import Base
@@ -35,8 +35,7 @@ class EventRecord(Base):
     """One accepted event in the append-only log."""
 
     __tablename__ = "events"
-    # An account's timeline, newest first: one index range scan, no sort.
-    __table_args__ = (Index("ix_events_account_seq", "account_id", "seq"),)
+    # No account index: the monitor keeps the account timeline (``AccountEvent``, ADR 0013).
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(128), unique=True)

@@ -15,13 +15,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy import Text, cast, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from riskops.events.models import DeadLetter, EventRecord
 from riskops.events.repository import insert_dead_letters
 from riskops.intake.models import EmailAttachment, InboundEmail
-from riskops.monitor.models import Hold
+from riskops.monitor.models import AccountEvent, Hold
+from riskops.monitor.repository import monitored_through
 
 _CHUNK = 500  # ids per IN (...) lookup
 
@@ -116,13 +117,18 @@ def _escape(value: str) -> str:
 
 
 def known_accounts(session: Session, account_ids: Collection[str]) -> set[str]:
-    """The given ids that have at least one event in the log (uses its account index)."""
+    """The given ids that have at least one event in the log: in the monitor's account
+    timeline, or in the log's tail it has not read yet (see ``accounts.repository``)."""
     ids = list(dict.fromkeys(account_ids))
     found: set[str] = set()
+    monitored = monitored_through()
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        query = select(EventRecord.account_id).where(EventRecord.account_id.in_(chunk)).distinct()
-        found.update(session.scalars(query))
+        timeline = select(AccountEvent.account_id).where(AccountEvent.account_id.in_(chunk))
+        tail = select(EventRecord.account_id).where(
+            EventRecord.seq > monitored, EventRecord.account_id.in_(chunk)
+        )
+        found.update(session.scalars(union(timeline.distinct(), tail.distinct())))
     return found
 
 

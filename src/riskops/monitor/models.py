@@ -147,3 +147,20 @@ class MonitorCheckpoint(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AccountEvent(Base):
+    """The account timeline: which events (by seq) are an account's own, newest last.
+
+    A read model of the log kept by the monitor, written in each batch's transaction with
+    its checkpoint, so it holds every event up to the checkpoint; readers add the log's
+    tail after it (``accounts.repository.account_seqs``). The log itself carries no
+    account index: each event's insert would be a random B-tree insert on the bulk
+    ingestion path (ADR 0013).
+    """
+
+    __tablename__ = "account_events"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, func, or_, select, update
+from sqlalchemy import ScalarSelect, Select, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,12 @@ def insert_ignore(session: Session, model: type[Any], rows: Sequence[dict[str, A
     if rows:
         stmt = _insert_ignore_stmt(_dialect(session), model.__table__)
         session.connection().execute(stmt, list(rows))
+
+
+def monitored_through() -> ScalarSelect[Any]:
+    """The furthest monitor checkpoint, as a scalar subquery (0 before any): every event up
+    to it is in the account timeline (``AccountEvent``); the log after it is the tail."""
+    return select(func.coalesce(func.max(MonitorCheckpoint.last_seq), 0)).scalar_subquery()
 
 
 def get_checkpoint(session: Session, name: str) -> int:

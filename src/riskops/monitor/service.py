@@ -29,6 +29,7 @@ from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
 from riskops.monitor import repository as repo
 from riskops.monitor.engine import Monitor, RowDecision
 from riskops.monitor.models import (
+    AccountEvent,
     Alert,
     Decision,
     Hold,
@@ -107,8 +108,10 @@ def process_batch(
     alerts: list[dict[str, Any]] = []
     holds: list[dict[str, Any]] = []
     facts: dict[str, s.Event] = {}  # events with a live hit that may make a case alert
+    timeline: list[dict[str, Any]] = []
     for record in records:
         event = _event_decoder.decode(record.payload)
+        timeline.append({"account_id": event.account_id, "seq": record.seq})
         rows = monitor.decide(event, record.seq)
         result.events += 1
         result.rows += len(rows)
@@ -130,6 +133,7 @@ def process_batch(
     repo.insert_ignore(session, Decision, decisions)
     repo.insert_ignore(session, Alert, alerts)
     repo.insert_ignore(session, Hold, holds)
+    repo.insert_ignore(session, AccountEvent, timeline)
     if facts:  # the case alerts commit with the monitor alerts, delivered later (outbox)
         enqueue_monitor_alerts(session, _case_alert_rows(alerts, facts), now=now)
     if records:
