@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple, cast
 
@@ -93,12 +93,26 @@ def read_batches(path: str | Path, fmt: str, size: int) -> Iterator[Batch] | Non
     return None
 
 
+def batch_rows(batch: Batch) -> int:
+    """How many data rows a batch holds."""
+    return len(batch.data) if batch.fmt == "ndjson" else int(batch.data.num_rows)
+
+
+def slice_batch(batch: Batch, start: int, stop: int) -> Batch:
+    """Rows ``start`` to ``stop`` (excluded) of a batch, counted from its first, as a batch."""
+    data = (
+        batch.data[start:stop] if batch.fmt == "ndjson" else batch.data.slice(start, stop - start)
+    )
+    return Batch(batch.fmt, batch.first_row + start, data)
+
+
 def parse_batch(batch: Batch, *, max_bytes: int = 64 * 1024) -> list[tuple[int, Event | Rejection]]:
     """Validate a batch's rows (pure: any process can do it)."""
     if batch.fmt == "ndjson":
         return list(_parse_lines(batch.data, batch.first_row, max_bytes))
     if batch.fmt == "parquet":
-        return list(_parse_record_batch(batch.data, batch.first_row, max_bytes))
+        rows = range(batch.first_row, batch.first_row + batch.data.num_rows)
+        return list(zip(rows, parse_record_batch(batch.data, rows, max_bytes), strict=True))
     raise UnknownFormat(f"no batches of {batch.fmt!r}")
 
 
@@ -159,7 +173,8 @@ def _json_cell(value: str) -> Any:
 def read_parquet(path: Path, *, batch_rows: int = 65_536, max_bytes: int = 64 * 1024) -> Rows:
     """Rows of a Parquet file in the event layout (``riskops.events.tabular``)."""
     for batch in _parquet_batches(path, batch_rows):
-        yield from _parse_record_batch(batch.data, batch.first_row, max_bytes)
+        rows = range(batch.first_row, batch.first_row + batch.data.num_rows)
+        yield from zip(rows, parse_record_batch(batch.data, rows, max_bytes), strict=True)
 
 
 def _parquet_batches(path: Path, size: int) -> Iterator[Batch]:
@@ -171,7 +186,11 @@ def _parquet_batches(path: Path, size: int) -> Iterator[Batch]:
         row += record_batch.num_rows
 
 
-def _parse_record_batch(record_batch: Any, row: int, max_bytes: int) -> Rows:
+def parse_record_batch(
+    record_batch: Any, rows: Iterable[int], max_bytes: int = 64 * 1024
+) -> Iterator[Event | Rejection]:
+    """Validate the rows of a Parquet record batch, one by one (``rows``: their numbers in
+    the file, which rejections carry)."""
     import pyarrow as pa
 
     from riskops.events.tabular import table_to_wire_dicts
@@ -179,7 +198,7 @@ def _parse_record_batch(record_batch: Any, row: int, max_bytes: int) -> Rows:
     decode, from_obj = validation.decode, validation.from_obj
     encode = msgspec.json.Encoder().encode
     table = _utc_times_as_text(pa.Table.from_batches([record_batch]))
-    for obj in table_to_wire_dicts(table):
+    for row, obj in zip(rows, table_to_wire_dicts(table), strict=True):
         # Typed columns encode to valid wire JSON; a JSON round trip through the typed
         # decoder is ~4x faster than msgspec.convert on a dict. Only a refusal takes the
         # lenient path (convert, non-strict), which also diagnoses every field.
@@ -189,8 +208,7 @@ def _parse_record_batch(record_batch: Any, row: int, max_bytes: int) -> Rows:
             result = from_obj(obj, raw)
         if isinstance(result, Rejection):
             result.source_row = row
-        yield row, result
-        row += 1
+        yield result
 
 
 def parse_body(body: bytes, *, ndjson: bool, max_event_bytes: int) -> list[Event | Rejection]:
@@ -221,12 +239,16 @@ _raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
 
 def _utc_times_as_text(table: Any) -> Any:
     """UTC timestamp columns as RFC 3339 text: Arrow formats them ~3x faster than it builds
-    Python datetimes, and the decoder parses the text anyway. Other zones are left alone."""
+    Python datetimes, and the decoder parses the text anyway. Other zones are left alone.
+    The text is Arrow's own, with the fraction the column's unit gives (".000000" for
+    microseconds); a zone-free cast formats ~30x faster than ``strftime`` on UTC."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     for index, field in enumerate(table.schema):
         if pa.types.is_timestamp(field.type) and field.type.tz in ("UTC", "+00:00"):
-            text = pc.strftime(table.column(index), format="%Y-%m-%dT%H:%M:%SZ")
+            naive = table.column(index).cast(pa.timestamp(field.type.unit))
+            text = pc.replace_substring(naive.cast(pa.string()), " ", "T", max_replacements=1)
+            text = pc.binary_join_element_wise(text, pa.scalar("Z"), pa.scalar(""))
             table = table.set_column(index, field.name, text)
     return table

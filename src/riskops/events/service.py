@@ -101,22 +101,69 @@ def _chunks(iterator: Iterator[Any], size: int) -> Iterator[list[Any]]:
 class Prepared:
     """One chunk made ready to store, without touching the database (``prepare``).
 
-    ``rows`` are the chunk's first event of each id, in ``repository.EVENT_ROW`` order,
-    ``indexes`` their positions in the input; ``firsts`` maps an id to its place in
-    ``rows``; ``later`` holds the same id seen again. It crosses processes (pickled), so
-    it keeps each payload once.
+    ``rows`` holds the values of the chunk's first event of each id, one row after another
+    in ``repository.EVENT_ROW`` order (``ROW_WIDTH`` values a row), so the writer hands
+    them to the database as they are; ``indexes`` are those events' positions in the input;
+    ``firsts`` maps an id to its row number; ``later`` holds the same id seen again. It
+    crosses processes: pickled, ``rows`` travel as one MessagePack blob (~6x cheaper to
+    encode than pickling the values, as cheap to decode).
     """
 
     def __init__(self, source: str, source_name: str | None, now: datetime) -> None:
         self.report = IngestReport()
         self.dead: list[dict[str, Any]] = []
-        self.rows: list[tuple[Any, ...]] = []
+        self.rows: list[Any] = []
         self.indexes: list[int] = []
         self.firsts: dict[str, int] = {}
         self.later: list[tuple[int, int | None, str, str, bytes]] = []
         self.now = now
         self.source = source
         self.source_name = source_name
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["rows"] = _pack(self.rows)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["rows"] = _unpack(state["rows"])
+        self.__dict__.update(state)
+
+    def take(self, index: int, source_row: int | None, result: Event | Rejection) -> None:
+        """Lay out one validated input (``index``: its position in the whole input)."""
+        if isinstance(result, Rejection):
+            row = source_row if source_row is not None else result.source_row
+            self.reject(index, row, result.event_id, result.errors, result.raw)
+            return
+        self.add(
+            index,
+            source_row,
+            result.event_id,
+            result.__struct_config__.tag,  # type: ignore[arg-type]
+            result.account_id,
+            stored_time(result.occurred_at),
+            _encode(result),
+        )
+
+    def add(
+        self,
+        index: int,
+        source_row: int | None,
+        event_id: str,
+        kind: str,
+        account_id: str,
+        occurred_at: str,
+        payload: bytes,
+    ) -> None:
+        """Lay out one valid event, already encoded: ``payload`` is its canonical JSON and
+        ``occurred_at`` its ``stored_time`` text."""
+        digest = _sha256(payload).hexdigest()
+        if event_id in self.firsts:
+            self.later.append((index, source_row, event_id, digest, payload))
+            return
+        self.firsts[event_id] = len(self.indexes)
+        self.indexes.append(index)
+        self.rows += (event_id, kind, account_id, occurred_at, source_row, payload.decode(), digest)
 
     def reject(
         self,
@@ -161,6 +208,10 @@ class Prepared:
             self.reject(index, source_row, event_id, errors, payload)
 
 
+_pack = msgspec.msgpack.Encoder().encode
+_unpack = msgspec.msgpack.Decoder(list[Any]).decode
+
+
 def prepare(
     items: Sequence[tuple[int | None, Event | Rejection]],
     offset: int,
@@ -170,25 +221,9 @@ def prepare(
     """Encode, hash and lay out one chunk (no session: it can run while the previous chunk
     is being written)."""
     chunk = Prepared(source, source_name, utcnow())
-    rows, indexes, firsts, later = chunk.rows, chunk.indexes, chunk.firsts, chunk.later
+    take = chunk.take
     for position, (source_row, result) in enumerate(items):
-        index = offset + position
-        if isinstance(result, Rejection):
-            row = source_row if source_row is not None else result.source_row
-            chunk.reject(index, row, result.event_id, result.errors, result.raw)
-            continue
-        payload = _encode(result)
-        digest = _sha256(payload).hexdigest()
-        event_id = result.event_id
-        if event_id in firsts:
-            later.append((index, source_row, event_id, digest, payload))
-            continue
-        firsts[event_id] = len(rows)
-        indexes.append(index)
-        rows.append((  # in repository.EVENT_ROW order
-            source_row, event_id, result.__struct_config__.tag, result.account_id,
-            stored_time(result.occurred_at), payload.decode(), digest,
-        ))  # fmt: skip
+        take(offset + position, source_row, result)
     return chunk
 
 
@@ -205,15 +240,19 @@ def store(session: Session, chunk: Prepared) -> IngestReport:
     if stored.count:
         report.accepted = stored.count
         report.first_seq, report.last_seq = stored.first_seq, stored.last_seq
-    rows = chunk.rows
+    rows, width = chunk.rows, repository.ROW_WIDTH
     # Not stored: the id was already in the log (or a concurrent writer just stored it).
-    skipped = [] if stored.ids is None else [r for r in rows if r[1] not in stored.ids]
-    known = repository.payload_hashes(session, [r[1] for r in skipped]) if skipped else {}
-    for source_row, event_id, _, _, _, payload, digest in skipped:
+    skipped = (
+        []
+        if stored.ids is None
+        else [rows[i : i + width] for i in range(0, len(rows), width) if rows[i] not in stored.ids]
+    )
+    known = repository.payload_hashes(session, [r[0] for r in skipped]) if skipped else {}
+    for event_id, _, _, _, source_row, payload, digest in skipped:
         index = chunk.indexes[chunk.firsts[event_id]]
         chunk.settle(index, source_row, event_id, digest, known.get(event_id), payload.encode())
     for index, source_row, event_id, digest, payload in chunk.later:
-        first_digest = rows[chunk.firsts[event_id]][6]
+        first_digest = rows[chunk.firsts[event_id] * width + 6]
         stored_digest = first_digest if stored.holds(event_id) else known.get(event_id)
         chunk.settle(index, source_row, event_id, digest, stored_digest, payload)
     report.rejected.sort(key=lambda item: item.index)
