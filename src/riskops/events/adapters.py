@@ -109,11 +109,18 @@ def slice_batch(batch: Batch, start: int, stop: int) -> Batch:
 def parse_batch(batch: Batch, *, max_bytes: int = 64 * 1024) -> list[tuple[int, Event | Rejection]]:
     """Validate a batch's rows (pure: any process can do it)."""
     if batch.fmt == "ndjson":
-        return list(_parse_lines(batch.data, batch.first_row, max_bytes))
+        return list(iter_batch(batch, max_bytes=max_bytes))
     if batch.fmt == "parquet":
         rows = range(batch.first_row, batch.first_row + batch.data.num_rows)
         return list(zip(rows, parse_record_batch(batch.data, rows, max_bytes), strict=True))
     raise UnknownFormat(f"no batches of {batch.fmt!r}")
+
+
+def iter_batch(batch: Batch, *, max_bytes: int = 64 * 1024) -> Rows:
+    """``parse_batch`` as it goes, for NDJSON (one event at a time, no list of them)."""
+    if batch.fmt == "ndjson":
+        return _parse_lines(batch.data, batch.first_row, max_bytes)
+    return iter(parse_batch(batch, max_bytes=max_bytes))
 
 
 def read_ndjson(path: Path, *, max_bytes: int = 64 * 1024) -> Rows:
@@ -138,11 +145,18 @@ def _ndjson_batches(path: Path, size: int) -> Iterator[Batch]:
 
 
 def _parse_lines(lines: list[bytes], row: int, max_bytes: int) -> Rows:
-    decode = validation.decode
+    # The common case inline (a line within the limit that decodes): this runs per event.
+    decode, fast = validation.decode, validation.decode_valid
     for line in lines:
-        result = decode(line, max_bytes=max_bytes)
-        if isinstance(result, Rejection):
-            result.source_row = row
+        result: Event | Rejection
+        try:
+            if len(line) > max_bytes:
+                raise msgspec.DecodeError
+            result = fast(line)
+        except msgspec.DecodeError:
+            result = decode(line, max_bytes=max_bytes)  # again, to say why
+            if isinstance(result, Rejection):
+                result.source_row = row
         yield row, result
         row += 1
 

@@ -313,7 +313,7 @@ def prepare_record_batch(
             take(row, row, next(results))
         else:
             event_id, kind, account_id, occurred_at = values[position]
-            add(row, row, event_id, kind, account_id, occurred_at, text.encode())
+            add(row, row, event_id, kind, account_id, occurred_at, text)
     return chunk
 
 

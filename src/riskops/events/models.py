@@ -1,9 +1,9 @@
 """Database rows of the events package: the append-only event log and the dead letters.
 
 The event log is ordered by ``seq`` (the ingest sequence); the monitor tails it by ``seq``.
-``payload`` is the canonical JSON of the event (``msgspec.json.encode``) and ``payload_hash``
-its sha256, so a replay (same id, same content) can be told from a conflict (same id,
-different content) without decoding anything.
+``payload`` is the canonical JSON of the event (``msgspec.json.encode``): a replay (same id,
+same content) is told from a conflict (same id, different content) by comparing that text,
+without decoding anything.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ class EventRecord(Base):
     source_name: Mapped[str | None] = mapped_column(String(512))
     source_row: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[str] = mapped_column(Text)
-    payload_hash: Mapped[str] = mapped_column(String(64))
 
 
 class DeadLetter(Base):

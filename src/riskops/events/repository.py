@@ -32,7 +32,6 @@ EVENT_ROW = (
     "occurred_at",
     "source_row",
     "payload",
-    "payload_hash",
 )
 """Layout of the rows that ``insert_events`` takes, one after another in one flat list
 (the rest is the same per call); ``occurred_at`` is ``stored_time`` text."""
@@ -42,7 +41,7 @@ _COLUMNS = ", ".join(EVENT_ROW) + ", received_at, source, source_name"
 # SQLite: rows go in batches of multi-row VALUES, one statement per batch: ~1.8x faster
 # than executemany (one VM step per batch, not per row) and it keeps the GIL released for a
 # whole batch instead of taking it back for every row. The values shared by every row are
-# bound once per statement (?1-?3), so a row binds 7 values, not 10: 500-row statements
+# bound once per statement (?1-?3), so a row binds 6 values, not 9: 500-row statements
 # with shared values insert ~15% faster than 100-row statements without them.
 _SQLITE_BATCH = 500
 _SQLITE_TOP = "SELECT event_id FROM events ORDER BY seq DESC LIMIT ?"
@@ -64,7 +63,7 @@ def _sqlite_insert(rows: int) -> str:
 _PG_STAGE = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_events (ord bigint, event_id varchar, "
     "type varchar, account_id varchar, occurred_at timestamptz, source_row bigint, "
-    "payload text, payload_hash varchar, received_at timestamptz, source varchar, "
+    "payload text, received_at timestamptz, source varchar, "
     "source_name varchar) ON COMMIT DELETE ROWS"
 )
 _PG_COPY = f"COPY incoming_events (ord, {_COLUMNS}) FROM STDIN"
@@ -152,9 +151,9 @@ def _insert_postgresql(
     with driver.cursor() as cursor:  # type: ignore[union-attr]
         with cursor.copy(_PG_COPY) as copy:
             for position, start in enumerate(range(0, len(rows), ROW_WIDTH)):
-                event_id, kind, account, at, row, payload, digest = rows[start : start + ROW_WIDTH]
+                event_id, kind, account, at, row, payload = rows[start : start + ROW_WIDTH]
                 copy.write_row(
-                    (position, event_id, kind, account, at + "+00", row, payload, digest, *shared)
+                    (position, event_id, kind, account, at + "+00", row, payload, *shared)
                 )
         cursor.execute(_PG_INSERT)
         stored = {row[0]: row[1] for row in cursor.fetchall()}
@@ -198,13 +197,13 @@ def _insert_sqlite(
     return Stored(inserted, last - inserted + 1, last, ids)
 
 
-def payload_hashes(session: Session, event_ids: Iterable[str]) -> dict[str, str]:
-    """``event_id -> payload_hash`` of the given ids that are in the log."""
+def stored_payloads(session: Session, event_ids: Iterable[str]) -> dict[str, str]:
+    """``event_id -> payload`` (canonical JSON) of the given ids that are in the log."""
     ids = list(dict.fromkeys(event_ids))
     found: dict[str, str] = {}
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start : start + _LOOKUP_CHUNK]
-        query = select(EVENTS.c.event_id, EVENTS.c.payload_hash).where(EVENTS.c.event_id.in_(chunk))
+        query = select(EVENTS.c.event_id, EVENTS.c.payload).where(EVENTS.c.event_id.in_(chunk))
         found.update({row[0]: row[1] for row in session.connection().execute(query)})
     return found
 

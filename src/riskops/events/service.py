@@ -9,8 +9,7 @@ transaction (the file CLI commits per chunk, the broker consumer per fetched bat
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 from riskops.events import repository
 from riskops.events.models import DeadLetter
 from riskops.events.repository import stored_time
-from riskops.events.schemas import Event
+from riskops.events.schemas import EVENT_TYPES, Event
 from riskops.events.validation import FieldError, Rejection
 from riskops.kernel.clock import utcnow
 
@@ -29,7 +28,6 @@ CHUNK_SIZE = 5_000
 MAX_RAW_CHARS = 1024 * 1024
 CONFLICT = "event_id already used with different content"
 _encode = msgspec.json.Encoder().encode
-_sha256 = hashlib.sha256
 
 
 class RejectedItem(msgspec.Struct):
@@ -115,7 +113,7 @@ class Prepared:
         self.rows: list[Any] = []
         self.indexes: list[int] = []
         self.firsts: dict[str, int] = {}
-        self.later: list[tuple[int, int | None, str, str, bytes]] = []
+        self.later: list[tuple[int, int | None, str, str]] = []
         self.now = now
         self.source = source
         self.source_name = source_name
@@ -139,10 +137,10 @@ class Prepared:
             index,
             source_row,
             result.event_id,
-            result.__struct_config__.tag,  # type: ignore[arg-type]
+            _TAGS[type(result)],
             result.account_id,
             stored_time(result.occurred_at),
-            _encode(result),
+            _encode(result).decode(),
         )
 
     def add(
@@ -153,17 +151,16 @@ class Prepared:
         kind: str,
         account_id: str,
         occurred_at: str,
-        payload: bytes,
+        payload: str,
     ) -> None:
         """Lay out one valid event, already encoded: ``payload`` is its canonical JSON and
         ``occurred_at`` its ``stored_time`` text."""
-        digest = _sha256(payload).hexdigest()
         if event_id in self.firsts:
-            self.later.append((index, source_row, event_id, digest, payload))
+            self.later.append((index, source_row, event_id, payload))
             return
         self.firsts[event_id] = len(self.indexes)
         self.indexes.append(index)
-        self.rows += (event_id, kind, account_id, occurred_at, source_row, payload.decode(), digest)
+        self.rows += (event_id, kind, account_id, occurred_at, source_row, payload)
 
     def reject(
         self,
@@ -196,34 +193,55 @@ class Prepared:
         index: int,
         source_row: int | None,
         event_id: str,
-        digest: str,
-        stored_digest: str | None,
-        payload: bytes,
+        payload: str,
+        stored_payload: str | None,
     ) -> None:
         """An event whose id is taken: a replay if the content matches, else refused."""
-        if stored_digest == digest:
+        if stored_payload == payload:
             self.report.duplicates += 1
         else:
             errors = [FieldError("$.event_id", CONFLICT)]
-            self.reject(index, source_row, event_id, errors, payload)
+            self.reject(index, source_row, event_id, errors, payload.encode())
 
 
 _pack = msgspec.msgpack.Encoder().encode
 _unpack = msgspec.msgpack.Decoder(list[Any]).decode
+_TAGS: dict[type, str] = {cls: tag for tag, cls in EVENT_TYPES.items()}
 
 
 def prepare(
-    items: Sequence[tuple[int | None, Event | Rejection]],
+    items: Iterable[tuple[int | None, Event | Rejection]],
     offset: int,
     source: str,
     source_name: str | None,
 ) -> Prepared:
-    """Encode, hash and lay out one chunk (no session: it can run while the previous chunk
-    is being written)."""
+    """Encode and lay out one chunk (no session: it can run while the previous chunk is
+    being written). This is ``Prepared.take`` for each item, written out inline: it runs
+    once per event of every file (about 10% faster than the calls)."""
     chunk = Prepared(source, source_name, utcnow())
-    take = chunk.take
-    for position, (source_row, result) in enumerate(items):
-        take(offset + position, source_row, result)
+    rows, firsts, indexes, later = chunk.rows, chunk.firsts, chunk.indexes, chunk.later
+    tags, encode, when = _TAGS, _encode, stored_time
+    for index, (source_row, result) in enumerate(items, offset):
+        kind = tags.get(type(result))
+        if kind is None:  # a Rejection
+            chunk.take(index, source_row, result)
+            continue
+        event: Event = result  # type: ignore[assignment]  # kind is None for a Rejection
+        event_id = event.event_id
+        payload = encode(event).decode()
+        if event_id in firsts:
+            later.append((index, source_row, event_id, payload))
+            continue
+        firsts[event_id] = len(indexes)
+        indexes.append(index)
+        rows += (
+            event_id,
+            kind,
+            event.account_id,
+            when(event.occurred_at),
+            source_row,
+            payload,
+        )
     return chunk
 
 
@@ -247,14 +265,14 @@ def store(session: Session, chunk: Prepared) -> IngestReport:
         if stored.ids is None
         else [rows[i : i + width] for i in range(0, len(rows), width) if rows[i] not in stored.ids]
     )
-    known = repository.payload_hashes(session, [r[0] for r in skipped]) if skipped else {}
-    for event_id, _, _, _, source_row, payload, digest in skipped:
+    known = repository.stored_payloads(session, [r[0] for r in skipped]) if skipped else {}
+    for event_id, _, _, _, source_row, payload in skipped:
         index = chunk.indexes[chunk.firsts[event_id]]
-        chunk.settle(index, source_row, event_id, digest, known.get(event_id), payload.encode())
-    for index, source_row, event_id, digest, payload in chunk.later:
-        first_digest = rows[chunk.firsts[event_id] * width + 6]
-        stored_digest = first_digest if stored.holds(event_id) else known.get(event_id)
-        chunk.settle(index, source_row, event_id, digest, stored_digest, payload)
+        chunk.settle(index, source_row, event_id, payload, known.get(event_id))
+    for index, source_row, event_id, payload in chunk.later:
+        first_payload = rows[chunk.firsts[event_id] * width + 5]
+        stored_payload = first_payload if stored.holds(event_id) else known.get(event_id)
+        chunk.settle(index, source_row, event_id, payload, stored_payload)
     report.rejected.sort(key=lambda item: item.index)
     repository.insert_dead_letters(session, chunk.dead)
     return report

@@ -120,7 +120,7 @@ def prepare_batch(batch: Batch, source: str, source_name: str) -> service.Prepar
         from riskops.events.columnar import prepare_record_batch
 
         return prepare_record_batch(batch.data, batch.first_row, source, source_name)
-    return service.prepare(adapters.parse_batch(batch), batch.first_row, source, source_name)
+    return service.prepare(adapters.iter_batch(batch), batch.first_row, source, source_name)
 
 
 def _in_workers(

@@ -16,6 +16,8 @@ from riskops.events.schemas import EVENT_TYPES, MONEY_CHECKS, AnyEvent, Event, M
 
 _decoder = msgspec.json.Decoder(AnyEvent)
 _any_decoder = msgspec.json.Decoder()
+decode_valid = _decoder.decode
+"""A valid event from JSON, or ``msgspec.DecodeError`` (no reasons: ``decode`` gives them)."""
 
 
 class FieldError(msgspec.Struct, frozen=True):

@@ -29,8 +29,14 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+SQLITE_PAGE_SIZE = 16_384
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # Takes effect only on a new, empty database (it must precede WAL mode). 16 KiB pages
+    # cut the WAL frames and checkpoint writes of bulk ingestion by 4x (ADR 0014).
+    cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
