@@ -93,6 +93,16 @@ def read_batches(path: str | Path, fmt: str, size: int) -> Iterator[Batch] | Non
     return None
 
 
+def known_rows(path: str | Path, fmt: str) -> int | None:
+    """How many data rows the file holds, when that is known without reading them
+    (Parquet: from its footer); None otherwise."""
+    if fmt != "parquet":
+        return None
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
 def batch_rows(batch: Batch) -> int:
     """How many data rows a batch holds."""
     return len(batch.data) if batch.fmt == "ndjson" else int(batch.data.num_rows)

@@ -29,7 +29,7 @@ from riskops.events.adapters import Batch
 from riskops.events.models import Source
 
 CHUNK_SIZE = 20_000
-_CHECKPOINT_SECONDS = 0.25
+_CHECKPOINT_SECONDS = 0.1
 _WORKER_NICENESS = 10
 _SQLITE_AUTOCHECKPOINT = 1000  # SQLite's default, restored on the writer's connection
 
@@ -93,25 +93,29 @@ def _prepared(
             yield service.prepare(chunk, offset, source, name)
             offset += len(chunk)
         return
-    first = list(islice(batches, 2))
-    if workers < 1 or len(first) < 2:  # one chunk: not worth starting processes
+    known = adapters.known_rows(path, fmt)  # Parquet: from its footer, without decoding
+    first = list(islice(batches, 2)) if known is None else []
+    many = len(first) == 2 if known is None else known > chunk_size
+    if workers < 1 or not many:  # one chunk: not worth starting processes
         for batch in chain(first, batches):
             yield prepare_batch(batch, source, name)
         return
-    if fmt == "parquet":
-        import riskops.events.columnar  # noqa: F401 - before the fork: workers inherit it
-    # The writer idles until the first chunk is ready: start with small ones.
-    yield from _in_workers(chain(_ramp(first[0]), first[1:], batches), source, name, workers)
+    yield from _in_workers(_ramped(chain(first, batches)), fmt, source, name, workers)
 
 
-def _ramp(batch: Batch) -> Iterator[Batch]:
-    """``batch`` cut in pieces of 1/16, 1/16, 1/8, 1/4 and 1/2 of it."""
+def _ramped(batches: Iterator[Batch]) -> Iterator[Batch]:
+    """The writer idles until the first chunk is ready: the first batch is cut in pieces of
+    1/16, 1/16, 1/8, 1/4 and 1/2 of it, so it starts after 1/16 of a batch."""
+    batch = next(batches, None)
+    if batch is None:
+        return
     rows = adapters.batch_rows(batch)
     start = 0
     for stop in (rows // 16, rows // 8, rows // 4, rows // 2, rows):
         if stop > start:
             yield adapters.slice_batch(batch, start, stop)
             start = stop
+    yield from batches
 
 
 def prepare_batch(batch: Batch, source: str, source_name: str) -> service.Prepared:
@@ -124,12 +128,16 @@ def prepare_batch(batch: Batch, source: str, source_name: str) -> service.Prepar
 
 
 def _in_workers(
-    batches: Iterator[Batch], source: str, name: str, workers: int
+    batches: Iterator[Batch], fmt: str, source: str, name: str, workers: int
 ) -> Iterator[service.Prepared]:
     # fork on Linux: the workers start at once with everything imported, before any thread
     # of ours. Elsewhere (macOS: system libraries are not fork-safe) they are spawned.
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_lower_priority) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(fmt,)
+    ) as pool:
+        # Start the workers now, so they start up while this process reads the first batch.
+        pool.submit(_started)
         pending: deque[Future[service.Prepared]] = deque()
         for batch in islice(batches, 2 * workers):
             pending.append(pool.submit(prepare_batch, batch, source, name))
@@ -144,11 +152,19 @@ def _in_workers(
                 future.cancel()
 
 
-def _lower_priority() -> None:
+def _started() -> bool:
+    """Nothing: the first task, so that the pool forks its workers at once."""
+    return True
+
+
+def _start_worker(fmt: str) -> None:
     """A worker yields the CPU to this process: the single writer bounds the file's pace,
-    and workers as busy as it would take a core's share from it (one worker per CPU)."""
+    and workers as busy as it would take a core's share from it (one worker per CPU).
+    It imports what its format needs once, here, beside the other workers."""
     with contextlib.suppress(AttributeError, OSError):  # no os.nice on Windows
         os.nice(_WORKER_NICENESS)
+    if fmt == "parquet":
+        import riskops.events.columnar  # noqa: F401
 
 
 @contextlib.contextmanager
@@ -171,7 +187,7 @@ def _bulk_connection(engine: Engine) -> Iterator[Connection]:
 
 
 class _Checkpointer:
-    """Copies committed WAL pages into the SQLite database every quarter second, and once
+    """Copies committed WAL pages into the SQLite database every tenth of a second, and once
     more at the end, on its own thread and connection (a PASSIVE checkpoint never blocks
     the writer). Without it the WAL would grow for as long as the bulk writer runs."""
 
