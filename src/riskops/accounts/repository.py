@@ -18,6 +18,7 @@ from sqlalchemy import (
     CompoundSelect,
     Integer,
     Numeric,
+    Select,
     cast,
     func,
     or_,
@@ -36,7 +37,7 @@ from riskops.monitor.models import (
     HoldStatus,
     Restriction,
 )
-from riskops.monitor.repository import monitored_through
+from riskops.monitor.repository import unmonitored_range
 
 EVENTS = EventRecord.__table__
 PROFILE_TYPES = ("account.created", "kyb.submitted", "kyb.decided", "kyc.submitted", "kyc.decided")
@@ -47,24 +48,30 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def account_seqs(account_id: str) -> CompoundSelect:
+def account_seqs(session: Session, account_id: str) -> Select[Any] | CompoundSelect:
     """The seqs of the account's own events, for ``EVENTS.c.seq.in_(...)``: the monitor's
     timeline (``AccountEvent``) up to its checkpoint, and the log's tail after it, events
-    not monitored yet, read without an index (the log has none on accounts, ADR 0013).
+    not monitored yet, read by a range of ``seq`` (the log has no account index, ADR 0013).
     Every monitor batch writes the timeline of its events with its checkpoint, so the
-    furthest checkpoint bounds what the timeline holds."""
-    monitored = monitored_through()
-    return union_all(
-        select(AccountEvent.seq).where(AccountEvent.account_id == account_id),
-        select(EVENTS.c.seq).where(EVENTS.c.seq > monitored, EVENTS.c.account_id == account_id),
+    furthest checkpoint bounds what the timeline holds. If the monitor moves on between
+    the two reads, an event may be named twice, which ``IN`` ignores; none is missed."""
+    monitored, last = unmonitored_range(session)
+    timeline = select(AccountEvent.seq).where(AccountEvent.account_id == account_id)
+    if last <= monitored:
+        return timeline
+    tail = select(EVENTS.c.seq).where(
+        EVENTS.c.seq > monitored, EVENTS.c.seq <= last, EVENTS.c.account_id == account_id
     )
+    return union_all(timeline, tail)
 
 
 def profile_payloads(session: Session, account_id: str, limit: int = 50) -> list[tuple[str, str]]:
     """``(type, payload)`` of the account's identity events, oldest first."""
     stmt = (
         select(EVENTS.c.type, EVENTS.c.payload)
-        .where(EVENTS.c.seq.in_(account_seqs(account_id)), EVENTS.c.type.in_(PROFILE_TYPES))
+        .where(
+            EVENTS.c.seq.in_(account_seqs(session, account_id)), EVENTS.c.type.in_(PROFILE_TYPES)
+        )
         .order_by(EVENTS.c.seq)
         .limit(limit)
     )
@@ -72,7 +79,7 @@ def profile_payloads(session: Session, account_id: str, limit: int = 50) -> list
 
 
 def has_events(session: Session, account_id: str) -> bool:
-    stmt = account_seqs(account_id).limit(1)
+    stmt = account_seqs(session, account_id).limit(1)
     return session.connection().execute(stmt).first() is not None
 
 
@@ -90,7 +97,7 @@ def flows_since(session: Session, account_id: str, since: datetime) -> dict[str,
     stmt = (
         select(EVENTS.c.type, func.count(), func.coalesce(func.sum(_usd_cents(session)), 0))
         .where(
-            EVENTS.c.seq.in_(account_seqs(account_id)),
+            EVENTS.c.seq.in_(account_seqs(session, account_id)),
             EVENTS.c.type.in_(FLOW_TYPES),
             EVENTS.c.occurred_at >= since,
         )
@@ -157,7 +164,7 @@ def timeline_rows(
     """``(seq, event_id, type, occurred_at, payload)`` newest first (by ``seq``)."""
     stmt = select(
         EVENTS.c.seq, EVENTS.c.event_id, EVENTS.c.type, EVENTS.c.occurred_at, EVENTS.c.payload
-    ).where(EVENTS.c.seq.in_(account_seqs(account_id)))
+    ).where(EVENTS.c.seq.in_(account_seqs(session, account_id)))
     if types:
         stmt = stmt.where(EVENTS.c.type.in_(list(types)))
     if before_seq is not None:

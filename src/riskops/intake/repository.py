@@ -22,7 +22,7 @@ from riskops.events.models import DeadLetter, EventRecord
 from riskops.events.repository import insert_dead_letters
 from riskops.intake.models import EmailAttachment, InboundEmail
 from riskops.monitor.models import AccountEvent, Hold
-from riskops.monitor.repository import monitored_through
+from riskops.monitor.repository import unmonitored_range
 
 _CHUNK = 500  # ids per IN (...) lookup
 
@@ -121,12 +121,12 @@ def known_accounts(session: Session, account_ids: Collection[str]) -> set[str]:
     timeline, or in the log's tail it has not read yet (see ``accounts.repository``)."""
     ids = list(dict.fromkeys(account_ids))
     found: set[str] = set()
-    monitored = monitored_through()
+    monitored, last = unmonitored_range(session)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         timeline = select(AccountEvent.account_id).where(AccountEvent.account_id.in_(chunk))
         tail = select(EventRecord.account_id).where(
-            EventRecord.seq > monitored, EventRecord.account_id.in_(chunk)
+            EventRecord.seq > monitored, EventRecord.seq <= last, EventRecord.account_id.in_(chunk)
         )
         found.update(session.scalars(union(timeline.distinct(), tail.distinct())))
     return found
