@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,3 +40,22 @@ def test_ingest_unknown_format_fails_clearly(data_dir: Path) -> None:
     result = CliRunner().invoke(app, ["ingest", str(path)])
     assert result.exit_code == 2
     assert "cannot tell the format of events.xlsx" in result.output
+
+
+def test_ingest_of_a_file_that_cannot_be_read_says_so_and_what_was_stored(
+    data_dir: Path, wire: Callable[..., Any]
+) -> None:
+    not_parquet = data_dir / "events.parquet"
+    not_parquet.write_bytes(b"hello")
+    result = CliRunner().invoke(app, ["ingest", str(not_parquet)])
+    assert result.exit_code == 1
+    assert "events.parquet is not a readable Parquet file" in result.output
+    assert "0 rows before it were stored" in result.output
+
+    cut = data_dir / "events.ndjson.gz"
+    whole = gzip.compress(b"\n".join(msgspec.json.encode(wire(i)) for i in range(30)))
+    cut.write_bytes(whole[: len(whole) - 12])  # the stream's end is missing
+    result = CliRunner().invoke(app, ["ingest", str(cut)])
+    assert result.exit_code == 1
+    assert "events.ndjson.gz: cannot read past data row 0" in result.output
+    assert "Traceback" not in result.output

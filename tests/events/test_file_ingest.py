@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -275,3 +276,27 @@ def test_a_failing_worker_stops_the_file_and_keeps_what_was_committed(
     monkeypatch.setattr(adapters, "iter_batch", real)
     again = ingest_file(path, None, None, sessions, chunk_size=4, workers=2)
     assert (again.accepted, again.duplicates) == (8, 12)  # a re-run finishes the file
+
+
+def test_a_file_cut_short_stops_with_the_rows_read_before_it(
+    tmp_path: Path, sessions: sessionmaker[Session], wire: Wire
+) -> None:
+    lines = [msgspec.json.encode(wire(i)) for i in range(400)]
+    whole = gzip.compress(b"\n".join(lines) + b"\n")
+    cut = tmp_path / "events.ndjson.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(adapters.UnreadableFile, match="cannot read past data row"):
+        list(adapters.read_events(cut))
+    with pytest.raises(adapters.UnreadableFile) as failure:
+        ingest_file(cut, None, None, sessions, chunk_size=8, workers=0)
+    past = int(re.search(r"past data row (\d+)", str(failure.value)).group(1))  # type: ignore[union-attr]
+    assert 0 < past < 400 and past % 8 == 0
+    with unit_of_work(sessions) as session:  # the whole chunks before the break, in order
+        stored = [r.source_row for r in repository.read_after(session, 0, 1000)]
+    assert stored == list(range(past))
+
+    broken = tmp_path / "events.parquet"
+    pq.write_table(wire_dicts_to_table([wire(i) for i in range(40)]), broken)
+    broken.write_bytes(broken.read_bytes()[:-100])
+    with pytest.raises(adapters.UnreadableFile, match="not a readable Parquet file"):
+        ingest_file(broken, None, None, sessions)

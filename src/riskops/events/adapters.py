@@ -38,6 +38,11 @@ class UnknownFormat(ValueError):
     """The file's format could not be told from its name and header."""
 
 
+class UnreadableFile(ValueError):
+    """The file as a whole cannot be read in its format (not one bad row: those are
+    refused one by one): not Parquet, cut short, a broken gzip stream."""
+
+
 def detect_format(path: str | Path) -> str:
     """``ndjson``, ``csv``, ``parquet`` or ``amlworld``, by extension and, for CSV, header."""
     path = Path(path)
@@ -56,15 +61,31 @@ def read_events(path: str | Path, fmt: str | None = None) -> Rows:
     """``(row, Event | Rejection)`` for every data row of an event file."""
     path = Path(path)
     fmt = fmt or detect_format(path)
-    if fmt == "ndjson":
-        return read_ndjson(path)
-    if fmt == "csv":
-        return read_csv(path)
-    if fmt == "parquet":
-        return read_parquet(path)
-    if fmt == "amlworld":
-        return read_amlworld(path)
-    raise UnknownFormat(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    readers = {
+        "ndjson": read_ndjson,
+        "csv": read_csv,
+        "parquet": read_parquet,
+        "amlworld": read_amlworld,
+    }
+    if fmt not in readers:
+        raise UnknownFormat(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    return _guarded(readers[fmt](path), path)
+
+
+_READ_ERRORS = (OSError, EOFError, UnicodeDecodeError)
+"""What reading a file can raise (a broken gzip stream, bytes that are not UTF-8, a disk
+error): the file cannot be read on, which no row-level refusal can express."""
+
+
+def _guarded(rows: Rows, path: Path) -> Rows:
+    """``rows``, with a read error turned into ``UnreadableFile`` naming where it stopped."""
+    done = 0
+    try:
+        for item in rows:
+            yield item
+            done += 1
+    except _READ_ERRORS as exc:
+        raise UnreadableFile(f"{path.name}: cannot read past data row {done}: {exc}") from exc
 
 
 def _open_binary(path: Path) -> IO[bytes]:
@@ -98,9 +119,7 @@ def known_rows(path: str | Path, fmt: str) -> int | None:
     (Parquet: from its footer); None otherwise."""
     if fmt != "parquet":
         return None
-    import pyarrow.parquet as pq
-
-    return int(pq.ParquetFile(path).metadata.num_rows)
+    return int(_parquet_file(Path(path)).metadata.num_rows)
 
 
 def batch_rows(batch: Batch) -> int:
@@ -140,6 +159,10 @@ def read_ndjson(path: Path, *, max_bytes: int = 64 * 1024) -> Rows:
 
 
 def _ndjson_batches(path: Path, size: int) -> Iterator[Batch]:
+    return _guarded_batches(_ndjson_line_batches(path, size), path)
+
+
+def _ndjson_line_batches(path: Path, size: int) -> Iterator[Batch]:
     row = 0
     with _open_binary(path) as handle:
         lines: list[bytes] = []
@@ -152,6 +175,17 @@ def _ndjson_batches(path: Path, size: int) -> Iterator[Batch]:
                     row, lines = row + size, []
         if lines:
             yield Batch("ndjson", row, lines)
+
+
+def _guarded_batches(batches: Iterator[Batch], path: Path) -> Iterator[Batch]:
+    """``batches``, with a read error turned into ``UnreadableFile`` naming where it stopped."""
+    done = 0
+    try:
+        for batch in batches:
+            yield batch
+            done = batch.first_row + batch_rows(batch)
+    except _READ_ERRORS as exc:
+        raise UnreadableFile(f"{path.name}: cannot read past data row {done}: {exc}") from exc
 
 
 def _parse_lines(lines: list[bytes], row: int, max_bytes: int) -> Rows:
@@ -202,12 +236,29 @@ def read_parquet(path: Path, *, batch_rows: int = 65_536, max_bytes: int = 64 * 
 
 
 def _parquet_batches(path: Path, size: int) -> Iterator[Batch]:
-    import pyarrow.parquet as pq
+    return _guarded_batches(_parquet_record_batches(path, size), path)
+
+
+def _parquet_record_batches(path: Path, size: int) -> Iterator[Batch]:
+    import pyarrow as pa
 
     row = 0
-    for record_batch in pq.ParquetFile(path).iter_batches(batch_size=size):
-        yield Batch("parquet", row, record_batch)
-        row += record_batch.num_rows
+    try:
+        for record_batch in _parquet_file(path).iter_batches(batch_size=size):
+            yield Batch("parquet", row, record_batch)
+            row += record_batch.num_rows
+    except pa.ArrowException as exc:
+        raise UnreadableFile(f"{path.name}: cannot read past data row {row}: {exc}") from exc
+
+
+def _parquet_file(path: Path) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise UnreadableFile(f"{path.name} is not a readable Parquet file: {exc}") from exc
 
 
 def parse_record_batch(

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         from riskops.events import tasks
-        from riskops.events.adapters import FORMATS, UnknownFormat, detect_format
+        from riskops.events.adapters import FORMATS, UnknownFormat, UnreadableFile, detect_format
 
         if fmt != "auto" and fmt not in FORMATS:
             message = f"unknown format {fmt!r}; use {_FORMATS}"
@@ -59,14 +59,23 @@ def register(app: typer.Typer) -> None:
         )
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task(f"ingesting {file.name} ({chosen})", total=None)
-            report = tasks.ingest_file(
-                file,
-                chosen,
-                source_name,
-                sessions,
-                progress=lambda n: bar.advance(task, n),
-                workers=workers,
-            )
+            try:
+                report = tasks.ingest_file(
+                    file,
+                    chosen,
+                    source_name,
+                    sessions,
+                    progress=lambda n: bar.advance(task, n),
+                    workers=workers,
+                )
+            except UnreadableFile as exc:
+                done = int(bar.tasks[0].completed)
+                console.print(f"[red]error:[/red] {exc}")
+                console.print(
+                    f"{done:,} rows before it were stored. Ingestion is idempotent: once the"
+                    " file is whole, ingest it again and only the rest is added."
+                )
+                raise typer.Exit(1) from None
         seconds = time.perf_counter() - started
         rows = report.accepted + report.duplicates + report.rejected_count
         console.print(
