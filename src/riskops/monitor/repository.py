@@ -42,6 +42,29 @@ def insert_ignore(session: Session, model: type[Any], rows: Sequence[dict[str, A
         session.connection().execute(stmt, list(rows))
 
 
+_TIMELINE_SQLITE = (
+    "INSERT INTO account_events (account_id, seq) VALUES (?, ?) ON CONFLICT DO NOTHING"
+)
+_TIMELINE_PG = (
+    "INSERT INTO account_events (account_id, seq) "
+    "SELECT * FROM unnest(%s::varchar[], %s::bigint[]) ON CONFLICT DO NOTHING"
+)
+
+
+def insert_timeline(session: Session, accounts: list[str], seqs: list[int]) -> None:
+    """Add events to the account timeline (``AccountEvent``): ``accounts[i]`` owns
+    ``seqs[i]``; replays are no-ops. One row per event the monitor reads, so the values go
+    to the driver as they are, without SQLAlchemy's per-row parameter processing (SQLite:
+    ``executemany`` of tuples; PostgreSQL: one statement over two arrays)."""
+    if not seqs:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(_TIMELINE_PG, (accounts, seqs))
+    else:
+        connection.exec_driver_sql(_TIMELINE_SQLITE, list(zip(accounts, seqs, strict=True)))
+
+
 def unmonitored_range(session: Session) -> tuple[int, int]:
     """``(monitored, last)``: the furthest monitor checkpoint (0 before any) and the log's
     last seq. Every event up to ``monitored`` is in the account timeline (``AccountEvent``);

@@ -29,7 +29,6 @@ from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
 from riskops.monitor import repository as repo
 from riskops.monitor.engine import Monitor, RowDecision
 from riskops.monitor.models import (
-    AccountEvent,
     Alert,
     Decision,
     Hold,
@@ -108,10 +107,12 @@ def process_batch(
     alerts: list[dict[str, Any]] = []
     holds: list[dict[str, Any]] = []
     facts: dict[str, s.Event] = {}  # events with a live hit that may make a case alert
-    timeline: list[dict[str, Any]] = []
+    accounts: list[str] = []  # the account timeline: accounts[i] owns seqs[i]
+    seqs: list[int] = []
     for record in records:
         event = _event_decoder.decode(record.payload)
-        timeline.append({"account_id": event.account_id, "seq": record.seq})
+        accounts.append(event.account_id)
+        seqs.append(record.seq)
         rows = monitor.decide(event, record.seq)
         result.events += 1
         result.rows += len(rows)
@@ -133,7 +134,7 @@ def process_batch(
     repo.insert_ignore(session, Decision, decisions)
     repo.insert_ignore(session, Alert, alerts)
     repo.insert_ignore(session, Hold, holds)
-    repo.insert_ignore(session, AccountEvent, timeline)
+    repo.insert_timeline(session, accounts, seqs)
     if facts:  # the case alerts commit with the monitor alerts, delivered later (outbox)
         enqueue_monitor_alerts(session, _case_alert_rows(alerts, facts), now=now)
     if records:
