@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 import gzip
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, NamedTuple, cast
+from typing import IO, Any, NamedTuple, TypeVar, cast
 
 import msgspec
 
@@ -32,6 +32,7 @@ _EXTENSIONS = {
 }
 _JSON_TEXT_COLUMNS = {"beneficial_owners"}
 Rows = Iterator[tuple[int, Event | Rejection]]
+_T = TypeVar("_T")
 
 
 class UnknownFormat(ValueError):
@@ -69,7 +70,7 @@ def read_events(path: str | Path, fmt: str | None = None) -> Rows:
     }
     if fmt not in readers:
         raise UnknownFormat(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    return _guarded(readers[fmt](path), path)
+    return _guarded(readers[fmt](path), path, _one)
 
 
 _READ_ERRORS = (OSError, EOFError, UnicodeDecodeError)
@@ -77,15 +78,20 @@ _READ_ERRORS = (OSError, EOFError, UnicodeDecodeError)
 error): the file cannot be read on, which no row-level refusal can express."""
 
 
-def _guarded(rows: Rows, path: Path) -> Rows:
-    """``rows``, with a read error turned into ``UnreadableFile`` naming where it stopped."""
+def _guarded(items: Iterator[_T], path: Path, rows_in: Callable[[_T], int]) -> Iterator[_T]:
+    """``items`` (rows or batches: ``rows_in`` says how many data rows each holds), with a
+    read error turned into ``UnreadableFile`` naming the data row it stopped at."""
     done = 0
     try:
-        for item in rows:
+        for item in items:
             yield item
-            done += 1
+            done += rows_in(item)
     except _READ_ERRORS as exc:
         raise UnreadableFile(f"{path.name}: cannot read past data row {done}: {exc}") from exc
+
+
+def _one(_: object) -> int:
+    return 1
 
 
 def _open_binary(path: Path) -> IO[bytes]:
@@ -159,7 +165,7 @@ def read_ndjson(path: Path, *, max_bytes: int = 64 * 1024) -> Rows:
 
 
 def _ndjson_batches(path: Path, size: int) -> Iterator[Batch]:
-    return _guarded_batches(_ndjson_line_batches(path, size), path)
+    return _guarded(_ndjson_line_batches(path, size), path, batch_rows)
 
 
 def _ndjson_line_batches(path: Path, size: int) -> Iterator[Batch]:
@@ -175,17 +181,6 @@ def _ndjson_line_batches(path: Path, size: int) -> Iterator[Batch]:
                     row, lines = row + size, []
         if lines:
             yield Batch("ndjson", row, lines)
-
-
-def _guarded_batches(batches: Iterator[Batch], path: Path) -> Iterator[Batch]:
-    """``batches``, with a read error turned into ``UnreadableFile`` naming where it stopped."""
-    done = 0
-    try:
-        for batch in batches:
-            yield batch
-            done = batch.first_row + batch_rows(batch)
-    except _READ_ERRORS as exc:
-        raise UnreadableFile(f"{path.name}: cannot read past data row {done}: {exc}") from exc
 
 
 def _parse_lines(lines: list[bytes], row: int, max_bytes: int) -> Rows:
@@ -236,7 +231,7 @@ def read_parquet(path: Path, *, batch_rows: int = 65_536, max_bytes: int = 64 * 
 
 
 def _parquet_batches(path: Path, size: int) -> Iterator[Batch]:
-    return _guarded_batches(_parquet_record_batches(path, size), path)
+    return _guarded(_parquet_record_batches(path, size), path, batch_rows)
 
 
 def _parquet_record_batches(path: Path, size: int) -> Iterator[Batch]:
