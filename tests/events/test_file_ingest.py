@@ -295,6 +295,13 @@ def test_a_file_cut_short_stops_with_the_rows_read_before_it(
         stored = [r.source_row for r in repository.read_after(session, 0, 1000)]
     assert stored == list(range(past))
 
+    latin = tmp_path / "events.csv"  # not UTF-8: the text cannot be read on
+    latin.write_bytes(b"type,event_id,account_id\nlogin,e-1,a-1\nlogin,e-\xe9,a-1\n")
+    with pytest.raises(adapters.UnreadableFile, match="cannot be read as text"):
+        list(adapters.read_events(latin))
+    with pytest.raises(adapters.UnreadableFile, match=r"events\.csv: cannot read past data row"):
+        list(adapters.read_events(latin, "csv"))
+
     broken = tmp_path / "events.parquet"
     pq.write_table(wire_dicts_to_table([wire(i) for i in range(40)]), broken)
     broken.write_bytes(broken.read_bytes()[:-100])

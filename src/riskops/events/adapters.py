@@ -53,8 +53,13 @@ def detect_format(path: str | Path) -> str:
     fmt = _EXTENSIONS.get(suffixes[-1]) if suffixes else None
     if fmt is None:
         raise UnknownFormat(f"cannot tell the format of {path.name}: use --format")
-    if fmt == "csv" and is_amlworld_header(next(open_text(path), "")):
-        return "amlworld"
+    if fmt == "csv":
+        try:
+            header = next(open_text(path), "")
+        except _READ_ERRORS as exc:
+            raise UnreadableFile(f"{path.name} cannot be read as text: {exc}") from exc
+        if is_amlworld_header(header):
+            return "amlworld"
     return fmt
 
 

@@ -44,11 +44,14 @@ def register(app: typer.Typer) -> None:
         if fmt != "auto" and fmt not in FORMATS:
             message = f"unknown format {fmt!r}; use {_FORMATS}"
             raise typer.BadParameter(message, param_hint="--format")
+        console = Console()
         try:
             chosen = detect_format(file) if fmt == "auto" else fmt
         except UnknownFormat as exc:
             raise typer.BadParameter(str(exc), param_hint="FILE") from None
-        console = Console()
+        except UnreadableFile as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
         sessions = _sessions()
         started = time.perf_counter()
         columns = (
