@@ -17,11 +17,14 @@ class Action(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _LABELS[self]  # per decision row: a lookup, not ``self.name.lower()``
 
     @classmethod
     def parse(cls, text: str) -> Action:
         return cls[text.upper()]
+
+
+_LABELS = {action: action.name.lower() for action in Action}
 
 
 class RuleStatus(enum.StrEnum):
