@@ -36,10 +36,22 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Ingest an event file (NDJSON, CSV, Parquet or AMLworld CSV) into the event log."""
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         from riskops.events import tasks
-        from riskops.events.adapters import FORMATS, UnknownFormat, UnreadableFile, detect_format
+        from riskops.events.adapters import (
+            FORMATS,
+            UnknownFormat,
+            UnreadableFile,
+            detect_format,
+            known_rows,
+        )
 
         if fmt != "auto" and fmt not in FORMATS:
             message = f"unknown format {fmt!r}; use {_FORMATS}"
@@ -59,9 +71,15 @@ def register(app: typer.Typer) -> None:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("rows"),
+            TimeRemainingColumn(),
         )
+        try:  # known for Parquet (its footer); other formats show rows done so far
+            total = known_rows(file, chosen)
+        except UnreadableFile as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
         with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task(f"ingesting {file.name} ({chosen})", total=None)
+            task = bar.add_task(f"ingesting {file.name} ({chosen})", total=total)
             try:
                 report = tasks.ingest_file(
                     file,
