@@ -15,7 +15,6 @@ Then measures, in-process (server time, no network):
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import sys
@@ -24,12 +23,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import OUT, Result, at_most, percentile
+from bench.common import (
+    OUT,
+    POSTGRES_URL,
+    Result,
+    at_most,
+    drop_schema,
+    percentile,
+    schema_engine,
+)
 
 NAME = "console"
-URL = os.environ.get(
-    "RISKOPS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 PASSWORD = "bench-password-123"
 ANALYSTS = 20
 
@@ -38,29 +42,6 @@ def sizes(quick: bool) -> dict[str, int]:
     if quick:
         return {"accounts": 10_000, "days": 7, "cases": 5_000, "takes": 20}
     return {"accounts": 100_000, "days": 7, "cases": 50_000, "takes": 50}
-
-
-def _engine(schema: str) -> Any:
-    from sqlalchemy import text
-
-    from riskops.kernel.db import make_engine
-
-    admin = make_engine(URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
-    admin.dispose()
-    return make_engine(URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=32)
-
-
-def _drop(schema: str) -> None:
-    from sqlalchemy import text
-
-    from riskops.kernel.db import make_engine
-
-    admin = make_engine(URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    admin.dispose()
 
 
 def counts(engine: Any) -> dict[str, int]:
@@ -97,7 +78,7 @@ def build(engine: Any, size: dict[str, int], log: Callable[[str], None]) -> None
     log(f"  {report.accepted:,} events in {time.perf_counter() - t:.0f} s")
     log("monitoring, then delivering its case alerts (the intake outbox)")
     t = time.perf_counter()
-    settings = Settings(data_dir=OUT / f"console_data_{_schema(engine)}", database_url=URL)
+    settings = Settings(data_dir=OUT / f"console_data_{_schema(engine)}", database_url=POSTGRES_URL)
     # The address lists of this simulation (sanctioned, darknet, mixer), as the demo does.
     shutil.copytree(sim_dir / "lists", settings.data_dir / "lists", dirs_exist_ok=True)
     runtime = MonitorRuntime.create(settings, engine)
@@ -197,7 +178,7 @@ def _timed_pages(engine: Any, quick: bool) -> list[Result]:
     from riskops.web.app import create_app
     from riskops.web.deps import Container
 
-    settings = Settings(data_dir=OUT / f"console_data_{_schema(engine)}", database_url=URL)
+    settings = Settings(data_dir=OUT / f"console_data_{_schema(engine)}", database_url=POSTGRES_URL)
     app = create_app(Container(settings, engine), start_background=False)
     with engine.connect() as conn:
         queues = [r[0] for r in conn.execute(text("SELECT key FROM case_queues"))]
@@ -305,13 +286,13 @@ def measure(quick: bool = False, rebuild: bool = False) -> list[Result]:
     size = sizes(quick)
     schema = "bench_console_quick" if quick else "bench_console"
     if rebuild:
-        _drop(schema)
-    engine = _engine(schema)
+        drop_schema(schema)
+    engine = schema_engine(schema, pool_size=32)
     have = counts(engine) if _migrated(engine) else {"events": 0, "cases": 0, "auth_users": 0}
     if have["cases"] < size["cases"] or have["auth_users"] < ANALYSTS:
         engine.dispose()
-        _drop(schema)
-        engine = _engine(schema)
+        drop_schema(schema)
+        engine = schema_engine(schema, pool_size=32)
         build(engine, size, lambda m: print(m, file=sys.stderr, flush=True))
         have = counts(engine)
     from riskops.kernel.db import migrate

@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 import pyarrow.parquet as pq
+from sqlalchemy.engine import Engine
 
 from riskops.events.adapters import read_events
 from riskops.events.tabular import wire_dicts_to_table
@@ -72,8 +73,7 @@ def synthetic_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
     return events
 
 
-def _ingest(path: Path, db: Path) -> tuple[float, Any]:
-    engine = make_engine(f"sqlite:///{db}")
+def _ingest(path: Path, engine: Engine) -> tuple[float, Any]:
     migrate(engine)
     started = time.perf_counter()
     report = ingest_file(path, None, None, session_factory(engine))
@@ -82,13 +82,41 @@ def _ingest(path: Path, db: Path) -> tuple[float, Any]:
     return seconds, report
 
 
+_PG_SCHEMA = "bench_ingest"
+
+
+def _into_postgres(path: Path, n_events: int) -> list[tuple[str, float]]:
+    """The file into a fresh schema of the benchmark PostgreSQL, new then re-run; nothing
+    (said on stderr) when that server is not there."""
+    from sqlalchemy.exc import OperationalError
+
+    from bench.common import drop_schema, schema_engine
+
+    try:
+        drop_schema(_PG_SCHEMA)
+    except OperationalError as exc:
+        print(f"ingest into PostgreSQL not measured: {exc.orig}", file=sys.stderr)
+        return []
+    try:
+        first_s, first = _ingest(path, schema_engine(_PG_SCHEMA))
+        again_s, again = _ingest(path, schema_engine(_PG_SCHEMA))
+    finally:
+        drop_schema(_PG_SCHEMA)
+    assert first.accepted == n_events and again.duplicates == n_events
+    return [
+        ("into PostgreSQL (new)", first_s),
+        ("into PostgreSQL (re-run, duplicates)", again_s),
+    ]
+
+
 def _write_files(events: list[dict[str, Any]], ndjson: Path, parquet: Path) -> None:
     ndjson.write_bytes(b"\n".join(msgspec.json.encode(e) for e in events) + b"\n")
     pq.write_table(wire_dicts_to_table(events), parquet)
 
 
-def run(n_events: int) -> list[dict[str, Any]]:
-    """Measure each format; one result dict per (format, stage)."""
+def run(n_events: int, *, postgres: bool = False) -> list[dict[str, Any]]:
+    """Measure each format; one result dict per (format, stage). ``postgres``: also into
+    PostgreSQL (for the record: the target is the embedded default, SQLite)."""
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -101,15 +129,18 @@ def run(n_events: int) -> list[dict[str, Any]]:
             valid = sum(1 for _, e in read_events(path) if not hasattr(e, "errors"))
             read_s = time.perf_counter() - started
             assert valid == n_events, f"{fmt}: {n_events - valid} synthetic events refused"
-            db = folder / f"{fmt}.db"
-            first_s, first = _ingest(path, db)
-            again_s, again = _ingest(path, db)
+            db = f"sqlite:///{folder / fmt}.db"
+            first_s, first = _ingest(path, make_engine(db))
+            again_s, again = _ingest(path, make_engine(db))
             assert first.accepted == n_events and again.duplicates == n_events
-            for stage, seconds in (
+            stages = [
                 ("read+validate", read_s),
                 ("ingest (new)", first_s),
                 ("ingest (re-run, duplicates)", again_s),
-            ):
+            ]
+            if postgres:
+                stages += _into_postgres(path, n_events)
+            for stage, seconds in stages:
                 results.append(
                     {
                         "format": fmt,
@@ -129,7 +160,7 @@ def measure(quick: bool = False) -> list[Any]:
     results: list[Any] = []
     sizes = (20_000,) if quick else (1_000_000, 200_000)
     for n_events in sizes:
-        for row in run(n_events):
+        for row in run(n_events, postgres=n_events == sizes[0]):
             name = f"{row['format']} {row['stage']}, {n_events // 1000:,}k"
             if row["stage"] == "ingest (new)" and n_events == sizes[0]:
                 results.append(at_least(NAME, name, row["events_per_s"], "events/s", TARGET))

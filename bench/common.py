@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 OUT = Path(__file__).resolve().parent / "out"
+POSTGRES_URL = os.environ.get(
+    "RISKOPS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 @dataclass
@@ -44,3 +49,28 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
         return math.nan
     rank = max(1, math.ceil(q / 100 * len(sorted_values)))
     return float(sorted_values[rank - 1])
+
+
+def schema_engine(schema: str, **kwargs: Any) -> Any:
+    """An engine on the benchmark PostgreSQL whose tables live in ``schema`` (created)."""
+    from sqlalchemy import text
+
+    from riskops.kernel.db import make_engine
+
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+    admin.dispose()
+    options = {"options": f"-csearch_path={schema}"}
+    return make_engine(POSTGRES_URL, connect_args=options, **kwargs)
+
+
+def drop_schema(schema: str) -> None:
+    from sqlalchemy import text
+
+    from riskops.kernel.db import make_engine
+
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
