@@ -37,7 +37,7 @@ from riskops.monitor.models import (
     HoldStatus,
     Restriction,
 )
-from riskops.monitor.repository import unmonitored_range
+from riskops.monitor.repository import unmonitored
 
 EVENTS = EventRecord.__table__
 PROFILE_TYPES = ("account.created", "kyb.submitted", "kyb.decided", "kyc.submitted", "kyc.decided")
@@ -55,14 +55,11 @@ def account_seqs(session: Session, account_id: str) -> Select[Any] | CompoundSel
     Every monitor batch writes the timeline of its events with its checkpoint, so the
     furthest checkpoint bounds what the timeline holds. If the monitor moves on between
     the two reads, an event may be named twice, which ``IN`` ignores; none is missed."""
-    monitored, last = unmonitored_range(session)
     timeline = select(AccountEvent.seq).where(AccountEvent.account_id == account_id)
-    if last <= monitored:
+    tail = unmonitored(session)
+    if tail is None:
         return timeline
-    tail = select(EVENTS.c.seq).where(
-        EVENTS.c.seq > monitored, EVENTS.c.seq <= last, EVENTS.c.account_id == account_id
-    )
-    return union_all(timeline, tail)
+    return union_all(timeline, select(EVENTS.c.seq).where(tail, EVENTS.c.account_id == account_id))
 
 
 def profile_payloads(session: Session, account_id: str, limit: int = 50) -> list[tuple[str, str]]:

@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Text, cast, func, or_, select, union
+from sqlalchemy import CompoundSelect, Select, Text, cast, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from riskops.events.models import DeadLetter, EventRecord
 from riskops.events.repository import insert_dead_letters
 from riskops.intake.models import EmailAttachment, InboundEmail
 from riskops.monitor.models import AccountEvent, Hold
-from riskops.monitor.repository import unmonitored_range
+from riskops.monitor.repository import unmonitored
 
 _CHUNK = 500  # ids per IN (...) lookup
 
@@ -121,14 +121,15 @@ def known_accounts(session: Session, account_ids: Collection[str]) -> set[str]:
     timeline, or in the log's tail it has not read yet (see ``accounts.repository``)."""
     ids = list(dict.fromkeys(account_ids))
     found: set[str] = set()
-    monitored, last = unmonitored_range(session)
+    tail = unmonitored(session)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         timeline = select(AccountEvent.account_id).where(AccountEvent.account_id.in_(chunk))
-        tail = select(EventRecord.account_id).where(
-            EventRecord.seq > monitored, EventRecord.seq <= last, EventRecord.account_id.in_(chunk)
-        )
-        found.update(session.scalars(union(timeline.distinct(), tail.distinct())))
+        query: Select[Any] | CompoundSelect = timeline.distinct()
+        if tail is not None:
+            unread = select(EventRecord.account_id).where(tail, EventRecord.account_id.in_(chunk))
+            query = union(query, unread.distinct())
+        found.update(session.scalars(query))
     return found
 
 

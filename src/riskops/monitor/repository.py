@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -65,21 +65,24 @@ def insert_timeline(session: Session, accounts: list[str], seqs: list[int]) -> N
         connection.exec_driver_sql(_TIMELINE_SQLITE, list(zip(accounts, seqs, strict=True)))
 
 
-def unmonitored_range(session: Session) -> tuple[int, int]:
-    """``(monitored, last)``: the furthest monitor checkpoint (0 before any) and the log's
-    last seq. Every event up to ``monitored`` is in the account timeline (``AccountEvent``);
-    the log's tail, ``monitored < seq <= last``, is not yet.
+def unmonitored(session: Session) -> ColumnElement[bool] | None:
+    """The condition on the log's ``seq`` that picks its tail: the events after the
+    furthest monitor checkpoint, not yet in the account timeline (``AccountEvent``); None
+    when there are none. Every event up to that checkpoint is in the timeline.
 
-    Both are read as values, not subqueries: a tail bounded on both sides by known numbers
-    is a short range scan of the log's primary key for any planner. With an open-ended
-    ``seq > (subquery)`` and no statistics (autovacuum off, or a fresh bulk load)
-    PostgreSQL guessed a third of the table and scanned all of it, 100 ms a query on 1.2M
-    events. An event appended after this read is simply newer than the page that shows it.
+    The checkpoint and the log's last seq are read first, as values: a tail bounded on
+    both sides by known numbers is a short range scan of the log's primary key for any
+    planner. With an open-ended ``seq > (subquery)`` and no statistics (autovacuum off, or
+    a fresh bulk load) PostgreSQL guessed a third of the table and scanned all of it,
+    100 ms a query on 1.2M events. An event appended after this read is simply newer than
+    the page that shows it.
     """
     monitored = select(func.coalesce(func.max(MonitorCheckpoint.last_seq), 0)).scalar_subquery()
     last = select(func.coalesce(func.max(EventRecord.seq), 0)).scalar_subquery()
-    row = session.execute(select(monitored, last)).one()
-    return int(row[0]), int(row[1])
+    low, high = session.execute(select(monitored, last)).one()
+    if high <= low:
+        return None
+    return and_(EventRecord.seq > low, EventRecord.seq <= high)
 
 
 def get_checkpoint(session: Session, name: str) -> int:
