@@ -67,15 +67,15 @@ def read_events(path: str | Path, fmt: str | None = None) -> Rows:
     """``(row, Event | Rejection)`` for every data row of an event file."""
     path = Path(path)
     fmt = fmt or detect_format(path)
-    readers = {
-        "ndjson": read_ndjson,
-        "csv": read_csv,
-        "parquet": read_parquet,
-        "amlworld": read_amlworld,
-    }
-    if fmt not in readers:
-        raise UnknownFormat(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    return _guarded(readers[fmt](path), path, _one)
+    if fmt == "ndjson":  # read in batches, guarded there (``_guarded``)
+        return read_ndjson(path)
+    if fmt == "parquet":
+        return read_parquet(path)
+    if fmt == "csv":  # read row by row: guarded here
+        return _guarded(read_csv(path), path, _one)
+    if fmt == "amlworld":
+        return _guarded(read_amlworld(path), path, _one)
+    raise UnknownFormat(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
 
 
 _READ_ERRORS = (OSError, EOFError, UnicodeDecodeError)
