@@ -29,6 +29,7 @@ class Source(enum.StrEnum):
     API = "api"
     EMAIL = "email"  # inbound mail that could not be parsed
     SMS = "sms"  # provider signals with a malformed body
+    MONITOR = "monitor"  # an accepted event the monitor could not decide (quarantined)
 
 
 class EventRecord(Base):
