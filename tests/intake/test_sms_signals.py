@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from intake_support import SMS_SECRET
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -15,8 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from riskops.auth.permissions import Permission
 from riskops.cases.models import AlertSource, Case, CaseAlert
 from riskops.events.models import DeadLetter, EventRecord
-from riskops.intake.sms import sign
+from riskops.intake.sms import MAX_SKEW_SECONDS, NotConfigured, sign, verify_signature
 from riskops.kernel.db import unit_of_work
+from riskops.kernel.errors import Unauthorized
 from support import bearer, token_for
 
 URL = "/v1/signals/sms"
@@ -70,6 +76,13 @@ def test_wrong_signature_is_401(client: TestClient, engine: Engine) -> None:
 
 def test_stale_timestamp_is_401(client: TestClient, engine: Engine) -> None:
     response = _post(client, _token(engine), _signal(), timestamp=int(time.time()) - 301)
+    assert response.status_code == 401
+    assert "the limit is 300 s" in response.json()["message"]
+
+
+def test_far_future_timestamp_is_401(client: TestClient, engine: Engine) -> None:
+    # A timestamp a day ahead would let a captured request be replayed for a day.
+    response = _post(client, _token(engine), _signal(), timestamp=int(time.time()) + 86_400)
     assert response.status_code == 401
     assert "the limit is 300 s" in response.json()["message"]
 
@@ -190,3 +203,151 @@ def test_an_unknown_phone_goes_to_triage(
     assert out["linked_by"] is None and out["events_accepted"] == 0
     [alert_out] = out["alerts"]
     assert alert_out["account_id"] is None and alert_out["queue"] == "triage"
+
+
+# --- The signature scheme, pinned by vectors computed outside the code -----------------
+#
+# The provider signs "<X-Riskops-Timestamp>.<raw body>" with HMAC-SHA256 under the shared
+# secret. These hex digests were computed with OpenSSL, not with ``sign()``, so a change of
+# the scheme in the code (the timestamp left out, another separator, another hash) fails:
+#
+#   printf '%s' "1740830400.$BODY" | openssl dgst -sha256 -hmac test-shared-secret
+#
+# with BODY the bytes of VECTOR_BODY below (and the other inputs as each comment says).
+VECTOR_BODY = (
+    b'{"signal_id":"sig-vec-1","type":"sim_swap","phone":"+447700900101",'
+    b'"occurred_at":"2025-03-01T12:00:00Z","provider":"twilio"}'
+)
+VECTOR_TS = 1740830400  # 2025-03-01T12:00:00Z
+VECTOR_NOW = datetime.fromtimestamp(VECTOR_TS, UTC)
+VECTORS = [
+    # "1740830400.$BODY"
+    ("1740830400", "abf71b5c9d58cbe8d5ca1f4805a6cd40b9105af0a86dcd5b958057dae9819b3f"),
+    # "1740830401.$BODY": one second later, another digest
+    ("1740830401", "946cba056a76d56a561c26930cf710e4f152030dd4d8eb06a4a53673a6108dcf"),
+]
+# Digests of the same secret over other messages, each a plausible mistake of a signer.
+WRONG_SCHEMES = {
+    # printf '%s' "$BODY": the body alone, without the timestamp
+    "body alone": "c7e6c808d93483bb9fde6ad9e413778740698b338becd9959de541850177407e",
+    # printf '%s' "1740830400$BODY": no separator
+    "no separator": "4abf527ebd9c4997d340f766b317389fd76a65f3a5aa26f2e9fa78bc64c53b74",
+    # printf '%s' "$BODY.1740830400": timestamp after the body
+    "timestamp last": "05f883957675c30621f843bf71e5e98b85b24f8ba7923885e32a6dbd4c3d2ff1",
+    # printf '%s' "1740830400." : the timestamp without the body
+    "timestamp alone": "43be6768dca42dc97f6937752f8456d9f8c54702b1e8cfc6184f238d484891dd",
+    # the right message under another secret (-hmac another-secret)
+    "other secret": "1c8295f7c39097ebe559e64e44e8dcbeec21d972e070edef2171a6173cd4952f",
+}
+
+
+def _headers(timestamp: str, digest: str) -> dict[str, str]:
+    return {"X-Riskops-Timestamp": timestamp, "X-Riskops-Signature": f"sha256={digest}"}
+
+
+@pytest.mark.parametrize(("timestamp", "digest"), VECTORS)
+def test_the_openssl_vectors_are_accepted(timestamp: str, digest: str) -> None:
+    verify_signature(SMS_SECRET, _headers(timestamp, digest), VECTOR_BODY, now=VECTOR_NOW)
+    # sign() is what tests and the provider's examples use: it must give the same bytes.
+    assert sign(SMS_SECRET, timestamp, VECTOR_BODY) == f"sha256={digest}"
+
+
+@pytest.mark.parametrize("mistake", sorted(WRONG_SCHEMES))
+def test_a_signature_of_another_message_is_refused(mistake: str) -> None:
+    headers = _headers(str(VECTOR_TS), WRONG_SCHEMES[mistake])
+    with pytest.raises(Unauthorized, match="does not match the body and timestamp"):
+        verify_signature(SMS_SECRET, headers, VECTOR_BODY, now=VECTOR_NOW)
+
+
+def test_a_vector_under_another_timestamp_is_refused() -> None:
+    # The digest of second 1740830401 presented with second 1740830400: the timestamp is
+    # part of what is signed, so it cannot be moved to refresh a captured request.
+    with pytest.raises(Unauthorized, match="does not match"):
+        verify_signature(
+            SMS_SECRET, _headers(str(VECTOR_TS), VECTORS[1][1]), VECTOR_BODY, now=VECTOR_NOW
+        )
+
+
+def test_a_changed_body_is_refused() -> None:
+    headers = _headers(*VECTORS[0])
+    for body in (VECTOR_BODY + b" ", VECTOR_BODY.replace(b"sim_swap", b"sim_swaq"), b""):
+        with pytest.raises(Unauthorized, match="does not match"):
+            verify_signature(SMS_SECRET, headers, body, now=VECTOR_NOW)
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({}, "unsigned request"),
+        ({"X-Riskops-Timestamp": str(VECTOR_TS)}, "unsigned request"),
+        ({"X-Riskops-Signature": f"sha256={VECTORS[0][1]}"}, "unsigned request"),
+        ({"X-Riskops-Timestamp": "  ", "X-Riskops-Signature": "  "}, "unsigned request"),
+        (_headers("-1740830400", VECTORS[0][1]), "must be unix seconds"),
+        (_headers("1740830400.0", VECTORS[0][1]), "must be unix seconds"),
+        (
+            {"X-Riskops-Timestamp": str(VECTOR_TS), "X-Riskops-Signature": VECTORS[0][1]},
+            "must be `sha256=<hex>`",
+        ),
+        (
+            {"X-Riskops-Timestamp": str(VECTOR_TS), "X-Riskops-Signature": f"sha1={VECTORS[0][1]}"},
+            "must be `sha256=<hex>`",
+        ),
+        (
+            {
+                "X-Riskops-Timestamp": str(VECTOR_TS),
+                "X-Riskops-Signature": f"SHA256={VECTORS[0][1]}",
+            },
+            "must be `sha256=<hex>`",
+        ),
+        (_headers(str(VECTOR_TS), VECTORS[0][1].upper()), "does not match"),
+        (_headers(str(VECTOR_TS), VECTORS[0][1][:-1]), "does not match"),
+        (_headers(str(VECTOR_TS), "é" * 64), "does not match"),
+    ],
+)
+def test_malformed_headers_are_refused_with_the_reason(
+    headers: dict[str, str], reason: str
+) -> None:
+    with pytest.raises(Unauthorized, match=re.escape(reason)) as err:
+        verify_signature(SMS_SECRET, headers, VECTOR_BODY, now=VECTOR_NOW)
+    assert err.value.status_code == 401
+
+
+def test_surrounding_blanks_in_the_headers_are_ignored() -> None:
+    timestamp, digest = VECTORS[0]
+    headers = {
+        "X-Riskops-Timestamp": f" {timestamp} ",
+        "X-Riskops-Signature": f" sha256={digest}\t",
+    }
+    verify_signature(SMS_SECRET, headers, VECTOR_BODY, now=VECTOR_NOW)
+
+
+def test_no_secret_is_not_configured_whatever_the_request() -> None:
+    with pytest.raises(NotConfigured, match="RISKOPS_SMS_HMAC_SECRET") as err:
+        verify_signature("", _headers(*VECTORS[0]), VECTOR_BODY, now=VECTOR_NOW)
+    assert err.value.status_code == 503
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(-(10**9), 10**9))
+def test_only_a_timestamp_within_the_skew_is_accepted(offset: int) -> None:
+    # The clock moves, the signed request stays: seen ``offset`` seconds after (or, when
+    # negative, before) it was signed. Both directions are bounded: a request stamped far in
+    # the future would otherwise stay replayable until then.
+    headers = _headers(*VECTORS[0])
+    now = VECTOR_NOW + timedelta(seconds=offset)
+    if abs(offset) <= MAX_SKEW_SECONDS:
+        verify_signature(SMS_SECRET, headers, VECTOR_BODY, now=now)
+    else:
+        with pytest.raises(Unauthorized, match=f"is {abs(offset)} s from now; the limit is 300"):
+            verify_signature(SMS_SECRET, headers, VECTOR_BODY, now=now)
+
+
+@pytest.mark.parametrize("offset", [-301, -300, 0, 300, 301, -86_400 * 365, 86_400 * 365])
+def test_the_skew_limit_is_inclusive_in_both_directions(offset: int) -> None:
+    headers = _headers(*VECTORS[0])
+    now = VECTOR_NOW - timedelta(seconds=offset)  # the request is stamped ``offset`` from now
+    if abs(offset) <= MAX_SKEW_SECONDS:
+        verify_signature(SMS_SECRET, headers, VECTOR_BODY, now=now)
+    else:
+        with pytest.raises(Unauthorized, match="the limit is 300 s"):
+            verify_signature(SMS_SECRET, headers, VECTOR_BODY, now=now)
