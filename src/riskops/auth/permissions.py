@@ -45,6 +45,7 @@ class Permission(enum.StrEnum):
     TOKEN_MANAGE = "token:manage"
     AUDIT_VIEW = "audit:view"
     DEAD_LETTER_VIEW = "dead_letter:view"  # refused input, with its raw payload
+    DEAD_LETTER_REPLAY = "dead_letter:replay"  # ingest or decide a dead letter again
     # machine-to-machine (API token scopes for the exchange's services)
     EVENT_INGEST = "event:ingest"
     DECISION_REQUEST = "decision:request"
@@ -78,7 +79,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.ADMIN: frozenset(
         {P.USER_MANAGE, P.TOKEN_MANAGE, P.AUDIT_VIEW, P.QUEUE_MANAGE, P.CASE_VIEW, P.ACCOUNT_VIEW}
-        | {P.DEAD_LETTER_VIEW}
+        | {P.DEAD_LETTER_VIEW, P.DEAD_LETTER_REPLAY}
     ),
 }
 
@@ -94,6 +95,7 @@ TOKEN_SCOPES: frozenset[Permission] = frozenset(
         P.HOLD_RESOLVE,
         P.ACCOUNT_RESTRICT,
         P.DEAD_LETTER_VIEW,
+        P.DEAD_LETTER_REPLAY,
     }
 )
 
