@@ -89,13 +89,69 @@ def test_reading_the_trail_needs_audit_view(engine: Engine) -> None:
         assert [(e.action, e.subject_id) for e in seen] == [("case.view", "7")]
 
 
-def test_postgresql_refuses_to_change_or_delete_an_entry(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the append-only trigger is PostgreSQL's (SQLite has no roles to guard)")
+# Every way SQL can change or remove a stored entry: UPDATE of each column, DELETE, an
+# upsert that turns into an UPDATE, and SQLite's REPLACE, which deletes the old row without
+# firing DELETE triggers (so a trigger on INSERT refuses it).
+_TAMPERING = [
+    *(
+        f"UPDATE audit_log SET {column} = {value}"
+        for column, value in [
+            ("actor", "'nobody'"),
+            ("actor_kind", "'system'"),
+            ("action", "'case.view'"),
+            ("subject_type", "'x'"),
+            ("subject_id", "'x'"),
+            ("detail", "'{}'"),
+            ("at", "at"),
+            ("id", "id + 100"),
+        ]
+    ),
+    "UPDATE audit_log SET actor = actor WHERE id = 1",
+    "DELETE FROM audit_log",
+    "DELETE FROM audit_log WHERE id = 1",
+    "INSERT INTO audit_log (id, at, actor, actor_kind, action, subject_type, subject_id, detail)"
+    " SELECT id, at, 'nobody', actor_kind, action, subject_type, subject_id, detail"
+    " FROM audit_log WHERE id = 1"
+    " ON CONFLICT (id) DO UPDATE SET actor = excluded.actor",
+]
+_SQLITE_ONLY = [
+    "REPLACE INTO audit_log (id, at, actor, actor_kind, action, subject_type, subject_id, detail)"
+    " SELECT id, at, 'nobody', actor_kind, action, subject_type, subject_id, detail"
+    " FROM audit_log WHERE id = 1",
+    "INSERT OR REPLACE INTO audit_log"
+    " (id, at, actor, actor_kind, action, subject_type, subject_id, detail)"
+    " SELECT id, at, 'nobody', actor_kind, action, subject_type, subject_id, detail"
+    " FROM audit_log WHERE id = 1",
+]
+
+
+def test_the_database_refuses_to_change_or_delete_an_entry(engine: Engine) -> None:
     with unit_of_work(session_factory(engine)) as session:
         record(session, Principal.system("tests"), "case.view", "case", 1)
-    for statement in ("UPDATE audit_log SET actor = 'nobody'", "DELETE FROM audit_log"):
+    statements = _TAMPERING + (_SQLITE_ONLY if engine.dialect.name == "sqlite" else [])
+    for statement in statements:
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))
+    if engine.dialect.name == "postgresql":
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text("TRUNCATE audit_log"))
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT actor FROM audit_log")).scalars().all() == ["system:tests"]
+        rows = conn.execute(text("SELECT id, actor, action FROM audit_log")).all()
+    assert [tuple(r) for r in rows] == [(1, "system:tests", "case.view")]
+
+
+def test_entries_are_still_appended(engine: Engine) -> None:
+    """The triggers refuse changes, not new entries (ids from the sequence or given)."""
+    with unit_of_work(session_factory(engine)) as session:
+        for i in range(3):
+            record(session, Principal.system("tests"), "case.view", "case", i)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_log"
+                " (id, at, actor, actor_kind, action, subject_type, subject_id, detail)"
+                " VALUES (1000, CURRENT_TIMESTAMP, 'a', 'user', 'case.view', 'case', '9', '{}')"
+            )
+        )
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == 4

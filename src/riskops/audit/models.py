@@ -1,4 +1,5 @@
-"""The audit trail table: append-only (PostgreSQL refuses UPDATE and DELETE by trigger)."""
+"""The audit trail table: append-only (the database refuses UPDATE and DELETE by trigger,
+on PostgreSQL since migration 0002 and on SQLite since 0009)."""
 
 from __future__ import annotations
 
