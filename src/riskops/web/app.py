@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from riskops import __version__
 from riskops.kernel.errors import RiskopsError
-from riskops.web import openapi
+from riskops.web import docs, openapi
 from riskops.web.auth import LoginRequired, login_redirect_url
 from riskops.web.bodies import error_response
 from riskops.web.deps import Container
@@ -37,6 +37,10 @@ def create_app(container: Container | None = None, *, start_background: bool = T
         version=__version__,
         description="Risk operations for crypto exchanges: events in, decisions out.",
         lifespan=lifespan,
+        # /docs is served from vendored assets (riskops.web.docs), not FastAPI's CDN page.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.container = container
 
@@ -75,6 +79,7 @@ def create_app(container: Container | None = None, *, start_background: bool = T
     for include in _routers():
         include(app)
     openapi.install(app)
+    docs.include(app)
     return app
 
 
