@@ -134,4 +134,7 @@ def require(principal: Principal, permission: Permission) -> None:
     """Refuse (403) unless the principal holds the permission."""
     if permission not in principal.permissions:
         who = principal.role or principal.kind
-        raise Forbidden(f"{who} {principal.name!r} may not do this (needs {permission})")
+        raise Forbidden(
+            f"{who} {principal.name!r} may not do this (needs {permission})",
+            permission=permission.value,
+        )

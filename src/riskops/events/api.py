@@ -14,10 +14,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from riskops.auth.permissions import Permission, Principal
-from riskops.events import adapters, repository, service
+from riskops.events import adapters, service
 from riskops.events.models import Source
 from riskops.events.schemas import AnyEvent
-from riskops.kernel.errors import NotFound
 from riskops.web.auth import requires
 from riskops.web.bodies import read_body
 from riskops.web.deps import Container, DbSession, container
@@ -122,11 +121,11 @@ def get_dead_letters(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     source: Annotated[Source | None, Query()] = None,
-    _who: Principal = requires(Permission.DEAD_LETTER_VIEW),
+    who: Principal = requires(Permission.DEAD_LETTER_VIEW),
 ) -> dict[str, Any]:
-    """Refused input, newest first, with the reasons and the raw payload."""
-    items, total = repository.list_dead_letters(
-        session, limit=limit, offset=offset, source=source.value if source else None
+    """Refused input, newest first, with the reasons and the raw payload (audited)."""
+    items, total = service.dead_letters(
+        session, who, limit=limit, offset=offset, source=source.value if source else None
     )
     return {
         "total": total,
@@ -140,13 +139,10 @@ def get_dead_letters(
 def get_dead_letter(
     dead_letter_id: int,
     session: DbSession,
-    _who: Principal = requires(Permission.DEAD_LETTER_VIEW),
+    who: Principal = requires(Permission.DEAD_LETTER_VIEW),
 ) -> dict[str, Any]:
-    """One dead letter."""
-    found = repository.get_dead_letter(session, dead_letter_id)
-    if found is None:
-        raise NotFound(f"no dead letter {dead_letter_id}")
-    return service.dead_letter_view(found)
+    """One dead letter, with its raw payload (audited)."""
+    return service.dead_letter_view(service.dead_letter(session, who, dead_letter_id))
 
 
 def include(app: FastAPI) -> None:

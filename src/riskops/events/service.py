@@ -17,12 +17,15 @@ from typing import Any
 import msgspec
 from sqlalchemy.orm import Session
 
+from riskops.audit import service as audit
+from riskops.auth.permissions import Permission, Principal, require
 from riskops.events import repository
 from riskops.events.models import DeadLetter
 from riskops.events.repository import stored_time
 from riskops.events.schemas import EVENT_TYPES, Event
 from riskops.events.validation import FieldError, Rejection
 from riskops.kernel.clock import utcnow
+from riskops.kernel.errors import NotFound
 
 CHUNK_SIZE = 5_000
 MAX_RAW_CHARS = 1024 * 1024
@@ -276,6 +279,35 @@ def store(session: Session, chunk: Prepared) -> IngestReport:
     report.rejected.sort(key=lambda item: item.index)
     repository.insert_dead_letters(session, chunk.dead)
     return report
+
+
+def dead_letters(
+    session: Session,
+    reader: Principal,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    source: str | None = None,
+) -> tuple[list[DeadLetter], int]:
+    """A page of refused input, newest first, and the total (``dead_letter:view``). Each
+    dead letter shown carries a raw payload, so each is audited (``dead_letter.list``)."""
+    require(reader, Permission.DEAD_LETTER_VIEW)
+    items, total = repository.list_dead_letters(
+        session, limit=limit, offset=offset, source=source
+    )
+    shown = {str(d.id): [d.id] for d in items}
+    audit.record_views(session, reader, "dead_letter.list", "dead_letter", shown)
+    return items, total
+
+
+def dead_letter(session: Session, reader: Principal, dead_letter_id: int) -> DeadLetter:
+    """One dead letter with its raw payload (``dead_letter:view``); audited."""
+    require(reader, Permission.DEAD_LETTER_VIEW)
+    found = repository.get_dead_letter(session, dead_letter_id)
+    if found is None:
+        raise NotFound(f"no dead letter {dead_letter_id}")
+    audit.record(session, reader, "dead_letter.view", "dead_letter", dead_letter_id)
+    return found
 
 
 def dead_letter_view(dead: DeadLetter) -> dict[str, Any]:

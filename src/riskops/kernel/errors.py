@@ -56,7 +56,15 @@ class Unauthorized(RiskopsError):
 
 
 class Forbidden(RiskopsError):
-    """Authenticated, but the role or token scope does not allow this."""
+    """Authenticated, but the role or token scope does not allow this (or CSRF, four-eyes).
+
+    ``permission`` names the permission that was missing, when that is the reason; the
+    error renderers record every refusal in the audit trail with it.
+    """
 
     status_code = 403
     code = "forbidden"
+
+    def __init__(self, message: str, *, details: Any = None, permission: str | None = None):
+        super().__init__(message, details=details)
+        self.permission = permission

@@ -29,6 +29,7 @@ from riskops.web.auth import CurrentPrincipal, authorize, requires
 from riskops.web.bodies import error_response, json_response, msgspec_body
 from riskops.web.deps import DbSession, container
 from riskops.web.openapi import json_body, schema_of
+from riskops.web.refusals import audit_refusal
 
 router = APIRouter(prefix="/v1", tags=["monitor"])
 DECISIONS = "/v1/decisions"
@@ -98,6 +99,7 @@ class DecisionLane:
             await authorize(request, Permission.DECISION_REQUEST)
             response = await _decision(request)
         except RiskopsError as exc:
+            await audit_refusal(request, exc)
             response = error_response(exc)
         await response(scope, receive, send)
 
@@ -113,10 +115,11 @@ def list_decisions(
     account_id: str | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-    _who: Principal = requires(Permission.CASE_VIEW),
+    who: Principal = requires(Permission.CASE_VIEW),
 ) -> Response:
-    """Stored decisions (every non-allow, every withdrawal, every decision with a hit)."""
-    rows = repo.list_decisions(db, account_id, limit, offset)
+    """Stored decisions (every non-allow, every withdrawal, every decision with a hit);
+    the accounts shown are recorded in the audit trail."""
+    rows = service.decisions(db, who, account_id=account_id, limit=limit, offset=offset)
     return json_response([sc.decision_out(d) for d in rows])
 
 
@@ -127,12 +130,13 @@ def list_alerts(
     rule_id: str | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-    _who: Principal = requires(Permission.CASE_VIEW),
+    who: Principal = requires(Permission.CASE_VIEW),
 ) -> Response:
-    """Alerts from the monitor's rules, filterable by account and rule."""
-    return json_response(
-        [sc.alert_out(a) for a in repo.list_alerts(db, account_id, rule_id, limit, offset)]
+    """Alerts from the monitor's rules, filterable by account and rule; audited."""
+    rows = service.alerts(
+        db, who, account_id=account_id, rule_id=rule_id, limit=limit, offset=offset
     )
+    return json_response([sc.alert_out(a) for a in rows])
 
 
 @router.get("/holds", summary="Held withdrawals")
@@ -141,10 +145,11 @@ def list_holds(
     status: HoldStatus | None = HoldStatus.HELD,
     limit: Limit = 50,
     offset: Offset = 0,
-    _who: Principal = requires(Permission.CASE_VIEW),
+    who: Principal = requires(Permission.CASE_VIEW),
 ) -> Response:
-    """Withdrawals held by the monitor, oldest first (``status=held`` by default)."""
-    return json_response([sc.hold_out(h) for h in repo.list_holds(db, status, limit, offset)])
+    """Withdrawals held by the monitor, oldest first (``status=held`` by default); audited."""
+    rows = service.holds(db, who, status=status, limit=limit, offset=offset)
+    return json_response([sc.hold_out(h) for h in rows])
 
 
 @router.post("/holds/{hold_id}/release", summary="Release a held withdrawal")

@@ -397,3 +397,60 @@ def active_kinds(
     for account_id, kind in repo.active_kinds(session, now or utcnow(), account_ids):
         kinds.setdefault(account_id, set()).add(RestrictionKind(kind))
     return kinds
+
+
+# --- reads: each shows personal data, so each is recorded in the audit trail (ADR 0020) ---
+
+
+def decisions(
+    session: Session,
+    reader: Principal,
+    *,
+    account_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Decision]:
+    """The decision log, newest first (``case:view``); audited (``decision.list``)."""
+    require(reader, Permission.CASE_VIEW)
+    rows = repo.list_decisions(session, account_id, limit, offset)
+    audit.record_views(session, reader, "decision.list", "account", _by_account(rows))
+    return rows
+
+
+def alerts(
+    session: Session,
+    reader: Principal,
+    *,
+    account_id: str | None = None,
+    rule_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Alert]:
+    """Rule hits, newest first (``case:view``); audited (``alert.list``)."""
+    require(reader, Permission.CASE_VIEW)
+    rows = repo.list_alerts(session, account_id, rule_id, limit, offset)
+    audit.record_views(session, reader, "alert.list", "account", _by_account(rows))
+    return rows
+
+
+def holds(
+    session: Session,
+    reader: Principal,
+    *,
+    status: HoldStatus | None = HoldStatus.HELD,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Hold]:
+    """Held withdrawals, oldest first (``case:view``); audited (``hold.list``)."""
+    require(reader, Permission.CASE_VIEW)
+    rows = repo.list_holds(session, status, limit, offset)
+    audit.record_views(session, reader, "hold.list", "account", _by_account(rows))
+    return rows
+
+
+def _by_account(rows: Sequence[Decision | Alert | Hold]) -> dict[str, list[int]]:
+    """The ids of the rows shown, by account: one audit entry per account seen."""
+    shown: dict[str, list[int]] = {}
+    for row in rows:
+        shown.setdefault(row.account_id, []).append(row.id)
+    return shown

@@ -17,6 +17,7 @@ from riskops.web import docs, openapi
 from riskops.web.auth import LoginRequired, login_redirect_url
 from riskops.web.bodies import error_response
 from riskops.web.deps import Container
+from riskops.web.refusals import audit_refusal
 
 
 def create_app(container: Container | None = None, *, start_background: bool = True) -> FastAPI:
@@ -45,7 +46,8 @@ def create_app(container: Container | None = None, *, start_background: bool = T
     app.state.container = container
 
     @app.exception_handler(RiskopsError)
-    async def _riskops_error(_request: Request, exc: RiskopsError) -> Response:
+    async def _riskops_error(request: Request, exc: RiskopsError) -> Response:
+        await audit_refusal(request, exc)  # a 403 is audited in a transaction of its own
         return error_response(exc)
 
     @app.exception_handler(LoginRequired)

@@ -20,6 +20,7 @@ from riskops.kernel.errors import RiskopsError, ValidationFailed
 from riskops.kernel.logging import get_logger
 from riskops.web.auth import ConsoleContext, ConsoleUser, LoginRequired, login_redirect_url
 from riskops.web.console.templating import render, templates
+from riskops.web.refusals import audit_refusal
 
 log = get_logger(__name__)
 
@@ -76,6 +77,7 @@ class ConsoleRoute(APIRoute):
             except LoginRequired as exc:
                 return login_response(request, exc)
             except RiskopsError as exc:
+                await audit_refusal(request, exc)
                 return error_response(request, exc)
             except RequestValidationError as exc:
                 details = [
