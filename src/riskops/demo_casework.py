@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.orm import Session
 
+from riskops.accounts.models import RestrictionKind
 from riskops.auth.models import User
 from riskops.auth.permissions import Permission, Principal, Role
 from riskops.auth.service import create_api_token, create_user, user_principal
@@ -39,7 +40,6 @@ from riskops.intake.service import receive_email
 from riskops.intake.service_requests import create_service_request
 from riskops.intake.sms import receive_signal
 from riskops.kernel.clock import utcnow
-from riskops.monitor.models import RestrictionKind
 
 # (username, role, display name): one of each role, and enough analysts for a rota.
 DEMO_PEOPLE: tuple[tuple[str, Role, str], ...] = (

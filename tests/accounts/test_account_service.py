@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from riskops.accounts import actions
+from riskops.accounts import service as accounts
+from riskops.accounts.models import RestrictionKind
 from riskops.accounts.service import account_summary, timeline
 from riskops.audit.models import AuditEntry
 from riskops.auth.permissions import Principal, Role
@@ -29,12 +30,13 @@ from riskops.kernel.errors import Forbidden, ValidationFailed
 from riskops.monitor import repository as monitor_repo
 from riskops.monitor import service as monitor
 from riskops.monitor.engine import Monitor
-from riskops.monitor.models import AccountEvent, Decision, Outcome, RestrictionKind
-from riskops.monitor.service import resolve_hold_as
+from riskops.monitor.models import AccountEvent, Decision, Outcome
+from riskops.monitor.service import resolve_hold
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ANALYST = Principal.for_user(1, "ana", Role.ANALYST)
 RULE_AUTHOR = Principal.for_user(2, "rita", Role.RULE_AUTHOR)
+SENIOR = Principal.for_user(3, "sam", Role.SENIOR_ANALYST)
 
 
 def _events(account: str) -> list[s.Event]:
@@ -126,13 +128,13 @@ def seeded(engine: Engine, request: pytest.FixtureRequest) -> Engine:
         ingest(session, [(None, e) for e in _events("acc-2")], source="api")
         if request.param == "timeline and tail":
             _monitor_through(session, 4)  # acc-1's first four events, before its withdrawal
-        monitor.add_restriction(
-            session, "acc-1", RestrictionKind.WITHDRAWAL_LOCK, "case 1", "ana", now=NOW
+        accounts.restrict(
+            session, ANALYST, "acc-1", RestrictionKind.WITHDRAWAL_LOCK, "case 1", now=NOW
         )
-        lifted = monitor.add_restriction(
-            session, "acc-1", RestrictionKind.TRADING_LOCK, "case 1", "ana", now=NOW
+        lifted = accounts.restrict(
+            session, ANALYST, "acc-1", RestrictionKind.TRADING_LOCK, "case 1", now=NOW
         )
-        monitor.lift_restriction(session, "acc-1", lifted.id, "sam", now=NOW)
+        accounts.lift(session, SENIOR, "acc-1", lifted.id, "appeal upheld", now=NOW)
         raise_alert(
             session,
             AlertIn(
@@ -249,11 +251,11 @@ def test_lifting_needs_a_reason_and_resolving_a_hold_needs_the_permission(seeded
     with unit_of_work(session_factory(seeded)) as session:
         restriction = account_summary(session, ANALYST, "acc-1", now=NOW).restrictions[0]
         with pytest.raises(ValidationFailed):
-            actions.lift_restriction(session, ANALYST, "acc-1", restriction.id, " ")
-        actions.lift_restriction(session, ANALYST, "acc-1", restriction.id, "customer verified")
+            accounts.lift(session, ANALYST, "acc-1", restriction.id, " ")
+        accounts.lift(session, ANALYST, "acc-1", restriction.id, "customer verified")
         assert account_summary(session, ANALYST, "acc-1").restrictions == []
         with pytest.raises(Forbidden):
-            resolve_hold_as(session, RULE_AUTHOR, 1, "release", "ok")
+            resolve_hold(session, RULE_AUTHOR, 1, "release", "ok")
 
 
 def test_payload_decoding_tolerates_every_event_type(seeded: Engine) -> None:

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from riskops.accounts import service as accounts
+from riskops.accounts.models import RestrictionKind
 from riskops.auth.permissions import Principal, Role
 from riskops.cases import decisions, intake, lifecycle, service
 from riskops.cases.models import ActionKind, ActionStatus, Case, CaseStatus, Outcome
@@ -22,7 +24,7 @@ from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import Conflict, Forbidden, ValidationFailed
 from riskops.monitor import service as monitor
 from riskops.monitor.engine import Monitor
-from riskops.monitor.models import Hold, HoldStatus, RestrictionKind
+from riskops.monitor.models import Hold, HoldStatus
 from riskops.rules.types import Action
 
 NOTE = NoteSections(
@@ -55,7 +57,7 @@ def users(session: Session) -> dict[str, Principal]:
 
 
 def monitor_decides(session: Session, events: list, start: int) -> list:
-    kinds = monitor.active_kinds(session)
+    kinds = accounts.active_kinds(session)
     mon = Monitor(FakeEvaluator(), lambda account: kinds.get(account, set()))
     result = monitor.process_batch(
         session, mon, records(events, start), keep={e.event_id for e in events}
@@ -194,7 +196,7 @@ def test_four_eyes_full_freeze(engine: Engine) -> None:
         )
         assert maker.pending_approval
         assert maker.case.status is CaseStatus.WAITING_APPROVAL
-        assert monitor.active_kinds(session) == {}  # nothing happens to the account yet
+        assert accounts.active_kinds(session) == {}  # nothing happens to the account yet
         action_id = maker.action.id
         with pytest.raises(Forbidden):
             decisions.approve(session, u["sen"], action_id, "self")  # the maker
@@ -207,7 +209,7 @@ def test_four_eyes_full_freeze(engine: Engine) -> None:
         assert done.case.status is CaseStatus.CLOSED
         assert done.case.outcome is Outcome.RESTRICTED
     with unit_of_work(sessions) as session:
-        assert monitor.active_kinds(session) == {"a": {RestrictionKind.FULL_FREEZE}}
+        assert accounts.active_kinds(session) == {"a": {RestrictionKind.FULL_FREEZE}}
         [blocked] = monitor_decides(session, [trade("t1", "a")], 1)
         assert blocked.outcome is Action.BLOCK
         with pytest.raises(Conflict):
@@ -224,7 +226,7 @@ def test_refused_action_goes_back_to_review_and_changes_nothing(engine: Engine) 
         refused = decisions.refuse(session, u["sen"], maker.action.id, "not enough evidence")
         assert refused.action.status is ActionStatus.REFUSED
         assert refused.case.status is CaseStatus.IN_REVIEW
-        assert monitor.active_kinds(session) == {}
+        assert accounts.active_kinds(session) == {}
 
 
 def test_compliance_approves_a_sar_referral_and_offboarding_blocks_everything(
@@ -241,7 +243,7 @@ def test_compliance_approves_a_sar_referral_and_offboarding_blocks_everything(
         other = taken_case(session, u["ana"], "r2", "b")
         off = decisions.decide(session, u["ana"], other.id, decision(ActionKind.OFFBOARD))
         decisions.approve(session, u["comp"], off.action.id)
-        assert monitor.active_kinds(session) == {"b": {RestrictionKind.ACCOUNT_CLOSED}}
+        assert accounts.active_kinds(session) == {"b": {RestrictionKind.ACCOUNT_CLOSED}}
 
 
 def test_require_rekyc_blocks_withdrawals(engine: Engine) -> None:

@@ -78,30 +78,6 @@ def test_hold_then_release_with_a_note(client: TestClient) -> None:
     assert client.post("/v1/holds/999/reject", json={"actor": "b", "note": "x"}).status_code == 404
 
 
-def test_restriction_blocks_the_next_withdrawal_at_once(client: TestClient) -> None:
-    assert post(client, withdrawal("w1", "acc", "10.00"))["decision"] == "allow"
-    created = client.post(
-        "/v1/accounts/acc/restrictions",
-        json={"kind": "withdrawal_lock", "reason": "ATO suspected", "actor": "ana"},
-    )
-    assert created.status_code == 201, created.text
-    blocked = post(client, withdrawal("w2", "acc", "10.00"))
-    assert blocked["decision"] == "block"
-    assert blocked["reasons"][0]["reason"] == "account restricted: withdrawal_lock"
-    assert post(client, withdrawal("w3", "other", "10.00"))["decision"] == "allow"
-    rid = created.json()["id"]
-    listed = client.get("/v1/accounts/acc/restrictions").json()
-    assert [(r["id"], r["active"]) for r in listed] == [(rid, True)]
-    lifted = client.post(f"/v1/accounts/acc/restrictions/{rid}/lift", json={"actor": "bob"})
-    assert lifted.status_code == 200
-    assert lifted.json()["active"] is False
-    assert post(client, withdrawal("w4", "acc", "10.00"))["decision"] == "review"  # VEL-1 only
-    bad = client.post(
-        "/v1/accounts/acc/restrictions", json={"kind": "jail", "reason": "x", "actor": "ana"}
-    )
-    assert bad.status_code == 422
-
-
 def test_decisions_need_a_token_with_the_scope(client: TestClient, engine: Engine) -> None:
     event = msgspec.json.encode(withdrawal("w1", "acc", "10.00"))
     anonymous = client.post("/v1/decisions", content=event, headers={"Authorization": ""})

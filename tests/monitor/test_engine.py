@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from monitor_fakes import FakeEvaluator, deposit, p2p, trade, transfer, withdrawal
 
+from riskops.accounts.models import RestrictionKind as K
 from riskops.monitor.engine import Monitor, combine, restriction_for
-from riskops.monitor.models import RestrictionKind as K
 from riskops.rules.types import Action, Hit
 
 

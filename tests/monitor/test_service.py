@@ -16,7 +16,7 @@ from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
 from riskops.monitor import repository as repo
 from riskops.monitor import service
 from riskops.monitor.engine import Monitor
-from riskops.monitor.models import Alert, Decision, Hold, HoldStatus, RestrictionKind
+from riskops.monitor.models import Alert, Decision, Hold, HoldStatus
 
 
 def count(engine: Engine, model: type) -> int:
@@ -117,46 +117,6 @@ def test_hold_state_machine() -> None:
         service.next_hold_status(HoldStatus.REJECTED, "release")
     with pytest.raises(ValidationFailed):
         service.next_hold_status(HoldStatus.HELD, "approve")
-
-
-def test_restrictions_add_expire_lift(engine: Engine) -> None:
-    sessions = session_factory(engine)
-    now = utcnow()
-    with unit_of_work(sessions) as session:
-        lock = service.add_restriction(session, "a", RestrictionKind.WITHDRAWAL_LOCK, "ATO", "ana")
-        service.add_restriction(
-            session, "a", RestrictionKind.P2P_BAN, "scam", "ana", now + timedelta(hours=1)
-        )
-        service.add_restriction(
-            session,
-            "b",
-            RestrictionKind.TRADING_LOCK,
-            "x",
-            "ana",
-            now + timedelta(seconds=1),
-            now=now - timedelta(minutes=1),
-        )
-        lock_id = lock.id
-    with sessions() as session:
-        kinds = service.active_kinds(session)
-        assert kinds == {
-            "a": {RestrictionKind.WITHDRAWAL_LOCK, RestrictionKind.P2P_BAN},
-            "b": {RestrictionKind.TRADING_LOCK},
-        }
-        later = service.active_kinds(session, ["a", "b"], now=now + timedelta(minutes=5))
-        assert later == {"a": {RestrictionKind.WITHDRAWAL_LOCK, RestrictionKind.P2P_BAN}}
-    with unit_of_work(sessions) as session:
-        service.lift_restriction(session, "a", lock_id, "bob")
-    with pytest.raises(Conflict), unit_of_work(sessions) as session:
-        service.lift_restriction(session, "a", lock_id, "bob")
-    with pytest.raises(NotFound), unit_of_work(sessions) as session:
-        service.lift_restriction(session, "b", lock_id, "bob")
-    with sessions() as session:
-        assert service.active_kinds(session, ["a"]) == {"a": {RestrictionKind.P2P_BAN}}
-    with pytest.raises(ValidationFailed), unit_of_work(sessions) as session:
-        service.add_restriction(
-            session, "a", RestrictionKind.FULL_FREEZE, "x", "ana", now - timedelta(hours=1)
-        )
 
 
 def test_young_gaps_are_waited_for_old_gaps_skipped() -> None:

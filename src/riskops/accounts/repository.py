@@ -1,4 +1,5 @@
-"""All SQL of the account 360. Functions take the caller's session and never commit.
+"""All SQL of the accounts package: the account 360, restrictions and account actions.
+Functions take the caller's session and never commit.
 
 Every query is bounded (a limit, or a window of 30 days on one account) and finds the
 account's events through the monitor's timeline (``account_seqs``): an account page costs a
@@ -24,19 +25,19 @@ from sqlalchemy import (
     or_,
     select,
     union_all,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from riskops.cases.models import Case, CaseAlert, CaseStatus
-from riskops.events.models import EventRecord
-from riskops.monitor.models import (
-    AccountEvent,
-    Decision,
-    Hold,
-    HoldStatus,
+from riskops.accounts.models import (
+    AccountAction,
+    AccountActionStatus,
     Restriction,
 )
+from riskops.cases.models import Case, CaseAlert, CaseStatus
+from riskops.events.models import EventRecord
+from riskops.monitor.models import AccountEvent, Decision, Hold, HoldStatus
 from riskops.monitor.repository import unmonitored
 
 EVENTS = EventRecord.__table__
@@ -207,3 +208,97 @@ def held_withdrawals(session: Session, limit: int, offset: int) -> list[Hold]:
 def count_held(session: Session) -> int:
     stmt = select(func.count()).select_from(Hold).where(Hold.status == HoldStatus.HELD)
     return int(session.scalar(stmt) or 0)
+
+
+# --- restrictions ---------------------------------------------------------------------
+
+
+def add(session: Session, row: Restriction | AccountAction) -> Any:
+    """Insert a restriction or an account action; flushed, so its id is known."""
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_restriction(
+    session: Session, restriction_id: int, *, for_update: bool = False
+) -> Restriction | None:
+    return session.get(Restriction, restriction_id, with_for_update=for_update or None)
+
+
+def lift(session: Session, restriction_id: int, actor: str, now: datetime) -> bool:
+    """Mark a restriction lifted, unless it was lifted meanwhile (False then): two lifts
+    at once cannot both succeed, on SQLite (no row locks) as on PostgreSQL."""
+    stmt = (
+        update(Restriction)
+        .where(Restriction.id == restriction_id, Restriction.lifted_at.is_(None))
+        .values(lifted_at=now, lifted_by=actor)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def active_kinds(
+    session: Session, now: datetime, account_ids: Iterable[str] | None = None
+) -> list[tuple[str, str]]:
+    """``(account_id, kind)`` of the active restrictions (light rows, for the monitor)."""
+    table = Restriction.__table__
+    stmt = select(table.c.account_id, table.c.kind).where(
+        table.c.lifted_at.is_(None),
+        or_(table.c.expires_at.is_(None), table.c.expires_at > now),
+    )
+    if account_ids is not None:
+        stmt = stmt.where(table.c.account_id.in_(list(account_ids)))
+    return [(row[0], row[1]) for row in session.connection().execute(stmt)]
+
+
+def restrictions_of(session: Session, account_id: str, limit: int = 500) -> list[Restriction]:
+    """Every restriction of the account, oldest first."""
+    stmt = select(Restriction).where(Restriction.account_id == account_id)
+    return list(session.scalars(stmt.order_by(Restriction.id).limit(limit)))
+
+
+# --- account actions (four-eyes outside cases) ----------------------------------------
+
+
+def get_action(session: Session, action_id: int) -> AccountAction | None:
+    return session.get(AccountAction, action_id)
+
+
+def decide_action(
+    session: Session,
+    action_id: int,
+    status: AccountActionStatus,
+    actor: str,
+    comment: str | None,
+    now: datetime,
+) -> bool:
+    """Move a pending action to ``status``, unless someone decided it meanwhile (False):
+    of two approvers at once, one wins and the other gets a conflict."""
+    stmt = (
+        update(AccountAction)
+        .where(
+            AccountAction.id == action_id,
+            AccountAction.status == AccountActionStatus.PENDING_APPROVAL,
+        )
+        .values(status=status, decided_by=actor, decided_at=now, decision_comment=comment)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def list_actions(
+    session: Session,
+    *,
+    status: AccountActionStatus | None,
+    account_id: str | None,
+    limit: int,
+    offset: int = 0,
+) -> list[AccountAction]:
+    """Account actions, oldest first (the approvals queue reads them in order)."""
+    stmt = select(AccountAction)
+    if status is not None:
+        stmt = stmt.where(AccountAction.status == status)
+    if account_id is not None:
+        stmt = stmt.where(AccountAction.account_id == account_id)
+    return list(session.scalars(stmt.order_by(AccountAction.id).limit(limit).offset(offset)))

@@ -1,4 +1,5 @@
-"""What the account pages show: plain frozen values, no database rows beyond this package."""
+"""What the account pages show (plain frozen values, no database rows beyond this
+package), and the API shapes of restrictions and account actions (msgspec)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+import msgspec
+
+from riskops.accounts.models import AccountAction, Restriction, RestrictionKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,7 @@ class RestrictionView:
     created_by: str
     created_at: datetime
     expires_at: datetime | None
+    approved_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,3 +134,92 @@ class TimelineRow:
 class TimelinePage:
     rows: list[TimelineRow]
     next_before_seq: int | None  # pass as ``before_seq`` for the next page; None: no more
+
+
+# --- API shapes: restrictions and account actions -------------------------------------
+
+# ``actor`` in the bodies below is accepted for older clients and ignored: who acts is the
+# authenticated caller (session or API token), never a name the body claims.
+
+
+class RestrictionRequest(msgspec.Struct, forbid_unknown_fields=True):
+    kind: RestrictionKind
+    reason: str
+    expires_at: datetime | None = None
+    actor: str | None = None  # ignored
+
+
+class LiftRequest(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str = ""  # required: the service refuses a lift without one
+    actor: str | None = None  # ignored
+
+
+class CommentIn(msgspec.Struct, forbid_unknown_fields=True):
+    comment: str = ""
+
+
+class RestrictionOut(msgspec.Struct):
+    id: int
+    account_id: str
+    kind: str
+    reason: str
+    created_by: str  # the maker
+    approved_by: str | None  # the second person, when four-eyes asked for one
+    created_at: datetime
+    expires_at: datetime | None
+    lifted_at: datetime | None
+    lifted_by: str | None
+    active: bool
+
+
+class AccountActionOut(msgspec.Struct):
+    """An account action waiting for (or decided by) a second person."""
+
+    id: int
+    account_id: str
+    kind: str  # full_freeze, offboard
+    restriction: str  # the restriction it imposes once approved
+    expires_at: datetime | None
+    reason: str
+    maker: str
+    requested_at: datetime
+    status: str  # pending_approval, approved, refused
+    approver: str | None
+    decided_at: datetime | None
+    comment: str | None
+    restriction_id: int | None
+
+
+def restriction_out(r: Restriction, now: datetime) -> RestrictionOut:
+    return RestrictionOut(
+        r.id,
+        r.account_id,
+        str(r.kind),
+        r.reason,
+        r.created_by,
+        r.approved_by,
+        r.created_at,
+        r.expires_at,
+        r.lifted_at,
+        r.lifted_by,
+        r.active_at(now),
+    )
+
+
+def action_out(a: AccountAction) -> AccountActionOut:
+    expires = a.params.get("expires_at")
+    return AccountActionOut(
+        a.id,
+        a.account_id,
+        str(a.kind),
+        str(a.params.get("restriction", "")),
+        datetime.fromisoformat(expires) if expires else None,
+        a.reason,
+        a.requested_by,
+        a.requested_at,
+        str(a.status),
+        a.decided_by,
+        a.decided_at,
+        a.decision_comment,
+        a.restriction_id,
+    )

@@ -1,20 +1,34 @@
-"""Account 360 use cases: the summary an analyst decides from, and the activity timeline.
+"""Account use cases: the account 360 (summary, timeline) and the controls on an account.
 
-Both need ``account:view``; the summary is a view of personal data, so it is written to the
-audit trail (``account.view``) in the caller's transaction.
+The summary and the timeline need ``account:view``; the summary is a view of personal
+data, so it is written to the audit trail (``account.view``) in the caller's transaction.
+
+Controls (ADR 0018): each action on an account is ONE function here (``restrict`` for every
+kind, full freeze and offboarding included; ``lift``; ``approve`` / ``refuse`` of a pending
+action). Each takes the caller, checks the permission, applies the four-eyes policy
+(``FOUR_EYES``), records maker and approver, and audits. The API, the console and case
+decisions all call them, so none can act on an account around them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from riskops.accounts import repository as repo
+from riskops.accounts.models import (
+    AccountAction,
+    AccountActionKind,
+    AccountActionStatus,
+    Restriction,
+    RestrictionKind,
+)
 from riskops.accounts.schemas import (
     AccountSummary,
     AlertRef,
@@ -32,7 +46,7 @@ from riskops.auth.permissions import Permission, Principal, require
 from riskops.cases.models import Case, CaseStatus
 from riskops.events.schemas import EVENT_TYPES
 from riskops.kernel.clock import utcnow
-from riskops.kernel.errors import ValidationFailed
+from riskops.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from riskops.monitor.models import Decision
 
 FLOW_WINDOW = timedelta(days=30)
@@ -60,7 +74,15 @@ def account_summary(
         deposits_30d=_flow(flows.get("deposit")),
         withdrawals_30d=_flow(flows.get("withdrawal.requested")),
         restrictions=[
-            RestrictionView(r.id, str(r.kind), r.reason, r.created_by, r.created_at, r.expires_at)
+            RestrictionView(
+                r.id,
+                str(r.kind),
+                r.reason,
+                r.created_by,
+                r.created_at,
+                r.expires_at,
+                r.approved_by,
+            )
             for r in repo.active_restrictions(session, account_id, now)
         ],
         holds=[
@@ -96,6 +118,21 @@ def account_summary(
     )
     record(session, principal, "account.view", "account", account_id, now=now)
     return summary
+
+
+def account_exists(
+    session: Session, principal: Principal, account_id: str, *, now: datetime | None = None
+) -> bool:
+    """Whether riskops knows the account: an event names it (monitored or not yet), or a
+    case, an alert or an active restriction does. Search and the account page use it, so a
+    value that is no account (an IP, a phone, a typo) is said to be none, not shown empty."""
+    require(principal, Permission.ACCOUNT_VIEW)
+    return (
+        repo.has_events(session, account_id)
+        or bool(repo.cases_of(session, account_id, limit=1))
+        or bool(repo.recent_alerts(session, account_id, limit=1))
+        or bool(repo.active_restrictions(session, account_id, now or utcnow()))
+    )
 
 
 def timeline(
@@ -140,6 +177,292 @@ def case_ref(c: Case) -> CaseRef:
         c.closed_at,
         str(c.outcome) if c.outcome else None,
     )
+
+
+# --- controls: one function per action on an account ----------------------------------
+
+K = AccountActionKind
+# The four-eyes policy, in one place: these actions run only once a second person (not the
+# maker, holding ``case:approve``) approves them. Every other restriction, and lifting one,
+# takes effect at once. SAR referral is a case action (``cases.decisions``), not here.
+FOUR_EYES: frozenset[AccountActionKind] = frozenset({K.FULL_FREEZE, K.OFFBOARD})
+_ACTION_OF: dict[RestrictionKind, AccountActionKind] = {
+    RestrictionKind.FULL_FREEZE: K.FULL_FREEZE,
+    RestrictionKind.ACCOUNT_CLOSED: K.OFFBOARD,
+}
+
+
+def action_kind(kind: RestrictionKind) -> AccountActionKind:
+    """The action that imposes a restriction of ``kind`` (full freeze, offboard, restrict)."""
+    return _ACTION_OF.get(kind, K.RESTRICT)
+
+
+def needs_second_person(kind: RestrictionKind) -> bool:
+    """Whether imposing a restriction of ``kind`` waits for a second person (four-eyes)."""
+    return action_kind(kind) in FOUR_EYES
+
+
+def restrict(
+    session: Session,
+    caller: Principal,
+    account_id: str,
+    kind: RestrictionKind,
+    reason: str,
+    *,
+    expires_at: datetime | None = None,
+    maker: str | None = None,
+    now: datetime | None = None,
+) -> Restriction | AccountAction:
+    """Restrict an account, or ask for it when the four-eyes policy wants a second person.
+
+    Without ``maker``, the caller is the maker (needs ``account:restrict``): a restriction
+    the policy lets one person impose takes effect at once (returned, ``created_by`` the
+    caller); a full freeze or an offboarding is recorded as a pending ``AccountAction``
+    (returned) and nothing happens to the account yet. With ``maker`` (who asked), the
+    caller is the second person carrying out an approved request: they need
+    ``case:approve`` and must not be the maker; the restriction records both. Audited
+    either way, in the caller's transaction.
+    """
+    now = now or utcnow()
+    if maker is None:
+        require(caller, Permission.ACCOUNT_RESTRICT)
+    else:
+        _second_person(caller, maker)
+    account_id, reason = _account(account_id), _reason(reason)
+    if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
+        raise ValidationFailed(
+            "a restriction expires in the future",
+            details=[{"field": "$.expires_at", "reason": "a future time with a UTC offset"}],
+        )
+    action = action_kind(kind)
+    if maker is None and action in FOUR_EYES:
+        pending: AccountAction = repo.add(
+            session,
+            AccountAction(
+                account_id=account_id,
+                kind=action,
+                params={
+                    "restriction": kind.value,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                },
+                reason=reason,
+                requested_by=caller.name,
+                requested_at=now,
+                status=AccountActionStatus.PENDING_APPROVAL,
+            ),
+        )
+        detail = {"action_id": pending.id, "action": action.value, "kind": kind.value}
+        record(session, caller, "account.request_approval", "account", account_id, detail, now=now)
+        return pending
+    restriction: Restriction = repo.add(
+        session,
+        Restriction(
+            account_id=account_id,
+            kind=kind,
+            reason=reason,
+            created_by=maker or caller.name,
+            approved_by=caller.name if maker is not None else None,
+            created_at=now,
+            expires_at=expires_at,
+        ),
+    )
+    detail = {
+        "restriction_id": restriction.id,
+        "kind": kind.value,
+        "reason": reason,
+        "maker": restriction.created_by,
+        "approver": restriction.approved_by,
+    }
+    record(session, caller, "account.restrict", "account", account_id, detail, now=now)
+    return restriction
+
+
+def lift(
+    session: Session,
+    caller: Principal,
+    account_id: str,
+    restriction_id: int,
+    reason: str,
+    *,
+    now: datetime | None = None,
+) -> Restriction:
+    """Lift an active restriction, saying why (needs ``account:restrict``; audited).
+
+    Lifting needs no second person: it restores what the account could do before, and the
+    audit trail names who did it and why (ADR 0018)."""
+    require(caller, Permission.ACCOUNT_RESTRICT)  # refuse before saying what is missing
+    reason = _reason(reason, "say why the restriction is lifted")
+    now = now or utcnow()
+    restriction = repo.get_restriction(session, restriction_id)
+    if restriction is None or restriction.account_id != account_id:
+        raise NotFound(f"restriction {restriction_id} of account {account_id} not found")
+    if restriction.lifted_at is not None or not repo.lift(
+        session, restriction_id, caller.name, now
+    ):
+        raise Conflict(f"restriction {restriction_id} was already lifted")
+    set_committed_value(restriction, "lifted_at", now)
+    set_committed_value(restriction, "lifted_by", caller.name)
+    detail = {"restriction_id": restriction_id, "kind": str(restriction.kind), "reason": reason}
+    record(session, caller, "account.lift_restriction", "account", account_id, detail, now=now)
+    return restriction
+
+
+def approve(
+    session: Session,
+    approver: Principal,
+    action_id: int,
+    comment: str = "",
+    *,
+    now: datetime | None = None,
+) -> AccountAction:
+    """A second person approves a pending account action: it is carried out now, through
+    ``restrict`` with the maker named, so the restriction records maker and approver."""
+    require(approver, Permission.CASE_APPROVE)
+    now = now or utcnow()
+    action = _pending(session, approver, action_id)
+    text = comment.strip() or None
+    if not repo.decide_action(
+        session, action_id, AccountActionStatus.APPROVED, approver.name, text, now
+    ):
+        raise Conflict(f"account action {action_id} was decided meanwhile")
+    _mirror(action, AccountActionStatus.APPROVED, approver.name, text, now)
+    expires = action.params.get("expires_at")
+    done = restrict(
+        session,
+        approver,
+        action.account_id,
+        RestrictionKind(action.params["restriction"]),
+        action.reason,
+        expires_at=datetime.fromisoformat(expires) if expires else None,
+        maker=action.requested_by,
+        now=now,
+    )
+    assert isinstance(done, Restriction)  # with a maker named, restrict never asks again
+    action.restriction_id = done.id
+    session.flush()
+    detail = {"action": action.kind.value, "maker": action.requested_by, "restriction_id": done.id}
+    record(session, approver, "account.approve", "account_action", action_id, detail, now=now)
+    return action
+
+
+def refuse(
+    session: Session,
+    approver: Principal,
+    action_id: int,
+    comment: str,
+    *,
+    now: datetime | None = None,
+) -> AccountAction:
+    """A second person refuses a pending account action, saying why: nothing happens."""
+    require(approver, Permission.CASE_APPROVE)
+    text = _reason(comment, "a refusal needs a reason", field="$.comment")
+    now = now or utcnow()
+    action = _pending(session, approver, action_id)
+    if not repo.decide_action(
+        session, action_id, AccountActionStatus.REFUSED, approver.name, text, now
+    ):
+        raise Conflict(f"account action {action_id} was decided meanwhile")
+    _mirror(action, AccountActionStatus.REFUSED, approver.name, text, now)
+    detail = {"action": action.kind.value, "maker": action.requested_by, "comment": text}
+    record(session, approver, "account.refuse", "account_action", action_id, detail, now=now)
+    return action
+
+
+def account_actions(
+    session: Session,
+    principal: Principal,
+    *,
+    status: AccountActionStatus | None = None,
+    account_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[AccountAction]:
+    """Account actions (by status, of an account), oldest first (needs ``account:view``)."""
+    require(principal, Permission.ACCOUNT_VIEW)
+    return repo.list_actions(
+        session, status=status, account_id=account_id, limit=limit, offset=offset
+    )
+
+
+def account_action(session: Session, principal: Principal, action_id: int) -> AccountAction:
+    """One account action (needs ``account:view``)."""
+    require(principal, Permission.ACCOUNT_VIEW)
+    action = repo.get_action(session, action_id)
+    if action is None:
+        raise NotFound(f"account action {action_id} not found")
+    return action
+
+
+def restrictions(
+    session: Session, principal: Principal, account_id: str, *, active_only: bool = False
+) -> list[Restriction]:
+    """The account's restrictions, oldest first; ``active_only``: those in force. The read
+    is audited (``restriction.list``)."""
+    require(principal, Permission.ACCOUNT_VIEW)
+    now = utcnow()
+    found = repo.restrictions_of(session, account_id)
+    record(session, principal, "restriction.list", "account", account_id, now=now)
+    return [r for r in found if r.active_at(now)] if active_only else found
+
+
+def active_kinds(
+    session: Session, account_ids: Iterable[str] | None = None, *, now: datetime | None = None
+) -> dict[str, set[RestrictionKind]]:
+    """Active restriction kinds by account (of the given accounts, or of all): what the
+    monitor reads to block events. No permission: riskops reads it for itself."""
+    kinds: dict[str, set[RestrictionKind]] = {}
+    for account_id, kind in repo.active_kinds(session, now or utcnow(), account_ids):
+        kinds.setdefault(account_id, set()).add(RestrictionKind(kind))
+    return kinds
+
+
+def _second_person(approver: Principal, maker: str) -> None:
+    require(approver, Permission.CASE_APPROVE)
+    if approver.name == maker:
+        raise Forbidden("four-eyes: the maker of an action cannot approve it")
+
+
+def _pending(session: Session, approver: Principal, action_id: int) -> AccountAction:
+    action = repo.get_action(session, action_id)
+    if action is None:
+        raise NotFound(f"account action {action_id} not found")
+    if action.status is not AccountActionStatus.PENDING_APPROVAL:
+        raise Conflict(f"account action {action_id} is {action.status.value}, not pending")
+    if action.requested_by == approver.name:
+        raise Forbidden("four-eyes: the maker of an action cannot approve or refuse it")
+    return action
+
+
+def _mirror(
+    action: AccountAction,
+    status: AccountActionStatus,
+    by: str,
+    comment: str | None,
+    now: datetime,
+) -> None:
+    """Show on the loaded row what ``repo.decide_action`` wrote (no second UPDATE)."""
+    for name, value in (
+        ("status", status),
+        ("decided_by", by),
+        ("decided_at", now),
+        ("decision_comment", comment),
+    ):
+        set_committed_value(action, name, value)
+
+
+def _account(account_id: str) -> str:
+    if not account_id.strip():
+        raise ValidationFailed(
+            "name the account", details=[{"field": "account_id", "reason": "must not be blank"}]
+        )
+    return account_id
+
+
+def _reason(text: str, message: str = "say why", *, field: str = "$.reason") -> str:
+    if not text.strip():
+        problem = {"field": field, "reason": "a reason is required"}
+        raise ValidationFailed(message, details=[problem])
+    return text.strip()
 
 
 # --- shaping --------------------------------------------------------------------------

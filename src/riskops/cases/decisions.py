@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from riskops.accounts import service as accounts
+from riskops.accounts.models import Restriction, RestrictionKind
 from riskops.audit.service import record
 from riskops.auth.permissions import Permission, Principal, require
 from riskops.cases import history
@@ -35,7 +37,7 @@ from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from riskops.monitor import repository as monitor_repo
 from riskops.monitor import service as monitor
-from riskops.monitor.models import HoldStatus, RestrictionKind
+from riskops.monitor.models import HoldStatus
 
 P = Permission
 A = ActionKind
@@ -78,10 +80,21 @@ class DecisionResult:
 
 
 def needs_approval(kind: ActionKind, params: dict[str, Any]) -> bool:
-    """Four-eyes: full freeze, offboarding and SAR referral need a second person."""
-    if kind in (A.OFFBOARD, A.REFER_SAR):
+    """Four-eyes: SAR referral needs a second person, and so does any action on the account
+    that the accounts' policy gives to two people (full freeze, offboarding)."""
+    if kind is A.REFER_SAR:
         return True
-    return kind is A.RESTRICT and RestrictionKind.FULL_FREEZE.value in params["restrictions"]
+    return any(accounts.needs_second_person(k) for k in restriction_kinds(kind, params))
+
+
+def restriction_kinds(kind: ActionKind, params: dict[str, Any]) -> list[RestrictionKind]:
+    """The restrictions a case action imposes on the account (none for most actions)."""
+    if kind is A.RESTRICT:
+        return [RestrictionKind(k) for k in params.get("restrictions", [])]
+    return {
+        A.REQUIRE_REKYC: [RestrictionKind.REKYC_REQUIRED],
+        A.OFFBOARD: [RestrictionKind.ACCOUNT_CLOSED],
+    }.get(kind, [])
 
 
 def decide(
@@ -129,6 +142,7 @@ def decide(
     else:
         action.decided_by, action.decided_at = principal.name, now
         history.event(session, case, principal.name, "decided", now, detail=detail)
+        _on_account(session, case, action, principal, sections["decision"], now)
         _execute(session, case, action, principal.name, sections["decision"], now)
     session.flush()
     record(session, principal, "case.decide", "case", case.id, detail, now=now)
@@ -156,6 +170,7 @@ def approve(
     detail = {"action_id": action.id, "action": action.kind.value, "maker": action.requested_by}
     history.event(session, case, approver.name, "approved", now, reason=comment, detail=detail)
     decision = f"{note.sections.get('decision', '')} (approved by {approver.name})"
+    _on_account(session, case, action, approver, decision, now, maker=action.requested_by)
     _execute(session, case, action, approver.name, decision, now)
     session.flush()
     record(session, approver, "case.approve", "case_action", action.id, detail, now=now)
@@ -227,30 +242,8 @@ def _execute(
     session: Session, case: Case, action: CaseAction, actor: str, decision: str, now: datetime
 ) -> None:
     kind, params = action.kind, action.params
-    reason = f"case {case.id}: {decision}".strip()
-    result: dict[str, Any] = {}
-    if kind in (A.RESTRICT, A.REQUIRE_REKYC, A.OFFBOARD):
-        kinds = {
-            A.RESTRICT: params.get("restrictions", []),
-            A.REQUIRE_REKYC: [RestrictionKind.REKYC_REQUIRED.value],
-            A.OFFBOARD: [RestrictionKind.ACCOUNT_CLOSED.value],
-        }[kind]
-        expires = params.get("expires_at")
-        expires_at = datetime.fromisoformat(expires) if expires else None
-        assert case.account_id is not None  # checked when decided
-        result["restriction_ids"] = [
-            monitor.add_restriction(
-                session, case.account_id, RestrictionKind(k), reason, actor, expires_at, now=now
-            ).id
-            for k in kinds
-        ]
-    elif kind is A.LIFT_RESTRICTION:
-        assert case.account_id is not None
-        lifted = monitor.lift_restriction(
-            session, case.account_id, params["restriction_id"], actor, now=now
-        )
-        result["restriction_id"] = lifted.id
-    elif kind in (A.RELEASE_HOLD, A.REJECT_HOLD):
+    result: dict[str, Any] = dict(action.result or {})  # what _on_account did, if anything
+    if kind in (A.RELEASE_HOLD, A.REJECT_HOLD):
         verb = "release" if kind is A.RELEASE_HOLD else "reject"
         hold = monitor.resolve_hold(session, params["hold_id"], verb, actor, decision, now=now)
         result["hold_status"] = hold.status.value
@@ -275,6 +268,48 @@ def _execute(
     action.result = result
     if kind in _CLOSING:
         _close(session, case, _CLOSING[kind], actor, now, action)
+
+
+def _on_account(
+    session: Session,
+    case: Case,
+    action: CaseAction,
+    by: Principal,
+    decision: str,
+    now: datetime,
+    *,
+    maker: str | None = None,
+) -> None:
+    """Carry out an action on the case's account through ``accounts.service``, the one
+    way restrictions are imposed and lifted: ``by`` is the maker (``maker`` None) or the
+    approver of ``maker``'s pending action, and the restriction records both."""
+    kind, params = action.kind, action.params
+    if kind not in _ON_ACCOUNT:
+        return
+    assert case.account_id is not None  # checked when decided
+    reason = f"case {case.id}: {decision}".strip()
+    if kind is A.LIFT_RESTRICTION:
+        restriction_id = params["restriction_id"]
+        lifted = accounts.lift(session, by, case.account_id, restriction_id, reason, now=now)
+        action.result = {**(action.result or {}), "restriction_id": lifted.id}
+        return
+    expires = params.get("expires_at")
+    ids = []
+    for restriction in restriction_kinds(kind, params):
+        done = accounts.restrict(
+            session,
+            by,
+            case.account_id,
+            restriction,
+            reason,
+            expires_at=datetime.fromisoformat(expires) if expires else None,
+            maker=maker,
+            now=now,
+        )
+        if not isinstance(done, Restriction):  # needs_approval reads the same policy
+            raise Conflict(f"{restriction} needs a second person's approval")
+        ids.append(done.id)
+    action.result = {**(action.result or {}), "restriction_ids": ids}
 
 
 def _close(

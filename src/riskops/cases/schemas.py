@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from riskops.accounts.models import RestrictionKind
 from riskops.cases.models import ActionKind, AlertSource
-from riskops.monitor.models import RestrictionKind
 
 
 class AlertIn(msgspec.Struct, kw_only=True):

@@ -1,4 +1,6 @@
-"""HTTP API of the monitor: synchronous decisions, holds, alerts, decisions, restrictions.
+"""HTTP API of the monitor: synchronous decisions, holds, alerts, decisions.
+
+Account restrictions are ``riskops.accounts.api``'s.
 
 Endpoints parse, call one service function and return. Bodies are decoded with msgspec
 and responses encoded with msgspec: the decision endpoint is a hot path.
@@ -18,7 +20,6 @@ from riskops.auth.permissions import Permission, Principal
 from riskops.events.schemas import AnyEvent
 from riskops.events.service import ingest
 from riskops.events.validation import Rejection, decode
-from riskops.kernel.clock import utcnow
 from riskops.kernel.db import unit_of_work
 from riskops.kernel.errors import RiskopsError, ValidationFailed
 from riskops.monitor import repository as repo
@@ -176,52 +177,6 @@ def reject_hold(
     The caller is recorded as who resolved it."""
     hold = service.resolve_hold_as(db, who, hold_id, "reject", body.note)
     return json_response(sc.hold_out(hold))
-
-
-@router.post("/accounts/{account_id}/restrictions", summary="Restrict an account", status_code=201)
-def add_restriction(
-    account_id: str,
-    db: DbSession,
-    who: CurrentPrincipal,
-    body: sc.RestrictionRequest = msgspec_body(sc.RestrictionRequest),
-) -> Response:
-    """``{kind, reason, expires_at?}`` (``account:restrict``); blocks the account's next
-    matching event. The caller is recorded as who restricted it."""
-    if body.expires_at is not None and body.expires_at.tzinfo is None:
-        raise ValidationFailed(
-            "invalid request",
-            details=[{"field": "$.expires_at", "reason": "must carry a UTC offset"}],
-        )
-    r = service.add_restriction_as(db, who, account_id, body.kind, body.reason, body.expires_at)
-    return json_response(sc.restriction_out(r, utcnow()), 201)
-
-
-@router.get("/accounts/{account_id}/restrictions", summary="Restrictions of an account")
-def list_restrictions(
-    account_id: str,
-    db: DbSession,
-    active: bool = False,
-    _who: Principal = requires(Permission.ACCOUNT_VIEW),
-) -> Response:
-    """Every restriction of the account (``active=true``: only those in force)."""
-    now = utcnow()
-    items = [sc.restriction_out(r, now) for r in repo.restrictions_of(db, account_id)]
-    return json_response([r for r in items if r.active or not active])
-
-
-@router.post(
-    "/accounts/{account_id}/restrictions/{restriction_id}/lift", summary="Lift a restriction"
-)
-def lift_restriction(
-    account_id: str,
-    restriction_id: int,
-    db: DbSession,
-    who: CurrentPrincipal,
-    body: sc.LiftRequest = msgspec_body(sc.LiftRequest),
-) -> Response:
-    """Lift an active restriction (``account:restrict``; recorded: who and when)."""
-    r = service.lift_restriction_as(db, who, account_id, restriction_id)
-    return json_response(sc.restriction_out(r, utcnow()))
 
 
 def include(app: FastAPI) -> None:

@@ -14,9 +14,9 @@ from typing import Any, Protocol
 
 import msgspec
 
+from riskops.accounts.models import RestrictionKind
 from riskops.events import schemas as s
 from riskops.events.flat import to_rows
-from riskops.monitor.models import RestrictionKind
 from riskops.rules.types import Action, Evaluation, Hit, RuleError
 
 

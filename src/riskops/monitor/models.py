@@ -1,4 +1,7 @@
-"""Tables of the monitor: decision log, alerts, holds, account restrictions, checkpoints.
+"""Tables of the monitor: decision log, alerts, holds, checkpoints, the account timeline.
+
+Account restrictions, which the monitor reads, are the accounts package's
+(``riskops.accounts.models``).
 
 A decision, its alerts and its hold are written in the same transaction as the checkpoint
 that says the event was processed (an outbox). Unique keys make every write idempotent,
@@ -42,16 +45,6 @@ class HoldStatus(enum.StrEnum):
     HELD = "held"
     RELEASED = "released"
     REJECTED = "rejected"
-
-
-class RestrictionKind(enum.StrEnum):
-    WITHDRAWAL_LOCK = "withdrawal_lock"
-    TRADING_LOCK = "trading_lock"
-    P2P_BAN = "p2p_ban"
-    API_DISABLE = "api_disable"
-    FULL_FREEZE = "full_freeze"
-    REKYC_REQUIRED = "rekyc_required"  # withdrawals wait for a new KYC
-    ACCOUNT_CLOSED = "account_closed"  # offboarded: everything is blocked
 
 
 class Decision(Base):
@@ -121,22 +114,6 @@ class Hold(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
-
-
-class Restriction(Base):
-    """An action on an account (withdrawal lock, ...): active until lifted or expired."""
-
-    __tablename__ = "monitor_restrictions"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    account_id: Mapped[str] = mapped_column(String(128), index=True)
-    kind: Mapped[RestrictionKind] = mapped_column(str_enum(RestrictionKind, "restriction_kind"))
-    reason: Mapped[str] = mapped_column(Text)
-    created_by: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    lifted_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class MonitorCheckpoint(Base):

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,6 @@ from riskops.monitor.models import (
     Hold,
     HoldStatus,
     MonitorCheckpoint,
-    Restriction,
 )
 
 
@@ -177,48 +176,6 @@ def list_decisions(
     if account_id is not None:
         stmt = stmt.where(Decision.account_id == account_id)
     return list(session.scalars(_page(stmt, limit, offset)))
-
-
-def add_restriction(session: Session, restriction: Restriction) -> Restriction:
-    session.add(restriction)
-    session.flush()
-    return restriction
-
-
-def get_restriction(session: Session, restriction_id: int) -> Restriction | None:
-    return session.get(Restriction, restriction_id)
-
-
-def active_restrictions(
-    session: Session, now: datetime, account_ids: Iterable[str] | None = None
-) -> list[Restriction]:
-    """Restrictions neither lifted nor expired; of some accounts, or of all."""
-    stmt = select(Restriction).where(
-        Restriction.lifted_at.is_(None),
-        or_(Restriction.expires_at.is_(None), Restriction.expires_at > now),
-    )
-    if account_ids is not None:
-        stmt = stmt.where(Restriction.account_id.in_(list(account_ids)))
-    return list(session.scalars(stmt.order_by(Restriction.id)))
-
-
-def active_kinds(
-    session: Session, now: datetime, account_ids: Iterable[str] | None = None
-) -> list[tuple[str, str]]:
-    """``(account_id, kind)`` of the active restrictions (light rows, for the monitor)."""
-    table = Restriction.__table__
-    stmt = select(table.c.account_id, table.c.kind).where(
-        table.c.lifted_at.is_(None),
-        or_(table.c.expires_at.is_(None), table.c.expires_at > now),
-    )
-    if account_ids is not None:
-        stmt = stmt.where(table.c.account_id.in_(list(account_ids)))
-    return [(row[0], row[1]) for row in session.connection().execute(stmt)]
-
-
-def restrictions_of(session: Session, account_id: str) -> list[Restriction]:
-    stmt = select(Restriction).where(Restriction.account_id == account_id)
-    return list(session.scalars(stmt.order_by(Restriction.id)))
 
 
 def count_decisions(session: Session) -> int:

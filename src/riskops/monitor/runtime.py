@@ -25,6 +25,8 @@ from typing import Any
 import msgspec
 from sqlalchemy.engine import Engine
 
+from riskops.accounts import service as accounts
+from riskops.accounts.models import RestrictionKind
 from riskops.events import schemas as s
 from riskops.kernel.clock import utcnow
 from riskops.kernel.config import Settings
@@ -40,7 +42,6 @@ from riskops.monitor.evaluators import (
     SqlEventLog,
     ready_prefix,
 )
-from riskops.monitor.models import RestrictionKind
 from riskops.monitor.schemas import DecisionResponse
 from riskops.rules.types import Action
 
@@ -191,7 +192,7 @@ class MonitorRuntime:
                     records = ready_prefix(records, self.seq, utcnow(), self.gap_grace)
                     if not records:
                         return service.BatchResult()
-                    self._kinds = service.active_kinds(session)
+                    self._kinds = accounts.active_kinds(session)
                     result = service.process_batch(
                         session, self.monitor, records, checkpoint=self.name
                     )
@@ -282,7 +283,7 @@ class MonitorRuntime:
                 with unit_of_work(self.sessions) as session:
                     refused = self.log.append(session, events)
                     accounts = {e.account_id for e in events}
-                    fresh = service.active_kinds(session, accounts)
+                    fresh = accounts.active_kinds(session, accounts)
                     for account in accounts:
                         self._kinds[account] = fresh.get(account, set())
                     wanted = {e.event_id for e in events}

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from riskops.monitor.engine import Reason, RowDecision
-from riskops.monitor.models import Alert, Decision, Hold, Restriction, RestrictionKind
+from riskops.monitor.models import Alert, Decision, Hold
 
 
 class DecisionResponse(msgspec.Struct):
@@ -38,17 +38,6 @@ class DecisionResponse(msgspec.Struct):
 
 class HoldResolution(msgspec.Struct, forbid_unknown_fields=True):
     note: str = ""
-    actor: str | None = None  # ignored
-
-
-class RestrictionRequest(msgspec.Struct, forbid_unknown_fields=True):
-    kind: RestrictionKind
-    reason: str
-    expires_at: datetime | None = None
-    actor: str | None = None  # ignored
-
-
-class LiftRequest(msgspec.Struct, forbid_unknown_fields=True):
     actor: str | None = None  # ignored
 
 
@@ -99,19 +88,6 @@ class DecisionOut(msgspec.Struct):
     latency_us: int
 
 
-class RestrictionOut(msgspec.Struct):
-    id: int
-    account_id: str
-    kind: str
-    reason: str
-    created_by: str
-    created_at: datetime
-    expires_at: datetime | None
-    lifted_at: datetime | None
-    lifted_by: str | None
-    active: bool
-
-
 def _fields(obj: Any, cls: type[msgspec.Struct]) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in cls.__struct_fields__ if hasattr(obj, name)}
 
@@ -126,8 +102,3 @@ def alert_out(a: Alert) -> AlertOut:
 
 def decision_out(d: Decision) -> DecisionOut:
     return DecisionOut(**{**_fields(d, DecisionOut), "outcome": str(d.outcome)})
-
-
-def restriction_out(r: Restriction, now: datetime) -> RestrictionOut:
-    active = r.lifted_at is None and (r.expires_at is None or r.expires_at > now)
-    return RestrictionOut(**{**_fields(r, RestrictionOut), "kind": str(r.kind), "active": active})

@@ -1,4 +1,4 @@
-"""Monitor use cases: process a batch of the event log, resolve holds, restrict accounts.
+"""Monitor use cases: process a batch of the event log, resolve holds.
 
 Services take the caller's session and never commit: one batch or one request is one
 transaction owned by the boundary (the runtime or the HTTP request). ``process_batch``
@@ -11,7 +11,7 @@ the same transaction (one INSERT) and become cases when the outbox is delivered
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -34,8 +34,6 @@ from riskops.monitor.models import (
     Hold,
     HoldStatus,
     Outcome,
-    Restriction,
-    RestrictionKind,
 )
 from riskops.rules.types import Action
 
@@ -293,110 +291,6 @@ def resolve_hold_as(
     }
     audit.record(session, actor, f"hold.{action}", "hold", hold_id, detail, now=now)
     return hold
-
-
-# --- restrictions ---------------------------------------------------------------------
-
-
-def add_restriction(
-    session: Session,
-    account_id: str,
-    kind: RestrictionKind,
-    reason: str,
-    actor: str,
-    expires_at: datetime | None = None,
-    *,
-    now: datetime | None = None,
-) -> Restriction:
-    """Restrict an account; it takes effect on the account's next decided event.
-    No permission check or audit entry: see ``add_restriction_as``."""
-    now = now or utcnow()
-    if not reason.strip() or not actor.strip():
-        raise ValidationFailed("a restriction needs a reason and an actor")
-    if expires_at is not None and expires_at <= now:
-        raise ValidationFailed("`expires_at` must be in the future")
-    restriction = Restriction(
-        account_id=account_id,
-        kind=kind,
-        reason=reason.strip(),
-        created_by=actor.strip(),
-        created_at=now,
-        expires_at=expires_at,
-    )
-    return repo.add_restriction(session, restriction)
-
-
-def add_restriction_as(
-    session: Session,
-    actor: Principal,
-    account_id: str,
-    kind: RestrictionKind,
-    reason: str,
-    expires_at: datetime | None = None,
-    *,
-    now: datetime | None = None,
-) -> Restriction:
-    """``add_restriction`` for a person or token: needs ``account:restrict``; audited."""
-    require(actor, Permission.ACCOUNT_RESTRICT)
-    now = now or utcnow()
-    restriction = add_restriction(
-        session, account_id, kind, reason, actor.name, expires_at, now=now
-    )
-    detail = {"restriction_id": restriction.id, "kind": str(kind), "reason": restriction.reason}
-    audit.record(session, actor, "account.restrict", "account", account_id, detail, now=now)
-    return restriction
-
-
-def lift_restriction(
-    session: Session,
-    account_id: str,
-    restriction_id: int,
-    actor: str,
-    *,
-    now: datetime | None = None,
-) -> Restriction:
-    """Lift an active restriction (recorded: who and when). No permission check or audit
-    entry: see ``lift_restriction_as``."""
-    restriction = repo.get_restriction(session, restriction_id)
-    if restriction is None or restriction.account_id != account_id:
-        raise NotFound(f"restriction {restriction_id} of account {account_id} not found")
-    if restriction.lifted_at is not None:
-        raise Conflict(f"restriction {restriction_id} was already lifted")
-    restriction.lifted_at = now or utcnow()
-    restriction.lifted_by = actor
-    session.flush()
-    return restriction
-
-
-def lift_restriction_as(
-    session: Session,
-    actor: Principal,
-    account_id: str,
-    restriction_id: int,
-    reason: str | None = None,
-    *,
-    now: datetime | None = None,
-) -> Restriction:
-    """``lift_restriction`` for a person or token: needs ``account:restrict``; audited, with
-    the reason when one is given (the console requires one)."""
-    require(actor, Permission.ACCOUNT_RESTRICT)
-    now = now or utcnow()
-    restriction = lift_restriction(session, account_id, restriction_id, actor.name, now=now)
-    detail = {"restriction_id": restriction_id, "kind": str(restriction.kind)}
-    if reason is not None:
-        detail["reason"] = reason
-    audit.record(session, actor, "account.lift_restriction", "account", account_id, detail, now=now)
-    return restriction
-
-
-def active_kinds(
-    session: Session, account_ids: Iterable[str] | None = None, *, now: datetime | None = None
-) -> dict[str, set[RestrictionKind]]:
-    """Active restriction kinds by account (of the given accounts, or of all)."""
-    kinds: dict[str, set[RestrictionKind]] = {}
-    for account_id, kind in repo.active_kinds(session, now or utcnow(), account_ids):
-        kinds.setdefault(account_id, set()).add(RestrictionKind(kind))
-    return kinds
 
 
 # --- reads: each shows personal data, so each is recorded in the audit trail (ADR 0020) ---

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
 
-from riskops.accounts import actions
 from riskops.accounts import service as accounts
 from riskops.accounts.schemas import TimelinePage
 from riskops.auth.permissions import Permission
@@ -86,5 +85,5 @@ def lift_restriction(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Lift an active restriction with a reason, then show the account again."""
-    actions.lift_restriction(db, user.principal, account_id, restriction_id, reason)
+    accounts.lift(db, user.principal, account_id, restriction_id, reason)
     return see_other(f"/accounts/{account_id}?done=lifted", request)

@@ -11,13 +11,13 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from riskops.accounts import service as accounts
+from riskops.accounts.models import RestrictionKind
 from riskops.auth.permissions import Permission
 from riskops.cases import decisions, lifecycle
 from riskops.cases import service as cases
 from riskops.cases.models import ActionKind, ActionStatus
 from riskops.cases.schemas import DISMISS_REASONS, DecisionIn
 from riskops.kernel.errors import ValidationFailed
-from riskops.monitor.models import RestrictionKind
 from riskops.web.console.account_pages import parse_types, timeline_context
 from riskops.web.console.routing import ConsoleRoute, PageUser, form_text, see_other
 from riskops.web.console.templating import render

@@ -118,6 +118,7 @@ DONE = {
     "proposed": "Proposed: the action now waits for a second person's approval.",
     "approved": "Approved: the action was carried out.",
     "refused": "Refused: the case went back to its analyst.",
+    "account_refused": "Refused: nothing happens to the account.",
     "assigned": "Case assigned.",
     "unassigned": "Case back in its queue, unassigned.",
     "amended": "Amendment added to the note.",
