@@ -104,15 +104,17 @@ def test_rejections_are_kept_and_nothing_accepted_is_lost(
         assert total == 4 and len(letters) == 2
         assert [d.source_row for d in letters] == [5, 3]  # newest first
         assert repository.list_dead_letters(session, source="http")[1] == 0
-        assert letters[1].raw == raws[3].decode()
+        assert letters[1].raw == raws[3]
         errors = msgspec.json.decode(letters[1].errors)
         assert errors == [{"field": "$.colour", "reason": "unknown field for deposit"}]
 
 
-def test_raw_text_is_truncated_with_a_marker() -> None:
-    text = service.raw_text(b"\xff" + b"a" * (service.MAX_RAW_CHARS + 10))
-    assert text.startswith("\ufffd") and "[truncated:" in text
-    assert len(text) < service.MAX_RAW_CHARS + 100
+def test_kept_raw_is_truncated_with_a_marker() -> None:
+    raw = b"\xff" + b"a" * (service.MAX_RAW_CHARS + 10)
+    kept = service.kept_raw(raw)
+    assert kept.startswith(b"\xffaaa") and kept.endswith(b"[truncated: 1048587 bytes in all]")
+    assert len(kept) < service.MAX_RAW_CHARS + 100
+    assert service.kept_raw(b"\x00\xff") == b"\x00\xff"
 
 
 def test_concurrent_writers_of_the_same_ids(sessions: sessionmaker[Session], wire: Wire) -> None:

@@ -127,7 +127,7 @@ def test_malformed_is_422_with_every_field_and_a_dead_letter(
     with unit_of_work(seeded) as session:
         [dead] = session.scalars(select(DeadLetter).where(DeadLetter.source == "sms")).all()
     assert dead.event_id == "sig-1"
-    assert "$.phone" in dead.reason and '"carrier_pigeon"' in dead.raw
+    assert "$.phone" in dead.reason and b'"carrier_pigeon"' in dead.raw
     viewer = bearer(token_for(engine, [Permission.DEAD_LETTER_VIEW], name="viewer"))
     listed = client.get("/v1/dead-letters", params={"source": "sms"}, headers=viewer)
     assert listed.status_code == 200

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from riskops.auth.permissions import Permission, Principal
@@ -54,7 +54,10 @@ class DeadLetterOut(BaseModel):
     event_id: str | None
     reason: str
     errors: list[FieldErrorOut]
-    raw: str
+    raw: str = Field(description="the input as text (U+FFFD where its bytes are not UTF-8)")
+    raw_base64: str | None = Field(
+        description="the input's exact bytes, base64, when they are not UTF-8 text (else null)"
+    )
 
 
 class DeadLetterPage(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, String, Text
+from sqlalchemy import BigInteger, DateTime, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskops.kernel.db import Base
@@ -51,7 +51,14 @@ class EventRecord(Base):
 
 
 class DeadLetter(Base):
-    """Input that was refused, kept with its reasons and raw bytes so nothing is lost."""
+    """Input that was refused, kept with its reasons and raw bytes so nothing is lost.
+
+    ``raw`` holds the input's bytes exactly as they came (any bytes: NUL, invalid UTF-8,
+    binary), up to 1 MiB. The text columns hold only what both databases can store (see
+    ``repository.storable``). A dead letter is stored once per input: ``input_key`` digests
+    where it came from (source, source name, row) and ``digest``, the SHA-256 of ``raw``, so a
+    re-run of a file or a redelivered message adds nothing (ADR 0017).
+    """
 
     __tablename__ = "dead_letters"
 
@@ -63,4 +70,6 @@ class DeadLetter(Base):
     event_id: Mapped[str | None] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text)
     errors: Mapped[str] = mapped_column(Text)  # JSON list of {"field", "reason"}
-    raw: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 of raw, hex
+    input_key: Mapped[str] = mapped_column(String(64), unique=True)

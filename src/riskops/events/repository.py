@@ -8,17 +8,23 @@ the batch, and the caller learns exactly which rows it stored.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from riskops.events.models import DeadLetter, EventRecord
+from riskops.kernel.errors import Busy
 
 EVENTS = EventRecord.__table__
 # Ids per IN (...) lookup: far below the bind-parameter limits of SQLite and PostgreSQL.
@@ -60,6 +66,7 @@ def _sqlite_insert(rows: int) -> str:
 
 # PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT. COPY skips query
 # parsing and per-value quoting, the two costs that dominate multi-row VALUES or arrays.
+_LOCK_NOT_AVAILABLE = "55P03"
 _PG_STAGE = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_events (ord bigint, event_id varchar, "
     "type varchar, account_id varchar, occurred_at timestamptz, source_row bigint, "
@@ -132,6 +139,14 @@ def insert_events(
 
 # Arbitrary constant naming the event-log append lock (pg_advisory_xact_lock takes a bigint).
 _EVENT_LOG_LOCK = 0x7269736B6F7073  # "riskops"
+# How long an append waits for that lock. A file chunk holds it well under a second; a
+# holder that stops (a process frozen mid-COPY) must not stop every writer of events for
+# ever: past this, the append fails with ``Busy`` (HTTP 503, the NATS consumer retries).
+APPEND_LOCK_TIMEOUT_SECONDS = 10
+_PG_LOCK = (
+    f"SET LOCAL lock_timeout = '{APPEND_LOCK_TIMEOUT_SECONDS}s'; "
+    f"SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})"
+)
 
 
 def _insert_postgresql(
@@ -144,7 +159,12 @@ def _insert_postgresql(
     # A sequence value is taken at insert, not at commit: two concurrent appenders could
     # commit seq 11 after seq 12 is visible, and a reader tailing by seq would skip 11.
     # Appends therefore hold a transaction-scoped lock, so seq order is commit order.
-    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})")
+    try:
+        connection.exec_driver_sql(_PG_LOCK)
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+            raise Busy("the event log is busy; try again in a few seconds") from exc
+        raise
     connection.exec_driver_sql(_PG_STAGE)
     driver = connection.connection.driver_connection
     shared = (received_at, source, source_name)
@@ -208,10 +228,67 @@ def stored_payloads(session: Session, event_ids: Iterable[str]) -> dict[str, str
     return found
 
 
+def storable(text: str) -> str:
+    """``text`` as both databases store it: PostgreSQL refuses NUL in text, and neither
+    driver encodes a lone surrogate (a JSON ``\\ud800`` escape, or a file name that is not
+    UTF-8). Those are written as backslash escapes; any other text is kept as it is.
+    For the text columns of dead letters: the exact input is kept in ``raw``, as bytes."""
+    if "\x00" not in text:
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            pass
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def raw_bytes(raw: bytes | str) -> bytes:
+    """Raw input as the dead-letter store keeps it: bytes as they are; text as UTF-8 (a
+    lone surrogate kept by ``surrogatepass``, so the text can be decoded back exactly)."""
+    return raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+
+
+_DEAD_TEXT = ("source", "source_name", "event_id", "reason", "errors")
+
+
+def _dead_letter_row(row: dict[str, Any]) -> dict[str, Any]:
+    values = dict(row)
+    for name in _DEAD_TEXT:
+        if isinstance(values.get(name), str):
+            values[name] = storable(values[name])
+    raw = raw_bytes(values["raw"])
+    digest = hashlib.sha256(raw).hexdigest()
+    # Where the input came from and what it was: the same bytes at the same place (a file
+    # re-run, a redelivered message, a repeated request body) are one dead letter.
+    origin = (values["source"], values.get("source_name"), values.get("source_row"), digest)
+    values.update(
+        raw=raw,
+        digest=digest,
+        input_key=hashlib.sha256(_encode_key(origin)).hexdigest(),
+    )
+    return values
+
+
+_encode_key = msgspec.json.Encoder().encode
+
+
 def insert_dead_letters(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Store refused input (rows are ``dead_letters`` column values)."""
-    if rows:
-        session.connection().execute(insert(DeadLetter), list(rows))
+    """Store refused input (rows are ``dead_letters`` column values; ``raw`` as bytes or
+    text), each input once: one already stored from the same source, source name and
+    row, with the same bytes, is skipped (``ON CONFLICT DO NOTHING``). Text values that a
+    database cannot hold (NUL, lone surrogates) are escaped; ``raw`` is kept exactly."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect.name
+    statement: Executable
+    if dialect == "sqlite":
+        statement = sqlite_insert(DeadLetter).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        statement = postgresql_insert(DeadLetter).on_conflict_do_nothing()
+    else:  # pragma: no cover - riskops runs on SQLite and PostgreSQL
+        raise NotImplementedError(f"dead-letter insert is not implemented for {dialect}")
+    connection.execute(statement, [_dead_letter_row(row) for row in rows])
 
 
 def list_dead_letters(

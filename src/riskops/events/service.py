@@ -9,6 +9,7 @@ transaction (the file CLI commits per chunk, the broker consumer per fetched bat
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
@@ -21,7 +22,7 @@ from riskops.audit import service as audit
 from riskops.auth.permissions import Permission, Principal, require
 from riskops.events import repository
 from riskops.events.models import DeadLetter
-from riskops.events.repository import stored_time
+from riskops.events.repository import storable, stored_time
 from riskops.events.schemas import EVENT_TYPES, Event
 from riskops.events.validation import FieldError, Rejection
 from riskops.kernel.clock import utcnow
@@ -64,12 +65,12 @@ class IngestReport(msgspec.Struct):
             self.last_seq = other.last_seq
 
 
-def raw_text(raw: bytes) -> str:
-    """Raw input as text for the dead-letter store: UTF-8 (lossy), at most 1 MiB."""
-    text = raw[: MAX_RAW_CHARS + 4].decode("utf-8", errors="replace")
+def kept_raw(raw: bytes) -> bytes:
+    """Raw input as the dead-letter store keeps it: the bytes exactly, at most 1 MiB of
+    them (then a marker with the whole size)."""
     if len(raw) > MAX_RAW_CHARS:
-        return text[:MAX_RAW_CHARS] + f"\n...[truncated: {len(raw)} bytes in all]"
-    return text
+        return raw[:MAX_RAW_CHARS] + f"\n...[truncated: {len(raw)} bytes in all]".encode()
+    return raw
 
 
 def ingest(
@@ -173,6 +174,10 @@ class Prepared:
         errors: list[FieldError],
         raw: bytes,
     ) -> None:
+        # Refused input may hold anything: reasons and ids that quote it are made storable
+        # (and encodable as JSON) here; the input itself is kept as bytes.
+        errors = [FieldError(storable(e.field), storable(e.reason)) for e in errors]
+        event_id = None if event_id is None else storable(event_id)
         self.report.rejected.append(RejectedItem(index, errors, source_row, event_id))
         self.report.rejected_count += 1
         reason = "; ".join(f"{e.field}: {e.reason}" for e in errors)
@@ -187,7 +192,7 @@ class Prepared:
                 "errors": _encode(
                     [{"field": e.field, "reason": e.reason} for e in errors]
                 ).decode(),
-                "raw": raw_text(raw),
+                "raw": kept_raw(raw),
             }
         )
 
@@ -321,8 +326,25 @@ def dead_letter_view(dead: DeadLetter) -> dict[str, Any]:
         "event_id": dead.event_id,
         "reason": dead.reason,
         "errors": msgspec.json.decode(dead.errors),
-        "raw": dead.raw,
+        **raw_view(dead.raw),
     }
+
+
+def raw_view(raw: bytes) -> dict[str, str | None]:
+    """A dead letter's raw input for readers: ``raw`` as text (U+FFFD where the bytes are
+    not UTF-8), and ``raw_base64``, the exact bytes, when the text is not them."""
+    try:
+        return {"raw": raw.decode("utf-8"), "raw_base64": None}
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", errors="replace")
+        return {"raw": text, "raw_base64": base64.b64encode(raw).decode("ascii")}
+
+
+def exact_raw(view: dict[str, Any]) -> bytes:
+    """The exact bytes of a dead letter from its view (``raw_view``), as a reader of the
+    API or of ``riskops dead-letters --json`` gets them back."""
+    encoded = view.get("raw_base64")
+    return base64.b64decode(encoded) if encoded is not None else str(view["raw"]).encode()
 
 
 def _utc(moment: datetime) -> datetime:

@@ -14,7 +14,6 @@ the customer is also recorded as the customer's reply (the case goes back to rev
 
 from __future__ import annotations
 
-import base64
 import enum
 import hashlib
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from riskops.cases.lifecycle import customer_replied
 from riskops.cases.models import AlertSource, Case, CaseStatus
 from riskops.cases.schemas import AlertIn
 from riskops.events.models import Source
-from riskops.events.service import MAX_RAW_CHARS
+from riskops.events.service import kept_raw
 from riskops.intake import linking
 from riskops.intake import repository as repo
 from riskops.intake.email import (
@@ -233,18 +232,10 @@ def _is_reply(case: Case, evidence: list[dict[str, str]]) -> bool:
 # --- dead letters ----------------------------------------------------------------------
 
 
-def raw_for_dead_letter(raw: bytes) -> str:
-    """Raw bytes as dead-letter text: UTF-8 as is, else ``base64:`` and the exact bytes
-    (the events store keeps text, lossy for binary input; a message must survive whole)."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = "\x00"
-    if "\x00" in text:  # not text, or text PostgreSQL cannot store: keep the exact bytes
-        text = "base64:" + base64.b64encode(raw[:MAX_RAW_CHARS]).decode()
-    if len(raw) > MAX_RAW_CHARS:
-        return text[: MAX_RAW_CHARS + 7] + f"\n...[truncated: {len(raw)} bytes in all]"
-    return text
+def raw_for_dead_letter(raw: bytes) -> bytes:
+    """Raw mail as the dead-letter store keeps it: its bytes exactly (binary, NUL, any
+    encoding), at most 1 MiB of them (``events.service.kept_raw``)."""
+    return kept_raw(raw)
 
 
 def _dead_letter(

@@ -68,3 +68,11 @@ class Forbidden(RiskopsError):
     def __init__(self, message: str, *, details: Any = None, permission: str | None = None):
         super().__init__(message, details=details)
         self.permission = permission
+
+
+class Busy(RiskopsError):
+    """A shared resource (the event log's append lock) stayed taken past its wait limit:
+    nothing was done, and the same request can be sent again in a few seconds."""
+
+    status_code = 503
+    code = "busy"
