@@ -20,6 +20,7 @@ def include(app: FastAPI) -> None:
         holds,
         login,
         rota,
+        search,
         service_requests,
         work,
     )
@@ -29,6 +30,7 @@ def include(app: FastAPI) -> None:
     for module in (
         login,
         work,
+        search,
         case_pages,
         account_pages,
         holds,

@@ -11,6 +11,7 @@ from riskops.accounts import service as accounts
 from riskops.accounts.schemas import TimelinePage
 from riskops.auth.permissions import Permission
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
+from riskops.web.console.search import known_account, no_account
 from riskops.web.console.templating import render
 from riskops.web.deps import DbSession
 
@@ -47,7 +48,10 @@ def timeline_context(page: TimelinePage, account_id: str, types: str | None) -> 
 def account_page(
     request: Request, account_id: str, db: DbSession, user: PageUser, types: str | None = None
 ) -> Response:
-    """Summary, restrictions (with lift), holds, cases, alerts and the activity timeline."""
+    """Summary, restrictions (with lift), holds, cases, alerts and the activity timeline;
+    an id riskops does not know is a "no such account" page (404), not an empty account."""
+    if not known_account(db, user.principal, account_id):
+        return no_account(request, account_id, searched=False)
     summary = accounts.account_summary(db, user.principal, account_id)
     page = accounts.timeline(db, user.principal, account_id, types=parse_types(types))
     context = {

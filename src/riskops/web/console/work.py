@@ -1,11 +1,11 @@
-"""Where the work is: the queue overview, my work, a queue's cases, take next, search."""
+"""Where the work is: the queue overview, my work, a queue's cases, take next (search:
+``riskops.web.console.search``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from sqlalchemy.orm import Session
@@ -151,16 +151,3 @@ def queue_page(
     if empty:
         context["flash"], context["flash_kind"] = "No cases waiting — the queue is clear.", "info"
     return render(request, "queue.html", context)
-
-
-@router.get("/search")
-def search(request: Request, user: PageUser, db: DbSession, q: str = "") -> Response:
-    """``123`` or ``#123``: that case if it exists; anything else: that account."""
-    q = q.strip()
-    if not q:
-        return see_other("/")
-    if q.lstrip("#").isdigit():
-        found = cases.search_cases(db, user.principal, case_id=int(q.lstrip("#")))
-        if found:
-            return see_other(f"/cases/{found[0].id}")
-    return see_other(f"/accounts/{quote(q, safe='')}")
