@@ -145,8 +145,9 @@ def test_concurrent_writers_of_the_same_ids(sessions: sessionmaker[Session], wir
 @given(
     moments=st.lists(
         st.datetimes(
-            min_value=datetime(1900, 1, 2),
-            max_value=datetime(9998, 12, 30),
+            # the accepted window (riskops.kernel.bounds), a day inside either end
+            min_value=datetime(2009, 1, 2),
+            max_value=datetime.now() - timedelta(days=1),
             timezones=st.sampled_from(
                 [UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-9, minutes=-30))]
             ),

@@ -29,6 +29,7 @@ from riskops.cases import repository as repo
 from riskops.cases.domain import DEFAULT_QUEUES, priority, route, subject_of
 from riskops.cases.models import AlertSource, Case, CaseAlert, CaseStatus, Queue
 from riskops.cases.schemas import AlertIn
+from riskops.kernel.bounds import identifier_problem
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, ValidationFailed
 from riskops.monitor import repository as monitor_repo
@@ -227,8 +228,9 @@ def _validate(alert: AlertIn) -> None:
         problems.append({"field": "$.severity", "reason": "must be between 0 and 100"})
     if alert.amount_usd < 0:
         problems.append({"field": "$.amount_usd", "reason": "must not be negative"})
-    if alert.account_id is not None and not alert.account_id.strip():
-        problems.append({"field": "$.account_id", "reason": "empty; use null when unlinked"})
+    if alert.account_id is not None and (wrong := identifier_problem(alert.account_id)):
+        # The edge's check (riskops.kernel.bounds): what ingestion accepts is accepted here.
+        problems.append({"field": "$.account_id", "reason": f"{wrong}; use null when unlinked"})
     if alert.occurred_at is not None and alert.occurred_at.tzinfo is None:
         problems.append({"field": "$.occurred_at", "reason": "must carry a UTC offset"})
     if problems:

@@ -20,6 +20,7 @@ from riskops.events import validation
 from riskops.events.amlworld import is_amlworld_header, open_text, read_amlworld
 from riskops.events.schemas import Event
 from riskops.events.validation import FieldError, Rejection
+from riskops.kernel.bounds import json_problem
 
 FORMATS = ("ndjson", "csv", "parquet", "amlworld")
 _EXTENSIONS = {
@@ -190,14 +191,14 @@ def _ndjson_line_batches(path: Path, size: int) -> Iterator[Batch]:
 
 def _parse_lines(lines: list[bytes], row: int, max_bytes: int) -> Rows:
     # The common case inline (a line within the limit that decodes): this runs per event.
-    decode, fast = validation.decode, validation.decode_valid
+    decode, fast, errors = validation.decode, validation.decode_valid, validation.DECODE_ERRORS
     for line in lines:
         result: Event | Rejection
         try:
             if len(line) > max_bytes:
                 raise msgspec.DecodeError
             result = fast(line)
-        except msgspec.DecodeError:
+        except errors:
             result = decode(line, max_bytes=max_bytes)  # again, to say why
             if isinstance(result, Rejection):
                 result.source_row = row
@@ -303,8 +304,9 @@ def parse_body(body: bytes, *, ndjson: bool, max_event_bytes: int) -> list[Event
     if stripped[:1] == b"[":
         try:
             items = _raw_list(stripped)
-        except msgspec.DecodeError as exc:
-            return [Rejection([FieldError("$", f"not valid JSON: {exc}")], body)]
+        except validation.DECODE_ERRORS as exc:
+            reason = json_problem(stripped) or f"not valid JSON: {exc}"
+            return [Rejection([FieldError("$", reason)], body)]
         return [decode(bytes(item), max_bytes=max_event_bytes) for item in items]
     return [decode(stripped, max_bytes=max_event_bytes)]
 

@@ -20,6 +20,8 @@ import enum
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -28,19 +30,42 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskops.events import adapters, service
-from riskops.events.schemas import EVENT_TYPES, MONEY_CHECKS, SCHEMA_VERSION, Event, Money
+from riskops.events.schemas import EVENT_TYPES, PROBLEMS, SCHEMA_VERSION, Event, bound_of
 from riskops.events.tabular import EVENT_COLUMNS
+from riskops.kernel import bounds
+from riskops.kernel.bounds import BOUNDS
+from riskops.kernel.clock import to_us
 
 # Decimal text that ``str(Decimal(text))`` gives back unchanged (no sign, exponent, leading
-# zero or more than five zeros after "0."), so the text is its own canonical form.
-_PLAIN = r"(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.0{0,5}[1-9][0-9]*)"
+# zero or more than five zeros after "0."), so the text is its own canonical form, and
+# that is within its bound (``riskops.kernel.bounds``): fewer integer digits than the
+# ceiling has (so below it), at most the allowed decimal places. Values near the ceiling
+# go row by row, where the exact check decides.
+
+
+def _decimal_text(ceiling: Decimal, places: int, *, zero: bool) -> str:
+    below = len(str(int(ceiling))) - 1  # digits of a whole part surely below the ceiling
+    whole = f"[1-9][0-9]{{0,{below - 1}}}" if below > 0 else None
+    fraction = f"(?:\\.[0-9]{{1,{places}}})?" if places else ""
+    small = [  # 0.1 to 0.000001, at most ``places`` decimals in all
+        f"0\\.{'0' * zeros}[1-9][0-9]{{0,{places - zeros - 1}}}"
+        for zeros in range(min(6, places))
+    ]
+    branches = ([whole + fraction] if whole else []) + small
+    if zero:
+        branches.append("0" + fraction)
+    return f"^(?:{'|'.join(branches)})$" if branches else "^$"
+
+
 _DECIMAL_TEXT = {
-    "amount": f"^{_PLAIN}$",  # positive
-    "usd_value": r"^(?:0|[1-9][0-9]{0,19})(?:\.[0-9]{1,2})?$",  # cents, quantizable
+    "amount": _decimal_text(BOUNDS.max_amount, BOUNDS.amount_decimal_places, zero=False),
+    "usd": _decimal_text(BOUNDS.max_usd_value, 2, zero=True),
 }
-_ANY_DECIMAL = rf"^-?(?:{_PLAIN}|0(?:\.0{{1,6}})?)$"
-assert set(MONEY_CHECKS) == set(_DECIMAL_TEXT), "a money check without a column rule"
+_PLAIN = r"(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.0{0,5}[1-9][0-9]*)"
+_ANY_DECIMAL = rf"^-?(?:{_PLAIN}|0(?:\.0{{1,6}})?)$"  # a decimal without a bound
 _NEEDS_ESCAPE = r'["\\\x00-\x1f]'  # what msgspec escapes in a JSON string
+_CONTROL = r"[\x7f-\x9f]"  # control characters msgspec leaves as they are (text_problem)
+_PRINTABLE_ID = "^[!-~](?:[ -~]*[!-~])?$"  # plain ASCII without surrounding spaces
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 # Python's datetime and date span years 1-9999.
 _MIN_US, _MAX_US = -62_135_596_800_000_000, 253_402_300_799_999_999
@@ -145,7 +170,7 @@ def _field(name: str, info: mi.Field) -> _Field | None:
             return pc.is_in(column, value_set=values)
 
     elif isinstance(kind, mi.DecimalType) and expected == pa.string():
-        pattern = _DECIMAL_TEXT.get(name, _ANY_DECIMAL)
+        pattern = _DECIMAL_TEXT.get(bound_of(info.type) or "", _ANY_DECIMAL)
 
         def check(column: Column, pattern: str = pattern) -> Column:
             return pc.match_substring_regex(column, pattern)
@@ -162,6 +187,7 @@ def _field(name: str, info: mi.Field) -> _Field | None:
         return None
     if check is None:
         return None
+    check = _within_bound(check, bound_of(info.type))
     if info.required:
         default = ""
     elif info.default is msgspec.NODEFAULT or info.default_factory is not msgspec.NODEFAULT:
@@ -191,6 +217,65 @@ def _date_check(column: Column) -> Column:
     return pc.and_(pc.greater_equal(days, _lit(_MIN_DAY)), pc.less_equal(days, _lit(_MAX_DAY)))
 
 
+# --- the bounds (``riskops.kernel.bounds``), a column at a time ---------------------------
+# Each vouches only for values its bound surely accepts; the rest go row by row.
+
+
+def _identifier_check(column: Column) -> Column:
+    # ASCII only: for it, ``str.isprintable`` is the range the pattern names.
+    return pc.match_substring_regex(column, _PRINTABLE_ID)
+
+
+def _text_check(column: Column) -> Column:
+    return pc.invert(pc.match_substring_regex(column, _CONTROL))
+
+
+def _ip_check(column: Column) -> Column:
+    # An address repeats across a batch: each distinct one is checked once, in Python.
+    distinct = pc.unique(column).drop_null().to_pylist()
+    good = [value for value in distinct if bounds.ip_problem(value) is None]
+    return pc.is_in(column, value_set=pa.array(good, pa.string()))
+
+
+def _time_window(column: Column) -> Column:
+    micros = column.cast(pa.int64())
+    earliest, now = to_us(BOUNDS.min_event_time), to_us(datetime.now(UTC))
+    return pc.and_(pc.greater_equal(micros, _lit(earliest)), pc.less_equal(micros, _lit(now)))
+
+
+def _birth_window(column: Column) -> Column:
+    days = column.cast(pa.int32())
+    earliest = (BOUNDS.min_birth_date - _EPOCH_DAY).days
+    today = (datetime.now(UTC).date() - _EPOCH_DAY).days
+    return pc.and_(pc.greater_equal(days, _lit(earliest)), pc.less_equal(days, _lit(today)))
+
+
+_EPOCH_DAY = date(1970, 1, 1)
+_BOUND_CHECKS: dict[str, Callable[[Column], Column] | None] = {
+    "identifier": _identifier_check,
+    "text": _text_check,
+    "ip": _ip_check,
+    "time": _time_window,
+    "birth_date": _birth_window,
+    "amount": None,  # in the decimal text's pattern (_DECIMAL_TEXT)
+    "usd": None,
+}
+assert set(_BOUND_CHECKS) == set(PROBLEMS), "a bound without its column check"
+
+
+def _within_bound(
+    check: Callable[[Column], Column], bound: str | None
+) -> Callable[[Column], Column]:
+    extra = _BOUND_CHECKS[bound] if bound is not None else None
+    if extra is None:
+        return check
+
+    def both(column: Column) -> Column:
+        return pc.and_(check(column), extra(column))
+
+    return both
+
+
 def _date_json(column: Column) -> Column:
     return _quoted(column.cast(pa.string()))
 
@@ -202,8 +287,8 @@ class _Plan:
 
 
 def _plan(cls: type[Event]) -> _Plan | None:
-    # Only the cross-field rules the checks above cover (Event's and Money's).
-    if cls.__post_init__ not in (Event.__post_init__, Money.__post_init__):
+    # Only the rules the checks above cover: Event's (schema version, field bounds).
+    if cls.__post_init__ is not Event.__post_init__:
         return None
     info = mi.type_info(cls)
     assert isinstance(info, mi.StructType)

@@ -7,17 +7,24 @@ every problem at once (``$.amount: ...``, ``$.ip_country: ...``), not just the f
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Mapping
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 
-from riskops.events.schemas import EVENT_TYPES, MONEY_CHECKS, AnyEvent, Event, Money
+from riskops.events.schemas import EVENT_TYPES, PROBLEMS, AnyEvent, Event, bounded_fields
+from riskops.kernel.bounds import json_problem
 
 _decoder = msgspec.json.Decoder(AnyEvent)
 _any_decoder = msgspec.json.Decoder()
+_exact_decoder = msgspec.json.Decoder(float_hook=Decimal)
 decode_valid = _decoder.decode
-"""A valid event from JSON, or ``msgspec.DecodeError`` (no reasons: ``decode`` gives them)."""
+"""A valid event from JSON, or one of ``DECODE_ERRORS`` (no reasons: ``decode`` gives them)."""
+DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+"""What ``decode_valid`` raises for input that is no valid event: msgspec's errors, and
+bytes that are not UTF-8 or nest too deep, which msgspec lets through as Python's."""
 
 
 class FieldError(msgspec.Struct, frozen=True):
@@ -46,12 +53,24 @@ def decode(raw: bytes, *, max_bytes: int = 64 * 1024) -> Event | Rejection:
         )
     try:
         return _decoder.decode(raw)
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         pass
+    return diagnose_json(raw)
+
+
+def diagnose_json(raw: bytes) -> Rejection:
+    """Every reason why the JSON text ``raw`` is not a valid event: it is not JSON, not
+    UTF-8, nested too deep (before it is parsed), or ``diagnose``'s field reasons."""
+    problem = json_problem(raw)
+    if problem is not None:
+        return Rejection([FieldError("$", problem)], raw)
     try:
         obj = _any_decoder.decode(raw)
     except msgspec.DecodeError as exc:
-        return Rejection([FieldError("$", f"not valid JSON: {exc}")], raw)
+        try:  # a number beyond a float's range (1e400) is a field's problem, named there
+            obj = _exact_decoder.decode(raw)
+        except msgspec.DecodeError:
+            return Rejection([FieldError("$", f"not valid JSON: {exc}")], raw)
     return diagnose(obj, raw)
 
 
@@ -78,9 +97,14 @@ def diagnose(obj: Any, raw: bytes, *, strict: bool = True) -> Rejection:
     if not isinstance(obj, dict):
         return Rejection([_not_an_object(obj)], raw, event_id)
     event_type = obj.get("type")
-    if event_type not in EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         known = ", ".join(sorted(EVENT_TYPES))
-        reason = "missing" if event_type is None else f"unknown event type {event_type!r}"
+        if event_type is None:
+            reason = "missing"
+        elif isinstance(event_type, str):
+            reason = f"unknown event type {event_type[:64]!r}"
+        else:
+            reason = f"expected a string, got {_json_type(event_type)}"
         return Rejection([FieldError("$.type", f"{reason}; known types: {known}")], raw, event_id)
     cls = EVENT_TYPES[event_type]
     errors = field_errors(
@@ -88,10 +112,32 @@ def diagnose(obj: Any, raw: bytes, *, strict: bool = True) -> Rejection:
         cls,
         ignore=("type",),  # the union's tag: not a field of the struct
         unknown=f"unknown field for {event_type}",
-        checks=MONEY_CHECKS if issubclass(cls, Money) else {},
+        checks=bound_checks(cls),
         strict=strict,
     )
     return Rejection(errors, raw, event_id)
+
+
+def bound_checks(cls: type[msgspec.Struct]) -> dict[str, Callable[[Any], object]]:
+    """By wire name, the bound checks of a struct's fields (ValueError with the reason),
+    for ``field_errors``: the same checks its ``__post_init__`` runs."""
+    return {
+        wire_name: functools.partial(_raise_problem, PROBLEMS[bound])
+        for _, wire_name, bound in bounded_fields(cls)
+    }
+
+
+def _raise_problem(problem: Callable[[Any], str | None], value: Any) -> None:
+    if value is None:
+        return
+    reason = problem(value)
+    if reason is not None:
+        raise ValueError(reason)
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", bool: "boolean", int: "number", float: "number"}
+    return names.get(type(value), type(value).__name__)
 
 
 def field_errors(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,8 +28,27 @@ class Settings(BaseSettings):
     max_event_bytes: int = 64 * 1024
     # Largest HTTP request body accepted, in bytes.
     max_body_bytes: int = 32 * 1024 * 1024
+    # Bounds on every input (riskops.kernel.bounds, ADR 0015). Identifiers: at most this
+    # many characters (the columns hold 128).
+    max_identifier_length: int = Field(default=128, ge=1, le=128)
+    # Event times: none before this moment, none more than this many seconds in the future.
+    min_event_time: datetime = datetime(2009, 1, 1, tzinfo=UTC)
+    max_clock_skew_seconds: float = Field(default=300.0, ge=0, le=7 * 86_400)
+    # Asset amounts: at most this much, with at most this many decimal places (the
+    # columns hold NUMERIC(38, 18)).
+    max_amount: Decimal = Field(default=Decimal(10**15), gt=0, lt=Decimal(10**20))
+    amount_decimal_places: int = Field(default=18, ge=0, le=18)
+    # USD values: at most this much (cents must fit a 64-bit integer).
+    max_usd_value: Decimal = Field(default=Decimal(10**12), gt=0, le=Decimal(10**16))
+    # JSON bodies and events: arrays and objects nested at most this deep.
+    max_json_depth: int = Field(default=32, ge=4, le=256)
     # Monitor: how often (events) the worker snapshots its state.
     snapshot_every: int = 50_000
+    # Monitor: and how often (seconds, with progress since): a restart replays at most this.
+    snapshot_seconds: float = 5.0
+    # Health: /readyz answers 503 when the monitor has events to decide and has made no
+    # progress for this long (seconds).
+    monitor_stall_seconds: float = 60.0
     # Cases: how often (seconds) waits are swept and new cases auto-assigned; 0 turns it off.
     housekeeping_seconds: float = 30.0
     # Cases: how often (seconds) the server and the worker deliver the intake outbox (the
