@@ -29,6 +29,7 @@ EXPECTED: dict[Command, dict[S, S]] = {
         S.WAITING_APPROVAL: S.CLOSED,
     },
     Command.REOPEN: {S.CLOSED: S.IN_REVIEW},
+    Command.HOLDS_SETTLED: {S.NEW: S.CLOSED, S.ASSIGNED: S.CLOSED, S.IN_REVIEW: S.CLOSED},
 }
 
 

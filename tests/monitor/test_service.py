@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from riskops.kernel.clock import utcnow
 from riskops.kernel.db import session_factory, unit_of_work
-from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
+from riskops.kernel.errors import Conflict, ValidationFailed
 from riskops.monitor import repository as repo
 from riskops.monitor import service
 from riskops.monitor.engine import Monitor
@@ -80,35 +80,6 @@ def test_batch_is_one_transaction(engine: Engine) -> None:
     assert (count(engine, Decision), count(engine, Alert), count(engine, Hold)) == (0, 0, 0)
     with session_factory(engine)() as session:
         assert repo.get_checkpoint(session, "default") == 0
-
-
-def _held(engine: Engine) -> int:
-    with unit_of_work(session_factory(engine)) as session:
-        service.process_batch(session, Monitor(FakeEvaluator()), batch())
-        return repo.hold_ids(session, ["w1"])["w1"]
-
-
-def test_hold_release_requires_note_and_resolves_once(engine: Engine) -> None:
-    hold_id = _held(engine)
-    sessions = session_factory(engine)
-    with pytest.raises(ValidationFailed), unit_of_work(sessions) as session:
-        service.resolve_hold(session, hold_id, "release", "ana", "  ")
-    with unit_of_work(sessions) as session:
-        hold = service.resolve_hold(session, hold_id, "release", "ana", "customer confirmed")
-        assert hold.status is HoldStatus.RELEASED
-    with pytest.raises(Conflict), unit_of_work(sessions) as session:
-        service.resolve_hold(session, hold_id, "reject", "bob", "too late")
-    with pytest.raises(NotFound), unit_of_work(sessions) as session:
-        service.resolve_hold(session, hold_id + 999, "reject", "bob", "no such hold")
-    with sessions() as session:
-        stored = repo.get_hold(session, hold_id)
-        assert stored is not None
-        assert (stored.status, stored.resolved_by, stored.note) == (
-            HoldStatus.RELEASED,
-            "ana",
-            "customer confirmed",
-        )
-        assert stored.resolved_at is not None and stored.resolved_at.tzinfo is not None
 
 
 def test_hold_state_machine() -> None:

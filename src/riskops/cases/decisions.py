@@ -18,8 +18,11 @@ from sqlalchemy.orm import Session
 from riskops.accounts import service as accounts
 from riskops.accounts.models import Restriction, RestrictionKind
 from riskops.audit.service import record
+from riskops.auth import repository as auth_repo
 from riskops.auth.permissions import Permission, Principal, require
+from riskops.auth.service import user_principal
 from riskops.cases import history
+from riskops.cases import holds as case_holds
 from riskops.cases import repository as repo
 from riskops.cases.domain import Command, Sla, priority
 from riskops.cases.models import (
@@ -37,7 +40,6 @@ from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from riskops.monitor import repository as monitor_repo
 from riskops.monitor import service as monitor
-from riskops.monitor.models import HoldStatus
 
 P = Permission
 A = ActionKind
@@ -111,9 +113,11 @@ def decide(
     now = now or utcnow()
     case = history.load(session, case_id)
     ensure_assignee(case, principal)
-    params = _validated(session, body, case, now)
     if case.status not in (CaseStatus.ASSIGNED, CaseStatus.IN_REVIEW):
         raise Conflict(f"case {case_id} is {case.status.value}; decide it while reviewing")
+    params = _validated(session, body, case, now)
+    if params.get("holds"):
+        require(principal, P.HOLD_RESOLVE)
     if case.status is CaseStatus.ASSIGNED:
         history.transition(session, case, Command.START_REVIEW, principal.name, now)
     sections = {name: getattr(body.note, name).strip() for name in SECTIONS}
@@ -135,6 +139,7 @@ def decide(
         ),
     )
     detail = {"action_id": action.id, "action": body.action.value, "note_id": note.id}
+    detail.update({k: params[k] for k in ("holds", "holds_kept", "holds_reason") if k in params})
     if four_eyes:
         history.transition(
             session, case, Command.REQUEST_APPROVAL, principal.name, now, detail=detail
@@ -142,8 +147,10 @@ def decide(
     else:
         action.decided_by, action.decided_at = principal.name, now
         history.event(session, case, principal.name, "decided", now, detail=detail)
+        resolved = _resolve_holds(session, case, action, principal, sections["decision"], now)
         _on_account(session, case, action, principal, sections["decision"], now)
         _execute(session, case, action, principal.name, sections["decision"], now)
+        _with_holds(action, resolved)
     session.flush()
     record(session, principal, "case.decide", "case", case.id, detail, now=now)
     return DecisionResult(case, action, note)
@@ -164,14 +171,24 @@ def approve(
     require(approver, P.CASE_APPROVE)
     now = now or utcnow()
     action, case, note = _pending(session, approver, action_id)
+    # The maker's hold choices run as the maker's (they chose; the approver agrees), so an
+    # approver without hold:resolve (compliance) can approve them; refused before anything
+    # runs if the maker may no longer resolve holds.
+    maker = _maker(session, action.requested_by) or approver
+    if action.params.get("holds"):
+        require(maker, P.HOLD_RESOLVE)
     action.status = ActionStatus.DONE
     action.decided_by, action.decided_at = approver.name, now
     action.decision_comment = comment.strip() or None
     detail = {"action_id": action.id, "action": action.kind.value, "maker": action.requested_by}
     history.event(session, case, approver.name, "approved", now, reason=comment, detail=detail)
     decision = f"{note.sections.get('decision', '')} (approved by {approver.name})"
+    resolved = _resolve_holds(
+        session, case, action, maker, decision, now, approved_by=approver.name
+    )
     _on_account(session, case, action, approver, decision, now, maker=action.requested_by)
     _execute(session, case, action, approver.name, decision, now)
+    _with_holds(action, resolved)
     session.flush()
     record(session, approver, "case.approve", "case_action", action.id, detail, now=now)
     return DecisionResult(case, action, note)
@@ -244,10 +261,9 @@ def _execute(
     kind, params = action.kind, action.params
     result: dict[str, Any] = dict(action.result or {})  # what _on_account did, if anything
     if kind in (A.RELEASE_HOLD, A.REJECT_HOLD):
-        verb = "release" if kind is A.RELEASE_HOLD else "reject"
-        hold = monitor.resolve_hold(session, params["hold_id"], verb, actor, decision, now=now)
-        result["hold_status"] = hold.status.value
-        if _held(session, case):  # another withdrawal of the case still waits: keep reviewing
+        # the hold was resolved with the decision's other hold choices (_resolve_holds)
+        result["hold_status"] = "released" if kind is A.RELEASE_HOLD else "rejected"
+        if case_holds.pending_holds(session, case):  # another withdrawal still waits
             action.result = result
             return
         _close(session, case, Outcome.RESOLVED, actor, now, action)
@@ -335,18 +351,70 @@ def _escalate(session: Session, case: Case, actor: str, now: datetime, action: C
     case.priority = priority(case.severity, case.amount_at_risk_usd, queue.sla_minutes)
 
 
-def _case_holds(session: Session, case: Case) -> list[int]:
-    ids = {a.detail.get("hold_id") for a in repo.alerts_of(session, case.id)}
-    return sorted(int(i) for i in ids if i is not None)
+def _resolve_holds(
+    session: Session,
+    case: Case,
+    action: CaseAction,
+    actor: Principal,
+    decision: str,
+    now: datetime,
+    *,
+    approved_by: str | None = None,
+) -> dict[str, str]:
+    """Resolve the decision's hold choices as ``actor``, the maker (who chose them), each
+    with a history entry; returns each chosen hold's status. ``approved_by``: the approver
+    of a four-eyes action, recorded with each resolution.
+
+    A closing action may leave holds held only as decided, with the reason recorded: a hold
+    of the case held after a four-eyes decision was made stops its approval (Conflict).
+    """
+    params = action.params
+    choices: dict[str, str] = params.get("holds", {})
+    held = {h.id: h for h in case_holds.pending_holds(session, case, for_update=True)}
+    context: dict[str, Any] = {"case_id": case.id, "action_id": action.id}
+    if approved_by is not None:
+        context["approved_by"] = approved_by
+    statuses: dict[str, str] = {}
+    for key, resolution in choices.items():
+        if int(key) not in held:  # resolved meanwhile (holds page): its case heard of it
+            gone = monitor_repo.get_hold(session, int(key))
+            statuses[key] = f"already {gone.status.value if gone else 'gone'}"
+            continue
+        hold = monitor.resolve_hold(
+            session, actor, int(key), resolution, decision, now=now, context=context
+        )
+        case_holds.record(session, case, hold, now, context)
+        statuses[key] = hold.status.value
+    if action.kind not in _CLOSING:
+        return statuses
+    left = sorted(i for i in held if str(i) not in choices)
+    unexplained = [i for i in left if i not in params.get("holds_kept", [])]
+    if unexplained:
+        raise Conflict(
+            f"hold(s) {', '.join(f'#{i}' for i in unexplained)} of case {case.id} were held"
+            " after the decision was made; refuse it so that they are decided too"
+        )
+    if left:
+        history.event(
+            session,
+            case,
+            action.requested_by,
+            "holds_kept",
+            now,
+            reason=params.get("holds_reason", ""),
+            detail={"hold_ids": left, "action_id": action.id},
+        )
+    return statuses
 
 
-def _held(session: Session, case: Case) -> list[int]:
-    held = []
-    for hold_id in _case_holds(session, case):
-        hold = monitor_repo.get_hold(session, hold_id)
-        if hold is not None and hold.status is HoldStatus.HELD:
-            held.append(hold_id)
-    return held
+def _maker(session: Session, username: str) -> Principal | None:
+    user = auth_repo.user_by_username(session, username)
+    return user_principal(user) if user is not None else None
+
+
+def _with_holds(action: CaseAction, statuses: dict[str, str]) -> None:
+    if statuses:  # a new dict: the JSON column sees the change
+        action.result = {**action.result, "holds": statuses}
 
 
 # --- validation -----------------------------------------------------------------------
@@ -387,26 +455,58 @@ def _validated(session: Session, body: DecisionIn, case: Case, now: datetime) ->
         if body.restriction_id is None:
             bad("restriction_id", "required")
         params["restriction_id"] = body.restriction_id
-    elif kind in (A.RELEASE_HOLD, A.REJECT_HOLD):
-        params["hold_id"] = _hold_param(session, body.hold_id, case, bad)
     elif kind is A.REQUEST_INFO:
         if body.due_at is None or body.due_at.tzinfo is None or body.due_at <= now:
             bad("due_at", "required: a future time with a UTC offset")
         else:
             params["due_at"] = body.due_at.isoformat()
+    params.update(_hold_choices(session, body, case, bad))
     if problems:
         raise ValidationFailed("the decision is incomplete", details=problems)
     return params
 
 
-def _hold_param(session: Session, hold_id: int | None, case: Case, bad: Any) -> int | None:
-    if hold_id is None:
-        held = _held(session, case)
-        if len(held) != 1:
+def _hold_choices(session: Session, body: DecisionIn, case: Case, bad: Any) -> dict[str, Any]:
+    """The decision's hold parameters: ``holds`` ({hold id: release|reject}, the hold of a
+    release_hold / reject_hold action included), and for a closing action the holds it
+    leaves held (``holds_kept``) with ``holds_reason``, which is then required."""
+    held = [h.id for h in case_holds.pending_holds(session, case, for_update=True)]
+    choices: dict[str, str] = {}
+    for i, choice in enumerate(body.holds):
+        if choice.hold_id not in held:
+            bad(
+                f"holds[{i}].hold_id",
+                f"hold {choice.hold_id} is not a held withdrawal of this case",
+            )
+        elif str(choice.hold_id) in choices:
+            bad(f"holds[{i}].hold_id", f"hold {choice.hold_id} is chosen twice")
+        else:
+            choices[str(choice.hold_id)] = choice.resolution
+    params: dict[str, Any] = {}
+    kind = body.action
+    if kind in (A.RELEASE_HOLD, A.REJECT_HOLD):
+        verb = "release" if kind is A.RELEASE_HOLD else "reject"
+        hold_id = body.hold_id
+        if hold_id is None and len(held) == 1:
+            hold_id = held[0]
+        if hold_id is None:
             bad("hold_id", f"required: the case has {len(held)} held withdrawals")
-            return None
-        return held[0]
-    hold = monitor_repo.get_hold(session, hold_id)
-    if hold is None or hold.account_id != case.account_id:
-        bad("hold_id", f"hold {hold_id} is not a withdrawal of this case's account")
-    return hold_id
+        elif hold_id not in held:
+            bad("hold_id", f"hold {hold_id} is not a held withdrawal of this case")
+        elif choices.setdefault(str(hold_id), verb) != verb:
+            bad("holds", f"hold {hold_id} cannot be both released and rejected")
+        params["hold_id"] = hold_id
+    if choices:
+        params["holds"] = choices
+    left = [i for i in held if str(i) not in choices]
+    if kind in _CLOSING and left:
+        reason = body.holds_reason.strip()
+        if not reason:
+            named = ", ".join(f"#{i}" for i in left)
+            bad(
+                "holds_reason",
+                f"the case closes with {named} still held: release or reject each,"
+                " or say why they stay held",
+            )
+        params["holds_kept"], params["holds_reason"] = left, reason
+    return params

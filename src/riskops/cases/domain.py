@@ -29,6 +29,9 @@ class Command(enum.StrEnum):
     ESCALATE = "escalate"  # to the escalation queue, unassigned
     CLOSE = "close"
     REOPEN = "reopen"
+    # the case's held withdrawals were all resolved outside it (holds page, API) and nothing
+    # else waits on it: it closes, even unassigned (ADR 0019)
+    HOLDS_SETTLED = "holds_settled"
 
 
 _OPEN = frozenset({S.NEW, S.ASSIGNED, S.IN_REVIEW, S.WAITING_CUSTOMER, S.WAITING_APPROVAL})
@@ -46,6 +49,7 @@ TRANSITIONS: dict[Command, tuple[frozenset[CaseStatus], CaseStatus]] = {
     Command.ESCALATE: (_WORKING | {S.NEW}, S.NEW),
     Command.CLOSE: (_WORKING | {S.WAITING_APPROVAL, S.WAITING_CUSTOMER}, S.CLOSED),
     Command.REOPEN: (frozenset({S.CLOSED}), S.IN_REVIEW),
+    Command.HOLDS_SETTLED: (_WORKING | {S.NEW}, S.CLOSED),
 }
 
 

@@ -196,6 +196,16 @@ def alerts_of(session: Session, case_id: int) -> list[CaseAlert]:
     return list(session.scalars(stmt))
 
 
+def alerts_of_account(session: Session, account_id: str) -> list[CaseAlert]:
+    """The account's case alerts that belong to a case (a hold's case is found among them)."""
+    stmt = (
+        select(CaseAlert)
+        .where(CaseAlert.account_id == account_id, CaseAlert.case_id.is_not(None))
+        .order_by(CaseAlert.id)
+    )
+    return list(session.scalars(stmt))
+
+
 # --- cases ----------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -57,6 +57,13 @@ class NoteSections(msgspec.Struct, kw_only=True):
     rationale: str = ""
 
 
+class HoldChoice(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What a decision does with one held withdrawal of the case."""
+
+    hold_id: int
+    resolution: Literal["release", "reject"]
+
+
 class DecisionIn(msgspec.Struct, kw_only=True):
     """An analyst's decision on a case: the action, its note and the action's parameters.
 
@@ -67,6 +74,11 @@ class DecisionIn(msgspec.Struct, kw_only=True):
     - release_hold / reject_hold: ``hold_id`` (optional when the case has one held withdrawal)
     - request_info: ``due_at`` (the SLA pauses until the reply or that time)
     - require_rekyc, escalate: nothing more; offboard, refer_sar: wait for approval
+
+    Every decision may resolve the case's held withdrawals: ``holds`` names release or
+    reject for each (resolved with the decision, or with its approval for a four-eyes
+    action). A decision that closes the case must resolve every hold of the case still
+    held, or say in ``holds_reason`` why they stay held (recorded in the history and audit).
     """
 
     action: ActionKind
@@ -78,6 +90,8 @@ class DecisionIn(msgspec.Struct, kw_only=True):
     hold_id: int | None = None
     reason_code: str | None = None
     due_at: datetime | None = None
+    holds: list[HoldChoice] = msgspec.field(default_factory=list)
+    holds_reason: str = ""
 
 
 class AssignIn(msgspec.Struct, kw_only=True):

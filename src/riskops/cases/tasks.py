@@ -6,7 +6,8 @@ analysts on shift. Each run is one transaction. Running it from two processes at
 safe: waits are ended and cases claimed with the same guarded updates an analyst's action uses.
 
 ``drain`` (every ``RISKOPS_INTAKE_POLL_SECONDS``, default 0.5 s): deliver the intake outbox,
-the case alerts the monitor wrote in its batch transactions, into cases. One owner per
+the case alerts the monitor wrote in its batch transactions, into cases, and the holds
+resolved outside their case (the ``hold.resolved`` topic of the kernel outbox) to it. One owner per
 process: in ``riskops serve`` the ``intake_loop`` task started by ``web.deps.Container``
 (not the monitor runtime, whose tail and decision path stay free of case work); in
 ``riskops worker`` the worker's own loop, between batches and once more before ``--once``
@@ -27,6 +28,7 @@ from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskops.cases import holds
 from riskops.cases.intake import drain_outbox, ensure_default_queues
 from riskops.cases.lifecycle import sweep
 from riskops.cases.shifts import auto_assign
@@ -58,14 +60,15 @@ def deliver(
     limit: int = DRAIN_BATCH,
     writer: AbstractContextManager[object] | None = None,
 ) -> int:
-    """One transaction of delivery: the oldest ``limit`` outbox alerts into cases.
+    """One transaction of delivery: the oldest ``limit`` outbox alerts into cases, and the
+    oldest ``limit`` holds resolved outside their cases (``cases.holds.deliver``).
 
     ``writer``, if given, is held around the transaction: on SQLite the server passes the
     monitor runtime's lock, so a decision waits for a delivery on that lock instead of in
     SQLite's busy handler, whose sleeps (1, 2, 5, 10, 15... ms) overshoot the wait.
     """
     with writer or contextlib.nullcontext(), unit_of_work(sessions) as session:
-        return drain_outbox(session, limit)
+        return drain_outbox(session, limit) + holds.deliver(session, limit)
 
 
 def drain(

@@ -22,7 +22,6 @@ from riskops.events.service import ingest
 from riskops.events.validation import Rejection, decode
 from riskops.kernel.db import unit_of_work
 from riskops.kernel.errors import RiskopsError, ValidationFailed
-from riskops.monitor import repository as repo
 from riskops.monitor import schemas as sc
 from riskops.monitor import service
 from riskops.monitor.models import HoldStatus
@@ -161,8 +160,10 @@ def release_hold(
     body: sc.HoldResolution = msgspec_body(sc.HoldResolution),
 ) -> Response:
     """Release a ``held`` withdrawal (``hold:resolve``); ``{note}``, the note is required.
-    The caller is recorded as who resolved it."""
-    hold = service.resolve_hold_as(db, who, hold_id, "release", body.note)
+    The caller is recorded as who resolved it, in the audit trail too. The hold's case gets
+    the resolution in its history within a poll of the intake loop, and closes if nothing
+    else waits on it."""
+    hold = service.resolve_hold(db, who, hold_id, "release", body.note)
     return json_response(sc.hold_out(hold))
 
 
@@ -174,8 +175,10 @@ def reject_hold(
     body: sc.HoldResolution = msgspec_body(sc.HoldResolution),
 ) -> Response:
     """Reject a ``held`` withdrawal (``hold:resolve``); ``{note}``, the note is required.
-    The caller is recorded as who resolved it."""
-    hold = service.resolve_hold_as(db, who, hold_id, "reject", body.note)
+    The caller is recorded as who resolved it, in the audit trail too. The hold's case gets
+    the resolution in its history within a poll of the intake loop, and closes if nothing
+    else waits on it."""
+    hold = service.resolve_hold(db, who, hold_id, "reject", body.note)
     return json_response(sc.hold_out(hold))
 
 

@@ -7,7 +7,17 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -132,6 +142,30 @@ def get_hold(session: Session, hold_id: int, *, for_update: bool = False) -> Hol
     if for_update:
         stmt = stmt.with_for_update()
     return session.scalar(stmt)
+
+
+def held_holds(
+    session: Session, hold_ids: Iterable[int], account_id: str | None, *, for_update: bool = False
+) -> list[Hold]:
+    """Holds still ``held`` among ``hold_ids`` or of ``account_id``, oldest first; locked
+    for the caller's transaction when ``for_update`` (PostgreSQL)."""
+    ids = list(hold_ids)
+    which: list[ColumnElement[bool]] = [Hold.id.in_(ids)] if ids else []
+    if account_id is not None:
+        which.append(Hold.account_id == account_id)
+    if not which:
+        return []
+    stmt = select(Hold).where(Hold.status == HoldStatus.HELD, or_(*which)).order_by(Hold.id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return list(session.scalars(stmt))
+
+
+def holds_by_ids(session: Session, hold_ids: Iterable[int]) -> list[Hold]:
+    ids = list(hold_ids)
+    if not ids:
+        return []
+    return list(session.scalars(select(Hold).where(Hold.id.in_(ids)).order_by(Hold.id)))
 
 
 def set_hold_resolution(

@@ -24,6 +24,7 @@ from riskops.audit import service as audit
 from riskops.auth.permissions import Permission, Principal, require
 from riskops.cases.intake import enqueue_monitor_alerts
 from riskops.events import schemas as s
+from riskops.kernel import outbox
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
 from riskops.monitor import repository as repo
@@ -212,14 +213,8 @@ def _hold_row(event: s.WithdrawalRequested, d: RowDecision, now: datetime) -> di
 # --- holds ----------------------------------------------------------------------------
 
 
-class HoldAction(msgspec.Struct):
-    """An analyst's resolution of a hold."""
-
-    actor: str
-    note: str
-
-
 _RESOLUTIONS = {"release": HoldStatus.RELEASED, "reject": HoldStatus.REJECTED}
+HOLD_RESOLVED = "hold.resolved"  # the outbox topic a resolved hold is told on (ADR 0019)
 
 
 def next_hold_status(current: HoldStatus, action: str) -> HoldStatus:
@@ -233,63 +228,59 @@ def next_hold_status(current: HoldStatus, action: str) -> HoldStatus:
 
 def resolve_hold(
     session: Session,
-    hold_id: int,
-    action: str,
-    actor: str,
-    note: str,
-    *,
-    now: datetime | None = None,
-) -> Hold:
-    """Release or reject a held withdrawal; a note (why) and an actor (who) are required.
-
-    Checks no permission and writes no audit entry: callers acting for a person or token
-    use ``resolve_hold_as``.
-    """
-    if action not in _RESOLUTIONS:
-        raise ValidationFailed(f"unknown hold action {action!r}; use release or reject")
-    problems = []
-    if not actor or not actor.strip():
-        problems.append({"field": "$.actor", "reason": "who resolves the hold is required"})
-    if not note or not note.strip():
-        problems.append({"field": "$.note", "reason": "a note explaining the decision is required"})
-    if problems:
-        raise ValidationFailed("a hold is resolved by someone, with a note", details=problems)
-    hold = repo.get_hold(session, hold_id, for_update=True)
-    if hold is None:
-        raise NotFound(f"hold {hold_id} not found")
-    status = next_hold_status(hold.status, action)
-    now = now or utcnow()
-    if not repo.set_hold_resolution(session, hold_id, status, actor.strip(), note.strip(), now):
-        raise Conflict(f"hold {hold_id} was resolved meanwhile")
-    hold.status, hold.resolved_by, hold.note, hold.resolved_at = (
-        status,
-        actor.strip(),
-        note.strip(),
-        now,
-    )
-    return hold
-
-
-def resolve_hold_as(
-    session: Session,
     actor: Principal,
     hold_id: int,
     action: str,
     note: str,
     *,
     now: datetime | None = None,
+    context: dict[str, Any] | None = None,
 ) -> Hold:
-    """``resolve_hold`` for a person or token: needs ``hold:resolve``; audited."""
+    """Release or reject a held withdrawal: the one way a hold is resolved.
+
+    Needs ``hold:resolve`` of the acting principal (a person, a token, or the approver of a
+    case decision), a note saying why, and a hold still ``held``. The resolution is audited
+    and told on the ``hold.resolved`` outbox topic in the same transaction, so the hold's
+    case learns of it whoever resolved it. ``context`` (e.g. the deciding case and action)
+    goes into the audit entry and the message.
+    """
     require(actor, Permission.HOLD_RESOLVE)
+    if action not in _RESOLUTIONS:
+        raise ValidationFailed(
+            f"unknown hold action {action!r}; use release or reject",
+            details=[{"field": "$.action", "reason": "release or reject"}],
+        )
+    if not note or not note.strip():
+        raise ValidationFailed(
+            "a hold is resolved with a note",
+            details=[{"field": "$.note", "reason": "a note explaining the decision is required"}],
+        )
+    hold = repo.get_hold(session, hold_id, for_update=True)
+    if hold is None:
+        raise NotFound(f"hold {hold_id} not found")
+    status = next_hold_status(hold.status, action)
     now = now or utcnow()
-    hold = resolve_hold(session, hold_id, action, actor.name, note, now=now)
-    detail = {
+    note = note.strip()
+    if not repo.set_hold_resolution(session, hold_id, status, actor.name, note, now):
+        raise Conflict(f"hold {hold_id} was resolved meanwhile")
+    hold.status, hold.resolved_by, hold.note, hold.resolved_at = status, actor.name, note, now
+    detail: dict[str, Any] = {
         "action": action,
         "account_id": hold.account_id,
         "event_id": hold.event_id,
-        "note": hold.note,
+        "note": note,
+        **(context or {}),
     }
     audit.record(session, actor, f"hold.{action}", "hold", hold_id, detail, now=now)
+    message = {
+        **detail,
+        "hold_id": hold.id,
+        "status": status.value,
+        "resolved_by": actor.name,
+        "resolved_at": now.isoformat(),
+        "usd_value": str(hold.usd_value),
+    }
+    outbox.publish(session, HOLD_RESOLVED, message, now=now)
     return hold
 
 

@@ -14,6 +14,7 @@ from riskops.accounts import service as accounts
 from riskops.accounts.models import RestrictionKind
 from riskops.auth.permissions import Permission
 from riskops.cases import decisions, lifecycle
+from riskops.cases import holds as case_holds
 from riskops.cases import service as cases
 from riskops.cases.models import ActionKind, ActionStatus
 from riskops.cases.schemas import DISMISS_REASONS, DecisionIn
@@ -88,6 +89,15 @@ def decision_from_form(form: FormData) -> DecisionIn:
             body[name] = int(value)
     if reason := form_text(form, "reason_code"):
         body["reason_code"] = reason
+    # one radio group per held withdrawal of the case: hold_<id> = release | reject | "" (kept)
+    body["holds"] = [
+        {"hold_id": int(key.removeprefix("hold_")), "resolution": choice}
+        for key in form
+        if key.startswith("hold_")
+        and key.removeprefix("hold_").isdigit()
+        and (choice := form_text(form, key))
+    ]
+    body["holds_reason"] = form_text(form, "holds_reason")
     try:
         return msgspec.convert(body, DecisionIn)
     except msgspec.ValidationError as exc:
@@ -130,7 +140,7 @@ def case_page(
         context["s"] = accounts.account_summary(db, principal, case.account_id)
         page = accounts.timeline(db, principal, case.account_id, types=parse_types(types))
         context.update(timeline_context(page, case.account_id, types))
-        context["held"] = [h for h in context["s"].holds if h.status == "held"]
+    context["held"] = case_holds.held_withdrawals(db, principal, case_id)
     return render(request, "case.html", context)
 
 

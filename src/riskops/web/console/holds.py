@@ -48,8 +48,9 @@ def resolve_hold(
     action: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    """Release or reject with a note; htmx swaps the row for its resolved state."""
-    hold = monitor.resolve_hold_as(db, user.principal, hold_id, action, note)
+    """Release or reject with a note; htmx swaps the row for its resolved state. The hold's
+    case hears of it through the outbox (``riskops.cases.holds.deliver``)."""
+    hold = monitor.resolve_hold(db, user.principal, hold_id, action, note)
     if not is_htmx(request):
         return see_other("/holds", request)
     item = actions.HeldWithdrawal(hold, None)

@@ -1,10 +1,13 @@
-"""holds and cases: a case's holds resolved with its decision
+"""holds and cases: the kernel outbox that tells cases of holds resolved elsewhere
 
 Revision ID: 0011
 Revises: 0010
 """
 
 from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "0011"
 down_revision: str | None = "0010"
@@ -13,8 +16,22 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass  # placeholder: filled in by the change that needs it (no schema change yet)
+    op.create_table(
+        "kernel_outbox",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("topic", sa.String(length=64), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kernel_outbox")),
+    )
+    op.create_index("ix_kernel_outbox_topic_id", "kernel_outbox", ["topic", "id"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_kernel_outbox_topic_id", table_name="kernel_outbox")
+    op.drop_table("kernel_outbox")

@@ -1,0 +1,53 @@
+"""A neutral outbox: a domain publishes a message on a topic in its own transaction, a
+subscriber in another domain takes the topic's messages and acts on them in its own.
+
+The publisher names no subscriber (the monitor knows nothing of cases); a message commits
+with the change it tells of or not at all, and is deleted only in the transaction of the
+subscriber that acted on it (a rollback puts it back). See ADR 0019.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from riskops.kernel.clock import utcnow
+from riskops.kernel.models import OutboxMessage
+
+
+def publish(
+    session: Session, topic: str, payload: dict[str, Any], *, now: datetime | None = None
+) -> None:
+    """Leave ``payload`` (JSON-able) on ``topic``, in the caller's transaction."""
+    session.add(OutboxMessage(topic=topic, payload=payload, created_at=now or utcnow()))
+
+
+def take(session: Session, topic: str, limit: int) -> list[dict[str, Any]]:
+    """Delete the oldest ``limit`` messages of ``topic`` and return their payloads, oldest
+    first. On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``, so two takers get
+    different messages; on SQLite the DELETE takes the write lock, which serializes them."""
+    session.flush()  # messages published earlier in this transaction are taken too
+    oldest = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.topic == topic)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        oldest = oldest.with_for_update(skip_locked=True)
+    stmt = (
+        delete(OutboxMessage)
+        .where(OutboxMessage.id.in_(oldest))
+        .returning(OutboxMessage.id, OutboxMessage.payload)
+        .execution_options(synchronize_session=False)
+    )
+    return [dict(payload) for _, payload in sorted(session.execute(stmt), key=lambda r: r[0])]
+
+
+def pending(session: Session, topic: str) -> int:
+    """How many messages of ``topic`` wait."""
+    stmt = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.topic == topic)
+    return int(session.scalar(stmt) or 0)
