@@ -232,3 +232,110 @@ def log_after(session: Session, seq: int, limit: int) -> list[Any]:
         .limit(limit)
     )
     return list(session.connection().execute(stmt))
+
+
+# --- quarantine and health ----------------------------------------------------------
+
+
+def _replayed_ids(subject: str, action: str) -> Any:
+    """Ids (as text) of the dead letters with a replay entry in the audit trail."""
+    from riskops.audit.models import AuditEntry
+
+    return select(AuditEntry.subject_id).where(
+        AuditEntry.subject_type == subject, AuditEntry.action == action
+    )
+
+
+def quarantined_seqs(
+    session: Session, after: int, source: str, subject: str, action: str
+) -> set[int]:
+    """Log positions after ``after`` quarantined by the monitor (dead letters of
+    ``source``, ``source_row`` = seq) and not replayed (no ``action`` entry)."""
+    from sqlalchemy import String, cast
+
+    from riskops.events.models import DeadLetter
+
+    stmt = select(DeadLetter.source_row).where(
+        DeadLetter.source == source,
+        DeadLetter.source_row > after,
+        cast(DeadLetter.id, String).not_in(_replayed_ids(subject, action)),
+    )
+    return {int(seq) for seq in session.scalars(stmt) if seq is not None}
+
+
+def quarantined_events(
+    session: Session, event_ids: Sequence[str], source: str, subject: str, action: str
+) -> dict[str, int]:
+    """``event_id -> dead letter id`` of these events quarantined and not replayed."""
+    from sqlalchemy import String, cast
+
+    from riskops.events.models import DeadLetter
+
+    if not event_ids:
+        return {}
+    stmt = select(DeadLetter.event_id, DeadLetter.id).where(
+        DeadLetter.source == source,
+        DeadLetter.event_id.in_(list(event_ids)),
+        cast(DeadLetter.id, String).not_in(_replayed_ids(subject, action)),
+    )
+    return {event_id: int(id_) for event_id, id_ in session.execute(stmt) if event_id}
+
+
+def replayed(
+    session: Session, dead_letter_ids: Sequence[int], subject: str, action: str
+) -> set[int]:
+    """Which of these dead letters were replayed (have an ``action`` audit entry)."""
+    from riskops.audit.models import AuditEntry
+
+    if not dead_letter_ids:
+        return set()
+    stmt = select(AuditEntry.subject_id).where(
+        AuditEntry.subject_type == subject,
+        AuditEntry.action == action,
+        AuditEntry.subject_id.in_([str(i) for i in dead_letter_ids]),
+    )
+    return {int(i) for i in session.scalars(stmt)}
+
+
+def count_quarantined(session: Session, source: str, subject: str, action: str) -> int:
+    """Dead letters of ``source`` (the monitor's) not replayed."""
+    from sqlalchemy import String, cast
+
+    from riskops.events.models import DeadLetter
+
+    stmt = (
+        select(func.count())
+        .select_from(DeadLetter)
+        .where(
+            DeadLetter.source == source,
+            cast(DeadLetter.id, String).not_in(_replayed_ids(subject, action)),
+        )
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def progress(session: Session, name: str) -> tuple[int, datetime | None, int, datetime | None]:
+    """``(checkpoint, its last update, the log's last seq, receipt of the first event
+    after the checkpoint)``: what health needs to tell lag and stalls apart."""
+    checkpoint = session.execute(
+        select(MonitorCheckpoint.last_seq, MonitorCheckpoint.updated_at).where(
+            MonitorCheckpoint.name == name
+        )
+    ).one_or_none()
+    seq, updated = (int(checkpoint[0]), checkpoint[1]) if checkpoint else (0, None)
+    last = int(session.scalar(select(func.max(EventRecord.seq))) or 0)
+    first_pending = None
+    if last > seq:
+        first_pending = session.scalar(
+            select(EventRecord.received_at)
+            .where(EventRecord.seq > seq)
+            .order_by(EventRecord.seq)
+            .limit(1)
+        )
+    return seq, updated, last, first_pending
+
+
+def outcome_counts(session: Session) -> list[tuple[str, int]]:
+    """Stored decisions by outcome (the decision log; plain allows are not stored)."""
+    stmt = select(Decision.outcome, func.count()).group_by(Decision.outcome)
+    return [(str(outcome), int(n)) for outcome, n in session.execute(stmt)]

@@ -17,7 +17,8 @@ import contextlib
 import gc
 import os
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,17 @@ from sqlalchemy.engine import Engine
 
 from riskops.accounts import service as accounts
 from riskops.accounts.models import RestrictionKind
+from riskops.auth.permissions import Principal
 from riskops.events import schemas as s
+from riskops.events.models import Source
 from riskops.kernel.clock import utcnow
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
+from riskops.kernel.errors import NotFound
 from riskops.kernel.logging import get_logger
+from riskops.kernel.retry import Backoff
+from riskops.monitor import quarantine, service
 from riskops.monitor import repository as repo
-from riskops.monitor import service
 from riskops.monitor.engine import Evaluator, Monitor
 from riskops.monitor.evaluators import (
     EvaluatorFactory,
@@ -43,6 +48,7 @@ from riskops.monitor.evaluators import (
     ready_prefix,
 )
 from riskops.monitor.schemas import DecisionResponse
+from riskops.monitor.service import LogRecord
 from riskops.rules.types import Action
 
 log = get_logger(__name__)
@@ -80,32 +86,45 @@ class MonitorRuntime:
         *,
         snapshot_path: Path,
         snapshot_every: int = 50_000,
+        snapshot_seconds: float = 5.0,
         batch_size: int = 2_000,
         log_: EventLog | None = None,
         name: str = "default",
         poll_interval: float = 0.1,
         gap_grace: timedelta = timedelta(seconds=2),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.sessions = session_factory(engine)
         self.factory = factory
         self.snapshot_path = snapshot_path
         self.snapshot_every = snapshot_every
+        self.snapshot_seconds = snapshot_seconds
         self.batch_size = batch_size
         self.log = log_ or SqlEventLog()
         self.name = name
         self.poll_interval = poll_interval
         self.gap_grace = gap_grace
+        self.clock = clock
         self.totals = service.BatchResult()
+        self.last_error: LastError | None = None
         self._kinds: dict[str, set[RestrictionKind]] = {}
         self._lock = threading.Lock()
         self._since_snapshot = 0
+        self._snapshot_at = clock()
         self._pending: list[tuple[s.Event, asyncio.Future[DecisionResponse]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping: asyncio.Event | None = None
+        # Log positions to skip: quarantined and not replayed (from the dead-letter store),
+        # plus those this process quarantined (kept over rebuilds, whatever the store says).
+        self._quarantined: set[int] = set()
+        self._poisoned: set[int] = set()
+        self._failed: Sequence[LogRecord] = ()  # the records of the batch that just failed
+        self._stale = False  # the state is ahead of the database: rebuild before going on
         self.seq = 0
-        self.monitor = Monitor(self._load_state(), self._restrictions)
+        self.monitor = Monitor(self.factory.new(), self._restrictions)
+        self._rebuild()
 
     @classmethod
     def create(cls, settings: Settings, engine: Engine, **kwargs: Any) -> MonitorRuntime:
@@ -114,45 +133,68 @@ class MonitorRuntime:
             engine, settings.data_dir / "lists"
         )
         kwargs.setdefault("snapshot_every", settings.snapshot_every)
+        kwargs.setdefault("snapshot_seconds", settings.snapshot_seconds)
         return cls(engine, factory, snapshot_path=settings.data_dir / SNAPSHOT_FILE, **kwargs)
 
     # --- state ------------------------------------------------------------------------
 
     def _load_state(self) -> Evaluator:
-        """Restore the snapshot if there is a usable one, else start empty at seq 0."""
+        """Restore the snapshot if there is a usable one, else start empty at seq 0.
+
+        The database is read before the snapshot is judged: a lost database raises here
+        (the caller rebuilds later) instead of making a good snapshot look unusable, which
+        would replay the whole log once the database is back.
+        """
         self.seq = 0
-        if self.snapshot_path.exists():
-            try:
-                snap = msgspec.msgpack.decode(self.snapshot_path.read_bytes(), type=SnapshotFile)
-                # A snapshot is written after its batch commits, so it is never ahead of the
-                # database's checkpoint; one that is belongs to another database (or this one
-                # was restored from an older backup): using it would skip events.
-                if snap.seq > (durable := self.checkpoint()):
-                    raise ValueError(
-                        f"snapshot is at seq {snap.seq}, ahead of the database's {durable}"
-                    )
-                if snap.rules != self.factory.fingerprint:
-                    # The engine keeps the state of the features the new set still has.
-                    log.info("monitor.rules_changed_since_snapshot", seq=snap.seq)
-                evaluator = self.factory.restore(snap.state)
-            except Exception as exc:
-                log.warning(
-                    "monitor.snapshot_unusable", reason=str(exc), path=str(self.snapshot_path)
-                )
-            else:
-                self.seq = snap.seq
-                log.info("monitor.snapshot_restored", seq=snap.seq)
-                return evaluator
-        return self.factory.new()
+        if not self.snapshot_path.exists():
+            return self.factory.new()
+        durable = self.checkpoint()
+        try:
+            snap = msgspec.msgpack.decode(self.snapshot_path.read_bytes(), type=SnapshotFile)
+            # A snapshot is written after its batch commits, so it is never ahead of the
+            # database's checkpoint; one that is belongs to another database (or this one
+            # was restored from an older backup): using it would skip events.
+            if snap.seq > durable:
+                message = f"snapshot is at seq {snap.seq}, ahead of the database's {durable}"
+                raise ValueError(message)
+            if snap.rules != self.factory.fingerprint:
+                # The engine keeps the state of the features the new set still has.
+                log.info("monitor.rules_changed_since_snapshot", seq=snap.seq)
+            evaluator = self.factory.restore(snap.state)
+        except Exception as exc:
+            path = str(self.snapshot_path)
+            log.warning("monitor.snapshot_unusable", reason=str(exc), path=path)
+            return self.factory.new()
+        self.seq = snap.seq
+        log.info("monitor.snapshot_restored", seq=snap.seq)
+        return evaluator
+
+    def _rebuild(self) -> None:
+        """State from the snapshot, and the quarantined positions after it; raises if the
+        database is lost, and the next step tries again."""
+        self._stale = True
+        evaluator = self._load_state()
+        with self.sessions() as session:
+            skip = quarantine.quarantined_seqs(session, self.seq)
+        self.monitor.evaluator = evaluator
+        self._quarantined = skip | {q for q in self._poisoned if q > self.seq}
+        self._since_snapshot = 0
+        self._stale = False
 
     def _recover(self) -> None:
-        """After a failed write the in-memory state is ahead of the log: rebuild it."""
-        self.monitor.evaluator = self._load_state()
+        """After a failed write the in-memory state is ahead of the log: rebuild it (now,
+        or at the next step if the database is not there)."""
+        self._stale = True
+        try:
+            self._rebuild()
+        except Exception as exc:
+            log.warning("monitor.rebuild_deferred", error=type(exc).__name__)
 
     def snapshot(self) -> None:
         """Write the state and its seq atomically (tmp file, fsync, rename)."""
         with self._lock:
-            self._write_snapshot()
+            if not self._stale:
+                self._write_snapshot()
 
     def _write_snapshot(self) -> None:
         snap = SnapshotFile(self.seq, self.monitor.evaluator.snapshot(), self.factory.fingerprint)
@@ -169,6 +211,16 @@ class MonitorRuntime:
         finally:
             os.close(directory)
         self._since_snapshot = 0
+        self._snapshot_at = self.clock()
+
+    def _snapshot_due(self) -> bool:
+        """A snapshot by count (``snapshot_every`` events) or by time (``snapshot_seconds``
+        since the last one, with progress since): a restart replays at most that much."""
+        if self._since_snapshot <= 0:
+            return False
+        if self._since_snapshot >= self.snapshot_every:
+            return True
+        return 0 < self.snapshot_seconds <= self.clock() - self._snapshot_at
 
     def _restrictions(self, account_id: str) -> set[RestrictionKind]:
         return self._kinds.get(account_id) or set()
@@ -177,35 +229,127 @@ class MonitorRuntime:
         """After a commit: move the state position, count, snapshot when due."""
         self.seq = max(self.seq, result.last_seq)
         self.totals.merge(result, latencies=False)
-        self._since_snapshot += result.events
-        if self._since_snapshot >= self.snapshot_every:
+        self._since_snapshot += result.read
+        if self._snapshot_due():
             self._write_snapshot()
+
+    def _failure(self, exc: BaseException) -> None:
+        """Remember the last error for health (its type, when, where: no message, which may
+        carry an account id)."""
+        self.last_error = LastError(type(exc).__name__, utcnow(), self.seq)
 
     # --- tailing ----------------------------------------------------------------------
 
     def step(self, limit: int | None = None) -> service.BatchResult:
-        """Process the next batch of the log in one transaction (empty result at the end)."""
+        """Process the next batch of the log in one transaction (nothing read at the end).
+
+        An event that cannot be decided is quarantined and the batch decided without it; a
+        lost database raises (nothing is quarantined) and the caller retries later.
+        """
         with self._lock:
-            try:
-                with unit_of_work(self.sessions) as session:
-                    records = self.log.read_after(session, self.seq, limit or self.batch_size)
-                    records = ready_prefix(records, self.seq, utcnow(), self.gap_grace)
-                    if not records:
-                        return service.BatchResult()
-                    self._kinds = accounts.active_kinds(session)
-                    result = service.process_batch(
-                        session, self.monitor, records, checkpoint=self.name
-                    )
-            except BaseException:
-                self._recover()
-                raise
-            self._advanced(result)
+            result = self._next(limit or self.batch_size)
+            if not result.read and self._snapshot_due():
+                self._write_snapshot()  # idle: the timed snapshot is not left for later
             return result
+
+    def _next(
+        self, limit: int, *, keep: Collection[str] = (), wait_gaps: bool = True
+    ) -> service.BatchResult:
+        if self._stale:
+            self._rebuild()
+        try:
+            return self._batch(limit, keep=keep, wait_gaps=wait_gaps)
+        except Exception as exc:
+            self._failure(exc)
+            if quarantine.transient(exc) or not self._failed:
+                raise
+            log.warning("monitor.batch_isolating", error=type(exc).__name__, seq=self.seq)
+            return self._isolate(keep=keep)
+
+    def _batch(
+        self,
+        limit: int,
+        *,
+        below: int | None = None,
+        keep: Collection[str] = (),
+        wait_gaps: bool = True,
+    ) -> service.BatchResult:
+        """One transaction: the next ``limit`` records (those before ``below``)."""
+        self._failed = ()
+        try:
+            with unit_of_work(self.sessions) as session:
+                records = self.log.read_after(session, self.seq, limit)
+                if wait_gaps:
+                    records = ready_prefix(records, self.seq, utcnow(), self.gap_grace)
+                if below is not None:
+                    if records and records[0].seq >= below:  # no event in (seq, below)
+                        self.seq = max(self.seq, below - 1)
+                    records = [r for r in records if r.seq < below]
+                if not records:
+                    return service.BatchResult()
+                self._failed = records
+                self._kinds = accounts.active_kinds(session)
+                result = service.process_batch(
+                    session,
+                    self.monitor,
+                    records,
+                    checkpoint=self.name,
+                    keep=keep,
+                    skip=self._quarantined,
+                )
+        except BaseException:
+            self._recover()
+            raise
+        self._failed = ()
+        self._advanced(result)
+        return result
+
+    def _isolate(self, *, keep: Collection[str] = ()) -> service.BatchResult:
+        """A batch failed for something its events did: decide them again one at a time,
+        quarantine each that fails, and move on.
+
+        The state was rebuilt from the snapshot, so every event is applied to it once:
+        the events before the failed batch (decided before) go in full batches, those of
+        the batch one per transaction. After a quarantine the state is rebuilt again (the
+        failing event may have changed it before it raised) and the replay skips it.
+        """
+        low, high = self._failed[0].seq, self._failed[-1].seq
+        done = service.BatchResult()
+        while self.seq < high:
+            if self._stale:
+                self._rebuild()
+            before = self.seq
+            if self.seq < low - 1:
+                part = self._batch(self.batch_size, below=low, keep=keep, wait_gaps=False)
+            else:
+                try:
+                    part = self._batch(1, keep=keep, wait_gaps=False)
+                except Exception as exc:
+                    if quarantine.transient(exc) or not self._failed:
+                        raise
+                    record = self._failed[0]
+                    self._quarantine(record, exc)
+                    done.quarantined += 1
+                    low = record.seq + 1
+                    continue
+            done.merge(part)
+            done.decisions.extend(part.decisions)
+            if not part.read and self.seq == before:
+                break
+        return done
+
+    def _quarantine(self, record: LogRecord, exc: BaseException) -> None:
+        with unit_of_work(self.sessions) as session:
+            quarantine.quarantine(session, record, exc, checkpoint=self.name, now=utcnow())
+        self._poisoned.add(record.seq)
+        self._quarantined.add(record.seq)
+        self.totals.quarantined += 1
+        log.error("monitor.event_quarantined", seq=record.seq, error=type(exc).__name__)
 
     def catch_up(self) -> service.BatchResult:
         """Process the log up to its end; one transaction per batch."""
         done = service.BatchResult()
-        while (result := self.step()).events:
+        while (result := self.step()).read:
             done.merge(result)
         return done
 
@@ -226,15 +370,18 @@ class MonitorRuntime:
 
     async def _tail(self) -> None:
         assert self._stopping is not None
+        backoff = Backoff(initial=0.5, maximum=10.0)
         while not self._stopping.is_set():
             try:
                 result = await asyncio.to_thread(self.step)
             except Exception as exc:
-                log.error("monitor.batch_failed", error=repr(exc), seq=self.seq)
-                result, delay = service.BatchResult(), 1.0
+                delay = backoff.next_delay()
+                log.error("monitor.batch_failed", error=repr(exc), seq=self.seq, retry_in=delay)
+                result = service.BatchResult()
             else:
+                backoff.reset()
                 delay = self.poll_interval
-            if not result.events:
+            if not result.read:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
 
@@ -247,7 +394,10 @@ class MonitorRuntime:
             self._task = None
         if self._flusher is not None:
             await self._flusher
-        await asyncio.to_thread(self.snapshot)
+        try:
+            await asyncio.to_thread(self.snapshot)
+        except OSError as exc:  # the next start replays a little more; nothing is lost
+            log.warning("monitor.snapshot_failed", error=repr(exc))
 
     # --- synchronous decisions --------------------------------------------------------
 
@@ -277,32 +427,64 @@ class MonitorRuntime:
                         future.set_result(answer)
 
     def decide_events(self, events: Sequence[s.Event]) -> list[DecisionResponse | Exception]:
-        """Decide events synchronously in one transaction (idempotent on event id)."""
+        """Decide events synchronously (idempotent on event id).
+
+        One transaction logs them, catches up on the log and decides them. If an event
+        there cannot be decided (another account's, or one of these), the events are
+        logged on their own and the log is decided with the failing events quarantined:
+        no decision depends on another account's event. An event of the group that is
+        quarantined is answered with ``Undecidable``.
+        """
         with self._lock:
+            if self._stale:
+                self._rebuild()
             try:
-                with unit_of_work(self.sessions) as session:
-                    refused = self.log.append(session, events)
-                    accounts = {e.account_id for e in events}
-                    fresh = accounts.active_kinds(session, accounts)
-                    for account in accounts:
-                        self._kinds[account] = fresh.get(account, set())
-                    wanted = {e.event_id for e in events}
-                    result = service.BatchResult()
-                    while records := self.log.read_after(session, self.seq, self.batch_size):
-                        part = service.process_batch(
-                            session, self.monitor, records, checkpoint=self.name, keep=wanted
-                        )
-                        result.merge(part)
-                        result.decisions.extend(part.decisions)
-                        self.seq = part.last_seq  # provisional: restored by _recover on failure
-                        if len(records) < self.batch_size:
-                            break
-                    answers = self._answers(session, events, result, refused)
-            except BaseException:
-                self._recover()
-                raise
-            self._advanced(result)
-            return answers
+                return self._decide_together(events)
+            except Exception as exc:
+                self._failure(exc)
+                if quarantine.transient(exc):
+                    raise
+                log.warning("monitor.decisions_isolating", error=type(exc).__name__)
+            with unit_of_work(self.sessions) as session:
+                refused = self.log.append(session, events)
+            wanted = {e.event_id for e in events}
+            result = service.BatchResult()
+            while (part := self._next(self.batch_size, keep=wanted, wait_gaps=False)).read:
+                result.merge(part)
+                result.decisions.extend(part.decisions)
+            with self.sessions() as session:
+                return self._answers(session, events, result, refused)
+
+    def _decide_together(self, events: Sequence[s.Event]) -> list[DecisionResponse | Exception]:
+        try:
+            with unit_of_work(self.sessions) as session:
+                refused = self.log.append(session, events)
+                account_ids = {e.account_id for e in events}
+                fresh = accounts.active_kinds(session, account_ids)
+                for account in account_ids:
+                    self._kinds[account] = fresh.get(account, set())
+                wanted = {e.event_id for e in events}
+                result = service.BatchResult()
+                while records := self.log.read_after(session, self.seq, self.batch_size):
+                    part = service.process_batch(
+                        session,
+                        self.monitor,
+                        records,
+                        checkpoint=self.name,
+                        keep=wanted,
+                        skip=self._quarantined,
+                    )
+                    result.merge(part)
+                    result.decisions.extend(part.decisions)
+                    self.seq = part.last_seq  # provisional: restored by _recover on failure
+                    if len(records) < self.batch_size:
+                        break
+                answers = self._answers(session, events, result, refused)
+        except BaseException:
+            self._recover()
+            raise
+        self._advanced(result)
+        return answers
 
     def _answers(
         self,
@@ -318,14 +500,101 @@ class MonitorRuntime:
             if e.event_id not in fresh or fresh[e.event_id].outcome is Action.HOLD
         ]
         holds = repo.hold_ids(session, held) if held else {}
+        stored = {}
+        for event in events:
+            if event.event_id in fresh or event.event_id in refused:
+                continue
+            if (decision := repo.decision_for(session, event.event_id)) is not None:
+                stored[event.event_id] = decision
+        unknown = [
+            e.event_id
+            for e in events
+            if e.event_id not in fresh and e.event_id not in refused and e.event_id not in stored
+        ]
+        # Not decided now and not stored: a plain allow decided before, unless quarantined.
+        quarantined = quarantine.undecided(session, unknown) if unknown else {}
         answers: list[DecisionResponse | Exception] = []
         for event in events:
             if event.event_id in refused:
                 answers.append(refused[event.event_id])
-            elif (decision := fresh.get(event.event_id)) is not None:
-                answers.append(DecisionResponse.of(decision, holds.get(event.event_id)))
-            elif (stored := repo.decision_for(session, event.event_id)) is not None:
-                answers.append(DecisionResponse.stored(stored, holds.get(event.event_id)))
+            elif (made := fresh.get(event.event_id)) is not None:
+                answers.append(DecisionResponse.of(made, holds.get(event.event_id)))
+            elif (row := stored.get(event.event_id)) is not None:
+                answers.append(DecisionResponse.stored(row, holds.get(event.event_id)))
+            elif (dead := quarantined.get(event.event_id)) is not None:
+                answers.append(
+                    quarantine.Undecidable(
+                        f"event {event.event_id} could not be decided; it is quarantined as "
+                        f"dead letter {dead}: treat it as not approved",
+                        details={"dead_letter_id": dead},
+                    )
+                )
             else:  # decided before as a plain allow, which is counted but not stored
                 answers.append(DecisionResponse(event.event_id, "allow", 0, [], None, True))
         return answers
+
+    # --- replay -----------------------------------------------------------------------
+
+    def replay(
+        self, dead_letter_id: int, actor: Principal, *, max_event_bytes: int = 64 * 1024
+    ) -> dict[str, Any]:
+        """Replay a dead letter: decide a quarantined event now (after a fix), or validate a
+        refused input again and ingest it. Marked replayed (audited) in the same
+        transaction; an event that still fails stays quarantined (``Undecidable``)."""
+        with self._lock:
+            with unit_of_work(self.sessions) as session:
+                dead = quarantine.replayable(session, actor, dead_letter_id)
+                if dead.source != Source.MONITOR.value:
+                    return quarantine.replay_input(
+                        session, actor, dead, max_event_bytes=max_event_bytes
+                    )
+            # Decided with the state of the whole log before it, like any decision.
+            while self._next(self.batch_size, wait_gaps=False).read:
+                pass
+            decided = False
+            try:
+                with unit_of_work(self.sessions) as session:
+                    dead = quarantine.replayable(session, actor, dead_letter_id)
+                    seq = int(dead.source_row or 0)
+                    records = [r for r in self.log.read_after(session, seq - 1, 1) if r.seq == seq]
+                    if not records:
+                        raise NotFound(f"dead letter {dead_letter_id}: its event is not in the log")
+                    event_id = quarantine.event_id_of(records[0].payload)
+                    self._kinds.update(accounts.active_kinds(session))
+                    decided = True
+                    result = service.process_batch(
+                        session,
+                        self.monitor,
+                        records,
+                        checkpoint=self.name,
+                        keep={event_id} if event_id else (),
+                    )
+                    decision = result.decisions[0] if result.decisions else None
+                    detail = {
+                        "outcome": "decided",
+                        "seq": seq,
+                        "event_id": event_id,
+                        "decision": decision.outcome.label if decision else None,
+                    }
+                    answer = quarantine.mark_replayed(session, actor, dead, detail)
+            except Exception as exc:
+                if decided:  # the evaluator may have taken the event in before it failed
+                    self._recover()
+                if quarantine.transient(exc) or not decided:
+                    raise
+                raise quarantine.Undecidable(
+                    f"dead letter {dead_letter_id}: the event still cannot be decided "
+                    f"({quarantine.reason_of(exc)[:200]})"
+                ) from exc
+            self._poisoned.discard(seq)
+            self._quarantined.discard(seq)
+            self._advanced(result)
+            return answer
+
+
+class LastError(msgspec.Struct, frozen=True):
+    """The runtime's last failure, for health: its type, when, and the position then."""
+
+    type: str
+    at: Any
+    seq: int

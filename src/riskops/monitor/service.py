@@ -60,10 +60,19 @@ class BatchResult:
     alerts: Counter[str] = field(default_factory=Counter)
     decisions: list[RowDecision] = field(default_factory=list)
     latencies_us: list[int] = field(default_factory=list)
+    skipped: int = 0  # quarantined before: not decided again
+    quarantined: int = 0  # set aside by this batch (``riskops.monitor.quarantine``)
+
+    @property
+    def read(self) -> int:
+        """Log records consumed: decided, skipped or quarantined (0: nothing new)."""
+        return self.events + self.skipped + self.quarantined
 
     def merge(self, other: BatchResult, *, latencies: bool = True) -> None:
         """Add another result's counts (and latencies, unless a long-running total)."""
         self.events += other.events
+        self.skipped += other.skipped
+        self.quarantined += other.quarantined
         self.rows += other.rows
         self.last_seq = max(self.last_seq, other.last_seq)
         self.stored += other.stored
@@ -93,12 +102,14 @@ def process_batch(
     *,
     checkpoint: str = "default",
     keep: Collection[str] = (),
+    skip: Collection[int] = (),
     now: datetime | None = None,
 ) -> BatchResult:
     """Decide every record (in seq order) and write the results and the checkpoint.
 
     The row decisions of the events whose ids are in ``keep`` are returned in the result
-    (the synchronous API answers with them).
+    (the synchronous API answers with them). Records whose seq is in ``skip`` (quarantined,
+    see ``riskops.monitor.quarantine``) are passed over: the checkpoint moves past them.
     """
     now = now or utcnow()
     result = BatchResult()
@@ -109,6 +120,10 @@ def process_batch(
     accounts: list[str] = []  # the account timeline: accounts[i] owns seqs[i]
     seqs: list[int] = []
     for record in records:
+        if skip and record.seq in skip:
+            result.skipped += 1
+            result.last_seq = record.seq
+            continue
         event = _event_decoder.decode(record.payload)
         accounts.append(event.account_id)
         seqs.append(record.seq)
