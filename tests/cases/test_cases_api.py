@@ -9,13 +9,18 @@ from pathlib import Path
 import pytest
 from case_fakes import alert
 from fastapi import FastAPI
+from monitor_fakes import FakeEvaluator, records, withdrawal
 from sqlalchemy.engine import Engine
 
 from riskops.auth.permissions import Role
 from riskops.auth.service import TOKENS
 from riskops.cases import intake
+from riskops.cases.tasks import drain
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
+from riskops.monitor import repository as monitor_repo
+from riskops.monitor import service as monitor
+from riskops.monitor.engine import Monitor
 from riskops.web.app import create_app
 from riskops.web.deps import Container
 from support import api_login, make_user
@@ -122,3 +127,55 @@ def test_assign_over_http(app: FastAPI) -> None:
     assert [c["id"] for c in ana.get("/v1/cases", params={"mine": True}).json()] == sorted(
         [me["id"], case_id], key=lambda i: i != me["id"]
     )
+
+
+def _held(engine: Engine, event_id: str, usd: str) -> int:
+    """The monitor holds a withdrawal of account "h"; its case alert is delivered."""
+    event = withdrawal(event_id, "h", usd)
+    with unit_of_work(session_factory(engine)) as session:
+        monitor.process_batch(session, Monitor(FakeEvaluator()), records([event]))
+        intake.drain_outbox(session)
+        return monitor_repo.hold_ids(session, [event_id])[event_id]
+
+
+def test_a_decision_over_http_names_each_held_withdrawal(app: FastAPI, engine: Engine) -> None:
+    hold_id = _held(engine, "w1", "23856.00")
+    ana = client_for(app, "ana")
+    taken = ana.post("/v1/cases/take-next", json={"queue_keys": ["held_withdrawals"]})
+    assert taken.status_code == 200, taken.text
+    case_id = taken.json()["id"]
+    url = f"/v1/cases/{case_id}/decisions"
+    body = {"action": "dismiss", "reason_code": "false_positive", "note": NOTE}
+    refused = ana.post(url, json=body)
+    assert refused.status_code == 422
+    assert [d["field"] for d in refused.json()["details"]] == ["$.holds_reason"]
+    bad = ana.post(url, json={**body, "holds": [{"hold_id": hold_id, "resolution": "keep"}]})
+    assert bad.status_code == 422
+    made = ana.post(url, json={**body, "holds": [{"hold_id": hold_id, "resolution": "release"}]})
+    assert made.status_code == 201, made.text
+    assert made.json()["case"]["status"] == "closed"
+    assert made.json()["action"]["result"]["holds"] == {str(hold_id): "released"}
+    hold = ana.get("/v1/holds", params={"status": "released"}).json()
+    assert [(h["id"], h["resolved_by"]) for h in hold] == [(hold_id, "ana")]
+
+
+@pytest.mark.parametrize(("verb", "outcome"), [("release", "dismissed"), ("reject", "restricted")])
+def test_a_hold_resolved_over_http_reaches_its_case(
+    app: FastAPI, engine: Engine, verb: str, outcome: str
+) -> None:
+    hold_id = _held(engine, "w1", "23856.00")
+    sen = client_for(app, "sen")
+    [case] = [c for c in sen.get("/v1/queues/held_withdrawals/cases").json()]
+    resolved = sen.post(f"/v1/holds/{hold_id}/{verb}", json={"note": "called the customer"})
+    assert resolved.status_code == 200, resolved.text
+    assert sen.get(f"/v1/cases/{case['id']}").json()["case"]["status"] == "new"  # not yet told
+    drain(session_factory(engine))
+    detail = sen.get(f"/v1/cases/{case['id']}").json()
+    assert (detail["case"]["status"], detail["case"]["outcome"]) == ("closed", outcome)
+    resolution, closed = detail["events"][-2:]
+    assert (resolution["kind"], resolution["actor"], resolution["reason"]) == (
+        {"release": "hold_released", "reject": "hold_rejected"}[verb],
+        "sen",
+        "called the customer",
+    )
+    assert closed["kind"] == "closed"
