@@ -67,10 +67,6 @@ def _progress(console: Console) -> Progress:
 
 def run(options: DemoOptions) -> None:
     """Run the whole demo and, unless told not to, serve the API on the demo database."""
-    from riskops.events.tasks import ingest_file
-    from riskops.monitor.runtime import MonitorRuntime
-    from riskops.sim import SimConfig, load_labels, simulate
-
     console = Console()
     if options.seed == TUNING_SEED:
         console.print("[yellow]Seed 1 is the tuning seed: the scores below flatter the rules.")
@@ -80,8 +76,22 @@ def run(options: DemoOptions) -> None:
     settings = Settings(data_dir=data_dir, database_url="")
     engine = make_engine(settings.sqlalchemy_url)
     migrate(engine)
-    sessions = session_factory(engine)
+    runtime, seeded = prepare(console, settings, engine, options)
+    if options.serve:
+        _serve(console, settings, engine, runtime, options, seeded)
 
+
+def prepare(
+    console: Console, settings: Settings, engine: Engine, options: DemoOptions
+) -> tuple[MonitorRuntime, casework.CaseworkSeed]:
+    """Simulate, ingest, monitor, print the detection summary and seed the case work, on a
+    migrated, empty database; returns the monitor (caught up) and what was seeded."""
+    from riskops.events.tasks import ingest_file
+    from riskops.monitor.runtime import MonitorRuntime
+    from riskops.sim import SimConfig, load_labels, simulate
+
+    data_dir = settings.data_dir
+    sessions = session_factory(engine)
     console.rule("[bold]1. Simulate an exchange")
     sim_dir = data_dir / "sim"
     # The simulated month ends today, so the console's clocks ("30 days", "2 h ago") read true.
@@ -90,7 +100,8 @@ def run(options: DemoOptions) -> None:
     simulate(config, sim_dir, "ndjson")
     shutil.copytree(sim_dir / "lists", data_dir / "lists")
     events_path = sim_dir / "events.ndjson"
-    total = sum(1 for _ in events_path.open("rb"))
+    with events_path.open("rb") as lines:
+        total = sum(1 for _ in lines)
 
     console.rule("[bold]2. Ingest the events (validate, de-duplicate, append to the log)")
     started = time.perf_counter()
@@ -122,14 +133,17 @@ def run(options: DemoOptions) -> None:
     labels = load_labels(sim_dir)
     _summary(console, accepted, monitor_s, outcomes, alerts, labels)
 
-    console.rule("[bold]4. Case work: people, a 7-day rota, alerts from every source")
+    console.rule("[bold]4. Case work: people, the rota, the month's cases, today's alerts")
+    history = casework.History(
+        start=datetime(start.year, start.month, start.day, tzinfo=UTC),
+        event_labels=labels[0],
+        account_labels=labels[1],
+    )
     with unit_of_work(sessions) as session:
-        seeded = casework.seed(session)
+        seeded = casework.seed(session, history=history)
     with unit_of_work(sessions) as session:
         _casework_summary(console, session, seeded)
-
-    if options.serve:
-        _serve(console, settings, engine, runtime, options, seeded)
+    return runtime, seeded
 
 
 def _summary(
@@ -192,6 +206,15 @@ def _casework_summary(console: Console, session: Session, seeded: casework.Casew
     from riskops.auth.permissions import Principal
     from riskops.cases.service import queue_overview
 
+    if (worked := seeded.history) is not None:
+        since = f"{worked.backlog_since:%Y-%m-%d %H:%M} UTC" if worked.backlog_since else "-"
+        console.print(
+            f"The month's earlier shifts worked {worked.cases:,} cases through the decision "
+            f"services ({worked.released:,} held withdrawals released, {worked.rejected:,} "
+            f"rejected, {worked.restricted:,} accounts restricted, {worked.dismissed:,} "
+            f"dismissed); the alerts since {since} are the backlog of the shift on duty, "
+            f"which clears {worked.capacity} held withdrawals inside the SLA."
+        )
     console.print(
         "Raised through the intake services: "
         + ", ".join(f"{n} {what}" for what, n in seeded.raised.items())
@@ -204,6 +227,11 @@ def _casework_summary(console: Console, session: Session, seeded: casework.Casew
             q.name, f"{q.sla_minutes} min", f"{q.open:,}", f"{q.unassigned:,}", f"{q.breached:,}"
         )
     console.print(table)
+    console.print(
+        f"On shift now: {', '.join(seeded.on_shift) or 'nobody'} (new cases are auto-assigned to "
+        "them: log in as one to work the held withdrawals, and as maya, the manager, to watch "
+        "the overview's backlog and breaches move)."
+    )
     table = Table(title="Demo users (log in to the console with these)")
     for column in ("username", "role", "password"):
         table.add_column(column)
