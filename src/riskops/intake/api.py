@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
@@ -26,6 +25,7 @@ from riskops.web.auth import CurrentPrincipal
 from riskops.web.bodies import json_response, read_body
 from riskops.web.deps import DbSession, container
 from riskops.web.openapi import json_body, schema_of
+from riskops.web.security import download_headers, download_type
 
 router = APIRouter(prefix="/v1", tags=["intake"])
 MAX_SIGNAL_BYTES = 64 * 1024
@@ -159,14 +159,10 @@ def get_email(email_id: int, db: DbSession, who: CurrentPrincipal) -> Response:
 def get_attachment(email_id: int, position: int, db: DbSession, who: CurrentPrincipal) -> Response:
     """The attachment's bytes (``position`` from 1, as listed), always as a download."""
     found = service.attachment(db, who, email_id, position)
-    name = found.filename or f"attachment-{position}"
-    headers = {
-        # Never rendered inline: an HTML or SVG attachment must not run in the console's origin.
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
-        "X-Content-Type-Options": "nosniff",
-        "X-Attachment-Sha256": found.sha256,
-    }
-    return Response(found.content, media_type=found.content_type, headers=headers)
+    # Never rendered inline: an HTML or SVG attachment must not run in the console's origin.
+    headers = download_headers(found.filename or "", f"attachment-{position}")
+    headers["X-Attachment-Sha256"] = found.sha256
+    return Response(found.content, media_type=download_type(found.content_type), headers=headers)
 
 
 def include(app: FastAPI) -> None:

@@ -18,6 +18,7 @@ from riskops.web.auth import LoginRequired, login_redirect_url
 from riskops.web.bodies import error_response
 from riskops.web.deps import Container
 from riskops.web.refusals import audit_refusal
+from riskops.web.security import SecurityHeaders
 
 
 def create_app(container: Container | None = None, *, start_background: bool = True) -> FastAPI:
@@ -82,6 +83,8 @@ def create_app(container: Container | None = None, *, start_background: bool = T
         include(app)
     openapi.install(app)
     docs.include(app)
+    # Added last, so outermost: it wraps the decision lane and every error answer too.
+    app.add_middleware(SecurityHeaders)
     return app
 
 

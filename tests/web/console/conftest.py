@@ -152,8 +152,19 @@ def context(browser: Any, served: Served) -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(context: Any) -> Any:
-    return context.new_page()
+def page(context: Any) -> Iterator[Any]:
+    """A page whose test fails on any Content-Security-Policy violation: the console must
+    work under the policy the app sends (no inline script or style)."""
+    page = context.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    yield page
+    assert violations == [], violations
 
 
 def _login(page: Any, username: str, password: str = DEFAULT_PASSWORD) -> None:

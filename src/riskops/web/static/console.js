@@ -119,6 +119,20 @@
       window.location.href = row.dataset.href;
     }
     if (e.target.id === "help-overlay") help(false);
+    // The "?" link of the top bar (no inline onclick: the CSP allows no inline script).
+    var opener = e.target.closest && e.target.closest("[data-help-open]");
+    if (opener) { e.preventDefault(); help(true); }
+    // "Back" on an error page (no javascript: URL, for the same reason); else the link's page.
+    var back = e.target.closest && e.target.closest("[data-history-back]");
+    if (back && window.history.length > 1) { e.preventDefault(); window.history.back(); }
+  });
+
+  // Filters that apply as soon as they change: <select data-autosubmit>, checkboxes.
+  document.addEventListener("change", function (e) {
+    var field = e.target;
+    if (field && field.hasAttribute && field.hasAttribute("data-autosubmit") && field.form) {
+      field.form.requestSubmit();
+    }
   });
 
   // --- decision form: show the fields of the chosen action -----------------------------
