@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -129,3 +131,157 @@ def test_bad_messages_are_dead_lettered(
 def test_partition_is_stable() -> None:
     assert partition_of("acct-1", 8) == partition_of("acct-1", 8)
     assert {partition_of(f"a{i}", 8) for i in range(100)} == set(range(8))
+
+
+# --- a database that goes away -------------------------------------------------------
+
+
+class Gate:
+    """A TCP proxy to PostgreSQL that the test shuts (every connection cut, new ones
+    closed at once: the database is unreachable) and opens again."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+        import threading
+
+        self._target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._open = threading.Event()
+        self._open.set()
+        self._sockets: list[Any] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            if not self._open.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(self._target)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: Any, sink: Any) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.close()
+
+    def shut(self) -> None:
+        import socket
+
+        self._open.clear()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for end in sockets:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                end.close()
+
+    def open(self) -> None:
+        self._open.set()
+
+    def close(self) -> None:
+        self.shut()
+        self._listener.close()
+
+
+@pytest.mark.postgres
+def test_consumer_waits_for_a_lost_database_without_acking(
+    nats_url: str, stream: tuple[str, str], wire: Wire, tmp_path: Any
+) -> None:
+    """The database goes away while the consumer runs: it keeps the batch unacked, tries
+    again with backoff, and stores everything once the database is back."""
+    import threading
+    from urllib.parse import urlparse
+
+    from riskops.kernel.db import make_engine, session_factory
+    from riskops.kernel.retry import Backoff
+    from support import POSTGRES_URL, migrated_engine
+
+    with migrated_engine("postgres", tmp_path) as engine:
+        with engine.connect() as conn:
+            schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+        server = urlparse(POSTGRES_URL.replace("+psycopg", ""))
+        gate = Gate((server.hostname or "127.0.0.1", server.port or 5432))
+        through_gate = make_engine(
+            f"postgresql+psycopg://{server.username}@127.0.0.1:{gate.port}{server.path}",
+            connect_args={"options": f"-csearch_path={schema}"},
+        )
+        direct = session_factory(engine)
+        try:
+            asyncio.run(publish(nats_url, stream[1], _events(wire, range(300)), stream=stream[0]))
+            gate.shut()
+            backoff = Backoff(initial=0.05, maximum=0.2)
+            stop = threading.Event()
+            result: list[Any] = []
+
+            def run() -> None:
+                async def consuming() -> Any:
+                    stopping = asyncio.Event()
+
+                    async def watch() -> None:
+                        await asyncio.to_thread(stop.wait)
+                        stopping.set()
+
+                    watcher = asyncio.create_task(watch())
+                    try:
+                        return await consume(
+                            nats_url,
+                            stream[0],
+                            stream[1],
+                            "ingest",
+                            session_factory(through_gate),
+                            batch=100,
+                            stop_event=stopping,
+                            backoff=backoff,
+                        )
+                    finally:
+                        stop.set()
+                        await watcher
+
+                result.append(asyncio.run(consuming()))
+
+            consumer = threading.Thread(target=run)
+            consumer.start()
+            try:
+                deadline = time.monotonic() + 30
+                while backoff.failures < 5:  # tried again and again, still running
+                    assert consumer.is_alive(), "the consumer gave up"
+                    assert time.monotonic() < deadline, "the consumer did not retry"
+                    time.sleep(0.02)
+                assert _count(direct) == 0
+                gate.open()
+                while _count(direct) < 300:
+                    assert consumer.is_alive(), "the consumer gave up"
+                    assert time.monotonic() < deadline + 30, "nothing stored after the return"
+                    time.sleep(0.02)
+            finally:
+                stop.set()
+                consumer.join(timeout=30)
+            (stats,) = result
+            assert (stats.messages, stats.accepted, stats.duplicates) == (300, 300, 0)
+            assert backoff.failures == 0  # reset by the first success
+            # Nothing was acked before it was stored, and nothing is left to redeliver.
+            assert _consume(nats_url, stream, direct).messages == 0
+            assert _count(direct) == 300
+        finally:
+            through_gate.dispose()
+            gate.close()

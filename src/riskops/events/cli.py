@@ -11,10 +11,32 @@ import typer
 _FORMATS = "auto|ndjson|csv|parquet|amlworld"
 
 
-def _sessions() -> Any:
-    from riskops.kernel.db import open_database, session_factory
+def _sessions(*, writer: bool = False, wait: bool = False) -> Any:
+    """Sessions of the configured database; a ``writer`` of events in bulk (ingest, the
+    NATS consumer) has PostgreSQL end its sessions left idle in a transaction. With
+    ``wait``, a database that cannot be reached yet is tried again with backoff."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
 
-    return session_factory(open_database())
+    from riskops.kernel.db import end_idle_transactions, open_database, session_factory
+    from riskops.kernel.logging import get_logger
+    from riskops.kernel.retry import Backoff
+
+    backoff = Backoff(initial=0.5, maximum=10.0)
+    while True:
+        try:
+            engine = open_database()
+            break
+        except (OperationalError, InterfaceError) as exc:
+            if not wait:
+                raise
+            delay = backoff.next_delay()
+            get_logger(__name__).warning(
+                "database.unreachable", error=type(exc).__name__, retry_in=round(delay, 2)
+            )
+            time.sleep(delay)
+    if writer:
+        end_idle_transactions(engine)
+    return session_factory(engine)
 
 
 def register(app: typer.Typer) -> None:
@@ -64,7 +86,7 @@ def register(app: typer.Typer) -> None:
         except UnreadableFile as exc:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from None
-        sessions = _sessions()
+        sessions = _sessions(writer=True)
         started = time.perf_counter()
         columns = (
             TextColumn("[bold]{task.description}"),
@@ -154,6 +176,9 @@ def register(app: typer.Typer) -> None:
         subject: Annotated[str | None, typer.Option(help="SUBJECT.<partition> is read")] = None,
         durable: Annotated[str, typer.Option(help="durable consumer name")] = "riskops-ingest",
         max_messages: Annotated[int | None, typer.Option("--max", help="stop after N")] = None,
+        batch: Annotated[
+            int, typer.Option(min=1, help="messages fetched and stored per transaction")
+        ] = 500,
     ) -> None:
         """Ingest events from NATS JetStream until interrupted (or --max messages)."""
         import asyncio
@@ -168,7 +193,8 @@ def register(app: typer.Typer) -> None:
                 stream or settings.nats_stream,
                 subject or settings.nats_subject,
                 durable,
-                _sessions(),
+                _sessions(writer=True, wait=True),
+                batch=batch,
                 max_messages=max_messages,
                 max_event_bytes=settings.max_event_bytes,
             )

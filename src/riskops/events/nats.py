@@ -10,12 +10,14 @@ and idempotent ingestion turns a redelivered event into a counted duplicate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskops.events import service, validation
@@ -23,8 +25,12 @@ from riskops.events.models import Source
 from riskops.events.schemas import Event
 from riskops.events.validation import Rejection
 from riskops.kernel.db import unit_of_work
+from riskops.kernel.errors import Busy
+from riskops.kernel.logging import get_logger
+from riskops.kernel.retry import Backoff
 
 _encode = msgspec.json.Encoder().encode
+log = get_logger(__name__)
 
 
 @dataclass
@@ -103,6 +109,53 @@ def _ingest_batch(
         return service.ingest(session, items, source=Source.NATS.value, source_name=source_name)
 
 
+# Errors of a database that is away (down, restarting, unreachable, its lock busy): the
+# batch can succeed later. Others (a bug, a constraint) are not retried.
+_TRANSIENT = (OperationalError, InterfaceError, Busy)
+
+
+async def _ingest_until_stored(
+    sessions: sessionmaker[Session],
+    items: list[tuple[int | None, Event | Rejection]],
+    stream: str,
+    msgs: list[Any],
+    backoff: Backoff,
+    stop_event: asyncio.Event | None,
+) -> service.IngestReport | None:
+    """Ingest one fetched batch, trying again while the database is away; None if
+    stopped first (nothing acked: JetStream delivers the batch again)."""
+    while True:
+        try:
+            report = await asyncio.to_thread(_ingest_batch, sessions, items, stream)
+        except _TRANSIENT as exc:
+            delay = backoff.next_delay()
+            log.warning(
+                "nats.batch_failed",
+                error=type(exc).__name__,
+                messages=len(msgs),
+                failures=backoff.failures,
+                retry_in=round(delay, 2),
+            )
+            # Still working on them: JetStream must not hand them to another consumer.
+            await asyncio.gather(*(msg.in_progress() for msg in msgs))
+            if await _stopped_within(stop_event, delay):
+                return None
+            continue
+        if backoff.failures:
+            log.info("nats.database_back", failures=backoff.failures)
+        backoff.reset()
+        return report
+
+
+async def _stopped_within(stop_event: asyncio.Event | None, seconds: float) -> bool:
+    if stop_event is None:
+        await asyncio.sleep(seconds)
+        return False
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop_event.wait(), seconds)
+    return stop_event.is_set()
+
+
 async def consume(
     nats_url: str,
     stream: str,
@@ -115,15 +168,19 @@ async def consume(
     max_messages: int | None = None,
     idle_timeout: float | None = None,
     max_event_bytes: int = 64 * 1024,
+    backoff: Backoff | None = None,
 ) -> ConsumeStats:
     """Pull, ingest and ack until stopped, ``max_messages`` are done, or idle too long.
 
     Each fetched batch is ingested in one transaction (in a worker thread, so the event
     loop keeps the connection alive) and its messages are acked only after the commit.
+    While the database cannot be reached, the batch is tried again with ``backoff``
+    (default: 0.5 s doubling up to 10 s), unacked; the consumer goes on once it is back.
     """
     import nats
 
     stats = ConsumeStats()
+    backoff = backoff or Backoff(initial=0.5, maximum=10.0)
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
@@ -143,7 +200,9 @@ async def consume(
                 continue
             idle = 0.0
             items = [item for msg in msgs for item in _parse(msg, max_event_bytes)]
-            report = await asyncio.to_thread(_ingest_batch, sessions, items, stream)
+            report = await _ingest_until_stored(sessions, items, stream, msgs, backoff, stop_event)
+            if report is None:  # stopped while the database was away: redelivered later
+                break
             for msg in msgs:  # only after the commit: at-least-once, never lost
                 await msg.ack()
             stats.messages += len(msgs)

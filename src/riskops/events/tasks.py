@@ -10,11 +10,14 @@ are prepared here, chunk by chunk (ADR 0010).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import multiprocessing
 import os
+import signal
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -55,6 +58,10 @@ def ingest_file(
     if not isinstance(engine, Engine):  # pragma: no cover - a programming error
         raise TypeError("ingest_file needs a sessionmaker bound to an Engine")
     total = service.IngestReport()
+    # Worker processes are forked from this one: none may inherit a connection of ours.
+    # A pooled connection's socket, kept open by an orphaned worker after this process is
+    # killed, would keep its PostgreSQL transaction and the event-log lock for ever.
+    engine.dispose()
     chunks = _prepared(path, fmt, name, chunk_size, _worker_count(workers))
     # closing: on an error the worker processes stop now, not when the traceback is freed
     with _young_gc_only(), contextlib.closing(chunks):
@@ -134,7 +141,7 @@ def _in_workers(
     # of ours. Elsewhere (macOS: system libraries are not fork-safe) they are spawned.
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(fmt,)
+        workers, mp_context=context, initializer=_start_worker, initargs=(fmt, os.getpid())
     ) as pool:
         # Start the workers now, so they start up while this process reads the first batch.
         pool.submit(_started)
@@ -157,14 +164,46 @@ def _started() -> bool:
     return True
 
 
-def _start_worker(fmt: str) -> None:
-    """A worker yields the CPU to this process: the single writer bounds the file's pace,
-    and workers as busy as it would take a core's share from it (one worker per CPU).
-    It imports what its format needs once, here, beside the other workers."""
+def _start_worker(fmt: str, parent: int) -> None:
+    """A worker dies with the process that started it (``parent``), and yields the CPU to
+    it: the single writer bounds the file's pace, and workers as busy as it would take a
+    core's share from it (one worker per CPU). It imports what its format needs once,
+    here, beside the other workers."""
+    die_with_parent(parent)
     with contextlib.suppress(AttributeError, OSError):  # no os.nice on Windows
         os.nice(_WORKER_NICENESS)
     if fmt == "parquet":
         import riskops.events.columnar  # noqa: F401
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_PARENT_CHECK_SECONDS = 0.5
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this (child) process end when ``parent`` ends, however it ends (SIGKILL too).
+
+    A worker left behind by a killed ingest would wait for work for ever, holding what it
+    inherited. On Linux the kernel sends SIGKILL to it when its parent dies
+    (``PR_SET_PDEATHSIG``); if the parent died before that was set, or elsewhere, a
+    daemon thread checks the parent's pid and ends the process when it has changed."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            _watch_parent(parent)  # not allowed here (a seccomp profile): poll instead
+    else:
+        _watch_parent(parent)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_SECONDS)
+        os._exit(1)  # nothing of a worker needs cleaning up: its results went to the parent
+
+    threading.Thread(target=watch, name="riskops-parent-watch", daemon=True).start()
 
 
 @contextlib.contextmanager

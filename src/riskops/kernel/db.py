@@ -61,6 +61,30 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+IDLE_IN_TRANSACTION_SECONDS = 5
+
+
+def end_idle_transactions(engine: Engine, seconds: float = IDLE_IN_TRANSACTION_SECONDS) -> None:
+    """On PostgreSQL, have the server end a session of ``engine`` that stays idle inside a
+    transaction for ``seconds`` (``idle_in_transaction_session_timeout``), so its locks go.
+
+    For processes that write events in bulk (ingestion, the NATS consumer): if one of them
+    stops mid-transaction and its connection stays open (a process frozen, or a child that
+    kept the socket), the event log is blocked for others only this long. Their
+    transactions never wait idle on anything slower than a batch being prepared.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    milliseconds = int(seconds * 1000)
+
+    def limit(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {milliseconds}")
+        dbapi_connection.commit()
+
+    event.listen(engine, "connect", limit)
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
