@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import types
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -115,8 +114,16 @@ HOSTILE_JSON: list[tuple[str, bytes, str]] = [
     ("type an object", b'{"type": {}, "event_id": "t"}', "$.type"),
     ("type an array", b'{"type": ["deposit"]}', "$.type"),
     ("type a number", b'{"type": 1e400}', "$.type"),
-    ("amount 1e400 as a number", msgspec.json.encode(_deposit()).replace(b'"0.25"', b"1e400"), "$.amount"),
-    ("level 2**64", msgspec.json.encode(_kyc()).replace(b'"level":1', b'"level":18446744073709551616'), "$.level"),
+    (
+        "amount 1e400 as a number",
+        msgspec.json.encode(_deposit()).replace(b'"0.25"', b"1e400"),
+        "$.amount",
+    ),
+    (
+        "level 2**64",
+        msgspec.json.encode(_kyc()).replace(b'"level":1', b'"level":18446744073709551616'),
+        "$.level",
+    ),
     ("a NUL escape", msgspec.json.encode(_deposit(account_id="a\x00")), "$.account_id"),
 ]
 
@@ -126,7 +133,9 @@ def _json(event: dict[str, Any]) -> bytes:
 
 
 def _named(reasons: list[dict[str, str]] | list[validation.FieldError]) -> Reasons:
-    pairs = [(e["field"], e["reason"]) if isinstance(e, dict) else (e.field, e.reason) for e in reasons]
+    pairs = [
+        (e["field"], e["reason"]) if isinstance(e, dict) else (e.field, e.reason) for e in reasons
+    ]
     return dict(pairs)
 
 
@@ -136,7 +145,9 @@ def _named(reasons: list[dict[str, str]] | list[validation.FieldError]) -> Reaso
 def _http_events(client: TestClient, raws: list[bytes]) -> list[Reasons]:
     answers = []
     for raw in raws:
-        response = client.post("/v1/events", content=raw, headers={"content-type": "application/json"})
+        response = client.post(
+            "/v1/events", content=raw, headers={"content-type": "application/json"}
+        )
         assert response.status_code == 202, response.text
         body = response.json()
         assert body["accepted"] == 0 and len(body["rejected"]) == 1, body
@@ -188,7 +199,12 @@ def _write_csv(path: Path, events: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(handle, names)
         writer.writeheader()
         for event in events:
-            writer.writerow({k: "" if v is None else str(v).lower() if isinstance(v, bool) else v for k, v in event.items()})
+            writer.writerow(
+                {
+                    k: "" if v is None else str(v).lower() if isinstance(v, bool) else v
+                    for k, v in event.items()
+                }
+            )
 
 
 def _write_parquet(path: Path, events: list[dict[str, Any]]) -> None:
@@ -202,7 +218,10 @@ def test_every_path_refuses_the_table_alike(
     client: TestClient, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     engine = sessions.kw["bind"]
-    events = [{**event, "event_id": f"h-{i}"} if "event_id" not in field else event for i, (_, event, field) in enumerate(HOSTILE)]
+    events = [
+        {**event, "event_id": f"h-{i}"} if "event_id" not in field else event
+        for i, (_, event, field) in enumerate(HOSTILE)
+    ]
     raws = [_json(e) for e in events]
     ndjson, csv_path, parquet = tmp_path / "h.ndjson", tmp_path / "h.csv", tmp_path / "h.parquet"
     ndjson.write_bytes(b"\n".join(raws) + b"\n")
@@ -229,7 +248,12 @@ def test_every_path_refuses_the_table_alike(
 
 @pytest.mark.parametrize(("what", "raw", "field"), HOSTILE_JSON, ids=[h[0] for h in HOSTILE_JSON])
 def test_json_only_hostility_is_refused_by_every_json_path(
-    client: TestClient, sessions: sessionmaker[Session], tmp_path: Path, what: str, raw: bytes, field: str
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    what: str,
+    raw: bytes,
+    field: str,
 ) -> None:
     engine = sessions.kw["bind"]
     ndjson = tmp_path / "h.ndjson"
@@ -237,7 +261,9 @@ def test_json_only_hostility_is_refused_by_every_json_path(
     before = _dead_letters(sessions)
     paths = {
         "POST /v1/events": _http_events(client, [raw]),
-        "POST /v1/decisions": _http_decisions(client, token_for(engine, ["decision:request"]), [raw]),
+        "POST /v1/decisions": _http_decisions(
+            client, token_for(engine, ["decision:request"]), [raw]
+        ),
         "NDJSON": _from_file(ndjson, sessions, 1),
         "NATS": _nats([raw]),
     }
@@ -258,7 +284,11 @@ def test_the_bounds_are_the_case_intakes() -> None:
         if field != "$.account_id":
             continue
         alert = AlertIn(
-            source=AlertSource.MONITOR, source_ref="1", account_id=event["account_id"], kind="r", title="t"
+            source=AlertSource.MONITOR,
+            source_ref="1",
+            account_id=event["account_id"],
+            kind="r",
+            title="t",
         )
         with pytest.raises(ValidationFailed):
             intake._validate(alert)

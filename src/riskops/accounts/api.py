@@ -9,9 +9,9 @@ or refuses it under ``/v1/account-actions``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 
 from riskops.accounts import schemas as sc
@@ -22,10 +22,9 @@ from riskops.web.auth import CurrentPrincipal
 from riskops.web.bodies import json_response, msgspec_body
 from riskops.web.deps import DbSession
 from riskops.web.openapi import json_body, schema_of
+from riskops.web.params import Limit, Offset, RowIdPath
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 def _answers(**codes: tuple[str, Any]) -> dict[str, Any]:
@@ -94,7 +93,7 @@ def list_restrictions(
 )
 def lift(
     account_id: str,
-    restriction_id: int,
+    restriction_id: RowIdPath,
     db: DbSession,
     who: CurrentPrincipal,
     body: sc.LiftRequest = msgspec_body(sc.LiftRequest),
@@ -123,7 +122,7 @@ def list_actions(
 
 
 @router.get("/account-actions/{action_id}", summary="One account action")
-def get_action(action_id: int, db: DbSession, who: CurrentPrincipal) -> Response:
+def get_action(action_id: RowIdPath, db: DbSession, who: CurrentPrincipal) -> Response:
     """The action and its decision; needs ``account:view``."""
     return json_response(sc.action_out(service.account_action(db, who, action_id)))
 
@@ -134,7 +133,7 @@ def get_action(action_id: int, db: DbSession, who: CurrentPrincipal) -> Response
     openapi_extra=json_body(sc.CommentIn, "An optional comment."),
 )
 def approve(
-    action_id: int,
+    action_id: RowIdPath,
     db: DbSession,
     who: CurrentPrincipal,
     body: sc.CommentIn = msgspec_body(sc.CommentIn),
@@ -150,7 +149,7 @@ def approve(
     openapi_extra=json_body(sc.CommentIn, "Why (required)."),
 )
 def refuse(
-    action_id: int,
+    action_id: RowIdPath,
     db: DbSession,
     who: CurrentPrincipal,
     body: sc.CommentIn = msgspec_body(sc.CommentIn),

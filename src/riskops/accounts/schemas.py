@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from riskops.accounts.models import AccountAction, Restriction, RestrictionKind
+from riskops.kernel.bounds import LongText, Name
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,18 +145,18 @@ class TimelinePage:
 
 class RestrictionRequest(msgspec.Struct, forbid_unknown_fields=True):
     kind: RestrictionKind
-    reason: str
+    reason: LongText
     expires_at: datetime | None = None
-    actor: str | None = None  # ignored
+    actor: Name | None = None  # ignored
 
 
 class LiftRequest(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str = ""  # required: the service refuses a lift without one
-    actor: str | None = None  # ignored
+    reason: LongText = ""  # required: the service refuses a lift without one
+    actor: Name | None = None  # ignored
 
 
 class CommentIn(msgspec.Struct, forbid_unknown_fields=True):
-    comment: str = ""
+    comment: LongText = ""
 
 
 class RestrictionOut(msgspec.Struct):

@@ -7,9 +7,9 @@ services. Nothing here is a hot path, so bodies are pydantic models.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 
 from riskops.audit import service as audit
@@ -25,6 +25,7 @@ from riskops.web.auth import (
     set_session_cookie,
 )
 from riskops.web.deps import DbSession, container
+from riskops.web.params import BeforeId, Limit, Name, RowIdPath, ShortText
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 
@@ -62,11 +63,11 @@ class MeOut(BaseModel):
 
 
 class UserIn(BaseModel):
-    username: str
-    password: str
+    username: Name
+    password: str = Field(max_length=1024)
     role: Role
-    display_name: str
-    email: str | None = None
+    display_name: Name
+    email: ShortText | None = None
 
 
 class UserPatch(BaseModel):
@@ -75,8 +76,8 @@ class UserPatch(BaseModel):
 
 
 class TokenIn(BaseModel):
-    name: str
-    scopes: list[str]
+    name: Name
+    scopes: list[Name] = Field(max_length=64)
     expires_at: datetime | None = None
 
 
@@ -179,7 +180,9 @@ def create_user(body: UserIn, db: DbSession, who: CurrentPrincipal) -> UserOut:
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def update_user(user_id: int, body: UserPatch, db: DbSession, who: CurrentPrincipal) -> UserOut:
+def update_user(
+    user_id: RowIdPath, body: UserPatch, db: DbSession, who: CurrentPrincipal
+) -> UserOut:
     """Change a user's role and/or disable or enable them (enabling also unlocks)."""
     return _user(service.update_user(db, who, user_id, role=body.role, active=body.active))
 
@@ -200,7 +203,7 @@ def create_token(body: TokenIn, db: DbSession, who: CurrentPrincipal) -> TokenCr
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut)
-def revoke_token(token_id: int, db: DbSession, who: CurrentPrincipal) -> TokenOut:
+def revoke_token(token_id: RowIdPath, db: DbSession, who: CurrentPrincipal) -> TokenOut:
     """Revoke an API token (idempotent)."""
     return _token(service.revoke_token(db, who, token_id))
 
@@ -212,8 +215,8 @@ def audit_trail(
     subject_type: str | None = None,
     subject_id: str | None = None,
     actor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Limit = 100,
+    before_id: BeforeId = None,
 ) -> AuditPage:
     """The audit trail, newest first (needs ``audit:view``); page with ``before_id``."""
     entries = audit.trail(

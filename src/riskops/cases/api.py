@@ -20,10 +20,9 @@ from riskops.web.auth import CurrentPrincipal
 from riskops.web.bodies import json_response, msgspec_body
 from riskops.web.deps import DbSession
 from riskops.web.openapi import json_body
+from riskops.web.params import Limit, Offset, RowIdPath
 
 router = APIRouter(prefix="/v1", tags=["cases"])
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/queues", summary="Queue overview")
@@ -76,7 +75,7 @@ def add_shift(
 
 
 @router.delete("/shifts/{shift_id}", summary="Take a shift off the calendar", status_code=204)
-def remove_shift(shift_id: int, db: DbSession, who: CurrentPrincipal) -> Response:
+def remove_shift(shift_id: RowIdPath, db: DbSession, who: CurrentPrincipal) -> Response:
     """Needs queue:manage."""
     settings.remove_shift(db, who, shift_id)
     return Response(status_code=204)
@@ -108,7 +107,7 @@ def search(
 
 
 @router.get("/cases/{case_id}", summary="One case with its alerts, history, notes, actions")
-def case_detail(case_id: int, db: DbSession, who: CurrentPrincipal) -> Response:
+def case_detail(case_id: RowIdPath, db: DbSession, who: CurrentPrincipal) -> Response:
     """Everything about the case; the view is recorded in the audit trail."""
     return json_response(sc.detail_out(service.case_detail(db, who, case_id)))
 
@@ -132,7 +131,7 @@ def take_next(
     openapi_extra=json_body(sc.AssignIn, "``user_id`` (null: back to the queue)."),
 )
 def assign(
-    case_id: int,
+    case_id: RowIdPath,
     db: DbSession,
     who: CurrentPrincipal,
     body: sc.AssignIn = msgspec_body(sc.AssignIn),
@@ -150,7 +149,7 @@ def assign(
     openapi_extra=json_body(sc.DecisionIn, "The action, its parameters and the note."),
 )
 def decide(
-    case_id: int,
+    case_id: RowIdPath,
     db: DbSession,
     who: CurrentPrincipal,
     body: sc.DecisionIn = msgspec_body(sc.DecisionIn),
@@ -165,7 +164,7 @@ def decide(
     openapi_extra=json_body(sc.ReasonIn, "Why the case is reopened."),
 )
 def reopen(
-    case_id: int,
+    case_id: RowIdPath,
     db: DbSession,
     who: CurrentPrincipal,
     body: sc.ReasonIn = msgspec_body(sc.ReasonIn),
@@ -186,7 +185,7 @@ def approvals(db: DbSession, who: CurrentPrincipal, limit: Limit = 100) -> Respo
     openapi_extra=json_body(sc.CommentIn, "An optional comment."),
 )
 def approve(
-    action_id: int,
+    action_id: RowIdPath,
     db: DbSession,
     who: CurrentPrincipal,
     body: sc.CommentIn = msgspec_body(sc.CommentIn),
@@ -201,7 +200,7 @@ def approve(
     openapi_extra=json_body(sc.CommentIn, "Why (required)."),
 )
 def refuse(
-    action_id: int,
+    action_id: RowIdPath,
     db: DbSession,
     who: CurrentPrincipal,
     body: sc.CommentIn = msgspec_body(sc.CommentIn),
@@ -217,7 +216,10 @@ def refuse(
     openapi_extra=json_body(sc.TextIn, "The amendment's text."),
 )
 def amend(
-    note_id: int, db: DbSession, who: CurrentPrincipal, body: sc.TextIn = msgspec_body(sc.TextIn)
+    note_id: RowIdPath,
+    db: DbSession,
+    who: CurrentPrincipal,
+    body: sc.TextIn = msgspec_body(sc.TextIn),
 ) -> Response:
     """Notes are never edited: the text is appended as an amendment."""
     amendment = lifecycle.amend_note(db, who, note_id, body.text)

@@ -10,6 +10,7 @@ import msgspec
 
 from riskops.accounts.models import RestrictionKind
 from riskops.cases.models import ActionKind, AlertSource
+from riskops.kernel.bounds import NAME_CHARS, LongText, Name, RowId
 
 
 class AlertIn(msgspec.Struct, kw_only=True):
@@ -50,11 +51,11 @@ DISMISS_REASONS = (
 class NoteSections(msgspec.Struct, kw_only=True):
     """The note every decision needs; each section is required (checked with field details)."""
 
-    summary: str = ""
-    evidence: str = ""  # what was reviewed
-    findings: str = ""
-    decision: str = ""
-    rationale: str = ""
+    summary: LongText = ""
+    evidence: LongText = ""  # what was reviewed
+    findings: LongText = ""
+    decision: LongText = ""
+    rationale: LongText = ""
 
 
 class HoldChoice(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -86,38 +87,38 @@ class DecisionIn(msgspec.Struct, kw_only=True):
     restriction: RestrictionKind | None = None
     restrictions: list[RestrictionKind] = msgspec.field(default_factory=list)
     expires_at: datetime | None = None
-    restriction_id: int | None = None
-    hold_id: int | None = None
-    reason_code: str | None = None
+    restriction_id: RowId | None = None
+    hold_id: RowId | None = None
+    reason_code: Name | None = None
     due_at: datetime | None = None
     holds: list[HoldChoice] = msgspec.field(default_factory=list)
     holds_reason: str = ""
 
 
 class AssignIn(msgspec.Struct, kw_only=True):
-    user_id: int | None = None  # None: unassign
+    user_id: RowId | None = None  # None: unassign
 
 
 class TakeNextIn(msgspec.Struct, kw_only=True):
-    queue_keys: list[str] | None = None
+    queue_keys: list[Name] | None = None
 
 
 class CommentIn(msgspec.Struct, kw_only=True):
-    comment: str = ""
+    comment: LongText = ""
 
 
 class TextIn(msgspec.Struct, kw_only=True):
-    text: str
+    text: LongText
 
 
 class ReasonIn(msgspec.Struct, kw_only=True):
-    reason: str
+    reason: LongText
 
 
 class QueueUpdateIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Queue settings to change; fields left out stay as they are."""
 
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_CHARS)] | None = None
     description: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
     sla_minutes: Annotated[int, msgspec.Meta(ge=1, le=60 * 24 * 30)] | None = None
     position: Annotated[int, msgspec.Meta(ge=0, le=1000)] | None = None
@@ -126,10 +127,10 @@ class QueueUpdateIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class ShiftIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A shift on the calendar: who, when, and which queues (none: every queue)."""
 
-    user_id: int
+    user_id: RowId
     starts_at: datetime
     ends_at: datetime
-    queue_keys: list[str] = msgspec.field(default_factory=list)
+    queue_keys: list[Name] = msgspec.field(default_factory=list)
 
 
 # --- responses ------------------------------------------------------------------------

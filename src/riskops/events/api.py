@@ -21,6 +21,7 @@ from riskops.web.auth import requires
 from riskops.web.bodies import read_body
 from riskops.web.deps import Container, DbSession, container
 from riskops.web.openapi import schema_of
+from riskops.web.params import Limit, Offset, RowIdPath
 
 router = APIRouter(prefix="/v1", tags=["events"])
 NDJSON = "application/x-ndjson"
@@ -121,8 +122,8 @@ async def post_events(
 @router.get("/dead-letters", response_model=DeadLetterPage)
 def get_dead_letters(
     session: DbSession,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
     source: Annotated[Source | None, Query()] = None,
     who: Principal = requires(Permission.DEAD_LETTER_VIEW),
 ) -> dict[str, Any]:
@@ -140,7 +141,7 @@ def get_dead_letters(
 
 @router.get("/dead-letters/{dead_letter_id}", response_model=DeadLetterOut)
 def get_dead_letter(
-    dead_letter_id: int,
+    dead_letter_id: RowIdPath,
     session: DbSession,
     who: Principal = requires(Permission.DEAD_LETTER_VIEW),
 ) -> dict[str, Any]:

@@ -48,8 +48,7 @@ def _decimal_text(ceiling: Decimal, places: int, *, zero: bool) -> str:
     whole = f"[1-9][0-9]{{0,{below - 1}}}" if below > 0 else None
     fraction = f"(?:\\.[0-9]{{1,{places}}})?" if places else ""
     small = [  # 0.1 to 0.000001, at most ``places`` decimals in all
-        f"0\\.{'0' * zeros}[1-9][0-9]{{0,{places - zeros - 1}}}"
-        for zeros in range(min(6, places))
+        f"0\\.{'0' * zeros}[1-9][0-9]{{0,{places - zeros - 1}}}" for zeros in range(min(6, places))
     ]
     branches = ([whole + fraction] if whole else []) + small
     if zero:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, Any, cast
 
 import msgspec
 import msgspec.inspect as mi
@@ -134,8 +134,8 @@ def _compile(cls: type[msgspec.Struct]) -> Callable[[Any], None]:
         lines.append(f"        refuse({bound!r}, {wire_name!r}, v)")
     lines.append("    return None")
     namespace = {**_NAMESPACE, "refuse": _refuse}
-    exec("\n".join(lines), namespace)  # noqa: S102 - our own text, built from the schema
-    return namespace["check"]  # type: ignore[no-any-return]
+    exec("\n".join(lines), namespace)
+    return cast("Callable[[Any], None]", namespace["check"])
 
 
 _CHECKS: dict[type, Callable[[Any], None]] = {}

@@ -8,9 +8,8 @@ dead-letter store (its own transaction: the request's is rolled back by the 422)
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +24,7 @@ from riskops.web.auth import CurrentPrincipal
 from riskops.web.bodies import json_response, read_body
 from riskops.web.deps import DbSession, container
 from riskops.web.openapi import json_body, schema_of
+from riskops.web.params import Limit, Offset, PositionPath, RowIdPath
 from riskops.web.security import download_headers, download_type
 
 router = APIRouter(prefix="/v1", tags=["intake"])
@@ -131,8 +131,6 @@ async def post_service_request(request: Request, db: DbSession, who: CurrentPrin
     return json_response(out, 201 if result.created_alert else 200)
 
 
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/emails", summary="Received email, newest first")
@@ -150,13 +148,15 @@ def list_emails(
 
 
 @router.get("/emails/{email_id}", summary="One received email")
-def get_email(email_id: int, db: DbSession, who: CurrentPrincipal) -> Response:
+def get_email(email_id: RowIdPath, db: DbSession, who: CurrentPrincipal) -> Response:
     """The message's text, the evidence that linked it to accounts, its attachments."""
     return json_response(service.email_detail(db, who, email_id))
 
 
 @router.get("/emails/{email_id}/attachments/{position}", summary="Download an attachment")
-def get_attachment(email_id: int, position: int, db: DbSession, who: CurrentPrincipal) -> Response:
+def get_attachment(
+    email_id: RowIdPath, position: PositionPath, db: DbSession, who: CurrentPrincipal
+) -> Response:
     """The attachment's bytes (``position`` from 1, as listed), always as a download."""
     found = service.attachment(db, who, email_id, position)
     # Never rendered inline: an HTML or SVG attachment must not run in the console's origin.

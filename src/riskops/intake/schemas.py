@@ -4,13 +4,14 @@ msgspec; a refused body lists every bad field (``riskops.events.validation.field
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import msgspec
 from msgspec import Meta
 
-from riskops.events.schemas import Id, UtcTime
-from riskops.events.validation import FieldError, field_errors
+from riskops.events.schemas import Id, UtcTime, check_bounds
+from riskops.events.validation import FieldError, bound_checks, field_errors
+from riskops.kernel.bounds import decode_json, string_problems
 
 T = TypeVar("T")
 
@@ -45,6 +46,9 @@ class SmsSignal(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     account_id: Id | None = None
     detail: dict[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        check_bounds(self)  # the event schema's bounds on ids and times (ADR 0015)
+
 
 class ServiceRequestKind(enum.StrEnum):
     DISPUTE = "dispute"
@@ -78,6 +82,9 @@ class ServiceRequestIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     raised_by: Text | None = None
     contact_channel: ContactChannel | None = None
 
+    def __post_init__(self) -> None:
+        check_bounds(self)  # the event schema's bounds on ids (ADR 0015)
+
 
 class ServiceRequestOut(msgspec.Struct, kw_only=True):
     request_id: str
@@ -108,12 +115,16 @@ class SignalOut(msgspec.Struct, kw_only=True):
 def decode(raw: bytes, cls: type[T]) -> T | list[FieldError]:
     """The body as ``cls``, or every field-level reason why it is not one."""
     try:
-        return msgspec.json.decode(raw, type=cls)
+        body = cast(T, decode_json(raw, cls))  # not UTF-8, nested too deep: DecodeError too
     except msgspec.ValidationError:
         pass
     except msgspec.DecodeError as exc:
         return [FieldError("$", f"not valid JSON: {exc}")]
-    return field_errors(msgspec.json.decode(raw), cls)
+    else:
+        # any string, whatever its type: no control characters (``riskops.kernel.bounds``)
+        problems = string_problems(body)
+        return [FieldError(*problem) for problem in problems] if problems else body
+    return field_errors(msgspec.json.decode(raw), cls, checks=bound_checks(cls))
 
 
 class AttachmentOut(msgspec.Struct, kw_only=True):

@@ -32,6 +32,7 @@ from riskops.events.service import ingest
 from riskops.events.validation import FieldError, Rejection
 from riskops.intake import linking
 from riskops.intake.schemas import SignalAlertOut, SignalOut, SmsSignal, SmsSignalType
+from riskops.kernel.bounds import decode_json
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import RiskopsError, Unauthorized
 
@@ -102,7 +103,7 @@ def rejection(raw: bytes, errors: list[FieldError]) -> Rejection:
     """A refused body as the dead-letter store keeps it (signal_id, when readable)."""
     signal_id = None
     try:
-        obj = msgspec.json.decode(raw)
+        obj = decode_json(raw)
     except msgspec.DecodeError:
         obj = None
     if isinstance(obj, dict) and isinstance(obj.get("signal_id"), str):

@@ -24,8 +24,9 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
+import msgspec
 from msgspec import Meta
 
 from riskops.kernel.config import Settings, get_settings
@@ -39,6 +40,7 @@ SHORT_TEXT_CHARS = 256  # short free text: a reason, a subject, a search query
 LONG_TEXT_CHARS = 20_000  # notes, comments, descriptions, message bodies
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_NOTE_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # tab, LF, CR allowed
 # Brackets outside JSON strings, to measure nesting (strings are removed first).
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _JSON_BRACKET = re.compile(rb"[\[\]{}]")
@@ -102,6 +104,38 @@ def text_problem(value: str) -> str | None:
     if found is None:
         return None  # only format or separator characters: fine in free text
     return f"contains the control character U+{ord(found.group()):04X} at {found.start()}"
+
+
+def note_problem(value: str) -> str | None:
+    """Why multi-line text ``value`` (a note, a comment) cannot be stored as it is: a control
+    character other than tab, line feed and carriage return. None if it can."""
+    if value.isprintable():
+        return None
+    found = _NOTE_CONTROL.search(value)
+    if found is None:
+        return None
+    return f"contains the control character U+{ord(found.group()):04X} at {found.start()}"
+
+
+def string_problems(value: Any, path: str = "$") -> list[tuple[str, str]]:
+    """``(path, reason)`` for every string in a decoded body (structs, mappings, lists,
+    keys too) that ``note_problem`` refuses: what no text column may receive."""
+    found: list[tuple[str, str]] = []
+    if isinstance(value, str):
+        reason = note_problem(value)
+        if reason is not None:
+            found.append((path, reason))
+    elif isinstance(value, msgspec.Struct):
+        for field in msgspec.structs.fields(value):
+            found += string_problems(getattr(value, field.name), f"{path}.{field.encode_name}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found += string_problems(key, f"{path}.{key!s:.64}")
+            found += string_problems(item, f"{path}.{key!s:.64}")
+    elif isinstance(value, list | tuple):
+        for position, item in enumerate(value):
+            found += string_problems(item, f"{path}[{position}]")
+    return found
 
 
 def _first_invisible(value: str) -> str:
@@ -229,6 +263,16 @@ def json_problem(raw: bytes) -> str | None:
     if json_depth(raw) > BOUNDS.max_json_depth:
         return f"nested deeper than {BOUNDS.max_json_depth} levels"
     return None
+
+
+def decode_json(raw: bytes, cls: Any = Any) -> Any:
+    """``msgspec.json.decode(raw, type=cls)`` for input from outside: bytes that are not
+    UTF-8 or nest too deep raise ``msgspec.DecodeError`` with the reason, as any other
+    malformed JSON does (msgspec would raise UnicodeDecodeError or RecursionError)."""
+    problem = json_problem(raw)
+    if problem is not None:
+        raise msgspec.DecodeError(problem)
+    return msgspec.json.decode(raw, type=cls)
 
 
 # --- request types ------------------------------------------------------------------------

@@ -9,9 +9,8 @@ and responses encoded with msgspec: the decision endpoint is a hot path.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,12 +28,11 @@ from riskops.web.auth import CurrentPrincipal, authorize, requires
 from riskops.web.bodies import error_response, json_response, msgspec_body
 from riskops.web.deps import DbSession, container
 from riskops.web.openapi import json_body, schema_of
+from riskops.web.params import Limit, Offset, RowIdPath
 from riskops.web.refusals import audit_refusal
 
 router = APIRouter(prefix="/v1", tags=["monitor"])
 DECISIONS = "/v1/decisions"
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 _DECIDE_DOC = {
@@ -154,7 +152,7 @@ def list_holds(
 
 @router.post("/holds/{hold_id}/release", summary="Release a held withdrawal")
 def release_hold(
-    hold_id: int,
+    hold_id: RowIdPath,
     db: DbSession,
     who: CurrentPrincipal,
     body: sc.HoldResolution = msgspec_body(sc.HoldResolution),
@@ -169,7 +167,7 @@ def release_hold(
 
 @router.post("/holds/{hold_id}/reject", summary="Reject a held withdrawal")
 def reject_hold(
-    hold_id: int,
+    hold_id: RowIdPath,
     db: DbSession,
     who: CurrentPrincipal,
     body: sc.HoldResolution = msgspec_body(sc.HoldResolution),

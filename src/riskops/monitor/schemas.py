@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from riskops.kernel.bounds import LongText, Name
 from riskops.monitor.engine import Reason, RowDecision
 from riskops.monitor.models import Alert, Decision, Hold
 
@@ -37,8 +38,8 @@ class DecisionResponse(msgspec.Struct):
 
 
 class HoldResolution(msgspec.Struct, forbid_unknown_fields=True):
-    note: str = ""
-    actor: str | None = None  # ignored
+    note: LongText = ""
+    actor: Name | None = None  # ignored
 
 
 class HoldOut(msgspec.Struct):

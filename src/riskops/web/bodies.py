@@ -7,12 +7,13 @@ helpers so every API answers with the same error shape.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
+from riskops.kernel import bounds
 from riskops.kernel.errors import PayloadTooLarge, RiskopsError, ValidationFailed
 
 T = TypeVar("T")
@@ -36,15 +37,23 @@ def decode_json(raw: bytes, cls: type[T]) -> T:
     """``raw`` decoded into ``cls``; ValidationFailed (422) naming the bad field otherwise.
 
     The field is msgspec's JSON path (``$.note``, ``$.scopes[1]``), or ``$`` when the body
-    is not JSON at all.
+    is not JSON at all (or not UTF-8, or nested deeper than ``RISKOPS_MAX_JSON_DEPTH``).
+    No string may hold a control character but tab, line feed and carriage return.
     """
     try:
-        return msgspec.json.decode(raw, type=cls)
+        body = cast(T, bounds.decode_json(raw, cls))  # not UTF-8, too deep: DecodeError too
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
         text = str(exc)
         reason, at, path = text.partition(_AT)
         details = [{"field": path.rstrip("`") if at else "$", "reason": reason}]
         raise ValidationFailed("invalid request", details=details) from None
+    # Every string of every body, whatever its declared type: a NUL or another control
+    # character would be refused by the database (PostgreSQL text) or break a page later.
+    problems = bounds.string_problems(body)
+    if problems:
+        details = [{"field": field, "reason": reason} for field, reason in problems]
+        raise ValidationFailed("invalid request", details=details)
+    return body
 
 
 def msgspec_body(cls: type[T]) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from riskops.accounts import service as accounts
@@ -14,6 +14,7 @@ from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.search import known_account, no_account
 from riskops.web.console.templating import render
 from riskops.web.deps import DbSession
+from riskops.web.params import BeforeId, LongText, RowIdPath
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -69,7 +70,7 @@ def timeline_rows(
     db: DbSession,
     user: PageUser,
     types: str | None = None,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: BeforeId = None,
 ) -> Response:
     """Rows of the timeline (htmx partial): a new filter, or the next page ("load more")."""
     page = accounts.timeline(
@@ -83,10 +84,10 @@ def timeline_rows(
 def lift_restriction(
     request: Request,
     account_id: str,
-    restriction_id: int,
+    restriction_id: RowIdPath,
     db: DbSession,
     user: PageUser,
-    reason: Annotated[str, Form()] = "",
+    reason: Annotated[LongText, Form()] = "",
 ) -> Response:
     """Lift an active restriction with a reason, then show the account again."""
     accounts.lift(db, user.principal, account_id, restriction_id, reason)

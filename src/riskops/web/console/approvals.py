@@ -21,6 +21,7 @@ from riskops.cases.models import CaseStatus
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.templating import render
 from riskops.web.deps import DbSession
+from riskops.web.params import LongText, RowIdPath
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -58,10 +59,10 @@ def approvals_page(request: Request, db: DbSession, user: PageUser) -> Response:
 @router.post("/approvals/account-actions/{action_id}/approve")
 def approve_account_action(
     request: Request,
-    action_id: int,
+    action_id: RowIdPath,
     db: DbSession,
     user: PageUser,
-    comment: Annotated[str, Form()] = "",
+    comment: Annotated[LongText, Form()] = "",
 ) -> Response:
     """Approve someone else's full freeze or offboarding: the restriction is imposed now."""
     accounts.approve(db, user.principal, action_id, comment)
@@ -71,10 +72,10 @@ def approve_account_action(
 @router.post("/approvals/account-actions/{action_id}/refuse")
 def refuse_account_action(
     request: Request,
-    action_id: int,
+    action_id: RowIdPath,
     db: DbSession,
     user: PageUser,
-    comment: Annotated[str, Form()] = "",
+    comment: Annotated[LongText, Form()] = "",
 ) -> Response:
     """Refuse someone else's full freeze or offboarding, saying why: nothing happens."""
     accounts.refuse(db, user.principal, action_id, comment)

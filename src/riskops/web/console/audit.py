@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from riskops.audit.service import trail
 from riskops.web.console.routing import ConsoleRoute, PageUser
 from riskops.web.console.templating import render
 from riskops.web.deps import DbSession
+from riskops.web.params import BeforeId
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE = 100
@@ -24,7 +23,7 @@ def audit_page(
     subject_type: str = "",
     subject_id: str = "",
     actor: str = "",
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: BeforeId = None,
 ) -> Response:
     """Newest entries first, filtered by subject or actor (needs ``audit:view``)."""
     entries = trail(

@@ -23,6 +23,7 @@ from riskops.web.console.account_pages import parse_types, timeline_context
 from riskops.web.console.routing import ConsoleRoute, PageUser, form_text, see_other
 from riskops.web.console.templating import render
 from riskops.web.deps import DbSession
+from riskops.web.params import LongText, RowIdPath
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -109,7 +110,7 @@ def decision_from_form(form: FormData) -> DecisionIn:
 
 @router.get("/cases/{case_id}")
 def case_page(
-    request: Request, case_id: int, db: DbSession, user: PageUser, types: str | None = None
+    request: Request, case_id: RowIdPath, db: DbSession, user: PageUser, types: str | None = None
 ) -> Response:
     """Header, alerts, account summary and timeline, decision form, approvals, history, notes."""
     principal = user.principal
@@ -145,7 +146,7 @@ def case_page(
 
 
 @router.post("/cases/{case_id}/assign-me")
-def assign_me(request: Request, case_id: int, db: DbSession, user: PageUser) -> Response:
+def assign_me(request: Request, case_id: RowIdPath, db: DbSession, user: PageUser) -> Response:
     """Assign the case to myself (taking it from someone else needs case:assign)."""
     if user.principal.id is None:
         raise ValidationFailed("only a person can be assigned cases")
@@ -156,7 +157,7 @@ def assign_me(request: Request, case_id: int, db: DbSession, user: PageUser) -> 
 @router.post("/cases/{case_id}/assign")
 def assign_to(
     request: Request,
-    case_id: int,
+    case_id: RowIdPath,
     db: DbSession,
     user: PageUser,
     user_id: Annotated[str, Form()] = "",
@@ -174,7 +175,7 @@ def assign_to(
 
 
 @router.post("/cases/{case_id}/start-review")
-def start_review(request: Request, case_id: int, db: DbSession, user: PageUser) -> Response:
+def start_review(request: Request, case_id: RowIdPath, db: DbSession, user: PageUser) -> Response:
     cases.start_review(db, user.principal, case_id)
     return see_other(f"/cases/{case_id}?done=review", request)
 
@@ -188,7 +189,7 @@ DecisionForm = Annotated[DecisionIn, Depends(_decision_body)]
 
 @router.post("/cases/{case_id}/decide")
 def decide(
-    request: Request, case_id: int, db: DbSession, user: PageUser, body: DecisionForm
+    request: Request, case_id: RowIdPath, db: DbSession, user: PageUser, body: DecisionForm
 ) -> Response:
     """The decision form: a note in five sections and one action."""
     result = decisions.decide(db, user.principal, case_id, body)
@@ -199,10 +200,10 @@ def decide(
 @router.post("/approvals/{action_id}/approve")
 def approve(
     request: Request,
-    action_id: int,
+    action_id: RowIdPath,
     db: DbSession,
     user: PageUser,
-    comment: Annotated[str, Form()] = "",
+    comment: Annotated[LongText, Form()] = "",
     back: Annotated[str, Form()] = "",
 ) -> Response:
     """Approve someone else's high-impact action: it runs now."""
@@ -213,10 +214,10 @@ def approve(
 @router.post("/approvals/{action_id}/refuse")
 def refuse(
     request: Request,
-    action_id: int,
+    action_id: RowIdPath,
     db: DbSession,
     user: PageUser,
-    comment: Annotated[str, Form()] = "",
+    comment: Annotated[LongText, Form()] = "",
     back: Annotated[str, Form()] = "",
 ) -> Response:
     """Refuse someone else's high-impact action, saying why: the case goes back to review."""
@@ -235,11 +236,11 @@ def _after_approval(
 @router.post("/cases/{case_id}/notes/{note_id}/amend")
 def amend_note(
     request: Request,
-    case_id: int,
-    note_id: int,
+    case_id: RowIdPath,
+    note_id: RowIdPath,
     db: DbSession,
     user: PageUser,
-    text: Annotated[str, Form()] = "",
+    text: Annotated[LongText, Form()] = "",
 ) -> Response:
     """Append an amendment to a note (a written note is never edited)."""
     lifecycle.amend_note(db, user.principal, note_id, text)
@@ -249,10 +250,10 @@ def amend_note(
 @router.post("/cases/{case_id}/reopen")
 def reopen(
     request: Request,
-    case_id: int,
+    case_id: RowIdPath,
     db: DbSession,
     user: PageUser,
-    reason: Annotated[str, Form()] = "",
+    reason: Annotated[LongText, Form()] = "",
 ) -> Response:
     """Reopen a closed case, saying why (senior analysts, managers, compliance)."""
     lifecycle.reopen(db, user.principal, case_id, reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from riskops.accounts import actions
@@ -14,6 +14,7 @@ from riskops.monitor import service as monitor
 from riskops.web.console.routing import ConsoleRoute, PageUser, is_htmx, see_other
 from riskops.web.console.templating import render
 from riskops.web.deps import DbSession
+from riskops.web.params import LongText, Page, RowIdPath
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE = 50
@@ -22,7 +23,7 @@ HOLD_SLA = timedelta(minutes=QUEUE_SLA.get("held_withdrawals", 15))
 
 @router.get("/holds")
 def holds_page(
-    request: Request, db: DbSession, user: PageUser, page: Annotated[int, Query(ge=1)] = 1
+    request: Request, db: DbSession, user: PageUser, page: Page = 1
 ) -> Response:
     """Withdrawals held by the monitor, oldest first, each with release / reject."""
     items, total = actions.held_withdrawals(
@@ -42,11 +43,11 @@ def holds_page(
 @router.post("/holds/{hold_id}/resolve")
 def resolve_hold(
     request: Request,
-    hold_id: int,
+    hold_id: RowIdPath,
     db: DbSession,
     user: PageUser,
     action: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "",
+    note: Annotated[LongText, Form()] = "",
 ) -> Response:
     """Release or reject with a note; htmx swaps the row for its resolved state. The hold's
     case hears of it through the outbox (``riskops.cases.holds.deliver``)."""

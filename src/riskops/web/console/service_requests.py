@@ -15,6 +15,7 @@ from riskops.kernel.errors import ValidationFailed
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.templating import render
 from riskops.web.deps import DbSession
+from riskops.web.params import LongText, ShortText
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -50,8 +51,8 @@ def submit_request(
     user: PageUser,
     account_id: Annotated[str, Form()] = "",
     kind: Annotated[str, Form()] = "",
-    subject: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
+    subject: Annotated[ShortText, Form()] = "",
+    description: Annotated[LongText, Form()] = "",
     request_id: Annotated[str, Form()] = "",
     contact_channel: Annotated[str, Form()] = "",
 ) -> Response:

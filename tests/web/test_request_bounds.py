@@ -1,0 +1,146 @@
+"""Every route's integers, and every route's body, bounded at the edge (ADR 0015).
+
+The routes are enumerated from the app, so a route added later is covered too: its path
+ids and query integers must carry the bounds of ``riskops.web.params`` (a database
+integer: 0 to 2**63 - 1), and 2**63 or a negative id must answer 422, never 500. Bodies
+that are not UTF-8, nest too deep, or carry NUL must answer 4xx on every route that
+takes one.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from riskops.kernel.bounds import MAX_DB_INT
+from riskops.kernel.config import Settings
+from riskops.kernel.db import session_factory, unit_of_work
+from riskops.web.app import create_app
+from riskops.web.deps import Container
+from support import api_login, make_user
+
+with warnings.catch_warnings():  # starlette would rather have httpx2, which is not installed
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+# Routes that end the caller's session: called last by nothing here.
+_SKIPPED = re.compile(r"logout")
+
+
+def _routes(app: Any) -> Iterator[Any]:
+    """Every route with a FastAPI dependant (included routers flattened)."""
+    for route in app.routes:
+        if hasattr(route, "dependant") and hasattr(route, "path"):
+            yield route
+        elif hasattr(route, "effective_candidates"):
+            yield from _routes(_Routes(route.effective_candidates()))
+
+
+class _Routes:
+    def __init__(self, routes: Any) -> None:
+        self.routes = list(routes)
+
+
+def _int_params(route: Any) -> Iterator[tuple[str, Any]]:
+    for kind, params in (("path", route.dependant.path_params), ("query", route.dependant.query_params)):
+        for param in params:
+            if param.field_info.annotation in (int, int | None):
+                yield kind, param
+
+
+def _bounds(param: Any) -> tuple[Any, Any]:
+    ge = [m.ge for m in param.field_info.metadata if getattr(m, "ge", None) is not None]
+    le = [m.le for m in param.field_info.metadata if getattr(m, "le", None) is not None]
+    return (ge[0] if ge else None), (le[0] if le else None)
+
+
+@pytest.fixture
+def app() -> Any:
+    return create_app(Container(Settings(), _unused_engine()), start_background=False)
+
+
+def _unused_engine() -> Engine:
+    from sqlalchemy import create_engine
+
+    return create_engine("sqlite://")
+
+
+def test_every_integer_parameter_is_a_bounded_database_integer(app: Any) -> None:
+    seen = 0
+    for route in _routes(app):
+        for kind, param in _int_params(route):
+            ge, le = _bounds(param)
+            where = f"{route.path} {kind} {param.name}"
+            assert ge is not None and ge >= 0, f"{where}: no lower bound (use riskops.web.params)"
+            assert le is not None and le <= MAX_DB_INT, f"{where}: no upper bound"
+            seen += 1
+    assert seen > 40  # the enumeration found the routes
+
+
+@pytest.fixture
+def admin(engine: Engine, tmp_path: Any) -> Iterator[TestClient]:
+    with unit_of_work(session_factory(engine)) as session:
+        make_user(session, "root", "admin")
+    application = create_app(Container(Settings(data_dir=tmp_path), engine), start_background=False)
+    with TestClient(application, raise_server_exceptions=False) as client:
+        api_login(client, "root", sticky=True)
+        yield client
+
+
+def _calls(app: Any, value: int) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(method, path, query) for every route, with ``value`` in each integer parameter in
+    turn (every other path parameter a plain word)."""
+    for route in _routes(app):
+        if _SKIPPED.search(route.path):
+            continue
+        ints = list(_int_params(route))
+        for method in sorted(route.methods or ()):
+            for kind, param in ints:
+                path = _PARAM.sub(lambda m: str(value) if m.group(1) == param.name else ("1" if any(p.name == m.group(1) for _, p in ints) else "x"), route.path)
+                query = {param.alias: str(value)} if kind == "query" else {}
+                yield method, path, query
+
+
+@pytest.mark.parametrize("value", [2**63, -1], ids=["2**63", "-1"])
+def test_integers_out_of_range_are_422_on_every_route(admin: TestClient, value: int) -> None:
+    answers = {}
+    for method, path, query in _calls(admin.app, value):
+        response = admin.request(method, path, params=query, json={} if method != "GET" else None)
+        answers[(method, path, str(query))] = response.status_code
+    assert len(answers) > 40
+    wrong = {call: status for call, status in answers.items() if status != 422}
+    assert not wrong, f"not 422: {wrong}"
+
+
+_MALFORMED = {
+    "not UTF-8": b'{"text": "\xff\xfe"}',
+    "nested 40 deep": b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}",
+    "nested 5,000 deep": b"[" * 5_000 + b"]" * 5_000,
+    "NUL in a string": b'{"comment": "a\\u0000", "text": "a\\u0000", "reason": "a\\u0000"}',
+    "number beyond range": b'{"user_id": 1e400, "hold_id": 18446744073709551616}',
+    "wrong type for a tag": b'{"type": {}, "action": {}, "kind": []}',
+}
+
+
+@pytest.mark.parametrize("body", list(_MALFORMED.values()), ids=list(_MALFORMED))
+def test_malformed_bodies_are_4xx_on_every_route(admin: TestClient, body: bytes) -> None:
+    answers = {}
+    for route in _routes(admin.app):
+        methods = set(route.methods or ()) - {"GET", "HEAD"}
+        if not methods or _SKIPPED.search(route.path):
+            continue
+        path = _PARAM.sub("1", route.path)
+        for method in methods:
+            response = admin.request(
+                method, path, content=body, headers={"content-type": "application/json"}
+            )
+            answers[(method, path)] = response.status_code
+    assert len(answers) > 20
+    wrong = {call: status for call, status in answers.items() if status >= 500}
+    assert not wrong, f"5xx: {wrong}"
