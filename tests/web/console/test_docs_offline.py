@@ -29,6 +29,9 @@ def test_docs_render_the_operations_with_the_internet_unreachable(context: Any) 
 
     response = page.goto("/docs")
     assert response is not None and response.status == 200
+    # It runs under the app's Content-Security-Policy, which allows no inline script.
+    policy = response.headers.get("content-security-policy", "")
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     page.wait_for_selector(".opblock-summary-path")
     paths = set(page.locator(".opblock-summary-path").all_inner_texts())
     assert {"/v1/decisions", "/v1/events", "/v1/holds"} <= {p.strip() for p in paths}
