@@ -48,7 +48,10 @@ class _Routes:
 
 
 def _int_params(route: Any) -> Iterator[tuple[str, Any]]:
-    for kind, params in (("path", route.dependant.path_params), ("query", route.dependant.query_params)):
+    for kind, params in (
+        ("path", route.dependant.path_params),
+        ("query", route.dependant.query_params),
+    ):
         for param in params:
             if param.field_info.annotation in (int, int | None):
                 yield kind, param
@@ -102,7 +105,14 @@ def _calls(app: Any, value: int) -> Iterator[tuple[str, str, dict[str, Any]]]:
         ints = list(_int_params(route))
         for method in sorted(route.methods or ()):
             for kind, param in ints:
-                path = _PARAM.sub(lambda m: str(value) if m.group(1) == param.name else ("1" if any(p.name == m.group(1) for _, p in ints) else "x"), route.path)
+                path = _PARAM.sub(
+                    lambda m: (
+                        str(value)
+                        if m.group(1) == param.name
+                        else ("1" if any(p.name == m.group(1) for _, p in ints) else "x")
+                    ),
+                    route.path,
+                )
                 query = {param.alias: str(value)} if kind == "query" else {}
                 yield method, path, query
 

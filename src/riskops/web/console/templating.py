@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,13 @@ env.lstrip_blocks = True
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it: the nearest end
+        end = datetime.min if moment.year == 1 else datetime.max
+        return end.replace(tzinfo=UTC)
 
 
 def iso(moment: datetime | None) -> str:
@@ -60,16 +66,40 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     return f"{span(delta)} ago"
 
 
+# Stored numbers are bounded at the edge (riskops.kernel.bounds), but a page must still
+# render a row stored before the bounds, or by a path that missed them: beyond these
+# magnitudes a number is written in scientific notation, never as a page of digits.
+_PLAIN_DIGITS = 24
+
+
+def _number(value: Decimal | int | float | str) -> Decimal | None:
+    try:
+        number = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
 def usd(value: Decimal | int | float | None) -> str:
     if value is None:
         return ""
-    return f"${Decimal(value):,.2f}"
+    number = _number(value)
+    if number is None:
+        return "—"
+    if number and not -_PLAIN_DIGITS < number.adjusted() < _PLAIN_DIGITS:
+        return f"${number:.3E}"
+    return f"${number:,.2f}"
 
 
 def amount(value: Decimal | None) -> str:
     if value is None:
         return ""
-    text = f"{Decimal(value):,f}"
+    number = _number(value)
+    if number is None:
+        return "—"
+    if number and not -_PLAIN_DIGITS < number.adjusted() < _PLAIN_DIGITS:
+        return f"{number:.6E}"
+    text = f"{number:,f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
