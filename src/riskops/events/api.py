@@ -149,6 +149,42 @@ def get_dead_letter(
     return service.dead_letter_view(service.dead_letter(session, who, dead_letter_id))
 
 
+class ReplayOut(BaseModel):
+    dead_letter_id: int
+    source: str
+    outcome: str  # ingested | duplicate (refused input), decided (a quarantined event)
+    event_id: str | None
+    seq: int | None
+    decision: str | None = None
+
+
+_REPLAY_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such dead letter (or its event is no longer in the log)."},
+    409: {"description": "Replayed already, or the input is still refused (a conflict)."},
+    422: {"description": "The stored input is still invalid; every bad field has a reason."},
+    503: {"description": "The quarantined event still cannot be decided: it stays."},
+}
+
+
+@router.post(
+    "/dead-letters/{dead_letter_id}/replay", response_model=ReplayOut, responses=_REPLAY_ERRORS
+)
+async def replay_dead_letter(
+    dead_letter_id: RowIdPath,
+    box: Annotated[Container, Depends(container)],
+    who: Principal = requires(Permission.DEAD_LETTER_REPLAY),
+) -> dict[str, Any]:
+    """Replay a dead letter after a fix (``dead_letter:replay``), once.
+
+    A quarantined event (source ``monitor``) is decided now by the monitor; refused input
+    is validated again and ingested if it is valid now. The replay is recorded (audited)
+    as who replayed it; if it still fails, nothing changes.
+    """
+    return await run_in_threadpool(
+        box.runtime.replay, dead_letter_id, who, max_event_bytes=box.settings.max_event_bytes
+    )
+
+
 def include(app: FastAPI) -> None:
     """Add the events routes to the app."""
     app.include_router(router)

@@ -129,14 +129,23 @@ def register(app: typer.Typer) -> None:
         if report.rejected_count:
             console.print("see them with: riskops dead-letters")
 
-    @app.command("dead-letters")
+    letters = typer.Typer(help="Refused input and quarantined events: list them, replay one.")
+    app.add_typer(letters, name="dead-letters")
+
+    @letters.callback(invoke_without_command=True)
     def dead_letters(
+        ctx: typer.Context,
         limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
         offset: Annotated[int, typer.Option(min=0)] = 0,
-        source: Annotated[str | None, typer.Option(help="http|file|nats|api")] = None,
+        source: Annotated[
+            str | None,
+            typer.Option(help="http|file|nats|api|email|sms|monitor (monitor: quarantined)"),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False,
     ) -> None:
-        """List refused input, newest first."""
+        """List refused input and the events the monitor quarantined, newest first."""
+        if ctx.invoked_subcommand is not None:
+            return
         import msgspec
         from rich.console import Console
         from rich.table import Table
@@ -168,6 +177,31 @@ def register(app: typer.Typer) -> None:
                 v["reason"][:120],
             )
         Console().print(table)
+
+    @letters.command("replay")
+    def replay(dead_letter_id: Annotated[int, typer.Argument(min=1)]) -> None:
+        """Replay a dead letter after a fix: the monitor decides a quarantined event now,
+        or a refused input is validated again and ingested if it is valid now. Prints what
+        it did (JSON); exit code 1 if it still fails, and the dead letter stays."""
+        import msgspec
+
+        from riskops.auth.permissions import Principal
+        from riskops.kernel.errors import RiskopsError
+        from riskops.web.deps import Container
+
+        box = Container.from_settings()
+        try:
+            done = box.runtime.replay(
+                dead_letter_id,
+                Principal.system("cli"),
+                max_event_bytes=box.settings.max_event_bytes,
+            )
+        except RiskopsError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            box.engine.dispose()
+        typer.echo(msgspec.json.encode(done).decode())
 
     @app.command("consume-nats")
     def consume_nats(

@@ -47,6 +47,7 @@ from riskops.monitor.evaluators import (
     SqlEventLog,
     ready_prefix,
 )
+from riskops.monitor.health import LastError
 from riskops.monitor.schemas import DecisionResponse
 from riskops.monitor.service import LogRecord
 from riskops.rules.types import Action
@@ -112,6 +113,7 @@ class MonitorRuntime:
         self._lock = threading.Lock()
         self._since_snapshot = 0
         self._snapshot_at = clock()
+        self._counted = 0  # outcomes are counted up to this seq (a rebuild replays some)
         self._pending: list[tuple[s.Event, asyncio.Future[DecisionResponse]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -228,6 +230,7 @@ class MonitorRuntime:
     def _advanced(self, result: service.BatchResult) -> None:
         """After a commit: move the state position, count, snapshot when due."""
         self.seq = max(self.seq, result.last_seq)
+        self._counted = max(self._counted, result.last_seq)
         self.totals.merge(result, latencies=False)
         self._since_snapshot += result.read
         if self._snapshot_due():
@@ -296,6 +299,7 @@ class MonitorRuntime:
                     checkpoint=self.name,
                     keep=keep,
                     skip=self._quarantined,
+                    counted_through=self._counted,
                 )
         except BaseException:
             self._recover()
@@ -473,6 +477,7 @@ class MonitorRuntime:
                         checkpoint=self.name,
                         keep=wanted,
                         skip=self._quarantined,
+                        counted_through=self._counted,
                     )
                     result.merge(part)
                     result.decisions.extend(part.decisions)
@@ -590,11 +595,3 @@ class MonitorRuntime:
             self._quarantined.discard(seq)
             self._advanced(result)
             return answer
-
-
-class LastError(msgspec.Struct, frozen=True):
-    """The runtime's last failure, for health: its type, when, and the position then."""
-
-    type: str
-    at: Any
-    seq: int

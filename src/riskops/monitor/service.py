@@ -103,6 +103,7 @@ def process_batch(
     checkpoint: str = "default",
     keep: Collection[str] = (),
     skip: Collection[int] = (),
+    counted_through: int = 0,
     now: datetime | None = None,
 ) -> BatchResult:
     """Decide every record (in seq order) and write the results and the checkpoint.
@@ -110,6 +111,8 @@ def process_batch(
     The row decisions of the events whose ids are in ``keep`` are returned in the result
     (the synchronous API answers with them). Records whose seq is in ``skip`` (quarantined,
     see ``riskops.monitor.quarantine``) are passed over: the checkpoint moves past them.
+    Outcomes and alerts are counted for records after ``counted_through`` only, so a
+    replay after a rebuild does not count the same decision twice.
     """
     now = now or utcnow()
     result = BatchResult()
@@ -135,11 +138,13 @@ def process_batch(
         if keep and event.event_id in keep:
             result.decisions.extend(rows)
         for d in rows:
-            result.outcomes[d.outcome.label] += 1
+            if record.seq > counted_through:
+                result.outcomes[d.outcome.label] += 1
             if should_store(d):
                 decisions.append(_decision_row(d, now))
             for hit in d.hits:
-                result.alerts[hit.rule_id] += 1
+                if record.seq > counted_through:
+                    result.alerts[hit.rule_id] += 1
                 alerts.append(_alert_row(d, hit, now))
                 if not hit.shadow and hit.action is not Action.ALLOW:
                     facts[event.event_id] = event

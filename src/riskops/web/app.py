@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import text
 
 from riskops import __version__
 from riskops.kernel.errors import RiskopsError
-from riskops.web import docs, openapi
+from riskops.web import docs, metrics, openapi
 from riskops.web.auth import LoginRequired, login_redirect_url
 from riskops.web.bodies import error_response
 from riskops.web.deps import Container
@@ -69,18 +69,40 @@ def create_app(container: Container | None = None, *, start_background: bool = T
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        responses={503: {"description": "The database does not answer, or the monitor stalled."}},
+    )
     def readyz() -> JSONResponse:
-        """Readiness: the database answers."""
+        """Readiness: the database answers and the monitor keeps up.
+
+        Reports the monitor's lag (events in the log not yet decided), the seconds since
+        it last made progress, its last error (type and time) and how many events it
+        quarantined. 503 when the database does not answer, or when the monitor is
+        stalled: events wait and it made no progress for ``RISKOPS_MONITOR_STALL_SECONDS``.
+        No login; no personal data.
+        """
+        from riskops.kernel.clock import utcnow
+        from riskops.monitor.health import monitor_health
+
+        runtime = container.started_runtime
         try:
-            with container.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            with container.sessions() as session:
+                health = monitor_health(
+                    session,
+                    stall_seconds=container.settings.monitor_stall_seconds,
+                    now=utcnow(),
+                    last_error=runtime.last_error if runtime is not None else None,
+                )
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
-        return {"status": "ready"}  # type: ignore[return-value]
+        body = {"status": "stalled" if health.stalled else "ready", "monitor": health}
+        return JSONResponse(msgspec.to_builtins(body), 503 if health.stalled else 200)
 
     for include in _routers():
         include(app)
+    metrics.include(app, container)
     openapi.install(app)
     docs.include(app)
     # Added last, so outermost: it wraps the decision lane and every error answer too.

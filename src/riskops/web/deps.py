@@ -43,6 +43,11 @@ class Container:
             self._runtime = MonitorRuntime.create(self.settings, self.engine)
         return self._runtime
 
+    @property
+    def started_runtime(self) -> MonitorRuntime | None:
+        """The monitor runtime if one was made (health reads it without making one)."""
+        return self._runtime
+
     async def start(self) -> None:
         """The monitor's tail loop, case housekeeping and the delivery of the intake outbox
         (the monitor's case alerts; this process's one drainer), as background tasks."""
