@@ -98,21 +98,16 @@ def admin(engine: Engine, tmp_path: Any) -> Iterator[TestClient]:
 
 def _calls(app: Any, value: int) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(method, path, query) for every route, with ``value`` in each integer parameter in
-    turn (every other path parameter a plain word)."""
+    turn (every other integer path parameter 1, every other path parameter a word)."""
     for route in _routes(app):
         if _SKIPPED.search(route.path):
             continue
         ints = list(_int_params(route))
+        names = {param.name for _, param in ints}
         for method in sorted(route.methods or ()):
             for kind, param in ints:
-                path = _PARAM.sub(
-                    lambda m: (
-                        str(value)
-                        if m.group(1) == param.name
-                        else ("1" if any(p.name == m.group(1) for _, p in ints) else "x")
-                    ),
-                    route.path,
-                )
+                filled = {name: "1" for name in names} | {param.name: str(value)}
+                path = _PARAM.sub(lambda m, f=filled: f.get(m.group(1), "x"), route.path)
                 query = {param.alias: str(value)} if kind == "query" else {}
                 yield method, path, query
 

@@ -79,7 +79,7 @@ def bound_of(kind: Any) -> str | None:
     return None
 
 
-def bounded_fields(cls: type[msgspec.Struct]) -> tuple[tuple[str, str, str], ...]:
+def bounded_fields(cls: type[Any]) -> tuple[tuple[str, str, str], ...]:
     """``(attribute, wire name, bound)`` of every bounded field of a struct."""
     info = mi.type_info(cls)
     assert isinstance(info, mi.StructType)

@@ -118,7 +118,7 @@ def diagnose(obj: Any, raw: bytes, *, strict: bool = True) -> Rejection:
     return Rejection(errors, raw, event_id)
 
 
-def bound_checks(cls: type[msgspec.Struct]) -> dict[str, Callable[[Any], object]]:
+def bound_checks(cls: type[Any]) -> dict[str, Callable[[Any], object]]:
     """By wire name, the bound checks of a struct's fields (ValueError with the reason),
     for ``field_errors``: the same checks its ``__post_init__`` runs."""
     return {

@@ -6,7 +6,7 @@ amount of 1e400) must not crash a page, nor fill it with digits.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -26,7 +26,7 @@ def test_time_filters_render_any_moment(moment: datetime, other: datetime) -> No
         t.iso(moment),
         t.dt(moment),
         t.ago(moment),
-        t.ago(moment, now=other.replace(tzinfo=timezone.utc)),
+        t.ago(moment, now=other.replace(tzinfo=UTC)),
         t.sla_class(moment),
         t.sla_text(moment),
     ):
