@@ -297,7 +297,7 @@ def test_each_event_is_found_once_however_far_the_monitor_has_read(seeded: Engin
     with unit_of_work(session_factory(seeded)) as session:
         everything = [(r.seq, r.event_id) for r in timeline(session, ANALYST, "acc-1").rows]
         assert len(everything) == 7
-        last = session.scalar(select(func.max(EventRecord.seq)))
+        last = session.scalar(select(func.max(EventRecord.seq))) or 0
         for seq in range(1, last + 1):
             _monitor_through(session, seq)
             found = [(r.seq, r.event_id) for r in timeline(session, ANALYST, "acc-1").rows]

@@ -438,7 +438,7 @@ def test_no_route_lets_the_maker_approve_their_own_full_freeze(
     )
     assert made.status_code == 201, made.text
     case_action = made.json()["action"]["id"]
-    attempts = [
+    attempts: list[tuple[str, str, dict[str, Any]]] = [
         ("POST", f"/v1/account-actions/{account_action}/approve", {"json": {}}),
         ("POST", f"/approvals/account-actions/{account_action}/approve", {"data": {}}),
         ("POST", f"/v1/actions/{case_action}/approve", {"json": {}}),

@@ -64,9 +64,7 @@ def restrict(
     freeze (``full_freeze``) or an offboarding (``account_closed``) needs a second person:
     ``202`` with the pending approval (``id, kind, maker, status``) and a ``Location``;
     nothing happens to the account until someone else approves it."""
-    done = service.restrict(
-        db, who, account_id, body.kind, body.reason, expires_at=body.expires_at
-    )
+    done = service.restrict(db, who, account_id, body.kind, body.reason, expires_at=body.expires_at)
     if isinstance(done, AccountAction):
         headers = {"Location": f"/v1/account-actions/{done.id}"}
         response = json_response(sc.action_out(done), 202)
@@ -162,4 +160,3 @@ def refuse(
 def include(app: FastAPI) -> None:
     """Mount the account control routes on the app."""
     app.include_router(router)
-

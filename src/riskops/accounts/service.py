@@ -251,8 +251,8 @@ def restrict(
                 status=AccountActionStatus.PENDING_APPROVAL,
             ),
         )
-        detail = {"action_id": pending.id, "action": action.value, "kind": kind.value}
-        record(session, caller, "account.request_approval", "account", account_id, detail, now=now)
+        asked = {"action_id": pending.id, "action": action.value, "kind": kind.value}
+        record(session, caller, "account.request_approval", "account", account_id, asked, now=now)
         return pending
     restriction: Restriction = repo.add(
         session,
@@ -266,7 +266,7 @@ def restrict(
             expires_at=expires_at,
         ),
     )
-    detail = {
+    detail: dict[str, Any] = {
         "restriction_id": restriction.id,
         "kind": kind.value,
         "reason": reason,

@@ -72,9 +72,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("account_actions", schema=None) as batch_op:
         batch_op.create_index("ix_account_actions_status_id", ["status", "id"], unique=False)
-        batch_op.create_index(
-            "ix_account_actions_account_id", ["account_id", "id"], unique=False
-        )
+        batch_op.create_index("ix_account_actions_account_id", ["account_id", "id"], unique=False)
 
 
 def downgrade() -> None:
