@@ -35,4 +35,3 @@ def held_withdrawals(
     audit.record_views(session, principal, "hold.list", "account", shown)
     cases = repo.open_cases_for(session, (h.account_id for h in holds))
     return [HeldWithdrawal(h, cases.get(h.account_id)) for h in holds], repo.count_held(session)
-
