@@ -128,6 +128,49 @@ def test_bad_messages_are_dead_lettered(
     assert all(d.source_row is not None for d in letters)  # the stream sequence
 
 
+def test_hostile_messages_are_kept_exactly_and_once(
+    nats_url: str, stream: tuple[str, str], sessions: sessionmaker[Session], wire: Wire
+) -> None:
+    """NUL, lone surrogate escapes, bytes that are not UTF-8, binary: each message is a
+    dead letter byte for byte (the consumer never stops on one), and a second consumer
+    reading the stream again (every message redelivered) adds no dead letter."""
+    import nats
+
+    hostile = [
+        b"\x00",
+        b'{"type": "teleport", "event_id": "a\\u0000b"}',
+        b'{"type": "teleport", "event_id": "\\ud800"}',
+        b"\xff\xfe\xfd",
+        b'{"type": "deposit", "event_id": "\xff"}',
+        bytes(range(10)) + bytes(range(11, 256)),  # binary, one line
+    ]
+
+    async def send() -> None:
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        from riskops.events.nats import ensure_stream
+
+        await ensure_stream(js, stream[0], stream[1])
+        for i, data in enumerate(hostile):
+            await js.publish(f"{stream[1]}.{i % 3}", data)
+        await js.publish(f"{stream[1]}.0", msgspec.json.encode(wire(1)))
+        await nc.close()
+
+    asyncio.run(send())
+    stats = _consume(nats_url, stream, sessions)
+    assert (stats.messages, stats.accepted, stats.rejected) == (len(hostile) + 1, 1, len(hostile))
+    again = asyncio.run(
+        consume(nats_url, stream[0], stream[1], "again", sessions, idle_timeout=1.0)
+    )
+    assert (again.messages, again.duplicates, again.rejected) == (len(hostile) + 1, 1, 6)
+    with unit_of_work(sessions) as session:
+        letters, total = repository.list_dead_letters(session, source="nats", limit=100)
+        kept = sorted((d.source_row, d.raw) for d in letters)
+    assert total == len(hostile)
+    assert kept == [(row, data) for row, data in enumerate(hostile, 1)]
+    assert _count(sessions) == 1
+
+
 def test_partition_is_stable() -> None:
     assert partition_of("acct-1", 8) == partition_of("acct-1", 8)
     assert {partition_of(f"a{i}", 8) for i in range(100)} == set(range(8))

@@ -142,9 +142,11 @@ _EVENT_LOG_LOCK = 0x7269736B6F7073  # "riskops"
 # How long an append waits for that lock. A file chunk holds it well under a second; a
 # holder that stops (a process frozen mid-COPY) must not stop every writer of events for
 # ever: past this, the append fails with ``Busy`` (HTTP 503, the NATS consumer retries).
+# A session that has a lock_timeout of its own (the server's configuration) keeps it.
 APPEND_LOCK_TIMEOUT_SECONDS = 10
 _PG_LOCK = (
-    f"SET LOCAL lock_timeout = '{APPEND_LOCK_TIMEOUT_SECONDS}s'; "
+    f"SELECT set_config('lock_timeout', '{APPEND_LOCK_TIMEOUT_SECONDS}s', true)"
+    " WHERE current_setting('lock_timeout') = '0'; "
     f"SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})"
 )
 
@@ -343,3 +345,10 @@ def count_dead_letters(session: Session, source: str | None = None) -> int:
 def last_seq(session: Session) -> int:
     """The highest ``seq`` in the log (0 when empty)."""
     return int(session.scalar(select(func.max(EventRecord.seq))) or 0)
+
+
+def dead_letters_by_source(session: Session) -> list[tuple[str, int]]:
+    """``(source, count)`` of the dead letters, by source (for metrics)."""
+    stmt = select(DeadLetter.source, func.count()).group_by(DeadLetter.source)
+    rows = session.execute(stmt.order_by(DeadLetter.source))
+    return [(str(source), int(n)) for source, n in rows]
