@@ -5,10 +5,13 @@ holds page, the API) reaches the case: a history entry, and a close when nothing
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 from case_fakes import alert, make_user
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from monitor_fakes import FakeEvaluator, records, withdrawal
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -357,3 +360,82 @@ def test_a_decisions_own_resolutions_and_redeliveries_are_recorded_once(engine: 
             assert holds.deliver(session) == 1
         assert kinds(session, case.id).count("hold_released") == 1
         assert case.outcome is Outcome.RESOLVED
+
+
+# --- the class: any mix of decisions and resolutions elsewhere keeps them agreeing ----------
+
+_EXAMPLES = itertools.count()
+Fate = tuple[
+    str, bool
+]  # (the decision's choice: release | reject | keep, resolved elsewhere first)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    fates=st.lists(
+        st.tuples(st.sampled_from(["release", "reject", "keep"]), st.booleans()),
+        min_size=1,
+        max_size=3,
+    ),
+    closing=st.sampled_from(CLOSING),
+    reason=st.sampled_from(["", "  ", "treasury decides this one"]),
+    elsewhere=st.sampled_from(["release", "reject"]),
+)
+def test_holds_and_cases_agree_whatever_resolves_them_first(
+    engine: Engine,
+    fates: list[Fate],
+    closing: tuple[ActionKind, dict[str, Any]],
+    reason: str,
+    elsewhere: str,
+) -> None:
+    n = next(_EXAMPLES)
+    action, params = closing
+    with unit_of_work(session_factory(engine)) as session:
+        ana = make_user(session, f"ana-{n}", Role.ANALYST)
+        sen = make_user(session, f"sen-{n}", Role.SENIOR_ANALYST)
+        sen2 = make_user(session, f"approver-{n}", Role.SENIOR_ANALYST)
+        usd = [f"{20000 + i}.00" for i in range(len(fates))]
+        ids = held_case(session, *usd, start=10 * n + 1, account=f"acct-{n}")
+        case = repository.open_case_of(session, f"acct-{n}")
+        assert case is not None
+        for hold_id, (_, first) in zip(ids, fates, strict=True):
+            if first:
+                monitor.resolve_hold(session, ana, hold_id, elsewhere, "resolved at the desk")
+        holds.deliver(session)
+        pending = {h.id for h in holds.pending_holds(session, case)}
+        if pending:
+            service.assign(session, sen, case.id, sen.id)  # type: ignore[arg-type]
+            choices = [
+                HoldChoice(hold_id=h, resolution=choice)  # type: ignore[arg-type]
+                for h, (choice, _) in zip(ids, fates, strict=True)
+                if h in pending and choice != "keep"
+            ]
+            body = decision(action, **params, holds=choices, holds_reason=reason)
+            if len(choices) < len(pending) and not reason.strip():
+                with pytest.raises(ValidationFailed):
+                    decisions.decide(session, sen, case.id, body)
+                assert {h.id for h in holds.pending_holds(session, case)} == pending
+                return
+            made = decisions.decide(session, sen, case.id, body)
+            if made.pending_approval:
+                decisions.approve(session, sen2, made.action.id, "agreed")
+            chosen = {c.hold_id: c.resolution for c in choices}
+            for hold_id, resolution in chosen.items():
+                expected = HoldStatus.RELEASED if resolution == "release" else HoldStatus.REJECTED
+                assert (hold(session, hold_id).status, hold(session, hold_id).resolved_by) == (
+                    expected,
+                    sen.name,
+                )
+        holds.deliver(session)
+        session.flush()
+        assert case.status is CaseStatus.CLOSED  # settled by the desk, or by the decision
+        assert_agree(session, case)
+        entries = [
+            e.detail["hold_id"]
+            for e in repository.events_of(session, case.id)
+            if e.kind in holds.EVENT_KINDS.values()
+        ]
+        resolved = [h for h in ids if hold(session, h).status is not HoldStatus.HELD]
+        assert sorted(entries) == sorted(resolved)  # each resolution recorded once
