@@ -29,7 +29,6 @@ import msgspec
 from sqlalchemy.orm import Session
 
 from riskops.accounts.models import RestrictionKind
-from riskops.accounts.models import RestrictionKind
 from riskops.auth.models import User
 from riskops.auth.permissions import Permission, Principal, Role
 from riskops.auth.service import create_api_token, create_user, user_principal

@@ -15,8 +15,6 @@ from sqlalchemy.orm import Session
 
 from riskops.accounts import service as accounts
 from riskops.accounts.models import RestrictionKind
-from riskops.accounts import service as accounts
-from riskops.accounts.models import RestrictionKind
 from riskops.auth.permissions import Principal, Role
 from riskops.cases import decisions, intake, lifecycle, service
 from riskops.cases.models import ActionKind, ActionStatus, Case, CaseStatus, Outcome

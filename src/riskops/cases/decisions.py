@@ -17,8 +17,6 @@ from sqlalchemy.orm import Session
 
 from riskops.accounts import service as accounts
 from riskops.accounts.models import Restriction, RestrictionKind
-from riskops.accounts import service as accounts
-from riskops.accounts.models import Restriction, RestrictionKind
 from riskops.audit.service import record
 from riskops.auth import repository as auth_repo
 from riskops.auth.permissions import Permission, Principal, require
@@ -151,7 +149,6 @@ def decide(
         history.event(session, case, principal.name, "decided", now, detail=detail)
         resolved = _resolve_holds(session, case, action, principal, sections["decision"], now)
         _on_account(session, case, action, principal, sections["decision"], now)
-        _on_account(session, case, action, principal, sections["decision"], now)
         _execute(session, case, action, principal.name, sections["decision"], now)
         _with_holds(action, resolved)
     session.flush()
@@ -189,7 +186,6 @@ def approve(
     resolved = _resolve_holds(
         session, case, action, maker, decision, now, approved_by=approver.name
     )
-    _on_account(session, case, action, approver, decision, now, maker=action.requested_by)
     _on_account(session, case, action, approver, decision, now, maker=action.requested_by)
     _execute(session, case, action, approver.name, decision, now)
     _with_holds(action, resolved)
@@ -288,48 +284,6 @@ def _execute(
     action.result = result
     if kind in _CLOSING:
         _close(session, case, _CLOSING[kind], actor, now, action)
-
-
-def _on_account(
-    session: Session,
-    case: Case,
-    action: CaseAction,
-    by: Principal,
-    decision: str,
-    now: datetime,
-    *,
-    maker: str | None = None,
-) -> None:
-    """Carry out an action on the case's account through ``accounts.service``, the one
-    way restrictions are imposed and lifted: ``by`` is the maker (``maker`` None) or the
-    approver of ``maker``'s pending action, and the restriction records both."""
-    kind, params = action.kind, action.params
-    if kind not in _ON_ACCOUNT:
-        return
-    assert case.account_id is not None  # checked when decided
-    reason = f"case {case.id}: {decision}".strip()
-    if kind is A.LIFT_RESTRICTION:
-        restriction_id = params["restriction_id"]
-        lifted = accounts.lift(session, by, case.account_id, restriction_id, reason, now=now)
-        action.result = {**(action.result or {}), "restriction_id": lifted.id}
-        return
-    expires = params.get("expires_at")
-    ids = []
-    for restriction in restriction_kinds(kind, params):
-        done = accounts.restrict(
-            session,
-            by,
-            case.account_id,
-            restriction,
-            reason,
-            expires_at=datetime.fromisoformat(expires) if expires else None,
-            maker=maker,
-            now=now,
-        )
-        if not isinstance(done, Restriction):  # needs_approval reads the same policy
-            raise Conflict(f"{restriction} needs a second person's approval")
-        ids.append(done.id)
-    action.result = {**(action.result or {}), "restriction_ids": ids}
 
 
 def _on_account(

@@ -29,8 +29,6 @@ from sqlalchemy.engine import Engine
 from riskops.accounts import service as accounts
 from riskops.accounts.models import RestrictionKind
 from riskops.auth.permissions import Principal
-from riskops.accounts import service as accounts
-from riskops.accounts.models import RestrictionKind
 from riskops.events import schemas as s
 from riskops.events.models import Source
 from riskops.kernel.clock import utcnow

@@ -113,7 +113,6 @@ def create_app(container: Container | None = None, *, start_background: bool = T
 def _routers() -> list[Callable[[FastAPI], Any]]:
     """Each domain's ``api.include(app)``; listed here, the one place routes are wired."""
     from riskops.accounts import api as accounts_api
-    from riskops.accounts import api as accounts_api
     from riskops.auth import api as auth_api
     from riskops.cases import api as cases_api
     from riskops.events import api as events_api

@@ -149,7 +149,6 @@ DONE = {
     "approved": "Approved: the action was carried out.",
     "refused": "Refused: the case went back to its analyst.",
     "account_refused": "Refused: nothing happens to the account.",
-    "account_refused": "Refused: nothing happens to the account.",
     "assigned": "Case assigned.",
     "unassigned": "Case back in its queue, unassigned.",
     "amended": "Amendment added to the note.",
