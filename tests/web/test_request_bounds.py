@@ -13,6 +13,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -22,6 +23,7 @@ from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.web.app import create_app
 from riskops.web.deps import Container
+from riskops.web.guard import url_problems
 from support import api_login, make_user
 
 with warnings.catch_warnings():  # starlette would rather have httpx2, which is not installed
@@ -149,3 +151,44 @@ def test_malformed_bodies_are_4xx_on_every_route(admin: TestClient, body: bytes)
     assert len(answers) > 20
     wrong = {call: status for call, status in answers.items() if status >= 500}
     assert not wrong, f"5xx: {wrong}"
+
+
+def _text_calls(app: Any, value: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(method, path, query) for every route, with ``value`` in each text parameter (path
+    or query) in turn; integer path parameters 1, other text path parameters a word."""
+    for route in _routes(app):
+        if _SKIPPED.search(route.path):
+            continue
+        params = [("path", p) for p in route.dependant.path_params]
+        params += [("query", p) for p in route.dependant.query_params]
+        texts = [(k, p) for k, p in params if p.field_info.annotation in (str, str | None)]
+        for method in sorted(route.methods or ()):
+            for kind, param in texts:
+                filled = {name: "1" for name in _PARAM.findall(route.path)}
+                if kind == "path":
+                    filled[param.name] = quote(value, safe="")
+                path = _PARAM.sub(lambda m, f=filled: f[m.group(1)], route.path)
+                yield method, path, {param.alias: value} if kind == "query" else {}
+
+
+def test_control_characters_in_any_text_parameter_are_400(admin: TestClient) -> None:
+    answers = {}
+    for method, path, query in _text_calls(admin.app, "a\x00b"):
+        response = admin.request(method, path, params=query, json={} if method != "GET" else None)
+        answers[(method, path, str(query))] = (response.status_code, response.json().get("details"))
+    assert len(answers) > 10
+    wrong = {call: answer for call, answer in answers.items() if answer[0] != 400}
+    assert not wrong, f"not 400: {wrong}"
+    assert all(
+        details and details[0]["reason"].startswith("contains the control character U+0000")
+        for _, details in answers.values()
+    )
+
+
+def test_url_problems() -> None:
+    assert url_problems("/accounts/a b", b"q=caf%C3%A9&x=") == []
+    assert url_problems("/accounts/a\x00", b"") == [
+        {"field": "path", "reason": "contains the control character U+0000 at 11"}
+    ]
+    assert url_problems("/", b"q=%ff") == [{"field": "query", "reason": "not UTF-8"}]
+    assert url_problems("/", b"account_id=a%0Ab")[0]["field"] == "query.account_id"

@@ -17,6 +17,7 @@ from riskops.web import docs, metrics, openapi
 from riskops.web.auth import LoginRequired, login_redirect_url
 from riskops.web.bodies import error_response
 from riskops.web.deps import Container
+from riskops.web.guard import UrlGuard
 from riskops.web.refusals import audit_refusal
 from riskops.web.security import SecurityHeaders
 
@@ -105,6 +106,8 @@ def create_app(container: Container | None = None, *, start_background: bool = T
     metrics.include(app, container)
     openapi.install(app)
     docs.include(app)
+    # Every URL bounded before any route (ADR 0015); inside the headers, outside the rest.
+    app.add_middleware(UrlGuard)
     # Added last, so outermost: it wraps the decision lane and every error answer too.
     app.add_middleware(SecurityHeaders)
     return app
