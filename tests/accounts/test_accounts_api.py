@@ -116,6 +116,9 @@ def test_an_analyst_session_cannot_freeze_an_account_alone(app: Any, engine: Eng
 
 def test_a_token_may_ask_for_an_offboarding_but_never_approve_one(app: Any, engine: Engine) -> None:
     backoffice = TestClient(app, headers=bearer(token_for(engine, ["account:restrict"], "bo")))
+    freeze = backoffice.post("/v1/accounts/acc-2/restrictions", json=FREEZE)
+    assert freeze.status_code == 202, freeze.text  # a token is one person too
+    assert (freeze.json()["kind"], freeze.json()["status"]) == ("full_freeze", "pending_approval")
     asked = backoffice.post(
         "/v1/accounts/acc-2/restrictions", json={"kind": "account_closed", "reason": "mule"}
     )

@@ -449,6 +449,11 @@ def test_no_route_lets_the_maker_approve_their_own_full_freeze(
     with session_factory(engine)() as session:
         assert accounts.active_kinds(session) == {}
     approver = _session(served, f"m-{Role.SENIOR_ANALYST}")
+    # the approvals page: the maker sees their request waiting, the approver its buttons
+    mine = maker.get("/approvals").text
+    assert f'id="account-action-{account_action}"' in mine and "Waiting for someone else" in mine
+    theirs = approver.get("/approvals").text
+    assert f'action="/approvals/account-actions/{account_action}/approve"' in theirs
     for method, path, body in (attempts[1], attempts[2]):  # the console, then the API
         answer = approver.request(method, path, **body)
         assert answer.status_code in (200, 303), (path, answer.text)
