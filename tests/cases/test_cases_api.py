@@ -149,8 +149,15 @@ def test_a_decision_over_http_names_each_held_withdrawal(app: FastAPI, engine: E
     refused = ana.post(url, json=body)
     assert refused.status_code == 422
     assert [d["field"] for d in refused.json()["details"]] == ["$.holds_reason"]
-    bad = ana.post(url, json={**body, "holds": [{"hold_id": hold_id, "resolution": "keep"}]})
-    assert bad.status_code == 422
+    for bad_body in (
+        {"holds": [{"hold_id": hold_id, "resolution": "keep"}]},
+        {"holds": [{"hold_id": 2**63, "resolution": "release"}]},
+        {"holds": [{"hold_id": 0, "resolution": "release"}]},
+        {"holds": [{"hold_id": hold_id, "resolution": "release", "extra": 1}]},
+        {"holds_reason": "x" * 20_001},
+    ):
+        bad = ana.post(url, json={**body, **bad_body})
+        assert bad.status_code == 422, bad_body
     made = ana.post(url, json={**body, "holds": [{"hold_id": hold_id, "resolution": "release"}]})
     assert made.status_code == 201, made.text
     assert made.json()["case"]["status"] == "closed"

@@ -58,10 +58,13 @@ class NoteSections(msgspec.Struct, kw_only=True):
     rationale: LongText = ""
 
 
+MAX_HOLD_CHOICES = 1000  # a case with more held withdrawals is decided in several steps
+
+
 class HoldChoice(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """What a decision does with one held withdrawal of the case."""
 
-    hold_id: int
+    hold_id: RowId
     resolution: Literal["release", "reject"]
 
 
@@ -91,8 +94,10 @@ class DecisionIn(msgspec.Struct, kw_only=True):
     hold_id: RowId | None = None
     reason_code: Name | None = None
     due_at: datetime | None = None
-    holds: list[HoldChoice] = msgspec.field(default_factory=list)
-    holds_reason: str = ""
+    holds: Annotated[list[HoldChoice], msgspec.Meta(max_length=MAX_HOLD_CHOICES)] = msgspec.field(
+        default_factory=list
+    )
+    holds_reason: LongText = ""
 
 
 class AssignIn(msgspec.Struct, kw_only=True):
