@@ -1,5 +1,5 @@
 """Held withdrawals with their open cases (the holds page). Resolving a hold is
-``riskops.monitor.service.resolve_hold_as``; restricting and lifting are
+``riskops.monitor.service.resolve_hold``; restricting and lifting are
 ``riskops.accounts.service``'s."""
 
 from __future__ import annotations
