@@ -259,3 +259,24 @@ def test_roles_that_may_restrict_and_approve_are_what_the_policy_assumes() -> No
     }
     assert Permission.CASE_APPROVE not in ROLE_PERMISSIONS[Role.ANALYST]
     assert Permission.CASE_APPROVE not in TOKEN_SCOPES  # no token can be the second person
+
+
+def test_of_two_approvers_at_once_one_wins(engine: Engine) -> None:
+    """Both approvers read the action while it was pending; the second one's claim finds it
+    decided (a conditional UPDATE, not the stale row it read) and gets a conflict."""
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
+        pending = accounts.restrict(session, ANA, "acc-r", RestrictionKind.FULL_FREEZE, "x")
+        action_id = pending.id
+    with sessions() as late:
+        assert accounts.account_action(late, CORA, action_id).status is (
+            AccountActionStatus.PENDING_APPROVAL
+        )
+        with unit_of_work(sessions) as first:
+            accounts.approve(first, SAM, action_id, now=NOW)
+        with pytest.raises(Conflict):
+            accounts.approve(late, CORA, action_id, now=NOW)
+        late.rollback()
+    with sessions() as session:
+        [restriction] = session.scalars(select(Restriction)).all()
+        assert restriction.approved_by == "sam"
