@@ -351,3 +351,29 @@ def test_the_skew_limit_is_inclusive_in_both_directions(offset: int) -> None:
     else:
         with pytest.raises(Unauthorized, match="the limit is 300 s"):
             verify_signature(SMS_SECRET, headers, VECTOR_BODY, now=now)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x00",
+        b'{"signal_id": "sig-\x00", "type": "sim_swap"}',  # a raw NUL: not JSON
+        b'{"signal_id": "sig-\\u0000", "type": "sim_swap"}',  # an id with a NUL escape
+        b'{"signal_id": "\\ud800", "type": "sim_swap"}',  # a lone surrogate escape
+        b"\xff\xfe\xfd",
+        bytes(range(256)),
+    ],
+)
+def test_hostile_bodies_are_kept_exactly_once(
+    client: TestClient, engine: Engine, seeded: sessionmaker[Session], raw: bytes
+) -> None:
+    """NUL, lone surrogates, bytes that are not UTF-8: refused with a 4xx, kept byte for
+    byte on both databases, and once however often they are sent."""
+    token = _token(engine)
+    for _ in range(2):
+        response = _post(client, token, raw)
+        assert 400 <= response.status_code < 500, response.text
+    with unit_of_work(seeded) as session:
+        [dead] = session.scalars(select(DeadLetter).where(DeadLetter.source == "sms")).all()
+        assert dead.raw == raw
+        assert "\x00" not in (dead.event_id or "") + dead.reason
