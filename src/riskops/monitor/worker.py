@@ -8,6 +8,9 @@ Between batches it also runs the case tasks (``riskops.cases.tasks``): housekeep
 delivery of the intake outbox (the case alerts its batches wrote) every
 ``RISKOPS_INTAKE_POLL_SECONDS`` and once more before ``--once`` exits; the worker loop is
 the process's one drainer.
+
+A lost database never ends it: opening the database and every pass are retried with
+backoff (``riskops.kernel.retry.Backoff``) until it answers again.
 """
 
 from __future__ import annotations
@@ -16,19 +19,24 @@ import argparse
 import signal
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
+from typing import TypeVar
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
 from riskops.cases.tasks import delivery_pass, housekeeping_pass
 from riskops.kernel.config import Settings, get_settings
 from riskops.kernel.db import open_database
 from riskops.kernel.logging import get_logger
+from riskops.kernel.retry import Backoff
 from riskops.monitor.runtime import MonitorRuntime, tune_gc
 from riskops.monitor.service import BatchResult
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 class Summary:
@@ -65,43 +73,92 @@ def run(
     batch: int = 2_000,
     stop: threading.Event | None = None,
     console: Console | None = None,
+    backoff: Backoff | None = None,
 ) -> Summary:
-    """Run the tail loop until the log is drained (``once``) or ``stop`` is set."""
+    """Run the tail loop until the log is drained (``once``) or ``stop`` is set.
+
+    A lost database never ends the process: opening it, loading the rules and every pass
+    of the loop (housekeeping, delivery, a batch) are retried with ``backoff`` (exponential,
+    with jitter) until it answers again; the monitor then goes on from its snapshot and
+    checkpoint, and the first pass after a success starts the backoff over.
+    """
     settings = settings or get_settings()
     stop = stop or threading.Event()
-    engine = open_database(settings.sqlalchemy_url)
-    runtime = MonitorRuntime.create(settings, engine, batch_size=batch)
-    tune_gc()
+    backoff = backoff or Backoff()
     summary = Summary()
+    started = _until_it_works(lambda: _start(settings, batch), stop, backoff, "monitor.start")
+    if started is None:  # stopped before the database ever answered
+        return summary
+    engine, runtime = started
+    tune_gc()
     log.info("monitor.worker_started", seq=runtime.seq, batch=batch)
     next_housekeeping = next_delivery = 0.0
     try:
         while not stop.is_set():
-            if settings.housekeeping_seconds > 0 and time.monotonic() >= next_housekeeping:
-                housekeeping_pass(runtime.sessions)
-                next_housekeeping = time.monotonic() + settings.housekeeping_seconds
-            if settings.intake_poll_seconds > 0 and time.monotonic() >= next_delivery:
-                delivery_pass(runtime.sessions)
-                next_delivery = time.monotonic() + settings.intake_poll_seconds
             try:
+                if settings.housekeeping_seconds > 0 and time.monotonic() >= next_housekeeping:
+                    housekeeping_pass(runtime.sessions)
+                    next_housekeeping = time.monotonic() + settings.housekeeping_seconds
+                if settings.intake_poll_seconds > 0 and time.monotonic() >= next_delivery:
+                    delivery_pass(runtime.sessions)
+                    next_delivery = time.monotonic() + settings.intake_poll_seconds
                 result = runtime.step()
-            except Exception as exc:  # state is rebuilt; retry after a pause
-                log.error("monitor.batch_failed", error=repr(exc), seq=runtime.seq)
-                stop.wait(1.0)
-                continue
-            summary.add(result)
-            if not result.events:
-                if once:
+                if not result.read and once:
                     delivery_pass(runtime.sessions)  # the cases exist when --once returns
+            except Exception as exc:  # the state is rebuilt; wait longer after each failure
+                delay = backoff.next_delay()
+                log.error(
+                    "monitor.worker_pass_failed",
+                    error=repr(exc),
+                    seq=runtime.seq,
+                    failures=backoff.failures,
+                    retry_in=round(delay, 2),
+                )
+                stop.wait(delay)
+                continue
+            backoff.reset()
+            summary.add(result)
+            if not result.read:
+                if once:
                     break
                 stop.wait(runtime.poll_interval)
     finally:
-        runtime.snapshot()
+        try:
+            runtime.snapshot()
+        except OSError as exc:  # the next start replays a little more; nothing is lost
+            log.warning("monitor.snapshot_failed", error=repr(exc))
         engine.dispose()
         log.info("monitor.worker_stopped", seq=runtime.seq)
     if console is not None:
         summary.render(console)
     return summary
+
+
+def _start(settings: Settings, batch: int) -> tuple[Engine, MonitorRuntime]:
+    """The database (migrated) and the runtime (rules, snapshot, quarantine list)."""
+    engine = open_database(settings.sqlalchemy_url)
+    try:
+        return engine, MonitorRuntime.create(settings, engine, batch_size=batch)
+    except BaseException:
+        engine.dispose()
+        raise
+
+
+def _until_it_works(
+    attempt: Callable[[], T], stop: threading.Event, backoff: Backoff, what: str
+) -> T | None:
+    """``attempt()`` until it succeeds (None if ``stop`` is set first)."""
+    while not stop.is_set():
+        try:
+            value = attempt()
+        except Exception as exc:
+            delay = backoff.next_delay()
+            log.error(f"{what}_failed", error=repr(exc), failures=backoff.failures, retry_in=delay)
+            stop.wait(delay)
+            continue
+        backoff.reset()
+        return value
+    return None
 
 
 def install_signal_handlers(stop: threading.Event) -> None:
