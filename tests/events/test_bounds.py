@@ -8,6 +8,7 @@ of the table, name the same field with the same reason, and keep a dead letter.
 from __future__ import annotations
 
 import csv
+import ipaddress
 import types
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,12 +18,16 @@ import msgspec
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskops.events import nats, repository, service, validation
+from riskops.events.schemas import PROBLEMS, bounded_fields
 from riskops.events.tabular import wire_dicts_to_table
 from riskops.events.tasks import ingest_file
 from riskops.events.validation import Rejection
+from riskops.kernel.bounds import identifier_problem, ip_fast, ip_problem
 from riskops.kernel.db import unit_of_work
 from support import bearer, token_for
 
@@ -292,3 +297,78 @@ def test_the_bounds_are_the_case_intakes() -> None:
         )
         with pytest.raises(ValidationFailed):
             intake._validate(alert)
+
+
+def test_amlworld_rows_outside_the_bounds_name_their_column(tmp_path: Path) -> None:
+    from riskops.events.amlworld import HEADER, read_amlworld
+
+    rows = {
+        "2008/12/31 23:59,10,A1,20,B2,10.00,US Dollar,10.00,US Dollar,Wire,0": "$.Timestamp",
+        "2022/09/01 00:20,10,A\x00,20,B2,10.00,US Dollar,10.00,US Dollar,Wire,0": "$.Account",
+        "2022/09/01 00:20,10,A1,20,B2 ,10.00,US Dollar,10.00,US Dollar,Wire,0": "$.Account",
+        "2022/09/01 00:20,10,A1,20,B2,1,US Dollar,1e400,US Dollar,Wire,0": "$.Amount Paid",
+        "2022/09/01 00:20,10,A1,20,B2,1,Bitcoin,1e12,Bitcoin,Wire,0": "$.Amount Paid",
+        "2022/09/01 00:20,10,A1,20,B2,1,US Dollar,1,US Dollar,Wi\x1bre,0": "$.Payment Format",
+    }
+    path = tmp_path / "x_Trans.csv"
+    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    results = list(read_amlworld(path))
+    assert len(results) == len(rows)
+    for (_, result), (line, column) in zip(results, rows.items(), strict=True):
+        assert isinstance(result, Rejection), line
+        assert [e.field for e in result.errors] == [column], line
+
+
+# --- generated: every input is either refused with reasons, or an event within bounds ----
+
+_anything = st.one_of(
+    st.text(max_size=300),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+    st.integers(-(2**70), 2**70),
+    st.floats(),
+    st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()),
+    st.none(),
+    st.booleans(),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+_fields = ["event_id", "account_id", "occurred_at", "amount", "usd_value", "ip", "device_id"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    base=st.sampled_from([_deposit(), _login(), _kyc(), _trade()]),
+    changes=st.dictionaries(st.sampled_from(_fields), _anything, min_size=1, max_size=3),
+)
+def test_any_value_is_refused_with_a_reason_or_within_the_bounds(
+    base: dict[str, Any], changes: dict[str, Any]
+) -> None:
+    event = {k: v for k, v in {**base, **changes}.items() if v is not None or k in changes}
+    raw = msgspec.json.encode(event)
+    result = validation.decode(raw)
+    if isinstance(result, Rejection):
+        assert result.errors and all(e.field.startswith("$") and e.reason for e in result.errors)
+        return
+    # accepted: every bound holds (the monitor and the case intake need no more)
+    for name, _, bound in bounded_fields(type(result)):
+        value = getattr(result, name)
+        assert value is None or PROBLEMS[bound](value) is None, (name, value)
+    assert identifier_problem(result.account_id) is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.one_of(st.ip_addresses().map(str), st.text(alphabet="0123456789abcdef:.%ex ", max_size=45))
+)
+def test_the_fast_ip_check_never_accepts_what_ipaddress_refuses(value: str) -> None:
+    if ip_fast(value):
+        ipaddress.ip_address(value)  # raises if the fast path were wrong
+    assert (ip_problem(value) is None) == _parses(value)
+
+
+def _parses(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True

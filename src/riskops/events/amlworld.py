@@ -148,14 +148,29 @@ def read_amlworld(path: Path) -> Iterator[tuple[int, Event | Rejection]]:
                 counterparty_id=f"{f[3]}-{f[4]}",
                 method=f[9] or None,
             )
-        except (ValueError, ArithmeticError) as exc:  # not positive, not finite, too large
-            reason = str(exc) if isinstance(exc, ValueError) else f"unusable amount {f[7]!r}"
-            rejection = Rejection(
-                [FieldError("$.Amount Paid", reason)], line.encode(), event_id, row
-            )
-            yield row, rejection
+        except (ValueError, ArithmeticError) as exc:  # outside the bounds (kernel.bounds)
+            yield row, Rejection([_refused(exc, f[7])], line.encode(), event_id, row)
             continue
         yield row, event
+
+
+# The event field a bound names (``riskops.events.schemas.check_bounds``: "`field` reason")
+# -> the AMLworld column it came from.
+_COLUMNS = {
+    "occurred_at": "$.Timestamp",
+    "account_id": "$.Account",
+    "counterparty_id": "$.Account",
+    "method": "$.Payment Format",
+}
+
+
+def _refused(exc: Exception, paid: str) -> FieldError:
+    if not isinstance(exc, ValueError):
+        return FieldError("$.Amount Paid", f"unusable amount {paid!r}")
+    message = str(exc)
+    field, _, reason = message.partition("` ")
+    column = _COLUMNS.get(field.lstrip("`"), "$.Amount Paid")
+    return FieldError(column, reason if reason else message)
 
 
 def read_amlworld_labels(path: Path) -> dict[int, bool]:
