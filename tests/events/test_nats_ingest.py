@@ -194,6 +194,7 @@ class Gate:
         self._open.set()
         self._sockets: list[Any] = []
         self._lock = threading.Lock()
+        self.refused = 0  # connections closed at once while shut
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -207,6 +208,7 @@ class Gate:
                 return
             if not self._open.is_set():
                 client.close()
+                self.refused += 1
                 continue
             upstream = socket.create_connection(self._target)
             with self._lock:
@@ -327,4 +329,54 @@ def test_consumer_waits_for_a_lost_database_without_acking(
             assert _count(direct) == 300
         finally:
             through_gate.dispose()
+            gate.close()
+
+
+@pytest.mark.postgres
+def test_consume_nats_waits_for_the_database_at_start(
+    nats_url: str, stream: tuple[str, str], wire: Wire, tmp_path: Any
+) -> None:
+    """``riskops consume-nats`` started while the database cannot be reached waits for it
+    (backoff) instead of exiting, then consumes."""
+    import os
+    import subprocess
+    from urllib.parse import quote, urlparse
+
+    from processes import RISKOPS, wait_for
+    from riskops.kernel.db import session_factory
+    from support import POSTGRES_URL, migrated_engine
+
+    with migrated_engine("postgres", tmp_path) as engine:
+        with engine.connect() as conn:
+            schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+        server = urlparse(POSTGRES_URL.replace("+psycopg", ""))
+        gate = Gate((server.hostname or "127.0.0.1", server.port or 5432))
+        url = f"postgresql+psycopg://{server.username}@127.0.0.1:{gate.port}{server.path}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RISKOPS_")}
+        env.update(
+            RISKOPS_DATABASE_URL=f"{url}?options={quote(f'-csearch_path={schema}')}",
+            RISKOPS_DATA_DIR=str(tmp_path),
+            RISKOPS_LOG_LEVEL="WARNING",
+        )
+        asyncio.run(publish(nats_url, stream[1], _events(wire, range(50)), stream=stream[0]))
+        gate.shut()
+        args = ["--url", nats_url, "--stream", stream[0], "--subject", stream[1], "--max", "50"]
+        proc = subprocess.Popen(
+            [RISKOPS, "consume-nats", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for(lambda: gate.refused >= 2 or proc.poll() is not None, "two attempts")
+            assert proc.poll() is None, proc.communicate()[1].decode()
+            gate.open()
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err.decode()
+            assert b"database.unreachable" in out and b"messages 50" in out  # logs: stdout
+            assert _count(session_factory(engine)) == 50
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
             gate.close()
