@@ -347,6 +347,27 @@ def test_a_case_waiting_for_approval_is_told_but_not_closed(engine: Engine) -> N
         assert kinds(session, case.id)[-1] == "hold_rejected"
 
 
+def test_a_closed_case_hears_of_a_kept_hold_resolved_later_and_stays_closed(
+    engine: Engine,
+) -> None:
+    with unit_of_work(session_factory(engine)) as session:
+        u = users(session)
+        [h1] = held_case(session, "20000.00")
+        case = taken(session, u["ana"])
+        decisions.decide(
+            session,
+            u["ana"],
+            case.id,
+            decision(A.DISMISS, reason_code="other", holds_reason="treasury decides it"),
+        )
+        assert case.status is CaseStatus.CLOSED and case.outcome is Outcome.DISMISSED
+        monitor.resolve_hold(session, u["sen"], h1, "reject", "treasury said no")
+        assert holds.deliver(session) == 1
+        session.flush()
+        assert kinds(session, case.id)[-3:] == ["holds_kept", "closed", "hold_rejected"]
+        assert (case.status, case.outcome) == (CaseStatus.CLOSED, Outcome.DISMISSED)
+
+
 def test_a_decisions_own_resolutions_and_redeliveries_are_recorded_once(engine: Engine) -> None:
     with unit_of_work(session_factory(engine)) as session:
         u = users(session)
