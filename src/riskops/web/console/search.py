@@ -16,6 +16,7 @@ from starlette.responses import Response
 from riskops.accounts import service as accounts
 from riskops.auth.permissions import Principal
 from riskops.cases import service as cases
+from riskops.kernel.bounds import MAX_DB_INT, identifier_problem
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.templating import render
 from riskops.web.deps import DbSession
@@ -23,10 +24,7 @@ from riskops.web.deps import DbSession
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 ACCEPTS = "an account id, as the exchange sends it, or a case number (123 or #123)"
-# An account id is at most this long and printable (the identifier bounds of events);
-# anything else cannot name an account, so it is not looked up (PostgreSQL refuses NUL).
-MAX_ACCOUNT_ID = 128
-MAX_CASE_ID = 2**63 - 1  # the largest BIGINT: a longer number is no case
+MAX_CASE_ID = MAX_DB_INT  # a larger number is no case (and no database integer)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE = re.compile(r"\+?[\d\s().-]{7,}")
 
@@ -57,9 +55,10 @@ def case_number(query: str) -> int | None:
 
 
 def known_account(session: Session, principal: Principal, account_id: str) -> bool:
-    """Whether ``account_id`` names an account riskops knows (values that cannot be an
-    account id are not looked up)."""
-    if not account_id.isprintable() or len(account_id) > MAX_ACCOUNT_ID:
+    """Whether ``account_id`` names an account riskops knows. A value the identifier
+    bounds refuse (too long, blank, invisible characters) names none: no event carrying it
+    was ever accepted, so it is not looked up."""
+    if identifier_problem(account_id) is not None:
         return False
     return accounts.account_exists(session, principal, account_id)
 
