@@ -312,3 +312,23 @@ def test_replay_needs_the_permission(engine: Engine, tmp_path: Path) -> None:
     analyst = Principal.for_user(1, "ana", Role.ANALYST)
     with pytest.raises(Forbidden):
         rt.replay(dead_id, analyst)
+
+
+def test_an_event_decided_before_that_fails_on_a_rebuild_is_isolated_too(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The rebuild after a poison event replays events decided before; one of them may
+    fail now (the database refuses what it stored before). It is isolated and quarantined
+    like the poison, instead of failing the rebuild for ever."""
+    early = withdrawal("early", BOOM_ACCOUNT, "50.00")
+    later = good(4, "l")
+    append(engine, [(early.event_id, msgspec.json.encode(early).decode())])
+    rt = runtime(engine, tmp_path, batch_size=10)
+    rt.catch_up()  # decided and stored, before the database refuses it
+    refuse_decisions_of(engine)
+    (poison,) = append(engine, [("poison-z", POISONS["evaluator_raises"]("poison-z"))])
+    append(engine, [(e.event_id, msgspec.json.encode(e).decode()) for e in later])
+    rt.catch_up()
+    assert quarantined(engine) == [poison - 1, poison]
+    assert counts(rt) == expected(later)[0]
+    assert rt.checkpoint() == poison + len(later)

@@ -324,7 +324,13 @@ class MonitorRuntime:
                 self._rebuild()
             before = self.seq
             if self.seq < low - 1:
-                part = self._batch(self.batch_size, below=low, keep=keep, wait_gaps=False)
+                try:
+                    part = self._batch(self.batch_size, below=low, keep=keep, wait_gaps=False)
+                except Exception as exc:
+                    if quarantine.transient(exc) or not self._failed:
+                        raise
+                    low = self._failed[0].seq  # decided before, failing now: suspects too
+                    continue
             else:
                 try:
                     part = self._batch(1, keep=keep, wait_gaps=False)
