@@ -322,18 +322,31 @@ def work_history(
     out = HistoryWorked(capacity=held_capacity(session, now))
     if not cases:
         return out
-    alerts = {case.id: alerts_of(session, case.id) for case in cases}
-    latest = {case.id: max(a.occurred_at for a in alerts[case.id]) for case in cases}
-    since = max(latest.values()) - timedelta(hours=SHIFT_HOURS)
-    held = sorted((latest[c.id] for c in cases if c.queue_key == HELD_QUEUE), reverse=True)
-    if len(held) > out.capacity:
-        since = max(since, held[out.capacity])  # that one and every older one were worked
+    latest = {c.id: max(a.occurred_at for a in alerts_of(session, c.id)) for c in cases}
+    since = backlog_since(
+        [(c.queue_key, latest[c.id]) for c in cases],
+        out.capacity,
+        timedelta(hours=SHIFT_HOURS),
+    )
     out.backlog_since = since
     earlier = sorted((c for c in cases if latest[c.id] <= since), key=lambda c: latest[c.id])
     for i, case in enumerate(earlier):
         _work(session, workers[i % len(workers)], case, history, out, now)
     out.cases = len(earlier)
     return out
+
+
+def backlog_since(
+    cases: Sequence[tuple[str, datetime]], capacity: int, shift: timedelta
+) -> datetime:
+    """When the backlog of the shift on duty begins, from each open case's (queue, latest
+    alert time): the last ``shift`` of the month, cut later if need be so that at most
+    ``capacity`` held-withdrawal cases come after it. Cases at or before it were worked."""
+    since = max(t for _, t in cases) - shift
+    held = sorted((t for queue, t in cases if queue == HELD_QUEUE), reverse=True)
+    if len(held) > capacity:
+        since = max(since, held[capacity])  # that one and every older one were worked
+    return since
 
 
 def _open_cases(session: Session, principal: Principal, queue_key: str) -> list[Case]:
