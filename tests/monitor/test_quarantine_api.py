@@ -85,6 +85,8 @@ def test_decisions_go_on_and_the_quarantined_event_is_replayed_after_a_fix(
         "decision": "allow",
     }
     assert client.post(replay).status_code == 409  # once
+    assert client.get(f"/v1/dead-letters/{item['id']}").json()["replayed"] is True
+    assert item["replayed"] is False  # as listed before the replay
     assert client.get("/readyz").json()["monitor"]["quarantined"] == 0
 
 
@@ -159,7 +161,11 @@ def test_cli_lists_quarantined_events_and_replays_one(data_dir: Path) -> None:
     listed = runner.invoke(app, ["dead-letters", "--source", "monitor", "--json"])
     assert listed.exit_code == 0, listed.output
     (letter,) = [msgspec.json.decode(line) for line in listed.output.splitlines()]
-    assert (letter["source"], letter["event_id"]) == ("monitor", "poison-c")
+    assert (letter["source"], letter["event_id"], letter["replayed"]) == (
+        "monitor",
+        "poison-c",
+        False,
+    )
 
     failed = runner.invoke(app, ["dead-letters", "replay", str(letter["id"])])
     assert failed.exit_code == 1
@@ -169,3 +175,5 @@ def test_cli_lists_quarantined_events_and_replays_one(data_dir: Path) -> None:
     assert done.exit_code == 0, done.output
     answer = done.output.strip().splitlines()[-1]  # after the runtime's log lines
     assert msgspec.json.decode(answer)["outcome"] == "ingested"
+    table = runner.invoke(app, ["dead-letters"])
+    assert "replayed" in table.output and "yes" in table.output

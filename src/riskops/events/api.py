@@ -16,11 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from riskops.auth.permissions import Permission, Principal
 from riskops.events import adapters, service
 from riskops.events.models import Source
-from riskops.events.schemas import AnyEvent
+from riskops.events.schemas import EVENT_TYPES, AnyEvent, bounded_fields
 from riskops.web.auth import requires
 from riskops.web.bodies import read_body
 from riskops.web.deps import Container, DbSession, container
-from riskops.web.openapi import schema_of
+from riskops.web.openapi import errors, rules, schema_of
 from riskops.web.params import Limit, Offset, RowIdPath
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -59,6 +59,9 @@ class DeadLetterOut(BaseModel):
     raw_base64: str | None = Field(
         description="the input's exact bytes, base64, when they are not UTF-8 text (else null)"
     )
+    replayed: bool = Field(
+        default=False, description="replayed after a fix (``POST .../replay``; audited)"
+    )
 
 
 class DeadLetterPage(BaseModel):
@@ -69,16 +72,47 @@ class DeadLetterPage(BaseModel):
 
 
 _EVENT_SCHEMA = schema_of(AnyEvent)
+_BOUND_RULES = {
+    "identifier": "an identifier: not blank, no control or invisible character, not too long",
+    "text": "no control character",
+    "ip": "an IPv4 or IPv6 address",
+    "time": "not before the earliest accepted time, nor further ahead than the clock skew",
+    "birth_date": "a plausible date of birth",
+    "amount": "positive, within the precision and the ceiling",
+    "usd": "positive, within the precision and the ceiling",
+}
+
+
+def bound_rules(*structs: type[Any]) -> dict[str, Any]:
+    """``openapi_extra`` naming each bounded field of ``structs`` (``riskops.kernel.bounds``):
+    what their JSON schema cannot state, refused with a 422 (or a ``rejected`` item)."""
+    found = {
+        (f"$.{wire_name}", _BOUND_RULES[bound])
+        for cls in structs
+        for _, wire_name, bound in bounded_fields(cls)
+    }
+    return rules(*sorted(found))
+
+
+def event_rules() -> dict[str, Any]:
+    """``bound_rules`` of every event type."""
+    return bound_rules(*EVENT_TYPES.values())
+
+
+# Any body is answered 202: what is not an event (or not JSON) is refused item by item in
+# `rejected` and dead-lettered, so the document promises no more than that of the body.
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
+        "description": "One event, or a JSON array of events (each an `AnyEvent`); an item "
+        "that is not one is listed in `rejected` with its reasons, and kept.",
         "content": {
-            "application/json": {
-                "schema": {"oneOf": [_EVENT_SCHEMA, {"type": "array", "items": _EVENT_SCHEMA}]}
-            },
+            "application/json": {"schema": {}},
             NDJSON: {"schema": {"type": "string", "description": "one JSON event per line"}},
         },
-    }
+    },
+    "x-riskops-item-schema": _EVENT_SCHEMA,
+    "responses": errors(413),
 }
 
 
@@ -135,7 +169,7 @@ def get_dead_letters(
         "total": total,
         "limit": limit,
         "offset": offset,
-        "items": [service.dead_letter_view(d) for d in items],
+        "items": service.with_replayed(session, [service.dead_letter_view(d) for d in items]),
     }
 
 
@@ -146,7 +180,8 @@ def get_dead_letter(
     who: Principal = requires(Permission.DEAD_LETTER_VIEW),
 ) -> dict[str, Any]:
     """One dead letter, with its raw payload (audited)."""
-    return service.dead_letter_view(service.dead_letter(session, who, dead_letter_id))
+    view = service.dead_letter_view(service.dead_letter(session, who, dead_letter_id))
+    return service.with_replayed(session, [view])[0]
 
 
 class ReplayOut(BaseModel):

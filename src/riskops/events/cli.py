@@ -157,13 +157,13 @@ def register(app: typer.Typer) -> None:
             items, total = repository.list_dead_letters(
                 session, limit=limit, offset=offset, source=source
             )
-            views = [service.dead_letter_view(d) for d in items]
+            views = service.with_replayed(session, [service.dead_letter_view(d) for d in items])
         if as_json:
             for view in views:
                 typer.echo(msgspec.json.encode(view).decode())
             return
         table = Table(title=f"dead letters ({total:,} in all)")
-        for name in ("id", "when", "source", "row", "event id", "reason"):
+        for name in ("id", "when", "source", "row", "event id", "reason", "replayed"):
             table.add_column(name)
         for v in views:
             row = "" if v["source_row"] is None else str(v["source_row"])
@@ -175,6 +175,7 @@ def register(app: typer.Typer) -> None:
                 row,
                 v["event_id"] or "",
                 v["reason"][:120],
+                "yes" if v["replayed"] else "",
             )
         Console().print(table)
 

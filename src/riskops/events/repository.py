@@ -352,3 +352,23 @@ def dead_letters_by_source(session: Session) -> list[tuple[str, int]]:
     stmt = select(DeadLetter.source, func.count()).group_by(DeadLetter.source)
     rows = session.execute(stmt.order_by(DeadLetter.source))
     return [(str(source), int(n)) for source, n in rows]
+
+
+DEAD_LETTER_SUBJECT = "dead_letter"  # audit subject type of a dead letter
+DEAD_LETTER_REPLAYED = "dead_letter.replayed"  # the audit action that marks it replayed
+
+
+def replayed_dead_letters(session: Session, dead_letter_ids: Iterable[int]) -> set[int]:
+    """Which of these dead letters were replayed: their replay is an audit entry (the
+    trail is append-only, so a replay is never undone; ADR 0016)."""
+    from riskops.audit.models import AuditEntry
+
+    ids = [str(i) for i in dead_letter_ids]
+    if not ids:
+        return set()
+    stmt = select(AuditEntry.subject_id).where(
+        AuditEntry.subject_type == DEAD_LETTER_SUBJECT,
+        AuditEntry.action == DEAD_LETTER_REPLAYED,
+        AuditEntry.subject_id.in_(ids),
+    )
+    return {int(i) for i in session.scalars(stmt)}

@@ -330,6 +330,12 @@ def dead_letter_view(dead: DeadLetter) -> dict[str, Any]:
     }
 
 
+def with_replayed(session: Session, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Dead-letter views with ``replayed``: whether each was replayed after a fix."""
+    replayed = repository.replayed_dead_letters(session, [v["id"] for v in views])
+    return [{**v, "replayed": v["id"] in replayed} for v in views]
+
+
 def raw_view(raw: bytes) -> dict[str, str | None]:
     """A dead letter's raw input for readers: ``raw`` as text (U+FFFD where the bytes are
     not UTF-8), and ``raw_base64``, the exact bytes, when the text is not them."""

@@ -33,8 +33,8 @@ from riskops.kernel.errors import Conflict, NotFound, RiskopsError, ValidationFa
 from riskops.monitor import repository as repo
 from riskops.monitor.service import LogRecord
 
-REPLAYED = "dead_letter.replayed"
-SUBJECT = "dead_letter"
+REPLAYED = events_repo.DEAD_LETTER_REPLAYED
+SUBJECT = events_repo.DEAD_LETTER_SUBJECT
 _MAX_REASON = 4_000
 _any = msgspec.json.Decoder()
 
@@ -135,7 +135,7 @@ def replayable(session: Session, actor: Principal, dead_letter_id: int) -> DeadL
     dead = events_repo.get_dead_letter(session, dead_letter_id)
     if dead is None:
         raise NotFound(f"no dead letter {dead_letter_id}")
-    if repo.replayed(session, [dead.id], SUBJECT, REPLAYED):
+    if events_repo.replayed_dead_letters(session, [dead.id]):
         raise Conflict(f"dead letter {dead_letter_id} was replayed already")
     return dead
 

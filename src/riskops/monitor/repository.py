@@ -169,13 +169,21 @@ def holds_by_ids(session: Session, hold_ids: Iterable[int]) -> list[Hold]:
 
 
 def set_hold_resolution(
-    session: Session, hold_id: int, status: HoldStatus, actor: str, note: str, now: datetime
+    session: Session,
+    hold_id: int,
+    status: HoldStatus,
+    actor: str,
+    note: str,
+    now: datetime,
+    approved_by: str | None = None,
 ) -> bool:
     """Resolve a hold still ``held``; False if it was resolved meanwhile (compare-and-set)."""
     result = session.execute(
         update(Hold)
         .where(Hold.id == hold_id, Hold.status == HoldStatus.HELD)
-        .values(status=status, resolved_by=actor, note=note, resolved_at=now)
+        .values(
+            status=status, resolved_by=actor, approved_by=approved_by, note=note, resolved_at=now
+        )
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
@@ -279,22 +287,6 @@ def quarantined_events(
         cast(DeadLetter.id, String).not_in(_replayed_ids(subject, action)),
     )
     return {event_id: int(id_) for event_id, id_ in session.execute(stmt) if event_id}
-
-
-def replayed(
-    session: Session, dead_letter_ids: Sequence[int], subject: str, action: str
-) -> set[int]:
-    """Which of these dead letters were replayed (have an ``action`` audit entry)."""
-    from riskops.audit.models import AuditEntry
-
-    if not dead_letter_ids:
-        return set()
-    stmt = select(AuditEntry.subject_id).where(
-        AuditEntry.subject_type == subject,
-        AuditEntry.action == action,
-        AuditEntry.subject_id.in_([str(i) for i in dead_letter_ids]),
-    )
-    return {int(i) for i in session.scalars(stmt)}
 
 
 def count_quarantined(session: Session, source: str, subject: str, action: str) -> int:
