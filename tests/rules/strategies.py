@@ -1,7 +1,8 @@
 """Hypothesis strategies: random flat-row streams and random rules over them.
 
 Few accounts and IPs, timestamps clustered so that windows cut through runs of equal
-timestamps (ties), nulls everywhere a column may be null.
+timestamps (ties) and rows fall exactly one window apart, nulls everywhere a column may be
+null.
 """
 
 from __future__ import annotations
@@ -19,16 +20,36 @@ IPS = ["1.1.1.1", "2.2.2.2", "3.3.3.3"]
 USD = [0, 100, 250, 1000, 5000]
 LISTS = ListStore({"bad_ips": ["2.2.2.2"], "empty": []})
 WINDOWS = ["1s", "2s", "5s", "1m"]
-STEPS = [0, 0, 0, 1, 1000, 400_000, 1_000_000, 1_500_000, 3_000_000, 30_000_000]
+_WINDOW_US = {"1s": 1_000_000, "2s": 2_000_000, "5s": 5_000_000, "1m": 60_000_000}
+WINDOW_US = list(_WINDOW_US.values())
+# Steps of exactly a window (and one microsecond short of one) put rows on window
+# boundaries, where an engine that keeps a row exactly one window old would differ; zero
+# steps make ties.
+STEPS = [
+    *(0, 0, 0, 1, 1000, 400_000, 999_999, 1_000_000, 1_000_000, 1_500_000),
+    *(2_000_000, 3_000_000, 5_000_000, 30_000_000, 60_000_000),
+]
 
 
 @st.composite
-def rows(draw: st.DrawFn, max_size: int = 30) -> list[dict[str, Any]]:
+def rows(
+    draw: st.DrawFn, max_size: int = 30, windows_us: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """A stream in processing order; some rows exactly one of ``windows_us`` (default:
+    every window the rule strategies use) after an earlier row."""
+    windows_us = windows_us or WINDOW_US
     n = draw(st.integers(1, max_size))
     out: list[dict[str, Any]] = []
     ts = 1_700_000_000_000_000
     for i in range(n):
-        ts += draw(st.sampled_from(STEPS))
+        earlier = None
+        if out and draw(st.integers(0, 2)) == 0:
+            # Exactly one window after an earlier row (when that is not in the past), often
+            # of the same keys: the boundary, hit on purpose rather than by luck.
+            earlier = out[draw(st.integers(max(0, len(out) - 3), len(out) - 1))]
+            ts = max(ts, earlier["ts_us"] + draw(st.sampled_from(windows_us)))
+        else:
+            ts += draw(st.sampled_from(STEPS))
         r: dict[str, Any] = dict.fromkeys(FLAT_COLUMNS)
         r.update(
             seq=i,
@@ -45,6 +66,15 @@ def rows(draw: st.DrawFn, max_size: int = 30) -> list[dict[str, Any]]:
             success=draw(st.sampled_from([True, False, None])),
             country=draw(st.sampled_from(["FR", "DE", None])),
         )
+        if earlier is not None and draw(st.booleans()):
+            # Same keys, another type: a ``where`` that held for the earlier row often fails
+            # for this one, which then reads the window without updating it.
+            others = [t for t in TYPES if t != earlier["type"]]
+            r.update(
+                account_id=earlier["account_id"],
+                ip=earlier["ip"],
+                type=draw(st.sampled_from(others)),
+            )
         out.append(r)
     return out
 
@@ -92,22 +122,9 @@ def where(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def feature(draw: st.DrawFn) -> dict[str, Any]:
-    kind = draw(
-        st.sampled_from(
-            [
-                "count",
-                "sum",
-                "avg",
-                "max",
-                "min",
-                "count_distinct",
-                "first_seen",
-                "since",
-                "last",
-                "baseline_ratio",
-            ]
-        )
-    )
+    windowed = ["count", "sum", "avg", "max", "min", "count_distinct", "baseline_ratio"]
+    # Windowed kinds twice as often: their boundaries are where the engines can drift apart.
+    kind = draw(st.sampled_from([*windowed, *windowed, "first_seen", "since", "last"]))
     window = draw(st.sampled_from(WINDOWS))
     if kind == "count":
         f: dict[str, Any] = {"agg": "count", "window": window}
@@ -132,7 +149,7 @@ def feature(draw: st.DrawFn) -> dict[str, Any]:
         f = {"baseline_ratio": "usd_cents", "window": window, "min_count": draw(st.integers(1, 3))}
     if draw(st.booleans()):
         f["by"] = draw(st.sampled_from(["account_id", "ip"]))
-    if draw(st.integers(0, 2)) == 0:
+    if draw(st.booleans()):
         f["where"] = where(draw)
     return f
 
@@ -205,3 +222,17 @@ def rule(draw: st.DrawFn, index: int) -> dict[str, Any]:
 @st.composite
 def rule_sets(draw: st.DrawFn) -> list[dict[str, Any]]:
     return [draw(rule(i)) for i in range(draw(st.integers(1, 3)))]
+
+
+Scenario = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # (rule documents, rows)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn, max_size: int = 30) -> Scenario:
+    """A rule set and a stream whose boundary steps are the windows those rules use, so
+    that rows land exactly one window apart for the features that read them."""
+    docs = draw(rule_sets())
+    used = sorted(
+        {_WINDOW_US[f["window"]] for d in docs for f in d["features"].values() if "window" in f}
+    )
+    return docs, draw(rows(max_size, used or None))
