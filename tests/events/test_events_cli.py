@@ -26,12 +26,14 @@ def test_ingest_then_list_dead_letters(data_dir: Path, wire: Callable[..., Any])
     listed = runner.invoke(app, ["dead-letters", "--json"])
     assert listed.exit_code == 0, listed.output
     letters = [msgspec.json.decode(line) for line in listed.output.splitlines()]
+    # The re-run refused the same line again: still one dead letter (ADR 0017).
     assert [(d["source"], d["source_name"], d["source_row"]) for d in letters] == [
         ("file", "batch.jsonl", 50)
-    ] * 2
+    ]
     assert "unknown event type 'nope'" in letters[0]["reason"]
+    assert (letters[0]["raw"], letters[0]["raw_base64"]) == ('{"type": "nope"}', None)
     table = runner.invoke(app, ["dead-letters", "--limit", "1"])
-    assert "2 in all" in table.output and "batch.jsonl" in table.output
+    assert "1 in all" in table.output and "batch.jsonl" in table.output
 
 
 def test_ingest_unknown_format_fails_clearly(data_dir: Path) -> None:
