@@ -375,4 +375,5 @@ AnyEvent = (
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.__struct_config__.tag: cls for cls in AnyEvent.__args__}
-_CHECKS.update({cls: _compile(cls) for cls in (*EVENT_TYPES.values(), BeneficialOwner)})
+_BOUNDED: list[type[msgspec.Struct]] = [*EVENT_TYPES.values(), BeneficialOwner]
+_CHECKS.update({cls: _compile(cls) for cls in _BOUNDED})
