@@ -163,7 +163,7 @@ def test_a_decision_over_http_names_each_held_withdrawal(app: FastAPI, engine: E
     assert made.json()["case"]["status"] == "closed"
     assert made.json()["action"]["result"]["holds"] == {str(hold_id): "released"}
     hold = ana.get("/v1/holds", params={"status": "released"}).json()
-    assert [(h["id"], h["resolved_by"]) for h in hold] == [(hold_id, "ana")]
+    assert [(h["id"], h["resolved_by"], h["approved_by"]) for h in hold] == [(hold_id, "ana", None)]
 
 
 @pytest.mark.parametrize(("verb", "outcome"), [("release", "dismissed"), ("reject", "restricted")])

@@ -126,7 +126,11 @@ def test_a_full_freeze_cannot_close_a_case_with_its_withdrawal_still_held(engine
         done = decisions.approve(session, u["sen2"], action_id, "agreed")
         assert (done.case.status, done.case.outcome) == (CaseStatus.CLOSED, Outcome.RESTRICTED)
         rejected = hold(session, hold_id)
-        assert (rejected.status, rejected.resolved_by) == (HoldStatus.REJECTED, "sen")
+        assert (rejected.status, rejected.resolved_by, rejected.approved_by) == (
+            HoldStatus.REJECTED,
+            "sen",
+            "sen2",
+        )
         assert done.action.result["holds"] == {str(hold_id): "rejected"}
         assert "hold_rejected" in kinds(session, done.case.id)
         session.flush()
@@ -270,7 +274,11 @@ def test_compliance_approves_the_makers_hold_choices_as_the_makers(engine: Engin
         done = decisions.approve(session, u["comp"], made.action.id, "ok")
         assert done.case.status is CaseStatus.CLOSED
         rejected = hold(session, h1)
-        assert (rejected.status, rejected.resolved_by) == (HoldStatus.REJECTED, "sen")
+        assert (rejected.status, rejected.resolved_by, rejected.approved_by) == (
+            HoldStatus.REJECTED,
+            "sen",
+            "comp",
+        )
         assert rejected.note is not None and "approved by comp" in rejected.note
         session.flush()
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "hold.reject")).one()

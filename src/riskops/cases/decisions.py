@@ -372,8 +372,6 @@ def _resolve_holds(
     choices: dict[str, str] = params.get("holds", {})
     held = {h.id: h for h in case_holds.pending_holds(session, case, for_update=True)}
     context: dict[str, Any] = {"case_id": case.id, "action_id": action.id}
-    if approved_by is not None:
-        context["approved_by"] = approved_by
     statuses: dict[str, str] = {}
     for key, resolution in choices.items():
         if int(key) not in held:  # resolved meanwhile (holds page): its case heard of it
@@ -381,7 +379,14 @@ def _resolve_holds(
             statuses[key] = f"already {gone.status.value if gone else 'gone'}"
             continue
         hold = monitor.resolve_hold(
-            session, actor, int(key), resolution, decision, now=now, context=context
+            session,
+            actor,
+            int(key),
+            resolution,
+            decision,
+            now=now,
+            approved_by=approved_by,
+            context=context,
         )
         case_holds.record(session, case, hold, now, context)
         statuses[key] = hold.status.value

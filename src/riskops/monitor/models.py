@@ -113,6 +113,9 @@ class Hold(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # who approved the resolution when it was part of a four-eyes case decision (ADR 0019);
+    # resolved_by is then the maker, who chose release or reject
+    approved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 

@@ -55,6 +55,7 @@ class HoldOut(msgspec.Struct):
     created_at: datetime
     resolved_at: datetime | None
     resolved_by: str | None
+    approved_by: str | None
     note: str | None
 
 

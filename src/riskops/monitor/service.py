@@ -254,6 +254,7 @@ def resolve_hold(
     note: str,
     *,
     now: datetime | None = None,
+    approved_by: str | None = None,
     context: dict[str, Any] | None = None,
 ) -> Hold:
     """Release or reject a held withdrawal: the one way a hold is resolved.
@@ -262,7 +263,8 @@ def resolve_hold(
     case decision), a note saying why, and a hold still ``held``. The resolution is audited
     and told on the ``hold.resolved`` outbox topic in the same transaction, so the hold's
     case learns of it whoever resolved it. ``context`` (e.g. the deciding case and action)
-    goes into the audit entry and the message.
+    goes into the audit entry and the message. ``approved_by``: the second person of a
+    four-eyes case decision whose maker (``actor``) chose the resolution; recorded on the hold.
     """
     require(actor, Permission.HOLD_RESOLVE)
     if action not in _RESOLUTIONS:
@@ -281,14 +283,16 @@ def resolve_hold(
     status = next_hold_status(hold.status, action)
     now = now or utcnow()
     note = note.strip()
-    if not repo.set_hold_resolution(session, hold_id, status, actor.name, note, now):
+    if not repo.set_hold_resolution(session, hold_id, status, actor.name, note, now, approved_by):
         raise Conflict(f"hold {hold_id} was resolved meanwhile")
     hold.status, hold.resolved_by, hold.note, hold.resolved_at = status, actor.name, note, now
+    hold.approved_by = approved_by
     detail: dict[str, Any] = {
         "action": action,
         "account_id": hold.account_id,
         "event_id": hold.event_id,
         "note": note,
+        **({"approved_by": approved_by} if approved_by else {}),
         **(context or {}),
     }
     audit.record(session, actor, f"hold.{action}", "hold", hold_id, detail, now=now)

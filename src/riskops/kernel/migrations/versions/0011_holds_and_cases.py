@@ -1,4 +1,5 @@
-"""holds and cases: the kernel outbox that tells cases of holds resolved elsewhere
+"""holds and cases: the kernel outbox that tells cases of holds resolved elsewhere, and
+the approver of a hold resolved by a four-eyes case decision
 
 Revision ID: 0011
 Revises: 0010
@@ -30,8 +31,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kernel_outbox")),
     )
     op.create_index("ix_kernel_outbox_topic_id", "kernel_outbox", ["topic", "id"])
+    op.add_column("monitor_holds", sa.Column("approved_by", sa.String(length=128), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("monitor_holds", schema=None) as batch_op:
+        batch_op.drop_column("approved_by")
     op.drop_index("ix_kernel_outbox_topic_id", table_name="kernel_outbox")
     op.drop_table("kernel_outbox")
