@@ -214,3 +214,23 @@ def test_an_approved_case_freeze_records_the_maker_and_the_approver(
         ).all()
     assert restriction.kind is RestrictionKind.FULL_FREEZE
     assert (restriction.created_by, restriction.approved_by) == ("ana", "sam")
+
+
+def test_the_console_asks_for_a_full_freeze_as_the_api_does(app: Any) -> None:
+    """The account page's restrict form calls the same function: a full freeze waits on
+    the approvals page, a withdrawal lock is in force at once, a made-up kind is refused."""
+    ana = login(app, "ana")
+    form = "/accounts/acc-6/restrictions"
+    asked = ana.post(form, data=FREEZE, follow_redirects=False)
+    assert asked.status_code == 303, asked.text
+    assert asked.headers["location"] == "/accounts/acc-6?done=asked"
+    assert active(ana, "acc-6") == []
+    assert 'class="panel approval account-action"' in ana.get("/approvals").text
+    locked = ana.post(form, data={"kind": "withdrawal_lock", "reason": "ATO"})
+    assert locked.history[0].headers["location"] == "/accounts/acc-6?done=restricted"
+    assert active(ana, "acc-6") == ["withdrawal_lock"]
+    assert ana.post(form, data={"kind": "jail", "reason": "x"}).status_code == 422
+    assert ana.post(form, data={"kind": "p2p_ban", "reason": " "}).status_code == 422
+    cora = login(app, "cora")  # compliance approves, but does not restrict
+    assert cora.post(form, data={"kind": "p2p_ban", "reason": "x"}).status_code == 403
+    assert active(ana, "acc-6") == ["withdrawal_lock"]

@@ -126,14 +126,19 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("POST", "/v1/users"): Row(
         P.USER_MANAGE,
         "/v1/users",
-        json={"username": "", "password": "", "role": "analyst", "display_name": ""},
+        json={
+            "username": "m-new",
+            "password": "a password long enough",
+            "role": "analyst",
+            "display_name": "New",
+        },
     ),
     ("PATCH", "/v1/users/{user_id}"): Row(
-        P.USER_MANAGE, f"/v1/users/{NONE}", json={"disabled": True}
+        P.USER_MANAGE, f"/v1/users/{NONE}", json={"active": True}
     ),
     ("GET", "/v1/tokens"): Row(P.TOKEN_MANAGE, "/v1/tokens"),
     ("POST", "/v1/tokens"): Row(
-        P.TOKEN_MANAGE, "/v1/tokens", json={"name": "", "scopes": ["case:view"]}
+        P.TOKEN_MANAGE, "/v1/tokens", json={"name": "m-token", "scopes": ["case:view"]}
     ),
     ("DELETE", "/v1/tokens/{token_id}"): Row(P.TOKEN_MANAGE, f"/v1/tokens/{NONE}"),
     ("GET", "/v1/audit"): Row(P.AUDIT_VIEW, "/v1/audit"),
@@ -236,6 +241,9 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/accounts/{account_id}"): Row(P.ACCOUNT_VIEW, "/accounts/matrix-acc"),
     ("GET", "/accounts/{account_id}/timeline"): Row(
         P.ACCOUNT_VIEW, "/accounts/matrix-acc/timeline"
+    ),
+    ("POST", "/accounts/{account_id}/restrictions"): Row(
+        P.ACCOUNT_RESTRICT, "/accounts/matrix-acc/restrictions", form=FREEZE
     ),
     ("POST", "/accounts/{account_id}/restrictions/{restriction_id}/lift"): Row(
         P.ACCOUNT_RESTRICT, f"/accounts/matrix-acc/restrictions/{NONE}/lift", form={"reason": "r"}
@@ -403,7 +411,8 @@ def test_every_route_refuses_every_caller_without_the_permission(
         )
         makers = {a.requested_by for a in asked}
         may_restrict = {f"m-{r}" for r in Role if P.ACCOUNT_RESTRICT in ROLE_PERMISSIONS[r]}
-        assert makers == may_restrict | {"token:all"}  # each asked; none got it in force
+        # each asked (over the API and the console); none got it in force
+        assert makers == may_restrict | {"token:all"}
 
 
 # --- four-eyes through every route that approves ----------------------------------------

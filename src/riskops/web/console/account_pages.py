@@ -1,4 +1,6 @@
-"""The account page (account 360) and its timeline partial; lifting a restriction."""
+"""The account page (account 360) and its timeline partial; restricting an account and
+lifting a restriction (through ``accounts.service``, as the API: a full freeze or an
+offboarding waits for a second person on the approvals page)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from riskops.accounts import service as accounts
+from riskops.accounts.models import AccountAction, RestrictionKind
 from riskops.accounts.schemas import TimelinePage
 from riskops.auth.permissions import Permission
+from riskops.kernel.errors import ValidationFailed
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.search import known_account, no_account
 from riskops.web.console.templating import render
@@ -58,6 +62,8 @@ def account_page(
     context = {
         "s": summary,
         "can_lift": user.principal.can(Permission.ACCOUNT_RESTRICT),
+        "can_restrict": user.principal.can(Permission.ACCOUNT_RESTRICT),
+        "restriction_kinds": [(k, accounts.needs_second_person(k)) for k in RestrictionKind],
         **timeline_context(page, account_id, types),
     }
     return render(request, "account.html", context)
@@ -78,6 +84,26 @@ def timeline_rows(
     )
     context = {**timeline_context(page, account_id, types), "appending": before is not None}
     return render(request, "_timeline_rows.html", context)
+
+
+@router.post("/accounts/{account_id}/restrictions")
+def restrict(
+    request: Request,
+    account_id: str,
+    db: DbSession,
+    user: PageUser,
+    kind: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Restrict the account with a reason; a full freeze or an offboarding is asked for and
+    waits for someone else's approval (four-eyes)."""
+    if kind not in {k.value for k in RestrictionKind}:
+        raise ValidationFailed(
+            "choose a restriction", details=[{"field": "kind", "reason": "not a restriction"}]
+        )
+    done = accounts.restrict(db, user.principal, account_id, RestrictionKind(kind), reason)
+    asked = isinstance(done, AccountAction)
+    return see_other(f"/accounts/{account_id}?done={'asked' if asked else 'restricted'}", request)
 
 
 @router.post("/accounts/{account_id}/restrictions/{restriction_id}/lift")

@@ -149,6 +149,8 @@ DONE = {
     "approved": "Approved: the action was carried out.",
     "refused": "Refused: the case went back to its analyst.",
     "account_refused": "Refused: nothing happens to the account.",
+    "restricted": "Restriction in force.",
+    "asked": "Asked: a full freeze or an offboarding waits for a second person's approval.",
     "assigned": "Case assigned.",
     "unassigned": "Case back in its queue, unassigned.",
     "amended": "Amendment added to the note.",
