@@ -210,10 +210,11 @@ def _casework_summary(console: Console, session: Session, seeded: casework.Casew
         since = f"{worked.backlog_since:%Y-%m-%d %H:%M} UTC" if worked.backlog_since else "-"
         console.print(
             f"The month's earlier shifts worked {worked.cases:,} cases through the decision "
-            f"services ({worked.released:,} held withdrawals released, {worked.rejected:,} "
-            f"rejected, {worked.restricted:,} accounts restricted, {worked.dismissed:,} "
-            f"dismissed); the alerts since {since} are the backlog of the shift on duty, "
-            f"which clears {worked.capacity} held withdrawals inside the SLA."
+            f"services, recorded at this run's time ({worked.released:,} held withdrawals "
+            f"released, {worked.rejected:,} rejected, {worked.restricted:,} accounts "
+            f"restricted, {worked.dismissed:,} dismissed); the alerts since {since} are the "
+            f"backlog of the shift on duty, which clears {worked.capacity} held withdrawals "
+            "inside the SLA."
         )
     console.print(
         "Raised through the intake services: "
