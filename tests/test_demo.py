@@ -28,6 +28,9 @@ from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.monitor import repository as monitor_repo
 from riskops.monitor.models import HoldStatus
+from riskops.reports import detection
+from riskops.reports import repository as report_repo
+from riskops.sim import load_labels
 
 HELD = casework.HELD_QUEUE
 SYSTEM = Principal.system("tests")
@@ -60,6 +63,7 @@ def test_the_demo_backlog_fits_the_shift_and_recovers_as_it_is_worked(
     printed = io.StringIO()
     settings = Settings(data_dir=tmp_path, database_url="")
     _, seeded = prepare(Console(file=printed, width=200), settings, engine, options)
+    sim = tmp_path / "sim"
     worked = seeded.history
     assert worked is not None
 
@@ -78,6 +82,11 @@ def test_the_demo_backlog_fits_the_shift_and_recovers_as_it_is_worked(
         assert sorted(seeded.on_shift) == sorted(u.username for u in analysts)
         text = " ".join(printed.getvalue().split())  # as printed, without rich's wrapping
         assert f"clears {worked.capacity} held withdrawals inside the SLA" in text
+        # The detection table is scored on every alert of the month, after the case work
+        # too: working cases changes no alert, so recall and precision are not gamed.
+        report = detection.score_detection(report_repo.alert_refs(session), *load_labels(sim))
+        assert report.alerts > 0
+        assert f"│ all │ │ │ │ │ {report.alerts:,} │ {detection.pct(report.precision)} │" in text
         # The month's earlier cases were worked, and left no withdrawal held behind them.
         assert worked.cases > held.open and worked.released + worked.rejected > 0
         still_held = {h.id for h in monitor_repo.list_holds(session, HoldStatus.HELD, 10**6, 0)}
