@@ -21,7 +21,7 @@ from riskops.kernel.clock import utcnow
 from riskops.web.auth import CurrentPrincipal
 from riskops.web.bodies import json_response, msgspec_body
 from riskops.web.deps import DbSession
-from riskops.web.openapi import json_body, schema_of
+from riskops.web.openapi import json_body, rules, schema_of
 from riskops.web.params import Limit, Offset, RowIdPath
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -40,6 +40,7 @@ def _answers(**codes: tuple[str, Any]) -> dict[str, Any]:
 
 _RESTRICT_DOC = {
     **json_body(sc.RestrictionRequest, "`{kind, reason, expires_at?}`."),
+    **rules(("$.expires_at", "in the future, with a UTC offset"), ("$.reason", "not blank")),
     "responses": _answers(
         _201=("The restriction, in force now.", sc.RestrictionOut),
         _202=("A full freeze or an offboarding, waiting for a second person.", sc.AccountActionOut),
@@ -87,7 +88,10 @@ def list_restrictions(
 @router.post(
     "/accounts/{account_id}/restrictions/{restriction_id}/lift",
     summary="Lift a restriction",
-    openapi_extra=json_body(sc.LiftRequest, "`{reason}`: why it is lifted (required)."),
+    openapi_extra={
+        **json_body(sc.LiftRequest, "`{reason}`: why it is lifted (required)."),
+        **rules(("$.reason", "says why: required, not blank")),
+    },
 )
 def lift(
     account_id: str,

@@ -16,7 +16,7 @@ from riskops.audit import service as audit
 from riskops.audit.models import AuditEntry
 from riskops.auth import service
 from riskops.auth.models import ApiToken, User
-from riskops.auth.permissions import Role
+from riskops.auth.permissions import TOKEN_SCOPES, Role
 from riskops.web.auth import (
     SESSION_COOKIE,
     CurrentContext,
@@ -25,6 +25,7 @@ from riskops.web.auth import (
     set_session_cookie,
 )
 from riskops.web.deps import DbSession, container
+from riskops.web.openapi import errors, rules
 from riskops.web.params import BeforeId, Limit, Name, RowIdPath, ShortText
 
 router = APIRouter(prefix="/v1", tags=["auth"])
@@ -64,7 +65,7 @@ class MeOut(BaseModel):
 
 class UserIn(BaseModel):
     username: Name
-    password: str = Field(max_length=1024)
+    password: str = Field(min_length=12, max_length=1024)
     role: Role
     display_name: Name
     email: ShortText | None = None
@@ -77,7 +78,12 @@ class UserPatch(BaseModel):
 
 class TokenIn(BaseModel):
     name: Name
-    scopes: list[Name] = Field(max_length=64)
+    scopes: list[Name] = Field(
+        min_length=1,
+        max_length=64,
+        # What the service accepts (riskops.auth.permissions.TOKEN_SCOPES), documented.
+        json_schema_extra={"items": {"type": "string", "enum": sorted(TOKEN_SCOPES)}},
+    )
     expires_at: datetime | None = None
 
 
@@ -121,7 +127,7 @@ def _token(token: ApiToken) -> TokenOut:
     return TokenOut.model_validate(token, from_attributes=True)
 
 
-@router.post("/auth/login", response_model=LoginOut)
+@router.post("/auth/login", response_model=LoginOut, responses=errors(401))
 def login(body: LoginIn, request: Request, response: Response, db: DbSession) -> LoginOut:
     """Log in with username and password: sets the ``riskops_session`` cookie and returns the
     CSRF token that cookie-authenticated changes must send as ``X-CSRF-Token``."""
@@ -164,7 +170,16 @@ def list_users(db: DbSession, who: CurrentPrincipal) -> list[UserOut]:
     return [_user(u) for u in service.list_users(db, who)]
 
 
-@router.post("/users", response_model=UserOut, status_code=201)
+@router.post(
+    "/users",
+    response_model=UserOut,
+    status_code=201,
+    responses=errors(409),
+    openapi_extra=rules(
+        ("$.username", "2-64 characters: letters, digits, dot, dash, underscore or @"),
+        ("$.display_name", "not blank"),
+    ),
+)
 def create_user(body: UserIn, db: DbSession, who: CurrentPrincipal) -> UserOut:
     """Add a console user; the password needs at least 12 characters."""
     user = service.create_user(
@@ -179,7 +194,7 @@ def create_user(body: UserIn, db: DbSession, who: CurrentPrincipal) -> UserOut:
     return _user(user)
 
 
-@router.patch("/users/{user_id}", response_model=UserOut)
+@router.patch("/users/{user_id}", response_model=UserOut, responses=errors(409))
 def update_user(
     user_id: RowIdPath, body: UserPatch, db: DbSession, who: CurrentPrincipal
 ) -> UserOut:

@@ -19,7 +19,7 @@ from riskops.cases.models import CaseStatus
 from riskops.web.auth import CurrentPrincipal
 from riskops.web.bodies import json_response, msgspec_body
 from riskops.web.deps import DbSession
-from riskops.web.openapi import json_body
+from riskops.web.openapi import errors, json_body, rules
 from riskops.web.params import Limit, Offset, RowIdPath
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -46,7 +46,11 @@ def update_queue(
     return json_response(sc.queue_settings_out(settings.update_queue(db, who, key, body)))
 
 
-@router.get("/shifts", summary="The shift calendar")
+@router.get(
+    "/shifts",
+    summary="The shift calendar",
+    openapi_extra=rules(("to", "after `from`")),
+)
 def shifts(
     db: DbSession,
     who: CurrentPrincipal,
@@ -62,7 +66,11 @@ def shifts(
     "/shifts",
     summary="Put someone on shift",
     status_code=201,
-    openapi_extra=json_body(sc.ShiftIn, "User, start, end, queues (empty: every queue)."),
+    responses=errors(404),
+    openapi_extra={
+        **json_body(sc.ShiftIn, "User, start, end, queues (empty: every queue)."),
+        **rules(("$.ends_at", "after `starts_at`")),
+    },
 )
 def add_shift(
     db: DbSession, who: CurrentPrincipal, body: sc.ShiftIn = msgspec_body(sc.ShiftIn)
@@ -95,7 +103,11 @@ def queue_cases(
     return json_response([sc.case_out(c) for c in rows])
 
 
-@router.get("/cases", summary="Search cases")
+@router.get(
+    "/cases",
+    summary="Search cases",
+    openapi_extra=rules(("$", "`account_id` or `case_id` is given")),
+)
 def search(
     db: DbSession, who: CurrentPrincipal, account_id: str | None = None, mine: bool = False
 ) -> Response:
@@ -116,6 +128,7 @@ def case_detail(case_id: RowIdPath, db: DbSession, who: CurrentPrincipal) -> Res
     "/cases/take-next",
     summary="Take the next case",
     openapi_extra=json_body(sc.TakeNextIn, "Optional queue keys (default: your shift's)."),
+    responses={204: {"description": "Nothing to take: every queue asked for is clear."}},
 )
 def take_next(
     db: DbSession, who: CurrentPrincipal, body: sc.TakeNextIn = msgspec_body(sc.TakeNextIn)
@@ -161,7 +174,10 @@ def decide(
 @router.post(
     "/cases/{case_id}/reopen",
     summary="Reopen a closed case",
-    openapi_extra=json_body(sc.ReasonIn, "Why the case is reopened."),
+    openapi_extra={
+        **json_body(sc.ReasonIn, "Why the case is reopened."),
+        **rules(("$.reason", "says why: required, not blank")),
+    },
 )
 def reopen(
     case_id: RowIdPath,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
+import msgspec.inspect
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -91,7 +93,40 @@ def bound_rules(*structs: type[Any]) -> dict[str, Any]:
         for cls in structs
         for _, wire_name, bound in bounded_fields(cls)
     }
+    # Events are decoded strictly (events.validation, the hot path): an integer written as
+    # 1.0 is refused naming its field, which JSON Schema's "integer" cannot say.
+    found |= {
+        (f"$.{field.encode_name}", "an integer written without a fraction (1, not 1.0)")
+        for cls in structs
+        for field in msgspec.structs.fields(cls)
+        if _is_int(field.type)
+    }
+    # A list of structs (beneficial owners) is refused naming the list for its items' bounds.
+    found |= {
+        (f"$.{field.encode_name}", "each item within the bounds of its fields")
+        for cls in structs
+        for field in msgspec.structs.fields(cls)
+        if any(bounded_fields(inner) for inner in _structs_in(field.type))
+    }
     return rules(*sorted(found))
+
+
+def _structs_in(kind: Any) -> list[type[Any]]:
+    info = msgspec.inspect.type_info(kind)
+    members = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+    found = []
+    for member in members:
+        item = getattr(member, "item_type", member)
+        if isinstance(item, msgspec.inspect.StructType):
+            found.append(item.cls)
+    return found
+
+
+def _is_int(kind: Any) -> bool:
+    info = msgspec.inspect.type_info(kind)
+    if isinstance(info, msgspec.inspect.UnionType):
+        return any(isinstance(t, msgspec.inspect.IntType) for t in info.types)
+    return isinstance(info, msgspec.inspect.IntType)
 
 
 def event_rules() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from riskops.auth.permissions import Permission, require
+from riskops.events.api import bound_rules
 from riskops.events.validation import FieldError
 from riskops.intake import schemas as sc
 from riskops.intake import service, service_requests, sms
@@ -95,6 +96,7 @@ async def post_sms_signal(request: Request, db: DbSession, who: CurrentPrincipal
 
 _SR_DOC = {
     **json_body(sc.ServiceRequestIn, "A support ticket for the risk team."),
+    **bound_rules(sc.ServiceRequestIn),
     "responses": {
         "201": {
             "description": "The request's alert and case.",
@@ -129,8 +131,6 @@ async def post_service_request(request: Request, db: DbSession, who: CurrentPrin
         warnings=list(result.alert.detail.get("warnings", [])),
     )
     return json_response(out, 201 if result.created_alert else 200)
-
-
 
 
 @router.get("/emails", summary="Received email, newest first")

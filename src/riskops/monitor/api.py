@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from riskops.auth.permissions import Permission, Principal
+from riskops.events.api import event_rules
 from riskops.events.schemas import AnyEvent
 from riskops.events.service import ingest
 from riskops.events.validation import Rejection, decode
@@ -27,7 +28,7 @@ from riskops.monitor.models import HoldStatus
 from riskops.web.auth import CurrentPrincipal, authorize, requires
 from riskops.web.bodies import error_response, json_response, msgspec_body
 from riskops.web.deps import DbSession, container
-from riskops.web.openapi import json_body, schema_of
+from riskops.web.openapi import errors, json_body, rules, schema_of
 from riskops.web.params import Limit, Offset, RowIdPath
 from riskops.web.refusals import audit_refusal
 
@@ -43,7 +44,9 @@ _DECIDE_DOC = {
             "content": {"application/json": {"schema": schema_of(sc.DecisionResponse)}},
         },
         "422": {"description": "The event is invalid; every bad field has a reason."},
+        **errors(413),
     },
+    **event_rules(),
 }
 
 
@@ -150,7 +153,18 @@ def list_holds(
     return json_response([sc.hold_out(h) for h in rows])
 
 
-@router.post("/holds/{hold_id}/release", summary="Release a held withdrawal")
+_RESOLUTION_DOC = {
+    **json_body(sc.HoldResolution, "`{note}`: why (required)."),
+    **rules(("$.note", "says why: required, not blank")),
+    "responses": errors(409),
+}
+
+
+@router.post(
+    "/holds/{hold_id}/release",
+    summary="Release a held withdrawal",
+    openapi_extra=_RESOLUTION_DOC,
+)
 def release_hold(
     hold_id: RowIdPath,
     db: DbSession,
@@ -165,7 +179,11 @@ def release_hold(
     return json_response(sc.hold_out(hold))
 
 
-@router.post("/holds/{hold_id}/reject", summary="Reject a held withdrawal")
+@router.post(
+    "/holds/{hold_id}/reject",
+    summary="Reject a held withdrawal",
+    openapi_extra=_RESOLUTION_DOC,
+)
 def reject_hold(
     hold_id: RowIdPath,
     db: DbSession,

@@ -10,6 +10,7 @@ import msgspec
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskops import __version__
 from riskops.kernel.errors import RiskopsError
@@ -20,6 +21,13 @@ from riskops.web.deps import Container
 from riskops.web.guard import UrlGuard
 from riskops.web.refusals import audit_refusal
 from riskops.web.security import SecurityHeaders
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
 
 
 def create_app(container: Container | None = None, *, start_background: bool = True) -> FastAPI:
@@ -51,6 +59,13 @@ def create_app(container: Container | None = None, *, start_background: bool = T
     async def _riskops_error(request: Request, exc: RiskopsError) -> Response:
         await audit_refusal(request, exc)  # a 403 is audited in a transaction of its own
         return error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        # Starlette's and FastAPI's own refusals (no such route, method not allowed, a body
+        # that cannot be parsed) answer in the one error shape too, not ``{"detail": ...}``.
+        body = {"error": _HTTP_CODES.get(exc.status_code, "error"), "message": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(_request: Request, exc: LoginRequired) -> RedirectResponse:

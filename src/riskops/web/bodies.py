@@ -41,7 +41,7 @@ def decode_json(raw: bytes, cls: type[T]) -> T:
     No string may hold a control character but tab, line feed and carriage return.
     """
     try:
-        body = cast(T, bounds.decode_json(raw, cls))  # not UTF-8, too deep: DecodeError too
+        body = cast(T, _decode(raw, cls))  # not UTF-8, too deep: DecodeError too
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
         text = str(exc)
         reason, at, path = text.partition(_AT)
@@ -54,6 +54,29 @@ def decode_json(raw: bytes, cls: type[T]) -> T:
         details = [{"field": field, "reason": reason} for field, reason in problems]
         raise ValidationFailed("invalid request", details=details)
     return body
+
+
+def _decode(raw: bytes, cls: type[T]) -> T:
+    """``bounds.decode_json``, where a number with a zero fraction (``7.0``) is also an
+    integer, as in JSON (and JSON Schema's ``integer``): msgspec alone refuses it. Only a
+    body refused for that is decoded twice."""
+    try:
+        return cast(T, bounds.decode_json(raw, cls))
+    except msgspec.ValidationError as exc:
+        if "got `float`" not in str(exc):
+            raise
+        whole = _whole_numbers(msgspec.json.decode(raw))
+        return cast(T, msgspec.json.decode(msgspec.json.encode(whole), type=cls))
+
+
+def _whole_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    return value
 
 
 def msgspec_body(cls: type[T]) -> Any:
