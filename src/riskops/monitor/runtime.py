@@ -386,7 +386,10 @@ class MonitorRuntime:
                 result = await asyncio.to_thread(self.step)
             except Exception as exc:
                 delay = backoff.next_delay()
-                log.error("monitor.batch_failed", error=repr(exc), seq=self.seq, retry_in=delay)
+                # The type only: a database error's message carries the statement's values.
+                log.error(
+                    "monitor.batch_failed", error=type(exc).__name__, seq=self.seq, retry_in=delay
+                )
                 result = service.BatchResult()
             else:
                 backoff.reset()

@@ -109,7 +109,7 @@ def run(
                 delay = backoff.next_delay()
                 log.error(
                     "monitor.worker_pass_failed",
-                    error=repr(exc),
+                    error=type(exc).__name__,  # a database error's message carries values
                     seq=runtime.seq,
                     failures=backoff.failures,
                     retry_in=round(delay, 2),
@@ -153,7 +153,12 @@ def _until_it_works(
             value = attempt()
         except Exception as exc:
             delay = backoff.next_delay()
-            log.error(f"{what}_failed", error=repr(exc), failures=backoff.failures, retry_in=delay)
+            log.error(
+                f"{what}_failed",
+                error=type(exc).__name__,
+                failures=backoff.failures,
+                retry_in=delay,
+            )
             stop.wait(delay)
             continue
         backoff.reset()
