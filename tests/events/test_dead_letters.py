@@ -120,6 +120,36 @@ def test_hostile_http_bodies_are_kept_once(client: TestClient) -> None:
     assert service.exact_raw(one) == HOSTILE[0]
 
 
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.binary(min_size=1, max_size=200))
+def test_any_http_body_is_answered_and_kept(client: TestClient, body: bytes) -> None:
+    response = client.post("/v1/events", content=body, headers={"content-type": "application/json"})
+    assert response.status_code < 500, response.text
+    if response.status_code == 202 and not response.json()["rejected"]:
+        return  # random bytes that are events, or "[]": nothing refused, nothing to keep
+    page = client.get("/v1/dead-letters", params={"limit": 500}).json()
+    assert {body, body.strip()} & {service.exact_raw(item) for item in page["items"]}
+
+
+def test_hostile_decision_requests_are_kept_once(client: TestClient, engine: Any) -> None:
+    """``POST /v1/decisions`` refuses what is not an event with a 4xx; the body is kept."""
+    from support import bearer, token_for
+
+    token = bearer(token_for(engine, ["decision:request"], name="decider"))
+    for body in HOSTILE:
+        for _ in range(2):
+            response = client.post(
+                "/v1/decisions",
+                content=body,
+                headers={**token, "content-type": "application/json"},
+            )
+            assert 400 <= response.status_code < 500, (body, response.text)
+    page = client.get("/v1/dead-letters", params={"limit": 100, "source": "api"}).json()
+    assert sorted(service.exact_raw(item) for item in page["items"]) == sorted(HOSTILE)
+
+
 def test_hostile_ndjson_lines_are_kept_and_a_rerun_adds_nothing(
     tmp_path: Path, sessions: sessionmaker[Session], wire: Wire
 ) -> None:
