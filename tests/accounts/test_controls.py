@@ -187,6 +187,9 @@ def test_other_restrictions_take_effect_at_once_and_lift_with_a_reason(engine: E
     ("account", "reason", "expires_at", "field"),
     [
         ("  ", "why", None, "account_id"),
+        (" acc-1", "why", None, "account_id"),
+        ("acc\x00", "why", None, "account_id"),
+        ("a" * 1000, "why", None, "account_id"),
         ("a", " \t", None, "$.reason"),
         ("a", "why", NOW - timedelta(seconds=1), "$.expires_at"),
         ("a", "why", NOW, "$.expires_at"),

@@ -45,6 +45,7 @@ from riskops.audit.service import record
 from riskops.auth.permissions import Permission, Principal, require
 from riskops.cases.models import Case, CaseStatus
 from riskops.events.schemas import EVENT_TYPES
+from riskops.kernel.bounds import identifier_problem
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from riskops.monitor.models import Decision
@@ -451,9 +452,11 @@ def _mirror(
 
 
 def _account(account_id: str) -> str:
-    if not account_id.strip():
+    """The account id as events name accounts (the edge's identifier bounds), or a 422."""
+    problem = identifier_problem(account_id)
+    if problem is not None:
         raise ValidationFailed(
-            "name the account", details=[{"field": "account_id", "reason": "must not be blank"}]
+            "not an account id", details=[{"field": "account_id", "reason": problem}]
         )
     return account_id
 
