@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
+import os
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ from typing import Any
 import msgspec
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskops.events import adapters, repository
@@ -307,3 +311,54 @@ def test_a_file_cut_short_stops_with_the_rows_read_before_it(
     broken.write_bytes(broken.read_bytes()[:-100])
     with pytest.raises(adapters.UnreadableFile, match="not a readable Parquet file"):
         ingest_file(broken, None, None, sessions)
+
+
+def _children() -> set[int]:
+    """The living processes whose parent is this one."""
+    me, found = os.getpid(), set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            except OSError:
+                continue
+            if state != "Z" and int(ppid) == me:
+                found.add(int(entry.name))
+    return found
+
+
+def _open_files(pid: int) -> set[str]:
+    fds = Path(f"/proc/{pid}/fd")
+    links = set()
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            links.add(os.readlink(fd))
+    return links
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_worker_processes_hold_no_connection_of_the_writer(
+    tmp_path: Path, engine: Engine, wire: Wire
+) -> None:
+    """The writer's pooled connection is not inherited by its worker processes: killed,
+    the writer takes its connection (and on PostgreSQL its transaction) with it."""
+    with engine.connect() as conn:  # pooled when returned, as after `open_database`
+        dbapi = conn.connection.dbapi_connection
+        if engine.dialect.name == "sqlite":
+            database = Path(str(engine.url.database)).resolve()
+            theirs = {str(database), f"{database}-wal", f"{database}-shm"}
+        else:
+            theirs = {os.readlink(f"/proc/self/fd/{dbapi.fileno()}")}  # type: ignore[union-attr]
+    assert theirs & _open_files(os.getpid())  # the pooled connection is open here
+    path = _write_ndjson(tmp_path / "e.ndjson", [msgspec.json.encode(wire(i)) for i in range(60)])
+    seen: list[set[str]] = []
+
+    def look(_: int) -> None:  # called while the worker processes run
+        seen.extend(_open_files(pid) for pid in _children())
+
+    report = ingest_file(
+        path, None, None, session_factory(engine), progress=look, chunk_size=10, workers=2
+    )
+    assert report.accepted == 60
+    assert len(seen) >= 2, "the worker processes were not seen"
+    assert all(not files & theirs for files in seen)
