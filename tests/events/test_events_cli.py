@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 from typer.testing import CliRunner
 
 from riskops.cli import app
@@ -62,3 +63,35 @@ def test_ingest_of_a_file_that_cannot_be_read_says_so_and_what_was_stored(
     assert "events.ndjson.gz: cannot read past data row 0" in result.output
     assert "0 rows before it were stored" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.postgres
+def test_bulk_writers_end_idle_transactions_on_every_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ingest`` and ``consume-nats`` open the database as bulk writers: every connection,
+    the one that ran the migrations included, has PostgreSQL end it when idle in a
+    transaction (ADR 0017); other commands keep the server's default."""
+    from processes import database_url
+    from riskops.events.cli import _sessions
+    from riskops.kernel.config import get_settings
+    from riskops.kernel.db import IDLE_IN_TRANSACTION_SECONDS
+    from support import migrated_engine
+
+    def limits(sessions: Any) -> set[str]:
+        with sessions() as first, sessions() as second:  # two connections of the pool
+            show = "SHOW idle_in_transaction_session_timeout"
+            return {s.connection().exec_driver_sql(show).scalar() for s in (first, second)}
+
+    with migrated_engine("postgres", tmp_path) as engine:
+        monkeypatch.setenv("RISKOPS_DATABASE_URL", database_url(engine))
+        monkeypatch.setenv("RISKOPS_DATA_DIR", str(tmp_path))
+        get_settings.cache_clear()
+        try:
+            writer, reader = _sessions(writer=True), _sessions()
+            assert limits(writer) == {f"{IDLE_IN_TRANSACTION_SECONDS}s"}
+            assert limits(reader) == {"0"}
+            for sessions in (writer, reader):
+                sessions.kw["bind"].dispose()
+        finally:
+            get_settings.cache_clear()

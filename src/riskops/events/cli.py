@@ -36,6 +36,7 @@ def _sessions(*, writer: bool = False, wait: bool = False) -> Any:
             time.sleep(delay)
     if writer:
         end_idle_transactions(engine)
+        engine.dispose()  # the migration's pooled connection was opened without the limit
     return session_factory(engine)
 
 
