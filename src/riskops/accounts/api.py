@@ -40,7 +40,15 @@ def _answers(**codes: tuple[str, Any]) -> dict[str, Any]:
 
 _RESTRICT_DOC = {
     **json_body(sc.RestrictionRequest, "`{kind, reason, expires_at?}`."),
-    **rules(("$.expires_at", "in the future, with a UTC offset"), ("$.reason", "not blank")),
+    **rules(
+        ("$.expires_at", "in the future, with a UTC offset"),
+        ("$.reason", "not blank"),
+        (
+            "account_id",
+            "an account id as events name one: not blank, no padding, no control"
+            " or invisible character, at most RISKOPS_MAX_IDENTIFIER_LENGTH characters",
+        ),
+    ),
     "responses": _answers(
         _201=("The restriction, in force now.", sc.RestrictionOut),
         _202=("A full freeze or an offboarding, waiting for a second person.", sc.AccountActionOut),
