@@ -147,7 +147,8 @@ _BODY_DOC: dict[str, Any] = {
         },
     },
     "x-riskops-item-schema": _EVENT_SCHEMA,
-    "responses": errors(413),
+    # 503: the event log's append lock stayed taken past its limit (``Busy``, ADR 0017)
+    "responses": errors(413, 503),
 }
 
 
