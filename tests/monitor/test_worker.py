@@ -229,3 +229,28 @@ def test_a_database_lost_mid_batch_keeps_the_snapshot(engine: Engine, tmp_path: 
     rt.sessions = working
     assert rt.catch_up().events == 5  # from the snapshot at 10, not 15 from the start
     assert rt.checkpoint() == 15
+
+
+def test_snapshots_are_written_by_a_forked_child_in_the_background(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The state as it was at the fork, written while the runtime goes on deciding (the
+    encoding takes about a second for a large state, under the runtime's lock otherwise)."""
+    path = tmp_path / "monitor.snapshot"
+    rt = MonitorRuntime(
+        engine,
+        FakeFactory(),
+        snapshot_path=path,
+        snapshot_every=5,
+        batch_size=5,
+        background_snapshots=True,
+    )
+    log_withdrawals(engine, "a", 20)
+    rt.catch_up()
+    wait_for(lambda: snapshot_seq(path) in (5, 10, 15, 20), "a snapshot from the child")
+    rt.snapshot()  # waits for a child still writing, then writes the state now
+    assert snapshot_seq(path) == 20
+    assert not list(tmp_path.glob("*.tmp"))
+    restored = MonitorRuntime(engine, FakeFactory(), snapshot_path=path)
+    assert restored.seq == 20
+    assert restored.monitor.evaluator.counts == rt.monitor.evaluator.counts  # type: ignore[attr-defined]

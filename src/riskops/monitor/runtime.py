@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -94,6 +95,7 @@ class MonitorRuntime:
         poll_interval: float = 0.1,
         gap_grace: timedelta = timedelta(seconds=2),
         clock: Callable[[], float] = time.monotonic,
+        background_snapshots: bool = False,
     ) -> None:
         self.engine = engine
         self.sessions = session_factory(engine)
@@ -107,6 +109,8 @@ class MonitorRuntime:
         self.poll_interval = poll_interval
         self.gap_grace = gap_grace
         self.clock = clock
+        self.background_snapshots = background_snapshots
+        self._writer: int | None = None  # the pid of a child writing a snapshot
         self.totals = service.BatchResult()
         self.last_error: LastError | None = None
         self._kinds: dict[str, set[RestrictionKind]] = {}
@@ -136,6 +140,7 @@ class MonitorRuntime:
         )
         kwargs.setdefault("snapshot_every", settings.snapshot_every)
         kwargs.setdefault("snapshot_seconds", settings.snapshot_seconds)
+        kwargs.setdefault("background_snapshots", True)
         return cls(engine, factory, snapshot_path=settings.data_dir / SNAPSHOT_FILE, **kwargs)
 
     # --- state ------------------------------------------------------------------------
@@ -193,12 +198,63 @@ class MonitorRuntime:
             log.warning("monitor.rebuild_deferred", error=type(exc).__name__)
 
     def snapshot(self) -> None:
-        """Write the state and its seq atomically (tmp file, fsync, rename)."""
+        """Write the state and its seq atomically (tmp file, fsync, rename), here and now
+        (after a snapshot being written in the background, which it supersedes)."""
         with self._lock:
+            self._reap(block=True)
             if not self._stale:
                 self._write_snapshot()
 
     def _write_snapshot(self) -> None:
+        self._write_snapshot_file()
+        self._since_snapshot = 0
+        self._snapshot_at = self.clock()
+
+    def _periodic_snapshot(self) -> None:
+        """The snapshot that is due, in a forked child when ``background_snapshots``.
+
+        Encoding the state takes long (about a second for 5,000 accounts over ten days of
+        traffic), and it runs under the runtime's lock, so every decision would wait. A
+        forked child holds the state as it is at the fork (copy-on-write) and writes it
+        while this process goes on deciding, as Redis does its background saves. One child
+        at a time: while it writes, the next due snapshot waits for it.
+        """
+        if not self.background_snapshots or not hasattr(os, "fork"):
+            self._write_snapshot()
+            return
+        if not self._reap(block=False):
+            return  # the previous one is still being written
+        self._since_snapshot = 0
+        self._snapshot_at = self.clock()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the child: write the file and leave, whatever happens
+            code = 1
+            try:
+                _die_with(parent)
+                signal.alarm(300)  # a child stuck on a lock held at the fork ends anyway
+                self._write_snapshot_file()
+                code = 0
+            finally:
+                os._exit(code)
+        self._writer = pid
+
+    def _reap(self, *, block: bool) -> bool:
+        """Whether no snapshot child is running (any finished one is reaped)."""
+        if self._writer is None:
+            return True
+        try:
+            pid, status = os.waitpid(self._writer, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere
+            pid, status = self._writer, 0
+        if pid == 0:
+            return False
+        if status != 0:  # the snapshot before it stays; a restart replays a little more
+            log.warning("monitor.snapshot_failed", status=status)
+        self._writer = None
+        return True
+
+    def _write_snapshot_file(self) -> None:
         snap = SnapshotFile(self.seq, self.monitor.evaluator.snapshot(), self.factory.fingerprint)
         self.snapshot_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.snapshot_path.with_name(f"{self.snapshot_path.name}.{os.getpid()}.tmp")
@@ -212,8 +268,6 @@ class MonitorRuntime:
             os.fsync(directory)
         finally:
             os.close(directory)
-        self._since_snapshot = 0
-        self._snapshot_at = self.clock()
 
     def _snapshot_due(self) -> bool:
         """A snapshot by count (``snapshot_every`` events) or by time (``snapshot_seconds``
@@ -234,7 +288,7 @@ class MonitorRuntime:
         self.totals.merge(result, latencies=False)
         self._since_snapshot += result.read
         if self._snapshot_due():
-            self._write_snapshot()
+            self._periodic_snapshot()
 
     def _failure(self, exc: BaseException) -> None:
         """Remember the last error for health (its type, when, where: no message, which may
@@ -252,7 +306,7 @@ class MonitorRuntime:
         with self._lock:
             result = self._next(limit or self.batch_size)
             if not result.read and self._snapshot_due():
-                self._write_snapshot()  # idle: the timed snapshot is not left for later
+                self._periodic_snapshot()  # idle: the timed one is not left for later
             return result
 
     def _next(
@@ -604,3 +658,15 @@ class MonitorRuntime:
             self._quarantined.discard(seq)
             self._advanced(result)
             return answer
+
+
+def _die_with(parent: int) -> None:
+    """Make this (forked) process die with ``parent`` (Linux): a snapshot writer never
+    outlives the monitor that forked it."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
