@@ -283,3 +283,52 @@ def test_of_two_approvers_at_once_one_wins(engine: Engine) -> None:
     with sessions() as session:
         [restriction] = session.scalars(select(Restriction)).all()
         assert restriction.approved_by == "sam"
+
+
+STEPS = st.lists(
+    st.tuples(
+        st.sampled_from([*CALLERS, ANA, ALEX, SAM, CORA]),
+        st.sampled_from(["restrict", "approve", "refuse", "lift"]),
+        st.sampled_from(list(RestrictionKind)),
+        st.integers(min_value=0, max_value=5),  # which earlier action or restriction
+    ),
+    max_size=14,
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=STEPS)
+def test_no_sequence_of_actions_gets_round_four_eyes(
+    engine: Engine, steps: list[tuple[Principal, str, RestrictionKind, int]]
+) -> None:
+    """Any callers, in any order, asking, approving, refusing and lifting: every full
+    freeze or closure ever imposed names an approver other than its maker, every decided
+    action was decided by someone else, and each refusal was a typed error."""
+    with session_factory(engine)() as session:
+        for caller, verb, kind, pick in steps:
+            actions = session.scalars(select(AccountAction).order_by(AccountAction.id)).all()
+            found = session.scalars(select(Restriction).order_by(Restriction.id)).all()
+            try:
+                with session.begin_nested():
+                    if verb == "restrict":
+                        accounts.restrict(session, caller, "acc-seq", kind, "why", now=NOW)
+                    elif verb == "lift" and found:
+                        restriction = found[pick % len(found)]
+                        accounts.lift(session, caller, "acc-seq", restriction.id, "why", now=NOW)
+                    elif verb in ("approve", "refuse") and actions:
+                        decide = accounts.approve if verb == "approve" else accounts.refuse
+                        decide(session, caller, actions[pick % len(actions)].id, "why", now=NOW)
+            except (Forbidden, Conflict):
+                pass
+        for r in session.scalars(select(Restriction)):
+            if r.kind in FOUR_EYES_KINDS:
+                assert r.approved_by is not None and r.approved_by != r.created_by
+            else:
+                assert r.approved_by is None
+        for a in session.scalars(select(AccountAction)):
+            if a.status is not AccountActionStatus.PENDING_APPROVAL:
+                assert a.decided_by is not None and a.decided_by != a.requested_by
+            assert (a.restriction_id is not None) == (a.status is AccountActionStatus.APPROVED)
+        session.rollback()
