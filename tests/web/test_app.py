@@ -44,8 +44,16 @@ def test_openapi_documents_the_event_union_and_the_decision(engine: Engine, tmp_
     answer = decide["responses"]["200"]["content"]["application/json"]["schema"]
     assert answer == {"$ref": "#/components/schemas/DecisionResponse"}
     assert "decision" in schemas["DecisionResponse"]["properties"]
-    events = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
-    assert events["schema"]["oneOf"][0]["discriminator"]["propertyName"] == "type"
+    # /v1/events answers any body 202, refusing item by item: its body promises no more, and
+    # names the event schema each item is checked against.
+    events = spec["paths"]["/v1/events"]["post"]
+    assert events["requestBody"]["content"]["application/json"]["schema"] == {}
+    assert events["x-riskops-item-schema"]["discriminator"]["propertyName"] == "type"
+    ruled = {rule["field"] for rule in decide["x-riskops-rules"]}
+    assert {"$.occurred_at", "$.amount", "$.usd_value", "$.account_id", "$.ip"} <= ruled
+    error = {"$ref": "#/components/schemas/Error"}
+    for code in ("400", "401", "403", "413", "422"):
+        assert decide["responses"][code]["content"]["application/json"]["schema"] == error
 
 
 def test_not_found_is_a_json_error_without_a_trace(engine: Engine, tmp_path: Path) -> None:

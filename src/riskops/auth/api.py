@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 
 from riskops.audit import service as audit
 from riskops.audit.models import AuditEntry
@@ -76,13 +76,16 @@ class UserPatch(BaseModel):
     active: bool | None = None
 
 
+_SCOPE_NAMES: list[JsonValue] = [str(scope) for scope in sorted(TOKEN_SCOPES)]
+
+
 class TokenIn(BaseModel):
     name: Name
     scopes: list[Name] = Field(
         min_length=1,
         max_length=64,
         # What the service accepts (riskops.auth.permissions.TOKEN_SCOPES), documented.
-        json_schema_extra={"items": {"type": "string", "enum": sorted(TOKEN_SCOPES)}},
+        json_schema_extra={"items": {"type": "string", "enum": _SCOPE_NAMES}},
     )
     expires_at: datetime | None = None
 

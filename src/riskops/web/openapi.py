@@ -189,10 +189,10 @@ def _document_errors(path: str, operation: dict[str, Any]) -> None:
         codes.append(422)
     for code in codes:
         responses.setdefault(str(code), {"description": ERRORS[code]})
-    for code, response in responses.items():
+    for status, response in responses.items():
         # Every error answer has the one shape; a route that documents its own keeps it.
         content = response.get("content", {}).get("application/json", {})
-        if code[0] in "45" and (not content or "ValidationError" in str(content)):
+        if str(status)[0] in "45" and (not content or "ValidationError" in str(content)):
             response["content"] = _ERROR_CONTENT
 
 
