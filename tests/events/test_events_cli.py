@@ -95,3 +95,33 @@ def test_bulk_writers_end_idle_transactions_on_every_connection(
                 sessions.kw["bind"].dispose()
         finally:
             get_settings.cache_clear()
+
+
+@pytest.mark.postgres
+def test_ingest_behind_a_stuck_writer_stops_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wire: Callable[..., Any]
+) -> None:
+    """An ingest that waits for the event log past its limit (here the session's own
+    lock_timeout, short) stops with a message and exit code 1, not a traceback."""
+    from urllib.parse import quote
+
+    from processes import database_url
+    from riskops.events.repository import _EVENT_LOG_LOCK
+    from riskops.kernel.config import get_settings
+    from support import migrated_engine
+
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(b"\n".join(msgspec.json.encode(wire(i)) for i in range(5)))
+    with migrated_engine("postgres", tmp_path) as engine, engine.connect() as holder:
+        holder.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})")
+        url = database_url(engine) + quote(" -clock_timeout=200ms")
+        monkeypatch.setenv("RISKOPS_DATABASE_URL", url)
+        monkeypatch.setenv("RISKOPS_DATA_DIR", str(tmp_path))
+        get_settings.cache_clear()
+        try:
+            result = CliRunner().invoke(app, ["ingest", str(path)])
+        finally:
+            get_settings.cache_clear()
+            holder.rollback()
+    assert result.exit_code == 1, result.output
+    assert "the event log is busy" in result.output and "ingest the file" in result.output

@@ -75,6 +75,7 @@ def register(app: typer.Typer) -> None:
             detect_format,
             known_rows,
         )
+        from riskops.kernel.errors import Busy
 
         if fmt != "auto" and fmt not in FORMATS:
             message = f"unknown format {fmt!r}; use {_FORMATS}"
@@ -118,6 +119,14 @@ def register(app: typer.Typer) -> None:
                 console.print(
                     f"{done:,} rows before it were stored. Ingestion is idempotent: once the"
                     " file is whole, ingest it again and only the rest is added."
+                )
+                raise typer.Exit(1) from None
+            except Busy as exc:  # another writer held the event log past the wait limit
+                done = int(bar.tasks[0].completed)
+                console.print(f"[red]error:[/red] {exc.message}")
+                console.print(
+                    f"{done:,} rows were stored. Ingestion is idempotent: ingest the file"
+                    " again and only the rest is added."
                 )
                 raise typer.Exit(1) from None
         seconds = time.perf_counter() - started
