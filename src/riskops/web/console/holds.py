@@ -22,9 +22,7 @@ HOLD_SLA = timedelta(minutes=QUEUE_SLA.get("held_withdrawals", 15))
 
 
 @router.get("/holds")
-def holds_page(
-    request: Request, db: DbSession, user: PageUser, page: Page = 1
-) -> Response:
+def holds_page(request: Request, db: DbSession, user: PageUser, page: Page = 1) -> Response:
     """Withdrawals held by the monitor, oldest first, each with release / reject."""
     items, total = actions.held_withdrawals(
         db, user.principal, limit=PAGE, offset=(page - 1) * PAGE
