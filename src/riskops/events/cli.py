@@ -89,55 +89,58 @@ def register(app: typer.Typer) -> None:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from None
         sessions = _sessions(writer=True)
-        started = time.perf_counter()
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("rows"),
-            TimeRemainingColumn(),
-        )
-        try:  # known for Parquet (its footer); other formats show rows done so far
-            total = known_rows(file, chosen)
-        except UnreadableFile as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(1) from None
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task(f"ingesting {file.name} ({chosen})", total=total)
-            try:
-                report = tasks.ingest_file(
-                    file,
-                    chosen,
-                    source_name,
-                    sessions,
-                    progress=lambda n: bar.advance(task, n),
-                    workers=workers,
-                )
+        try:
+            started = time.perf_counter()
+            columns = (
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("rows"),
+                TimeRemainingColumn(),
+            )
+            try:  # known for Parquet (its footer); other formats show rows done so far
+                total = known_rows(file, chosen)
             except UnreadableFile as exc:
-                done = int(bar.tasks[0].completed)
                 console.print(f"[red]error:[/red] {exc}")
-                console.print(
-                    f"{done:,} rows before it were stored. Ingestion is idempotent: once the"
-                    " file is whole, ingest it again and only the rest is added."
-                )
                 raise typer.Exit(1) from None
-            except Busy as exc:  # another writer held the event log past the wait limit
-                done = int(bar.tasks[0].completed)
-                console.print(f"[red]error:[/red] {exc.message}")
-                console.print(
-                    f"{done:,} rows were stored. Ingestion is idempotent: ingest the file"
-                    " again and only the rest is added."
-                )
-                raise typer.Exit(1) from None
-        seconds = time.perf_counter() - started
-        rows = report.accepted + report.duplicates + report.rejected_count
-        console.print(
-            f"accepted {report.accepted:,}  duplicates {report.duplicates:,}  "
-            f"rejected {report.rejected_count:,}  ({rows / max(seconds, 1e-9):,.0f} events/s, "
-            f"{seconds:.1f} s)"
-        )
-        if report.rejected_count:
-            console.print("see them with: riskops dead-letters")
+            with Progress(*columns, console=console, transient=True) as bar:
+                task = bar.add_task(f"ingesting {file.name} ({chosen})", total=total)
+                try:
+                    report = tasks.ingest_file(
+                        file,
+                        chosen,
+                        source_name,
+                        sessions,
+                        progress=lambda n: bar.advance(task, n),
+                        workers=workers,
+                    )
+                except UnreadableFile as exc:
+                    done = int(bar.tasks[0].completed)
+                    console.print(f"[red]error:[/red] {exc}")
+                    console.print(
+                        f"{done:,} rows before it were stored. Ingestion is idempotent: once the"
+                        " file is whole, ingest it again and only the rest is added."
+                    )
+                    raise typer.Exit(1) from None
+                except Busy as exc:  # another writer held the event log past the wait limit
+                    done = int(bar.tasks[0].completed)
+                    console.print(f"[red]error:[/red] {exc.message}")
+                    console.print(
+                        f"{done:,} rows were stored. Ingestion is idempotent: ingest the file"
+                        " again and only the rest is added."
+                    )
+                    raise typer.Exit(1) from None
+            seconds = time.perf_counter() - started
+            rows = report.accepted + report.duplicates + report.rejected_count
+            console.print(
+                f"accepted {report.accepted:,}  duplicates {report.duplicates:,}  "
+                f"rejected {report.rejected_count:,}  ({rows / max(seconds, 1e-9):,.0f} events/s, "
+                f"{seconds:.1f} s)"
+            )
+            if report.rejected_count:
+                console.print("see them with: riskops dead-letters")
+        finally:  # its connections close now, whatever the outcome (tests run it in-process)
+            sessions.kw["bind"].dispose()
 
     letters = typer.Typer(help="Refused input and quarantined events: list them, replay one.")
     app.add_typer(letters, name="dead-letters")
