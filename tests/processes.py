@@ -1,6 +1,6 @@
 """Helpers of the kill tests: run a real ``riskops`` command, find its processes, kill it.
 
-Shared by ``tests/events/test_kill.py`` and ``tests/monitor/test_kill.py``.
+Shared by ``tests/events/test_ingest_kill.py`` and ``tests/monitor/test_kill.py``.
 """
 
 from __future__ import annotations
