@@ -23,9 +23,11 @@ from riskops.auth.permissions import Principal, Role
 from riskops.cases import decisions, holds, intake, repository, service
 from riskops.cases.models import ActionKind, Case, CaseStatus, Outcome
 from riskops.cases.schemas import DecisionIn, HoldChoice, NoteSections
+from riskops.cases.tasks import drain
 from riskops.kernel import outbox
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import Conflict, ValidationFailed
+from riskops.monitor import repository as monitor_repo
 from riskops.monitor import service as monitor
 from riskops.monitor.engine import Monitor
 from riskops.monitor.models import Hold, HoldStatus
@@ -468,3 +470,20 @@ def test_holds_and_cases_agree_whatever_resolves_them_first(
         ]
         resolved = [h for h in ids if hold(session, h).status is not HoldStatus.HELD]
         assert sorted(entries) == sorted(resolved)  # each resolution recorded once
+
+
+def test_a_resolution_waits_for_the_alert_that_opens_its_case(engine: Engine) -> None:
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
+        u = users(session)
+        events = [withdrawal("wx", "x", "20000.00"), withdrawal("wy", "y", "30000.00")]
+        monitor.process_batch(session, Monitor(FakeEvaluator()), records(events))
+        hold_y = monitor_repo.hold_ids(session, ["wy"])["wy"]
+        monitor.resolve_hold(session, u["ana"], hold_y, "release", "verified by phone")
+    assert drain(sessions, limit=1) >= 3  # one alert per transaction, then the resolution
+    with unit_of_work(sessions) as session:
+        case = repository.open_case_of(session, "x")
+        assert case is not None  # x's hold still waits
+        [closed] = [c for c in session.scalars(select(Case)) if c.account_id == "y"]
+        assert (closed.status, closed.outcome) == (CaseStatus.CLOSED, Outcome.DISMISSED)
+        assert "hold_released" in kinds(session, closed.id)

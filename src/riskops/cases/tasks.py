@@ -60,15 +60,20 @@ def deliver(
     limit: int = DRAIN_BATCH,
     writer: AbstractContextManager[object] | None = None,
 ) -> int:
-    """One transaction of delivery: the oldest ``limit`` outbox alerts into cases, and the
-    oldest ``limit`` holds resolved outside their cases (``cases.holds.deliver``).
+    """One transaction of delivery: the oldest ``limit`` outbox alerts into cases, then, once
+    no alert waits, the oldest ``limit`` holds resolved outside their cases
+    (``cases.holds.deliver``): a hold's alert is written before the hold can be resolved, so
+    its case exists by then.
 
     ``writer``, if given, is held around the transaction: on SQLite the server passes the
     monitor runtime's lock, so a decision waits for a delivery on that lock instead of in
     SQLite's busy handler, whose sleeps (1, 2, 5, 10, 15... ms) overshoot the wait.
     """
     with writer or contextlib.nullcontext(), unit_of_work(sessions) as session:
-        return drain_outbox(session, limit) + holds.deliver(session, limit)
+        delivered = drain_outbox(session, limit)
+        if delivered < limit:  # every alert is in, so a resolved hold finds the case it opened
+            delivered += holds.deliver(session, limit)
+        return delivered
 
 
 def drain(
