@@ -171,3 +171,14 @@ def test_metrics_expose_events_decisions_lag_quarantine_queues_and_breaches(
     breaches = {k: v for k, v in samples.items() if k[0] == "riskops_cases_sla_breached"}
     assert sum(breaches.values()) == 1
     assert "acc-" not in response.text and "poison" not in response.text
+
+
+def test_unavailable_when_the_database_does_not_answer(tmp_path: Path) -> None:
+    from riskops.kernel.db import make_engine
+
+    gone = make_engine(f"sqlite:///{tmp_path / 'gone' / 'riskops.db'}")
+    (tmp_path / "gone").rmdir()  # SQLite cannot open a file in a directory that is not there
+    box = Container(Settings(data_dir=tmp_path), gone)
+    response = TestClient(create_app(box, start_background=False)).get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "reason": "OperationalError"}

@@ -229,12 +229,9 @@ class ReplayOut(BaseModel):
     decision: str | None = None
 
 
-_REPLAY_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such dead letter (or its event is no longer in the log)."},
-    409: {"description": "Replayed already, or the input is still refused (a conflict)."},
-    422: {"description": "The stored input is still invalid; every bad field has a reason."},
-    503: {"description": "The quarantined event still cannot be decided: it stays."},
-}
+# 409: replayed already, or still refused (a conflict); 422: the input is still invalid;
+# 503: the quarantined event still cannot be decided (it stays quarantined).
+_REPLAY_ERRORS = errors(404, 409, 422, 503)
 
 
 @router.post(

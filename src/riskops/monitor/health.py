@@ -38,6 +38,15 @@ class MonitorHealth(msgspec.Struct):
     last_error: LastError | None = None
 
 
+class Readiness(msgspec.Struct, omit_defaults=True):
+    """What ``/readyz`` answers: ``ready``, ``stalled`` (503) or ``unavailable`` (503, the
+    database does not answer: ``reason`` names the error's type)."""
+
+    status: str
+    monitor: MonitorHealth | None = None
+    reason: str | None = None
+
+
 def monitor_health(
     session: Session,
     *,

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskops import __version__
 from riskops.kernel.errors import RiskopsError
+from riskops.monitor.health import Readiness
 from riskops.web import docs, metrics, openapi
 from riskops.web.auth import LoginRequired, login_redirect_url
 from riskops.web.bodies import error_response
@@ -85,10 +86,19 @@ def create_app(container: Container | None = None, *, start_background: bool = T
         """Liveness: the process answers."""
         return {"status": "ok"}
 
+    readiness = {"application/json": {"schema": openapi.schema_of(Readiness)}}
+
     @app.get(
         "/readyz",
         tags=["health"],
-        responses={503: {"description": "The database does not answer, or the monitor stalled."}},
+        response_class=JSONResponse,
+        responses={
+            200: {"description": "Ready: the monitor keeps up.", "content": readiness},
+            503: {
+                "description": "The database does not answer, or the monitor stalled.",
+                "content": readiness,
+            },
+        },
     )
     def readyz() -> JSONResponse:
         """Readiness: the database answers and the monitor keeps up.
@@ -112,8 +122,9 @@ def create_app(container: Container | None = None, *, start_background: bool = T
                     last_error=runtime.last_error if runtime is not None else None,
                 )
         except Exception as exc:
-            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
-        body = {"status": "stalled" if health.stalled else "ready", "monitor": health}
+            down = Readiness("unavailable", reason=type(exc).__name__)
+            return JSONResponse(msgspec.to_builtins(down), 503)
+        body = Readiness("stalled" if health.stalled else "ready", monitor=health)
         return JSONResponse(msgspec.to_builtins(body), 503 if health.stalled else 200)
 
     for include in _routers():
