@@ -108,7 +108,14 @@ def include(app: FastAPI, container: Container) -> None:
     registry = CollectorRegistry()
     registry.register(RiskopsCollector(container))
 
-    @app.get("/metrics", tags=["health"], response_class=Response)
+    text = {"text/plain": {"schema": {"type": "string"}}}
+
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        response_class=Response,
+        responses={200: {"description": "The Prometheus text format.", "content": text}},
+    )
     def metrics() -> Response:
         """Prometheus metrics (text format): events in, decisions out by outcome, the
         monitor's lag and quarantine, dead letters, open cases and SLA breaches by queue.
