@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench install clean
+.PHONY: demo test lint typecheck check bench mutation install clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is needed (set PY=/path/to/python3.11)"; exit 1; }
@@ -33,6 +33,11 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## Mutation testing of the critical modules, outside `make test` (slow: run it on purpose).
+## `make mutation MODULES="signatures windows"` runs some; survivors in bench/out/mutation.
+mutation: $(STAMP)
+	$(BIN)/python -m bench.mutation $(MODULES)
 
 clean:
 	rm -rf $(VENV) .riskops .pytest_cache .mypy_cache .ruff_cache

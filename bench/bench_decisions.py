@@ -6,6 +6,10 @@ free loopback port with a fresh SQLite database, then a separate load-generating
 ``withdrawal.requested`` events to ``/v1/decisions``, authenticated like an exchange's
 service: a ``decision:request`` API token, created before the server starts.
 
+Only 2xx answers count: requests/s is decisions per second and the latency percentiles are
+those of decisions. Any other answer (a 4xx refusal, a 5xx) is reported by code with the
+first bodies, and the run fails: a fast 422 is not a fast decision.
+
     python -m bench.bench_decisions [N] [CONCURRENCY]
 """
 
@@ -82,8 +86,9 @@ async def _load(url: str, n: int, concurrency: int, offset: int = 0) -> dict[str
     connections on this box), so it would measure the client, not the server.
     """
     host, port = url.removeprefix("http://").split(":")
-    latencies: list[float] = []
+    latencies: list[float] = []  # of 2xx answers only: a fast refusal is not a decision
     codes: dict[int, int] = {}
+    refused: list[str] = []  # the first few non-2xx bodies, to say why
     decisions: dict[str, int] = {}
     counter = iter(range(offset, offset + n))
     auth = f"Authorization: Bearer {os.environ[TOKEN_ENV]}\r\n".encode()
@@ -107,12 +112,15 @@ async def _load(url: str, n: int, concurrency: int, offset: int = 0) -> dict[str
                     if line[:15].lower() == b"content-length:":
                         length = int(line[15:])
                 data = await reader.readexactly(length)
-                latencies.append(time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
                 code = int(head[9:12])
                 codes[code] = codes.get(code, 0) + 1
-                if code == 200:
+                if 200 <= code < 300:
+                    latencies.append(elapsed)
                     decision = json.loads(data)["decision"]
                     decisions[decision] = decisions.get(decision, 0) + 1
+                elif len(refused) < 3:
+                    refused.append(f"{code}: {data[:300].decode(errors='replace')}")
         finally:
             writer.close()
 
@@ -120,16 +128,35 @@ async def _load(url: str, n: int, concurrency: int, offset: int = 0) -> dict[str
     await asyncio.gather(*(one_connection() for _ in range(concurrency)))
     seconds = time.perf_counter() - started
     latencies.sort()
+    ok = sum(count for code, count in codes.items() if 200 <= code < 300)
     return {
         "requests": n,
         "concurrency": concurrency,
         "seconds": seconds,
-        "requests/s": n / seconds,
-        "p50 ms": percentile(latencies, 50) * 1000,
-        "p99 ms": percentile(latencies, 99) * 1000,
+        # Throughput counts decisions made (2xx), never refusals or errors.
+        "requests/s": ok / seconds,
+        "2xx": ok,
+        "non-2xx": n - ok,
+        "p50 ms": percentile(latencies, 50) * 1000 if latencies else float("nan"),
+        "p99 ms": percentile(latencies, 99) * 1000 if latencies else float("nan"),
         "codes": codes,
+        "refused": refused,
         "decisions": decisions,
     }
+
+
+class NotAllDecided(RuntimeError):
+    """Some requests were not answered 2xx: the run measured something else than decisions."""
+
+
+def check_all_decided(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` if every request got a 2xx; else fail loudly with the codes and why."""
+    if result["non-2xx"]:
+        raise NotAllDecided(
+            f"{result['non-2xx']} of {result['requests']} requests were not answered 2xx "
+            f"(codes {result['codes']}); first refusals: {result['refused']}"
+        )
+    return result
 
 
 def client_main(url: str, n: int, concurrency: int, offset: int = 0) -> None:
@@ -180,13 +207,14 @@ def run(n: int = 20_000, concurrency: int = 16) -> dict[str, Any]:
         try:
             _wait_ready(port, server)
             url = f"http://127.0.0.1:{port}"
-            _client(env, url, 500, concurrency, offset=10_000_000)  # warm-up, other ids
+            # warm-up, other ids
+            check_all_decided(_client(env, url, 500, concurrency, offset=10_000_000))
             result = _client(env, url, n, concurrency)
         finally:
             server.terminate()
             _, err = server.communicate(timeout=30)
         result["server_stderr_tail"] = err.decode()[-400:]
-        return result
+        return check_all_decided(result)
 
 
 def _client(env: dict[str, str], url: str, n: int, c: int, offset: int = 0) -> dict[str, Any]:
