@@ -44,6 +44,12 @@ _DECIDE_DOC = {
             "content": {"application/json": {"schema": schema_of(sc.DecisionResponse)}},
         },
         "422": {"description": "The event is invalid; every bad field has a reason."},
+        "503": {
+            **errors(503)["503"],
+            "description": "Busy; or the event is logged but the monitor could not decide "
+            "it: it is quarantined (`undecidable`, `details.dead_letter_id`). Either way the "
+            "withdrawal is not approved.",
+        },
         **errors(413),
     },
     **event_rules(),
