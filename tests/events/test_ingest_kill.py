@@ -195,3 +195,40 @@ def test_killed_nats_consumer_leaves_nothing_behind(
     _stored_once(sessions, NATS_EVENTS, rows)
     bad = NATS_EVENTS // BAD_EVERY
     assert _counts(sessions) == (NATS_EVENTS - bad + 1, bad)
+
+
+_ORPHAN = """
+import os, sys, time
+from riskops.events import tasks
+
+parent = os.getpid()
+if os.fork() == 0:
+    if sys.argv[2] == "prctl":
+        tasks.die_with_parent(parent)
+    else:  # the fallback where prctl is missing or refused
+        tasks._watch_parent(parent)
+    with open(sys.argv[1], "w") as out:
+        out.write(str(os.getpid()))
+    while True:
+        time.sleep(60)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("means", ["prctl", "watch"])
+def test_a_worker_ends_with_its_parent(tmp_path: Path, group: list[int], means: str) -> None:
+    """``die_with_parent`` by either means: a child whose parent is SIGKILLed ends."""
+    import subprocess
+    import sys
+
+    from processes import in_group
+
+    ready = tmp_path / "child.pid"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN, str(ready), means], start_new_session=True
+    )
+    group.append(parent.pid)
+    wait_for(lambda: ready.exists() and ready.read_text() != "", "the child")
+    child = int(ready.read_text())
+    assert child in in_group(parent.pid)
+    assert kill_and_reap(parent) == set()

@@ -185,8 +185,9 @@ def die_with_parent(parent: int) -> None:
 
     A worker left behind by a killed ingest would wait for work for ever, holding what it
     inherited. On Linux the kernel sends SIGKILL to it when its parent dies
-    (``PR_SET_PDEATHSIG``); if the parent died before that was set, or elsewhere, a
-    daemon thread checks the parent's pid and ends the process when it has changed."""
+    (``PR_SET_PDEATHSIG``); elsewhere, or where ``prctl`` is refused, a daemon thread
+    checks the parent's pid and ends the process when it has changed. A parent that died
+    before either was in place is noticed here, at once."""
     if sys.platform == "linux":
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
