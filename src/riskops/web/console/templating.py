@@ -100,7 +100,9 @@ def amount(value: Decimal | None) -> str:
     if number and not -_PLAIN_DIGITS < number.adjusted() < _PLAIN_DIGITS:
         return f"{number:.6E}"
     text = f"{number:,f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    # a float's exact binary expansion (0.1 is 55 digits): scientific past the limit too
+    return f"{number:.6E}" if len(text) > 2 * _PLAIN_DIGITS else text
 
 
 def sla_class(due_at: datetime, paused_at: datetime | None = None) -> str:
