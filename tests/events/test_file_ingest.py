@@ -362,3 +362,17 @@ def test_worker_processes_hold_no_connection_of_the_writer(
     assert report.accepted == 60
     assert len(seen) >= 2, "the worker processes were not seen"
     assert all(not files & theirs for files in seen)
+
+
+def test_a_file_name_that_is_not_utf8_is_stored_escaped(
+    tmp_path: Path, sessions: sessionmaker[Session], wire: Wire
+) -> None:
+    name = os.fsdecode(b"events-\xff.ndjson")  # a lone surrogate in Python
+    lines = [msgspec.json.encode(wire(0)), b'{"type": "nope"}']
+    path = _write_ndjson(tmp_path / name, lines)
+    report = ingest_file(path, None, None, sessions)
+    assert (report.accepted, report.rejected_count) == (1, 1)
+    with unit_of_work(sessions) as session:
+        (event,) = repository.read_after(session, 0)
+        (letter,), _ = repository.list_dead_letters(session)
+    assert event.source_name == letter.source_name == "events-\\udcff.ndjson"

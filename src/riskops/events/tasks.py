@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from riskops.events import adapters, service
 from riskops.events.adapters import Batch
 from riskops.events.models import Source
+from riskops.events.repository import storable
 
 CHUNK_SIZE = 20_000
 _CHECKPOINT_SECONDS = 0.1
@@ -53,7 +54,9 @@ def ingest_file(
     chunk (default: one per CPU; 0 prepares them in this process).
     """
     fmt = fmt or adapters.detect_format(path)
-    name = source_name or path.name
+    # A file name need not be text (bytes that are not UTF-8 arrive as lone surrogates):
+    # stored as the dead letters' text columns store it, escaped.
+    name = storable(source_name or path.name)
     engine = sessions.kw["bind"]
     if not isinstance(engine, Engine):  # pragma: no cover - a programming error
         raise TypeError("ingest_file needs a sessionmaker bound to an Engine")
