@@ -322,9 +322,20 @@ def test_surrounding_blanks_in_the_headers_are_ignored() -> None:
 
 
 def test_no_secret_is_not_configured_whatever_the_request() -> None:
-    with pytest.raises(NotConfigured, match="RISKOPS_SMS_HMAC_SECRET") as err:
+    with pytest.raises(NotConfigured) as err:
         verify_signature("", _headers(*VECTORS[0]), VECTOR_BODY, now=VECTOR_NOW)
     assert err.value.status_code == 503
+    assert str(err.value) == (
+        "SMS signals are not configured: set RISKOPS_SMS_HMAC_SECRET to the provider's secret"
+    )
+
+
+def test_a_signature_that_is_not_encodable_is_refused_not_an_error() -> None:
+    # A lone surrogate cannot be encoded as UTF-8: the comparison must still refuse (401),
+    # never raise (500).
+    headers = _headers(str(VECTOR_TS), "\udc80" * 64)
+    with pytest.raises(Unauthorized, match="does not match"):
+        verify_signature(SMS_SECRET, headers, VECTOR_BODY, now=VECTOR_NOW)
 
 
 @settings(max_examples=50, deadline=None)
