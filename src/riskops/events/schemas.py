@@ -7,6 +7,11 @@ decimal places. The wire format is flat JSON: type-specific fields sit beside th
 
 msgspec Structs decode and validate in one pass, several times faster than pydantic; the
 hot path (HTTP batches, file ingestion, the broker) needs it.
+
+Every field is bounded (ADR 0015): the annotated types below name their bound
+(``riskops.kernel.bounds``: identifiers, text, IP addresses, times, amounts, USD values),
+and each struct's ``__post_init__`` runs its fields' checks, compiled per struct, on every
+path that makes an event (decoding, ``convert``, the constructor).
 """
 
 from __future__ import annotations
