@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from riskops.rules.lists import ListStore
 from riskops.rules.model import parse_rules
 from riskops.rules.parity import parity_check, run_sql
 from riskops.rules.sql import compile_features
+from riskops.rules.stream import StreamEvaluator
 
 from .helpers import T0, S, feature_stream, row, rule
 from .reference import reference
@@ -270,3 +272,20 @@ def test_engines_agree_with_the_spec_on_boundaries(
     _hits, want = reference(rules, ListStore(), stream)
     sql, _ = compile_features(rules)
     assert [list(r[2:]) for r in run_sql(sql, stream)] == want
+
+
+def test_a_since_feature_without_a_unit_is_in_minutes_in_both_engines() -> None:
+    # parse() writes the default unit; a Feature built in code may leave it out.
+    [parsed] = parse_rules(
+        [rule(["login"], {"feature": "x", "is_null": False}, {"x": {"since": "deposit"}})]
+    )
+    bare = msgspec.structs.replace(parsed.features["x"], unit=None)
+    rules = [msgspec.structs.replace(parsed, features={"x": bare})]
+    rows = [row(0, "deposit", 0), row(1, "login", 90)]
+    ev = StreamEvaluator(rules)
+    stream = []
+    for r in rows:
+        ev.process(r)
+        stream.append(ev.feature_values()[0])
+    sql, _ = compile_features(rules)
+    assert stream == [r[2] for r in run_sql(sql, rows)] == [None, 1.5]
