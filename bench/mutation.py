@@ -51,16 +51,12 @@ TARGETS: dict[str, Target] = {
     ),
     "windows": Target(
         "src/riskops/rules/features.py",
-        (
-            "tests/rules/test_features.py",
-            "tests/rules/test_window_boundaries.py",
-            "tests/rules/test_stream.py",
-        ),
+        ("tests/rules/test_features.py", "tests/rules/test_window_boundaries.py"),
     ),
     "four-eyes": Target(
         "src/riskops/cases/decisions.py",
         ("tests/cases/test_cases_decisions.py",),
-        ("needs_approval", "decide", "approve", "refuse", "_pending"),
+        ("needs_approval", "restriction_kinds", "approve", "refuse", "_pending"),
     ),
     "ingestion": Target(
         "src/riskops/events/repository.py",
@@ -74,7 +70,7 @@ TARGETS: dict[str, Target] = {
     ),
     "restrictions-block": Target(
         "src/riskops/monitor/engine.py",
-        ("tests/monitor/test_engine.py",),
+        ("tests/monitor/test_engine.py", "tests/monitor/test_restriction_matrix.py"),
     ),
     "parity": Target(
         "src/riskops/rules/parity.py",
@@ -130,8 +126,19 @@ def _survivors(work: Path, python: str) -> list[str]:
     return [line.strip() for line in listing.stdout.splitlines() if line.strip()]
 
 
+def _commit(source: str) -> str:
+    """HEAD, with ``+wip`` when the mutated module has changes not committed yet."""
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+    head = git("rev-parse", "--short", "HEAD").stdout.strip()
+    return head if git("diff", "--quiet", "HEAD", "--", source).returncode == 0 else head + "+wip"
+
+
 def run(name: str, target: Target, children: int) -> dict[str, object]:
     """Mutate one module and return its row of the record."""
+    commit = _commit(target.source)  # of the tree as copied, before the run
     work = _workdir(name, target)
     python = sys.executable
     module = target.source.removeprefix("src/").removesuffix(".py").replace("/", ".")
@@ -149,9 +156,6 @@ def run(name: str, target: Target, children: int) -> dict[str, object]:
     killed, survived = counts["killed"] + counts["timeout"], counts["survived"]
     survived += counts["no tests"]
     total = sum(counts.values())
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
     survivors = _survivors(work, python)
     (work / "survivors.txt").write_text("\n".join(survivors) + "\n")
     return {
