@@ -289,3 +289,17 @@ def test_a_since_feature_without_a_unit_is_in_minutes_in_both_engines() -> None:
         stream.append(ev.feature_values()[0])
     sql, _ = compile_features(rules)
     assert stream == [r[2] for r in run_sql(sql, rows)] == [None, 1.5]
+
+
+@pytest.mark.parametrize(
+    ("earlier", "want"),
+    [([0, 0], None), ([1], 300.0), ([0, 2], 300.0), ([1, 1], 300.0)],
+)
+def test_baseline_ratio_is_null_only_when_the_earlier_average_is_zero(
+    earlier: list[int], want: float | None
+) -> None:
+    # The smallest averages above zero (one cent) still divide; exactly zero does not.
+    rows = [row(i, "login", i, usd_cents=u) for i, u in enumerate(earlier)]
+    rows.append(row(len(rows), "login", len(rows), usd_cents=300))
+    got = values({"baseline_ratio": "usd_cents", "window": "1m"}, rows)
+    assert got[-1] == want
