@@ -185,3 +185,46 @@ def test_reading_an_accounts_restrictions_is_audited(
     with unit_of_work(session_factory(engine)) as session:
         found = trail(session, compliance, subject_type="account", subject_id="acct-1")
     assert [(e.actor, e.action) for e in found] == [("token:backoffice", "restriction.list")]
+
+
+def test_case_and_mail_lists_record_what_they_show(engine: Engine, client: TestClient) -> None:
+    """The queue's cases, one's own cases and received mail: each list read writes one entry
+    per account (or message) it showed, through the API as through the console."""
+    from riskops.cases.intake import ensure_default_queues, raise_alert
+    from riskops.cases.models import AlertSource
+    from riskops.cases.schemas import AlertIn
+    from riskops.intake.service import receive_email
+
+    mail = (
+        b"From: bank@example.com\r\nTo: risk@example.com\r\nSubject: recall\r\n\r\n"
+        b"please recall the transfer\r\n"
+    )
+    with unit_of_work(session_factory(engine)) as session:
+        ensure_default_queues(session)
+        make_user(session, "max", Role.MANAGER)
+        alert = AlertIn(
+            source=AlertSource.EMAIL,
+            source_ref="ref-acct-5",
+            account_id="acct-5",
+            kind="email",
+            title="Report about acct-5",
+            severity=50,
+            reason="customer reported",
+        )
+        case = raise_alert(session, alert).case
+        case_id, queue = case.id, case.queue_key
+        email_id = receive_email(session, mail, channel="import").email_id
+    client.headers.update(bearer(token_for(engine, ["case:view"], name="desk")))
+    assert client.get(f"/v1/queues/{queue}/cases").status_code == 200
+    assert client.get("/v1/emails").status_code == 200
+    del client.headers["Authorization"]
+    api_login(client, "max")
+    assert client.get(f"/queues/{queue}").status_code == 200  # the console's queue page
+    listed = [e for e in _entries(engine, "case.list") if e[1] == "account"]
+    assert listed == [
+        ("max", "account", "acct-5", [str(case_id)]),
+        ("token:desk", "account", "acct-5", [str(case_id)]),
+    ]
+    assert _entries(engine, "email.list") == [
+        ("token:desk", "email", str(email_id), [str(email_id)])
+    ]

@@ -108,7 +108,10 @@ def test_take_next_gives_the_best_case_and_records_it(engine: Engine) -> None:
         assert detail.assignee is not None and detail.assignee.username == "ana"
         session.commit()
         actions = list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
-    assert actions == ["case.take", "case.take", "case.take", "case.view"]
+    # my_cases is a read of the accounts it shows: audited too (ADR 0020). Its entry is
+    # flushed with the session, take_next's is inserted by its own statement: ids interleave
+    # differently on the two databases, so compare without order.
+    assert sorted(actions) == ["case.list", "case.take", "case.take", "case.take", "case.view"]
 
 
 def test_take_next_follows_the_principals_shift(engine: Engine) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from riskops.audit.service import record
+from riskops.audit.service import record, record_views
 from riskops.auth.models import User
 from riskops.auth.permissions import ROLE_PERMISSIONS, Permission, Principal, require
 from riskops.cases import history
@@ -106,24 +106,40 @@ def list_queue_cases(
     """A queue's cases (open ones by default), highest priority first, then earliest due.
 
     Page with ``offset`` or, for deep pages, with ``after`` = (priority, due_at, id) of the
-    last case of the previous page (keyset).
+    last case of the previous page (keyset). The accounts shown are audited (``case.list``).
     """
     require(principal, P.CASE_VIEW)
     if repo.get_queue(session, queue_key) is None:
         raise NotFound(f"queue {queue_key!r} not found")
     if not 1 <= limit <= 500:
         raise ValidationFailed("`limit` must be between 1 and 500")
-    return repo.queue_cases(
+    found = repo.queue_cases(
         session, queue_key, list(statuses or OPEN_STATUSES), limit, offset, after
     )
+    _record_case_list(session, principal, found)
+    return found
 
 
 def my_cases(session: Session, principal: Principal) -> list[Case]:
-    """The open cases assigned to the principal, by priority."""
+    """The open cases assigned to the principal, by priority; audited (``case.list``)."""
     require(principal, P.CASE_VIEW)
     if principal.id is None:
         return []
-    return repo.cases_of_assignee(session, principal.id)
+    found = repo.cases_of_assignee(session, principal.id)
+    _record_case_list(session, principal, found)
+    return found
+
+
+def _record_case_list(session: Session, principal: Principal, cases: Sequence[Case]) -> None:
+    """One ``case.list`` entry per account a list of cases showed, and per case of no
+    account (ADR 0020)."""
+    accounts: dict[str, list[int]] = {}
+    for case in cases:
+        if case.account_id is not None:
+            accounts.setdefault(case.account_id, []).append(case.id)
+    record_views(session, principal, "case.list", "account", accounts)
+    loose = {str(c.id): [c.id] for c in cases if c.account_id is None}
+    record_views(session, principal, "case.list", "case", loose)
 
 
 def search_cases(

@@ -309,9 +309,12 @@ def list_emails(
     offset: int = 0,
     account_id: str | None = None,
 ) -> EmailPage:
-    """Received mail, newest first, with attachment metadata (``case:view``)."""
+    """Received mail, newest first, with attachment metadata (``case:view``); each message
+    shown is audited (``email.list``)."""
     require(principal, Permission.CASE_VIEW)
     items, total = repo.list_emails(session, limit=limit, offset=offset, account_id=account_id)
+    shown = {str(e.id): [e.id] for e in items}
+    audit.record_views(session, principal, "email.list", "email", shown)
     files = repo.attachments_of(session, [e.id for e in items])
     views = [_view(e, files[e.id], full=False) for e in items]
     return EmailPage(total=total, limit=limit, offset=offset, items=views)
