@@ -55,7 +55,7 @@ TARGETS: dict[str, Target] = {
     ),
     "four-eyes": Target(
         "src/riskops/cases/decisions.py",
-        ("tests/cases/test_cases_decisions.py",),
+        ("tests/cases/test_cases_decisions.py", "tests/cases/test_cases_four_eyes.py"),
         ("needs_approval", "restriction_kinds", "approve", "refuse", "_pending"),
     ),
     "ingestion": Target(
@@ -70,7 +70,11 @@ TARGETS: dict[str, Target] = {
     ),
     "restrictions-block": Target(
         "src/riskops/monitor/engine.py",
-        ("tests/monitor/test_engine.py", "tests/monitor/test_restriction_matrix.py"),
+        (
+            "tests/monitor/test_engine.py",
+            "tests/monitor/test_engine_rows.py",
+            "tests/monitor/test_restriction_matrix.py",
+        ),
     ),
     "parity": Target(
         "src/riskops/rules/parity.py",
