@@ -55,7 +55,7 @@ def fill(engine: Engine, directory: Path, events: list) -> dict[str, str]:
 
 
 def worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "riskops.monitor.worker", "--batch", "50", *args]
+    cmd = [sys.executable, "-m", "riskops.worker", "--batch", "50", *args]
     return subprocess.Popen(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )

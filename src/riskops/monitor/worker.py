@@ -1,13 +1,14 @@
 """The monitor worker: tails the event log in the foreground until told to stop.
 
-``python -m riskops.monitor.worker [--once] [--batch N]`` or ``riskops worker``. SIGTERM and
+Started by ``riskops worker`` or ``python -m riskops.worker [--once] [--batch N]``. SIGTERM and
 SIGINT finish the current batch, write a snapshot and exit; ``--once`` processes what is in
 the log, then exits with a summary.
 
-Between batches it also runs the case tasks (``riskops.cases.tasks``): housekeeping, and the
-delivery of the intake outbox (the case alerts its batches wrote) every
-``RISKOPS_INTAKE_POLL_SECONDS`` and once more before ``--once`` exits; the worker loop is
-the process's one drainer.
+Between batches it runs the ``Periodic`` tasks its caller hands it, each when it is due and,
+if ``final``, once more before ``--once`` exits. The monitor knows nothing of who they are:
+the composition at the top (``riskops.worker``) passes the case tasks (housekeeping, the
+delivery of the case alerts the batches wrote), so the worker loop is the process's one
+drainer while the monitor imports no ``cases``.
 
 A lost database never ends it: opening the database and every pass are retried with
 backoff (``riskops.kernel.retry.Backoff``) until it answers again.
@@ -15,19 +16,19 @@ backoff (``riskops.kernel.retry.Backoff``) until it answers again.
 
 from __future__ import annotations
 
-import argparse
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import FrameType
 from typing import TypeVar
 
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
-from riskops.cases.tasks import delivery_pass, housekeeping_pass
 from riskops.kernel.config import Settings, get_settings
 from riskops.kernel.db import open_database
 from riskops.kernel.logging import get_logger
@@ -37,6 +38,19 @@ from riskops.monitor.service import BatchResult
 
 log = get_logger(__name__)
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """Work the loop runs between batches: ``run(sessions)`` every ``every_s`` seconds (never
+    when ``every_s`` is 0), and once more when ``--once`` has drained the log if ``final``.
+    ``run`` owns its transactions and logs its own errors; one that raises is retried with
+    the loop's backoff."""
+
+    name: str
+    every_s: float
+    run: Callable[[sessionmaker[Session]], object]
+    final: bool = False
 
 
 class Summary:
@@ -74,11 +88,13 @@ def run(
     stop: threading.Event | None = None,
     console: Console | None = None,
     backoff: Backoff | None = None,
+    tasks: Sequence[Periodic] = (),
 ) -> Summary:
-    """Run the tail loop until the log is drained (``once``) or ``stop`` is set.
+    """Run the tail loop until the log is drained (``once``) or ``stop`` is set, with
+    ``tasks`` between batches.
 
     A lost database never ends the process: opening it, loading the rules and every pass
-    of the loop (housekeeping, delivery, a batch) are retried with ``backoff`` (exponential,
+    of the loop (the due tasks, a batch) are retried with ``backoff`` (exponential,
     with jitter) until it answers again; the monitor then goes on from its snapshot and
     checkpoint, and the first pass after a success starts the backoff over.
     """
@@ -92,19 +108,19 @@ def run(
     engine, runtime = started
     tune_gc()
     log.info("monitor.worker_started", seq=runtime.seq, batch=batch)
-    next_housekeeping = next_delivery = 0.0
+    due = [0.0] * len(tasks)
     try:
         while not stop.is_set():
             try:
-                if settings.housekeeping_seconds > 0 and time.monotonic() >= next_housekeeping:
-                    housekeeping_pass(runtime.sessions)
-                    next_housekeeping = time.monotonic() + settings.housekeeping_seconds
-                if settings.intake_poll_seconds > 0 and time.monotonic() >= next_delivery:
-                    delivery_pass(runtime.sessions)
-                    next_delivery = time.monotonic() + settings.intake_poll_seconds
+                for i, task in enumerate(tasks):
+                    if task.every_s > 0 and time.monotonic() >= due[i]:
+                        task.run(runtime.sessions)
+                        due[i] = time.monotonic() + task.every_s
                 result = runtime.step()
                 if not result.read and once:
-                    delivery_pass(runtime.sessions)  # the cases exist when --once returns
+                    for task in tasks:  # e.g. the cases exist when --once returns
+                        if task.final:
+                            task.run(runtime.sessions)
             except Exception as exc:  # the state is rebuilt; wait longer after each failure
                 delay = backoff.next_delay()
                 log.error(
@@ -174,20 +190,3 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="riskops-worker", description=__doc__)
-    parser.add_argument("--once", action="store_true", help="process the log, then exit")
-    parser.add_argument("--batch", type=int, default=2_000, help="events per transaction")
-    args = parser.parse_args(argv)
-    from riskops.kernel.logging import configure_logging
-
-    configure_logging()
-    stop = threading.Event()
-    install_signal_handlers(stop)
-    run(once=args.once, batch=args.batch, stop=stop, console=Console())
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,27 @@
+"""The worker process composed at the top (ADR 0023): the monitor's loop runs the tasks it is
+handed, and ``riskops.worker`` hands it the case tasks, so the monitor imports no ``cases``."""
+
+from __future__ import annotations
+
+import grimp
+
+from riskops import worker
+from riskops.cases.tasks import delivery_pass, housekeeping_pass
+from riskops.kernel.config import Settings
+
+
+def test_the_composition_hands_the_loop_the_case_tasks_with_the_settings_periods() -> None:
+    settings = Settings(housekeeping_seconds=7, intake_poll_seconds=0.25)
+    tasks = {t.name: t for t in worker.case_tasks(settings)}
+    assert tasks["cases.housekeeping"].run is housekeeping_pass
+    assert (tasks["cases.housekeeping"].every_s, tasks["cases.housekeeping"].final) == (7, False)
+    assert tasks["cases.delivery"].run is delivery_pass
+    assert (tasks["cases.delivery"].every_s, tasks["cases.delivery"].final) == (0.25, True)
+
+
+def test_no_module_of_the_monitor_loop_imports_cases() -> None:
+    graph = grimp.build_graph("riskops")
+    for module in ("riskops.monitor.worker", "riskops.monitor.runtime"):
+        assert not graph.direct_import_exists(
+            importer=module, imported="riskops.cases", as_packages=True
+        ), module
