@@ -121,7 +121,7 @@ def prepare(
     started = time.perf_counter()
     with _progress(console) as progress:
         task = progress.add_task("monitor", total=accepted)
-        while (batch := runtime.step()).events:
+        while (batch := runtime.step()).read:  # decided, skipped or quarantined
             progress.advance(task, batch.events)
     runtime.snapshot()
     drain(sessions)  # the monitor's case alerts (its intake outbox) become cases
