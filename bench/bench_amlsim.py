@@ -55,8 +55,8 @@ def evaluate(hits_csv: Path, patterns_csv: Path, laundering_rows: set[int]) -> d
 def measure(quick: bool = False) -> list[Result]:
     from riskops.events.amlworld import read_amlworld_labels
     from riskops.rules.backtest import backtest
+    from riskops.rules.definition import load_default_pack
     from riskops.rules.lists import default_lists
-    from riskops.rules.model import load_default_pack
 
     if not TRANSACTIONS.exists():
         return [Result("amlsim", f"data set missing at {DATA}", 0, "", "present", False)]

@@ -31,8 +31,8 @@ def measure(quick: bool = False) -> list[Result]:
     import pyarrow.parquet as pq
 
     from riskops.rules.backtest import backtest
+    from riskops.rules.definition import load_default_pack
     from riskops.rules.lists import default_lists
-    from riskops.rules.model import load_default_pack
 
     path = events_file(500_000 if quick else FULL_EVENTS)
     events = pq.ParquetFile(path).metadata.num_rows

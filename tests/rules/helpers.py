@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from riskops.events.flat import FLAT_COLUMNS
+from riskops.rules.definition import Rule, parse_rules
 from riskops.rules.lists import ListStore
-from riskops.rules.model import Rule, parse_rules
 from riskops.rules.stream import StreamEvaluator
 
 S = 1_000_000  # one second in microseconds

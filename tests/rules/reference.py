@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from riskops.rules.definition import UNITS_US, All, AnyOf, Cond, Feature, Not, Pred, Ref, Rule
 from riskops.rules.lists import ListStore
-from riskops.rules.model import UNITS_US, All, AnyOf, Cond, Feature, Not, Pred, Ref, Rule
 
 _CMP = {
     "eq": lambda a, b: a == b,

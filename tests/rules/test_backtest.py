@@ -11,8 +11,8 @@ import pytest
 
 from riskops.events.tabular import flat_sql
 from riskops.rules.backtest import CSV_COLUMNS, backtest
+from riskops.rules.definition import load_default_pack, parse_rules
 from riskops.rules.lists import ListStore, default_lists
-from riskops.rules.model import load_default_pack, parse_rules
 from riskops.rules.parity import parity_check, run_sql
 from riskops.rules.sql import compile_rules, row_conditions
 

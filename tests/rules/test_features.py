@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from riskops.rules.model import parse_rules
+from riskops.rules.definition import parse_rules
 from riskops.rules.parity import run_sql
 from riskops.rules.sql import compile_features
 

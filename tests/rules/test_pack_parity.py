@@ -17,8 +17,8 @@ from riskops.events.adapters import read_events
 from riskops.events.flat import to_rows
 from riskops.events.schemas import Event
 from riskops.events.validation import decode
+from riskops.rules.definition import load_default_pack
 from riskops.rules.lists import ListStore, default_lists
-from riskops.rules.model import load_default_pack
 from riskops.rules.parity import parity_check, sort_rows
 from riskops.rules.stream import StreamEvaluator
 from support import AMLSIM_TRANS as AMLSIM

@@ -7,7 +7,7 @@ import math
 import msgspec
 
 from riskops.events.flat import FLAT_COLUMNS
-from riskops.rules.model import parse_rules
+from riskops.rules.definition import parse_rules
 from riskops.rules.parity import Mismatch, _same, parity_check, sort_rows
 from riskops.rules.types import RuleStatus
 

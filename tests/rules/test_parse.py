@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from riskops.rules.model import Pred, Ref, load_default_pack, load_rule_files, parse_rules
+from riskops.rules.definition import Pred, Ref, load_default_pack, load_rule_files, parse_rules
 from riskops.rules.parse import RuleParseError, parse_duration
 from riskops.rules.types import Action, RuleStatus
 

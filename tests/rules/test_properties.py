@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, example, given, settings
 
-from riskops.rules.model import parse_rules
+from riskops.rules.definition import parse_rules
 from riskops.rules.parity import parity_check, run_sql
 from riskops.rules.sql import compile_features, compile_rules
 from riskops.rules.stream import StreamEvaluator

@@ -72,7 +72,7 @@ def test_transitions_are_a_pure_rule() -> None:
 
 def test_seeding_installs_the_pack_once_at_its_statuses(engine: Engine) -> None:
     from riskops.monitor.evaluators import monitor_rules
-    from riskops.rules.model import load_default_pack
+    from riskops.rules.definition import load_default_pack
 
     pack = {r.id: r.status for r in load_default_pack()}
     sessions = session_factory(engine)

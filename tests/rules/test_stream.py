@@ -6,8 +6,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
+from riskops.rules.definition import parse_rules
 from riskops.rules.lists import ListStore, parse_list_text
-from riskops.rules.model import parse_rules
 from riskops.rules.stream import StreamEvaluator
 from riskops.rules.types import Action, RuleError
 

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from riskops.events.flat import FLAT_COLUMNS
+from riskops.rules.definition import parse_rules
 from riskops.rules.lists import ListStore
-from riskops.rules.model import parse_rules
 from riskops.rules.parity import parity_check, run_sql
 from riskops.rules.sql import compile_features
 from riskops.rules.stream import StreamEvaluator

@@ -94,7 +94,7 @@ class RulesEvaluatorFactory:
     """The real engine: ``StreamEvaluator`` over the monitor's rules and lists."""
 
     def __init__(self, rules: Sequence[Any], lists: Any) -> None:
-        from riskops.rules.model import to_builtins
+        from riskops.rules.definition import to_builtins
 
         self.rules = list(rules)
         self.lists = lists
@@ -148,7 +148,7 @@ def monitor_rules(engine: Engine | None) -> list[Any]:
     """
     from riskops.kernel.db import session_factory, unit_of_work
     from riskops.rules import service as rules_service
-    from riskops.rules.model import load_default_pack
+    from riskops.rules.definition import load_default_pack
     from riskops.rules.types import RuleStatus
 
     if engine is None:

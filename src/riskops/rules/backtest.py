@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 
 from riskops.events.flat import FLAT_SCHEMA, to_rows
 from riskops.events.tabular import flat_sql
+from riskops.rules.definition import Rule
 from riskops.rules.lists import ListStore
-from riskops.rules.model import Rule
 from riskops.rules.sql import compile_rules
 
 THREADS = 2  # the target machine has two cores

@@ -33,7 +33,7 @@ def _rules_for_backtest(files: list[Path]) -> tuple[list[Any], str]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from riskops.kernel.db import unit_of_work
-    from riskops.rules.model import load_default_pack, load_rule_files
+    from riskops.rules.definition import load_default_pack, load_rule_files
     from riskops.rules.service import live_rules
 
     if files:
@@ -133,8 +133,8 @@ def register(app: typer.Typer) -> None:
         """Check a rule file: schema, names, types, and the lists it refers to."""
         from rich.console import Console
 
+        from riskops.rules.definition import load_rule_files
         from riskops.rules.lists import ListStore, UnknownListError, default_lists
-        from riskops.rules.model import load_rule_files
         from riskops.rules.parse import RuleParseError
         from riskops.rules.stream import StreamEvaluator
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from riskops.rules.definition import All, Cond, Not, Pred, Ref
 from riskops.rules.lists import ListStore
-from riskops.rules.model import All, Cond, Not, Pred, Ref
 from riskops.rules.operators import Truth
 
 Getter = Callable[[int], Any]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from riskops.rules.model import UNITS_US, Feature
+from riskops.rules.definition import UNITS_US, Feature
 
 
 class State:

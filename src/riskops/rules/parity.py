@@ -16,8 +16,8 @@ import msgspec
 import pyarrow as pa
 
 from riskops.events.flat import FLAT_COLUMNS, FLAT_SCHEMA
+from riskops.rules.definition import Rule
 from riskops.rules.lists import ListStore
-from riskops.rules.model import Rule
 from riskops.rules.sql import compile_features, compile_rules
 from riskops.rules.stream import StreamEvaluator
 

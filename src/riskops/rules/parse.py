@@ -17,7 +17,14 @@ import yaml
 
 from riskops.events.flat import FLAT_FIELDS
 from riskops.events.schemas import EVENT_TYPES
-from riskops.rules.model import EARLIER_KINDS, UNITS_US, WINDOW_AGGS, Feature, Rule, column_kind
+from riskops.rules.definition import (
+    EARLIER_KINDS,
+    UNITS_US,
+    WINDOW_AGGS,
+    Feature,
+    Rule,
+    column_kind,
+)
 from riskops.rules.parse_cond import CondParser
 from riskops.rules.types import Action, RuleStatus
 

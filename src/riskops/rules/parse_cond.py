@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from riskops.events.flat import FLAT_FIELDS
-from riskops.rules.model import (
+from riskops.rules.definition import (
     All,
     AnyOf,
     Cond,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
 from riskops.rules import repository as repo
-from riskops.rules.model import Rule
+from riskops.rules.definition import Rule
 from riskops.rules.models import RuleEvent, RuleVersion
 from riskops.rules.parse import RuleParseError, parse_rules
 from riskops.rules.types import RuleStatus

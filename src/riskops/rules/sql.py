@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from riskops.events.flat import FLAT_COLUMNS
+from riskops.rules.definition import All, Cond, Feature, Ref, Rule, walk
 from riskops.rules.lists import ListStore
-from riskops.rules.model import All, Cond, Feature, Ref, Rule, walk
 from riskops.rules.sql_cond import cond_sql, fields, literal, q
 from riskops.rules.sql_features import Evaluation, FeaturePlan, Rows, rows_sql
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from riskops.rules.definition import All, AnyOf, Cond, Not, Pred, Ref, walk
 from riskops.rules.lists import ListStore
-from riskops.rules.model import All, AnyOf, Cond, Not, Pred, Ref, walk
 
 _CMP = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from riskops.rules.definition import UNITS_US, Cond, Feature, feature_types
 from riskops.rules.lists import ListStore
-from riskops.rules.model import UNITS_US, Cond, Feature, feature_types
 from riskops.rules.sql_cond import cond_sql, fields, literal, q
 
 RID = q("__rid")

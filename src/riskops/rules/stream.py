@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 import msgspec
 
 from riskops.rules.compile_py import Compiled, compile_cond
+from riskops.rules.definition import Feature, Rule, feature_types
 from riskops.rules.features import State, make_state
 from riskops.rules.lists import ListStore
-from riskops.rules.model import Feature, Rule, feature_types
 from riskops.rules.types import Evaluation, Hit, RuleError, RuleStatus
 
 SNAPSHOT_VERSION = 1
