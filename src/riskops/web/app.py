@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,6 +20,7 @@ from riskops.web.auth import LoginRequired, login_redirect_url
 from riskops.web.bodies import error_response
 from riskops.web.deps import Container
 from riskops.web.guard import UrlGuard
+from riskops.web.query import single_valued_query
 from riskops.web.refusals import audit_refusal
 from riskops.web.security import SecurityHeaders
 
@@ -49,6 +50,8 @@ def create_app(container: Container | None = None, *, start_background: bool = T
         version=__version__,
         description="Risk operations for crypto exchanges: events in, decisions out.",
         lifespan=lifespan,
+        # A scalar query parameter sent twice is refused, not read as its last value.
+        dependencies=[Depends(single_valued_query)],
         # /docs is served from vendored assets (riskops.web.docs), not FastAPI's CDN page.
         docs_url=None,
         redoc_url=None,
