@@ -1,20 +1,22 @@
-"""The intake outbox: the monitor's case alerts are written in its batch transaction and
-delivered into cases later; nothing is lost or doubled on a crash, a replay or a race."""
+"""The monitor's alerts are published on the kernel outbox (``ALERT_RAISED``) in its batch
+transaction and delivered into cases later; nothing is lost or doubled on a crash, a replay
+or a race."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 
+import msgspec
 import pytest
 from case_fakes import T0
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from riskops.cases import intake
-from riskops.cases import repository as repo
-from riskops.cases.models import Case, CaseAlert, IntakeOutbox
+from riskops.cases.models import Case, CaseAlert
 from riskops.cases.tasks import deliver, drain, intake_loop
+from riskops.kernel import outbox
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.monitor import service as monitor
 from riskops.monitor.engine import Monitor
@@ -23,6 +25,12 @@ from riskops.monitor.engine import Monitor
 def count(engine: Engine, model: type) -> int:
     with session_factory(engine)() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def waiting(engine: Engine) -> int:
+    """Monitor alerts published and not yet delivered."""
+    with session_factory(engine)() as session:
+        return outbox.pending(session, monitor.ALERT_RAISED)
 
 
 def monitor_batch(engine: Engine, n: int, start: int = 1) -> None:
@@ -46,10 +54,10 @@ def grouping(engine: Engine) -> list[tuple]:
 
 def test_the_batch_writes_the_outbox_and_a_drain_makes_the_cases(engine: Engine) -> None:
     monitor_batch(engine, 6)
-    assert (count(engine, IntakeOutbox), count(engine, CaseAlert)) == (6, 0)
+    assert (waiting(engine), count(engine, CaseAlert)) == (6, 0)
     sessions = session_factory(engine)
     assert drain(sessions, limit=4) == 6  # two transactions
-    assert (count(engine, IntakeOutbox), count(engine, CaseAlert), count(engine, Case)) == (
+    assert (waiting(engine), count(engine, CaseAlert), count(engine, Case)) == (
         0,
         6,
         3,
@@ -65,11 +73,11 @@ def test_a_crash_before_the_drain_commits_loses_nothing(engine: Engine) -> None:
     with pytest.raises(RuntimeError), unit_of_work(sessions) as session:
         assert intake.drain_outbox(session) == 4
         raise RuntimeError("killed mid-delivery")
-    assert (count(engine, IntakeOutbox), count(engine, CaseAlert)) == (4, 0)
+    assert (waiting(engine), count(engine, CaseAlert)) == (4, 0)
     monitor_batch(engine, 4)  # a replayed batch writes its alerts to the outbox again
-    assert count(engine, IntakeOutbox) == 8
+    assert waiting(engine) == 8
     assert drain(sessions) == 8
-    assert count(engine, IntakeOutbox) == 0
+    assert waiting(engine) == 0
     assert [n for *_, n in grouping(engine)] == [2] * 4  # 2 accounts, 2 alerts each
 
 
@@ -85,7 +93,7 @@ def test_two_drainers_take_different_rows(engine: Engine) -> None:
 
     def first() -> None:
         with unit_of_work(sessions) as session:
-            taken["first"] = [i for i, _ in repo.take_outbox(session, 4)]
+            taken["first"] = [m["seq"] for m in outbox.take(session, monitor.ALERT_RAISED, 4)]
             first_took.set()
             assert release.wait(10)
 
@@ -93,12 +101,12 @@ def test_two_drainers_take_different_rows(engine: Engine) -> None:
     thread.start()
     assert first_took.wait(10)
     with unit_of_work(sessions) as session:  # does not wait for the first: skips its rows
-        taken["second"] = [i for i, _ in repo.take_outbox(session, 100)]
+        taken["second"] = [m["seq"] for m in outbox.take(session, monitor.ALERT_RAISED, 100)]
     release.set()
     thread.join(10)
     assert len(taken["first"]) == 4 and len(taken["second"]) == 6
     assert not set(taken["first"]) & set(taken["second"])
-    assert taken["first"] == sorted(taken["first"])  # the oldest rows, in order
+    assert taken["first"] == [1, 2, 3, 4]  # the oldest messages, in order
 
 
 def test_concurrent_drainers_group_like_one(
@@ -126,7 +134,7 @@ def test_concurrent_drainers_group_like_one(
     for t in threads:
         t.join(60)
     assert not errors
-    assert count(engine, IntakeOutbox) == 0
+    assert waiting(engine) == 0
     concurrent = grouping(engine)
     assert len(concurrent) == len({ref for ref, *_ in concurrent}) == 40  # replays: no-ops
     with migrated_engine(kind, tmp_path_factory.mktemp("reference")) as reference:
@@ -150,4 +158,49 @@ def test_the_intake_loop_delivers_until_stopped(engine: Engine) -> None:
         await task
 
     asyncio.run(main())
-    assert (count(engine, IntakeOutbox), count(engine, CaseAlert)) == (0, 4)
+    assert (waiting(engine), count(engine, CaseAlert)) == (0, 4)
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"account_id": "   "},  # blank
+        {"account_id": "acc\x00"},  # a control character
+        {"score": 101},  # severity out of range
+        {"rule_id": " "},  # no kind
+        {"occurred_at": "2026-01-01T00:00:00"},  # no UTC offset
+        {"usd_value": "-1"},  # a negative amount
+    ],
+)
+def test_an_invalid_message_is_left_out_and_never_blocks_the_later_ones(
+    engine: Engine, broken: dict[str, object]
+) -> None:
+    monitor_batch(engine, 2)
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
+        [first, second] = outbox.take(session, monitor.ALERT_RAISED, 10)
+        outbox.publish(session, monitor.ALERT_RAISED, {**first, **broken, "event_id": "bad"})
+        outbox.publish(session, monitor.ALERT_RAISED, first)
+        outbox.publish(session, monitor.ALERT_RAISED, second)
+    assert drain(sessions) == 3
+    assert waiting(engine) == 0
+    with sessions() as session:
+        refs = sorted(session.scalars(select(CaseAlert.source_ref)))
+    assert refs == sorted(f"{m['rule_id']}:{m['event_id']}:0" for m in (first, second))
+
+
+def test_rows_left_in_the_old_intake_table_are_delivered_first(engine: Engine) -> None:
+    """An upgrade leaves the cases' own outbox rows of the previous version: not lost."""
+    from riskops.cases import repository as repo
+    from riskops.cases.models import IntakeOutbox
+
+    monitor_batch(engine, 2)
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
+        [old, new] = outbox.take(session, monitor.ALERT_RAISED, 10)
+        [legacy] = intake._case_alerts([old])
+        encoded = msgspec.json.encode(legacy).decode()
+        repo.enqueue_alerts(session, [{"alert": encoded, "created_at": T0}])
+        outbox.publish(session, monitor.ALERT_RAISED, new)
+    assert drain(sessions, limit=1) == 2  # one per transaction, the old row first
+    assert (count(engine, IntakeOutbox), waiting(engine), count(engine, CaseAlert)) == (0, 0, 2)

@@ -76,10 +76,12 @@ def outcome(engine: Engine) -> tuple[list[tuple[str, str, int]], list[tuple[str,
 
 
 def outbox_size(engine: Engine) -> int:
-    from riskops.cases.repository import outbox_size
+    """Monitor alerts published and not yet delivered into cases."""
+    from riskops.kernel import outbox
+    from riskops.monitor.service import ALERT_RAISED
 
     with session_factory(engine)() as session:
-        return outbox_size(session)
+        return outbox.pending(session, ALERT_RAISED)
 
 
 def case_grouping(engine: Engine) -> list[tuple[str | None, str, bool, int]]:

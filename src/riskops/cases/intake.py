@@ -6,12 +6,12 @@ A duplicate (same account, kind and subject as an alert already in the case) is 
 linked with ``duplicate_of`` but does not raise the case's severity, amount or count.
 
 Runs in the caller's transaction; never commits. The monitor does no case work in its batch
-transaction (the decision's critical section): ``enqueue_monitor_alerts`` writes the batch's
-case alerts to the intake outbox in that transaction, and ``drain_outbox`` raises them later,
-in order, in its own transaction (``cases.tasks`` runs it in the server and the worker). A
-crash can neither skip a case alert (its outbox row stays until a drain commits) nor double
-one (alerts are unique on (source, source_ref)); see
-docs/adr/0008-cases-grouping-and-take-next.md.
+transaction (the decision's critical section): it publishes its alerts on the kernel
+outbox's ``monitor.service.ALERT_RAISED`` topic in that transaction, naming no subscriber,
+and ``drain_outbox`` raises them as case alerts later, in order, in its own transaction
+(``cases.tasks`` runs it in the server and the worker). A crash can neither skip a case
+alert (its outbox message stays until a drain commits) nor double one (alerts are unique on
+(source, source_ref)); see docs/adr/0008-cases-grouping-and-take-next.md and 0023.
 """
 
 from __future__ import annotations
@@ -29,18 +29,21 @@ from riskops.cases import repository as repo
 from riskops.cases.domain import DEFAULT_QUEUES, priority, route, subject_of
 from riskops.cases.models import AlertSource, Case, CaseAlert, CaseStatus, Queue
 from riskops.cases.schemas import AlertIn
+from riskops.kernel import outbox
 from riskops.kernel.bounds import identifier_problem
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, ValidationFailed
+from riskops.kernel.logging import get_logger
 from riskops.monitor import repository as monitor_repo
+from riskops.monitor.service import ALERT_RAISED
 
+log = get_logger(__name__)
 ACTOR = "system:intake"
 # Each lost race means another transaction committed part of this batch's work, which the
 # retry then sees; drainers replaying the same alerts concurrently lost 3 in a row under load.
 _RETRIES = 10
 # Monitor rule actions that make a case alert (an allow-action hit only scores).
 CASE_ACTIONS = frozenset({"review", "hold", "block"})
-_alert_encoder = msgspec.json.Encoder()
 _alert_decoder = msgspec.json.Decoder(AlertIn)
 
 
@@ -115,44 +118,52 @@ def raise_alerts(
     raise Conflict(f"alert {source}:{ref}{more} kept losing races; retry")
 
 
-def enqueue_monitor_alerts(
-    session: Session, rows: Iterable[Mapping[str, Any]], *, now: datetime | None = None
-) -> int:
-    """Write the monitor's case alerts of a batch to the intake outbox; returns how many.
-
-    ``rows`` are the ``monitor_alerts`` rows of the batch, each with ``usd_value`` (the
-    event's USD value, or None), ``event_type`` and ``occurred_at`` added. Shadow hits and
-    allow-action hits are skipped. One INSERT and no reads: this runs in the monitor's batch
-    transaction. The hold id of a held withdrawal is added on delivery (``drain_outbox``),
-    when the hold row is readable without costing the batch a query. An invalid alert fails
-    the batch here, as it would have in ``raise_alerts``, rather than block the outbox.
-    """
-    wanted = {_monitor_ref(r): r for r in rows if not r["shadow"] and _action(r) in CASE_ACTIONS}
-    if not wanted:
-        return 0
-    alerts = [monitor_alert_in(ref, row) for ref, row in wanted.items()]
-    for alert in alerts:
-        _validate(alert)
-    now = now or utcnow()
-    repo.enqueue_alerts(
-        session, [{"alert": _alert_encoder.encode(a).decode(), "created_at": now} for a in alerts]
-    )
-    return len(alerts)
-
-
 def drain_outbox(session: Session, limit: int = 500, *, now: datetime | None = None) -> int:
-    """Raise the oldest ``limit`` alerts of the intake outbox, in order; returns how many.
+    """Raise the oldest ``limit`` monitor alerts waiting in the outbox, in order; returns
+    how many messages were taken.
 
-    The rows are deleted in the caller's transaction, so they are gone only if their case
-    alerts commit with them. On PostgreSQL two concurrent drainers take different rows
-    (``FOR UPDATE SKIP LOCKED``). A row delivered twice anyway (a replayed monitor batch
-    writes its alerts again) finds its alert stored and changes nothing.
+    The messages are deleted in the caller's transaction, so they are gone only if their
+    case alerts commit with them. On PostgreSQL two concurrent drainers take different
+    messages (``FOR UPDATE SKIP LOCKED``). A message delivered twice anyway (a replayed
+    monitor batch publishes its alerts again) finds its alert stored and changes nothing.
+    Rows an earlier version left in the cases' own outbox table are delivered first.
     """
-    taken = repo.take_outbox(session, limit)
-    if taken:
-        alerts = [_alert_decoder.decode(payload) for _, payload in taken]
+    legacy = repo.take_outbox(session, limit)
+    alerts = [_alert_decoder.decode(payload) for _, payload in legacy]
+    messages = (
+        outbox.take(session, ALERT_RAISED, limit - len(legacy)) if len(legacy) < limit else []
+    )
+    alerts += _case_alerts(messages)
+    if alerts:
         raise_alerts(session, _with_hold_ids(session, alerts), now=now)
-    return len(taken)
+    return len(legacy) + len(messages)
+
+
+def _case_alerts(messages: Iterable[Mapping[str, Any]]) -> list[AlertIn]:
+    """The case alerts of ``ALERT_RAISED`` messages: those whose action makes a case. One
+    that is invalid (the edge's bounds make it unexpected) is logged and left out, never
+    allowed to block the delivery of every later alert; its monitor alert stays stored."""
+    alerts = []
+    for message in messages:
+        if _action(message) not in CASE_ACTIONS:
+            continue
+        row = {
+            **message,
+            "occurred_at": _instant(message.get("occurred_at")),
+            "created_at": _instant(message.get("created_at")),
+        }
+        alert = monitor_alert_in(_monitor_ref(row), row)
+        try:
+            _validate(alert)
+        except ValidationFailed as exc:
+            log.error("cases.monitor_alert_refused", ref=alert.source_ref, problems=exc.details)
+            continue
+        alerts.append(alert)
+    return alerts
+
+
+def _instant(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _with_hold_ids(session: Session, alerts: list[AlertIn]) -> list[AlertIn]:
@@ -174,7 +185,7 @@ def _with_hold_ids(session: Session, alerts: list[AlertIn]) -> list[AlertIn]:
 
 
 def monitor_alert_in(ref: str, row: Mapping[str, Any]) -> AlertIn:
-    """The case alert of a monitor alert row (see ``enqueue_monitor_alerts``)."""
+    """The case alert of a monitor alert row (an ``ALERT_RAISED`` message)."""
     detail: dict[str, Any] = {
         "rule_id": row["rule_id"],
         "rule_version": row["rule_version"],

@@ -3,9 +3,10 @@
 Services take the caller's session and never commit: one batch or one request is one
 transaction owned by the boundary (the runtime or the HTTP request). ``process_batch``
 writes the decisions, alerts and holds of a batch together with the checkpoint, so they
-are durable together or not at all; the batch's case alerts go to the cases' intake outbox in
-the same transaction (one INSERT) and become cases when the outbox is delivered
-(``riskops.cases.tasks``), outside the decision's critical section.
+are durable together or not at all; the batch's live alerts are published on the kernel
+outbox's ``ALERT_RAISED`` topic in the same transaction (one INSERT), for whoever subscribes
+(cases drain it into case alerts, outside the decision's critical section). The monitor
+names no subscriber (ADR 0023).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from riskops.audit import service as audit
 from riskops.auth.permissions import Permission, Principal, require
-from riskops.cases.intake import enqueue_monitor_alerts
 from riskops.events import schemas as s
 from riskops.kernel import outbox
 from riskops.kernel.clock import utcnow
@@ -154,8 +154,8 @@ def process_batch(
     repo.insert_ignore(session, Alert, alerts)
     repo.insert_ignore(session, Hold, holds)
     repo.insert_timeline(session, accounts, seqs)
-    if facts:  # the case alerts commit with the monitor alerts, delivered later (outbox)
-        enqueue_monitor_alerts(session, _case_alert_rows(alerts, facts), now=now)
+    if facts:  # the messages commit with the monitor alerts, delivered later (outbox)
+        outbox.publish_many(session, ALERT_RAISED, _alert_messages(alerts, facts), now=now)
     if records:
         repo.advance_checkpoint(session, checkpoint, result.last_seq, now)
     result.stored = len(decisions)
@@ -195,25 +195,29 @@ def _alert_row(d: RowDecision, hit: Any, now: datetime) -> dict[str, Any]:
     }
 
 
-def _case_alert_rows(
+def _alert_messages(
     alerts: list[dict[str, Any]], facts: dict[str, s.Event]
 ) -> list[dict[str, Any]]:
-    """The live alert rows with what a case needs: USD value, event type, occurrence time
-    (the hold id is added on delivery; no query here)."""
-    rows = []
+    """The ``ALERT_RAISED`` messages of a batch: each live alert that acts (not shadow, not
+    allow), JSON-able, with the event's USD value, type and occurrence time, so a subscriber
+    needs no query of its own (a held withdrawal's hold id it looks up on delivery)."""
+    messages = []
     for alert in alerts:
         event = facts.get(alert["event_id"])
-        if event is None or alert["shadow"]:
+        if event is None or alert["shadow"] or alert["action"] is Outcome.ALLOW:
             continue
-        rows.append(
+        usd = getattr(event, "usd_value", None)
+        messages.append(
             {
                 **alert,
-                "usd_value": getattr(event, "usd_value", None),
+                "action": alert["action"].value,
+                "created_at": alert["created_at"].isoformat(),
+                "usd_value": None if usd is None else str(usd),
                 "event_type": type(event).__struct_config__.tag,
-                "occurred_at": event.occurred_at,
+                "occurred_at": event.occurred_at.isoformat(),
             }
         )
-    return rows
+    return messages
 
 
 def _hold_row(event: s.WithdrawalRequested, d: RowDecision, now: datetime) -> dict[str, Any]:
@@ -234,6 +238,9 @@ def _hold_row(event: s.WithdrawalRequested, d: RowDecision, now: datetime) -> di
 
 
 _RESOLUTIONS = {"release": HoldStatus.RELEASED, "reject": HoldStatus.REJECTED}
+# The outbox topic a live alert that acts (hold, block, review) is told on, with the
+# monitor_alerts row and the event's facts (``_alert_messages``); cases drain it (ADR 0023).
+ALERT_RAISED = "monitor.alert_raised"
 HOLD_RESOLVED = "hold.resolved"  # the outbox topic a resolved hold is told on (ADR 0019)
 
 
