@@ -30,7 +30,7 @@ from riskops.cases.domain import DEFAULT_QUEUES, priority, route, subject_of
 from riskops.cases.models import AlertSource, Case, CaseAlert, CaseStatus, Queue
 from riskops.cases.schemas import AlertIn
 from riskops.kernel import outbox
-from riskops.kernel.bounds import identifier_problem
+from riskops.kernel.bounds import alert_problems
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, ValidationFailed
 from riskops.kernel.logging import get_logger
@@ -228,22 +228,15 @@ def _action(row: Mapping[str, Any]) -> str:
 
 
 def _validate(alert: AlertIn) -> None:
-    problems = []
-    if not alert.source_ref.strip():
-        problems.append({"field": "$.source_ref", "reason": "the source's own id is required"})
-    if not alert.kind.strip():
-        problems.append({"field": "$.kind", "reason": "required"})
-    if not alert.title.strip():
-        problems.append({"field": "$.title", "reason": "required"})
-    if not 0 <= alert.severity <= 100:
-        problems.append({"field": "$.severity", "reason": "must be between 0 and 100"})
-    if alert.amount_usd < 0:
-        problems.append({"field": "$.amount_usd", "reason": "must not be negative"})
-    if alert.account_id is not None and (wrong := identifier_problem(alert.account_id)):
-        # The edge's check (riskops.kernel.bounds): what ingestion accepts is accepted here.
-        problems.append({"field": "$.account_id", "reason": f"{wrong}; use null when unlinked"})
-    if alert.occurred_at is not None and alert.occurred_at.tzinfo is None:
-        problems.append({"field": "$.occurred_at", "reason": "must carry a UTC offset"})
+    problems = alert_problems(
+        source_ref=alert.source_ref,
+        kind=alert.kind,
+        title=alert.title,
+        severity=alert.severity,
+        amount_usd=alert.amount_usd,
+        account_id=alert.account_id,
+        occurred_at=alert.occurred_at,
+    )
     if problems:
         raise ValidationFailed("invalid alert", details=problems)
 

@@ -246,6 +246,38 @@ def ip_fast(value: str) -> bool:
 # --- JSON -------------------------------------------------------------------------------
 
 
+def alert_problems(
+    *,
+    source_ref: str,
+    kind: str,
+    title: str,
+    severity: int,
+    amount_usd: Decimal,
+    account_id: str | None,
+    occurred_at: datetime | None,
+) -> list[dict[str, str]]:
+    """What makes an alert unfit to become a case alert, field by field (empty if none).
+    One definition for the publisher (the monitor refuses, so quarantines, an event whose
+    alert would be refused) and the case intake, which share no import (ADR 0023)."""
+    problems = []
+    if not source_ref.strip():
+        problems.append({"field": "$.source_ref", "reason": "the source's own id is required"})
+    if not kind.strip():
+        problems.append({"field": "$.kind", "reason": "required"})
+    if not title.strip():
+        problems.append({"field": "$.title", "reason": "required"})
+    if not 0 <= severity <= 100:
+        problems.append({"field": "$.severity", "reason": "must be between 0 and 100"})
+    if amount_usd < 0:
+        problems.append({"field": "$.amount_usd", "reason": "must not be negative"})
+    if account_id is not None and (wrong := identifier_problem(account_id)):
+        # The edge's check: what ingestion accepts is accepted here.
+        problems.append({"field": "$.account_id", "reason": f"{wrong}; use null when unlinked"})
+    if occurred_at is not None and occurred_at.tzinfo is None:
+        problems.append({"field": "$.occurred_at", "reason": "must carry a UTC offset"})
+    return problems
+
+
 def json_depth(raw: bytes) -> int:
     """How deeply the arrays and objects of a JSON text nest (0 for a scalar)."""
     depth = deepest = 0

@@ -25,6 +25,7 @@ from riskops.audit import service as audit
 from riskops.auth.permissions import Permission, Principal, require
 from riskops.events import schemas as s
 from riskops.kernel import outbox
+from riskops.kernel.bounds import alert_problems
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
 from riskops.monitor import repository as repo
@@ -207,6 +208,7 @@ def _alert_messages(
         if event is None or alert["shadow"] or alert["action"] is Outcome.ALLOW:
             continue
         usd = getattr(event, "usd_value", None)
+        _check_alert(alert, usd, event.occurred_at)
         messages.append(
             {
                 **alert,
@@ -218,6 +220,22 @@ def _alert_messages(
             }
         )
     return messages
+
+
+def _check_alert(alert: dict[str, Any], usd: Decimal | None, occurred_at: datetime) -> None:
+    """Refuse (fail the batch, so quarantine the event: ADR 0016) an alert that no case
+    alert could be made of, by the one shared definition, rather than publish it."""
+    problems = alert_problems(
+        source_ref=f"{alert['rule_id']}:{alert['event_id']}:{alert['row']}",
+        kind=alert["rule_id"],
+        title=f"{alert['rule_id']}: {alert['reason']}",
+        severity=int(alert["score"]),
+        amount_usd=Decimal(usd) if usd is not None else Decimal(0),
+        account_id=alert["account_id"],
+        occurred_at=occurred_at,
+    )
+    if problems:
+        raise ValidationFailed("invalid alert", details=problems)
 
 
 def _hold_row(event: s.WithdrawalRequested, d: RowDecision, now: datetime) -> dict[str, Any]:
