@@ -82,6 +82,7 @@ def test_approval_records_maker_approver_time_and_comment(engine: Engine) -> Non
             "case_action",
             str(action.id),
         )
+        assert entry.detail == {"action_id": action.id, "action": "restrict", "maker": "sen"}
         assert accounts.active_kinds(session) == {"a": {K.FULL_FREEZE}}
 
 
@@ -114,7 +115,12 @@ def test_refusal_records_the_approver_and_the_reason(engine: Engine) -> None:
         assert (event.actor, event.reason, event.at) == ("sen", "thin", later)
         assert event.detail == {"action_id": action.id, "action": "offboard", "maker": "ana"}
         [entry] = _audit(session, "case.refuse")
-        assert (entry.actor, entry.subject_id) == ("sen", str(action.id))
+        assert (entry.actor, entry.subject_type, entry.subject_id) == (
+            "sen",
+            "case_action",
+            str(action.id),
+        )
+        assert entry.detail == {"action_id": action.id, "action": "offboard", "maker": "ana"}
         assert accounts.active_kinds(session) == {}
 
 
@@ -137,8 +143,11 @@ def test_the_maker_can_neither_approve_nor_refuse(engine: Engine) -> None:
         case = taken_case(session, u["sen"])
         maker = decisions.decide(session, u["sen"], case.id, decision(A.OFFBOARD))
         for attempt in (decisions.approve, decisions.refuse):
-            with pytest.raises(Forbidden, match="four-eyes: the maker of an action cannot"):
+            with pytest.raises(Forbidden) as err:
                 attempt(session, u["sen"], maker.action.id, "mine")
+            assert err.value.message == (
+                "four-eyes: the maker of an action cannot approve or refuse it"
+            )
         assert maker.action.status is ActionStatus.PENDING_APPROVAL
         assert accounts.active_kinds(session) == {}
 
