@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from test_cases_decisions import decision, taken_case, users
 
 from riskops.accounts import service as accounts
+from riskops.accounts.models import Restriction
 from riskops.accounts.models import RestrictionKind as K
 from riskops.audit.models import AuditEntry
 from riskops.cases import decisions
@@ -84,6 +85,11 @@ def test_approval_records_maker_approver_time_and_comment(engine: Engine) -> Non
         )
         assert entry.detail == {"action_id": action.id, "action": "restrict", "maker": "sen"}
         assert accounts.active_kinds(session) == {"a": {K.FULL_FREEZE}}
+        # The restriction records the maker as its author and the approver beside it, with
+        # the maker's decision and who approved it (issue 9: not the approver as author).
+        [freeze_row] = session.scalars(select(Restriction)).all()
+        assert (freeze_row.created_by, freeze_row.approved_by) == ("sen", "sen2")
+        assert freeze_row.reason == f"case {case.id}: lock withdrawals (approved by sen2)"
 
 
 def test_an_empty_approval_comment_is_stored_as_none(engine: Engine) -> None:
