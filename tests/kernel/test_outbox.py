@@ -68,3 +68,16 @@ def test_migration_0011_adds_and_drops_the_outbox(engine: Engine) -> None:
         outbox.publish(session, "t", {"after": "upgrade"})
     with unit_of_work(session_factory(engine)) as session:
         assert outbox.take(session, "t", 1) == [{"after": "upgrade"}]
+
+
+def test_publish_many_leaves_each_message_in_order_among_single_ones(engine: Engine) -> None:
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
+        outbox.publish(session, "m", {"i": 0})
+        assert outbox.publish_many(session, "m", [{"i": 1}, {"i": 2}, {"i": 3}]) == 3
+        assert outbox.publish_many(session, "m", []) == 0
+        outbox.publish(session, "m", {"i": 4})
+        assert outbox.publish_many(session, "other", [{"i": -1}]) == 1
+    with unit_of_work(sessions) as session:
+        assert outbox.take(session, "m", 10) == [{"i": i} for i in range(5)]
+        assert outbox.pending(session, "other") == 1
