@@ -32,6 +32,7 @@ def publish_many(
     no read, in the caller's transaction; returns how many. For a hot path (the monitor's
     batch), where an ORM object per message would cost more than the message."""
     if payloads:
+        session.flush()  # messages ``publish`` left pending get their ids (their order) first
         at = now or utcnow()
         rows = [{"topic": topic, "payload": p, "created_at": at} for p in payloads]
         session.execute(insert(OutboxMessage), rows)
