@@ -297,9 +297,7 @@ def dead_letters(
     """A page of refused input, newest first, and the total (``dead_letter:view``). Each
     dead letter shown carries a raw payload, so each is audited (``dead_letter.list``)."""
     require(reader, Permission.DEAD_LETTER_VIEW)
-    items, total = repository.list_dead_letters(
-        session, limit=limit, offset=offset, source=source
-    )
+    items, total = repository.list_dead_letters(session, limit=limit, offset=offset, source=source)
     shown = {str(d.id): [d.id] for d in items}
     audit.record_views(session, reader, "dead_letter.list", "dead_letter", shown)
     return items, total
