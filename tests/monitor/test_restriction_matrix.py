@@ -23,9 +23,8 @@ STOPS: dict[str, set[K]] = {
     "trade": {K.FULL_FREEZE, K.ACCOUNT_CLOSED, K.TRADING_LOCK},
     "p2p.order": {K.FULL_FREEZE, K.ACCOUNT_CLOSED, K.P2P_BAN},
     "deposit": set(),
-    # Today's policy: no restriction stops an internal transfer (not even a full freeze).
-    # A change of policy changes this line on purpose.
-    "transfer.internal": set(),
+    # The sender's row only: money out to another user is stopped like a withdrawal.
+    "transfer.internal": {K.FULL_FREEZE, K.ACCOUNT_CLOSED, K.WITHDRAWAL_LOCK, K.REKYC_REQUIRED},
 }
 EVENTS: dict[str, Callable[[], Any]] = {
     "withdrawal.requested": lambda: withdrawal("e", "x", "5.00"),
@@ -40,7 +39,10 @@ EVENTS: dict[str, Callable[[], Any]] = {
 @pytest.mark.parametrize("event_type", sorted(STOPS))
 def test_each_kind_blocks_exactly_the_types_it_stops(event_type: str, kind: K) -> None:
     monitor = Monitor(FakeEvaluator(), lambda account: {kind} if account == "x" else set())
-    first = monitor.decide(EVENTS[event_type](), seq=1)[0]
+    rows = monitor.decide(EVENTS[event_type](), seq=1)
+    first = rows[0]
+    # The other side of a transfer (the receiver's row) is never blocked by the sender's lock.
+    assert all(r.outcome is Action.ALLOW and r.restricted is None for r in rows[1:])
     if kind in STOPS[event_type]:
         assert first.outcome is Action.BLOCK
         assert (first.restricted, first.score) == (kind, 100)
@@ -89,3 +91,11 @@ def test_the_lookup_is_asked_for_the_events_account() -> None:
     assert monitor.decide(withdrawal("a", "x", "5.00"), 1)[0].outcome is Action.BLOCK
     assert monitor.decide(withdrawal("b", "z", "5.00"), 2)[0].outcome is Action.ALLOW
     assert asked == ["x", "z"]
+
+
+@pytest.mark.parametrize("kind", list(K))
+def test_a_transfer_to_a_restricted_account_is_not_blocked(kind: K) -> None:
+    """The receiver's restriction stops what it sends, not what it receives."""
+    monitor = Monitor(FakeEvaluator(), lambda account: {kind} if account == "y" else set())
+    rows = monitor.decide(transfer("e", "x", "y", "5.00"), seq=1)
+    assert [r.outcome for r in rows] == [Action.ALLOW, Action.ALLOW]

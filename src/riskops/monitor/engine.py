@@ -32,9 +32,12 @@ RestrictionsLookup = Callable[[str], Collection[RestrictionKind]]
 
 # Which restrictions stop which event types (on the account that sent the event).
 _EVERYTHING = frozenset({RestrictionKind.FULL_FREEZE, RestrictionKind.ACCOUNT_CLOSED})
+# Money leaving the account: a withdrawal, and an internal transfer out (the sender's row),
+# which would otherwise move a locked balance to another account to be withdrawn there.
+_MONEY_OUT = _EVERYTHING | {RestrictionKind.WITHDRAWAL_LOCK, RestrictionKind.REKYC_REQUIRED}
 BLOCKING: dict[str, frozenset[RestrictionKind]] = {
-    "withdrawal.requested": _EVERYTHING
-    | {RestrictionKind.WITHDRAWAL_LOCK, RestrictionKind.REKYC_REQUIRED},
+    "withdrawal.requested": _MONEY_OUT,
+    "transfer.internal": _MONEY_OUT,
     "trade": _EVERYTHING | {RestrictionKind.TRADING_LOCK},
     "p2p.order": _EVERYTHING | {RestrictionKind.P2P_BAN},
 }
