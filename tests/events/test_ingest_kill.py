@@ -199,7 +199,7 @@ def test_killed_nats_consumer_leaves_nothing_behind(
 
 _ORPHAN = """
 import os, sys, time
-from riskops.events import tasks
+from riskops.kernel import processes as tasks
 
 parent = os.getpid()
 if os.fork() == 0:

@@ -10,14 +10,11 @@ are prepared here, chunk by chunk (ADR 0010).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import multiprocessing
 import os
-import signal
 import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -31,6 +28,7 @@ from riskops.events import adapters, service
 from riskops.events.adapters import Batch
 from riskops.events.models import Source
 from riskops.events.repository import storable
+from riskops.kernel.processes import die_with_parent
 
 CHUNK_SIZE = 20_000
 _CHECKPOINT_SECONDS = 0.1
@@ -177,37 +175,6 @@ def _start_worker(fmt: str, parent: int) -> None:
         os.nice(_WORKER_NICENESS)
     if fmt == "parquet":
         import riskops.events.columnar  # noqa: F401
-
-
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-_PARENT_CHECK_SECONDS = 0.5
-
-
-def die_with_parent(parent: int) -> None:
-    """Make this (child) process end when ``parent`` ends, however it ends (SIGKILL too).
-
-    A worker left behind by a killed ingest would wait for work for ever, holding what it
-    inherited. On Linux the kernel sends SIGKILL to it when its parent dies
-    (``PR_SET_PDEATHSIG``); elsewhere, or where ``prctl`` is refused, a daemon thread
-    checks the parent's pid and ends the process when it has changed. A parent that died
-    before either was in place is noticed here, at once."""
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            _watch_parent(parent)  # not allowed here (a seccomp profile): poll instead
-    else:
-        _watch_parent(parent)
-    if os.getppid() != parent:  # the parent died before the signal was armed
-        os._exit(1)
-
-
-def _watch_parent(parent: int) -> None:
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(_PARENT_CHECK_SECONDS)
-        os._exit(1)  # nothing of a worker needs cleaning up: its results went to the parent
-
-    threading.Thread(target=watch, name="riskops-parent-watch", daemon=True).start()
 
 
 @contextlib.contextmanager

@@ -37,6 +37,7 @@ from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import NotFound
 from riskops.kernel.logging import get_logger
+from riskops.kernel.processes import die_with_parent
 from riskops.kernel.retry import Backoff
 from riskops.monitor import quarantine, service
 from riskops.monitor import repository as repo
@@ -231,7 +232,7 @@ class MonitorRuntime:
         if pid == 0:  # the child: write the file and leave, whatever happens
             code = 1
             try:
-                _die_with(parent)
+                die_with_parent(parent)
                 signal.alarm(300)  # a child stuck on a lock held at the fork ends anyway
                 self._write_snapshot_file()
                 code = 0
@@ -658,15 +659,3 @@ class MonitorRuntime:
             self._quarantined.discard(seq)
             self._advanced(result)
             return answer
-
-
-def _die_with(parent: int) -> None:
-    """Make this (forked) process die with ``parent`` (Linux): a snapshot writer never
-    outlives the monitor that forked it."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before the line above
-        os._exit(1)
