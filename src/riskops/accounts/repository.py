@@ -49,7 +49,7 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def account_seqs(session: Session, account_id: str) -> Select[Any] | CompoundSelect:
+def account_seqs(session: Session, account_id: str) -> Select[Any] | CompoundSelect[Any]:
     """The seqs of the account's own events, for ``EVENTS.c.seq.in_(...)``: the monitor's
     timeline (``AccountEvent``) up to its checkpoint, and the log's tail after it, events
     not monitored yet, read by a range of ``seq`` (the log has no account index, ADR 0013).

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 from typing import cast as as_type
 
 from sqlalchemy import (
@@ -55,7 +55,10 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def add(session: Session, obj: Any) -> Any:
+_Row = TypeVar("_Row")
+
+
+def add(session: Session, obj: _Row) -> _Row:
     session.add(obj)
     session.flush()
     return obj
@@ -501,7 +504,8 @@ def take_next_postgres(
     }
     if queue_keys is not None:
         params["keys"] = list(queue_keys)
-    return session.scalar(_take_next_statement(queue_keys is not None), params)
+    case: Case | None = session.scalar(_take_next_statement(queue_keys is not None), params)
+    return case
 
 
 def open_counts(session: Session, user_ids: Collection[int]) -> dict[int, int]:

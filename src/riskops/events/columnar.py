@@ -34,7 +34,7 @@ from riskops.events.schemas import EVENT_TYPES, PROBLEMS, SCHEMA_VERSION, Event,
 from riskops.events.tabular import EVENT_COLUMNS
 from riskops.kernel import bounds
 from riskops.kernel.bounds import BOUNDS
-from riskops.kernel.clock import to_us
+from riskops.kernel.clock import to_us, utcnow
 
 # Decimal text that ``str(Decimal(text))`` gives back unchanged (no sign, exponent, leading
 # zero or more than five zeros after "0."), so the text is its own canonical form, and
@@ -362,7 +362,7 @@ def prepare_record_batch(
 ) -> service.Prepared:
     """Validate and prepare one Parquet record batch: what ``service.prepare`` makes of
     the per-row path's results for it, column by column where it can."""
-    chunk = service.Prepared(source, source_name, service.utcnow())
+    chunk = service.Prepared(source, source_name, utcnow())
     rows = batch.num_rows
     payloads = pa.nulls(rows, pa.string())
     if _fits(batch.schema):

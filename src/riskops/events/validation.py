@@ -52,7 +52,8 @@ def decode(raw: bytes, *, max_bytes: int = 64 * 1024) -> Event | Rejection:
             [FieldError("$", f"event is {len(raw)} bytes; the limit is {max_bytes}")], raw
         )
     try:
-        return _decoder.decode(raw)
+        event: Event = _decoder.decode(raw)
+        return event
     except DECODE_ERRORS:
         pass
     return diagnose_json(raw)
@@ -77,7 +78,8 @@ def diagnose_json(raw: bytes) -> Rejection:
 def from_obj(obj: Any, raw: bytes | None = None) -> Event | Rejection:
     """Validate an already-parsed mapping (CSV, Parquet and broker adapters)."""
     try:
-        return msgspec.convert(obj, AnyEvent, strict=False)
+        event: Event = msgspec.convert(obj, AnyEvent, strict=False)
+        return event
     except msgspec.ValidationError:
         pass
     if raw is None:
@@ -86,8 +88,8 @@ def from_obj(obj: Any, raw: bytes | None = None) -> Event | Rejection:
 
 
 def _event_id(obj: Any) -> str | None:
-    if isinstance(obj, dict) and isinstance(obj.get("event_id"), str):
-        return obj["event_id"][:128]
+    if isinstance(obj, dict) and isinstance(event_id := obj.get("event_id"), str):
+        return event_id[:128]
     return None
 
 

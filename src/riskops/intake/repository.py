@@ -125,7 +125,7 @@ def known_accounts(session: Session, account_ids: Collection[str]) -> set[str]:
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         timeline = select(AccountEvent.account_id).where(AccountEvent.account_id.in_(chunk))
-        query: Select[Any] | CompoundSelect = timeline.distinct()
+        query: Select[Any] | CompoundSelect[Any] = timeline.distinct()
         if tail is not None:
             unread = select(EventRecord.account_id).where(tail, EventRecord.account_id.in_(chunk))
             query = union(query, unread.distinct())

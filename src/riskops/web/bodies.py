@@ -41,7 +41,7 @@ def decode_json(raw: bytes, cls: type[T]) -> T:
     No string may hold a control character but tab, line feed and carriage return.
     """
     try:
-        body = cast(T, _decode(raw, cls))  # not UTF-8, too deep: DecodeError too
+        body = _decode(raw, cls)  # not UTF-8, too deep: DecodeError too
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
         text = str(exc)
         reason, at, path = text.partition(_AT)
@@ -66,7 +66,7 @@ def _decode(raw: bytes, cls: type[T]) -> T:
         if "got `float`" not in str(exc):
             raise
         whole = _whole_numbers(msgspec.json.decode(raw))
-        return cast(T, msgspec.json.decode(msgspec.json.encode(whole), type=cls))
+        return msgspec.json.decode(msgspec.json.encode(whole), type=cls)
 
 
 def _whole_numbers(value: Any) -> Any:

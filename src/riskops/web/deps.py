@@ -80,7 +80,8 @@ class Container:
 
 
 def container(request: Request) -> Container:
-    return request.app.state.container
+    found: Container = request.app.state.container
+    return found
 
 
 def db_session(request: Request) -> Iterator[Session]:
