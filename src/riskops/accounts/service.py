@@ -42,12 +42,12 @@ from riskops.accounts.schemas import (
     TimelineRow,
 )
 from riskops.audit.service import record
-from riskops.auth.permissions import Permission, Principal, require
+from riskops.auth.permissions import Permission, Principal, require, require_second_person
 from riskops.cases.models import Case, CaseStatus
 from riskops.events.schemas import EVENT_TYPES
 from riskops.kernel.bounds import identifier_problem
 from riskops.kernel.clock import utcnow
-from riskops.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
 from riskops.monitor.models import Decision
 
 FLOW_WINDOW = timedelta(days=30)
@@ -419,8 +419,7 @@ def active_kinds(
 
 def _second_person(approver: Principal, maker: str) -> None:
     require(approver, Permission.CASE_APPROVE)
-    if approver.name == maker:
-        raise Forbidden("four-eyes: the maker of an action cannot approve it")
+    require_second_person(approver, maker, "approve")
 
 
 def _pending(session: Session, approver: Principal, action_id: int) -> AccountAction:
@@ -429,8 +428,7 @@ def _pending(session: Session, approver: Principal, action_id: int) -> AccountAc
         raise NotFound(f"account action {action_id} not found")
     if action.status is not AccountActionStatus.PENDING_APPROVAL:
         raise Conflict(f"account action {action_id} is {action.status.value}, not pending")
-    if action.requested_by == approver.name:
-        raise Forbidden("four-eyes: the maker of an action cannot approve or refuse it")
+    require_second_person(approver, action.requested_by)
     return action
 
 

@@ -138,3 +138,10 @@ def require(principal: Principal, permission: Permission) -> None:
             f"{who} {principal.name!r} may not do this (needs {permission})",
             permission=permission.value,
         )
+
+
+def require_second_person(approver: Principal, maker: str, acts: str = "approve or refuse") -> None:
+    """Four-eyes: refuse (403) when the approver is the maker of the action (``acts`` names
+    what the maker may not do to it, for the message)."""
+    if approver.name == maker:
+        raise Forbidden(f"four-eyes: the maker of an action cannot {acts} it")

@@ -19,7 +19,7 @@ from riskops.accounts import service as accounts
 from riskops.accounts.models import Restriction, RestrictionKind
 from riskops.audit.service import record
 from riskops.auth import repository as auth_repo
-from riskops.auth.permissions import Permission, Principal, require
+from riskops.auth.permissions import Permission, Principal, require, require_second_person
 from riskops.auth.service import user_principal
 from riskops.cases import history
 from riskops.cases import holds as case_holds
@@ -37,7 +37,7 @@ from riskops.cases.models import (
 from riskops.cases.schemas import DISMISS_REASONS, DecisionIn
 from riskops.cases.service import ensure_assignee
 from riskops.kernel.clock import utcnow
-from riskops.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
 from riskops.monitor import repository as monitor_repo
 from riskops.monitor import service as monitor
 
@@ -244,8 +244,7 @@ def _pending(
         raise NotFound(f"action {action_id} not found")
     if action.status is not ActionStatus.PENDING_APPROVAL:
         raise Conflict(f"action {action_id} is {action.status.value}, not pending approval")
-    if action.requested_by == approver.name:
-        raise Forbidden("four-eyes: the maker of an action cannot approve or refuse it")
+    require_second_person(approver, action.requested_by)
     case = history.load(session, action.case_id)
     note = repo.get_note(session, action.note_id)
     assert note is not None  # a foreign key
