@@ -228,3 +228,111 @@ def test_case_and_mail_lists_record_what_they_show(engine: Engine, client: TestC
     assert _entries(engine, "email.list") == [
         ("token:desk", "email", str(email_id), [str(email_id)])
     ]
+
+
+def test_account_actions_read_through_the_api_are_audited(
+    client: TestClient, engine: Engine, seeded: Seeded
+) -> None:
+    """The four-eyes account actions, listed and one by one: one entry per account shown;
+    an empty page records nothing."""
+    from riskops.accounts import service as accounts
+    from riskops.accounts.models import AccountAction, RestrictionKind
+
+    maker = Principal.for_user(98, "ana", Role.ANALYST)
+    made: dict[str, int] = {}
+    with unit_of_work(session_factory(engine)) as session:
+        for account in ACCOUNTS:
+            done = accounts.restrict(
+                session, maker, account, RestrictionKind.FULL_FREEZE, "mule ring"
+            )
+            assert isinstance(done, AccountAction)
+            made[account] = done.id
+    assert client.get("/v1/account-actions", params={"account_id": "nobody"}).json() == []
+    assert _entries(engine, "account_action.list") == []
+    listed = client.get("/v1/account-actions")
+    assert listed.status_code == 200, listed.text
+    assert sorted(a["id"] for a in listed.json()) == sorted(made.values())
+    assert _entries(engine, "account_action.list") == sorted(
+        ("token:backoffice", "account", account, [str(made[account])]) for account in ACCOUNTS
+    )
+    assert client.get(f"/v1/account-actions/{made['acct-2']}").status_code == 200
+    assert client.get("/v1/account-actions/999999").status_code == 404
+    assert _entries(engine, "account_action.view") == [
+        ("token:backoffice", "account", "acct-2", [str(made["acct-2"])])
+    ]
+
+
+def test_an_accounts_timeline_is_audited_on_the_console(
+    client: TestClient, engine: Engine, seeded: Seeded
+) -> None:
+    """The timeline (the account page and its partial) shows the account's events: one
+    entry naming them; a page with no events records nothing."""
+    from riskops.accounts import service as accounts
+    from riskops.events import schemas as s
+    from riskops.events.service import ingest
+
+    with unit_of_work(session_factory(engine)) as session:
+        created = s.AccountCreated(
+            event_id="acct-1-created",
+            account_id="acct-1",
+            occurred_at=utcnow(),
+            email="ana@example.com",
+            phone="+447700900123",
+            country="GB",
+        )
+        ingest(session, [(None, created)], source="api")
+    del client.headers["Authorization"]
+    api_login(client, "ana")
+    assert client.get("/accounts/acct-1/timeline").status_code == 200
+    assert client.get("/accounts/acct-9/timeline").status_code == 200
+    assert _entries(engine, "account.timeline") == [
+        ("ana", "account", "acct-1", ["acct-1-created"])
+    ]
+    analyst = Principal.for_user(97, "ivy", Role.ANALYST)
+    with unit_of_work(session_factory(engine)) as session:
+        page = accounts.timeline(session, analyst, "acct-1")
+    assert [item.event_id for item in page.rows] == ["acct-1-created"]
+    assert len(_entries(engine, "account.timeline")) == 2
+
+
+def test_approvals_read_through_the_api_are_audited(
+    client: TestClient, engine: Engine, seeded: Seeded
+) -> None:
+    """The actions waiting for a second person name the account they act on: one entry per
+    account shown; an empty page records nothing."""
+    from riskops.cases.intake import ensure_default_queues, raise_alert
+    from riskops.cases.models import AlertSource
+    from riskops.cases.schemas import AlertIn
+
+    with unit_of_work(session_factory(engine)) as session:
+        ensure_default_queues(session)
+        make_user(session, "sen", Role.SENIOR_ANALYST)
+        alert = AlertIn(
+            source=AlertSource.EMAIL,
+            source_ref="ref-acct-7",
+            account_id="acct-7",
+            kind="email",
+            title="Report about acct-7",
+            severity=50,
+            reason="customer reported",
+        )
+        case_id = raise_alert(session, alert).case.id
+    approver = TestClient(client.app)
+    api_login(approver, "sen")
+    empty = approver.get("/v1/approvals")
+    assert empty.status_code == 200 and empty.json() == []
+    assert _entries(engine, "approval.list") == []
+    del client.headers["Authorization"]
+    api_login(client, "ana", sticky=True)
+    taken = client.post("/v1/cases/take-next", json={})
+    assert taken.status_code == 200 and taken.json()["id"] == case_id, taken.text
+    note = {k: "x" for k in ("summary", "evidence", "findings", "decision", "rationale")}
+    made = client.post(
+        f"/v1/cases/{case_id}/decisions",
+        json={"action": "restrict", "restriction": "full_freeze", "note": note},
+    )
+    assert made.status_code == 201, made.text
+    action_id = made.json()["action"]["id"]
+    listed = approver.get("/v1/approvals")
+    assert [a["id"] for a in listed.json()] == [action_id]
+    assert _entries(engine, "approval.list") == [("sen", "account", "acct-7", [str(action_id)])]

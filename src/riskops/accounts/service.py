@@ -41,7 +41,7 @@ from riskops.accounts.schemas import (
     TimelinePage,
     TimelineRow,
 )
-from riskops.audit.service import record
+from riskops.audit.service import record, record_views
 from riskops.auth.permissions import Permission, Principal, require, require_second_person
 from riskops.cases.models import Case, CaseStatus
 from riskops.events.schemas import EVENT_TYPES
@@ -163,6 +163,11 @@ def timeline(
     rows = rows[:limit]
     decisions = repo.decisions_for(session, (r.event_id for r in rows))
     items = [_timeline_row(r, decisions.get(r.event_id)) for r in rows]
+    # The events are the account's personal data: audited like any other read (ADR 0020),
+    # and, like a listing, not when the page is empty.
+    if items:
+        shown = {account_id: [item.event_id for item in items]}
+        record_views(session, principal, "account.timeline", "account", shown)
     return TimelinePage(items, items[-1].seq if more and items else None)
 
 
@@ -378,19 +383,33 @@ def account_actions(
     limit: int = 100,
     offset: int = 0,
 ) -> list[AccountAction]:
-    """Account actions (by status, of an account), oldest first (needs ``account:view``)."""
+    """Account actions (by status, of an account), oldest first (needs ``account:view``);
+    audited (``account_action.list``, one entry per account shown, ADR 0020)."""
     require(principal, Permission.ACCOUNT_VIEW)
-    return repo.list_actions(
+    found = repo.list_actions(
         session, status=status, account_id=account_id, limit=limit, offset=offset
     )
+    shown: dict[str, list[int]] = {}
+    for action in found:
+        shown.setdefault(action.account_id, []).append(action.id)
+    record_views(session, principal, "account_action.list", "account", shown)
+    return found
 
 
 def account_action(session: Session, principal: Principal, action_id: int) -> AccountAction:
-    """One account action (needs ``account:view``)."""
+    """One account action (needs ``account:view``); audited (``account_action.view``)."""
     require(principal, Permission.ACCOUNT_VIEW)
     action = repo.get_action(session, action_id)
     if action is None:
         raise NotFound(f"account action {action_id} not found")
+    record(
+        session,
+        principal,
+        "account_action.view",
+        "account",
+        action.account_id,
+        {"ids": [str(action.id)]},
+    )
     return action
 
 

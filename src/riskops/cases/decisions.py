@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from riskops.accounts import service as accounts
 from riskops.accounts.models import Restriction, RestrictionKind
-from riskops.audit.service import record
+from riskops.audit.service import record, record_views
 from riskops.auth import repository as auth_repo
 from riskops.auth.permissions import Permission, Principal, require, require_second_person
 from riskops.auth.service import user_principal
@@ -231,9 +231,22 @@ def refuse(
 
 
 def list_approvals(session: Session, principal: Principal, *, limit: int = 100) -> list[CaseAction]:
-    """Actions waiting for a second person's approval, oldest first."""
+    """Actions waiting for a second person's approval, oldest first; audited
+    (``approval.list``: one entry per account shown, per case of no account, ADR 0020)."""
     require(principal, P.CASE_APPROVE)
-    return repo.pending_actions(session, limit)
+    found = repo.pending_actions(session, limit)
+    cases = repo.cases_by_ids(session, {a.case_id for a in found})
+    accounts: dict[str, list[int]] = {}
+    loose: dict[str, list[int]] = {}
+    for action in found:
+        account_id = cases[action.case_id].account_id
+        if account_id is not None:
+            accounts.setdefault(account_id, []).append(action.id)
+        else:
+            loose.setdefault(str(action.case_id), []).append(action.id)
+    record_views(session, principal, "approval.list", "account", accounts)
+    record_views(session, principal, "approval.list", "case", loose)
+    return found
 
 
 def _pending(
