@@ -6,7 +6,8 @@ becomes one generated function with its predicates inlined, because a closure ca
 tree node was the largest cost per row. ``all``/``any`` test cheap field predicates before
 feature predicates and stop at the first deciding part, so features are only computed
 when a row gets that far; the reordering is safe because three-valued ``and``/``or`` are
-commutative. The generated code mirrors ``operators.py``, which the tests hold to the spec.
+commutative. The generated code mirrors the operators' specification
+(``tests/rules/operators_spec.py``), and the tests hold it to that, operator by operator.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from riskops.rules.definition import All, Cond, Not, Pred, Ref
 from riskops.rules.lists import ListStore
-from riskops.rules.operators import Truth
+from riskops.rules.types import Truth
 
 Getter = Callable[[int], Any]
 Compiled = Callable[[dict[str, Any], Getter], Truth]

@@ -6,6 +6,9 @@ import enum
 
 import msgspec
 
+Truth = bool | None
+"""A condition's value in SQL's three-valued logic: True, False or None (unknown)."""
+
 
 class Action(enum.IntEnum):
     """Outcomes, ordered by strength: the decision is the strongest hit."""

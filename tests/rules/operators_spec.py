@@ -1,7 +1,10 @@
-"""The operators, as small pure functions in SQL's three-valued logic.
+"""The operators' specification, as small pure functions in SQL's three-valued logic.
 
 Each returns True, False or None (*unknown*). A comparison with a null operand is unknown;
-``is_null``/``not_null`` never are. Compiled conditions call these directly.
+``is_null``/``not_null`` never are. Production does not call these: the streaming engine
+inlines the same logic into generated code (``riskops.rules.compile_py``) and the SQL
+engine leaves it to the database. ``test_operators`` holds these to the spec and the
+compiled code to these, operator by operator.
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
-Truth = bool | None
+from riskops.rules.types import Truth
+
 Operator = Callable[[Any, Any], Truth]
 
 
