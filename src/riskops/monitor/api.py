@@ -26,7 +26,7 @@ from riskops.monitor import schemas as sc
 from riskops.monitor import service
 from riskops.monitor.models import HoldStatus
 from riskops.web.auth import CurrentPrincipal, authorize, requires
-from riskops.web.bodies import error_response, json_response, msgspec_body
+from riskops.web.bodies import error_response, json_response, msgspec_body, read_body
 from riskops.web.deps import DbSession, container
 from riskops.web.openapi import errors, json_body, rules, schema_of
 from riskops.web.params import Limit, Offset, RowIdPath
@@ -76,7 +76,11 @@ async def decide(
 
 async def _decision(request: Request) -> Response:
     box = container(request)
-    result = decode(await request.body(), max_bytes=box.settings.max_event_bytes)
+    # Capped like POST /v1/events: a body past max_body_bytes is refused (413) before it
+    # is read whole, and, like there, not dead-lettered (it is never held in full). A body
+    # under the cap but over max_event_bytes is an invalid event: dead-lettered below.
+    body = await read_body(request, box.settings.max_body_bytes)
+    result = decode(body, max_bytes=box.settings.max_event_bytes)
     if isinstance(result, Rejection):
         # Nothing is lost: the refused payload and its reasons go to the dead-letter store.
         await asyncio.to_thread(_dead_letter, box.sessions, result)
