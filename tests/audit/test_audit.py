@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -14,13 +11,8 @@ from sqlalchemy.exc import DBAPIError
 
 from riskops.audit.service import record, trail
 from riskops.auth.permissions import Principal, Role
-from riskops.kernel.clock import utcnow
-from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import Forbidden
-from riskops.monitor.models import Hold, HoldStatus
-from riskops.web.app import create_app
-from riskops.web.deps import Container
 from support import api_login, make_user
 
 with warnings.catch_warnings():
@@ -28,31 +20,13 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 
-@pytest.fixture
-def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Container(Settings(data_dir=tmp_path), engine), start_background=False)
-    with TestClient(app) as client:
-        yield client
-
-
-def test_hold_release_and_logins_are_in_the_trail(client: TestClient, engine: Engine) -> None:
+def test_hold_release_and_logins_are_in_the_trail(
+    client: TestClient, engine: Engine, held_hold_id: int
+) -> None:
     with unit_of_work(session_factory(engine)) as session:
         make_user(session, "ana", Role.ANALYST)
         make_user(session, "mia", Role.MANAGER)
-        hold = Hold(
-            event_id="w-1",
-            account_id="acct-9",
-            withdrawal_id="wd-1",
-            asset="BTC",
-            amount=Decimal("0.5"),
-            usd_value=Decimal("30000.00"),
-            status=HoldStatus.HELD,
-            reasons=[],
-            created_at=utcnow(),
-        )
-        session.add(hold)
-        session.flush()
-        hold_id = hold.id
+    hold_id = held_hold_id
     refused = client.post("/v1/auth/login", json={"username": "ana", "password": "nope" * 3})
     assert refused.status_code == 401
     csrf = api_login(client, "ana")

@@ -4,10 +4,8 @@ console, although the refused request's own transaction rolls back."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,12 +13,8 @@ from sqlalchemy.engine import Engine
 
 from riskops.audit.service import REFUSED, trail
 from riskops.auth.permissions import Principal, Role
-from riskops.kernel.clock import utcnow
-from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.monitor.models import Hold, HoldStatus
-from riskops.web.app import create_app
-from riskops.web.deps import Container
 from support import api_login, bearer, make_user, token_for
 
 with warnings.catch_warnings():
@@ -29,31 +23,11 @@ with warnings.catch_warnings():
 
 
 @pytest.fixture
-def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Container(Settings(data_dir=tmp_path), engine), start_background=False)
-    with TestClient(app) as client:
-        yield client
-
-
-@pytest.fixture
-def hold_id(engine: Engine) -> int:
+def hold_id(engine: Engine, held_hold_id: int) -> int:
     with unit_of_work(session_factory(engine)) as session:
         make_user(session, "ana", Role.ANALYST)
         make_user(session, "adam", Role.ADMIN)
-        hold = Hold(
-            event_id="w-1",
-            account_id="acct-9",
-            withdrawal_id="wd-1",
-            asset="BTC",
-            amount=Decimal("0.5"),
-            usd_value=Decimal("30000.00"),
-            status=HoldStatus.HELD,
-            reasons=[],
-            created_at=utcnow(),
-        )
-        session.add(hold)
-        session.flush()
-        return hold.id
+    return held_hold_id
 
 
 @dataclass(frozen=True)
