@@ -4,10 +4,8 @@ decision log, alerts, held withdrawals and dead letters (their raw payloads)."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -15,11 +13,8 @@ from sqlalchemy.engine import Engine
 from riskops.audit.service import trail
 from riskops.auth.permissions import Principal, Role
 from riskops.kernel.clock import utcnow
-from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.monitor.models import Alert, Decision, Hold, HoldStatus, Outcome
-from riskops.web.app import create_app
-from riskops.web.deps import Container
 from support import api_login, bearer, make_user, token_for
 
 with warnings.catch_warnings():
@@ -36,13 +31,6 @@ class Seeded:
     alerts: dict[str, int]
     holds: dict[str, int]
     dead_letter: int
-
-
-@pytest.fixture
-def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Container(Settings(data_dir=tmp_path), engine), start_background=False)
-    with TestClient(app) as client:
-        yield client
 
 
 @pytest.fixture
