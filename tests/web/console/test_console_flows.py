@@ -55,6 +55,35 @@ def _open_case(served: Any, account_id: str, **kw: Any) -> int:
     return case_id
 
 
+def _held_withdrawal(served: Any, account: str, *, amount: str, usd_value: str) -> Any:
+    """A SIM swap, then an ETH withdrawal to a new address 20 minutes later: the monitor
+    holds it. The hold's id."""
+    now = datetime.now(UTC)
+    served.decide(
+        {
+            "type": "provider.signal",
+            "event_id": f"{account}-swap",
+            "account_id": account,
+            "occurred_at": _iso(now - timedelta(minutes=20)),
+            "signal": "sim_swap",
+        }
+    )
+    answer = served.decide(
+        {
+            "type": "withdrawal.requested",
+            "event_id": f"{account}-wd",
+            "account_id": account,
+            "occurred_at": _iso(now),
+            "asset": "ETH",
+            "amount": amount,
+            "usd_value": usd_value,
+            "address": "0xnew",
+        }
+    )
+    assert answer["decision"] == "hold" and answer["hold_id"]
+    return answer["hold_id"]
+
+
 def _write_note(page: Any) -> None:
     for key, text in NOTE.items():
         page.fill(f"#note-{key}", text)
@@ -247,30 +276,7 @@ def test_a_held_withdrawal_is_released_from_the_holds_page_with_a_note(
     page: Any, served: Any, login: Login, uid: Uid
 ) -> None:
     account = uid("held")
-    now = datetime.now(UTC)
-    served.decide(
-        {
-            "type": "provider.signal",
-            "event_id": f"{account}-swap",
-            "account_id": account,
-            "occurred_at": _iso(now - timedelta(minutes=20)),
-            "signal": "sim_swap",
-        }
-    )
-    answer = served.decide(
-        {
-            "type": "withdrawal.requested",
-            "event_id": f"{account}-wd",
-            "account_id": account,
-            "occurred_at": _iso(now),
-            "asset": "ETH",
-            "amount": "0.5",
-            "usd_value": "1500.00",
-            "address": "0xnew",
-        }
-    )
-    assert answer["decision"] == "hold" and answer["hold_id"]
-    hold_id = answer["hold_id"]
+    hold_id = _held_withdrawal(served, account, amount="0.5", usd_value="1500.00")
     login(page, "ana")
     page.goto("/holds")
     row = page.locator(f"#hold-{hold_id}")
@@ -435,30 +441,7 @@ def test_the_decision_form_resolves_each_held_withdrawal_from_the_keyboard(
     page: Any, served: Any, login: Login, uid: Uid
 ) -> None:
     account = uid("decide-held")
-    now = datetime.now(UTC)
-    served.decide(
-        {
-            "type": "provider.signal",
-            "event_id": f"{account}-swap",
-            "account_id": account,
-            "occurred_at": _iso(now - timedelta(minutes=20)),
-            "signal": "sim_swap",
-        }
-    )
-    answer = served.decide(
-        {
-            "type": "withdrawal.requested",
-            "event_id": f"{account}-wd",
-            "account_id": account,
-            "occurred_at": _iso(now),
-            "asset": "ETH",
-            "amount": "8",
-            "usd_value": "23856.00",
-            "address": "0xnew",
-        }
-    )
-    hold_id = answer["hold_id"]
-    assert answer["decision"] == "hold" and hold_id
+    hold_id = _held_withdrawal(served, account, amount="8", usd_value="23856.00")
     served.seed(drain_outbox)  # the hold's case alert becomes a case
 
     def case_of(session: Session) -> int:
