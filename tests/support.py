@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -62,6 +63,24 @@ def require_service(name: str, url: str, default_port: int) -> None:
     """Skip (or fail, in CI) when a real service is not reachable."""
     if not _reachable(url, default_port):
         missing(f"{name} is not reachable at {url}")
+
+
+def drop_stream(nats_url: str, name: str) -> None:
+    """Delete a test's JetStream stream, if it exists (a test's clean-up)."""
+
+    async def drop() -> None:
+        import nats
+        from nats.js.errors import NotFoundError
+
+        nc = await nats.connect(nats_url)
+        try:
+            await nc.jetstream().delete_stream(name)
+        except NotFoundError:
+            pass
+        finally:
+            await nc.close()
+
+    asyncio.run(drop())
 
 
 @contextmanager

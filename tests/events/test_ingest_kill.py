@@ -23,6 +23,7 @@ from riskops.events import repository, service
 from riskops.events.models import DeadLetter, EventRecord
 from riskops.events.validation import decode
 from riskops.kernel.db import session_factory, unit_of_work
+from support import drop_stream
 
 EVENTS = 30_000  # a ramped first chunk (1/16, 1/16, 1/8 ...), then chunks of 20,000
 BAD_EVERY = 5_000  # a refused line every so often: dead letters must not double either
@@ -152,21 +153,9 @@ def stream(nats_url: str) -> Iterator[tuple[str, str]]:
             await js.publish(f"{subject}.{first // LINES % 4}", lines)
         await nc.close()
 
-    async def drop() -> None:
-        import nats
-        from nats.js.errors import NotFoundError
-
-        nc = await nats.connect(nats_url)
-        try:
-            await nc.jetstream().delete_stream(name)
-        except NotFoundError:
-            pass
-        finally:
-            await nc.close()
-
     asyncio.run(create())
     yield name, subject
-    asyncio.run(drop())
+    drop_stream(nats_url, name)
 
 
 @pytest.mark.nats

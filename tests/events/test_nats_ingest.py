@@ -18,6 +18,7 @@ from riskops.events.nats import consume, partition_of, publish
 from riskops.events.schemas import Event
 from riskops.events.validation import decode
 from riskops.kernel.db import unit_of_work
+from support import drop_stream
 
 pytestmark = pytest.mark.nats
 Wire = Callable[..., dict[str, Any]]
@@ -29,20 +30,7 @@ def stream(nats_url: str) -> Iterator[tuple[str, str]]:
     token = uuid.uuid4().hex[:10]
     name, subject = f"T_EVENTS_{token}", f"test.{token}.events"
     yield name, subject
-
-    async def drop() -> None:
-        import nats
-        from nats.js.errors import NotFoundError
-
-        nc = await nats.connect(nats_url)
-        try:
-            await nc.jetstream().delete_stream(name)
-        except NotFoundError:
-            pass
-        finally:
-            await nc.close()
-
-    asyncio.run(drop())
+    drop_stream(nats_url, name)
 
 
 def _events(wire: Wire, ids: range) -> list[Event]:
