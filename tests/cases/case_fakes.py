@@ -58,3 +58,13 @@ def make_user(session: Session, username: str, role: Role) -> Principal:
     session.add(user)
     session.flush()
     return Principal.for_user(user.id, username, role)
+
+
+def users(session: Session) -> dict[str, Principal]:
+    """An analyst, two senior analysts (a maker and a second person) and compliance."""
+    return {
+        "ana": make_user(session, "ana", Role.ANALYST),
+        "sen": make_user(session, "sen", Role.SENIOR_ANALYST),
+        "sen2": make_user(session, "sen2", Role.SENIOR_ANALYST),
+        "comp": make_user(session, "comp", Role.COMPLIANCE),
+    }

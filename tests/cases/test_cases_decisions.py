@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from case_fakes import T0, alert, at, make_user
+from case_fakes import T0, alert, at, users
 from monitor_fakes import FakeEvaluator, records, trade, withdrawal
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from riskops.accounts import service as accounts
 from riskops.accounts.models import RestrictionKind
-from riskops.auth.permissions import Principal, Role
+from riskops.auth.permissions import Principal
 from riskops.cases import decisions, intake, lifecycle, service
 from riskops.cases.models import ActionKind, ActionStatus, Case, CaseStatus, Outcome
 from riskops.cases.schemas import DecisionIn, NoteSections
@@ -45,15 +45,6 @@ def taken_case(session: Session, user: Principal, ref: str = "r1", account: str 
     case = service.take_next(session, user, now=T0)
     assert case is not None
     return case
-
-
-def users(session: Session) -> dict[str, Principal]:
-    return {
-        "ana": make_user(session, "ana", Role.ANALYST),
-        "sen": make_user(session, "sen", Role.SENIOR_ANALYST),
-        "sen2": make_user(session, "sen2", Role.SENIOR_ANALYST),
-        "comp": make_user(session, "comp", Role.COMPLIANCE),
-    }
 
 
 def monitor_decides(session: Session, events: list, start: int) -> list:

@@ -9,7 +9,7 @@ import itertools
 from typing import Any
 
 import pytest
-from case_fakes import alert, make_user
+from case_fakes import alert, make_user, users
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from monitor_fakes import FakeEvaluator, records, withdrawal
@@ -53,15 +53,6 @@ CLOSING: list[tuple[ActionKind, dict[str, Any]]] = [
 
 def decision(action: ActionKind, **params: Any) -> DecisionIn:
     return DecisionIn(action=action, note=params.pop("note", NOTE), **params)
-
-
-def users(session: Session) -> dict[str, Principal]:
-    return {
-        "ana": make_user(session, "ana", Role.ANALYST),
-        "sen": make_user(session, "sen", Role.SENIOR_ANALYST),
-        "sen2": make_user(session, "sen2", Role.SENIOR_ANALYST),
-        "comp": make_user(session, "comp", Role.COMPLIANCE),
-    }
 
 
 def held_case(session: Session, *usd: str, start: int = 1, account: str = "a") -> list[int]:
