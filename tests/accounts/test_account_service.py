@@ -30,7 +30,7 @@ from riskops.kernel.errors import Forbidden, ValidationFailed
 from riskops.monitor import repository as monitor_repo
 from riskops.monitor import service as monitor
 from riskops.monitor.engine import Monitor
-from riskops.monitor.models import AccountEvent, Decision, Outcome
+from riskops.monitor.models import AccountEvent, Decision, DecisionOutcome
 from riskops.monitor.service import resolve_hold
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -154,7 +154,7 @@ def seeded(engine: Engine, request: pytest.FixtureRequest) -> Engine:
                 account_id="acc-1",
                 seq=7,
                 event_type="withdrawal.requested",
-                outcome=Outcome.HOLD,
+                outcome=DecisionOutcome.HOLD,
                 score=80,
                 reasons=[],
                 rule_ids=["SIM-001"],

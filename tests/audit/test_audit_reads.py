@@ -14,7 +14,7 @@ from riskops.audit.service import trail
 from riskops.auth.permissions import Principal, Role
 from riskops.kernel.clock import utcnow
 from riskops.kernel.db import session_factory, unit_of_work
-from riskops.monitor.models import Alert, Decision, Hold, HoldStatus, Outcome
+from riskops.monitor.models import Alert, Decision, DecisionOutcome, Hold, HoldStatus
 from support import api_login, bearer, make_user, token_for
 
 with warnings.catch_warnings():
@@ -45,7 +45,7 @@ def seeded(engine: Engine, client: TestClient) -> Seeded:
                 account_id=account,
                 seq=n + 1,
                 event_type="withdrawal.requested",
-                outcome=Outcome.HOLD,
+                outcome=DecisionOutcome.HOLD,
                 score=40,
                 reasons=[],
                 rule_ids=[],
@@ -59,7 +59,7 @@ def seeded(engine: Engine, client: TestClient) -> Seeded:
                 event_id=f"e-{n}",
                 account_id=account,
                 seq=n + 1,
-                action=Outcome.HOLD,
+                action=DecisionOutcome.HOLD,
                 score=40,
                 reason="large",
                 shadow=False,

@@ -17,7 +17,7 @@ from riskops.accounts import service as accounts
 from riskops.accounts.models import RestrictionKind
 from riskops.auth.permissions import Principal
 from riskops.cases import decisions, intake, lifecycle, service
-from riskops.cases.models import ActionKind, ActionStatus, Case, CaseStatus, Outcome
+from riskops.cases.models import ActionKind, ActionStatus, Case, CaseOutcome, CaseStatus
 from riskops.cases.schemas import DecisionIn, NoteSections
 from riskops.kernel.clock import utcnow
 from riskops.kernel.db import session_factory, unit_of_work
@@ -82,7 +82,7 @@ def test_dismiss_closes_with_a_reason_code(engine: Engine) -> None:
         assert stored is not None
         assert (stored.status, stored.outcome, stored.reason_code) == (
             CaseStatus.CLOSED,
-            Outcome.DISMISSED,
+            CaseOutcome.DISMISSED,
             "false_positive",
         )
         detail = service.case_detail(session, u["ana"], case.id)
@@ -108,7 +108,7 @@ def test_restrict_blocks_the_next_withdrawal_and_lift_reverses_it(engine: Engine
             decision(ActionKind.RESTRICT, restriction=RestrictionKind.WITHDRAWAL_LOCK),
         )
         [restriction_id] = result.action.result["restriction_ids"]
-        assert result.case.outcome is Outcome.RESTRICTED
+        assert result.case.outcome is CaseOutcome.RESTRICTED
     with unit_of_work(sessions) as session:
         [blocked] = monitor_decides(session, [withdrawal("w1", "a", "5.00")], 1)
         [traded] = monitor_decides(session, [trade("t1", "a")], 2)
@@ -144,7 +144,7 @@ def test_release_a_held_withdrawal_from_a_monitor_case(engine: Engine) -> None:
             session, u["ana"], case.id, decision(ActionKind.RELEASE_HOLD, note=note)
         )
         assert result.case.status is CaseStatus.CLOSED
-        assert result.case.outcome is Outcome.RESOLVED
+        assert result.case.outcome is CaseOutcome.RESOLVED
         [hold] = session.scalars(select(Hold)).all()
         assert (hold.status, hold.note, hold.resolved_by) == (
             HoldStatus.RELEASED,
@@ -198,7 +198,7 @@ def test_four_eyes_full_freeze(engine: Engine) -> None:
         done = decisions.approve(session, u["sen2"], action_id, "agreed")
         assert (done.action.status, done.action.decided_by) == (ActionStatus.DONE, "sen2")
         assert done.case.status is CaseStatus.CLOSED
-        assert done.case.outcome is Outcome.RESTRICTED
+        assert done.case.outcome is CaseOutcome.RESTRICTED
     with unit_of_work(sessions) as session:
         assert accounts.active_kinds(session) == {"a": {RestrictionKind.FULL_FREEZE}}
         [blocked] = monitor_decides(session, [trade("t1", "a")], 1)
@@ -230,7 +230,7 @@ def test_compliance_approves_a_sar_referral_and_offboarding_blocks_everything(
         with pytest.raises(Forbidden):
             decisions.decide(session, u["comp"], case.id, decision(ActionKind.DISMISS))
         done = decisions.approve(session, u["comp"], maker.action.id, "filing")
-        assert done.case.outcome is Outcome.SAR_REFERRED
+        assert done.case.outcome is CaseOutcome.SAR_REFERRED
         other = taken_case(session, u["ana"], "r2", "b")
         off = decisions.decide(session, u["ana"], other.id, decision(ActionKind.OFFBOARD))
         decisions.approve(session, u["comp"], off.action.id)

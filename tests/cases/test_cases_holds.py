@@ -21,7 +21,7 @@ from riskops.accounts.models import RestrictionKind
 from riskops.audit.models import AuditEntry
 from riskops.auth.permissions import Principal, Role
 from riskops.cases import decisions, holds, intake, repository, service
-from riskops.cases.models import ActionKind, Case, CaseStatus, Outcome
+from riskops.cases.models import ActionKind, Case, CaseOutcome, CaseStatus
 from riskops.cases.schemas import DecisionIn, HoldChoice, NoteSections
 from riskops.cases.tasks import drain
 from riskops.kernel import outbox
@@ -117,7 +117,7 @@ def test_a_full_freeze_cannot_close_a_case_with_its_withdrawal_still_held(engine
         action_id = made.action.id
     with unit_of_work(sessions) as session:
         done = decisions.approve(session, u["sen2"], action_id, "agreed")
-        assert (done.case.status, done.case.outcome) == (CaseStatus.CLOSED, Outcome.RESTRICTED)
+        assert (done.case.status, done.case.outcome) == (CaseStatus.CLOSED, CaseOutcome.RESTRICTED)
         rejected = hold(session, hold_id)
         assert (rejected.status, rejected.resolved_by, rejected.approved_by) == (
             HoldStatus.REJECTED,
@@ -282,10 +282,10 @@ def test_compliance_approves_the_makers_hold_choices_as_the_makers(engine: Engin
 
 
 @pytest.mark.parametrize(
-    ("action", "outcome"), [("release", Outcome.DISMISSED), ("reject", Outcome.RESTRICTED)]
+    ("action", "outcome"), [("release", CaseOutcome.DISMISSED), ("reject", CaseOutcome.RESTRICTED)]
 )
 def test_resolving_a_cases_only_hold_elsewhere_closes_it_with_the_holds_note(
-    engine: Engine, action: str, outcome: Outcome
+    engine: Engine, action: str, outcome: CaseOutcome
 ) -> None:
     sessions = session_factory(engine)
     with unit_of_work(sessions) as session:
@@ -361,12 +361,12 @@ def test_a_closed_case_hears_of_a_kept_hold_resolved_later_and_stays_closed(
             case.id,
             decision(A.DISMISS, reason_code="other", holds_reason="treasury decides it"),
         )
-        assert case.status is CaseStatus.CLOSED and case.outcome is Outcome.DISMISSED
+        assert case.status is CaseStatus.CLOSED and case.outcome is CaseOutcome.DISMISSED
         monitor.resolve_hold(session, u["sen"], h1, "reject", "treasury said no")
         assert holds.deliver(session) == 1
         session.flush()
         assert kinds(session, case.id)[-3:] == ["holds_kept", "closed", "hold_rejected"]
-        assert (case.status, case.outcome) == (CaseStatus.CLOSED, Outcome.DISMISSED)
+        assert (case.status, case.outcome) == (CaseStatus.CLOSED, CaseOutcome.DISMISSED)
 
 
 def test_a_decisions_own_resolutions_and_redeliveries_are_recorded_once(engine: Engine) -> None:
@@ -381,7 +381,7 @@ def test_a_decisions_own_resolutions_and_redeliveries_are_recorded_once(engine: 
             outbox.publish(session, monitor.HOLD_RESOLVED, message)
             assert holds.deliver(session) == 1
         assert kinds(session, case.id).count("hold_released") == 1
-        assert case.outcome is Outcome.RESOLVED
+        assert case.outcome is CaseOutcome.RESOLVED
 
 
 # --- the class: any mix of decisions and resolutions elsewhere keeps them agreeing ----------
@@ -476,5 +476,5 @@ def test_a_resolution_waits_for_the_alert_that_opens_its_case(engine: Engine) ->
         case = repository.open_case_of(session, "x")
         assert case is not None  # x's hold still waits
         [closed] = [c for c in session.scalars(select(Case)) if c.account_id == "y"]
-        assert (closed.status, closed.outcome) == (CaseStatus.CLOSED, Outcome.DISMISSED)
+        assert (closed.status, closed.outcome) == (CaseStatus.CLOSED, CaseOutcome.DISMISSED)
         assert "hold_released" in kinds(session, closed.id)

@@ -13,7 +13,7 @@ from riskops.cases.models import AlertSource, Case, CaseAlert
 from riskops.events.models import DeadLetter
 from riskops.intake import tasks
 from riskops.intake.models import EmailAttachment, InboundEmail
-from riskops.intake.service import Outcome, Received, receive_email
+from riskops.intake.service import MessageOutcome, Received, receive_email
 from riskops.kernel.db import unit_of_work
 
 Read = Callable[[str], bytes]
@@ -40,7 +40,7 @@ def _case(sessions: Sessions, case_id: int) -> Case:
 
 def test_linked_by_sender_email(seeded: Sessions, fixture_bytes: Read) -> None:
     received = _receive(seeded, fixture_bytes("plain.eml"))
-    assert received.outcome is Outcome.IMPORTED
+    assert received.outcome is MessageOutcome.IMPORTED
     assert received.account_ids == ["acc-0000101"]
     [alert] = _alerts(seeded)
     assert alert.source_ref == "plain-0001@mail.example.com"
@@ -141,7 +141,7 @@ def test_unlinked_mail_opens_a_triage_case(seeded: Sessions, fixture_bytes: Read
 def test_reimport_is_idempotent(seeded: Sessions, fixture_bytes: Read) -> None:
     first = _receive(seeded, fixture_bytes("plain.eml"))
     again = _receive(seeded, fixture_bytes("plain.eml"))
-    assert again.outcome is Outcome.KNOWN
+    assert again.outcome is MessageOutcome.KNOWN
     assert (again.email_id, again.case_ids) == (first.email_id, first.case_ids)
     assert len(_alerts(seeded)) == 1
     with unit_of_work(seeded) as session:
@@ -151,8 +151,8 @@ def test_reimport_is_idempotent(seeded: Sessions, fixture_bytes: Read) -> None:
 def test_malformed_mail_is_a_dead_letter_once(seeded: Sessions, fixture_bytes: Read) -> None:
     raw = fixture_bytes("malformed.eml")
     first = _receive(seeded, raw)
-    assert first.outcome is Outcome.MALFORMED and first.reason
-    assert _receive(seeded, raw).outcome is Outcome.MALFORMED
+    assert first.outcome is MessageOutcome.MALFORMED and first.reason
+    assert _receive(seeded, raw).outcome is MessageOutcome.MALFORMED
     with unit_of_work(seeded) as session:
         [dead] = session.scalars(select(DeadLetter).where(DeadLetter.source == "email")).all()
     assert dead.event_id == first.ref and dead.source_name == "test"
@@ -162,7 +162,9 @@ def test_malformed_mail_is_a_dead_letter_once(seeded: Sessions, fixture_bytes: R
 
 def test_oversized_mail_is_a_dead_letter(seeded: Sessions, fixture_bytes: Read) -> None:
     received = _receive(seeded, fixture_bytes("plain.eml"), max_bytes=100)
-    assert received.outcome is Outcome.MALFORMED and "limit is 100" in (received.reason or "")
+    assert received.outcome is MessageOutcome.MALFORMED and "limit is 100" in (
+        received.reason or ""
+    )
 
 
 def test_import_files_directory_and_mbox(seeded: Sessions) -> None:

@@ -30,9 +30,9 @@ from riskops.cases.models import (
     ActionStatus,
     Case,
     CaseAction,
+    CaseOutcome,
     CaseStatus,
     Note,
-    Outcome,
 )
 from riskops.cases.schemas import DISMISS_REASONS, DecisionIn
 from riskops.cases.service import ensure_assignee
@@ -60,13 +60,13 @@ ACTION_PERMISSION: dict[ActionKind, Permission] = {
     A.REFER_SAR: P.SAR_REFER,
 }
 _ON_ACCOUNT = frozenset({A.RESTRICT, A.LIFT_RESTRICTION, A.REQUIRE_REKYC, A.OFFBOARD})
-_CLOSING: dict[ActionKind, Outcome] = {
-    A.DISMISS: Outcome.DISMISSED,
-    A.RESTRICT: Outcome.RESTRICTED,
-    A.LIFT_RESTRICTION: Outcome.RESOLVED,
-    A.REQUIRE_REKYC: Outcome.RESOLVED,
-    A.OFFBOARD: Outcome.OFFBOARDED,
-    A.REFER_SAR: Outcome.SAR_REFERRED,
+_CLOSING: dict[ActionKind, CaseOutcome] = {
+    A.DISMISS: CaseOutcome.DISMISSED,
+    A.RESTRICT: CaseOutcome.RESTRICTED,
+    A.LIFT_RESTRICTION: CaseOutcome.RESOLVED,
+    A.REQUIRE_REKYC: CaseOutcome.RESOLVED,
+    A.OFFBOARD: CaseOutcome.OFFBOARDED,
+    A.REFER_SAR: CaseOutcome.SAR_REFERRED,
 }
 
 
@@ -278,7 +278,7 @@ def _execute(
         if case_holds.pending_holds(session, case):  # another withdrawal still waits
             action.result = result
             return
-        _close(session, case, Outcome.RESOLVED, actor, now, action)
+        _close(session, case, CaseOutcome.RESOLVED, actor, now, action)
     elif kind is A.ESCALATE:
         _escalate(session, case, actor, now, action)
     elif kind is A.REQUEST_INFO:
@@ -341,7 +341,12 @@ def _on_account(
 
 
 def _close(
-    session: Session, case: Case, outcome: Outcome, actor: str, now: datetime, action: CaseAction
+    session: Session,
+    case: Case,
+    outcome: CaseOutcome,
+    actor: str,
+    now: datetime,
+    action: CaseAction,
 ) -> None:
     detail = {"action_id": action.id, "outcome": outcome.value}
     history.transition(session, case, Command.CLOSE, actor, now, kind="closed", detail=detail)

@@ -19,7 +19,7 @@ from riskops.auth.permissions import Permission, Principal, require
 from riskops.cases import history
 from riskops.cases import repository as repo
 from riskops.cases.domain import Command
-from riskops.cases.models import Case, CaseAlert, CaseStatus, Outcome
+from riskops.cases.models import Case, CaseAlert, CaseOutcome, CaseStatus
 from riskops.kernel import outbox
 from riskops.kernel.clock import utcnow
 from riskops.monitor import repository as monitor_repo
@@ -110,7 +110,7 @@ def settle(session: Session, case: Case, hold: Hold, now: datetime) -> bool:
     if monitor_repo.held_holds(session, ids, case.account_id):
         return False
     statuses = {h.status for h in monitor_repo.holds_by_ids(session, ids)}
-    outcome = Outcome.RESTRICTED if HoldStatus.REJECTED in statuses else Outcome.DISMISSED
+    outcome = CaseOutcome.RESTRICTED if HoldStatus.REJECTED in statuses else CaseOutcome.DISMISSED
     detail = {"outcome": outcome.value, "hold_id": hold.id}
     history.transition(
         session,

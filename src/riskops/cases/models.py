@@ -47,7 +47,7 @@ class CaseStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
-class Outcome(enum.StrEnum):
+class CaseOutcome(enum.StrEnum):
     """How a case ended."""
 
     DISMISSED = "dismissed"  # legitimate, with a reason code
@@ -124,8 +124,8 @@ class Case(Base):
     waiting_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    outcome: Mapped[Outcome | None] = mapped_column(
-        str_enum(Outcome, "case_outcome"), nullable=True
+    outcome: Mapped[CaseOutcome | None] = mapped_column(
+        str_enum(CaseOutcome, "case_outcome"), nullable=True
     )
     reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic concurrency

@@ -58,7 +58,7 @@ _QUEUES = {
 }
 
 
-class Outcome(enum.StrEnum):
+class MessageOutcome(enum.StrEnum):
     IMPORTED = "imported"
     KNOWN = "known"  # already stored: nothing changed
     MALFORMED = "malformed"  # kept as a dead letter
@@ -68,7 +68,7 @@ class Outcome(enum.StrEnum):
 class Received:
     """What became of one message."""
 
-    outcome: Outcome
+    outcome: MessageOutcome
     ref: str | None = None
     email_id: int | None = None
     account_ids: list[str] = field(default_factory=list)
@@ -78,7 +78,7 @@ class Received:
 
     @property
     def unlinked(self) -> bool:
-        return self.outcome is Outcome.IMPORTED and not self.account_ids
+        return self.outcome is MessageOutcome.IMPORTED and not self.account_ids
 
 
 def receive_email(
@@ -103,7 +103,7 @@ def receive_email(
     known = repo.email_by_ref(session, parsed.ref)
     if known is not None:
         return Received(
-            Outcome.KNOWN, known.ref, known.id, list(known.account_ids), list(known.case_ids)
+            MessageOutcome.KNOWN, known.ref, known.id, list(known.account_ids), list(known.case_ids)
         )
     found = mentions(parsed, own_addresses=own_addresses)
     links = linking.link_mentions(session, found, exclude_emails=own_addresses)
@@ -115,7 +115,12 @@ def receive_email(
     email.case_ids = case_ids
     session.flush()
     return Received(
-        Outcome.IMPORTED, email.ref, email.id, list(email.account_ids), case_ids, verdict.category
+        MessageOutcome.IMPORTED,
+        email.ref,
+        email.id,
+        list(email.account_ids),
+        case_ids,
+        verdict.category,
     )
 
 
@@ -256,7 +261,7 @@ def _dead_letter(
                 "raw": raw_for_dead_letter(raw),
             },
         )
-    return Received(Outcome.MALFORMED, key, reason=malformed.reason)
+    return Received(MessageOutcome.MALFORMED, key, reason=malformed.reason)
 
 
 # --- reading stored mail ---------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session, sessionmaker
 
-from riskops.intake.service import Outcome, Received, receive_email
+from riskops.intake.service import MessageOutcome, Received, receive_email
 from riskops.kernel.db import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class IntakeHandler:
             log.exception("smtp message not stored", extra={"peer": peer})
             return "451 4.3.0 Message not stored; try again later"
         # A malformed message is kept (dead letter) and so accepted: retrying cannot fix it.
-        if received.outcome is Outcome.MALFORMED:
+        if received.outcome is MessageOutcome.MALFORMED:
             return "250 2.0.0 Kept as a dead letter (unreadable message)"
         return f"250 2.0.0 Stored as {received.ref}"[:510]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from riskops.intake.service import Outcome, receive_email
+from riskops.intake.service import MessageOutcome, receive_email
 from riskops.kernel.db import unit_of_work
 
 _MBOX_SUFFIXES = frozenset({".mbox", ".mbx"})
@@ -105,9 +105,9 @@ def import_messages(
         except Exception as exc:  # reported, not stored; the next run retries it
             summary.failed.append((where, f"{type(exc).__name__}: {exc}"[:300]))
         else:
-            if received.outcome is Outcome.KNOWN:
+            if received.outcome is MessageOutcome.KNOWN:
                 summary.known += 1
-            elif received.outcome is Outcome.MALFORMED:
+            elif received.outcome is MessageOutcome.MALFORMED:
                 summary.malformed.append((where, received.reason or "malformed"))
             else:
                 summary.imported += 1

@@ -32,7 +32,7 @@ from riskops.kernel.db import Base
 from riskops.kernel.types import BigId, ExactDecimal, UtcDateTime, str_enum
 
 
-class Outcome(enum.StrEnum):
+class DecisionOutcome(enum.StrEnum):
     """What the monitor decided for a row (the labels of ``riskops.rules.types.Action``)."""
 
     ALLOW = "allow"
@@ -62,7 +62,7 @@ class Decision(Base):
     account_id: Mapped[str] = mapped_column(String(128))
     seq: Mapped[int] = mapped_column(BigInteger, index=True)
     event_type: Mapped[str] = mapped_column(String(64))
-    outcome: Mapped[Outcome] = mapped_column(str_enum(Outcome, "monitor_outcome"))
+    outcome: Mapped[DecisionOutcome] = mapped_column(str_enum(DecisionOutcome, "monitor_outcome"))
     score: Mapped[int] = mapped_column(Integer)
     # [{rule_id, action, score, reason}], strongest first.
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
@@ -88,7 +88,9 @@ class Alert(Base):
     row: Mapped[int] = mapped_column(SmallInteger, default=0)
     account_id: Mapped[str] = mapped_column(String(128))
     seq: Mapped[int] = mapped_column(BigInteger)
-    action: Mapped[Outcome] = mapped_column(str_enum(Outcome, "monitor_alert_action"))
+    action: Mapped[DecisionOutcome] = mapped_column(
+        str_enum(DecisionOutcome, "monitor_alert_action")
+    )
     score: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     shadow: Mapped[bool] = mapped_column(Boolean, default=False)

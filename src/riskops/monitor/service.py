@@ -33,9 +33,9 @@ from riskops.monitor.engine import Monitor, RowDecision
 from riskops.monitor.models import (
     Alert,
     Decision,
+    DecisionOutcome,
     Hold,
     HoldStatus,
-    Outcome,
 )
 from riskops.rules.types import Action
 
@@ -170,7 +170,7 @@ def _decision_row(d: RowDecision, now: datetime) -> dict[str, Any]:
         "account_id": d.account_id,
         "seq": d.seq,
         "event_type": d.event_type,
-        "outcome": Outcome(d.outcome.label),
+        "outcome": DecisionOutcome(d.outcome.label),
         "score": d.score,
         "reasons": reasons_json(d),
         "rule_ids": [h.rule_id for h in d.live_hits],
@@ -188,7 +188,7 @@ def _alert_row(d: RowDecision, hit: Any, now: datetime) -> dict[str, Any]:
         "row": d.row,
         "account_id": d.account_id,
         "seq": d.seq,
-        "action": Outcome(hit.action.label),
+        "action": DecisionOutcome(hit.action.label),
         "score": hit.score,
         "reason": hit.reason,
         "shadow": hit.shadow,
@@ -205,7 +205,7 @@ def _alert_messages(
     messages = []
     for alert in alerts:
         event = facts.get(alert["event_id"])
-        if event is None or alert["shadow"] or alert["action"] is Outcome.ALLOW:
+        if event is None or alert["shadow"] or alert["action"] is DecisionOutcome.ALLOW:
             continue
         usd = getattr(event, "usd_value", None)
         _check_alert(alert, usd, event.occurred_at)
