@@ -37,6 +37,9 @@ class Permission(enum.StrEnum):
     HOLD_RESOLVE = "hold:resolve"
     SAR_REFER = "sar:refer"
     SAR_FILE = "sar:file"
+    # screening
+    SCREENING_REVIEW = "screening:review"  # decide a hit: match or not a match
+    SCREENING_LOAD = "screening:load"  # load a new version of a sanctions / PEP list
     # rules
     RULE_AUTHOR = "rule:author"
     RULE_PROMOTE = "rule:promote"
@@ -63,23 +66,26 @@ _ANALYST = frozenset(
         P.HOLD_RESOLVE,
         P.SAR_REFER,
         P.SERVICE_REQUEST_CREATE,
+        P.SCREENING_REVIEW,
     }
 )
 _SENIOR = _ANALYST | {P.CASE_ASSIGN, P.CASE_APPROVE, P.CASE_REOPEN}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ANALYST: _ANALYST,
     Role.SENIOR_ANALYST: frozenset(_SENIOR),
-    Role.MANAGER: frozenset(_SENIOR | {P.QUEUE_MANAGE, P.AUDIT_VIEW, P.DEAD_LETTER_VIEW}),
+    Role.MANAGER: frozenset(
+        _SENIOR | {P.QUEUE_MANAGE, P.AUDIT_VIEW, P.DEAD_LETTER_VIEW, P.SCREENING_LOAD}
+    ),
     Role.RULE_AUTHOR: frozenset(
         {P.CASE_VIEW, P.ACCOUNT_VIEW, P.RULE_AUTHOR, P.RULE_PROMOTE, P.DEAD_LETTER_VIEW}
     ),
     Role.COMPLIANCE: frozenset(
         {P.CASE_VIEW, P.ACCOUNT_VIEW, P.CASE_APPROVE, P.CASE_REOPEN, P.SAR_REFER, P.SAR_FILE}
-        | {P.AUDIT_VIEW}
+        | {P.AUDIT_VIEW, P.SCREENING_REVIEW}
     ),
     Role.ADMIN: frozenset(
         {P.USER_MANAGE, P.TOKEN_MANAGE, P.AUDIT_VIEW, P.QUEUE_MANAGE, P.CASE_VIEW, P.ACCOUNT_VIEW}
-        | {P.DEAD_LETTER_VIEW, P.DEAD_LETTER_REPLAY}
+        | {P.DEAD_LETTER_VIEW, P.DEAD_LETTER_REPLAY, P.SCREENING_LOAD}
     ),
 }
 
