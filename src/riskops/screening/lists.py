@@ -540,3 +540,29 @@ def load_ftm(path: Path) -> list[ListEntry]:
             )
         )
     return entries
+
+
+def detect_source(paths: Sequence[Path]) -> str:
+    """The format of a list release from its files: CSV is OFAC's legacy SDN files, JSON lines
+    are FollowTheMoney, XML is told apart by its root element (``sdnList`` or
+    ``CONSOLIDATED_LIST``)."""
+    if not paths:
+        raise ListFormatError("(no file)", "arguments", "no list file given")
+    first = paths[0]
+    suffix = first.suffix.casefold()
+    if suffix == ".csv":
+        return "ofac-sdn"
+    if suffix in (".json", ".jsonl", ".ndjson"):
+        return "ftm"
+    try:
+        with first.open("rb") as handle:
+            head = handle.read(4096).decode("utf-8", errors="replace")
+    except OSError as error:
+        raise ListFormatError(first, "file", f"cannot be read ({error.strerror})") from error
+    if "CONSOLIDATED_LIST" in head:
+        return "un-xml"
+    if "sdnList" in head:
+        return "ofac-xml"
+    raise ListFormatError(
+        first, "file", f"cannot tell the list format; name it with one of {', '.join(SOURCES)}"
+    )

@@ -1,0 +1,169 @@
+"""Names to comparable tokens: one script, one case, one spelling of company forms.
+
+``tokens(name)`` is what the matcher indexes and compares: NFKC, transliterated to Latin
+(anyascii: Arabic, Cyrillic, Greek, Han, ...), diacritics gone, case folded, punctuation
+dropped, company suffixes in one canonical form (LIMITED -> ltd, JOINT STOCK COMPANY -> jsc).
+``phonetic(token)`` is a consonant skeleton that transliteration variants share
+(Mohammed / Muhammad / محمد -> ``mhmd``, Aleksandr / Alexander -> ``alksndr``).
+
+Every function takes any string (empty, 10,000 characters, any script) and returns a
+result; none raises.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from anyascii import anyascii
+
+# A name longer than this is not a name: the rest is cut before any work is done on it.
+MAX_NAME_CHARS = 300
+MAX_TOKENS = 12
+
+# Company forms, longest first so "public joint stock company" wins over "joint stock company".
+_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("public joint stock company", "pjsc"),
+    ("closed joint stock company", "cjsc"),
+    ("open joint stock company", "ojsc"),
+    ("joint stock company", "jsc"),
+    ("limited liability company", "llc"),
+    ("limited liability partnership", "llp"),
+    ("gesellschaft mit beschrankter haftung", "gmbh"),
+    ("obshchestvo s ogranichennoy otvetstvennostyu", "ooo"),
+    ("aktsionernoye obshchestvo", "ao"),
+    ("aktsionernoe obshchestvo", "ao"),
+    ("public limited company", "plc"),
+    ("sociedad anonima", "sa"),
+    ("societe anonyme", "sa"),
+    ("sociedade anonima", "sa"),
+    ("societa per azioni", "spa"),
+    ("aktiengesellschaft", "ag"),
+    ("incorporated", "inc"),
+    ("corporation", "corp"),
+    ("limitada", "ltda"),
+    ("limited", "ltd"),
+    ("company", "co"),
+    ("l l c", "llc"),
+    ("s a", "sa"),
+    ("s a s", "sas"),
+    ("s r l", "srl"),
+    ("s p a", "spa"),
+    ("g m b h", "gmbh"),
+)
+_SUFFIX_PATTERNS = tuple(
+    (re.compile(rf"(?<![a-z0-9]){re.escape(long)}(?![a-z0-9])"), short) for long, short in _SUFFIXES
+)
+
+COMPANY_FORMS = frozenset(
+    {short for _, short in _SUFFIXES}
+    | {"ltd", "co", "corp", "inc", "plc", "llc", "fze", "fzco", "bv", "nv", "oy", "ab", "as", "kg"}
+)
+
+# Titles and particles: they are compared like any token but carry little weight.
+PARTICLES = frozenset(
+    {
+        "al", "el", "ul", "ud", "ur", "bin", "ibn", "bint", "bn", "binti", "de", "da", "di",
+        "del", "della", "van", "von", "der", "den", "la", "le", "y", "e", "mr", "mrs", "ms",
+        "dr", "haji", "hajji", "alhaj", "mullah", "mulla", "maulavi", "maulvi", "mawlawi",
+        "sheikh", "shaykh", "shaikh", "qari", "sayed", "sayyid", "syed", "the", "of", "and",
+    }
+)  # fmt: skip
+
+
+def _is_han(char: str) -> bool:
+    code = ord(char)
+    return 0x3400 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x2FA1F
+
+
+def _transliterate(text: str) -> str:
+    if text.isascii():
+        return text
+    # anyascii writes a run of Han characters as one word ("XiJinPing"); each Han character
+    # is a syllable, so it gets its own token and the matcher rejoins parts where needed.
+    out: list[str] = []
+    for char in text:
+        if char.isascii():
+            out.append(char)
+        elif _is_han(char):
+            out.append(f" {anyascii(char)} ")
+        else:
+            out.append(anyascii(char))
+    return "".join(out)
+
+
+@lru_cache(maxsize=65_536)
+def fold(name: str) -> str:
+    """``name`` in lower-case Latin letters and digits separated by single spaces."""
+    text = unicodedata.normalize("NFKC", name[:MAX_NAME_CHARS])
+    text = _transliterate(text).casefold()
+    # Apostrophes join (O'Brien, Sa'd, Jama'at); other punctuation separates.
+    text = re.sub(r"['`’‘ʼʻ]", "", text)
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    return " ".join(text.split())
+
+
+@lru_cache(maxsize=65_536)
+def tokens(name: str) -> tuple[str, ...]:
+    """The comparable parts of ``name``: folded, company forms canonical, at most MAX_TOKENS."""
+    text = fold(name)
+    if not text:
+        return ()
+    for pattern, short in _SUFFIX_PATTERNS:
+        text = pattern.sub(short, text)
+    return tuple(text.split()[:MAX_TOKENS])
+
+
+_VOWELS = frozenset("aeiouy")
+_DIGRAPHS: tuple[tuple[str, str], ...] = (
+    ("sch", "s"),
+    ("tch", "c"),
+    ("dzh", "j"),
+    ("dj", "j"),
+    ("zh", "j"),
+    ("kh", "k"),
+    ("gh", "g"),
+    ("ph", "f"),
+    ("th", "t"),
+    ("dh", "d"),
+    ("sh", "s"),
+    ("ch", "c"),
+    ("ck", "k"),
+    ("x", "ks"),
+    ("q", "k"),
+    ("w", "v"),
+    ("z", "s"),
+)
+
+
+@lru_cache(maxsize=65_536)
+def phonetic(token: str) -> str:
+    """A consonant skeleton for transliteration variants of one token.
+
+    Digraphs and letters that transliterations swap (kh/k, q/k, ph/f, x/ks, w/v, z/s) are
+    merged, vowels dropped (a leading vowel or ``y`` + vowel becomes ``a``), repeats
+    collapsed. Digits are kept as they are.
+    """
+    if not token:
+        return ""
+    word = token
+    if len(word) > 1 and word[0] == "y" and word[1] in _VOWELS:
+        word = word[1:]
+    for long, short in _DIGRAPHS:
+        word = word.replace(long, short)
+    head = "a" if word[0] in _VOWELS else word[0]
+    out = [head]
+    for char in word[1:]:
+        if char in _VOWELS or char == "h":
+            if char == "h" and out[-1] != "h":
+                out.append("h")
+            continue
+        if char != out[-1]:
+            out.append(char)
+    return "".join(out)
+
+
+def is_initial(token: str) -> bool:
+    """A single letter, as an initial is written once punctuation is gone."""
+    return len(token) == 1 and token.isalpha()
