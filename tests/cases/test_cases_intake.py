@@ -59,7 +59,8 @@ def test_default_queues_are_seeded_once(engine: Engine) -> None:
     assert slas["held_withdrawals"] == 15
     assert slas["account_takeover"] == 60
     assert slas["aml"] == 24 * 60
-    assert len(slas) == 8
+    assert slas["screening"] == 24 * 60
+    assert len(slas) == 9
 
 
 def test_same_alert_twice_changes_nothing(engine: Engine) -> None:

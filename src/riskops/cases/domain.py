@@ -131,6 +131,7 @@ DEFAULT_QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec("triage", "Triage", 2 * 60, "Alerts not linked to an account (or unrouted)"),
     QueueSpec("service_requests", "Service requests", 8 * 60, "Disputes, appeals, unlocks"),
     QueueSpec("aml", "AML", 24 * 60, "Structuring, pass-through, mules, exposure"),
+    QueueSpec("screening", "Screening hits", 24 * 60, "Sanctions and PEP screening hits"),
     QueueSpec("kyc", "KYC reviews", 48 * 60, "KYC / KYB reviews"),
 )
 QUEUE_SLA: dict[str, int] = {q.key: q.sla_minutes for q in DEFAULT_QUEUES}
@@ -159,6 +160,7 @@ ROUTES: dict[str, str] = {
     ),
     **dict.fromkeys(["kyc", "kyc_review", "kyb", "kyb_review", "rekyc"], "kyc"),
     **dict.fromkeys(["escalation", "escalate"], "escalations"),
+    **dict.fromkeys(["sanctions_screening"], "screening"),
 }
 
 

@@ -36,6 +36,7 @@ from riskops.kernel.errors import Conflict, ValidationFailed
 from riskops.kernel.logging import get_logger
 from riskops.monitor import repository as monitor_repo
 from riskops.monitor.service import ALERT_RAISED
+from riskops.screening.schemas import HIT_RAISED
 
 log = get_logger(__name__)
 ACTOR = "system:intake"
@@ -126,7 +127,8 @@ def drain_outbox(session: Session, limit: int = 500, *, now: datetime | None = N
     case alerts commit with them. On PostgreSQL two concurrent drainers take different
     messages (``FOR UPDATE SKIP LOCKED``). A message delivered twice anyway (a replayed
     monitor batch publishes its alerts again) finds its alert stored and changes nothing.
-    Rows an earlier version left in the cases' own outbox table are delivered first.
+    Rows an earlier version left in the cases' own outbox table are delivered first; the
+    screening hits (``riskops.screening.schemas.HIT_RAISED``) last, to the screening queue.
     """
     legacy = repo.take_outbox(session, limit)
     alerts = [_alert_decoder.decode(payload) for _, payload in legacy]
@@ -134,9 +136,12 @@ def drain_outbox(session: Session, limit: int = 500, *, now: datetime | None = N
         outbox.take(session, ALERT_RAISED, limit - len(legacy)) if len(legacy) < limit else []
     )
     alerts += _case_alerts(messages)
+    taken = len(legacy) + len(messages)
+    hits = outbox.take(session, HIT_RAISED, limit - taken) if taken < limit else []
+    alerts += _screening_alerts(hits)
     if alerts:
         raise_alerts(session, _with_hold_ids(session, alerts), now=now)
-    return len(legacy) + len(messages)
+    return taken + len(hits)
 
 
 def _case_alerts(messages: Iterable[Mapping[str, Any]]) -> list[AlertIn]:
@@ -160,6 +165,58 @@ def _case_alerts(messages: Iterable[Mapping[str, Any]]) -> list[AlertIn]:
             continue
         alerts.append(alert)
     return alerts
+
+
+def _screening_alerts(messages: Iterable[Mapping[str, Any]]) -> list[AlertIn]:
+    """The case alerts of screening hits (``HIT_RAISED`` messages), for the screening queue;
+    one that is invalid is logged and left out (its hit stays in screening's review list)."""
+    alerts = []
+    for message in messages:
+        alert = screening_alert_in(message)
+        try:
+            _validate(alert)
+        except ValidationFailed as exc:
+            log.error("cases.screening_alert_refused", ref=alert.source_ref, problems=exc.details)
+            continue
+        alerts.append(alert)
+    return alerts
+
+
+def screening_alert_in(message: Mapping[str, Any]) -> AlertIn:
+    """The case alert of a screening hit: the match, its score and reasons in the detail."""
+    keys = (
+        "hit_id",
+        "subject_id",
+        "subject_role",
+        "subject_name",
+        "list_name",
+        "list_version_id",
+        "entry_id",
+        "entry_kind",
+        "matched_name",
+        "score",
+        "reasons",
+        "programs",
+    )
+    detail = {key: message.get(key) for key in keys}
+    score = float(message.get("score") or 0)
+    title = (
+        f"Screening: {message['subject_name']} ~ {message['matched_name']} "
+        f"({message['list_name']} {message['entry_id']}, {score:.2f})"
+    )
+    return AlertIn(
+        source=AlertSource.SCREENING,
+        source_ref=f"hit:{message['hit_id']}",
+        account_id=message["account_id"],
+        kind="sanctions_screening",
+        title=title[:256],
+        severity=max(0, min(100, round(score * 100))),
+        typology="sanctions_screening",
+        reason="; ".join(str(r) for r in message.get("reasons") or [])[:1000],
+        detail=detail,
+        occurred_at=_instant(message.get("created_at")),
+        queue_key="screening",
+    )
 
 
 def _instant(value: Any) -> datetime | None:

@@ -36,6 +36,7 @@ class AlertSource(enum.StrEnum):
     EMAIL = "email"
     SMS = "sms"
     SERVICE_REQUEST = "service_request"
+    SCREENING = "screening"  # a sanctions / PEP screening hit (riskops.screening)
 
 
 class CaseStatus(enum.StrEnum):
