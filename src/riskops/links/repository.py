@@ -1,0 +1,261 @@
+"""All SQL of the linked-accounts graph. Functions take the caller's session, never commit.
+
+The writes are the monitor's, once per batch (a few statements, each over many rows); the
+reads serve "who else used this value" and the traversals of ``riskops.links.service``, each
+an index range: ``account_links``' primary key (kind, value, account) for a value's accounts,
+its ``(account, kind, value)`` index for an account's values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from riskops.links.models import AccountLink, LinkCluster, LinkMember, LinkValue
+
+Key = tuple[str, str]  # kind, value
+_CHUNK = 500  # keys per IN list: well inside SQLite's and PostgreSQL's parameter limits
+
+
+def _pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _insert(session: Session, table: Any) -> Any:
+    return (postgresql if _pg(session) else sqlite).insert(table)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# --- the monitor's writes -------------------------------------------------------------
+
+
+def insert_new_links(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[str, ...]]:
+    """Insert ``{kind, value, account_id, first_seen, last_seen}`` rows that are new; return
+    the (kind, value, account_id) of those inserted (the others existed)."""
+    if not rows:
+        return set()
+    t = AccountLink.__table__
+    stmt = (
+        _insert(session, t).on_conflict_do_nothing().returning(t.c.kind, t.c.value, t.c.account_id)
+    )
+    new: set[tuple[str, ...]] = set()
+    for part in _chunks(rows, 2_000):
+        new.update(tuple(r) for r in session.execute(stmt, list(part)))
+    return new
+
+
+def touch_links(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Widen existing links' first/last seen to include the rows' times."""
+    if not rows:
+        return
+    t = AccountLink.__table__
+    ins = _insert(session, t)
+    least, greatest = (func.least, func.greatest) if _pg(session) else (func.min, func.max)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[t.c.kind, t.c.value, t.c.account_id],
+        set_={
+            "first_seen": least(t.c.first_seen, ins.excluded.first_seen),
+            "last_seen": greatest(t.c.last_seen, ins.excluded.last_seen),
+        },
+    )
+    session.execute(stmt, list(rows))
+
+
+def count_values(session: Session, rows: Sequence[dict[str, Any]]) -> dict[Key, tuple[int, bool]]:
+    """Add ``accounts`` new users to each ``{kind, value, accounts, first_seen, last_joined}``
+    (creating the value); returns each value's (accounts, hub) after the change."""
+    if not rows:
+        return {}
+    t = LinkValue.__table__
+    ins = _insert(session, t)
+    least, greatest = (func.least, func.greatest) if _pg(session) else (func.min, func.max)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[t.c.kind, t.c.value],
+        set_={
+            "accounts": t.c.accounts + ins.excluded.accounts,
+            "first_seen": least(t.c.first_seen, ins.excluded.first_seen),
+            "last_joined": greatest(t.c.last_joined, ins.excluded.last_joined),
+        },
+    ).returning(t.c.kind, t.c.value, t.c.accounts, t.c.hub)
+    out: dict[Key, tuple[int, bool]] = {}
+    for part in _chunks(rows, 2_000):
+        params = [{**r, "hub": False} for r in part]
+        for kind, value, accounts, hub in session.execute(stmt, params):
+            out[(kind, value)] = (int(accounts), bool(hub))
+    return out
+
+
+def mark_hubs(session: Session, keys: Collection[Key]) -> None:
+    for part in _chunks(sorted(keys)):
+        session.execute(
+            update(LinkValue)
+            .where(tuple_(LinkValue.kind, LinkValue.value).in_(part))
+            .values(hub=True)
+            .execution_options(synchronize_session=False)
+        )
+
+
+# --- reads ----------------------------------------------------------------------------
+
+
+def accounts_of(
+    session: Session, keys: Collection[Key]
+) -> dict[Key, list[tuple[str, datetime, datetime]]]:
+    """Each value's accounts with first and last seen, in account order. Callers ask only
+    for values that are not hubs (so at most the hub threshold each), or that just became
+    one."""
+    out: dict[Key, list[tuple[str, datetime, datetime]]] = {k: [] for k in keys}
+    t = AccountLink
+    for part in _chunks(sorted(keys)):
+        stmt = (
+            select(t.kind, t.value, t.account_id, t.first_seen, t.last_seen)
+            .where(tuple_(t.kind, t.value).in_(part))
+            .order_by(t.kind, t.value, t.account_id)
+        )
+        for kind, value, account, first, last in session.execute(stmt):
+            out[(kind, value)].append((account, first, last))
+    return out
+
+
+def values_of(
+    session: Session, accounts: Collection[str], *, hubs: bool = True
+) -> list[tuple[str, str, str, datetime, datetime, int, bool]]:
+    """Every value the accounts used: (account, kind, value, first, last, accounts, hub);
+    without the hubs when ``hubs`` is false."""
+    out: list[tuple[str, str, str, datetime, datetime, int, bool]] = []
+    if not accounts:
+        return out
+    a, v = AccountLink, LinkValue
+    for part in _chunks(sorted(accounts)):
+        stmt = (
+            select(a.account_id, a.kind, a.value, a.first_seen, a.last_seen, v.accounts, v.hub)
+            .join(v, and_(v.kind == a.kind, v.value == a.value))
+            .where(a.account_id.in_(part))
+        )
+        if not hubs:
+            stmt = stmt.where(v.hub.is_(False))
+        for account, kind, value, first, last, count, hub in session.execute(stmt):
+            out.append((account, kind, value, first, last, int(count), bool(hub)))
+    return out
+
+
+def value_info(session: Session, kind: str, value: str) -> tuple[int, bool] | None:
+    row = session.execute(
+        select(LinkValue.accounts, LinkValue.hub).where(
+            LinkValue.kind == kind, LinkValue.value == value
+        )
+    ).first()
+    return None if row is None else (int(row[0]), bool(row[1]))
+
+
+def who_used(
+    session: Session, kind: str, value: str, limit: int, after: str | None
+) -> list[tuple[str, datetime, datetime]]:
+    """A page of the accounts that used a value, in account order, after ``after``."""
+    t = AccountLink
+    stmt = select(t.account_id, t.first_seen, t.last_seen).where(t.kind == kind, t.value == value)
+    if after is not None:
+        stmt = stmt.where(t.account_id > after)
+    stmt = stmt.order_by(t.account_id).limit(limit)
+    return [(a, f, last) for a, f, last in session.execute(stmt)]
+
+
+# --- clusters -------------------------------------------------------------------------
+
+
+def clusters_of(session: Session, accounts: Collection[str]) -> dict[str, str]:
+    """The cluster of each account that is in one."""
+    out: dict[str, str] = {}
+    for part in _chunks(sorted(accounts)):
+        stmt = select(LinkMember.account_id, LinkMember.cluster_id).where(
+            LinkMember.account_id.in_(part)
+        )
+        out.update({a: c for a, c in session.execute(stmt)})
+    return out
+
+
+def members_of(session: Session, cluster_ids: Collection[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {c: [] for c in cluster_ids}
+    for part in _chunks(sorted(cluster_ids)):
+        stmt = (
+            select(LinkMember.cluster_id, LinkMember.account_id)
+            .where(LinkMember.cluster_id.in_(part))
+            .order_by(LinkMember.account_id)
+        )
+        for cluster, account in session.execute(stmt):
+            out[cluster].append(account)
+    return out
+
+
+def cluster_rows(
+    session: Session, cluster_ids: Collection[str]
+) -> dict[str, tuple[int, int, datetime]]:
+    """Each cluster's (size, alerted_size, formed_at)."""
+    out: dict[str, tuple[int, int, datetime]] = {}
+    c = LinkCluster
+    for part in _chunks(sorted(cluster_ids)):
+        stmt = select(c.cluster_id, c.size, c.alerted_size, c.formed_at).where(
+            c.cluster_id.in_(part)
+        )
+        out.update(
+            {i: (int(size), int(alerted), at) for i, size, alerted, at in session.execute(stmt)}
+        )
+    return out
+
+
+def set_members(session: Session, assignment: dict[str, str]) -> None:
+    """Put each account in its cluster (insert or move)."""
+    if not assignment:
+        return
+    t = LinkMember.__table__
+    ins = _insert(session, t)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[t.c.account_id], set_={"cluster_id": ins.excluded.cluster_id}
+    )
+    rows = [{"account_id": a, "cluster_id": c} for a, c in sorted(assignment.items())]
+    session.execute(stmt, rows)
+
+
+def remove_members(session: Session, accounts: Collection[str]) -> None:
+    for part in _chunks(sorted(accounts)):
+        session.execute(delete(LinkMember).where(LinkMember.account_id.in_(part)))
+
+
+def save_clusters(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace ``{cluster_id, size, alerted_size, formed_at, updated_at}``."""
+    if not rows:
+        return
+    t = LinkCluster.__table__
+    ins = _insert(session, t)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[t.c.cluster_id],
+        set_={
+            "size": ins.excluded.size,
+            "alerted_size": ins.excluded.alerted_size,
+            "updated_at": ins.excluded.updated_at,
+        },
+    )
+    session.execute(stmt, list(rows))
+
+
+def drop_clusters(session: Session, cluster_ids: Collection[str]) -> None:
+    for part in _chunks(sorted(cluster_ids)):
+        session.execute(delete(LinkCluster).where(LinkCluster.cluster_id.in_(part)))
+
+
+def cluster_row(session: Session, cluster_id: str) -> tuple[int, int, datetime, datetime]:
+    """A cluster's (size, alerted_size, formed_at, updated_at)."""
+    c = LinkCluster
+    row = session.execute(
+        select(c.size, c.alerted_size, c.formed_at, c.updated_at).where(c.cluster_id == cluster_id)
+    ).one()
+    return int(row[0]), int(row[1]), row[2], row[3]
