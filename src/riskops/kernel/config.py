@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     max_email_bytes: int = 25 * 1024 * 1024
     # Intake: riskops' own mailboxes (comma-separated); never used to link mail to accounts.
     intake_mailboxes: str = ""
+    # Intel: the node_modules folder holding the @ip-location-db data packages (`make
+    # install` puts them in the checkout's); unset means ./node_modules, then the checkout's.
+    intel_data_dir: Path | None = None
+    # Intel: outside websites per target ("ip", "bitcoin.address", "tron.tx"...) as JSON
+    # {target: {site: "https://...{value}"}}; a target named here replaces its default table.
+    intel_links: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     @property
     def sqlalchemy_url(self) -> str:
