@@ -1,0 +1,240 @@
+"""All SQL of screening. Functions take the caller's session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, defer
+
+from riskops.events.models import EventRecord
+from riskops.screening.models import (
+    Cursor,
+    Hit,
+    HitStatus,
+    ListVersion,
+    ScreeningList,
+    Subject,
+    SubjectRole,
+)
+
+# --- lists and their versions -----------------------------------------------------------
+
+
+def current_versions(session: Session) -> list[tuple[str, int]]:
+    """(list name, current version id) of every list, by name: the cheap check a process
+    holding screeners makes before each use."""
+    stmt = select(ScreeningList.name, ScreeningList.version_id).order_by(ScreeningList.name)
+    return [(name, version_id) for name, version_id in session.execute(stmt)]
+
+
+def get_list(session: Session, name: str, *, for_update: bool = False) -> ScreeningList | None:
+    stmt = select(ScreeningList).where(ScreeningList.name == name)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def version_by_digest(session: Session, list_name: str, digest: str) -> ListVersion | None:
+    """The newest version of ``list_name`` loaded from exactly these files, if any."""
+    stmt = (
+        select(ListVersion)
+        .options(defer(ListVersion.entries))
+        .where(ListVersion.list_name == list_name, ListVersion.digest == digest)
+        .order_by(ListVersion.id.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).one_or_none()
+
+
+def last_version_number(session: Session, list_name: str) -> int:
+    stmt = select(func.max(ListVersion.version)).where(ListVersion.list_name == list_name)
+    return int(session.scalar(stmt) or 0)
+
+
+def add(session: Session, row: Any) -> None:
+    """Insert one row now (its id is known on return)."""
+    session.add(row)
+    session.flush()
+
+
+def entries_blob(session: Session, version_id: int) -> bytes | None:
+    stmt = select(ListVersion.entries).where(ListVersion.id == version_id)
+    blob: bytes | None = session.scalar(stmt)
+    return blob
+
+
+def list_versions(
+    session: Session, list_name: str | None, limit: int, offset: int
+) -> list[ListVersion]:
+    """Versions newest first, without their entries."""
+    stmt = select(ListVersion).options(defer(ListVersion.entries))
+    if list_name is not None:
+        stmt = stmt.where(ListVersion.list_name == list_name)
+    stmt = stmt.order_by(ListVersion.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def lists(session: Session) -> list[ScreeningList]:
+    return list(session.scalars(select(ScreeningList).order_by(ScreeningList.name)))
+
+
+# --- subjects ---------------------------------------------------------------------------
+
+
+def subjects_of_accounts(session: Session, account_ids: Collection[str]) -> list[Subject]:
+    if not account_ids:
+        return []
+    stmt = select(Subject).where(Subject.account_id.in_(sorted(account_ids)))
+    return list(session.scalars(stmt))
+
+
+def subjects_of_account(session: Session, account_id: str) -> list[Subject]:
+    stmt = select(Subject).where(Subject.account_id == account_id).order_by(Subject.id)
+    return list(session.scalars(stmt))
+
+
+def insert_subjects_ignore(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert subjects, skipping those whose (account, role, ref) exists (a concurrent
+    follower stored it first); the caller reads them back."""
+    if rows:
+        session.execute(_insert_ignore(session, Subject).values(list(rows)))
+
+
+def stale_subjects(session: Session, key: str, after_id: int, limit: int) -> list[Subject]:
+    """Subjects not screened against the lists of ``key``, by id after ``after_id``."""
+    stmt = (
+        select(Subject)
+        .where(
+            Subject.id > after_id,
+            (Subject.screened_key.is_(None)) | (Subject.screened_key != key),
+        )
+        .order_by(Subject.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def count_stale_subjects(session: Session, key: str) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(Subject)
+        .where((Subject.screened_key.is_(None)) | (Subject.screened_key != key))
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+# --- hits -------------------------------------------------------------------------------
+
+
+def insert_hits(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert hits whose key is new; returns the ids of those inserted (a key that exists,
+    open or decided, inserts nothing: that is what keeps "not a match" from returning)."""
+    if not rows:
+        return []
+    stmt = _insert_ignore(session, Hit).values(list(rows)).returning(Hit.id)
+    return sorted(int(i) for i in session.scalars(stmt))
+
+
+def get_hits(session: Session, hit_ids: Collection[int]) -> list[Hit]:
+    if not hit_ids:
+        return []
+    stmt = select(Hit).where(Hit.id.in_(sorted(hit_ids))).order_by(Hit.id)
+    return list(session.scalars(stmt))
+
+
+def get_hit(session: Session, hit_id: int, *, for_update: bool = False) -> Hit | None:
+    stmt = select(Hit).where(Hit.id == hit_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def decide_hit(
+    session: Session, hit_id: int, status: HitStatus, by: str, note: str, now: datetime
+) -> bool:
+    """Record a decision on an open hit; False if it was decided meanwhile."""
+    result = session.execute(
+        update(Hit)
+        .where(Hit.id == hit_id, Hit.status == HitStatus.OPEN)
+        .values(status=status, decided_by=by, decided_at=now, note=note)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def hits(
+    session: Session,
+    *,
+    account_id: str | None,
+    status: HitStatus | None,
+    limit: int,
+    offset: int,
+) -> list[Hit]:
+    """Hits newest first, of one account and/or one status."""
+    stmt = select(Hit)
+    if account_id is not None:
+        stmt = stmt.where(Hit.account_id == account_id)
+    if status is not None:
+        stmt = stmt.where(Hit.status == status)
+    stmt = stmt.order_by(Hit.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def subject_roles(session: Session, subject_ids: Collection[int]) -> dict[int, SubjectRole]:
+    if not subject_ids:
+        return {}
+    stmt = select(Subject.id, Subject.role).where(Subject.id.in_(sorted(subject_ids)))
+    return {subject_id: role for subject_id, role in session.execute(stmt)}
+
+
+# --- the event log ----------------------------------------------------------------------
+
+
+def cursor(session: Session, name: str) -> int:
+    seq: int | None = session.scalar(select(Cursor.seq).where(Cursor.name == name))
+    return seq or 0
+
+
+def advance_cursor(session: Session, name: str, seq: int, now: datetime) -> None:
+    """Move the cursor to ``seq`` (never back)."""
+    stmt = _insert_ignore(session, Cursor).values(name=name, seq=0, updated_at=now)
+    session.execute(stmt)
+    session.execute(
+        update(Cursor)
+        .where(Cursor.name == name, Cursor.seq < seq)
+        .values(seq=seq, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def events_after(
+    session: Session, after: int, types: Collection[str], limit: int
+) -> tuple[list[tuple[int, str]], int]:
+    """The (seq, payload) of up to ``limit`` events of ``types`` after ``after``, in log
+    order, and how far they cover the log: the last seq read when ``limit`` was reached, else
+    the log's last seq (read first: appends commit in seq order, so nothing at or below it
+    can appear later)."""
+    last = int(session.scalar(select(func.max(EventRecord.seq))) or 0)
+    if last <= after:
+        return [], after
+    stmt = (
+        select(EventRecord.seq, EventRecord.payload)
+        .where(
+            EventRecord.seq > after,
+            EventRecord.seq <= last,
+            EventRecord.type.in_(sorted(types)),
+        )
+        .order_by(EventRecord.seq)
+        .limit(limit)
+    )
+    rows = [(int(seq), payload) for seq, payload in session.execute(stmt)]
+    return rows, rows[-1][0] if len(rows) == limit else last
+
+
+def _insert_ignore(session: Session, model: type[Any]) -> Any:
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(model).on_conflict_do_nothing()

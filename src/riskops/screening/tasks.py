@@ -1,0 +1,143 @@
+"""Screening background passes: follow the event log, rescreen after a list changed.
+
+``follow`` reads the event log after the screening cursor for the events that name a subject
+(``service.SCREENED_EVENTS``: KYC and KYB submissions and decisions, P2P orders), screens
+the new and changed subjects, and moves the cursor, in one transaction: a crash replays the
+batch, and a replay finds its subjects unchanged and its hits stored. ``rescreen`` screens,
+a batch per transaction, the subjects not yet screened against the current list versions
+(every subject, after a list changed). ``pass_`` does both and is what a composition at the
+top schedules (``riskops.worker`` hands it to the monitor's loop as a ``Periodic``; the
+server's container runs ``loop``): screening reads the log itself, so neither the monitor
+nor accounts call it, and it imports neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import msgspec
+from sqlalchemy.orm import Session, sessionmaker
+
+from riskops.events import schemas as s
+from riskops.kernel.clock import utcnow
+from riskops.kernel.db import unit_of_work
+from riskops.kernel.logging import get_logger
+from riskops.screening import repository as repo
+from riskops.screening import service
+from riskops.screening.service import ScreenerCache
+
+log = get_logger(__name__)
+CURSOR = "follower"
+FOLLOW_BATCH = 1_000
+RESCREEN_BATCH = 500
+_event_decoder = msgspec.json.Decoder(s.AnyEvent)
+
+
+@dataclass
+class Progress:
+    events: int = 0  # log events read that name a subject
+    screened: int = 0  # subjects screened
+    hits: int = 0  # new hits (alerts)
+
+    def add(self, events: int, screened: int, hits: int) -> None:
+        self.events += events
+        self.screened += screened
+        self.hits += hits
+
+
+def follow_once(
+    session: Session,
+    *,
+    cache: ScreenerCache | None = None,
+    limit: int = FOLLOW_BATCH,
+    now: datetime | None = None,
+) -> tuple[int, service.Screened]:
+    """One batch of the log after the cursor, in the caller's transaction: (events read
+    that name a subject, what screening them did). The cursor moves past the batch."""
+    now = now or utcnow()
+    after = repo.cursor(session, CURSOR)
+    rows, covered = repo.events_after(session, after, service.SCREENED_EVENTS, limit)
+    facts = []
+    for _, payload in rows:
+        facts.extend(service.facts_of(_event_decoder.decode(payload)))
+    done = service.observe(session, facts, cache=cache, now=now)
+    if covered > after:
+        repo.advance_cursor(session, CURSOR, covered, now)
+    return len(rows), done
+
+
+def follow(
+    sessions: sessionmaker[Session],
+    *,
+    cache: ScreenerCache | None = None,
+    limit: int = FOLLOW_BATCH,
+) -> Progress:
+    """Follow the log to its end, ``limit`` events per transaction."""
+    progress = Progress()
+    while True:
+        with unit_of_work(sessions) as session:
+            before = repo.cursor(session, CURSOR)
+            read, done = follow_once(session, cache=cache, limit=limit)
+            moved = repo.cursor(session, CURSOR) > before
+        progress.add(read, done.subjects, len(done.hits))
+        if read < limit or not moved:
+            return progress
+
+
+def rescreen(
+    sessions: sessionmaker[Session],
+    *,
+    cache: ScreenerCache | None = None,
+    limit: int = RESCREEN_BATCH,
+    max_batches: int | None = None,
+) -> Progress:
+    """Screen every subject not screened against the current lists, ``limit`` per
+    transaction (at most ``max_batches`` of them, if given)."""
+    progress = Progress()
+    after_id, batches = 0, 0
+    while max_batches is None or batches < max_batches:
+        with unit_of_work(sessions) as session:
+            batch = service.rescreen(session, cache=cache, after_id=after_id, limit=limit)
+        batches += 1
+        progress.add(0, batch.screened, batch.hits)
+        if batch.screened < limit:
+            break
+        after_id = batch.last_id
+    return progress
+
+
+def run_pass(sessions: sessionmaker[Session], cache: ScreenerCache | None = None) -> Progress:
+    """Follow the log, then rescreen a few batches (the rest on the next pass, so a list
+    change of a million subjects does not hold the worker's loop)."""
+    progress = follow(sessions, cache=cache)
+    more = rescreen(sessions, cache=cache, max_batches=4)
+    progress.add(0, more.screened, more.hits)
+    return progress
+
+
+def screening_pass(sessions: sessionmaker[Session]) -> None:
+    """``run_pass`` with the process's cache, logged; an error is logged, never fatal (the
+    cursor did not move, so the next pass retries)."""
+    try:
+        progress = run_pass(sessions)
+    except Exception as exc:
+        log.error("screening.pass_failed", error=repr(exc))
+        return
+    if progress.screened or progress.hits:
+        log.info(
+            "screening.pass",
+            events=progress.events,
+            screened=progress.screened,
+            hits=progress.hits,
+        )
+
+
+async def loop(sessions: sessionmaker[Session], every_s: float, stopping: asyncio.Event) -> None:
+    """``screening_pass`` every ``every_s`` seconds until ``stopping`` is set (the server)."""
+    while not stopping.is_set():
+        await asyncio.to_thread(screening_pass, sessions)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), every_s)
