@@ -40,6 +40,8 @@ class Permission(enum.StrEnum):
     # screening
     SCREENING_REVIEW = "screening:review"  # decide a hit: match or not a match
     SCREENING_LOAD = "screening:load"  # load a new version of a sanctions / PEP list
+    # KYC / KYB
+    KYC_REVIEW = "kyc:review"  # decide a KYC or KYB review: approve, reject, ask for more
     # rules
     RULE_AUTHOR = "rule:author"
     RULE_PROMOTE = "rule:promote"
@@ -69,7 +71,7 @@ _ANALYST = frozenset(
         P.SCREENING_REVIEW,
     }
 )
-_SENIOR = _ANALYST | {P.CASE_ASSIGN, P.CASE_APPROVE, P.CASE_REOPEN}
+_SENIOR = _ANALYST | {P.CASE_ASSIGN, P.CASE_APPROVE, P.CASE_REOPEN, P.KYC_REVIEW}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ANALYST: _ANALYST,
     Role.SENIOR_ANALYST: frozenset(_SENIOR),
@@ -81,7 +83,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.COMPLIANCE: frozenset(
         {P.CASE_VIEW, P.ACCOUNT_VIEW, P.CASE_APPROVE, P.CASE_REOPEN, P.SAR_REFER, P.SAR_FILE}
-        | {P.AUDIT_VIEW, P.SCREENING_REVIEW}
+        | {P.AUDIT_VIEW, P.SCREENING_REVIEW, P.KYC_REVIEW}
     ),
     Role.ADMIN: frozenset(
         {P.USER_MANAGE, P.TOKEN_MANAGE, P.AUDIT_VIEW, P.QUEUE_MANAGE, P.CASE_VIEW, P.ACCOUNT_VIEW}
