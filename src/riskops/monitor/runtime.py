@@ -39,6 +39,7 @@ from riskops.kernel.errors import NotFound
 from riskops.kernel.logging import get_logger
 from riskops.kernel.processes import die_with_parent
 from riskops.kernel.retry import Backoff
+from riskops.links.service import LinkKeeper
 from riskops.monitor import quarantine, service
 from riskops.monitor import repository as repo
 from riskops.monitor.engine import Evaluator, Monitor
@@ -97,8 +98,11 @@ class MonitorRuntime:
         gap_grace: timedelta = timedelta(seconds=2),
         clock: Callable[[], float] = time.monotonic,
         background_snapshots: bool = False,
+        links: LinkKeeper | None = None,
     ) -> None:
         self.engine = engine
+        # the linked-accounts graph, written with each batch; its state is in the database
+        self.links = links or LinkKeeper()
         self.sessions = session_factory(engine)
         self.factory = factory
         self.snapshot_path = snapshot_path
@@ -355,6 +359,7 @@ class MonitorRuntime:
                     keep=keep,
                     skip=self._quarantined,
                     counted_through=self._counted,
+                    links=self.links,
                 )
         except BaseException:
             self._recover()
@@ -542,6 +547,7 @@ class MonitorRuntime:
                         keep=wanted,
                         skip=self._quarantined,
                         counted_through=self._counted,
+                        links=self.links,
                     )
                     result.merge(part)
                     result.decisions.extend(part.decisions)
@@ -637,6 +643,7 @@ class MonitorRuntime:
                         records,
                         checkpoint=self.name,
                         keep={event_id} if event_id else (),
+                        links=self.links,
                     )
                     decision = result.decisions[0] if result.decisions else None
                     detail = {
