@@ -31,6 +31,17 @@ def current_versions(session: Session) -> list[tuple[str, int]]:
     return [(name, version_id) for name, version_id in session.execute(stmt)]
 
 
+def current_digests(session: Session) -> list[tuple[str, int, str]]:
+    """(list name, current version id, its digest) of every list, by name. The digest tells
+    two databases' versions of the same id apart (a process may hold more than one)."""
+    stmt = (
+        select(ScreeningList.name, ScreeningList.version_id, ListVersion.digest)
+        .join(ListVersion, ListVersion.id == ScreeningList.version_id)
+        .order_by(ScreeningList.name)
+    )
+    return [(name, version_id, digest) for name, version_id, digest in session.execute(stmt)]
+
+
 def get_list(session: Session, name: str, *, for_update: bool = False) -> ScreeningList | None:
     stmt = select(ScreeningList).where(ScreeningList.name == name)
     if for_update:

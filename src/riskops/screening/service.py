@@ -246,29 +246,45 @@ class ScreenerCache:
     def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.threshold = threshold
         self._lock = threading.Lock()
+        self._seen: tuple[tuple[str, int, str], ...] = ()
         self._current = Screeners((), ())
-        self._built: dict[int, Screener] = {}
+        self._built: dict[tuple[int, str], Screener] = {}
 
     def get(self, session: Session) -> Screeners:
-        versions = tuple(repo.current_versions(session))
-        current = self._current
-        if current.versions == versions:
-            return current
+        seen = tuple(repo.current_digests(session))
+        if seen == self._seen:
+            return self._current
         with self._lock:
             built = {}
-            for _, version_id in versions:
-                screener = self._built.get(version_id)
+            for _, version_id, digest in seen:
+                screener = self._built.get((version_id, digest))
                 if screener is None:
                     blob = repo.entries_blob(session, version_id)
                     entries = decode_entries(blob) if blob is not None else []
                     screener = Screener(entries, self.threshold)
-                built[version_id] = screener
+                built[(version_id, digest)] = screener
             self._built = built  # versions no longer current are let go
-            self._current = Screeners(versions, tuple(built[v] for _, v in versions))
+            self._current = Screeners(
+                tuple((name, version_id) for name, version_id, _ in seen),
+                tuple(built[(version_id, digest)] for _, version_id, digest in seen),
+            )
+            self._seen = seen
             return self._current
 
 
 default_cache = ScreenerCache()
+
+
+def current_screener(session: Session, *, cache: ScreenerCache | None = None) -> Screener | None:
+    """One Screener over the current version of every list (``riskops screening batch``
+    without ``--list``); None when no list is loaded."""
+    screeners = (cache or default_cache).get(session)
+    if not screeners.screeners:
+        return None
+    if len(screeners.screeners) == 1:
+        return screeners.screeners[0]
+    entries = [entry for screener in screeners.screeners for entry in screener.entries]
+    return Screener(entries, (cache or default_cache).threshold)
 
 
 # --- subjects -----------------------------------------------------------------------------
