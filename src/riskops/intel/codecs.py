@@ -1,0 +1,201 @@
+"""The address encodings of the chains riskops knows: base58(check), bech32/bech32m, EIP-55.
+
+Small and dependency-free except Keccak-256 (pycryptodome): ``hashlib.sha3_256`` is the
+final SHA-3, whose padding differs from the Keccak that Ethereum uses. Each function is
+checked against the published vectors (BIP-173, BIP-350, EIP-55) in tests/intel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import Enum
+
+from Crypto.Hash import keccak
+
+BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_INDEX = {c: i for i, c in enumerate(BASE58_ALPHABET)}
+BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32_INDEX = {c: i for i, c in enumerate(BECH32_CHARSET)}
+_BECH32_CONST = 1
+_BECH32M_CONST = 0x2BC830A3
+# Longest text any decoder looks at: no address of any chain is longer, and a bound keeps
+# a 10,000-character input from costing big-integer arithmetic.
+MAX_ADDRESS_CHARS = 128
+
+
+class Bech32Variant(Enum):
+    BECH32 = "bech32"
+    BECH32M = "bech32m"
+
+
+# --- base58 -------------------------------------------------------------------------------
+
+
+def b58decode(text: str) -> bytes | None:
+    """The bytes of base58 ``text`` (Bitcoin alphabet), or None when it is not base58."""
+    if not text or len(text) > MAX_ADDRESS_CHARS:
+        return None
+    value = 0
+    for char in text:
+        digit = _B58_INDEX.get(char)
+        if digit is None:
+            return None
+        value = value * 58 + digit
+    zeros = len(text) - len(text.lstrip("1"))
+    body = value.to_bytes((value.bit_length() + 7) // 8, "big") if value else b""
+    return b"\x00" * zeros + body
+
+
+def b58encode(data: bytes) -> str:
+    """Base58 text of ``data`` (leading zero bytes become leading ``1``)."""
+    value = int.from_bytes(data, "big")
+    out: list[str] = []
+    while value:
+        value, rem = divmod(value, 58)
+        out.append(BASE58_ALPHABET[rem])
+    zeros = len(data) - len(data.lstrip(b"\x00"))
+    return "1" * zeros + "".join(reversed(out))
+
+
+def _checksum(payload: bytes) -> bytes:
+    return hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+
+
+def b58check_decode(text: str) -> bytes | None:
+    """The payload of base58check ``text``, or None when the text or its checksum is wrong."""
+    raw = b58decode(text)
+    if raw is None or len(raw) < 5:
+        return None
+    payload, check = raw[:-4], raw[-4:]
+    return payload if _checksum(payload) == check else None
+
+
+def b58check_encode(payload: bytes) -> str:
+    """Base58check text of ``payload`` (version byte included by the caller)."""
+    return b58encode(payload + _checksum(payload))
+
+
+# --- bech32 / bech32m (BIP-173, BIP-350) ----------------------------------------------------
+
+
+def _polymod(values: list[int]) -> int:
+    generator = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    chk = 1
+    for value in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ value
+        for i in range(5):
+            chk ^= generator[i] if (top >> i) & 1 else 0
+    return chk
+
+
+def _hrp_expand(hrp: str) -> list[int]:
+    return [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+
+
+def bech32_decode(text: str) -> tuple[str, list[int], Bech32Variant] | None:
+    """(human-readable part, 5-bit data without checksum, variant), or None when invalid.
+
+    Mixed case is invalid (BIP-173); the result's hrp is lower-case.
+    """
+    if not text or len(text) > 90:
+        return None
+    if any(ord(c) < 33 or ord(c) > 126 for c in text):
+        return None
+    if text.lower() != text and text.upper() != text:
+        return None
+    text = text.lower()
+    pos = text.rfind("1")
+    if pos < 1 or pos + 7 > len(text):
+        return None
+    hrp = text[:pos]
+    data: list[int] = []
+    for char in text[pos + 1 :]:
+        digit = _BECH32_INDEX.get(char)
+        if digit is None:
+            return None
+        data.append(digit)
+    const = _polymod(_hrp_expand(hrp) + data)
+    if const == _BECH32_CONST:
+        variant = Bech32Variant.BECH32
+    elif const == _BECH32M_CONST:
+        variant = Bech32Variant.BECH32M
+    else:
+        return None
+    return hrp, data[:-6], variant
+
+
+def bech32_encode(hrp: str, data: list[int], variant: Bech32Variant) -> str:
+    """Bech32 or bech32m text of 5-bit ``data`` under ``hrp``."""
+    const = _BECH32_CONST if variant is Bech32Variant.BECH32 else _BECH32M_CONST
+    polymod = _polymod([*_hrp_expand(hrp), *data, 0, 0, 0, 0, 0, 0]) ^ const
+    checksum = [(polymod >> 5 * (5 - i)) & 31 for i in range(6)]
+    return hrp + "1" + "".join(BECH32_CHARSET[d] for d in data + checksum)
+
+
+def convertbits(data: list[int] | bytes, frombits: int, tobits: int, pad: bool) -> list[int] | None:
+    """Regroup ``data`` from ``frombits``-bit to ``tobits``-bit values (None when invalid)."""
+    acc = 0
+    bits = 0
+    out: list[int] = []
+    maxv = (1 << tobits) - 1
+    for value in data:
+        if value < 0 or value >> frombits:
+            return None
+        acc = (acc << frombits) | value
+        bits += frombits
+        while bits >= tobits:
+            bits -= tobits
+            out.append((acc >> bits) & maxv)
+    if pad:
+        if bits:
+            out.append((acc << (tobits - bits)) & maxv)
+    elif bits >= frombits or ((acc << (tobits - bits)) & maxv):
+        return None
+    return out
+
+
+def segwit_decode(hrp: str, text: str) -> tuple[int, bytes] | None:
+    """(witness version, program) of a segwit address under ``hrp``, or None (BIP-173/350)."""
+    decoded = bech32_decode(text)
+    if decoded is None:
+        return None
+    got_hrp, data, variant = decoded
+    if got_hrp != hrp or not data:
+        return None
+    version = data[0]
+    program = convertbits(data[1:], 5, 8, False)
+    if program is None or not 2 <= len(program) <= 40 or version > 16:
+        return None
+    if version == 0 and len(program) not in (20, 32):
+        return None
+    # BIP-350: version 0 must use bech32, every later version bech32m.
+    if (version == 0) != (variant is Bech32Variant.BECH32):
+        return None
+    return version, bytes(program)
+
+
+def segwit_encode(hrp: str, version: int, program: bytes) -> str:
+    """The segwit address of ``program`` (bech32 for v0, bech32m after)."""
+    variant = Bech32Variant.BECH32 if version == 0 else Bech32Variant.BECH32M
+    data = convertbits(program, 8, 5, True)
+    if data is None:  # bytes always regroup; kept for the type checker
+        raise ValueError("program does not regroup")
+    return bech32_encode(hrp, [version, *data], variant)
+
+
+# --- Ethereum (EIP-55) ----------------------------------------------------------------------
+
+
+def keccak256(data: bytes) -> bytes:
+    """Keccak-256 as Ethereum uses it (not the final SHA3-256)."""
+    return keccak.new(data=data, digest_bits=256).digest()
+
+
+def eip55(hex40: str) -> str:
+    """The EIP-55 mixed-case checksum form of a 40-hex-digit address (with ``0x``)."""
+    lower = hex40.lower()
+    digest = keccak256(lower.encode("ascii")).hex()
+    return "0x" + "".join(
+        c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(lower)
+    )

@@ -1,0 +1,144 @@
+"""IP addresses: country, city, network owner (ASN), and hosting / VPN / Tor ranges.
+
+Private, loopback and other special-purpose addresses are answered as such without a
+lookup (they have no country). The range classes come from ``iporigin`` (the providers'
+own published ranges: clouds, CDNs, Mullvad, ProtonVPN, Apple Private Relay, Tor exits);
+an address in none of them is "unknown", which is absence of evidence, not "residential".
+No data set here lists open proxies, so ``proxy`` is always None with a note saying so.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import iporigin
+import iptocc
+
+from riskops.intel.ipdata import AsnData, City, CityData, data_root
+from riskops.intel.schemas import IpIntel
+from riskops.intel.sources import Source, iporigin_source, pypi_source
+
+MAX_IP_CHARS = 64  # an IPv6 address with a zone id fits well within this
+# iporigin ships py.typed but leaves its functions unannotated; these are their signatures.
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_classify = cast("Callable[[_Address], Any]", iporigin.classify)
+_dataset_info = cast("Callable[[], dict[str, Any]]", iporigin.dataset_info)
+
+
+def _scope(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_multicast:
+        return "multicast"
+    if address.is_unspecified:
+        return "unspecified"
+    if address in _SHARED:
+        return "shared"  # carrier-grade NAT (RFC 6598)
+    if address.is_reserved:
+        return "reserved"
+    return "private"
+
+
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+
+
+def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``text`` names (an IPv4-mapped IPv6 address as its IPv4), else None."""
+    value = text.strip()
+    if not value or len(value) > MAX_IP_CHARS:
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+class IpLookup:
+    """The IP data sets of one data root, opened once."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = data_root(root)
+        self.city = CityData(self.root)
+        self.asn = AsnData(self.root)
+        info = _dataset_info()
+        self.origin_source = iporigin_source(info.get("built_at"))
+
+    def sources(self) -> list[Source]:
+        return [self.city.source, self.asn.source, self.origin_source]
+
+    def lookup(self, text: str) -> IpIntel:
+        """Everything the data says of one address. Never raises."""
+        address = parse_ip(text)
+        if address is None:
+            shown = text.strip()[:MAX_IP_CHARS]
+            return IpIntel(shown, 0, False, "invalid", notes=["not an IPv4 or IPv6 address"])
+        value, version = str(address), address.version
+        # ipaddress counts multicast and 240/4 as global; neither locates anyone.
+        if not address.is_global or address.is_multicast or address.is_reserved:
+            scope = _scope(address)
+            return IpIntel(
+                value,
+                version,
+                True,
+                scope,
+                notes=[f"a {scope} address: not routed on the internet, so no country or owner"],
+            )
+        notes: list[str] = []
+        sources = self.sources()
+        city = self.city.get(value, version)
+        if city is None:
+            missing = self.city.missing(version)
+            if missing:
+                # iptocc's country is the one the registry assigned the block to: a fallback.
+                country = iptocc.country_code(value)
+                city = City(country, None, None, None, None) if country else None
+                sources.append(pypi_source("iptocc"))
+                notes.append(
+                    f"city: no data (DB-IP City not found: {missing}); country from the "
+                    "registries' allocations (iptocc)"
+                )
+            else:
+                notes.append("country, city: no data (the range is not in DB-IP City Lite)")
+        network = self.asn.get(int(address), version)
+        if network is None:
+            missing = self.asn.missing(version)
+            notes.append(
+                f"asn: no data (ASN table not found: {missing})"
+                if missing
+                else "asn: no data (no announced range holds the address)"
+            )
+        origin = _classify(address)
+        kind: str = origin.kind
+        provider: str | None = origin.provider or None
+        if kind == iporigin.UNKNOWN:
+            notes.append("origin: in no hosting/VPN/Tor range known to iporigin (not a proof)")
+        notes.append("proxy: no data (no open-proxy list ships in a registry package)")
+        return IpIntel(
+            value,
+            version,
+            False,
+            "public",
+            city.country if city else None,
+            city.region if city else None,
+            city.city if city else None,
+            city.latitude if city else None,
+            city.longitude if city else None,
+            network.asn if network else None,
+            network.owner if network else None,
+            kind,
+            provider,
+            hosting=kind in (iporigin.HOSTING, iporigin.CDN, iporigin.BOT),
+            vpn=kind == iporigin.VPN,
+            proxy=None,
+            tor=kind == iporigin.TOR,
+            notes=notes,
+            sources=sources,
+        )

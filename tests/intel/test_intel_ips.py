@@ -1,0 +1,104 @@
+"""IP intelligence on the shipped data: country, city, ASN and owner, hosting/VPN/Tor ranges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from riskops.intel.ips import IpLookup, parse_ip
+from riskops.intel.service import IntelService
+
+
+def test_google_dns_over_ipv4(service: IntelService) -> None:
+    found = service.ips.lookup("8.8.8.8")
+    assert (found.country, found.asn, found.network_owner) == ("US", 15169, "Google LLC")
+    assert (found.private, found.scope, found.version) == (False, "public", 4)
+    assert found.city  # DB-IP Lite places it in a city
+
+
+def test_google_dns_over_ipv6(service: IntelService) -> None:
+    found = service.ips.lookup("2001:4860:4860::8888")
+    assert (found.version, found.asn) == (6, 15169)
+    assert found.country is not None
+
+
+def test_cloudflare_asn(service: IntelService) -> None:
+    assert service.ips.lookup("1.1.1.1").asn == 13335
+
+
+def test_a_cloud_range_is_hosting(service: IntelService) -> None:
+    found = service.ips.lookup("52.95.110.1")  # iporigin's own example, an AWS range
+    assert (found.origin, found.provider, found.hosting, found.vpn, found.tor) == (
+        "hosting",
+        "Amazon AWS",
+        True,
+        False,
+        False,
+    )
+
+
+def test_proxy_is_no_data_with_a_note(service: IntelService) -> None:
+    found = service.ips.lookup("8.8.8.8")
+    assert found.proxy is None
+    assert any(n.startswith("proxy: no data") for n in found.notes)
+
+
+def test_an_ipv4_mapped_ipv6_address_is_its_ipv4(service: IntelService) -> None:
+    found = service.ips.lookup("::ffff:8.8.8.8")
+    assert (found.value, found.version, found.asn) == ("8.8.8.8", 4, 15169)
+
+
+def test_sources_name_db_ip_with_the_credit_and_a_date(service: IntelService) -> None:
+    found = service.ips.lookup("8.8.8.8")
+    city = next(s for s in found.sources if s.name.startswith("DB-IP City"))
+    assert city.credit == "IP Geolocation by DB-IP"
+    assert city.licence == "CC BY 4.0"
+    assert city.date is not None and city.date.startswith("20")
+    asn = next(s for s in found.sources if "ASN" in s.name)
+    assert asn.version and asn.date
+    assert any(s.name.startswith("iporigin") and s.date for s in found.sources)
+
+
+@pytest.mark.parametrize(
+    ("ip", "scope"),
+    [
+        ("10.1.2.3", "private"),
+        ("192.168.0.1", "private"),
+        ("172.16.5.4", "private"),
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("fe80::1", "link-local"),
+        ("169.254.1.1", "link-local"),
+        ("fd00::1", "private"),
+        ("100.64.0.1", "shared"),
+        ("224.0.0.1", "multicast"),
+        ("0.0.0.0", "unspecified"),
+        ("240.0.0.1", "reserved"),
+        ("2001:db8::1", "private"),  # documentation range
+    ],
+)
+def test_special_purpose_addresses_are_private_without_a_lookup(ip: str, scope: str) -> None:
+    # no data at all is needed to say so: an empty data directory
+    found = IpLookup(Path("/nonexistent-riskops-intel")).lookup(ip)
+    assert (found.private, found.scope, found.country, found.asn) == (True, scope, None, None)
+    assert found.notes
+
+
+def test_missing_data_answers_no_data_with_the_file_named(tmp_path: Path) -> None:
+    found = IpLookup(tmp_path).lookup("8.8.8.8")
+    assert found.city is None and found.asn is None
+    assert found.country == "US"  # iptocc, the registries' allocation, as the fallback
+    city_note = next(n for n in found.notes if n.startswith("city: no data"))
+    assert str(tmp_path) in city_note and "iptocc" in city_note
+    assert any(n.startswith("asn: no data (ASN table not found") for n in found.notes)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "256.1.1.1", "1.2.3", "::g", "x" * 10_000, "١٢٣.١.١.١", "localhost", "8.8.8.8/24"]
+)
+def test_not_an_ip(text: str) -> None:
+    assert parse_ip(text) is None
+    found = IpLookup(Path("/nonexistent-riskops-intel")).lookup(text)
+    assert found.scope == "invalid"
+    assert len(found.value) <= 64
