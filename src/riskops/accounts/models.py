@@ -147,6 +147,7 @@ class AccountProfile(Base):
     monitor's batch (``accounts.watch``); one row per account."""
 
     __tablename__ = "account_profiles"
+    __table_args__ = (Index("ix_account_profiles_name_key", "name_key"),)
 
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -161,6 +162,10 @@ class AccountProfile(Base):
     document_country: Mapped[str | None] = mapped_column(String(2), nullable=True)
     birth_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     kyb_country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    # The KYC holder's full name (a KYB's legal name), and its matching key (``name_key``):
+    # a beneficial owner of another account is linked to this one by it.
+    full_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    name_key: Mapped[str | None] = mapped_column(String(256), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

@@ -40,9 +40,12 @@ def upgrade() -> None:
         sa.Column("document_country", sa.String(length=2), nullable=True),
         sa.Column("birth_date", sa.Date(), nullable=True),
         sa.Column("kyb_country", sa.String(length=2), nullable=True),
+        sa.Column("full_name", sa.String(length=256), nullable=True),
+        sa.Column("name_key", sa.String(length=256), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_account_profiles")),
     )
+    op.create_index("ix_account_profiles_name_key", "account_profiles", ["name_key"])
     op.create_table(
         "account_signals",
         sa.Column("id", _ID, autoincrement=True, nullable=False),
@@ -120,4 +123,5 @@ def downgrade() -> None:
     op.drop_table("account_ratings")
     op.drop_index("ix_account_signals_account_at", table_name="account_signals")
     op.drop_table("account_signals")
+    op.drop_index("ix_account_profiles_name_key", table_name="account_profiles")
     op.drop_table("account_profiles")

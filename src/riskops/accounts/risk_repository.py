@@ -1,0 +1,227 @@
+"""All SQL of the rating and the KYC/KYB reviews: profiles, signals, ratings, reviews.
+
+Kept apart from ``accounts.repository`` (the account 360 and the controls) so each stays a
+readable size. Functions take the caller's session and never commit; every read of many
+accounts is one query per chunk of ids, so a monitor batch costs a fixed few queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from riskops.accounts.models import (
+    AccountProfile,
+    AccountRating,
+    AccountRatingChange,
+    AccountSignal,
+    KycReview,
+    KycReviewStatus,
+    Restriction,
+    RestrictionKind,
+)
+from riskops.screening.models import Hit, HitStatus, Subject, SubjectRole
+
+_CHUNK = 500
+
+
+def _chunks(items: Collection[str]) -> Iterable[list[str]]:
+    ordered = sorted(set(items))
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start : start + _CHUNK]
+
+
+def _insert_ignore(session: Session, model: type[Any]) -> Any:
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(model).on_conflict_do_nothing()
+
+
+# --- profiles -------------------------------------------------------------------------
+
+
+def profiles(session: Session, account_ids: Collection[str]) -> dict[str, AccountProfile]:
+    out: dict[str, AccountProfile] = {}
+    for part in _chunks(account_ids):
+        stmt = select(AccountProfile).where(AccountProfile.account_id.in_(part))
+        out.update({p.account_id: p for p in session.scalars(stmt)})
+    return out
+
+
+def add(session: Session, row: Any) -> None:
+    session.add(row)
+    session.flush()
+
+
+def accounts_named(session: Session, name_key: str, *, limit: int = 20) -> list[str]:
+    """Accounts whose KYC holder (or KYB legal name) has this matching key."""
+    stmt = (
+        select(AccountProfile.account_id)
+        .where(AccountProfile.name_key == name_key)
+        .order_by(AccountProfile.account_id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+# --- signals --------------------------------------------------------------------------
+
+
+def insert_signals(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Store signals; one already stored (same account, kind and ref) is left as it is."""
+    if rows:
+        session.execute(_insert_ignore(session, AccountSignal), list(rows))
+
+
+def signals_since(
+    session: Session, account_ids: Collection[str], since: datetime
+) -> dict[str, list[AccountSignal]]:
+    out: dict[str, list[AccountSignal]] = {a: [] for a in account_ids}
+    for part in _chunks(account_ids):
+        stmt = (
+            select(AccountSignal)
+            .where(AccountSignal.account_id.in_(part), AccountSignal.occurred_at >= since)
+            .order_by(AccountSignal.account_id, AccountSignal.occurred_at)
+        )
+        for signal in session.scalars(stmt):
+            out[signal.account_id].append(signal)
+    return out
+
+
+def active_restrictions(
+    session: Session, account_ids: Collection[str], now: datetime
+) -> dict[str, set[RestrictionKind]]:
+    out: dict[str, set[RestrictionKind]] = {}
+    r = Restriction
+    for part in _chunks(account_ids):
+        stmt = select(r.account_id, r.kind).where(
+            r.account_id.in_(part),
+            r.lifted_at.is_(None),
+            or_(r.expires_at.is_(None), r.expires_at > now),
+        )
+        for account, kind in session.execute(stmt):
+            out.setdefault(account, set()).add(kind)
+    return out
+
+
+# --- what lower layers hold: screening hits, and subjects that name an owner ------------
+
+
+def screening_hit_counts(
+    session: Session, account_ids: Collection[str]
+) -> dict[str, dict[HitStatus, int]]:
+    """Per account, how many screening hits of each status."""
+    out: dict[str, dict[HitStatus, int]] = {}
+    for part in _chunks(account_ids):
+        stmt = (
+            select(Hit.account_id, Hit.status, func.count())
+            .where(Hit.account_id.in_(part))
+            .group_by(Hit.account_id, Hit.status)
+        )
+        for account, status, count in session.execute(stmt):
+            out.setdefault(account, {})[HitStatus(status)] = int(count)
+    return out
+
+
+def owner_accounts(session: Session, owner_ref: str, *, limit: int = 20) -> list[str]:
+    """Accounts that name this beneficial owner (its screening subject ref)."""
+    stmt = (
+        select(Subject.account_id)
+        .where(Subject.role == SubjectRole.OWNER, Subject.ref == owner_ref)
+        .distinct()
+        .order_by(Subject.account_id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+# --- ratings --------------------------------------------------------------------------
+
+
+def ratings(session: Session, account_ids: Collection[str]) -> dict[str, AccountRating]:
+    out: dict[str, AccountRating] = {}
+    for part in _chunks(account_ids):
+        stmt = select(AccountRating).where(AccountRating.account_id.in_(part))
+        out.update({r.account_id: r for r in session.scalars(stmt)})
+    return out
+
+
+def add_history(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        session.bulk_insert_mappings(AccountRatingChange, list(rows))  # type: ignore[arg-type]
+
+
+def rating_history(
+    session: Session, account_id: str, limit: int, before_id: int | None
+) -> list[AccountRatingChange]:
+    stmt = select(AccountRatingChange).where(AccountRatingChange.account_id == account_id)
+    if before_id is not None:
+        stmt = stmt.where(AccountRatingChange.id < before_id)
+    stmt = stmt.order_by(AccountRatingChange.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+# --- KYC / KYB reviews ------------------------------------------------------------------
+
+
+def insert_review(session: Session, row: Mapping[str, Any]) -> bool:
+    """Store a review unless one exists for its event; True if stored."""
+    result = session.execute(_insert_ignore(session, KycReview).values(**row))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def review_by_event(session: Session, event_id: str) -> KycReview | None:
+    return session.scalar(select(KycReview).where(KycReview.event_id == event_id))
+
+
+def get_review(session: Session, review_id: int, *, for_update: bool = False) -> KycReview | None:
+    stmt = select(KycReview).where(KycReview.id == review_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def reviews_of_account(session: Session, account_id: str, limit: int) -> list[KycReview]:
+    stmt = (
+        select(KycReview)
+        .where(KycReview.account_id == account_id)
+        .order_by(KycReview.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def reviews_by_status(
+    session: Session, statuses: Collection[KycReviewStatus], limit: int, offset: int
+) -> list[KycReview]:
+    stmt = (
+        select(KycReview)
+        .where(KycReview.status.in_(list(statuses)))
+        .order_by(KycReview.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(stmt))
+
+
+def set_review_decision(
+    session: Session,
+    review_id: int,
+    expected: Collection[KycReviewStatus],
+    status: KycReviewStatus,
+    by: str,
+    at: datetime,
+    note: str,
+) -> bool:
+    """Decide a review still in one of ``expected``; False if it was decided meanwhile."""
+    result = session.execute(
+        update(KycReview)
+        .where(KycReview.id == review_id, KycReview.status.in_(list(expected)))
+        .values(status=status, decided_by=by, decided_at=at, note=note)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
