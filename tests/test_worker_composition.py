@@ -8,6 +8,7 @@ import grimp
 from riskops import worker
 from riskops.cases.tasks import delivery_pass, housekeeping_pass
 from riskops.kernel.config import Settings
+from riskops.screening.tasks import screening_pass
 
 
 def test_the_composition_hands_the_loop_the_case_tasks_with_the_settings_periods() -> None:
@@ -17,6 +18,9 @@ def test_the_composition_hands_the_loop_the_case_tasks_with_the_settings_periods
     assert (tasks["cases.housekeeping"].every_s, tasks["cases.housekeeping"].final) == (7, False)
     assert tasks["cases.delivery"].run is delivery_pass
     assert (tasks["cases.delivery"].every_s, tasks["cases.delivery"].final) == (0.25, True)
+    assert tasks["screening"].run is screening_pass and tasks["screening"].final
+    names = [t.name for t in worker.case_tasks(settings)]
+    assert names.index("screening") < names.index("cases.delivery")  # its hits become cases
 
 
 def test_no_module_of_the_monitor_loop_imports_cases() -> None:

@@ -21,12 +21,18 @@ from riskops.kernel.config import Settings, get_settings
 from riskops.kernel.retry import Backoff
 from riskops.monitor.worker import Periodic, Summary, install_signal_handlers
 from riskops.monitor.worker import run as run_monitor
+from riskops.screening.tasks import screening_pass
 
 
 def case_tasks(settings: Settings) -> list[Periodic]:
-    """The case work the worker loop runs between batches (a period of 0 turns one off)."""
+    """The case work the worker loop runs between batches (a period of 0 turns one off).
+
+    Screening follows the event log (KYC, KYB and P2P names) and rescreens after a list
+    change, then the delivery takes its hits into cases with the monitor's alerts: in this
+    order, so ``--once`` returns with the screening cases open."""
     return [
         Periodic("cases.housekeeping", settings.housekeeping_seconds, housekeeping_pass),
+        Periodic("screening", settings.intake_poll_seconds, screening_pass, final=True),
         Periodic("cases.delivery", settings.intake_poll_seconds, delivery_pass, final=True),
     ]
 
