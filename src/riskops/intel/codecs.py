@@ -78,14 +78,23 @@ def b58check_encode(payload: bytes) -> str:
 # --- bech32 / bech32m (BIP-173, BIP-350) ----------------------------------------------------
 
 
+_GENERATOR = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+# BIP-173's inner loop XORs generator[i] for each set bit i of the top 5 bits: the XOR of
+# each of the 32 combinations, precomputed, makes it one lookup.
+_GEN_TABLE = tuple(
+    _GENERATOR[0] * (t & 1)
+    ^ _GENERATOR[1] * (t >> 1 & 1)
+    ^ _GENERATOR[2] * (t >> 2 & 1)
+    ^ _GENERATOR[3] * (t >> 3 & 1)
+    ^ _GENERATOR[4] * (t >> 4 & 1)
+    for t in range(32)
+)
+
+
 def _polymod(values: list[int]) -> int:
-    generator = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
     chk = 1
     for value in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ value
-        for i in range(5):
-            chk ^= generator[i] if (top >> i) & 1 else 0
+        chk = ((chk & 0x1FFFFFF) << 5 ^ value) ^ _GEN_TABLE[chk >> 25]
     return chk
 
 
