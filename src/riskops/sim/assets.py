@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 
+from riskops.intel.addresses import p2wpkh_address, solana_address, tron_address
+
 # A simple, fixed price table (USD cents per unit); the simulator does not model markets.
 PRICE_CENTS: dict[str, int] = {
     "BTC": 9_500_000,
@@ -66,14 +68,30 @@ def price_text(asset: str) -> str:
 
 
 def address(rng: random.Random, chain: str) -> str:
-    """A random address that looks right for ``chain``."""
+    """A random address, valid on ``chain`` (checksums and all: ``riskops intel`` checks them).
+
+    Each chain draws from ``rng`` exactly as it did when the addresses were only shaped
+    right, so a seed's other draws (amounts, times, accounts) are unchanged.
+    """
     if chain == "bitcoin":
-        return "bc1q" + "".join(rng.choices(_BECH32, k=38))
+        # 32 of the 38 drawn characters are the 20-byte program; bech32 adds 6 of checksum.
+        program = 0
+        for char in rng.choices(_BECH32, k=38)[:32]:
+            program = program * 32 + _BECH32.index(char)
+        return p2wpkh_address(program.to_bytes(20, "big"))
     if chain == "ethereum":
-        return f"0x{rng.getrandbits(160):040x}"
+        return f"0x{rng.getrandbits(160):040x}"  # all lower case: valid, no checksum
     if chain == "tron":
-        return "T" + "".join(rng.choices(_BASE58, k=33))
-    return "".join(rng.choices(_BASE58, k=44))  # solana
+        return tron_address(_draw_int(rng, 33).to_bytes(32, "big")[-20:])
+    return solana_address(_draw_int(rng, 44).to_bytes(33, "big")[-32:])
+
+
+def _draw_int(rng: random.Random, k: int) -> int:
+    """``k`` base58 characters drawn as before, read as one number."""
+    value = 0
+    for char in rng.choices(_BASE58, k=k):
+        value = value * 58 + _BASE58.index(char)
+    return value
 
 
 def tx_hash(rng: random.Random, chain: str) -> str:
