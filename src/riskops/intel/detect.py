@@ -39,7 +39,7 @@ def tx_chains(text: str) -> list[str]:
         return [ETHEREUM]
     if _HEX64.fullmatch(text):
         return [BITCOIN, TRON]
-    if 86 <= len(text) <= 88:
+    if 64 <= len(text) <= 88:  # 64 bytes in base58: 88 characters, fewer with zero bytes
         raw = b58decode(text)
         if raw is not None and len(raw) == 64:
             return [SOLANA]
