@@ -7,7 +7,8 @@ import random
 import pytest
 
 from riskops.intel.addresses import check_address
-from riskops.sim.assets import CHAINS, address
+from riskops.intel.detect import tx_chains
+from riskops.sim.assets import CHAINS, address, tx_hash
 
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -36,3 +37,18 @@ def test_the_seed_stream_is_unchanged(chain: str) -> None:
         address(new, chain)
         _OLD_DRAWS[chain](old)
         assert new.random() == old.random()
+
+
+@pytest.mark.parametrize("chain", ALL_CHAINS)
+def test_simulated_tx_ids_are_read_as_tx_ids_of_their_chain(chain: str) -> None:
+    rng = random.Random(7)
+    for _ in range(100):
+        chains = tx_chains(tx_hash(rng, chain))
+        assert chain in chains
+
+
+def test_the_solana_tx_draws_are_unchanged() -> None:
+    new, old = random.Random(3), random.Random(3)
+    tx_hash(new, "solana")
+    old.choices(_BASE58, k=88)
+    assert new.random() == old.random()

@@ -11,6 +11,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 from riskops.intel.addresses import p2wpkh_address, solana_address, tron_address
+from riskops.intel.codecs import b58encode
 
 # A simple, fixed price table (USD cents per unit); the simulator does not model markets.
 PRICE_CENTS: dict[str, int] = {
@@ -98,8 +99,8 @@ def tx_hash(rng: random.Random, chain: str) -> str:
     """A random transaction hash for ``chain``."""
     if chain == "ethereum":
         return f"0x{rng.getrandbits(256):064x}"
-    if chain == "solana":
-        return "".join(rng.choices(_BASE58, k=88))
+    if chain == "solana":  # a 64-byte signature, drawn as 88 characters as before
+        return b58encode(_draw_int(rng, 88).to_bytes(65, "big")[-64:])
     return f"{rng.getrandbits(256):064x}"
 
 
