@@ -36,6 +36,7 @@ from riskops.audit import service as audit
 from riskops.auth.permissions import Permission, Principal, require
 from riskops.events import schemas as s
 from riskops.kernel import outbox
+from riskops.kernel.bounds import identifier_problem
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
 from riskops.screening import lists
@@ -671,6 +672,10 @@ def hits_for_account(
 ) -> list[Hit]:
     """An account's hits, newest first (``account:view``); audited (``screening_hit.list``)."""
     require(reader, Permission.ACCOUNT_VIEW)
+    if (problem := identifier_problem(account_id)) is not None:
+        raise ValidationFailed(
+            "invalid account id", details=[{"field": "account_id", "reason": problem}]
+        )
     rows = repo.hits(session, account_id=account_id, status=status, limit=limit, offset=offset)
     if rows:
         shown = {account_id: [h.id for h in rows]}
