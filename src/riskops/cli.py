@@ -10,6 +10,7 @@ from riskops import worker as worker_cli
 from riskops.auth import cli as auth_cli
 from riskops.events import cli as events_cli
 from riskops.intake import cli as intake_cli
+from riskops.monitor import cli as monitor_cli
 from riskops.rules import cli as rules_cli
 from riskops.sim import cli as sim_cli
 from riskops.web import cli as web_cli
@@ -22,7 +23,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (auth_cli, events_cli, intake_cli, rules_cli, sim_cli, web_cli, worker_cli):
+for module in (
+    auth_cli,
+    events_cli,
+    intake_cli,
+    monitor_cli,
+    rules_cli,
+    sim_cli,
+    web_cli,
+    worker_cli,
+):
     module.register(app)
 
 

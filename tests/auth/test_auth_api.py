@@ -12,10 +12,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskops.auth import service
+from riskops.auth.http import SESSION_COOKIE, ConsoleUser
 from riskops.auth.permissions import ROLE_PERMISSIONS, Permission, Principal, Role
 from riskops.kernel.clock import utcnow
 from riskops.kernel.db import unit_of_work
-from riskops.web.auth import SESSION_COOKIE, ConsoleUser
 from support import DEFAULT_PASSWORD, api_login, bearer, make_user, token_for
 
 with warnings.catch_warnings():

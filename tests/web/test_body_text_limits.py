@@ -16,11 +16,11 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import create_engine
 
+from riskops.http.bodies import decode_json
 from riskops.intake import schemas as intake
 from riskops.kernel.config import Settings
 from riskops.kernel.errors import ValidationFailed
 from riskops.web.app import create_app
-from riskops.web.bodies import decode_json
 from riskops.web.deps import Container
 
 with warnings.catch_warnings():

@@ -29,13 +29,13 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
+from riskops.auth.http import CSRF_HEADER, SESSION_COOKIE
 from riskops.auth.permissions import TOKEN_SCOPES, Role
+from riskops.http.openapi import RULES
 from riskops.kernel.config import Settings
 from riskops.kernel.db import make_engine, session_factory, unit_of_work
 from riskops.web.app import create_app
-from riskops.web.auth import CSRF_HEADER, SESSION_COOKIE
 from riskops.web.deps import Container
-from riskops.web.openapi import RULES
 from support import DEFAULT_PASSWORD, make_user, migrated_engine, token_for
 
 with warnings.catch_warnings():

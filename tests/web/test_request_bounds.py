@@ -1,7 +1,7 @@
 """Every route's integers, and every route's body, bounded at the edge (ADR 0015).
 
 The routes are enumerated from the app, so a route added later is covered too: its path
-ids and query integers must carry the bounds of ``riskops.web.params`` (a database
+ids and query integers must carry the bounds of ``riskops.http.params`` (a database
 integer: 0 to 2**63 - 1), and 2**63 or a negative id must answer 422, never 500. Bodies
 that are not UTF-8, nest too deep, or carry NUL must answer 4xx on every route that
 takes one.
@@ -82,7 +82,7 @@ def test_every_integer_parameter_is_a_bounded_database_integer(app: Any) -> None
         for kind, param in _int_params(route):
             ge, le = _bounds(param)
             where = f"{route.path} {kind} {param.name}"
-            assert ge is not None and ge >= 0, f"{where}: no lower bound (use riskops.web.params)"
+            assert ge is not None and ge >= 0, f"{where}: no lower bound (use riskops.http.params)"
             assert le is not None and le <= MAX_DB_INT, f"{where}: no upper bound"
             seen += 1
     assert seen > 40  # the enumeration found the routes

@@ -18,12 +18,12 @@ from sqlalchemy.engine import Engine
 from starlette.routing import Mount, Route
 
 from riskops.auth.permissions import TOKEN_SCOPES, Role
+from riskops.http.security import HEADERS, download_headers, download_type
 from riskops.intake.service import receive_email
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.web.app import create_app
 from riskops.web.deps import Container
-from riskops.web.security import HEADERS, download_headers, download_type
 from support import api_login, bearer, make_user, token_for
 
 with warnings.catch_warnings():

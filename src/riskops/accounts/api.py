@@ -17,12 +17,12 @@ from fastapi.responses import Response
 from riskops.accounts import schemas as sc
 from riskops.accounts import service
 from riskops.accounts.models import AccountAction, AccountActionStatus
+from riskops.auth.http import CurrentPrincipal
+from riskops.http.bodies import json_response, msgspec_body
+from riskops.http.deps import DbSession
+from riskops.http.openapi import json_body, rules, schema_of
+from riskops.http.params import Limit, Offset, RowIdPath
 from riskops.kernel.clock import utcnow
-from riskops.web.auth import CurrentPrincipal
-from riskops.web.bodies import json_response, msgspec_body
-from riskops.web.deps import DbSession
-from riskops.web.openapi import json_body, rules, schema_of
-from riskops.web.params import Limit, Offset, RowIdPath
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 

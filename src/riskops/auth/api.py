@@ -15,18 +15,18 @@ from pydantic import BaseModel, Field, JsonValue
 from riskops.audit import service as audit
 from riskops.audit.models import AuditEntry
 from riskops.auth import service
-from riskops.auth.models import ApiToken, User
-from riskops.auth.permissions import TOKEN_SCOPES, Role
-from riskops.web.auth import (
+from riskops.auth.http import (
     SESSION_COOKIE,
     CurrentContext,
     CurrentPrincipal,
     clear_session_cookie,
     set_session_cookie,
 )
-from riskops.web.deps import DbSession, container
-from riskops.web.openapi import errors, rules
-from riskops.web.params import BeforeId, Limit, Name, RowIdPath, ShortText
+from riskops.auth.models import ApiToken, User
+from riskops.auth.permissions import TOKEN_SCOPES, Role
+from riskops.http.deps import DbSession, container
+from riskops.http.openapi import errors, rules
+from riskops.http.params import BeforeId, Limit, Name, RowIdPath, ShortText
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 

@@ -12,15 +12,15 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import Response
 
+from riskops.auth.http import CurrentPrincipal
 from riskops.cases import decisions, lifecycle, service, settings
 from riskops.cases import schemas as sc
 from riskops.cases import shifts as shifts_service
 from riskops.cases.models import CaseStatus
-from riskops.web.auth import CurrentPrincipal
-from riskops.web.bodies import json_response, msgspec_body
-from riskops.web.deps import DbSession
-from riskops.web.openapi import errors, json_body, rules
-from riskops.web.params import Limit, Offset, RowIdPath
+from riskops.http.bodies import json_response, msgspec_body
+from riskops.http.deps import DbSession
+from riskops.http.openapi import errors, json_body, rules
+from riskops.http.params import Limit, Offset, RowIdPath
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 

@@ -15,15 +15,15 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from riskops.auth.http import requires
 from riskops.auth.permissions import Permission, Principal
 from riskops.events import adapters, service
 from riskops.events.models import Source
 from riskops.events.schemas import EVENT_TYPES, AnyEvent, bounded_fields
-from riskops.web.auth import requires
-from riskops.web.bodies import read_body
-from riskops.web.deps import Container, DbSession, container
-from riskops.web.openapi import errors, rules, schema_of
-from riskops.web.params import Limit, Offset, RowIdPath
+from riskops.http.bodies import read_body
+from riskops.http.deps import AppState, DbSession, container
+from riskops.http.openapi import errors, rules, schema_of
+from riskops.http.params import Limit, Offset, RowIdPath
 
 router = APIRouter(prefix="/v1", tags=["events"])
 NDJSON = "application/x-ndjson"
@@ -156,7 +156,7 @@ _BODY_DOC: dict[str, Any] = {
 async def post_events(
     request: Request,
     session: DbSession,
-    box: Annotated[Container, Depends(container)],
+    box: Annotated[AppState, Depends(container)],
     _who: Principal = requires(Permission.EVENT_INGEST),
 ) -> dict[str, Any]:
     """Ingest one event, a JSON array of events, or NDJSON (``application/x-ndjson``).
@@ -218,39 +218,6 @@ def get_dead_letter(
     """One dead letter, with its raw payload (audited)."""
     view = service.dead_letter_view(service.dead_letter(session, who, dead_letter_id))
     return service.with_replayed(session, [view])[0]
-
-
-class ReplayOut(BaseModel):
-    dead_letter_id: int
-    source: str
-    outcome: str  # ingested | duplicate (refused input), decided (a quarantined event)
-    event_id: str | None
-    seq: int | None
-    decision: str | None = None
-
-
-# 409: replayed already, or still refused (a conflict); 422: the input is still invalid;
-# 503: the quarantined event still cannot be decided (it stays quarantined).
-_REPLAY_ERRORS = errors(404, 409, 422, 503)
-
-
-@router.post(
-    "/dead-letters/{dead_letter_id}/replay", response_model=ReplayOut, responses=_REPLAY_ERRORS
-)
-async def replay_dead_letter(
-    dead_letter_id: RowIdPath,
-    box: Annotated[Container, Depends(container)],
-    who: Principal = requires(Permission.DEAD_LETTER_REPLAY),
-) -> dict[str, Any]:
-    """Replay a dead letter after a fix (``dead_letter:replay``), once.
-
-    A quarantined event (source ``monitor``) is decided now by the monitor; refused input
-    is validated again and ingested if it is valid now. The replay is recorded (audited)
-    as who replayed it; if it still fails, nothing changes.
-    """
-    return await run_in_threadpool(
-        box.runtime.replay, dead_letter_id, who, max_event_bytes=box.settings.max_event_bytes
-    )
 
 
 def include(app: FastAPI) -> None:

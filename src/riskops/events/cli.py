@@ -40,6 +40,11 @@ def _sessions(*, writer: bool = False, wait: bool = False) -> Any:
     return session_factory(engine)
 
 
+# `riskops dead-letters ...`: listed here; `replay` is the monitor's (riskops.monitor.cli),
+# since the monitor decides a quarantined event again.
+letters = typer.Typer(help="Refused input and quarantined events: list them, replay one.")
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the ``riskops`` command line."""
 
@@ -142,7 +147,6 @@ def register(app: typer.Typer) -> None:
         finally:  # its connections close now, whatever the outcome (tests run it in-process)
             sessions.kw["bind"].dispose()
 
-    letters = typer.Typer(help="Refused input and quarantined events: list them, replay one.")
     app.add_typer(letters, name="dead-letters")
 
     @letters.callback(invoke_without_command=True)
@@ -191,31 +195,6 @@ def register(app: typer.Typer) -> None:
                 "yes" if v["replayed"] else "",
             )
         Console().print(table)
-
-    @letters.command("replay")
-    def replay(dead_letter_id: Annotated[int, typer.Argument(min=1)]) -> None:
-        """Replay a dead letter after a fix: the monitor decides a quarantined event now,
-        or a refused input is validated again and ingested if it is valid now. Prints what
-        it did (JSON); exit code 1 if it still fails, and the dead letter stays."""
-        import msgspec
-
-        from riskops.auth.permissions import Principal
-        from riskops.kernel.errors import RiskopsError
-        from riskops.web.deps import Container
-
-        box = Container.from_settings()
-        try:
-            done = box.runtime.replay(
-                dead_letter_id,
-                Principal.system("cli"),
-                max_event_bytes=box.settings.max_event_bytes,
-            )
-        except RiskopsError as exc:
-            typer.echo(f"error: {exc.message}", err=True)
-            raise typer.Exit(1) from None
-        finally:
-            box.engine.dispose()
-        typer.echo(msgspec.json.encode(done).decode())
 
     @app.command("consume-nats")
     def consume_nats(

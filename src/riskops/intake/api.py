@@ -14,19 +14,19 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from riskops.auth.http import CurrentPrincipal
 from riskops.auth.permissions import Permission, require
 from riskops.events.api import bound_rules
 from riskops.events.validation import FieldError
+from riskops.http.bodies import json_response, read_body
+from riskops.http.deps import DbSession, container
+from riskops.http.openapi import json_body, schema_of
+from riskops.http.params import Limit, Offset, PositionPath, RowIdPath
+from riskops.http.security import download_headers, download_type
 from riskops.intake import schemas as sc
 from riskops.intake import service, service_requests, sms
 from riskops.kernel.db import unit_of_work
 from riskops.kernel.errors import ValidationFailed
-from riskops.web.auth import CurrentPrincipal
-from riskops.web.bodies import json_response, read_body
-from riskops.web.deps import DbSession, container
-from riskops.web.openapi import json_body, schema_of
-from riskops.web.params import Limit, Offset, PositionPath, RowIdPath
-from riskops.web.security import download_headers, download_type
 
 router = APIRouter(prefix="/v1", tags=["intake"])
 MAX_SIGNAL_BYTES = 64 * 1024

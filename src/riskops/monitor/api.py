@@ -12,25 +12,27 @@ import asyncio
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from riskops.auth.http import CurrentPrincipal, authorize, requires
 from riskops.auth.permissions import Permission, Principal
+from riskops.auth.refusals import audit_refusal
 from riskops.events.api import event_rules
 from riskops.events.schemas import AnyEvent
 from riskops.events.service import ingest
 from riskops.events.validation import Rejection, decode
+from riskops.http.bodies import error_response, json_response, msgspec_body, read_body
+from riskops.http.deps import DbSession, container
+from riskops.http.openapi import errors, json_body, rules, schema_of
+from riskops.http.params import Limit, Offset, RowIdPath
 from riskops.kernel.db import unit_of_work
 from riskops.kernel.errors import RiskopsError, ValidationFailed
 from riskops.monitor import schemas as sc
 from riskops.monitor import service
 from riskops.monitor.models import HoldStatus
-from riskops.web.auth import CurrentPrincipal, authorize, requires
-from riskops.web.bodies import error_response, json_response, msgspec_body, read_body
-from riskops.web.deps import DbSession, container
-from riskops.web.openapi import errors, json_body, rules, schema_of
-from riskops.web.params import Limit, Offset, RowIdPath
-from riskops.web.refusals import audit_refusal
+from riskops.monitor.runtime import MonitorRuntime
 
 router = APIRouter(prefix="/v1", tags=["monitor"])
 DECISIONS = "/v1/decisions"
@@ -86,7 +88,7 @@ async def _decision(request: Request) -> Response:
         await asyncio.to_thread(_dead_letter, box.sessions, result)
         details = [{"field": e.field, "reason": e.reason} for e in result.errors]
         raise ValidationFailed("invalid event", details=details)
-    return json_response(await box.runtime.decide_now(result))
+    return json_response(await box.component(MonitorRuntime).decide_now(result))
 
 
 class DecisionLane:
@@ -206,6 +208,41 @@ def reject_hold(
     else waits on it."""
     hold = service.resolve_hold(db, who, hold_id, "reject", body.note)
     return json_response(sc.hold_out(hold))
+
+
+class ReplayOut(BaseModel):
+    dead_letter_id: int
+    source: str
+    outcome: str  # ingested | duplicate (refused input), decided (a quarantined event)
+    event_id: str | None
+    seq: int | None
+    decision: str | None = None
+
+
+# 409: replayed already, or still refused (a conflict); 422: the input is still invalid;
+# 503: the quarantined event still cannot be decided (it stays quarantined).
+_REPLAY_ERRORS = errors(404, 409, 422, 503)
+
+
+@router.post(
+    "/dead-letters/{dead_letter_id}/replay", response_model=ReplayOut, responses=_REPLAY_ERRORS
+)
+async def replay_dead_letter(
+    dead_letter_id: RowIdPath,
+    request: Request,
+    who: Principal = requires(Permission.DEAD_LETTER_REPLAY),
+) -> dict[str, object]:
+    """Replay a dead letter after a fix (``dead_letter:replay``), once.
+
+    A quarantined event (source ``monitor``) is decided now by the monitor; refused input
+    is validated again and ingested if it is valid now. The replay is recorded (audited)
+    as who replayed it; if it still fails, nothing changes.
+    """
+    box = container(request)
+    replay = box.component(MonitorRuntime).replay
+    return await asyncio.to_thread(
+        replay, dead_letter_id, who, max_event_bytes=box.settings.max_event_bytes
+    )
 
 
 def include(app: FastAPI) -> None:

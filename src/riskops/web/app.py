@@ -13,16 +13,17 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskops import __version__
+from riskops.auth.http import LoginRequired, login_redirect_url
+from riskops.auth.refusals import audit_refusal
+from riskops.http import openapi
+from riskops.http.bodies import error_response
+from riskops.http.security import SecurityHeaders
 from riskops.kernel.errors import RiskopsError
 from riskops.monitor.health import Readiness
-from riskops.web import docs, metrics, openapi
-from riskops.web.auth import LoginRequired, login_redirect_url
-from riskops.web.bodies import error_response
+from riskops.web import docs, metrics
 from riskops.web.deps import Container
 from riskops.web.guard import UrlGuard
 from riskops.web.query import single_valued_query
-from riskops.web.refusals import audit_refusal
-from riskops.web.security import SecurityHeaders
 
 _HTTP_CODES = {
     400: "bad_request",

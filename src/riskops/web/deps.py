@@ -1,30 +1,29 @@
-"""Dependencies wired in one place; endpoints get them through FastAPI ``Depends``."""
+"""The composition's container: the app state of ``riskops.http.deps`` plus what this
+process runs (the monitor runtime, case housekeeping, the intake outbox's delivery)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
+from riskops.http.deps import AppState
 from riskops.kernel.config import Settings, get_settings
-from riskops.kernel.db import open_database, session_factory, unit_of_work
+from riskops.kernel.db import open_database
 
 if TYPE_CHECKING:
     from riskops.monitor.runtime import MonitorRuntime
 
 
-class Container:
-    """What the app needs, built once: settings, engine, sessions, the monitor runtime."""
+class Container(AppState):
+    """What the app needs, built once: settings, engine, sessions, the monitor runtime and
+    the background tasks this process runs."""
 
     def __init__(self, settings: Settings, engine: Engine, runtime: MonitorRuntime | None = None):
-        self.settings = settings
-        self.engine = engine
-        self.sessions: sessionmaker[Session] = session_factory(engine)
+        super().__init__(settings, engine)
         self._runtime = runtime
         self._stopping: asyncio.Event | None = None
         self._housekeeping: asyncio.Task[None] | None = None
@@ -42,6 +41,11 @@ class Container:
 
             self._runtime = MonitorRuntime.create(self.settings, self.engine)
         return self._runtime
+
+    def _provide(self, kind: type[object]) -> object:
+        from riskops.monitor.runtime import MonitorRuntime
+
+        return self.runtime if kind is MonitorRuntime else super()._provide(kind)
 
     @property
     def started_runtime(self) -> MonitorRuntime | None:
@@ -80,16 +84,6 @@ class Container:
 
 
 def container(request: Request) -> Container:
+    """The request's app container (the composition's own pages use it)."""
     found: Container = request.app.state.container
     return found
-
-
-def db_session(request: Request) -> Iterator[Session]:
-    """One request, one transaction: committed when the endpoint returns, rolled back on error."""
-    with unit_of_work(container(request).sessions) as session:
-        yield session
-
-
-# Commit before the response is sent (scope="function"), so a 2xx always means "stored";
-# with the default request scope the commit would run after the response.
-DbSession = Annotated[Session, Depends(db_session, scope="function")]

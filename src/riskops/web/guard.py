@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from riskops.http.bodies import error_response
 from riskops.kernel.bounds import text_problem
 from riskops.kernel.errors import BadRequest
-from riskops.web.bodies import error_response
 
 
 def url_problems(path: str, query: bytes) -> list[dict[str, str]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from riskops.web.security import CONTENT_SECURITY_POLICY
+from riskops.http.security import CONTENT_SECURITY_POLICY
 
 
 def test_the_console_is_served_with_the_policy(page: Any, login: Callable[..., None]) -> None:

@@ -13,12 +13,12 @@ from riskops.accounts import service as accounts
 from riskops.accounts.models import AccountAction, RestrictionKind
 from riskops.accounts.schemas import TimelinePage
 from riskops.auth.permissions import Permission
+from riskops.http.deps import DbSession
+from riskops.http.params import BeforeId, LongText, RowIdPath
 from riskops.kernel.errors import ValidationFailed
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.search import known_account, no_account
 from riskops.web.console.templating import render
-from riskops.web.deps import DbSession
-from riskops.web.params import BeforeId, LongText, RowIdPath
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

@@ -18,10 +18,10 @@ from riskops.auth.permissions import Permission
 from riskops.cases import decisions
 from riskops.cases import service as cases
 from riskops.cases.models import CaseStatus
+from riskops.http.deps import DbSession
+from riskops.http.params import LongText, RowIdPath
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.templating import render
-from riskops.web.deps import DbSession
-from riskops.web.params import LongText, RowIdPath
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from riskops.audit.service import trail
+from riskops.http.deps import DbSession
+from riskops.http.params import BeforeId
 from riskops.web.console.routing import ConsoleRoute, PageUser
 from riskops.web.console.templating import render
-from riskops.web.deps import DbSession
-from riskops.web.params import BeforeId
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE = 100

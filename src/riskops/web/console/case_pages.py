@@ -18,12 +18,12 @@ from riskops.cases import holds as case_holds
 from riskops.cases import service as cases
 from riskops.cases.models import ActionKind, ActionStatus
 from riskops.cases.schemas import DISMISS_REASONS, DecisionIn
+from riskops.http.deps import DbSession
+from riskops.http.params import LongText, RowIdPath
 from riskops.kernel.errors import ValidationFailed
 from riskops.web.console.account_pages import parse_types, timeline_context
 from riskops.web.console.routing import ConsoleRoute, PageUser, form_text, see_other
 from riskops.web.console.templating import render
-from riskops.web.deps import DbSession
-from riskops.web.params import LongText, RowIdPath
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

@@ -10,11 +10,11 @@ from starlette.responses import Response
 
 from riskops.accounts import actions
 from riskops.cases.domain import QUEUE_SLA
+from riskops.http.deps import DbSession
+from riskops.http.params import LongText, Page, RowIdPath
 from riskops.monitor import service as monitor
 from riskops.web.console.routing import ConsoleRoute, PageUser, is_htmx, see_other
 from riskops.web.console.templating import render
-from riskops.web.deps import DbSession
-from riskops.web.params import LongText, Page, RowIdPath
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE = 50

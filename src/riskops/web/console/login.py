@@ -9,16 +9,17 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from riskops.auth import service as auth
-from riskops.kernel.errors import Unauthorized
-from riskops.web.auth import (
+from riskops.auth.http import (
     SESSION_COOKIE,
     clear_session_cookie,
     safe_next,
     set_session_cookie,
 )
+from riskops.http.deps import DbSession
+from riskops.kernel.errors import Unauthorized
 from riskops.web.console.routing import ConsoleRoute, PageUser
 from riskops.web.console.templating import render
-from riskops.web.deps import DbSession, container
+from riskops.web.deps import container
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

@@ -11,10 +11,10 @@ from starlette.responses import Response
 from riskops.cases import service as cases
 from riskops.cases import settings
 from riskops.cases.models import Shift
+from riskops.http.deps import DbSession
 from riskops.kernel.clock import utcnow
 from riskops.web.console.routing import ConsoleRoute, PageUser
 from riskops.web.console.templating import render
-from riskops.web.deps import DbSession
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 DAYS = 7

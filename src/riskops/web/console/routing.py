@@ -16,11 +16,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
+from riskops.auth.http import ConsoleContext, ConsoleUser, LoginRequired, login_redirect_url
+from riskops.auth.refusals import audit_refusal
 from riskops.kernel.errors import RiskopsError, ValidationFailed
 from riskops.kernel.logging import get_logger
-from riskops.web.auth import ConsoleContext, ConsoleUser, LoginRequired, login_redirect_url
 from riskops.web.console.templating import render, templates
-from riskops.web.refusals import audit_refusal
 
 log = get_logger(__name__)
 

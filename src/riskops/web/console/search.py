@@ -16,10 +16,10 @@ from starlette.responses import Response
 from riskops.accounts import service as accounts
 from riskops.auth.permissions import Principal
 from riskops.cases import service as cases
+from riskops.http.deps import DbSession
 from riskops.kernel.bounds import MAX_DB_INT, identifier_problem
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.templating import render
-from riskops.web.deps import DbSession
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

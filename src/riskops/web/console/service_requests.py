@@ -9,13 +9,13 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from riskops.auth.permissions import Permission, require
+from riskops.http.deps import DbSession
+from riskops.http.params import LongText, ShortText
 from riskops.intake.schemas import ContactChannel, ServiceRequestIn, ServiceRequestKind
 from riskops.intake.service_requests import create_service_request
 from riskops.kernel.errors import ValidationFailed
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.templating import render
-from riskops.web.deps import DbSession
-from riskops.web.params import LongText, ShortText
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

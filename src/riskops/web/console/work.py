@@ -14,10 +14,10 @@ from starlette.responses import Response
 from riskops.auth.permissions import Permission, Principal
 from riskops.cases import service as cases
 from riskops.cases.models import Case, CaseStatus
+from riskops.http.deps import DbSession
 from riskops.kernel.errors import ValidationFailed
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.templating import render
-from riskops.web.deps import DbSession
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE = 50

@@ -25,9 +25,9 @@ from starlette.concurrency import run_in_threadpool
 
 from riskops.auth import service
 from riskops.auth.permissions import Permission, Principal, require
+from riskops.http.deps import AppState, container
 from riskops.kernel.db import unit_of_work
 from riskops.kernel.errors import Forbidden, Unauthorized
-from riskops.web.deps import Container, container
 
 SESSION_COOKIE = "riskops_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -91,12 +91,12 @@ def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
 
 
-def _token_lookup(box: Container, token: str) -> Principal | None:
+def _token_lookup(box: AppState, token: str) -> Principal | None:
     with unit_of_work(box.sessions) as session:
         return service.token_principal(session, token)
 
 
-def _session_lookup(box: Container, token: str) -> service.SessionInfo | None:
+def _session_lookup(box: AppState, token: str) -> service.SessionInfo | None:
     with unit_of_work(box.sessions) as session:
         return service.session_info(session, token, settings=box.settings)
 

@@ -15,10 +15,10 @@ from starlette.concurrency import run_in_threadpool
 
 from riskops.audit import service as audit
 from riskops.auth.permissions import Principal
+from riskops.http.deps import container
 from riskops.kernel.db import unit_of_work
 from riskops.kernel.errors import Forbidden, RiskopsError
 from riskops.kernel.logging import get_logger
-from riskops.web.deps import container
 
 log = get_logger(__name__)
 
