@@ -21,6 +21,9 @@ from typing import Any, Protocol
 import msgspec
 from sqlalchemy.orm import Session
 
+from riskops.accounts.models import SignalKind
+from riskops.accounts.rating import Signal
+from riskops.accounts.watch import AccountWatch
 from riskops.audit import service as audit
 from riskops.auth.permissions import Permission, Principal, require
 from riskops.events import schemas as s
@@ -108,6 +111,7 @@ def process_batch(
     counted_through: int = 0,
     now: datetime | None = None,
     links: LinkKeeper | None = None,
+    accounts_watch: AccountWatch | None = None,
 ) -> BatchResult:
     """Decide every record (in seq order) and write the results and the checkpoint.
 
@@ -116,7 +120,8 @@ def process_batch(
     see ``riskops.monitor.quarantine``) are passed over: the checkpoint moves past them.
     Outcomes and alerts are counted for records after ``counted_through`` only, so a
     replay after a rebuild does not count the same decision twice. ``links`` keeps the
-    linked-accounts graph current with the batch (``riskops.links``), in its transaction.
+    linked-accounts graph current with the batch (``riskops.links``), in its transaction;
+    ``accounts_watch`` the account profiles, KYC reviews and ratings (``accounts.watch``).
     """
     now = now or utcnow()
     result = BatchResult()
@@ -164,10 +169,47 @@ def process_batch(
         links.record(session, decoded, now=now)
     if facts:  # the messages commit with the monitor alerts, delivered later (outbox)
         outbox.publish_many(session, ALERT_RAISED, _alert_messages(alerts, facts), now=now)
+    if accounts_watch is not None:
+        for event, seq in decoded:
+            accounts_watch.add(event, seq)
+        accounts_watch.signals(_account_signals(decisions, alerts, holds, now))
+        accounts_watch.flush(session, now=now)
     if records:
         repo.advance_checkpoint(session, checkpoint, result.last_seq, now)
     result.stored = len(decisions)
     return result
+
+
+def _account_signals(
+    decisions: list[dict[str, Any]],
+    alerts: list[dict[str, Any]],
+    holds: list[dict[str, Any]],
+    now: datetime,
+) -> list[Signal]:
+    """What the account rating weighs of a batch: its live alerts that act, its held
+    withdrawals and its blocked events, each keyed so a replayed batch adds nothing."""
+    out = [
+        Signal(
+            a["account_id"],
+            SignalKind.ALERT,
+            f"{a['rule_id']}:{a['event_id']}:{a['row']}",
+            int(a["score"]),
+            f"{a['rule_id']}: {a['reason']}",
+            now,
+        )
+        for a in alerts
+        if not a["shadow"] and a["action"] is not DecisionOutcome.ALLOW
+    ]
+    out += [
+        Signal(h["account_id"], SignalKind.HOLD, h["event_id"], 0, f"{h['asset']} held", now)
+        for h in holds
+    ]
+    out += [
+        Signal(d["account_id"], SignalKind.BLOCK, d["event_id"], 0, d["event_type"], now)
+        for d in decisions
+        if d["outcome"] is DecisionOutcome.BLOCK and d["row"] == 0
+    ]
+    return out
 
 
 def _decision_row(d: RowDecision, now: datetime) -> dict[str, Any]:
