@@ -21,25 +21,28 @@ Every match carries its reasons in words an analyst reads.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from riskops.screening.countries import country_code
 from riskops.screening.lists import ListEntry, Match, Query
-from riskops.screening.normalise import COMPANY_FORMS, PARTICLES, phonetic, tokens
+from riskops.screening.normalise import COMPANY_FORMS, PARTICLES, phonetic, respell, tokens
 
 DEFAULT_THRESHOLD = 0.80
 
 # Pairs below this similarity are not aligned at all.
 _MIN_SIMILARITY = 0.72
 _PHONETIC_SIMILARITY = 0.90
+_RESPELLED_SIMILARITY = 0.95
 _INITIAL_SIMILARITY = 0.75
 _JOINED_SIMILARITY = 0.85
 _ONE_PART_CAP = 0.6
+# The most that birth date and country evidence can add to a name score.
+_MAX_BONUS = 0.07
 # How many candidate names are scored in full, best pre-scores first.
 _CANDIDATES = 24
 # A key whose names make up more than this share of the list only adds to candidates.
@@ -50,7 +53,8 @@ _LOW_WEIGHT = 0.25
 _MIDDLE_FACTOR = 0.6
 
 
-_Span = tuple[tuple[int, ...], str, str]  # token positions, text, phonetic key
+# token positions, text, phonetic key (normalise.phonetic), respelled (normalise.respell)
+_Span = tuple[tuple[int, ...], str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ def _index_keys(token: str) -> set[str]:
     key = phonetic(token)
     if len(key) >= 2:
         keys.add(f"p:{key}")
+    keys.add(f"r:{respell(token)}")
     return keys
 
 
@@ -117,9 +122,9 @@ class Screener:
             keys: set[str] = set()
             for part in parts:
                 keys |= _index_keys(part)
-            for left, right in itertools.pairwise(parts):
-                keys.add(f"s:{left}{right}")
-                joined_key = phonetic(left + right)
+            for _, joined in _joins(parts):
+                keys.add(f"s:{joined}")
+                joined_key = phonetic(joined)
                 if len(joined_key) >= 2:
                     keys.add(f"p:{joined_key}")
             for key in keys:
@@ -156,13 +161,13 @@ class Screener:
             return []
         query_weights = self._weights(parts, query.kind)
         spans = _spans(parts)
+        candidates = [self._names[number] for number in self._candidates(parts)]
+        hits = _span_hits(spans, candidates)
         best: dict[int, Match] = {}
-        cache: dict[tuple[str, str], float] = {}
-        for number in self._candidates(parts):
-            name = self._names[number]
+        for name in candidates:
             entry = self.entries[name.entry]
-            score, chosen = _score_name(parts, spans, query_weights, name, cache)
-            if score <= 0.0:
+            score, chosen = _score_name(spans, query_weights, name, hits)
+            if score + _MAX_BONUS < self.threshold:
                 continue
             score, evidence = _evidence(score, query, entry)
             current = best.get(name.entry)
@@ -180,7 +185,7 @@ class Screener:
 
     def _candidates(self, parts: tuple[str, ...]) -> list[int]:
         per_token: list[tuple[int, float, dict[int, float]]] = []
-        lookups = list(parts) + [a + b for a, b in itertools.pairwise(parts)]
+        lookups = list(parts) + [joined for _, joined in _joins(parts)]
         for token in lookups:
             if len(token) < 2:
                 continue
@@ -196,6 +201,7 @@ class Screener:
             key = phonetic(token)
             if len(key) >= 2:
                 fuzzy.update(self._index.get(f"p:{key}", ()))
+            fuzzy.update(self._index.get(f"r:{respell(token)}", ()))
             partial = 0.8 * weight
             for number in fuzzy:
                 if number not in hits:
@@ -215,74 +221,122 @@ class Screener:
                     boost = hits.get(number)
                     if boost is not None:
                         scores[number] += boost
-        ranked = sorted(scores.items(), key=lambda item: -item[1])
+        # Shorter names first among equal hits: a name the query covers more of.
+        names = self._names
+        ranked = sorted(scores.items(), key=lambda item: -item[1] / math.sqrt(names[item[0]].total))
         return [number for number, _ in ranked[:_CANDIDATES]]
 
 
+def _joins(parts: tuple[str, ...]) -> list[tuple[tuple[int, ...], str]]:
+    """Adjacent parts written together: pairs, and triples around a short middle part
+    ("abd al tawwab" -> "abdaltawwab", "jaish i mohammed" -> "jaishimohammed")."""
+    joins: list[tuple[tuple[int, ...], str]] = [
+        ((i, i + 1), parts[i] + parts[i + 1]) for i in range(len(parts) - 1)
+    ]
+    joins += [
+        ((i, i + 1, i + 2), parts[i] + parts[i + 1] + parts[i + 2])
+        for i in range(len(parts) - 2)
+        if len(parts[i + 1]) <= 3
+    ]
+    return joins
+
+
+def _span(positions: tuple[int, ...], text: str) -> _Span:
+    return (positions, text, phonetic(text), respell(text))
+
+
 def _spans(parts: tuple[str, ...]) -> tuple[_Span, ...]:
-    """Each token, and each pair of adjacent tokens written together (for joined parts)."""
-    spans: list[_Span] = [((i,), part, phonetic(part)) for i, part in enumerate(parts)]
-    for i in range(len(parts) - 1):
-        joined = parts[i] + parts[i + 1]
-        spans.append(((i, i + 1), joined, phonetic(joined)))
+    """Each part, and adjacent parts written together (for joined or split parts)."""
+    spans = [_span((i,), part) for i, part in enumerate(parts)]
+    spans += [_span(positions, text) for positions, text in _joins(parts)]
     return tuple(spans)
 
 
-def _spelling(left: str, right: str, cache: dict[tuple[str, str], float]) -> float:
-    found = cache.get((left, right))
-    if found is None:
-        found = cache[(left, right)] = OSA.normalized_similarity(left, right)
-    return found
+_Hits = dict[str, list[tuple[int, float, str]]]  # name span text -> (query span, similarity, how)
 
 
-def _similarity(
-    left: _Span, right: _Span, cache: dict[tuple[str, str], float]
-) -> tuple[float, str]:
-    """How alike two spans are (0 when not alike enough to align), and in which way."""
-    l_text, r_text = left[1], right[1]
-    if l_text == r_text:
-        return 1.0, "equal"
-    l_len, r_len = len(l_text), len(r_text)
-    if l_len == 1 or r_len == 1:
-        if len(left[0]) + len(right[0]) == 2 and (
-            r_text.startswith(l_text) if l_len == 1 else l_text.startswith(r_text)
+def _span_hits(spans: tuple[_Span, ...], names: Sequence[_Name]) -> _Hits:
+    """Every query span against every distinct span text of the candidate names, at once.
+
+    Equal, respelled-equal and phonetically equal spans are found by dictionary; close
+    spellings by one rapidfuzz pass per query span (OSA, which counts a transposition as
+    one edit); initials by their first letter. Only the pairs that align are kept.
+    """
+    texts: dict[str, _Span] = {}
+    for name in names:
+        for span in name.spans:
+            texts.setdefault(span[1], span)
+    hits: dict[str, dict[int, tuple[float, str]]] = {}
+
+    def keep(text: str, q: int, similarity: float, how: str) -> None:
+        row = hits.setdefault(text, {})
+        if q not in row or row[q][0] < similarity:
+            row[q] = (similarity, how)
+
+    by_text: dict[str, list[int]] = {}
+    by_respelling: dict[str, list[int]] = {}
+    by_key: dict[str, list[int]] = {}
+    for q, (_, text, key, respelled) in enumerate(spans):
+        by_text.setdefault(text, []).append(q)
+        if len(text) > 1:
+            by_respelling.setdefault(respelled, []).append(q)
+        if len(text) >= 3 and len(key) >= 2:
+            by_key.setdefault(key, []).append(q)
+    initials = {spans[q][1]: q for q in range(len(spans)) if len(spans[q][1]) == 1}
+    for text, (_, _, key, respelled) in texts.items():
+        for q in by_text.get(text, ()):
+            keep(text, q, 1.0, "equal")
+        if len(text) == 1:
+            for q, (_, q_text, _, _) in enumerate(spans):
+                if len(q_text) > 1 and q_text.startswith(text):
+                    keep(text, q, _INITIAL_SIMILARITY, "initial")
+            continue
+        if text[0] in initials:
+            keep(text, initials[text[0]], _INITIAL_SIMILARITY, "initial")
+        for q in by_respelling.get(respelled, ()):
+            keep(text, q, _RESPELLED_SIMILARITY, "sounds alike")
+        if len(text) >= 3:
+            for q in by_key.get(key, ()):
+                keep(text, q, _PHONETIC_SIMILARITY, "sounds alike")
+    long_texts = [text for text in texts if len(text) > 3]
+    for q, (_, q_text, _, _) in enumerate(spans):
+        if len(q_text) <= 3:
+            continue  # one edit in a 3-letter part is another name, not a typo
+        for text, similarity, _ in process.extract(
+            q_text,
+            long_texts,
+            scorer=OSA.normalized_similarity,
+            score_cutoff=_MIN_SIMILARITY,
+            limit=None,
         ):
-            return _INITIAL_SIMILARITY, "initial"
-        return 0.0, ""
-    if l_len >= 3 and r_len >= 3 and left[2] == right[2] and len(left[2]) >= 2:
-        spelled = _spelling(l_text, r_text, cache)
-        if spelled >= _PHONETIC_SIMILARITY:
-            return spelled, "spelling"
-        return _PHONETIC_SIMILARITY, "sounds alike"
-    if min(l_len, r_len) <= 3 or abs(l_len - r_len) > 0.3 * max(l_len, r_len):
-        return 0.0, ""  # one edit in a 3-letter part is another name, not a typo
-    spelled = _spelling(l_text, r_text, cache)
-    return (spelled, "spelling") if spelled >= _MIN_SIMILARITY else (0.0, "")
+            if similarity < 1.0:
+                keep(text, q, float(similarity), "spelling")
+    return {text: [(q, sim, how) for q, (sim, how) in row.items()] for text, row in hits.items()}
 
 
 def _score_name(
-    parts: tuple[str, ...],
     spans: tuple[_Span, ...],
     weights: tuple[float, ...],
     name: _Name,
-    cache: dict[tuple[str, str], float],
+    hits: _Hits,
 ) -> tuple[float, tuple[_Pair, ...]]:
     """The name score before evidence: harmonic mean of query and name coverage."""
     pairs: list[_Pair] = []
-    for q_span in spans:
-        q_joined = len(q_span[0]) == 2
-        for n_span in name.spans:
-            n_joined = len(n_span[0]) == 2
-            if q_joined and n_joined:
-                continue
-            similarity, how = _similarity(q_span, n_span, cache)
-            if similarity <= 0.0:
-                continue
+    for n_positions, n_text, _, _ in name.spans:
+        found = hits.get(n_text)
+        if not found:
+            continue
+        n_joined = len(n_positions) > 1
+        for q, similarity, how in found:
+            q_positions = spans[q][0]
+            q_joined = len(q_positions) > 1
             if q_joined or n_joined:
+                if (q_joined and n_joined) or how == "initial":
+                    continue
                 if similarity < _JOINED_SIMILARITY:
                     continue
                 how = "joined/split parts"
-            pairs.append(_Pair(similarity, q_span[0], n_span[0], how))
+            pairs.append(_Pair(similarity, q_positions, n_positions, how))
     if not pairs:
         return 0.0, ()
     n_weights = name.weights
@@ -304,8 +358,8 @@ def _score_name(
         return 0.0, ()
     score = 2 * query_cover * name_cover / (query_cover + name_cover)
     significant = [p for p in chosen if max(n_weights[i] for i in p.name) > _LOW_WEIGHT]
-    needed = min(2, name.significant)
-    if len(significant) < needed or all(p.how == "initial" for p in significant):
+    covered = sum(1 for p in significant for i in p.name if n_weights[i] > _LOW_WEIGHT)
+    if covered < min(2, name.significant) or all(p.how == "initial" for p in significant):
         # One shared part (or initials alone) is not evidence of the same person or company.
         score = min(score, _ONE_PART_CAP)
     return score, tuple(chosen)

@@ -116,25 +116,48 @@ def tokens(name: str) -> tuple[str, ...]:
 
 
 _VOWELS = frozenset("aeiouy")
+# Applied in this order: Cyrillic "х" comes out as "kh" where Latin spellings write "h",
+# so kh -> h must run before dzh and dh see it ("Джадхран" -> dzhadkhran -> jadran).
 _DIGRAPHS: tuple[tuple[str, str], ...] = (
-    ("sch", "s"),
-    ("tch", "c"),
+    ("sch", "S"),
+    ("tch", "C"),
+    ("shch", "S"),
+    ("kh", "h"),
     ("dzh", "j"),
     ("dj", "j"),
     ("zh", "j"),
-    ("kh", "k"),
     ("gh", "g"),
     ("ph", "f"),
     ("th", "t"),
     ("dh", "d"),
-    ("sh", "s"),
-    ("ch", "c"),
+    ("sh", "S"),
+    ("ch", "C"),
     ("ck", "k"),
     ("x", "ks"),
+    ("c", "k"),
     ("q", "k"),
     ("w", "v"),
     ("z", "s"),
+    ("ou", "u"),
+    ("ee", "i"),
+    ("oo", "u"),
+    ("y", "i"),
 )
+
+
+@lru_cache(maxsize=65_536)
+def respell(token: str) -> str:
+    """``token`` with the letters transliterations swap made one (kh/h, q/k, ph/f, w/v, ou/u,
+    y/i ...) and repeats collapsed, vowels kept: short parts compare on this (Kho / Ho,
+    Iu / Yu), where a skeleton without vowels would say too little."""
+    word = token
+    for long, short in _DIGRAPHS:
+        word = word.replace(long, short)
+    out: list[str] = []
+    for char in word:
+        if not out or char != out[-1]:
+            out.append(char)
+    return "".join(out).lower()
 
 
 @lru_cache(maxsize=65_536)
@@ -142,8 +165,8 @@ def phonetic(token: str) -> str:
     """A consonant skeleton for transliteration variants of one token.
 
     Digraphs and letters that transliterations swap (kh/k, q/k, ph/f, x/ks, w/v, z/s) are
-    merged, vowels dropped (a leading vowel or ``y`` + vowel becomes ``a``), repeats
-    collapsed. Digits are kept as they are.
+    merged (``respell``), vowels dropped (a leading vowel or ``y`` + vowel becomes ``a``),
+    repeats collapsed. Digits are kept as they are.
     """
     if not token:
         return ""
@@ -152,12 +175,11 @@ def phonetic(token: str) -> str:
         word = word[1:]
     for long, short in _DIGRAPHS:
         word = word.replace(long, short)
+    word = word.lower()
     head = "a" if word[0] in _VOWELS else word[0]
     out = [head]
     for char in word[1:]:
-        if char in _VOWELS or char == "h":
-            if char == "h" and out[-1] != "h":
-                out.append("h")
+        if char in _VOWELS:
             continue
         if char != out[-1]:
             out.append(char)
