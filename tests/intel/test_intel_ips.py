@@ -102,3 +102,26 @@ def test_not_an_ip(text: str) -> None:
     found = IpLookup(Path("/nonexistent-riskops-intel")).lookup(text)
     assert found.scope == "invalid"
     assert len(found.value) <= 64
+
+
+def test_the_range_classes_agree_with_iporigins_own_classify(tmp_path: Path) -> None:
+    # lookup reads iporigin's table directly (the address is already parsed and public);
+    # hold it to iporigin.classify on public addresses, many of them in listed ranges
+    import ipaddress
+    import random
+
+    import iporigin
+
+    lookup = IpLookup(tmp_path)
+    rng = random.Random(4)
+    probes = ["52.95.110.1", "185.220.101.1", "140.82.121.4", "104.16.0.1", "2a03:2880::1"]
+    while len(probes) < 3_000:
+        ip = ipaddress.IPv4Address(rng.getrandbits(32))
+        if ip.is_global and not ip.is_multicast and not ip.is_reserved:
+            probes.append(str(ip))
+    hits = 0
+    for ip in probes:
+        ours, theirs = lookup.lookup(ip), iporigin.classify(ip)
+        assert (ours.origin, ours.provider) == (theirs.kind, theirs.provider or None), ip
+        hits += theirs.kind != iporigin.UNKNOWN
+    assert hits >= 4  # the named probes are in listed ranges: the comparison is not vacuous

@@ -55,3 +55,23 @@ def test_the_source_is_named_with_its_version_and_date() -> None:
     (source,) = phone_intel("+14155552671").sources
     assert source.name.startswith("phonenumbers")
     assert source.version and source.date
+
+
+def test_validity_agrees_with_libphonenumbers_own_check() -> None:
+    # phone_intel decides validity from the number's type (one classification); hold it to
+    # is_valid_number on example numbers of every region, their last digits varied
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(3)
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        example = phonenumbers.example_number(region)
+        if example is None:
+            continue
+        digits = str(example.national_number)
+        for cut in (0, 1, -1):
+            head = digits[: len(digits) - 2 + cut]
+            text = f"+{example.country_code}{head}{rng.randrange(100):02d}"
+            number = phonenumbers.parse(text, None)
+            assert phone_intel(text).valid == phonenumbers.is_valid_number(number), text

@@ -56,7 +56,10 @@ def phone_intel(text: str, region: str | None = None) -> PhoneIntel:
         number = phonenumbers.parse(value, region.upper() if region else None)
     except phonenumbers.NumberParseException as exc:
         return PhoneIntel(value, False, notes=[f"not a phone number: {exc}"], sources=sources)
-    valid = phonenumbers.is_valid_number(number)
+    # A number is valid exactly when its range has a type in its region's plan
+    # (is_valid_number's own test); one classification instead of three.
+    kind = phonenumbers.number_type(number)
+    valid = kind != PhoneNumberType.UNKNOWN
     possible = phonenumbers.is_possible_number(number)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     country = phonenumbers.region_code_for_number(number)
@@ -66,13 +69,13 @@ def phone_intel(text: str, region: str | None = None) -> PhoneIntel:
     if not valid:
         notes.append("not a valid number in its country's numbering plan")
         return PhoneIntel(value, False, possible, e164, country, notes=notes, sources=sources)
-    line_type = _TYPES.get(phonenumbers.number_type(number), "unknown")
-    operator = carrier.name_for_number(number, "en") or None
+    line_type = _TYPES.get(kind, "unknown")
+    operator = carrier.name_for_valid_number(number, "en") or None
     if operator is None:
         notes.append("carrier: no data (numbering-plan data names none for this range)")
     else:
         notes.append("carrier: the operator the range was first allocated to (ports not seen)")
-    location = geocoder.description_for_number(number, "en") or None
+    location = geocoder.description_for_valid_number(number, "en") or None
     if country is None:
         notes.append("country: none (a non-geographic number)")
     return PhoneIntel(

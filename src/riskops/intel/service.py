@@ -22,7 +22,7 @@ import msgspec
 from riskops.intel import detect as kinds
 from riskops.intel.addresses import check_address, lookup_key
 from riskops.intel.emails import domain_intel, email_intel
-from riskops.intel.ips import IpLookup
+from riskops.intel.ips import IpLookup, parse_ip
 from riskops.intel.mismatch import MismatchReport, check_mismatches
 from riskops.intel.outside import OutsideLinks
 from riskops.intel.phones import phone_intel
@@ -100,6 +100,10 @@ class IntelService:
 
     def _answer(self, value: str, kind: str | None, chain: str | None) -> Intel:
         text = value.strip()
+        if kind in (None, kinds.IP):
+            address = parse_ip(text)  # the commonest kind, parsed once
+            if address is not None:
+                return self._ip(self.ips.lookup_address(address))
         if kind is None or kind not in kinds.KINDS:
             found, reason = kinds.detect(text)
             if found == kinds.UNKNOWN:
@@ -109,7 +113,7 @@ class IntelService:
                 return UnknownIntel(shown, reason)
             kind = found
         if kind == kinds.IP:
-            return self._ip(text)
+            return self._ip(self.ips.lookup(text))
         if kind == kinds.PHONE:
             phone = phone_intel(text)
             return msgspec.structs.replace(
@@ -126,8 +130,7 @@ class IntelService:
             return self._tx(text, chain)
         return self._address(text)
 
-    def _ip(self, text: str) -> IpIntel:
-        answer = self.ips.lookup(text)
+    def _ip(self, answer: IpIntel) -> IpIntel:
         if answer.scope != "public":
             return answer
         links = self.outside.links("ip", answer.value)
