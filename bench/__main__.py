@@ -32,6 +32,7 @@ BENCHMARKS = {
     "backtest": "bench.bench_backtest",
     "amlsim": "bench.bench_amlsim",
     "console": "bench.bench_console",
+    "intel": "bench.bench_intel",
 }
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
