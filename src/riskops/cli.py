@@ -10,6 +10,7 @@ from riskops import worker as worker_cli
 from riskops.auth import cli as auth_cli
 from riskops.events import cli as events_cli
 from riskops.intake import cli as intake_cli
+from riskops.intel import cli as intel_cli
 from riskops.monitor import cli as monitor_cli
 from riskops.rules import cli as rules_cli
 from riskops.sim import cli as sim_cli
@@ -27,6 +28,7 @@ for module in (
     auth_cli,
     events_cli,
     intake_cli,
+    intel_cli,
     monitor_cli,
     rules_cli,
     sim_cli,
