@@ -14,6 +14,7 @@ from riskops.intel import cli as intel_cli
 from riskops.links import cli as links_cli
 from riskops.monitor import cli as monitor_cli
 from riskops.rules import cli as rules_cli
+from riskops.screening import cli as screening_cli
 from riskops.sim import cli as sim_cli
 from riskops.web import cli as web_cli
 
@@ -33,6 +34,7 @@ for module in (
     links_cli,
     monitor_cli,
     rules_cli,
+    screening_cli,
     sim_cli,
     web_cli,
     worker_cli,
