@@ -216,3 +216,36 @@ def test_package_json_pins_exact_versions() -> None:
     for name, version in manifest["dependencies"].items():
         assert version[0].isdigit(), f"{name} must be pinned exactly"
         assert lock["packages"][f"node_modules/{name}"]["version"] == version
+
+
+def test_the_default_service_reads_the_address_lists_of_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from riskops.intel.service import default_service
+    from riskops.kernel.config import get_settings
+
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "sanctioned_addresses.txt").write_text(
+        "# OFAC SDN digital currency addresses\nTR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t  # entry 1\n\n"
+    )
+    (lists / "high_risk_countries.txt").write_text("KP\n")  # not an address list
+    monkeypatch.setenv("RISKOPS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RISKOPS_INTEL_DATA_DIR", str(tmp_path / "no-ip-data"))
+    get_settings.cache_clear()
+    default_service.cache_clear()
+    try:
+        data = default_service().describe("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t").to_dict()
+        assert data["listed"] is True
+        assert data["listings"] == [{"list": "sanctioned_addresses", "category": "sanctioned"}]
+        assert data["sources"][0]["name"] == f"address lists in {lists}"
+        assert data["sources"][0]["date"]
+    finally:
+        get_settings.cache_clear()
+        default_service.cache_clear()
+
+
+def test_no_lists_folder_means_no_data_not_unlisted(tmp_path: Path) -> None:
+    from riskops.intel.service import ListedAddresses
+
+    assert ListedAddresses.from_dir(tmp_path / "missing") is None

@@ -5,14 +5,16 @@ call. It detects the kind (ip, phone, email, address, domain, tx_hash), answers 
 data sets that ship in registry packages (nothing is fetched at run time), names each
 source with its date, and adds the outside websites of the deployment. No database: the
 only state is the opened data files, a bounded LRU of answers, and the listed-address
-provider the composition hands in (``screening`` loads the lists; ``intel`` sits below it
-and must not import it).
+provider: by default the ``*_addresses.txt`` lists of ``$RISKOPS_DATA_DIR/lists`` (those
+the rules read), and whatever the composition hands in with ``set_listed`` (``screening``
+loads the sanctions lists; ``intel`` sits below it and must not import it).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,26 @@ class ListedAddresses:
                 listing = Listing(list_name, category)
                 self._index.setdefault(lookup_key(address), []).append(listing)
         self.source = Source(name, None, date)
+
+    @classmethod
+    def from_dir(cls, directory: Path) -> ListedAddresses | None:
+        """The ``*_addresses.txt`` lists of a folder (one address a line, ``#`` comments),
+        as the rules read them from ``$RISKOPS_DATA_DIR/lists``; the category is the name
+        before ``_addresses`` (sanctioned, darknet, mixer). None when there are none."""
+        files = sorted(directory.glob("*_addresses.txt")) if directory.is_dir() else []
+        if not files:
+            return None
+        lists: dict[str, list[str]] = {}
+        for path in files:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            lists[path.stem] = [v for v in (x.split("#", 1)[0].strip() for x in lines) if v]
+        newest = max(path.stat().st_mtime for path in files)
+        return cls(
+            lists,
+            {name: name.removesuffix("_addresses") for name in lists},
+            name=f"address lists in {directory}",
+            date=datetime.fromtimestamp(newest, UTC).date().isoformat(),
+        )
 
     def __call__(self, key: str) -> Sequence[Listing]:
         return self._index.get(key, ())
@@ -215,7 +237,13 @@ def default_service() -> IntelService:
     from riskops.kernel.config import get_settings
 
     settings = get_settings()
-    return IntelService(settings.intel_data_dir, settings.intel_links)
+    listed = ListedAddresses.from_dir(settings.data_dir / "lists")
+    return IntelService(
+        settings.intel_data_dir,
+        settings.intel_links,
+        listed,
+        listed.source if listed is not None else None,
+    )
 
 
 def describe(value: str, *, kind: str | None = None, chain: str | None = None) -> dict[str, Any]:
