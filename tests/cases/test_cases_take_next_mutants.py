@@ -1,0 +1,113 @@
+"""Take-next when another analyst wins the race (``make mutation`` take-next): on SQLite
+take-next is a compare-and-set on the best candidates, retried on the next one when
+someone else took it first. A competing taker is simulated at the one point a race can
+happen, between reading the candidates and claiming one: the rival's claim is the real
+compare-and-set, run just before ours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from case_fakes import T0, alert, at, make_user
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from riskops.auth.permissions import Role
+from riskops.cases import intake, service
+from riskops.cases import repository as repo
+from riskops.cases.models import Case, CaseStatus
+from riskops.kernel.db import session_factory, unit_of_work
+from riskops.kernel.errors import Conflict
+
+
+def _sqlite_only(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL takes the next case in one statement (SKIP LOCKED)")
+
+
+def _open(session: Session, severities: dict[str, int]) -> dict[str, int]:
+    return {
+        account: intake.raise_alert(
+            session, alert(f"r-{account}", account=account, severity=severity), now=T0
+        ).case.id
+        for account, severity in severities.items()
+    }
+
+
+def test_a_case_taken_meanwhile_is_skipped_for_the_next_best(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _sqlite_only(engine)
+    with unit_of_work(session_factory(engine)) as session:
+        ana = make_user(session, "ana", Role.ANALYST)
+        rival = make_user(session, "rob", Role.ANALYST)
+        assert ana.id is not None and rival.id is not None
+        ids = _open(session, {"best": 90, "second": 50, "third": 10})
+        real_claim = repo.claim
+        raced: list[int] = []
+
+        def rival_first(s: Session, case_id: int, user_id: int, now: Any) -> bool:
+            if not raced:  # the rival takes the best case just before ana's claim
+                raced.append(case_id)
+                assert real_claim(s, case_id, rival.id, now)
+            return real_claim(s, case_id, user_id, now)
+
+        monkeypatch.setattr(repo, "claim", rival_first)
+        case = service.take_next(session, ana, now=at(1))
+        assert raced == [ids["best"]]
+        assert case is not None and case.id == ids["second"]
+        assert (case.assignee_id, case.status) == (ana.id, CaseStatus.ASSIGNED)
+        owners = {i: a for i, a in session.execute(select(Case.id, Case.assignee_id))}
+        assert owners == {ids["best"]: rival.id, ids["second"]: ana.id, ids["third"]: None}
+
+
+def test_when_every_candidate_goes_to_others_the_next_candidates_are_read_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rival takes each of the first five candidates (one read's worth) as ana tries
+    it: ana reads the candidates again and gets the sixth."""
+    _sqlite_only(engine)
+    with unit_of_work(session_factory(engine)) as session:
+        ana = make_user(session, "ana", Role.ANALYST)
+        rival = make_user(session, "rob", Role.ANALYST)
+        assert ana.id is not None and rival.id is not None
+        ids = _open(session, {f"acc-{i}": 90 - i for i in range(7)})
+        real_claim = repo.claim
+        tried: list[int] = []
+
+        def rival_wins_five(s: Session, case_id: int, user_id: int, now: Any) -> bool:
+            tried.append(case_id)
+            if len(tried) <= 5:
+                assert real_claim(s, case_id, rival.id, now)
+            return real_claim(s, case_id, user_id, now)
+
+        monkeypatch.setattr(repo, "claim", rival_wins_five)
+        case = service.take_next(session, ana, now=at(1))
+        assert tried == [ids[f"acc-{i}"] for i in range(6)]
+        assert case is not None and case.id == ids["acc-5"]
+        assert case.assignee_id == ana.id
+
+
+def test_take_next_gives_up_with_a_conflict_after_twenty_lost_rounds(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Others keep winning (a claim that never succeeds): take-next stops after twenty
+    rounds of at most five candidates each, with a conflict to retry, and takes nothing."""
+    _sqlite_only(engine)
+    with unit_of_work(session_factory(engine)) as session:
+        ana = make_user(session, "ana", Role.ANALYST)
+        ids = _open(session, {f"acc-{i}": 90 - i for i in range(7)})
+        tried: list[int] = []
+
+        def always_lost(s: Session, case_id: int, user_id: int, now: Any) -> bool:
+            tried.append(case_id)
+            return False
+
+        monkeypatch.setattr(repo, "claim", always_lost)
+        with pytest.raises(Conflict, match="every candidate case was taken meanwhile"):
+            service.take_next(session, ana, now=at(1))
+        assert tried == [ids[f"acc-{i}"] for i in range(5)] * 20
+        assigned = session.scalars(select(Case.assignee_id)).all()
+        assert assigned == [None] * 7
