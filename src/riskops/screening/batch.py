@@ -13,6 +13,7 @@ import csv
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from riskops.kernel.errors import ValidationFailed
@@ -60,7 +61,7 @@ def read_queries(path: Path) -> Iterator[tuple[str, Query]]:
     except OSError as error:
         raise BatchInputError(path, "file", f"cannot be read ({error.strerror})") from error
     with handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(handle, strict=True)
         try:
             header = [column.strip().casefold() for column in next(reader, [])]
             if not header:
@@ -90,15 +91,28 @@ def read_queries(path: Path) -> Iterator[tuple[str, Query]]:
             raise BatchInputError(path, "file", "not UTF-8 text") from error
 
 
+def _valid_date(text: str) -> bool:
+    if not _DATE.fullmatch(text):
+        return False
+    year, month, day = [*text.split("-"), "01", "01"][:3]
+    try:
+        date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return True
+
+
 def _query(path: Path, line: int, fields: dict[str, str]) -> tuple[str, Query]:
     where = f"line {line}"
     query_id = fields["id"]
     if not query_id:
         raise BatchInputError(path, where, "id is empty")
     birth_date = fields.get("birth_date") or None
-    if birth_date is not None and not _DATE.fullmatch(birth_date):
+    if birth_date is not None and not _valid_date(birth_date):
         raise BatchInputError(
-            path, where, f"birth_date {birth_date[:40]!r} is not YYYY, YYYY-MM or YYYY-MM-DD"
+            path,
+            where,
+            f"birth_date {birth_date[:40]!r} is not a date as YYYY, YYYY-MM or YYYY-MM-DD",
         )
     country_text = fields.get("country") or None
     country = country_code(country_text)

@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from riskops.screening.matcher import Screener
 
 screening_app = typer.Typer(
     help="Sanctions and PEP screening: load lists, screen names, review hits.",
@@ -28,16 +31,21 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _screener_from_database(threshold: float | None) -> object:
-    """The current list version's Screener, from the store (``service.current_screener``)."""
-    from riskops.kernel.db import open_database, session_factory, unit_of_work
-    from riskops.screening import service
+def _screener_from_database() -> Screener:
+    """The current list versions' Screener, from the store (``service.current_screener``)."""
+    from sqlalchemy.exc import SQLAlchemyError
 
-    current = getattr(service, "current_screener", None)
-    if current is None:
-        raise _fail("no list given: pass --list FILE... (and --list-source)")
-    with unit_of_work(session_factory(open_database())) as session:
-        screener: object = current(session)
+    from riskops.kernel.db import open_database, session_factory, unit_of_work
+    from riskops.screening.service import current_screener
+
+    try:
+        with unit_of_work(session_factory(open_database())) as session:
+            screener = current_screener(session)
+    except SQLAlchemyError as error:
+        raise _fail(
+            f"cannot read the current list from the database ({type(error).__name__}); "
+            "pass --list FILE..."
+        ) from error
     if screener is None:
         raise _fail("no list is loaded: run `riskops screening load` or pass --list FILE...")
     return screener
@@ -78,10 +86,7 @@ def batch_command(
             screener = Screener(entries, threshold if threshold is not None else DEFAULT_THRESHOLD)
             console.print(f"{len(entries)} entries from {source} ({', '.join(map(str, lists))})")
         else:
-            found = _screener_from_database(threshold)
-            if not isinstance(found, Screener):
-                raise _fail("the store returned no screener")
-            screener = found
+            screener = _screener_from_database()
             if threshold is not None:
                 screener = Screener(screener.entries, threshold)
         rows = count_rows(queries)

@@ -45,12 +45,8 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
     ("limitada", "ltda"),
     ("limited", "ltd"),
     ("company", "co"),
-    ("l l c", "llc"),
-    ("s a", "sa"),
     ("s a s", "sas"),
-    ("s r l", "srl"),
-    ("s p a", "spa"),
-    ("g m b h", "gmbh"),
+    ("s a", "sa"),
 )
 _SUFFIX_PATTERNS = tuple(
     (re.compile(rf"(?<![a-z0-9]){re.escape(long)}(?![a-z0-9])"), short) for long, short in _SUFFIXES
@@ -59,6 +55,7 @@ _SUFFIX_PATTERNS = tuple(
 COMPANY_FORMS = frozenset(
     {short for _, short in _SUFFIXES}
     | {"ltd", "co", "corp", "inc", "plc", "llc", "fze", "fzco", "bv", "nv", "oy", "ab", "as", "kg"}
+    | {"srl", "spa", "sas", "pte", "pty", "sarl", "ooo", "zao", "oao", "pao"}
 )
 
 # Titles and particles: they are compared like any token but carry little weight.
@@ -112,7 +109,25 @@ def tokens(name: str) -> tuple[str, ...]:
         return ()
     for pattern, short in _SUFFIX_PATTERNS:
         text = pattern.sub(short, text)
-    return tuple(text.split()[:MAX_TOKENS])
+    return tuple(_join_letters(text.split())[:MAX_TOKENS])
+
+
+def _join_letters(parts: list[str]) -> list[str]:
+    """A company form written letter by letter ("J.S.C." -> j s c) as one token (jsc);
+    other runs of single letters (a person's initials) stay apart."""
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        j = i
+        while j < len(parts) and len(parts[j]) == 1:
+            j += 1
+        if j - i >= 2 and "".join(parts[i:j]) in COMPANY_FORMS:
+            out.append("".join(parts[i:j]))
+            i = j
+        else:
+            out.append(parts[i])
+            i += 1
+    return out
 
 
 _VOWELS = frozenset("aeiouy")
