@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from riskops import demo_casework as casework
 from riskops.cases.tasks import drain
@@ -141,9 +141,80 @@ def prepare(
     )
     with unit_of_work(sessions) as session:
         seeded = casework.seed(session, history=history)
+    _screening(console, sessions, events_path, data_dir / "lists", options.seed)
     with unit_of_work(sessions) as session:
         _casework_summary(console, session, seeded)
     return runtime, seeded
+
+
+# A made-up watchlist for the demo (no registry ships a sanctions list, and the demo
+# downloads nothing): invented names, and a few KYC names of the simulated month written
+# as lists write them (surname first, a typo), so some onboardings raise screening hits.
+_WATCHLIST = (
+    "Zorvak Malenthi",
+    "Idrena Kostavik",
+    "Quillon Ardemar",
+    "Velasko Trundhelm",
+    "Marisol Quenthaven",
+    "Oskander Vyrelli",
+    "Tamsin Dorovaque",
+    "Kelvar Ostrogane",
+)
+_WATCHLIST_PLANTED = 4
+
+
+def _screening(
+    console: Console,
+    sessions: sessionmaker[Session],
+    events_path: Path,
+    lists_dir: Path,
+    seed: int,
+) -> None:
+    """Load the demo watchlist as a list version, screen the month's KYC, KYB and P2P names
+    (what ``riskops worker`` does as it follows the log), and deliver the hits as cases of
+    the screening queue."""
+    import json
+    import random
+
+    from riskops.auth.permissions import Principal
+    from riskops.screening import service as screening
+    from riskops.screening import tasks as screening_tasks
+
+    kyc = []
+    with events_path.open("rb") as lines:
+        for line in lines:
+            if b'"kyc.submitted"' in line:
+                kyc.append(json.loads(line))
+    rng = random.Random(seed)
+    planted = rng.sample(kyc, min(_WATCHLIST_PLANTED, len(kyc)))
+    entities = [
+        {"id": f"demo-{i}", "schema": "Person", "properties": {"name": [name]}}
+        for i, name in enumerate(_WATCHLIST, start=1)
+    ]
+    for i, event in enumerate(planted, start=1):
+        first, _, last = str(event["full_name"]).partition(" ")
+        if i % 2 == 0 and len(last) > 3:  # a typo: two letters swapped
+            last = last[:1] + last[2] + last[1] + last[3:]
+        properties: dict[str, Any] = {"name": [f"{last.upper()}, {first}"]}
+        if event.get("date_of_birth"):
+            properties["birthDate"] = [event["date_of_birth"]]
+        if event.get("nationality"):
+            properties["nationality"] = [event["nationality"]]
+        entities.append({"id": f"demo-kyc-{i}", "schema": "Person", "properties": properties})
+    lists_dir.mkdir(parents=True, exist_ok=True)
+    watchlist = lists_dir / "demo-watchlist.jsonl"
+    watchlist.write_text("".join(json.dumps(e) + "\n" for e in entities), encoding="utf-8")
+    with unit_of_work(sessions) as session:
+        screening.load_list(
+            session, Principal.system("demo"), "ftm", [watchlist], name="demo-watchlist"
+        )
+    progress = screening_tasks.follow(sessions)
+    drain(sessions)  # the hits become cases of the screening queue
+    console.print(
+        f"Screening: the month's {progress.screened:,} KYC, KYB and P2P names against "
+        f"{len(entities)} entries of a made-up watchlist ({watchlist}): {progress.hits:,} "
+        "hits, in the screening queue"
+    )
 
 
 def _summary(

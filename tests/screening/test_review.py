@@ -80,6 +80,7 @@ def test_a_kyc_submission_is_screened_and_its_hit_is_a_case(listed: Engine) -> N
     assert alert.detail["matched_name"] == "Viktor Ivanovich Petrov"
     assert alert.detail["reasons"] == hit.reasons and alert.reason
     assert "Viktor Petrov" in alert.title and alert.severity == round(hit.score * 100)
+    assert alert.occurred_at == T0  # when the KYC was submitted, not when it was screened
     assert follow(engine).events == 0  # the cursor moved: nothing is read twice
 
 

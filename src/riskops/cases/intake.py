@@ -214,7 +214,7 @@ def screening_alert_in(message: Mapping[str, Any]) -> AlertIn:
         typology="sanctions_screening",
         reason="; ".join(str(r) for r in message.get("reasons") or [])[:1000],
         detail=detail,
-        occurred_at=_instant(message.get("created_at")),
+        occurred_at=_instant(message.get("occurred_at") or message.get("created_at")),
         queue_key="screening",
     )
 

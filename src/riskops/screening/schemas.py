@@ -32,10 +32,11 @@ class HitMessage(msgspec.Struct, kw_only=True):
     score: float
     reasons: list[str]
     programs: list[str]
-    created_at: datetime
+    created_at: datetime  # when the hit was stored
+    occurred_at: datetime  # when the event that named the subject happened (or the rescreen)
 
 
-def hit_message(hit: Hit, role: SubjectRole) -> dict[str, Any]:
+def hit_message(hit: Hit, role: SubjectRole, occurred_at: datetime) -> dict[str, Any]:
     """The JSON-able payload of ``HIT_RAISED`` for a new hit."""
     message = HitMessage(
         hit_id=hit.id,
@@ -52,6 +53,7 @@ def hit_message(hit: Hit, role: SubjectRole) -> dict[str, Any]:
         reasons=list(hit.reasons),
         programs=[str(p) for p in hit.entry.get("programs", [])],
         created_at=hit.created_at,
+        occurred_at=occurred_at,
     )
     payload: dict[str, Any] = msgspec.to_builtins(message)
     return payload

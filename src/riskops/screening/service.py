@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -303,6 +303,7 @@ class Fact:
     birth_date: date | None
     country: str | None
     event_id: str
+    occurred_at: datetime  # when the event says it happened
 
     @property
     def identity(self) -> tuple[str, SubjectRole, str]:
@@ -317,7 +318,7 @@ def owner_ref(name: str) -> str:
 def facts_of(event: s.Event) -> list[Fact]:
     """The subjects an event names: the KYC identity, the KYB legal name and each beneficial
     owner, a P2P order's counterparty name. Other events name none."""
-    acc, eid = event.account_id, event.event_id
+    acc, eid, at = event.account_id, event.event_id, event.occurred_at
     if isinstance(event, s.KycSubmitted | s.KycDecided):
         if not event.full_name:
             return []
@@ -331,6 +332,7 @@ def facts_of(event: s.Event) -> list[Fact]:
                 event.date_of_birth,
                 event.nationality,
                 eid,
+                at,
             )
         ]
     if isinstance(event, s.KybSubmitted | s.KybDecided):
@@ -346,6 +348,7 @@ def facts_of(event: s.Event) -> list[Fact]:
                     None,
                     event.country,
                     eid,
+                    at,
                 )
             )
         for owner in event.beneficial_owners:
@@ -359,6 +362,7 @@ def facts_of(event: s.Event) -> list[Fact]:
                     owner.date_of_birth,
                     owner.nationality,
                     eid,
+                    at,
                 )
             )
         return facts
@@ -373,6 +377,7 @@ def facts_of(event: s.Event) -> list[Fact]:
                 None,
                 None,
                 eid,
+                at,
             )
         ]
     return []
@@ -428,7 +433,8 @@ def observe(
     session.flush()
     screeners = (cache or default_cache).get(session)
     stale = [subject for subject in due if subject.screened_key != screeners.key]
-    result.merge(screen_subjects(session, stale, screeners, now=now))
+    occurred = {stored[f.identity].id: f.occurred_at for f in latest.values()}
+    result.merge(screen_subjects(session, stale, screeners, now=now, occurred=occurred))
     return result
 
 
@@ -444,6 +450,7 @@ def _bounded(fact: Fact) -> Fact:
         fact.birth_date,
         country,
         fact.event_id[:128],
+        fact.occurred_at,
     )
 
 
@@ -504,9 +511,12 @@ def screen_subjects(
     screeners: Screeners,
     *,
     now: datetime | None = None,
+    occurred: Mapping[int, datetime] | None = None,
 ) -> Screened:
     """Screen ``subjects`` against every current list, store the hits whose key is new, tell
-    each new hit on ``HIT_RAISED``, and mark the subjects screened against ``screeners``."""
+    each new hit on ``HIT_RAISED``, and mark the subjects screened against ``screeners``.
+    ``occurred`` gives, by subject id, when the event that named it happened: the time its
+    hits' case alerts carry (default: now, as for a rescreen after a list change)."""
     now = now or utcnow()
     result = Screened(subjects=len(subjects))
     if not subjects:
@@ -523,7 +533,11 @@ def screen_subjects(
     if new_ids:
         result.hits = repo.get_hits(session, new_ids)
         roles = {x.id: x.role for x in subjects}
-        messages = [hit_message(hit, roles[hit.subject_id]) for hit in result.hits]
+        at = occurred or {}
+        messages = [
+            hit_message(hit, roles[hit.subject_id], at.get(hit.subject_id, now))
+            for hit in result.hits
+        ]
         outbox.publish_many(session, HIT_RAISED, messages, now=now)
     for subject in subjects:
         subject.screened_key, subject.screened_at = screeners.key, now
