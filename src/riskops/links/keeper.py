@@ -29,7 +29,7 @@ from riskops.kernel.clock import utcnow
 from riskops.links import clusters
 from riskops.links import repository as repo
 from riskops.links.extract import Link, links_of
-from riskops.links.policy import EDGE_KINDS, JOIN, LinkPolicy, weight
+from riskops.links.policy import EDGE_KINDS, JOIN, WEAK_KINDS, LinkPolicy, weight
 
 # The topic the monitor's alerts go out on (``riskops.monitor.service.ALERT_RAISED``; the
 # monitor sits above this package, so the name is repeated here, and a test holds them
@@ -121,12 +121,9 @@ class LinkKeeper:
         if not batch:
             return result
         now = now or utcnow()
-        rows = [
-            {"kind": k, "value": v, "account_id": a, "first_seen": f, "last_seen": t}
-            for (a, k, v), (f, t) in batch.items()
-        ]
+        rows = [(k, v, a, f, t) for (a, k, v), (f, t) in batch.items()]
         new = repo.insert_new_links(session, rows)
-        repo.touch_links(session, [r for r in rows if _key(r) not in new])
+        repo.touch_links(session, [r for r in rows if r[:3] not in new])
         result.written, result.new = len(rows), len(new)
         self._stage(session, batch)
         if not new:
@@ -209,8 +206,17 @@ class LinkKeeper:
                             (strong if w >= JOIN else candidates).add(p)
         weak = candidates - strong
         if weak:
+            # Two accounts that share a strong value (not a hub) are in one cluster already,
+            # so a weak pair across clusters can only add up weak values: read only those.
             involved = {a for p in weak for a in p}
-            links = [(a, k, v) for a, k, v, *_ in repo.values_of(session, involved, hubs=False)]
+            cluster_of = repo.clusters_of(session, involved)
+            weak = {
+                (a, b)
+                for a, b in weak
+                if cluster_of.get(a) is None or cluster_of.get(a) != cluster_of.get(b)
+            }
+            involved = {a for p in weak for a in p}
+            links = repo.weak_links_of(session, involved, WEAK_KINDS)
             weights = clusters.pair_weights(links)
             strong.update(p for p in weak if weights.get(p, 0.0) >= JOIN - 1e-9)
         return sorted(strong)
@@ -252,11 +258,9 @@ class LinkKeeper:
         return len(messages)
 
 
-def _key(row: dict[str, Any]) -> tuple[str, ...]:
-    return (row["kind"], row["value"], row["account_id"])
-
-
-def _value_counts(batch: dict[Link, list[datetime]], fresh: list[Link]) -> list[dict[str, Any]]:
+def _value_counts(
+    batch: dict[Link, list[datetime]], fresh: list[Link]
+) -> list[tuple[str, str, int, datetime, datetime]]:
     counts: dict[tuple[str, str], list[Any]] = {}
     for link in fresh:
         _, kind, value = link
@@ -268,10 +272,7 @@ def _value_counts(batch: dict[Link, list[datetime]], fresh: list[Link]) -> list[
             entry[0] += 1
             entry[1] = min(entry[1], first)
             entry[2] = max(entry[2], first)
-    return [
-        {"kind": k, "value": v, "accounts": n, "first_seen": f, "last_joined": j}
-        for (k, v), (n, f, j) in counts.items()
-    ]
+    return [(k, v, n, f, j) for (k, v), (n, f, j) in counts.items()]
 
 
 def _clusters_using(session: Session, hubs: set[tuple[str, str]]) -> set[str]:

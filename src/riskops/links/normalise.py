@@ -1,12 +1,14 @@
 """One spelling per value, so the same phone, email, address or IP links whatever its form.
 
 Pure functions; each returns None for a value that cannot be a link (empty, unparseable).
+Each remembers its last answers: the monitor sees the same IPs and emails again and again.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 # Providers that ignore dots in the local part (Gmail); their second domain is the same box.
 _DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
@@ -15,6 +17,7 @@ _HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _BECH32_PREFIXES = ("bc1", "tb1", "ltc1", "bcrt1")
 
 
+@lru_cache(maxsize=1 << 16)
 def email(value: str | None) -> str | None:
     """Lower case, ``+tag`` dropped, and Gmail's dots dropped (``googlemail.com`` is
     ``gmail.com``): ``John.Doe+x@GoogleMail.com`` -> ``johndoe@gmail.com``."""
@@ -34,6 +37,7 @@ def email(value: str | None) -> str | None:
     return f"{local}@{domain}"
 
 
+@lru_cache(maxsize=1 << 16)
 def phone(value: str | None) -> str | None:
     """Digits only, with ``+`` for an international number (``00`` read as ``+``):
     ``+44 (20) 7946-0018`` -> ``+442079460018``. Fewer than 6 digits is no phone."""
@@ -49,6 +53,7 @@ def phone(value: str | None) -> str | None:
     return f"+{digits}" if international else digits
 
 
+@lru_cache(maxsize=1 << 16)
 def ip(value: str | None) -> str | None:
     """The address in its compressed form; an IPv4-mapped IPv6 address as IPv4."""
     if not value:
@@ -62,6 +67,7 @@ def ip(value: str | None) -> str | None:
     return address.compressed
 
 
+@lru_cache(maxsize=1 << 16)
 def ip_net(value: str | None) -> str | None:
     """The /24 (IPv4) or /64 (IPv6) network of an address: ``203.0.113.7`` ->
     ``203.0.113.0/24``."""
@@ -72,6 +78,7 @@ def ip_net(value: str | None) -> str | None:
     return ipaddress.ip_network(f"{canonical}/{prefix}", strict=False).compressed
 
 
+@lru_cache(maxsize=1 << 16)
 def address(value: str | None) -> str | None:
     """A crypto address: hex (EVM) and bech32 addresses are case-insensitive, so lower
     case; base58 and others are case-sensitive and kept as they are."""

@@ -53,6 +53,8 @@ WEIGHTS: Mapping[Kind, float] = {
     Kind.IP_NET: 0.0,
 }
 
+WEAK_KINDS = frozenset(k.value for k, w in WEIGHTS.items() if 0 < w < JOIN)
+
 # A /24 holds a whole street's customers of one provider: a hub much later than one address.
 _HUB_BY_KIND: Mapping[Kind, int] = {Kind.IP_NET: 250}
 
@@ -68,8 +70,10 @@ class LinkPolicy:
     # ``alert_growth`` since its last alert.
     alert_size: int = 3
     alert_growth: int = 2
-    # The monitor rewrites an account's last use of a value at most this often (seconds).
-    last_seen_every: float = 3600.0
+    # The monitor rewrites an account's last use of a value at most this often (seconds):
+    # ``last_seen`` is exact to a day, which is what "when did they share it" needs, and
+    # most events then write nothing.
+    last_seen_every: float = 86_400.0
 
     def hub_limit(self, kind: str) -> int:
         return self.hub_by_kind.get(Kind(kind), self.hub_accounts)

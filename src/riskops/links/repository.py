@@ -9,10 +9,10 @@ its ``(account, kind, value)`` index for an account's values.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, tuple_, update
+from sqlalchemy import and_, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -38,59 +38,151 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
 # --- the monitor's writes -------------------------------------------------------------
 
 
-def insert_new_links(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[str, ...]]:
-    """Insert ``{kind, value, account_id, first_seen, last_seen}`` rows that are new; return
-    the (kind, value, account_id) of those inserted (the others existed)."""
+# The monitor's writes go to the driver as they are (SQLite: tuples with times in
+# SQLAlchemy's SQLite text format, so min/max compare them as the ORM stores them;
+# PostgreSQL: one statement over arrays), without SQLAlchemy's per-row parameter and type
+# processing: they run in every batch of the monitor.
+_LINK_COLUMNS = "kind, value, account_id, first_seen, last_seen"
+_VALUE_COLUMNS = "kind, value, accounts, hub, first_seen, last_joined"
+_UNNEST_LINKS = (
+    "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], "
+    "%s::timestamptz[], %s::timestamptz[])"
+)
+_TOUCH = (
+    "ON CONFLICT (kind, value, account_id) DO UPDATE SET "
+    "first_seen = {least}(account_links.first_seen, excluded.first_seen), "
+    "last_seen = {greatest}(account_links.last_seen, excluded.last_seen)"
+)
+_COUNT = (
+    "ON CONFLICT (kind, value) DO UPDATE SET "
+    "accounts = link_values.accounts + excluded.accounts, "
+    "first_seen = {least}(link_values.first_seen, excluded.first_seen), "
+    "last_joined = {greatest}(link_values.last_joined, excluded.last_joined) "
+    "RETURNING kind, value, accounts, hub"
+)
+
+LinkRow = tuple[str, str, str, datetime, datetime]  # kind, value, account, first, last
+
+
+def _sqlite_time(at: datetime) -> str:
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    return at.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_rows(rows: Sequence[tuple[Any, ...]], times: Sequence[int]) -> list[Any]:
+    out: list[Any] = []
+    for row in rows:
+        values = list(row)
+        for i in times:
+            values[i] = _sqlite_time(values[i])
+        out.extend(values)
+    return out
+
+
+def _placeholders(n_rows: int, width: int) -> str:
+    one = "(" + ", ".join("?" * width) + ")"
+    return ", ".join([one] * n_rows)
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+def insert_new_links(session: Session, rows: Sequence[LinkRow]) -> set[tuple[str, str, str]]:
+    """Insert the ``(kind, value, account_id, first_seen, last_seen)`` rows that are new;
+    return the (kind, value, account_id) of those inserted (the others existed)."""
+    new: set[tuple[str, str, str]] = set()
     if not rows:
-        return set()
-    t = AccountLink.__table__
-    stmt = (
-        _insert(session, t).on_conflict_do_nothing().returning(t.c.kind, t.c.value, t.c.account_id)
-    )
-    new: set[tuple[str, ...]] = set()
-    for part in _chunks(rows, 2_000):
-        new.update(tuple(r) for r in session.execute(stmt, list(part)))
+        return new
+    connection = session.connection()
+    for part in _chunks(rows, 1_000):
+        if connection.dialect.name == "postgresql":
+            result = connection.exec_driver_sql(
+                f"INSERT INTO account_links ({_LINK_COLUMNS}) {_UNNEST_LINKS} "
+                "ON CONFLICT DO NOTHING RETURNING kind, value, account_id",
+                tuple(_columns(part, 5)),
+            )
+        else:
+            result = connection.exec_driver_sql(
+                f"INSERT INTO account_links ({_LINK_COLUMNS}) VALUES "
+                f"{_placeholders(len(part), 5)} ON CONFLICT DO NOTHING "
+                "RETURNING kind, value, account_id",
+                tuple(_sqlite_rows(part, (3, 4))),
+            )
+        new.update((k, v, a) for k, v, a in result)
     return new
 
 
-def touch_links(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def touch_links(session: Session, rows: Sequence[LinkRow]) -> None:
     """Widen existing links' first/last seen to include the rows' times."""
     if not rows:
         return
-    t = AccountLink.__table__
-    ins = _insert(session, t)
-    least, greatest = (func.least, func.greatest) if _pg(session) else (func.min, func.max)
-    stmt = ins.on_conflict_do_update(
-        index_elements=[t.c.kind, t.c.value, t.c.account_id],
-        set_={
-            "first_seen": least(t.c.first_seen, ins.excluded.first_seen),
-            "last_seen": greatest(t.c.last_seen, ins.excluded.last_seen),
-        },
-    )
-    session.execute(stmt, list(rows))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        touch = _TOUCH.format(least="LEAST", greatest="GREATEST")
+        connection.exec_driver_sql(
+            f"INSERT INTO account_links ({_LINK_COLUMNS}) {_UNNEST_LINKS} {touch}",
+            tuple(_columns(rows, 5)),
+        )
+    else:
+        touch = _TOUCH.format(least="min", greatest="max")
+        params = [(k, v, a, _sqlite_time(f), _sqlite_time(last)) for k, v, a, f, last in rows]
+        connection.exec_driver_sql(
+            f"INSERT INTO account_links ({_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?) {touch}", params
+        )
 
 
-def count_values(session: Session, rows: Sequence[dict[str, Any]]) -> dict[Key, tuple[int, bool]]:
-    """Add ``accounts`` new users to each ``{kind, value, accounts, first_seen, last_joined}``
-    (creating the value); returns each value's (accounts, hub) after the change."""
-    if not rows:
-        return {}
-    t = LinkValue.__table__
-    ins = _insert(session, t)
-    least, greatest = (func.least, func.greatest) if _pg(session) else (func.min, func.max)
-    stmt = ins.on_conflict_do_update(
-        index_elements=[t.c.kind, t.c.value],
-        set_={
-            "accounts": t.c.accounts + ins.excluded.accounts,
-            "first_seen": least(t.c.first_seen, ins.excluded.first_seen),
-            "last_joined": greatest(t.c.last_joined, ins.excluded.last_joined),
-        },
-    ).returning(t.c.kind, t.c.value, t.c.accounts, t.c.hub)
+def count_values(
+    session: Session, rows: Sequence[tuple[str, str, int, datetime, datetime]]
+) -> dict[Key, tuple[int, bool]]:
+    """Add ``accounts`` new users to each ``(kind, value, accounts, first_seen,
+    last_joined)`` (creating the value); returns each value's (accounts, hub) after."""
     out: dict[Key, tuple[int, bool]] = {}
-    for part in _chunks(rows, 2_000):
-        params = [{**r, "hub": False} for r in part]
-        for kind, value, accounts, hub in session.execute(stmt, params):
+    if not rows:
+        return out
+    connection = session.connection()
+    for part in _chunks(rows, 1_000):
+        if connection.dialect.name == "postgresql":
+            cols = _columns(part, 5)
+            result = connection.exec_driver_sql(
+                f"INSERT INTO link_values ({_VALUE_COLUMNS}) SELECT k, v, n, false, f, j FROM "
+                "unnest(%s::varchar[], %s::varchar[], %s::int[], %s::timestamptz[], "
+                "%s::timestamptz[]) AS t(k, v, n, f, j) "
+                + _COUNT.format(least="LEAST", greatest="GREATEST"),
+                tuple(cols),
+            )
+        else:
+            params: list[Any] = []
+            for kind, value, accounts, first, last in part:
+                params += [kind, value, accounts, 0, _sqlite_time(first), _sqlite_time(last)]
+            result = connection.exec_driver_sql(
+                f"INSERT INTO link_values ({_VALUE_COLUMNS}) VALUES "
+                f"{_placeholders(len(part), 6)} " + _COUNT.format(least="min", greatest="max"),
+                tuple(params),
+            )
+        for kind, value, accounts, hub in result:
             out[(kind, value)] = (int(accounts), bool(hub))
+    return out
+
+
+def weak_links_of(
+    session: Session, accounts: Collection[str], kinds: Collection[str]
+) -> list[tuple[str, str, str]]:
+    """The accounts' links of the given kinds that are not hubs: (account, kind, value).
+
+    The kinds are filtered here, not in SQL: a condition on ``kind`` lets SQLite's planner
+    walk the primary key (kind first) over every link of those kinds instead of the
+    account index; an account has a few dozen links at most."""
+    out: list[tuple[str, str, str]] = []
+    a, v = AccountLink, LinkValue
+    for part in _chunks(sorted(accounts)):
+        stmt = (
+            select(a.account_id, a.kind, a.value)
+            .join(v, and_(v.kind == a.kind, v.value == a.value))
+            .where(a.account_id.in_(part), v.hub.is_(False))
+        )
+        out.extend((acc, k, val) for acc, k, val in session.execute(stmt) if k in kinds)
     return out
 
 
