@@ -37,7 +37,7 @@ def phone_country(text: str, region: str | None = None) -> str | None:
     return phone_intel(text, region).country
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def phone_intel(text: str, region: str | None = None) -> PhoneIntel:
     """What the numbering plan says of ``text``. A number without ``+`` needs ``region``
     (ISO-2, e.g. the KYC country) to be read as a national number. Never raises."""

@@ -40,7 +40,7 @@ from riskops.intel.sources import Source
 
 # Given a lookup key (``addresses.lookup_key``), the lists that name the address.
 ListedProvider = Callable[[str], Sequence[Listing]]
-_ANSWERS = 100_000  # LRU size: answers are small; the same IPs and addresses recur
+_ANSWERS = 50_000  # LRU size: about 1.1 kB an answer (55 MB full); IPs, addresses recur
 
 
 class ListedAddresses:
