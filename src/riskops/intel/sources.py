@@ -121,3 +121,11 @@ def npm_package(folder: Path) -> tuple[str | None, str | None]:
     except ValueError:
         when = None
     return version, when
+
+
+# Address validity is computed, not looked up: the "source" is the chains' published rules.
+ADDRESS_RULES = Source(
+    "the chains' address rules: base58check, bech32/bech32m (BIP-173, BIP-350), EIP-55",
+    licence=None,
+    url="https://github.com/bitcoin/bips/blob/master/bip-0350.mediawiki",
+)
