@@ -119,7 +119,7 @@ TARGETS: dict[str, Target] = {
             ),
             Scope("src/riskops/auth/permissions.py", ("require_second_person",)),
         ),
-        ("tests/accounts/test_controls.py",),
+        ("tests/accounts/test_controls.py", "tests/accounts/test_controls_mutants.py"),
         ("-k", "not postgres"),
     ),
     "ingestion": Target(
