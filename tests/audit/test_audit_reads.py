@@ -255,9 +255,9 @@ def test_an_accounts_timeline_is_audited_on_the_console(
 ) -> None:
     """The timeline (the account page and its partial) shows the account's events: one
     entry naming them; a page with no events records nothing."""
-    from riskops.accounts import service as accounts
     from riskops.events import schemas as s
     from riskops.events.service import ingest
+    from riskops.investigation.timeline import timeline
 
     with unit_of_work(session_factory(engine)) as session:
         created = s.AccountCreated(
@@ -278,7 +278,7 @@ def test_an_accounts_timeline_is_audited_on_the_console(
     ]
     analyst = Principal.for_user(97, "ivy", Role.ANALYST)
     with unit_of_work(session_factory(engine)) as session:
-        page = accounts.timeline(session, analyst, "acct-1")
+        page = timeline(session, analyst, "acct-1")
     assert [item.event_id for item in page.rows] == ["acct-1-created"]
     assert len(_entries(engine, "account.timeline")) == 2
 

@@ -1,33 +1,15 @@
-"""All SQL of the accounts package: the account 360, restrictions and account actions.
-Functions take the caller's session and never commit.
-
-Every query is bounded (a limit, or a window of 30 days on one account) and finds the
-account's events through the monitor's timeline (``account_seqs``): an account page costs a
-fixed handful of queries, whatever the history.
+"""All SQL of the accounts package's controls: restrictions and account actions.
+Functions take the caller's session and never commit. (The account 360 reads each domain's
+own repository: ``riskops.investigation``.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    CompoundSelect,
-    Integer,
-    Numeric,
-    Select,
-    cast,
-    func,
-    or_,
-    select,
-    union_all,
-    update,
-)
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from riskops.accounts.models import (
@@ -35,73 +17,8 @@ from riskops.accounts.models import (
     AccountActionStatus,
     Restriction,
 )
-from riskops.cases.models import Case, CaseAlert, CaseStatus
-from riskops.events.models import EventRecord
-from riskops.monitor.models import AccountEvent, Decision, Hold, HoldStatus
-from riskops.monitor.repository import unmonitored
 
-EVENTS = EventRecord.__table__
-PROFILE_TYPES = ("account.created", "kyb.submitted", "kyb.decided", "kyc.submitted", "kyc.decided")
-FLOW_TYPES = ("deposit", "withdrawal.requested")
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def account_seqs(session: Session, account_id: str) -> Select[Any] | CompoundSelect[Any]:
-    """The seqs of the account's own events, for ``EVENTS.c.seq.in_(...)``: the monitor's
-    timeline (``AccountEvent``) up to its checkpoint, and the log's tail after it, events
-    not monitored yet, read by a range of ``seq`` (the log has no account index, ADR 0013).
-    Every monitor batch writes the timeline of its events with its checkpoint, so the
-    furthest checkpoint bounds what the timeline holds. If the monitor moves on between
-    the two reads, an event may be named twice, which ``IN`` ignores; none is missed."""
-    timeline = select(AccountEvent.seq).where(AccountEvent.account_id == account_id)
-    tail = unmonitored(session)
-    if tail is None:
-        return timeline
-    return union_all(timeline, select(EVENTS.c.seq).where(tail, EVENTS.c.account_id == account_id))
-
-
-def profile_payloads(session: Session, account_id: str, limit: int = 50) -> list[tuple[str, str]]:
-    """``(type, payload)`` of the account's identity events, oldest first."""
-    stmt = (
-        select(EVENTS.c.type, EVENTS.c.payload)
-        .where(
-            EVENTS.c.seq.in_(account_seqs(session, account_id)), EVENTS.c.type.in_(PROFILE_TYPES)
-        )
-        .order_by(EVENTS.c.seq)
-        .limit(limit)
-    )
-    return [(row[0], row[1]) for row in session.connection().execute(stmt)]
-
-
-def has_events(session: Session, account_id: str) -> bool:
-    stmt = account_seqs(session, account_id).limit(1)
-    return session.connection().execute(stmt).first() is not None
-
-
-def _usd_cents(session: Session) -> ColumnElement[Any]:
-    """The event's ``usd_value`` in integer cents, read from the JSON payload (exact)."""
-    if _dialect(session) == "postgresql":
-        usd = cast(cast(EVENTS.c.payload, JSONB)["usd_value"].astext, Numeric(20, 2))
-        return cast(func.round(usd * 100), BigInteger)
-    # SQLite reads the decimal text as a double; rounding the cents makes each term exact.
-    return cast(func.round(func.json_extract(EVENTS.c.payload, "$.usd_value") * 100), Integer)
-
-
-def flows_since(session: Session, account_id: str, since: datetime) -> dict[str, tuple[int, int]]:
-    """``{type: (count, usd_cents)}`` of deposits and withdrawals since ``since``."""
-    stmt = (
-        select(EVENTS.c.type, func.count(), func.coalesce(func.sum(_usd_cents(session)), 0))
-        .where(
-            EVENTS.c.seq.in_(account_seqs(session, account_id)),
-            EVENTS.c.type.in_(FLOW_TYPES),
-            EVENTS.c.occurred_at >= since,
-        )
-        .group_by(EVENTS.c.type)
-    )
-    return {row[0]: (int(row[1]), int(row[2])) for row in session.connection().execute(stmt)}
+# --- restrictions ---------------------------------------------------------------------
 
 
 def active_restrictions(session: Session, account_id: str, now: datetime) -> list[Restriction]:
@@ -115,102 +32,6 @@ def active_restrictions(session: Session, account_id: str, now: datetime) -> lis
         .order_by(Restriction.id)
     )
     return list(session.scalars(stmt))
-
-
-def holds_of(session: Session, account_id: str, limit: int = 20) -> list[Hold]:
-    """Held withdrawals first, then the most recent resolved ones."""
-    held_first = (Hold.status != HoldStatus.HELD).asc()
-    stmt = (
-        select(Hold)
-        .where(Hold.account_id == account_id)
-        .order_by(held_first, Hold.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
-def cases_of(session: Session, account_id: str, limit: int = 20) -> list[Case]:
-    """The account's cases, open one first, then newest."""
-    open_first = (Case.status == CaseStatus.CLOSED).asc()
-    stmt = (
-        select(Case)
-        .where(Case.account_id == account_id)
-        .order_by(open_first, Case.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
-def recent_alerts(session: Session, account_id: str, limit: int = 10) -> list[CaseAlert]:
-    stmt = (
-        select(CaseAlert)
-        .where(CaseAlert.account_id == account_id)
-        .order_by(CaseAlert.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
-def timeline_rows(
-    session: Session,
-    account_id: str,
-    *,
-    types: Sequence[str] | None,
-    before_seq: int | None,
-    limit: int,
-) -> list[Any]:
-    """``(seq, event_id, type, occurred_at, payload)`` newest first (by ``seq``)."""
-    stmt = select(
-        EVENTS.c.seq, EVENTS.c.event_id, EVENTS.c.type, EVENTS.c.occurred_at, EVENTS.c.payload
-    ).where(EVENTS.c.seq.in_(account_seqs(session, account_id)))
-    if types:
-        stmt = stmt.where(EVENTS.c.type.in_(list(types)))
-    if before_seq is not None:
-        stmt = stmt.where(EVENTS.c.seq < before_seq)
-    stmt = stmt.order_by(EVENTS.c.seq.desc()).limit(limit)
-    return list(session.connection().execute(stmt))
-
-
-def decisions_for(session: Session, event_ids: Iterable[str]) -> dict[str, Decision]:
-    """The monitor's decision on each event (row 0, the event's own row), by event id."""
-    ids = list(event_ids)
-    if not ids:
-        return {}
-    stmt = select(Decision).where(Decision.event_id.in_(ids), Decision.row == 0)
-    return {d.event_id: d for d in session.scalars(stmt)}
-
-
-def cents(value: int) -> Decimal:
-    return (Decimal(value) / 100).quantize(Decimal("0.01"))
-
-
-def open_cases_for(session: Session, account_ids: Iterable[str]) -> dict[str, Case]:
-    """The open case of each account (at most one each), by account id."""
-    ids = sorted(set(account_ids))
-    if not ids:
-        return {}
-    stmt = select(Case).where(Case.account_id.in_(ids), Case.status != CaseStatus.CLOSED)
-    return {c.account_id: c for c in session.scalars(stmt) if c.account_id is not None}
-
-
-def held_withdrawals(session: Session, limit: int, offset: int) -> list[Hold]:
-    """Withdrawals still held, oldest first (the index on status, id serves it)."""
-    stmt = (
-        select(Hold)
-        .where(Hold.status == HoldStatus.HELD)
-        .order_by(Hold.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(session.scalars(stmt))
-
-
-def count_held(session: Session) -> int:
-    stmt = select(func.count()).select_from(Hold).where(Hold.status == HoldStatus.HELD)
-    return int(session.scalar(stmt) or 0)
-
-
-# --- restrictions ---------------------------------------------------------------------
 
 
 def add(session: Session, row: Restriction | AccountAction) -> Any:

@@ -244,6 +244,29 @@ def open_cases_of(
     return {c.account_id: c for c in rows if c.account_id is not None}
 
 
+def cases_of_account(session: Session, account_id: str, limit: int = 20) -> list[Case]:
+    """The account's cases, the open one first, then newest."""
+    open_first = (Case.status == CaseStatus.CLOSED).asc()
+    stmt = (
+        select(Case)
+        .where(Case.account_id == account_id)
+        .order_by(open_first, Case.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def recent_alerts_of_account(session: Session, account_id: str, limit: int = 10) -> list[CaseAlert]:
+    """The account's newest case alerts, in a case or not."""
+    stmt = (
+        select(CaseAlert)
+        .where(CaseAlert.account_id == account_id)
+        .order_by(CaseAlert.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Append case events in one multi-row INSERT, in the order given."""
     if rows:

@@ -118,7 +118,7 @@ def _escape(value: str) -> str:
 
 def known_accounts(session: Session, account_ids: Collection[str]) -> set[str]:
     """The given ids that have at least one event in the log: in the monitor's account
-    timeline, or in the log's tail it has not read yet (see ``accounts.repository``)."""
+    timeline, or in the log's tail it has not read yet (see ``monitor.repository.account_seqs``)."""
     ids = list(dict.fromkeys(account_ids))
     found: set[str] = set()
     tail = unmonitored(session)

@@ -136,7 +136,7 @@ class AccountEvent(Base):
 
     A read model of the log kept by the monitor, written in each batch's transaction with
     its checkpoint, so it holds every event up to the checkpoint; readers add the log's
-    tail after it (``accounts.repository.account_seqs``). The log itself carries no
+    tail after it (``monitor.repository.account_seqs``). The log itself carries no
     account index: each event's insert would be a random B-tree insert on the bulk
     ingestion path (ADR 0013).
     """

@@ -8,21 +8,29 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    CompoundSelect,
+    Integer,
+    Numeric,
     Select,
     Table,
     and_,
     bindparam,
+    cast,
     func,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from riskops.events.models import EventRecord
 from riskops.monitor.models import (
+    AccountEvent,
     Alert,
     Decision,
     Hold,
@@ -331,3 +339,117 @@ def outcome_counts(session: Session) -> list[tuple[str, int]]:
     """Stored decisions by outcome (the decision log; plain allows are not stored)."""
     stmt = select(Decision.outcome, func.count()).group_by(Decision.outcome)
     return [(str(outcome), int(n)) for outcome, n in session.execute(stmt)]
+
+
+# --- one account's events and holds (the account 360 reads them, ADR 0013) --------------
+#
+# Every query is bounded (a limit, or a window on one account) and finds the account's
+# events through the timeline (``account_seqs``): an account page costs a fixed handful of
+# queries, whatever the history.
+
+_EVENTS = EventRecord.__table__
+
+
+def account_seqs(session: Session, account_id: str) -> Select[Any] | CompoundSelect[Any]:
+    """The seqs of the account's own events, for ``seq.in_(...)``: the timeline
+    (``AccountEvent``) up to the monitor's checkpoint, and the log's tail after it, events
+    not monitored yet, read by a range of ``seq`` (the log has no account index, ADR 0013).
+    Every monitor batch writes the timeline of its events with its checkpoint, so the
+    furthest checkpoint bounds what the timeline holds. If the monitor moves on between
+    the two reads, an event may be named twice, which ``IN`` ignores; none is missed."""
+    timeline = select(AccountEvent.seq).where(AccountEvent.account_id == account_id)
+    tail = unmonitored(session)
+    if tail is None:
+        return timeline
+    return union_all(
+        timeline, select(_EVENTS.c.seq).where(tail, _EVENTS.c.account_id == account_id)
+    )
+
+
+def account_payloads(
+    session: Session, account_id: str, types: Sequence[str], limit: int = 50
+) -> list[tuple[str, str]]:
+    """``(type, payload)`` of the account's events of ``types``, oldest first."""
+    stmt = (
+        select(_EVENTS.c.type, _EVENTS.c.payload)
+        .where(_EVENTS.c.seq.in_(account_seqs(session, account_id)), _EVENTS.c.type.in_(types))
+        .order_by(_EVENTS.c.seq)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in session.connection().execute(stmt)]
+
+
+def has_account_events(session: Session, account_id: str) -> bool:
+    stmt = account_seqs(session, account_id).limit(1)
+    return session.connection().execute(stmt).first() is not None
+
+
+def _usd_cents(session: Session) -> ColumnElement[Any]:
+    """The event's ``usd_value`` in integer cents, read from the JSON payload (exact)."""
+    if _dialect(session) == "postgresql":
+        usd = cast(cast(_EVENTS.c.payload, JSONB)["usd_value"].astext, Numeric(20, 2))
+        return cast(func.round(usd * 100), BigInteger)
+    # SQLite reads the decimal text as a double; rounding the cents makes each term exact.
+    return cast(func.round(func.json_extract(_EVENTS.c.payload, "$.usd_value") * 100), Integer)
+
+
+def account_flows_since(
+    session: Session, account_id: str, types: Sequence[str], since: datetime
+) -> dict[str, tuple[int, int]]:
+    """``{type: (count, usd_cents)}`` of the account's events of ``types`` since ``since``."""
+    stmt = (
+        select(_EVENTS.c.type, func.count(), func.coalesce(func.sum(_usd_cents(session)), 0))
+        .where(
+            _EVENTS.c.seq.in_(account_seqs(session, account_id)),
+            _EVENTS.c.type.in_(types),
+            _EVENTS.c.occurred_at >= since,
+        )
+        .group_by(_EVENTS.c.type)
+    )
+    return {row[0]: (int(row[1]), int(row[2])) for row in session.connection().execute(stmt)}
+
+
+def account_timeline(
+    session: Session,
+    account_id: str,
+    *,
+    types: Sequence[str] | None,
+    before_seq: int | None,
+    limit: int,
+) -> list[Any]:
+    """``(seq, event_id, type, occurred_at, payload)`` newest first (by ``seq``)."""
+    stmt = select(
+        _EVENTS.c.seq, _EVENTS.c.event_id, _EVENTS.c.type, _EVENTS.c.occurred_at, _EVENTS.c.payload
+    ).where(_EVENTS.c.seq.in_(account_seqs(session, account_id)))
+    if types:
+        stmt = stmt.where(_EVENTS.c.type.in_(list(types)))
+    if before_seq is not None:
+        stmt = stmt.where(_EVENTS.c.seq < before_seq)
+    stmt = stmt.order_by(_EVENTS.c.seq.desc()).limit(limit)
+    return list(session.connection().execute(stmt))
+
+
+def decisions_for(session: Session, event_ids: Iterable[str]) -> dict[str, Decision]:
+    """The decision on each event (row 0, the event's own row), by event id."""
+    ids = list(event_ids)
+    if not ids:
+        return {}
+    stmt = select(Decision).where(Decision.event_id.in_(ids), Decision.row == 0)
+    return {d.event_id: d for d in session.scalars(stmt)}
+
+
+def holds_of_account(session: Session, account_id: str, limit: int = 20) -> list[Hold]:
+    """The account's held withdrawals first, then its most recent resolved ones."""
+    held_first = (Hold.status != HoldStatus.HELD).asc()
+    stmt = (
+        select(Hold)
+        .where(Hold.account_id == account_id)
+        .order_by(held_first, Hold.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def count_holds(session: Session, status: HoldStatus) -> int:
+    stmt = select(func.count()).select_from(Hold).where(Hold.status == status)
+    return int(session.scalar(stmt) or 0)

@@ -11,10 +11,12 @@ from starlette.responses import Response
 
 from riskops.accounts import service as accounts
 from riskops.accounts.models import AccountAction, RestrictionKind
-from riskops.accounts.schemas import TimelinePage
 from riskops.auth.permissions import Permission
 from riskops.http.deps import DbSession
 from riskops.http.params import BeforeId, LongText, RowIdPath
+from riskops.investigation import service as investigation
+from riskops.investigation.schemas import TimelinePage
+from riskops.investigation.timeline import TIMELINE_TYPES, timeline
 from riskops.kernel.errors import ValidationFailed
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.search import known_account, no_account
@@ -30,7 +32,7 @@ TIMELINE_FILTERS: list[tuple[str, str]] = [
     (",".join((*MONEY, "card.chargeback")), "Money movement"),
     (",".join(ACCESS), "Access and security"),
     (",".join(IDENTITY), "Identity (account, KYC, KYB)"),
-    *[(t, t) for t in accounts.TIMELINE_TYPES],
+    *[(t, t) for t in TIMELINE_TYPES],
 ]
 
 
@@ -57,8 +59,8 @@ def account_page(
     an id riskops does not know is a "no such account" page (404), not an empty account."""
     if not known_account(db, user.principal, account_id):
         return no_account(request, account_id, searched=False)
-    summary = accounts.account_summary(db, user.principal, account_id)
-    page = accounts.timeline(db, user.principal, account_id, types=parse_types(types))
+    summary = investigation.account_summary(db, user.principal, account_id)
+    page = timeline(db, user.principal, account_id, types=parse_types(types))
     context = {
         "s": summary,
         "can_lift": user.principal.can(Permission.ACCOUNT_RESTRICT),
@@ -79,9 +81,7 @@ def timeline_rows(
     before: BeforeId = None,
 ) -> Response:
     """Rows of the timeline (htmx partial): a new filter, or the next page ("load more")."""
-    page = accounts.timeline(
-        db, user.principal, account_id, types=parse_types(types), before_seq=before
-    )
+    page = timeline(db, user.principal, account_id, types=parse_types(types), before_seq=before)
     context = {**timeline_context(page, account_id, types), "appending": before is not None}
     return render(request, "_timeline_rows.html", context)
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from riskops.accounts import service as accounts
 from riskops.accounts.models import RestrictionKind
 from riskops.auth.permissions import Permission
 from riskops.cases import decisions, lifecycle
@@ -20,6 +19,8 @@ from riskops.cases.models import ActionKind, ActionStatus
 from riskops.cases.schemas import DISMISS_REASONS, DecisionIn
 from riskops.http.deps import DbSession
 from riskops.http.params import LongText, RowIdPath
+from riskops.investigation import service as investigation
+from riskops.investigation.timeline import timeline
 from riskops.kernel.errors import ValidationFailed
 from riskops.web.console.account_pages import parse_types, timeline_context
 from riskops.web.console.routing import ConsoleRoute, PageUser, form_text, see_other
@@ -138,8 +139,8 @@ def case_page(
         "s": None,
     }
     if case.account_id is not None and principal.can(Permission.ACCOUNT_VIEW):
-        context["s"] = accounts.account_summary(db, principal, case.account_id)
-        page = accounts.timeline(db, principal, case.account_id, types=parse_types(types))
+        context["s"] = investigation.account_summary(db, principal, case.account_id)
+        page = timeline(db, principal, case.account_id, types=parse_types(types))
         context.update(timeline_context(page, case.account_id, types))
     context["held"] = case_holds.held_withdrawals(db, principal, case_id)
     return render(request, "case.html", context)

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
-from riskops.accounts import actions
 from riskops.cases.domain import QUEUE_SLA
 from riskops.http.deps import DbSession
 from riskops.http.params import LongText, Page, RowIdPath
+from riskops.investigation import service as investigation
 from riskops.monitor import service as monitor
 from riskops.web.console.routing import ConsoleRoute, PageUser, is_htmx, see_other
 from riskops.web.console.templating import render
@@ -24,7 +24,7 @@ HOLD_SLA = timedelta(minutes=QUEUE_SLA.get("held_withdrawals", 15))
 @router.get("/holds")
 def holds_page(request: Request, db: DbSession, user: PageUser, page: Page = 1) -> Response:
     """Withdrawals held by the monitor, oldest first, each with release / reject."""
-    items, total = actions.held_withdrawals(
+    items, total = investigation.held_withdrawals(
         db, user.principal, limit=PAGE, offset=(page - 1) * PAGE
     )
     context = {
@@ -52,5 +52,5 @@ def resolve_hold(
     hold = monitor.resolve_hold(db, user.principal, hold_id, action, note)
     if not is_htmx(request):
         return see_other("/holds", request)
-    item = actions.HeldWithdrawal(hold, None)
+    item = investigation.HeldWithdrawal(hold, None)
     return render(request, "_hold_row.html", {"item": item, "hold_sla": HOLD_SLA})

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from riskops.accounts import service as accounts
 from riskops.auth.permissions import Principal
 from riskops.cases import service as cases
 from riskops.http.deps import DbSession
+from riskops.investigation import service as investigation
 from riskops.kernel.bounds import MAX_DB_INT, identifier_problem
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.templating import render
@@ -60,7 +60,7 @@ def known_account(session: Session, principal: Principal, account_id: str) -> bo
     was ever accepted, so it is not looked up."""
     if identifier_problem(account_id) is not None:
         return False
-    return accounts.account_exists(session, principal, account_id)
+    return investigation.account_exists(session, principal, account_id)
 
 
 def no_account(request: Request, query: str, *, searched: bool) -> Response:

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from riskops.accounts import service as accounts
 from riskops.accounts.models import RestrictionKind
-from riskops.accounts.service import account_summary, timeline
 from riskops.audit.models import AuditEntry
 from riskops.auth.permissions import Principal, Role
 from riskops.cases.intake import ensure_default_queues, raise_alert
@@ -25,6 +24,8 @@ from riskops.events import schemas as s
 from riskops.events.models import EventRecord
 from riskops.events.service import ingest
 from riskops.intake.repository import known_accounts
+from riskops.investigation.service import account_summary
+from riskops.investigation.timeline import timeline
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import Forbidden, ValidationFailed
 from riskops.monitor import repository as monitor_repo
