@@ -97,8 +97,11 @@ def bounded_fields(cls: type[Any]) -> tuple[tuple[str, str, str], ...]:
 
 # By bound, a condition on ``v`` that most valid values meet without a call (C methods and
 # comparisons only); a value that fails it goes to the bound's check, which decides and says
-# why. The checks run for every event decoded, so they are compiled per struct into one
-# function of plain statements (``_compile``): a loop over fields cost twice as much.
+# why. A condition may also raise when it cannot tell (ArithmeticError; TypeError: a time
+# without an offset, which only the constructor lets through): the bound checks of every
+# field then decide (``_refuse_first``). The checks run for every event decoded, so they
+# are compiled per struct into one function of plain statements (``_compile``): a loop over
+# fields cost twice as much.
 _INLINE = {
     # strip() returns the string itself when there is nothing to strip (else: the check)
     "identifier": "len(v) <= ID_CHARS and v.isprintable() and v.strip() is v and v",
@@ -106,9 +109,13 @@ _INLINE = {
     "ip": "v in KNOWN_IPS or ip_fast(v)",
     "time": "EARLIEST <= v <= bounds.known_past",
     "birth_date": "False",  # rare: always the full check
-    # quantize's arguments by position: by keyword the call costs three times as much
-    "amount": "v.is_finite() and ZERO < v <= MAX_AMOUNT and v == v.quantize(STEP, None, WIDE)",
-    "usd": "v.is_finite() and ZERO <= v <= MAX_USD and v == v.quantize(CENT, None, WIDE)",
+    # A quantize in EXACT raises Inexact when it would lose digits: its result needs no
+    # comparison with v, which cost as much as the quantize (and it is no answer: 0.00 is
+    # falsy). Its arguments by position: by keyword the call costs three times as much.
+    "amount": (
+        "v.is_finite() and ZERO < v <= MAX_AMOUNT and v.quantize(STEP, None, EXACT) is not None"
+    ),
+    "usd": ("v.is_finite() and ZERO <= v <= MAX_USD and v.quantize(CENT, None, EXACT) is not None"),
 }
 assert set(_INLINE) == set(PROBLEMS), "a bound without its inline condition"
 _NAMESPACE = {
@@ -120,7 +127,7 @@ _NAMESPACE = {
     "MAX_USD": BOUNDS.max_usd_value,
     "STEP": bounds.AMOUNT_STEP,
     "CENT": bounds.CENT,
-    "WIDE": bounds.WIDE,
+    "EXACT": bounds.EXACT,
     "ip_fast": bounds.ip_fast,
     "KNOWN_IPS": bounds.KNOWN_IPS,
 }
@@ -132,15 +139,33 @@ def _refuse(bound: str, wire_name: str, value: Any) -> None:
         raise ValueError(f"`{wire_name}` {reason}")
 
 
+_FIELDS: dict[type, tuple[tuple[str, str, str], ...]] = {}
+
+
+def _refuse_first(obj: msgspec.Struct) -> None:
+    """The bound checks of every field of ``obj``, in order, without the inline
+    conditions: the first refusal raises (the compiled check's answer, when a condition
+    could not tell)."""
+    fields = _FIELDS.get(obj.__class__)
+    if fields is None:
+        fields = _FIELDS[obj.__class__] = bounded_fields(obj.__class__)
+    for name, wire_name, bound in fields:
+        value = getattr(obj, name)
+        if value is not None:
+            _refuse(bound, wire_name, value)
+
+
 def _compile(cls: type[msgspec.Struct]) -> Callable[[Any], None]:
     """The bound checks of a struct's fields as one function (see ``_INLINE``)."""
-    lines = ["def check(self):"]
+    lines = ["def check(self):", "    try:"]
     for name, wire_name, bound in bounded_fields(cls):
-        lines.append(f"    v = self.{name}")
-        lines.append(f"    if v is not None and not ({_INLINE[bound]}):")
-        lines.append(f"        refuse({bound!r}, {wire_name!r}, v)")
+        lines.append(f"        v = self.{name}")
+        lines.append(f"        if v is not None and not ({_INLINE[bound]}):")
+        lines.append(f"            refuse({bound!r}, {wire_name!r}, v)")
+    lines.append("    except (ArithmeticError, TypeError):")
+    lines.append("        refuse_first(self)")
     lines.append("    return None")
-    namespace = {**_NAMESPACE, "refuse": _refuse}
+    namespace = {**_NAMESPACE, "refuse": _refuse, "refuse_first": _refuse_first}
     exec("\n".join(lines), namespace)
     return cast("Callable[[Any], None]", namespace["check"])
 
