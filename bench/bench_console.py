@@ -3,7 +3,7 @@
 Builds (once; kept in the PostgreSQL schema ``bench_console`` and reused while its sizes
 match) an exchange of 100k accounts and about 1M events through the real path: simulate,
 ingest, monitor (monitor alerts become cases in the same transactions), then tops the case
-count up to 50k with alerts from the other sources through ``cases.intake.raise_alert``.
+count up to 50k with alerts from the other sources through ``cases.alert_intake.raise_alert``.
 
 Then measures, in-process (server time, no network):
 - the queue page, case page and account page of the console (p95 over random picks);
@@ -94,7 +94,7 @@ def _top_up(engine: Any, wanted: int, log: Callable[[str], None]) -> None:
     ``wanted`` cases exist: through the real intake, in batches of 500 per transaction."""
     from sqlalchemy import text
 
-    from riskops.cases.intake import raise_alerts
+    from riskops.cases.alert_intake import raise_alerts
     from riskops.cases.models import AlertSource
     from riskops.cases.schemas import AlertIn
     from riskops.kernel.db import session_factory, unit_of_work

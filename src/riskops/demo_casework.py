@@ -33,8 +33,8 @@ from riskops.auth.models import User
 from riskops.auth.permissions import Permission, Principal, Role
 from riskops.auth.service import create_api_token, create_user, user_principal
 from riskops.cases import decisions
+from riskops.cases.alert_intake import ensure_default_queues
 from riskops.cases.holds import held_withdrawals
-from riskops.cases.intake import ensure_default_queues
 from riskops.cases.models import ActionKind, Case, CaseStatus
 from riskops.cases.repository import alerts_of, get_queue
 from riskops.cases.schemas import DecisionIn, HoldChoice, NoteSections

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from riskops.accounts.models import Restriction, RestrictionKind
 from riskops.auth.permissions import Role
-from riskops.cases.intake import ensure_default_queues, raise_alert
+from riskops.cases.alert_intake import ensure_default_queues, raise_alert
 from riskops.cases.models import AlertSource
 from riskops.cases.schemas import AlertIn
 from riskops.kernel.config import Settings

@@ -26,7 +26,7 @@ from riskops.accounts.models import (
 from riskops.accounts.watch import AccountWatch
 from riskops.audit.models import AuditEntry
 from riskops.auth.permissions import Principal, Role
-from riskops.cases.intake import drain_outbox
+from riskops.cases.alert_intake import drain_outbox
 from riskops.cases.models import Case, CaseAlert
 from riskops.events import schemas as s
 from riskops.kernel import outbox

@@ -178,7 +178,7 @@ def test_reading_an_accounts_restrictions_is_audited(
 def test_case_and_mail_lists_record_what_they_show(engine: Engine, client: TestClient) -> None:
     """The queue's cases, one's own cases and received mail: each list read writes one entry
     per account (or message) it showed, through the API as through the console."""
-    from riskops.cases.intake import ensure_default_queues, raise_alert
+    from riskops.cases.alert_intake import ensure_default_queues, raise_alert
     from riskops.cases.models import AlertSource
     from riskops.cases.schemas import AlertIn
     from riskops.intake.service import receive_email
@@ -288,7 +288,7 @@ def test_approvals_read_through_the_api_are_audited(
 ) -> None:
     """The actions waiting for a second person name the account they act on: one entry per
     account shown; an empty page records nothing."""
-    from riskops.cases.intake import ensure_default_queues, raise_alert
+    from riskops.cases.alert_intake import ensure_default_queues, raise_alert
     from riskops.cases.models import AlertSource
     from riskops.cases.schemas import AlertIn
 

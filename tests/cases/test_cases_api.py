@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from riskops.auth.permissions import Role
 from riskops.auth.service import TOKENS
-from riskops.cases import intake
+from riskops.cases import alert_intake
 from riskops.cases.tasks import drain
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
@@ -44,8 +44,8 @@ def app(engine: Engine, tmp_path: Path) -> Iterator[FastAPI]:
     with unit_of_work(session_factory(engine)) as session:
         for name, role in (("ana", Role.ANALYST), ("sen", Role.SENIOR_ANALYST)):
             make_user(session, name, role)
-        intake.raise_alert(session, alert("r1", account="a", severity=80))
-        intake.raise_alert(session, alert("r2", account="b", severity=20))
+        alert_intake.raise_alert(session, alert("r1", account="a", severity=80))
+        alert_intake.raise_alert(session, alert("r2", account="b", severity=20))
     yield create_app(Container(Settings(data_dir=tmp_path), engine), start_background=False)
     TOKENS.clear()
 
@@ -134,7 +134,7 @@ def _held(engine: Engine, event_id: str, usd: str) -> int:
     event = withdrawal(event_id, "h", usd)
     with unit_of_work(session_factory(engine)) as session:
         monitor.process_batch(session, Monitor(FakeEvaluator()), records([event]))
-        intake.drain_outbox(session)
+        alert_intake.drain_outbox(session)
         return monitor_repo.hold_ids(session, [event_id])[event_id]
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from riskops.accounts import service as accounts
 from riskops.accounts.models import RestrictionKind
 from riskops.auth.permissions import Principal
-from riskops.cases import decisions, intake, lifecycle, service
+from riskops.cases import alert_intake, decisions, lifecycle, service
 from riskops.cases.models import ActionKind, ActionStatus, Case, CaseOutcome, CaseStatus
 from riskops.cases.schemas import DecisionIn, NoteSections
 from riskops.kernel.clock import utcnow
@@ -41,7 +41,7 @@ def decision(action: ActionKind, **params: Any) -> DecisionIn:
 
 
 def taken_case(session: Session, user: Principal, ref: str = "r1", account: str = "a") -> Case:
-    intake.raise_alert(session, alert(ref, account=account), now=T0)
+    alert_intake.raise_alert(session, alert(ref, account=account), now=T0)
     case = service.take_next(session, user, now=T0)
     assert case is not None
     return case
@@ -53,7 +53,7 @@ def monitor_decides(session: Session, events: list, start: int) -> list:
     result = monitor.process_batch(
         session, mon, records(events, start), keep={e.event_id for e in events}
     )
-    intake.drain_outbox(session)  # its case alerts become cases, in this transaction here
+    alert_intake.drain_outbox(session)  # its case alerts become cases, in this transaction here
     return result.decisions
 
 
@@ -337,7 +337,7 @@ def test_reopen_refuses_when_the_account_has_another_open_case(engine: Engine) -
         decisions.decide(
             session, u["ana"], case.id, decision(ActionKind.DISMISS, reason_code="other")
         )
-        intake.raise_alert(session, alert("r2", account="a"), now=at(5))
+        alert_intake.raise_alert(session, alert("r2", account="a"), now=at(5))
         with pytest.raises(Conflict):
             lifecycle.reopen(session, u["sen"], case.id, "second look")
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from riskops.accounts.models import RestrictionKind
 from riskops.audit.models import AuditEntry
 from riskops.auth.permissions import Principal, Role
-from riskops.cases import decisions, holds, intake, repository, service
+from riskops.cases import alert_intake, decisions, holds, repository, service
 from riskops.cases.models import ActionKind, Case, CaseOutcome, CaseStatus
 from riskops.cases.schemas import DecisionIn, HoldChoice, NoteSections
 from riskops.cases.tasks import drain
@@ -60,7 +60,7 @@ def held_case(session: Session, *usd: str, start: int = 1, account: str = "a") -
     Returns the hold ids."""
     events = [withdrawal(f"w{start + i}", account, v) for i, v in enumerate(usd)]
     monitor.process_batch(session, Monitor(FakeEvaluator()), records(events, start))
-    intake.drain_outbox(session)
+    alert_intake.drain_outbox(session)
     ids = [e.event_id for e in events]
     return list(session.scalars(select(Hold.id).where(Hold.event_id.in_(ids)).order_by(Hold.id)))
 
@@ -326,7 +326,7 @@ def test_a_case_stays_open_while_another_hold_or_other_work_waits(engine: Engine
         assert holds.deliver(session) == 1
         assert session.get(Case, case.id, populate_existing=True).status is CaseStatus.NEW
         assert kinds(session, case.id).count("hold_rejected") == 1
-        intake.raise_alert(session, alert("manual-1", account="a"))  # work that is no hold
+        alert_intake.raise_alert(session, alert("manual-1", account="a"))  # work that is no hold
         monitor.resolve_hold(session, u["ana"], h2, "release", "verified")
         holds.deliver(session)
         cases = session.scalars(select(Case)).all()

@@ -13,7 +13,7 @@ from case_fakes import T0
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from riskops.cases import intake
+from riskops.cases import alert_intake
 from riskops.cases.models import Case, CaseAlert
 from riskops.cases.tasks import deliver, drain, intake_loop
 from riskops.kernel import outbox
@@ -71,7 +71,7 @@ def test_a_crash_before_the_drain_commits_loses_nothing(engine: Engine) -> None:
     monitor_batch(engine, 4)
     sessions = session_factory(engine)
     with pytest.raises(RuntimeError), unit_of_work(sessions) as session:
-        assert intake.drain_outbox(session) == 4
+        assert alert_intake.drain_outbox(session) == 4
         raise RuntimeError("killed mid-delivery")
     assert (waiting(engine), count(engine, CaseAlert)) == (4, 0)
     monitor_batch(engine, 4)  # a replayed batch writes its alerts to the outbox again
@@ -198,7 +198,7 @@ def test_rows_left_in_the_old_intake_table_are_delivered_first(engine: Engine) -
     sessions = session_factory(engine)
     with unit_of_work(sessions) as session:
         [old, new] = outbox.take(session, monitor.ALERT_RAISED, 10)
-        [legacy] = intake._case_alerts([old])
+        [legacy] = alert_intake._case_alerts([old])
         encoded = msgspec.json.encode(legacy).decode()
         repo.enqueue_alerts(session, [{"alert": encoded, "created_at": T0}])
         outbox.publish(session, monitor.ALERT_RAISED, new)

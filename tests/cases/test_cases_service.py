@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from riskops.audit.models import AuditEntry
 from riskops.auth.permissions import Principal, Role
-from riskops.cases import intake, service, shifts
+from riskops.cases import alert_intake, service, shifts
 from riskops.cases.models import Case, CaseEvent, CaseStatus
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import Forbidden, NotFound, ValidationFailed
@@ -24,7 +24,7 @@ SYSTEM = Principal.system("test")
 def open_cases(session: Session, n: int, *, typology: str = "mule", start: int = 0) -> list[int]:
     ids = []
     for i in range(start, start + n):
-        result = intake.raise_alert(
+        result = alert_intake.raise_alert(
             session, alert(f"r{i}", account=f"acc-{i}", typology=typology, severity=i % 100), now=T0
         )
         ids.append(result.case.id)
@@ -36,8 +36,8 @@ def test_queue_overview_counts_open_unassigned_breached_and_due_soon(engine: Eng
     with unit_of_work(sessions) as session:
         analyst = make_user(session, "ana", Role.ANALYST)
         open_cases(session, 3)  # aml, 24 h
-        held = intake.raise_alert(session, alert("h", account="acc-h", hold_id=1), now=T0)
-        intake.raise_alert(session, alert("h2", account="acc-h2", hold_id=2), now=at(5))
+        held = alert_intake.raise_alert(session, alert("h", account="acc-h", hold_id=1), now=T0)
+        alert_intake.raise_alert(session, alert("h2", account="acc-h2", hold_id=2), now=at(5))
         service.take_next(session, analyst, ["aml"], now=T0)
         held.case.status = CaseStatus.CLOSED
     with sessions() as session:
@@ -60,7 +60,9 @@ def test_queue_pages_by_priority_then_due_with_keyset(engine: Engine) -> None:
     with unit_of_work(sessions) as session:
         analyst = make_user(session, "ana", Role.ANALYST)
         for i, sev in enumerate([30, 90, 30, 60]):
-            intake.raise_alert(session, alert(f"r{i}", account=f"a{i}", severity=sev), now=at(i))
+            alert_intake.raise_alert(
+                session, alert(f"r{i}", account=f"a{i}", severity=sev), now=at(i)
+            )
     with sessions() as session:
         page = service.list_queue_cases(session, analyst, "aml", limit=10)
         assert [(c.severity, c.account_id) for c in page] == [
@@ -85,9 +87,9 @@ def test_take_next_gives_the_best_case_and_records_it(engine: Engine) -> None:
     sessions = session_factory(engine)
     with unit_of_work(sessions) as session:
         analyst = make_user(session, "ana", Role.ANALYST)
-        intake.raise_alert(session, alert("low", account="a1", severity=10), now=T0)
-        intake.raise_alert(session, alert("high", account="a2", severity=80), now=T0)
-        intake.raise_alert(session, alert("ato", account="a3", typology="sim_swap"), now=T0)
+        alert_intake.raise_alert(session, alert("low", account="a1", severity=10), now=T0)
+        alert_intake.raise_alert(session, alert("high", account="a2", severity=80), now=T0)
+        alert_intake.raise_alert(session, alert("ato", account="a3", typology="sim_swap"), now=T0)
     with unit_of_work(sessions) as session:
         first = service.take_next(session, analyst, ["aml"], now=at(1))
         assert first is not None
@@ -119,8 +121,8 @@ def test_take_next_follows_the_principals_shift(engine: Engine) -> None:
     with unit_of_work(sessions) as session:
         manager = make_user(session, "mia", Role.MANAGER)
         analyst = make_user(session, "ana", Role.ANALYST)
-        intake.raise_alert(session, alert("aml", account="a1", severity=90), now=T0)
-        intake.raise_alert(session, alert("ato", account="a2", typology="sim_swap"), now=T0)
+        alert_intake.raise_alert(session, alert("aml", account="a1", severity=90), now=T0)
+        alert_intake.raise_alert(session, alert("ato", account="a2", typology="sim_swap"), now=T0)
         assert analyst.id is not None
         shifts.add_shift(session, manager, analyst.id, T0, at(480), ["account_takeover"])
         case = service.take_next(session, analyst, now=at(1))
@@ -169,9 +171,11 @@ def test_take_next_scope_is_the_shifts_on_duty(engine: Engine) -> None:
     with unit_of_work(sessions) as session:
         manager = make_user(session, "mia", Role.MANAGER)
         ana = make_user(session, "ana", Role.ANALYST)
-        intake.raise_alert(session, alert("aml", account="a1", severity=90), now=T0)
-        intake.raise_alert(session, alert("ato", account="a2", typology="sim_swap"), now=T0)
-        intake.raise_alert(session, alert("card", account="a3", typology="card_fraud"), now=T0)
+        alert_intake.raise_alert(session, alert("aml", account="a1", severity=90), now=T0)
+        alert_intake.raise_alert(session, alert("ato", account="a2", typology="sim_swap"), now=T0)
+        alert_intake.raise_alert(
+            session, alert("card", account="a3", typology="card_fraud"), now=T0
+        )
     assert ana.id is not None
 
     def taken(rota: list[tuple[int, int, list[str]]], keys: list[str] | None = None) -> str:
@@ -277,7 +281,7 @@ def test_shifts_on_shift_and_auto_assign(engine: Engine) -> None:
         shifts.add_shift(session, manager, bob.id, T0, at(480))
         shifts.add_shift(session, manager, off.id, at(480), at(960))
         open_cases(session, 25)
-        intake.raise_alert(session, alert("ato", account="x", typology="sim_swap"), now=T0)
+        alert_intake.raise_alert(session, alert("ato", account="x", typology="sim_swap"), now=T0)
         assert {u.username for u in shifts.on_shift(session, at(1))} == {"ana", "bob"}
         assigned = shifts.auto_assign(session, at(1), cap=10)
         assert assigned == 20

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from riskops.audit.models import AuditEntry
 from riskops.auth.permissions import Role
 from riskops.auth.service import TOKENS
-from riskops.cases import intake
+from riskops.cases import alert_intake
 from riskops.cases.models import Queue
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
@@ -35,7 +35,7 @@ def app(engine: Engine, tmp_path: Path) -> Iterator[FastAPI]:
     with unit_of_work(session_factory(engine)) as session:
         make_user(session, "ana", Role.ANALYST)
         make_user(session, "max", Role.MANAGER)
-        intake.ensure_default_queues(session)
+        alert_intake.ensure_default_queues(session)
     yield create_app(Container(Settings(data_dir=tmp_path), engine), start_background=False)
     TOKENS.clear()
 
@@ -70,11 +70,11 @@ def test_the_new_sla_applies_to_cases_that_arrive_after_the_change(
 
     sessions = session_factory(engine)
     with unit_of_work(sessions) as session:
-        before = intake.raise_alert(session, alert("b", account="acc-b"), now=T0).case
+        before = alert_intake.raise_alert(session, alert("b", account="acc-b"), now=T0).case
         due_before = before.due_at
     assert login(app, "max").patch("/v1/queues/aml", json={"sla_minutes": 60}).status_code == 200
     with unit_of_work(sessions) as session:
-        after = intake.raise_alert(session, alert("a", account="acc-a"), now=T0).case
+        after = alert_intake.raise_alert(session, alert("a", account="acc-a"), now=T0).case
         assert (due_before - T0, after.due_at - T0) == (timedelta(hours=24), timedelta(hours=1))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from riskops.auth.permissions import Role
-from riskops.cases import intake, service
+from riskops.cases import alert_intake, service
 from riskops.cases import repository as repo
 from riskops.cases.models import Case, CaseStatus
 from riskops.kernel.db import session_factory, unit_of_work
@@ -29,7 +29,7 @@ def _sqlite_only(engine: Engine) -> None:
 
 def _open(session: Session, severities: dict[str, int]) -> dict[str, int]:
     return {
-        account: intake.raise_alert(
+        account: alert_intake.raise_alert(
             session, alert(f"r-{account}", account=account, severity=severity), now=T0
         ).case.id
         for account, severity in severities.items()

@@ -6,7 +6,7 @@ from case_fakes import T0, alert, at, make_user
 from sqlalchemy.engine import Engine
 
 from riskops.auth.permissions import Principal, Role
-from riskops.cases import decisions, intake, service, shifts
+from riskops.cases import alert_intake, decisions, service, shifts
 from riskops.cases.models import ActionKind, CaseStatus
 from riskops.cases.schemas import DecisionIn, NoteSections
 from riskops.cases.tasks import housekeeping
@@ -30,11 +30,11 @@ def test_a_pass_ends_overdue_waits_and_assigns_to_whoever_is_on_shift(engine: En
         ana = make_user(session, "ana", Role.ANALYST)
         assert ana.id is not None
         shifts.add_shift(session, manager, ana.id, T0, at(8 * 60))
-        waiting = intake.raise_alert(session, alert("w", account="acc-w"), now=T0).case
+        waiting = alert_intake.raise_alert(session, alert("w", account="acc-w"), now=T0).case
         service.assign(session, ana, waiting.id, ana.id, now=T0)
         body = DecisionIn(action=ActionKind.REQUEST_INFO, note=NOTE, due_at=at(30))
         decisions.decide(session, ana, waiting.id, body, now=T0)
-        fresh = intake.raise_alert(session, alert("n", account="acc-n"), now=T0).case
+        fresh = alert_intake.raise_alert(session, alert("n", account="acc-n"), now=T0).case
         waiting_id, fresh_id = waiting.id, fresh.id
 
     assert housekeeping(sessions, at(10)) == {"waits_expired": 0, "auto_assigned": 1}

@@ -280,7 +280,7 @@ def test_json_only_hostility_is_refused_by_every_json_path(
 
 def test_the_bounds_are_the_case_intakes() -> None:
     """What the edge accepts as an account id, the case intake accepts too (one check)."""
-    from riskops.cases import intake
+    from riskops.cases import alert_intake
     from riskops.cases.models import AlertSource
     from riskops.cases.schemas import AlertIn
     from riskops.kernel.errors import ValidationFailed
@@ -296,7 +296,7 @@ def test_the_bounds_are_the_case_intakes() -> None:
             title="t",
         )
         with pytest.raises(ValidationFailed):
-            intake._validate(alert)
+            alert_intake._validate(alert)
 
 
 def test_amlworld_rows_outside_the_bounds_name_their_column(tmp_path: Path) -> None:

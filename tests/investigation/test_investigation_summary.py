@@ -17,7 +17,7 @@ from riskops.accounts import service as accounts
 from riskops.accounts.models import RestrictionKind
 from riskops.audit.models import AuditEntry
 from riskops.auth.permissions import Principal, Role
-from riskops.cases.intake import ensure_default_queues, raise_alert
+from riskops.cases.alert_intake import ensure_default_queues, raise_alert
 from riskops.cases.models import AlertSource
 from riskops.cases.schemas import AlertIn
 from riskops.events import schemas as s

@@ -160,7 +160,7 @@ def test_the_alert_topic_is_the_monitors() -> None:
 
 
 def test_a_cluster_alert_becomes_a_case_alert(engine: Engine) -> None:
-    from riskops.cases.intake import drain_outbox
+    from riskops.cases.alert_intake import drain_outbox
     from riskops.cases.models import CaseAlert
 
     keep(engine, LinkKeeper(), ring(3))

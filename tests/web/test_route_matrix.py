@@ -27,7 +27,7 @@ from starlette.routing import Mount, Route
 from riskops.accounts import service as accounts
 from riskops.accounts.models import AccountActionStatus, Restriction, RestrictionKind
 from riskops.auth.permissions import ROLE_PERMISSIONS, TOKEN_SCOPES, Permission, Principal, Role
-from riskops.cases.intake import ensure_default_queues, raise_alert
+from riskops.cases.alert_intake import ensure_default_queues, raise_alert
 from riskops.cases.models import AlertSource
 from riskops.cases.schemas import AlertIn
 from riskops.kernel.config import Settings

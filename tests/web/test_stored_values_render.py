@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from riskops.cases import intake
+from riskops.cases import alert_intake
 from riskops.events import repository
 from riskops.kernel.bounds import BOUNDS
 from riskops.kernel.config import Settings
@@ -141,7 +141,7 @@ def served(engine: Engine, tmp_path: Path) -> Iterator[tuple[TestClient, TestCli
     container (its monitor runtime)."""
     with unit_of_work(session_factory(engine)) as session:
         make_user(session, "boss", "admin")
-        intake.ensure_default_queues(session)
+        alert_intake.ensure_default_queues(session)
     box = Container(Settings(data_dir=tmp_path), engine)
     app = create_app(box, start_background=False)
     with TestClient(app, raise_server_exceptions=False) as reader, TestClient(app) as writer:
@@ -167,7 +167,7 @@ def test_events_at_the_edges_render_everywhere(
 
     box.runtime.catch_up()
     with unit_of_work(box.sessions) as session:
-        while intake.drain_outbox(session):
+        while alert_intake.drain_outbox(session):
             pass
         assert box.runtime.checkpoint() == repository.last_seq(session)  # every event decided
         _, quarantined = repository.list_dead_letters(session, limit=1, source="monitor")

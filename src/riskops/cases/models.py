@@ -270,7 +270,7 @@ class IntakeOutbox(Base):
 
     A source that must not do case work inside its own transaction (the monitor, whose batch
     transaction is the decision's critical section) writes its alerts here in that
-    transaction; ``cases.intake.drain_outbox`` raises them in id order and deletes them.
+    transaction; ``cases.alert_intake.drain_outbox`` raises them in id order and deletes them.
     """
 
     __tablename__ = "case_intake_outbox"

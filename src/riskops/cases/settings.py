@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from riskops.audit.service import record
 from riskops.auth.permissions import Permission, Principal, require
 from riskops.cases import repository as repo
-from riskops.cases.intake import ensure_default_queues
+from riskops.cases.alert_intake import ensure_default_queues
 from riskops.cases.models import Queue, Shift
 from riskops.cases.schemas import QueueUpdateIn
 from riskops.kernel.errors import NotFound, ValidationFailed

@@ -17,7 +17,7 @@ from riskops.auth.models import User
 from riskops.auth.permissions import ROLE_PERMISSIONS, Permission, Principal, require
 from riskops.cases import history
 from riskops.cases import repository as repo
-from riskops.cases.intake import ensure_default_queues
+from riskops.cases.alert_intake import ensure_default_queues
 from riskops.cases.models import CaseStatus, Shift
 from riskops.kernel.errors import NotFound, ValidationFailed
 

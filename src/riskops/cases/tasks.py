@@ -29,7 +29,7 @@ from functools import partial
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskops.cases import holds
-from riskops.cases.intake import drain_outbox, ensure_default_queues
+from riskops.cases.alert_intake import drain_outbox, ensure_default_queues
 from riskops.cases.lifecycle import sweep
 from riskops.cases.shifts import auto_assign
 from riskops.kernel.clock import utcnow

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from riskops.audit import service as audit
 from riskops.auth.permissions import Permission, Principal, require
-from riskops.cases.intake import raise_alert
+from riskops.cases.alert_intake import raise_alert
 from riskops.cases.lifecycle import customer_replied
 from riskops.cases.models import AlertSource, Case, CaseStatus
 from riskops.cases.schemas import AlertIn

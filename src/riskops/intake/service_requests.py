@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from riskops.auth.permissions import Permission, Principal, require
-from riskops.cases.intake import IntakeResult, raise_alert
+from riskops.cases.alert_intake import IntakeResult, raise_alert
 from riskops.cases.models import AlertSource
 from riskops.cases.schemas import AlertIn
 from riskops.intake import repository as repo

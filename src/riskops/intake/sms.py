@@ -23,7 +23,7 @@ import msgspec
 from sqlalchemy.orm import Session
 
 from riskops.auth.permissions import Permission, Principal, require
-from riskops.cases.intake import raise_alert
+from riskops.cases.alert_intake import raise_alert
 from riskops.cases.models import AlertSource
 from riskops.cases.schemas import AlertIn
 from riskops.events.models import Source

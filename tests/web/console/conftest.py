@@ -24,7 +24,7 @@ import uvicorn
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from riskops.cases.intake import ensure_default_queues
+from riskops.cases.alert_intake import ensure_default_queues
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.web.app import create_app

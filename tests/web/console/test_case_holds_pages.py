@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from riskops.auth.service import TOKENS
-from riskops.cases import intake
-from riskops.cases.intake import ensure_default_queues
+from riskops.cases import alert_intake
+from riskops.cases.alert_intake import ensure_default_queues
 from riskops.cases.repository import open_case_of
 from riskops.cases.tasks import drain
 from riskops.kernel.config import Settings
@@ -60,7 +60,7 @@ def held(engine: Engine, *usd: str) -> tuple[int, list[int]]:
     events = [withdrawal(f"w{i}", "h", v) for i, v in enumerate(usd)]
     with unit_of_work(session_factory(engine)) as session:
         monitor.process_batch(session, Monitor(FakeEvaluator()), records(events))
-        intake.drain_outbox(session)
+        alert_intake.drain_outbox(session)
         case = open_case_of(session, "h")
         assert case is not None
         ids = monitor_repo.hold_ids(session, [e.event_id for e in events])

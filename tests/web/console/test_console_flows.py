@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
 from riskops.auth.models import User
-from riskops.cases.intake import drain_outbox, raise_alert
+from riskops.cases.alert_intake import drain_outbox, raise_alert
 from riskops.cases.models import AlertSource
 from riskops.cases.repository import open_case_of
 from riskops.cases.schemas import AlertIn

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from riskops.cases.intake import ensure_default_queues, raise_alert
+from riskops.cases.alert_intake import ensure_default_queues, raise_alert
 from riskops.cases.models import AlertSource
 from riskops.cases.schemas import AlertIn
 from riskops.kernel.config import Settings

@@ -12,7 +12,7 @@ from case_fakes import T0, alert, at
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from riskops.cases import intake
+from riskops.cases import alert_intake
 from riskops.cases.domain import priority
 from riskops.cases.models import (
     AlertSource,
@@ -53,7 +53,7 @@ def test_default_queues_are_seeded_once(engine: Engine) -> None:
     sessions = session_factory(engine)
     for _ in range(2):
         with unit_of_work(sessions) as session:
-            intake.ensure_default_queues(session)
+            alert_intake.ensure_default_queues(session)
     with sessions() as session:
         slas = {q.key: q.sla_minutes for q in session.scalars(select(Queue))}
     assert slas["held_withdrawals"] == 15
@@ -66,10 +66,10 @@ def test_default_queues_are_seeded_once(engine: Engine) -> None:
 def test_same_alert_twice_changes_nothing(engine: Engine) -> None:
     sessions = session_factory(engine)
     with unit_of_work(sessions) as session:
-        first = intake.raise_alert(session, alert("r1"), now=T0)
+        first = alert_intake.raise_alert(session, alert("r1"), now=T0)
         assert (first.created_alert, first.created_case) == (True, True)
     with unit_of_work(sessions) as session:
-        again = intake.raise_alert(session, alert("r1", severity=99), now=at(5))
+        again = alert_intake.raise_alert(session, alert("r1", severity=99), now=at(5))
         assert (again.created_alert, again.created_case) == (False, False)
         assert (again.alert.id, again.case.id) == (first.alert.id, first.case.id)
         assert again.case.severity == 50
@@ -97,7 +97,7 @@ def test_same_alert_twice_changes_nothing(engine: Engine) -> None:
 )
 def test_routing(sqlite_engine: Engine, kwargs: dict, queue: str, sla: int) -> None:
     with unit_of_work(session_factory(sqlite_engine)) as session:
-        result = intake.raise_alert(session, alert("r1", **kwargs), now=T0)
+        result = alert_intake.raise_alert(session, alert("r1", **kwargs), now=T0)
         assert result.case.queue_key == queue
         assert result.case.due_at == T0 + timedelta(minutes=sla)
 
@@ -105,23 +105,23 @@ def test_routing(sqlite_engine: Engine, kwargs: dict, queue: str, sla: int) -> N
 def test_unknown_queue_and_bad_alert_are_refused(sqlite_engine: Engine) -> None:
     with unit_of_work(session_factory(sqlite_engine)) as session:
         with pytest.raises(ValidationFailed) as bad_queue:
-            intake.raise_alert(session, alert("r1", queue_key="nope"))
+            alert_intake.raise_alert(session, alert("r1", queue_key="nope"))
         assert bad_queue.value.details[0]["field"] == "$.queue_key"
         with pytest.raises(ValidationFailed) as bad:
-            intake.raise_alert(session, alert("", severity=101))
+            alert_intake.raise_alert(session, alert("", severity=101))
         assert {d["field"] for d in bad.value.details} == {"$.source_ref", "$.severity"}
 
 
 def test_alerts_of_an_account_group_into_its_open_case(engine: Engine) -> None:
     sessions = session_factory(engine)
     with unit_of_work(sessions) as session:
-        a = intake.raise_alert(
+        a = alert_intake.raise_alert(
             session, alert("r1", severity=40, usd="100.00", event_id="e1"), now=T0
         )
-        b = intake.raise_alert(
+        b = alert_intake.raise_alert(
             session, alert("r2", kind="RULE-2", severity=70, usd="50.50", event_id="e2"), now=at(1)
         )
-        other = intake.raise_alert(session, alert("r3", account="acc-2"), now=at(2))
+        other = alert_intake.raise_alert(session, alert("r3", account="acc-2"), now=at(2))
     assert (b.created_alert, b.created_case) == (True, False)
     assert b.case.id == a.case.id != other.case.id
     with sessions() as session:
@@ -136,14 +136,14 @@ def test_alerts_of_an_account_group_into_its_open_case(engine: Engine) -> None:
 def test_duplicates_merge_without_raising_the_case(engine: Engine) -> None:
     sessions = session_factory(engine)
     with unit_of_work(sessions) as session:
-        first = intake.raise_alert(session, alert("r1", severity=40, event_id="e1"), now=T0)
-        dup = intake.raise_alert(
+        first = alert_intake.raise_alert(session, alert("r1", severity=40, event_id="e1"), now=T0)
+        dup = alert_intake.raise_alert(
             session,
             alert("r1-resent", severity=90, usd="999.00", event_id="e1", source=AlertSource.EMAIL),
             now=at(1),
         )
         # another rule on the same event: a new alert, but the money is counted once
-        other_rule = intake.raise_alert(
+        other_rule = alert_intake.raise_alert(
             session, alert("r2", kind="RULE-2", severity=60, event_id="e1"), now=at(2)
         )
     assert dup.alert.duplicate_of == first.alert.id
@@ -158,8 +158,8 @@ def test_duplicates_merge_without_raising_the_case(engine: Engine) -> None:
 
 def test_unlinked_alerts_each_open_a_triage_case(engine: Engine) -> None:
     with unit_of_work(session_factory(engine)) as session:
-        a = intake.raise_alert(session, alert("r1", account=None, event_id="e1"), now=T0)
-        b = intake.raise_alert(session, alert("r2", account=None, event_id="e1"), now=T0)
+        a = alert_intake.raise_alert(session, alert("r1", account=None, event_id="e1"), now=T0)
+        b = alert_intake.raise_alert(session, alert("r2", account=None, event_id="e1"), now=T0)
     assert a.case.id != b.case.id
     assert a.case.queue_key == b.case.queue_key == "triage"
 
@@ -167,12 +167,12 @@ def test_unlinked_alerts_each_open_a_triage_case(engine: Engine) -> None:
 def test_shorter_sla_alert_moves_the_case(engine: Engine) -> None:
     sessions = session_factory(engine)
     with unit_of_work(sessions) as session:
-        first = intake.raise_alert(session, alert("r1", typology="mule"), now=T0)
-        moved = intake.raise_alert(
+        first = alert_intake.raise_alert(session, alert("r1", typology="mule"), now=T0)
+        moved = alert_intake.raise_alert(
             session, alert("r2", kind="BIG-1", typology="scam_victim", hold_id=3), now=at(10)
         )
         # a longer SLA alert afterwards does not move it back
-        intake.raise_alert(session, alert("r3", kind="KYC", typology="kyc"), now=at(11))
+        alert_intake.raise_alert(session, alert("r3", kind="KYC", typology="kyc"), now=at(11))
     assert moved.case.id == first.case.id
     with sessions() as session:
         case = session.get(Case, first.case.id)
@@ -190,10 +190,10 @@ def test_shorter_sla_alert_moves_the_case(engine: Engine) -> None:
 def test_a_closed_case_does_not_take_new_alerts(engine: Engine) -> None:
     sessions = session_factory(engine)
     with unit_of_work(sessions) as session:
-        first = intake.raise_alert(session, alert("r1"), now=T0)
+        first = alert_intake.raise_alert(session, alert("r1"), now=T0)
         first.case.status = CaseStatus.CLOSED
     with unit_of_work(sessions) as session:
-        second = intake.raise_alert(session, alert("r2"), now=at(1))
+        second = alert_intake.raise_alert(session, alert("r2"), now=at(1))
     assert second.created_case and second.case.id != first.case.id
 
 
@@ -203,7 +203,7 @@ def test_racing_transactions_open_one_case(engine: Engine) -> None:
         pytest.skip("the race needs concurrent writers (PostgreSQL)")
     sessions = session_factory(engine)
     with unit_of_work(sessions) as session:
-        intake.ensure_default_queues(session)
+        alert_intake.ensure_default_queues(session)
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
@@ -212,7 +212,7 @@ def test_racing_transactions_open_one_case(engine: Engine) -> None:
             with unit_of_work(sessions) as session:
                 session.connection()
                 barrier.wait()
-                intake.raise_alert(session, alert(ref, event_id=ref), now=T0)
+                alert_intake.raise_alert(session, alert(ref, event_id=ref), now=T0)
                 time.sleep(0.2)  # hold the transaction open: the other one must wait on it
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -341,19 +341,19 @@ def _mixed_batch() -> list:
 def test_a_batch_groups_exactly_like_one_alert_after_another(engine: Engine) -> None:
     sessions = session_factory(engine)
     with unit_of_work(sessions) as session:  # before the batch: a case with an alert
-        intake.raise_alert(session, alert("m0", "acc-0", kind="K", event_id="e0"), now=T0)
+        alert_intake.raise_alert(session, alert("m0", "acc-0", kind="K", event_id="e0"), now=T0)
     with unit_of_work(sessions) as session:
         for a in _mixed_batch():
-            intake.raise_alert(session, a, now=at(1))
+            alert_intake.raise_alert(session, a, now=at(1))
     one_by_one = _grouping(engine)
     with unit_of_work(sessions) as session:  # start over with the same stored case
         session.execute(CaseEvent.__table__.delete())
         session.execute(CaseAlert.__table__.delete())
         session.execute(Case.__table__.delete())
     with unit_of_work(sessions) as session:
-        intake.raise_alert(session, alert("m0", "acc-0", kind="K", event_id="e0"), now=T0)
+        alert_intake.raise_alert(session, alert("m0", "acc-0", kind="K", event_id="e0"), now=T0)
     with unit_of_work(sessions) as session:
-        results = intake.raise_alerts(session, _mixed_batch(), now=at(1))
+        results = alert_intake.raise_alerts(session, _mixed_batch(), now=at(1))
         created = [(r.alert.source_ref, r.created_alert, r.created_case) for r in results]
         assert results[7].alert is results[0].alert and results[7].case is results[0].case
         assert results[2].alert.duplicate_of == results[0].alert.id
@@ -381,6 +381,6 @@ def test_a_batch_groups_exactly_like_one_alert_after_another(engine: Engine) -> 
         ("m11", True, False),
     ]
     with unit_of_work(sessions) as session:  # the batch again: all stored, nothing changes
-        again = intake.raise_alerts(session, _mixed_batch(), now=at(2))
+        again = alert_intake.raise_alerts(session, _mixed_batch(), now=at(2))
         assert not any(r.created_alert or r.created_case for r in again)
     assert _grouping(engine) == one_by_one
