@@ -36,3 +36,33 @@ def test_the_worker_screens_a_kyc_submission_into_a_screening_case(
             )
         ).all()
     assert [tuple(r) for r in rows] == [("acc-1", "screening", "sanctions_screening")]
+
+
+def test_the_server_loop_screens_until_stopped(engine: Engine, tmp_path: Path) -> None:
+    import asyncio
+    import threading
+
+    from riskops.kernel import outbox
+    from riskops.screening import tasks
+    from riskops.screening.schemas import HIT_RAISED
+
+    load(engine, ftm_file(tmp_path / "list.jsonl", [PETROV]))
+    log(engine, kyc("acc-1", "Viktor Petrov", dob=date(1960, 5, 1)))
+    sessions = session_factory(engine)
+    writer = threading.Lock()
+
+    def waiting() -> int:
+        with sessions() as session:
+            return outbox.pending(session, HIT_RAISED)
+
+    async def run() -> None:
+        stopping = asyncio.Event()
+        task = asyncio.create_task(tasks.loop(sessions, 0.01, stopping, writer))
+        async with asyncio.timeout(30):
+            while await asyncio.to_thread(waiting) == 0:
+                await asyncio.sleep(0.01)
+        stopping.set()
+        await task
+
+    asyncio.run(run())
+    assert waiting() == 1 and not writer.locked()

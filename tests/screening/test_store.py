@@ -156,3 +156,35 @@ def test_the_cache_swaps_to_a_new_version_and_reuses_an_unchanged_one(
     other_before = first.screeners[[n for n, _ in first.versions].index("other")]
     assert by_name["other"] is other_before  # the unchanged list kept its Screener
     assert test_screener.screen(nadia) == []  # a snapshot in use keeps its lists
+
+
+@pytest.mark.postgres
+def test_two_first_loads_of_one_list_at_once_one_is_refused(engine: Engine, tmp_path: Path) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers: PostgreSQL (SQLite serializes them on its write lock)")
+    import threading
+
+    from riskops.kernel.errors import Conflict
+
+    sessions = session_factory(engine)
+    v1 = ftm_file(tmp_path / "v1.jsonl", [PETROV])
+    v2 = ftm_file(tmp_path / "v2.jsonl", [PETROV, NADIA])
+    outcome: dict[str, object] = {}
+    with unit_of_work(sessions) as first:
+        service.load_list(first, LOADER, "ftm", [v1], name="test")
+
+        def second() -> None:
+            try:
+                with unit_of_work(sessions) as session:
+                    service.load_list(session, LOADER, "ftm", [v2], name="test")
+                outcome["second"] = "loaded"
+            except Conflict as exc:
+                outcome["second"] = exc
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.5)  # it waits on the first's unique keys
+        assert thread.is_alive()
+    thread.join(10)
+    assert isinstance(outcome["second"], Conflict)
+    assert versions(engine) == [("test", 1, 1)]

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
 from riskops.events.models import EventRecord
@@ -66,10 +67,18 @@ def last_version_number(session: Session, list_name: str) -> int:
     return int(session.scalar(stmt) or 0)
 
 
+class Raced(Exception):
+    """A unique key was taken by a concurrent transaction (two loads of one list at once)."""
+
+
 def add(session: Session, row: Any) -> None:
-    """Insert one row now (its id is known on return)."""
+    """Insert one row now (its id is known on return); ``Raced`` if its unique key was
+    taken meanwhile (the caller's transaction is then lost: it raises on)."""
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Raced(str(exc.orig)) from exc
 
 
 def entries_blob(session: Session, version_id: int) -> bytes | None:

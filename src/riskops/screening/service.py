@@ -126,6 +126,23 @@ def load_list(
     ``lists.ListFormatError`` (422) and stores nothing.
     """
     require(loader, Permission.SCREENING_LOAD)
+    try:
+        return _load(session, loader, source, paths, name=name, now=now)
+    except repo.Raced as exc:
+        raise Conflict(
+            f"another load of list {name or source!r} ran at the same time; retry"
+        ) from exc
+
+
+def _load(
+    session: Session,
+    loader: Principal,
+    source: str,
+    paths: Sequence[Path],
+    *,
+    name: str | None,
+    now: datetime | None,
+) -> LoadResult:
     if source not in lists.SOURCES:
         raise ValidationFailed(
             f"unknown source {source!r}",

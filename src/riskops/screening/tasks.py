@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,13 +76,15 @@ def follow(
     cache: ScreenerCache | None = None,
     limit: int = FOLLOW_BATCH,
     max_batches: int | None = None,
+    writer: AbstractContextManager[object] | None = None,
 ) -> Progress:
     """Follow the log to its end (or for ``max_batches`` transactions), ``limit`` events per
-    transaction."""
+    transaction. ``writer``, if given, is held around each transaction (the server's SQLite
+    writer lock, as for the case delivery)."""
     progress = Progress()
     batches = 0
     while max_batches is None or batches < max_batches:
-        with unit_of_work(sessions) as session:
+        with writer or contextlib.nullcontext(), unit_of_work(sessions) as session:
             before = repo.cursor(session, CURSOR)
             read, done = follow_once(session, cache=cache, limit=limit)
             moved = repo.cursor(session, CURSOR) > before
@@ -98,13 +101,14 @@ def rescreen(
     cache: ScreenerCache | None = None,
     limit: int = RESCREEN_BATCH,
     max_batches: int | None = None,
+    writer: AbstractContextManager[object] | None = None,
 ) -> Progress:
     """Screen every subject not screened against the current lists, ``limit`` per
-    transaction (at most ``max_batches`` of them, if given)."""
+    transaction (at most ``max_batches`` of them, if given; ``writer`` as for ``follow``)."""
     progress = Progress()
     after_id, batches = 0, 0
     while max_batches is None or batches < max_batches:
-        with unit_of_work(sessions) as session:
+        with writer or contextlib.nullcontext(), unit_of_work(sessions) as session:
             batch = service.rescreen(session, cache=cache, after_id=after_id, limit=limit)
         batches += 1
         progress.add(0, batch.screened, batch.hits)
@@ -127,19 +131,24 @@ def run_pass(
     *,
     follow_batches: int | None = PASS_FOLLOW_BATCHES,
     rescreen_limit: int = PASS_RESCREEN,
+    writer: AbstractContextManager[object] | None = None,
 ) -> Progress:
     """Follow the log, then rescreen one batch (the rest on the next passes)."""
-    progress = follow(sessions, cache=cache, limit=FOLLOW_BATCH, max_batches=follow_batches)
-    more = rescreen(sessions, cache=cache, limit=rescreen_limit, max_batches=1)
+    progress = follow(
+        sessions, cache=cache, limit=FOLLOW_BATCH, max_batches=follow_batches, writer=writer
+    )
+    more = rescreen(sessions, cache=cache, limit=rescreen_limit, max_batches=1, writer=writer)
     progress.add(0, more.screened, more.hits)
     return progress
 
 
-def screening_pass(sessions: sessionmaker[Session]) -> None:
+def screening_pass(
+    sessions: sessionmaker[Session], writer: AbstractContextManager[object] | None = None
+) -> None:
     """``run_pass`` with the process's cache, logged; an error is logged, never fatal (the
     cursor did not move, so the next pass retries)."""
     try:
-        progress = run_pass(sessions)
+        progress = run_pass(sessions, writer=writer)
     except Exception as exc:
         log.error("screening.pass_failed", error=repr(exc))
         return
@@ -152,9 +161,15 @@ def screening_pass(sessions: sessionmaker[Session]) -> None:
         )
 
 
-async def loop(sessions: sessionmaker[Session], every_s: float, stopping: asyncio.Event) -> None:
-    """``screening_pass`` every ``every_s`` seconds until ``stopping`` is set (the server)."""
+async def loop(
+    sessions: sessionmaker[Session],
+    every_s: float,
+    stopping: asyncio.Event,
+    writer: AbstractContextManager[object] | None = None,
+) -> None:
+    """``screening_pass`` every ``every_s`` seconds until ``stopping`` is set (the server,
+    which passes its SQLite writer lock as ``writer``, like ``cases.tasks.intake_loop``)."""
     while not stopping.is_set():
-        await asyncio.to_thread(screening_pass, sessions)
+        await asyncio.to_thread(screening_pass, sessions, writer)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), every_s)
