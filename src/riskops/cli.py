@@ -11,6 +11,7 @@ from riskops.auth import cli as auth_cli
 from riskops.events import cli as events_cli
 from riskops.intake import cli as intake_cli
 from riskops.intel import cli as intel_cli
+from riskops.investigation import cli as investigation_cli
 from riskops.links import cli as links_cli
 from riskops.monitor import cli as monitor_cli
 from riskops.rules import cli as rules_cli
@@ -31,6 +32,7 @@ for module in (
     events_cli,
     intake_cli,
     intel_cli,
+    investigation_cli,
     links_cli,
     monitor_cli,
     rules_cli,
