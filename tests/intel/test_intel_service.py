@@ -10,7 +10,7 @@ import pytest
 
 from riskops.intel.outside import OutsideLinks
 from riskops.intel.service import IntelService, ListedAddresses
-from riskops.intel.sources import RELEASES, Source
+from riskops.intel.sources import RELEASES, DataSource
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,7 +136,7 @@ def test_listed_addresses_are_found_case_insensitively_where_case_is_not_meaning
         {"ofac_sdn": [eth.lower(), "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"], "mixer": [eth]},
         {"ofac_sdn": "sanctioned", "mixer": "mixer"},
     )
-    svc = IntelService(tmp_path, listed=listed, listed_source=Source("test lists", "1"))
+    svc = IntelService(tmp_path, listed=listed, listed_source=DataSource("test lists", "1"))
     data = svc.describe(eth).to_dict()
     assert data["listed"] is True
     assert {(x["list"], x["category"]) for x in data["listings"]} == {

@@ -187,6 +187,28 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("POST", "/v1/notes/{note_id}/amendments"): Row(
         P.CASE_WORK, f"/v1/notes/{NONE}/amendments", json={"text": "t"}
     ),
+    # --- investigation: links, screening, intel ---------------------------------------
+    ("GET", "/v1/accounts/{account_id}/links"): Row(
+        P.ACCOUNT_VIEW, "/v1/accounts/matrix-acc/links"
+    ),
+    ("GET", "/v1/accounts/{account_id}/graph"): Row(
+        P.ACCOUNT_VIEW, "/v1/accounts/matrix-acc/graph"
+    ),
+    ("GET", "/v1/links"): Row(
+        P.ACCOUNT_VIEW, "/v1/links", params={"kind": "ip", "value": "192.0.2.7"}
+    ),
+    ("GET", "/v1/intel"): Row(P.ACCOUNT_VIEW, "/v1/intel", params={"value": "192.0.2.7"}),
+    ("GET", "/v1/accounts/{account_id}/screening-hits"): Row(
+        P.ACCOUNT_VIEW, "/v1/accounts/matrix-acc/screening-hits"
+    ),
+    ("GET", "/v1/screening/hits"): Row(P.SCREENING_REVIEW, "/v1/screening/hits"),
+    ("GET", "/v1/screening/hits/{hit_id}"): Row(P.ACCOUNT_VIEW, f"/v1/screening/hits/{NONE}"),
+    ("POST", "/v1/screening/hits/{hit_id}/review"): Row(
+        P.SCREENING_REVIEW,
+        f"/v1/screening/hits/{NONE}/review",
+        json={"decision": "not_a_match", "note": "n"},
+    ),
+    ("GET", "/v1/screening/lists"): Row(P.CASE_VIEW, "/v1/screening/lists"),
     # --- intake ------------------------------------------------------------------------
     ("POST", "/v1/signals/sms"): Row(OWN, "/v1/signals/sms", json={}),
     ("POST", "/v1/service-requests"): Row(

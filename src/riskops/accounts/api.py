@@ -20,7 +20,7 @@ from riskops.accounts.models import AccountAction, AccountActionStatus
 from riskops.auth.http import CurrentPrincipal
 from riskops.http.bodies import json_response, msgspec_body
 from riskops.http.deps import DbSession
-from riskops.http.openapi import json_body, rules, schema_of
+from riskops.http.openapi import ACCOUNT_ID_RULE, json_body, rules, schema_of
 from riskops.http.params import Limit, Offset, RowIdPath
 from riskops.kernel.clock import utcnow
 
@@ -43,11 +43,7 @@ _RESTRICT_DOC = {
     **rules(
         ("$.expires_at", "in the future, with a UTC offset"),
         ("$.reason", "not blank"),
-        (
-            "account_id",
-            "an account id as events name one: not blank, no padding, no control"
-            " or invisible character, at most RISKOPS_MAX_IDENTIFIER_LENGTH characters",
-        ),
+        ACCOUNT_ID_RULE,
     ),
     "responses": _answers(
         _201=("The restriction, in force now.", sc.RestrictionOut),

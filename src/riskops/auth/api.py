@@ -211,7 +211,12 @@ def list_tokens(db: DbSession, who: CurrentPrincipal) -> list[TokenOut]:
     return [_token(t) for t in service.list_tokens(db, who)]
 
 
-@router.post("/tokens", response_model=TokenCreatedOut, status_code=201)
+@router.post(
+    "/tokens",
+    response_model=TokenCreatedOut,
+    status_code=201,
+    openapi_extra=rules(("$.expires_at", "in the future, with a UTC offset")),
+)
 def create_token(body: TokenIn, db: DbSession, who: CurrentPrincipal) -> TokenCreatedOut:
     """Create a scoped API token; the response carries the token once."""
     plaintext, token = service.create_api_token(

@@ -62,6 +62,15 @@ def rules(*found: tuple[str, str]) -> dict[str, Any]:
     return {RULES: [{"field": field, "rule": rule} for field, rule in found]}
 
 
+# An account id in a path: the bounds every account id has (``kernel.bounds``), which a
+# JSON schema pattern cannot state whole (invisible characters, padding).
+ACCOUNT_ID_RULE = (
+    "account_id",
+    "an account id as events name one: not blank, no padding, no control"
+    " or invisible character, at most RISKOPS_MAX_IDENTIFIER_LENGTH characters",
+)
+
+
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The errors a route gives beyond the standard ones, for ``responses=`` (or under
     ``"responses"`` of ``openapi_extra``)."""
@@ -160,7 +169,12 @@ def install(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = build()  # FastAPI builds once and caches it in app.openapi_schema
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(_COMPONENTS)
+            for name, component in _COMPONENTS.items():
+                # A msgspec type named like one of FastAPI's (a pydantic model, an enum in
+                # a query) would silently replace it, and every operation naming the other
+                # would be documented wrong: refuse to build such a document.
+                if components.setdefault(name, component) != component:
+                    raise RuntimeError(f"two OpenAPI components are named {name!r}: rename one")
             components["Error"] = ERROR_SCHEMA
             # FastAPI's validation error shapes: riskops never answers with them.
             components.pop("HTTPValidationError", None)

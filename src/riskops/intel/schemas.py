@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from riskops.intel.sources import Source
+from riskops.intel.sources import DataSource
 
 
 class Link(msgspec.Struct, frozen=True):
@@ -55,7 +55,7 @@ class IpIntel(_Intel, tag="ip", frozen=True):
     proxy: bool | None = None
     tor: bool | None = None
     notes: list[str] = []
-    sources: list[Source] = []
+    sources: list[DataSource] = []
     links: list[Link] = []
 
 
@@ -69,7 +69,7 @@ class PhoneIntel(_Intel, tag="phone", frozen=True):
     line_type: str | None = None
     carrier: str | None = None
     notes: list[str] = []
-    sources: list[Source] = []
+    sources: list[DataSource] = []
     links: list[Link] = []
 
 
@@ -81,7 +81,7 @@ class EmailIntel(_Intel, tag="email", frozen=True):
     disposable: bool | None = None
     free_mail: bool | None = None
     notes: list[str] = []
-    sources: list[Source] = []
+    sources: list[DataSource] = []
     links: list[Link] = []
 
 
@@ -90,7 +90,7 @@ class DomainIntel(_Intel, tag="domain", frozen=True):
     disposable: bool | None = None
     free_mail: bool | None = None
     notes: list[str] = []
-    sources: list[Source] = []
+    sources: list[DataSource] = []
     links: list[Link] = []
 
 
@@ -105,7 +105,7 @@ class AddressIntel(_Intel, tag="address", frozen=True):
     listed: bool | None = None
     listings: list[Listing] = []
     notes: list[str] = []
-    sources: list[Source] = []
+    sources: list[DataSource] = []
     links: list[Link] = []
 
 

@@ -36,7 +36,7 @@ from riskops.intel.schemas import (
     TxHashIntel,
     UnknownIntel,
 )
-from riskops.intel.sources import ADDRESS_RULES, Source
+from riskops.intel.sources import ADDRESS_RULES, DataSource
 
 # Given a lookup key (``addresses.lookup_key``), the lists that name the address.
 ListedProvider = Callable[[str], Sequence[Listing]]
@@ -60,7 +60,7 @@ class ListedAddresses:
             for address in addresses:
                 listing = Listing(list_name, category)
                 self._index.setdefault(lookup_key(address), []).append(listing)
-        self.source = Source(name, None, date)
+        self.source = DataSource(name, None, date)
 
     @classmethod
     def from_dir(cls, directory: Path) -> ListedAddresses | None:
@@ -97,7 +97,7 @@ class IntelService:
         data_dir: Path | None = None,
         links: Mapping[str, Mapping[str, str]] | None = None,
         listed: ListedProvider | None = None,
-        listed_source: Source | None = None,
+        listed_source: DataSource | None = None,
     ) -> None:
         self.ips = IpLookup(data_dir)
         self.outside = OutsideLinks(links)
@@ -106,7 +106,7 @@ class IntelService:
         self._lock = threading.Lock()
         self._describe = lru_cache(maxsize=_ANSWERS)(self._answer)
 
-    def set_listed(self, listed: ListedProvider | None, source: Source | None = None) -> None:
+    def set_listed(self, listed: ListedProvider | None, source: DataSource | None = None) -> None:
         """Swap the listed-address provider (a reloaded list); forgets cached answers."""
         with self._lock:
             self._listed, self._listed_source = listed, source
@@ -176,7 +176,7 @@ class IntelService:
         check = check_address(text)
         shown = text if len(text) <= 128 else text[:128] + "…"
         notes: list[str] = []
-        sources: list[Source] = [ADDRESS_RULES]
+        sources: list[DataSource] = [ADDRESS_RULES]
         listed: bool | None = None
         listings: list[Listing] = []
         provider, provider_source = self._listed, self._listed_source
@@ -219,7 +219,7 @@ class IntelService:
             self.ips, kyc_country=kyc_country, phone=phone, ip=ip, card_country=card_country
         )
 
-    def sources(self) -> list[Source]:
+    def sources(self) -> list[DataSource]:
         """Every data set this service reads, with versions and dates (for an about page)."""
         from riskops.intel.sources import pypi_source
 

@@ -24,7 +24,7 @@ DBIP_CREDIT = "IP Geolocation by DB-IP"
 DBIP_URL = "https://db-ip.com"
 
 
-class Source(msgspec.Struct, frozen=True, omit_defaults=True):
+class DataSource(msgspec.Struct, frozen=True, omit_defaults=True):
     """One data set behind an answer."""
 
     name: str
@@ -72,7 +72,7 @@ _PYPI: dict[str, _Package] = {
 
 
 @cache
-def pypi_source(package: str) -> Source:
+def pypi_source(package: str) -> DataSource:
     """The source record of an installed PyPI data package."""
     info = _PYPI[package]
     try:
@@ -81,17 +81,17 @@ def pypi_source(package: str) -> Source:
         version = None
     released = RELEASES.get(package)
     when = released[1] if released and released[0] == version else None
-    return Source(f"{info.name} (PyPI)", version, when, info.licence, None, info.url)
+    return DataSource(f"{info.name} (PyPI)", version, when, info.licence, None, info.url)
 
 
-def iporigin_source(built_at: int | None) -> Source:
+def iporigin_source(built_at: int | None) -> DataSource:
     """iporigin's range table (providers' own published feeds), dated by its build stamp."""
     try:
         version: str | None = metadata.version("iporigin")
     except metadata.PackageNotFoundError:
         version = None
     when = datetime.fromtimestamp(built_at, UTC).date().isoformat() if built_at else None
-    return Source(
+    return DataSource(
         "iporigin (PyPI): hosting, VPN, Tor and crawler ranges",
         version,
         when,
@@ -124,7 +124,7 @@ def npm_package(folder: Path) -> tuple[str | None, str | None]:
 
 
 # Address validity is computed, not looked up: the "source" is the chains' published rules.
-ADDRESS_RULES = Source(
+ADDRESS_RULES = DataSource(
     "the chains' address rules: base58check, bech32/bech32m (BIP-173, BIP-350), EIP-55",
     licence=None,
     url="https://github.com/bitcoin/bips/blob/master/bip-0350.mediawiki",

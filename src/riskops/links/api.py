@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from riskops.auth.http import CurrentPrincipal
 from riskops.http.bodies import json_response
 from riskops.http.deps import DbSession
-from riskops.http.openapi import URL_TEXT, schema_of
+from riskops.http.openapi import URL_TEXT, rules, schema_of
 from riskops.links import service
 from riskops.links.policy import Kind
 from riskops.links.schemas import Graph, Linked, WhoElse
@@ -65,7 +65,12 @@ def linked(
 @router.get(
     "/links",
     summary="Who else used a value (phone, email, IP or /24, device, card, address...)",
-    openapi_extra=_answer(WhoElse, "A page of the accounts that used the value."),
+    openapi_extra={
+        **_answer(WhoElse, "A page of the accounts that used the value."),
+        **rules(
+            ("value", "a value of its kind: an IP address for ip, a phone number for phone...")
+        ),
+    },
 )
 def who_else(
     db: DbSession,

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from riskops.auth.http import CurrentPrincipal
 from riskops.http.bodies import json_response, msgspec_body
 from riskops.http.deps import DbSession
-from riskops.http.openapi import errors, json_body, rules
+from riskops.http.openapi import ACCOUNT_ID_RULE, errors, json_body, rules
 from riskops.http.params import Limit, Offset, RowIdPath
 from riskops.screening import schemas as sc
 from riskops.screening import service
@@ -28,6 +28,7 @@ router = APIRouter(prefix="/v1", tags=["screening"])
     "/accounts/{account_id}/screening-hits",
     summary="Screening hits of an account, newest first",
     responses=errors(422),
+    openapi_extra=rules(ACCOUNT_ID_RULE),
 )
 def account_hits(
     account_id: str,

@@ -150,7 +150,10 @@ def _routers() -> list[Callable[[FastAPI], Any]]:
     from riskops.cases import api as cases_api
     from riskops.events import api as events_api
     from riskops.intake import api as intake_api
+    from riskops.intel import api as intel_api
+    from riskops.links import api as links_api
     from riskops.monitor import api as monitor_api
+    from riskops.screening import api as screening_api
     from riskops.web import console
 
     return [
@@ -160,5 +163,8 @@ def _routers() -> list[Callable[[FastAPI], Any]]:
         auth_api.include,
         cases_api.include,
         intake_api.include,
+        links_api.include,
+        screening_api.include,
+        intel_api.include,
         console.include,
     ]
