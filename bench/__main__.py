@@ -33,6 +33,7 @@ BENCHMARKS = {
     "amlsim": "bench.bench_amlsim",
     "console": "bench.bench_console",
     "intel": "bench.bench_intel",
+    "screening": "bench.bench_screening",
 }
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
