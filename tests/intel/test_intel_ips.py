@@ -125,3 +125,12 @@ def test_the_range_classes_agree_with_iporigins_own_classify(tmp_path: Path) -> 
         assert (ours.origin, ours.provider) == (theirs.kind, theirs.provider or None), ip
         hits += theirs.kind != iporigin.UNKNOWN
     assert hits >= 4  # the named probes are in listed ranges: the comparison is not vacuous
+
+
+def test_warm_reads_the_asn_table_before_the_first_lookup(ip_data_root: Path) -> None:
+    from riskops.intel.service import IntelService
+
+    service = IntelService(ip_data_root)
+    assert not service.ips.asn._loaded
+    service.warm()
+    assert service.ips.asn._loaded
