@@ -350,3 +350,15 @@ def test_the_shared_ofac_excerpt_loads_whole() -> None:
     assert galindo.names == ("GALINDO, Gilmer Antonio", "GUZMAN TRUJILLO, Carlos Arturo")
     assert galindo.birth_dates == ("1948-12-28",)
     assert galindo.countries == ("CO",)
+
+
+def test_ofac_csv_sdn_comments_continue_the_remarks(tmp_path: Path) -> None:
+    sdn = '7,"PETROV, Ivan","individual","RU",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,"DOB 0"\r\n'
+    comments = '7,"1 Feb 1970; nationality Russia."\r\n\x1a'
+    (entry,) = load(
+        "ofac-sdn",
+        [_write(tmp_path, "SDN.CSV", sdn), _write(tmp_path, "SDN_COMMENTS.CSV", comments)],
+    )
+    assert entry.remarks == "DOB 01 Feb 1970; nationality Russia."
+    assert entry.birth_dates == ("1970-02-01",)
+    assert entry.countries == ("RU",)

@@ -209,7 +209,8 @@ def _sdn_programs(value: str) -> tuple[str, ...]:
 def load_ofac_csv(paths: Sequence[Path]) -> list[ListEntry]:
     """SDN.CSV plus, when given, ALT.CSV and ADD.CSV of the same release.
 
-    Each file is recognised by its column count (SDN 12, ALT 5, ADD 6), so the order of the
+    SDN_COMMENTS.CSV (the remarks too long for SDN.CSV) may be given too. Each file is
+    recognised by its column count (SDN 12, ALT 5, ADD 6, COMMENTS 2), so the order of the
     paths and the file names do not matter.
     """
     drafts: dict[str, _SdnDraft] = {}
@@ -228,13 +229,14 @@ def load_ofac_csv(paths: Sequence[Path]) -> list[ListEntry]:
                     raise ListFormatError(path, f"line {line}", "SDN_Name is empty")
                 kind = _SDN_KINDS.get(row[2].casefold(), "other")
                 drafts[entry_id] = _SdnDraft(entry_id, kind, name, _sdn_programs(row[3]), row[11])
-            elif len(row) in (5, 6):
+            elif len(row) in (2, 5, 6):
                 extra.append((path, line, row))
             else:
                 raise ListFormatError(
                     path,
                     f"line {line}",
-                    f"{len(row)} fields; SDN.CSV rows have 12, ALT.CSV 5, ADD.CSV 6",
+                    f"{len(row)} fields; SDN.CSV rows have 12, ALT.CSV 5, ADD.CSV 6, "
+                    "SDN_COMMENTS.CSV 2",
                 )
     if not seen_sdn:
         raise ListFormatError(
@@ -246,7 +248,9 @@ def load_ofac_csv(paths: Sequence[Path]) -> list[ListEntry]:
             if not row[0].isdigit():
                 raise ListFormatError(path, f"line {line}", f"ent_num {row[0]!r} is not a number")
             continue  # an alias or address of an entry this release no longer lists
-        if len(row) == 5:
+        if len(row) == 2:
+            draft.remarks += row[1]  # the remark goes on where SDN.CSV cut it
+        elif len(row) == 5:
             if row[3]:
                 draft.aliases.append(row[3])
         else:
