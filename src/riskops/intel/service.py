@@ -106,6 +106,11 @@ class IntelService:
         self._lock = threading.Lock()
         self._describe = lru_cache(maxsize=_ANSWERS)(self._answer)
 
+    def warm(self) -> None:
+        """Read the data that loads lazily (the ASN table, about a second) now, e.g. in a
+        thread at the server's start, so no analyst's first page waits for it."""
+        self.ips.asn.missing(4)
+
     def set_listed(self, listed: ListedProvider | None, source: DataSource | None = None) -> None:
         """Swap the listed-address provider (a reloaded list); forgets cached answers."""
         with self._lock:
