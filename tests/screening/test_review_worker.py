@@ -31,11 +31,13 @@ def test_the_worker_screens_a_kyc_submission_into_a_screening_case(
     assert summary.result.events == 2
     with session_factory(engine)() as session:
         rows = session.execute(
-            select(Case.account_id, Case.queue_key, CaseAlert.kind).join(
-                CaseAlert, CaseAlert.case_id == Case.id
-            )
+            select(Case.account_id, Case.queue_key)
+            .join(CaseAlert, CaseAlert.case_id == Case.id)
+            .where(CaseAlert.kind == "sanctions_screening")
         ).all()
-    assert [tuple(r) for r in rows] == [("acc-1", "screening", "sanctions_screening")]
+    # (other alerts of the same KYC, e.g. its KYC review, may join the case: the screening
+    # queue's shorter SLA keeps it there)
+    assert [tuple(r) for r in rows] == [("acc-1", "screening")]
 
 
 def test_the_server_loop_screens_until_stopped(engine: Engine, tmp_path: Path) -> None:
