@@ -170,10 +170,12 @@ def test_reads_of_hits_are_audited_per_account(listed: Engine) -> None:
         mine = service.hits_for_account(session, ANALYST, "acc-1")
         queue = service.review_queue(session, ANALYST)
         nobody = service.hits_for_account(session, ANALYST, "acc-3")
+        named = service.hits_by_ids(session, ANALYST, [h.id for h in queue] + [999])
     assert [h.account_id for h in mine] == ["acc-1"] and nobody == []
+    assert sorted(h.id for h in named) == sorted(h.id for h in queue)
     assert sorted(h.account_id for h in queue) == ["acc-1", "acc-2"]
     with sessions_of(engine)() as session:
         seen = session.execute(
             select(AuditEntry.subject_id).where(AuditEntry.action == "screening_hit.list")
         )
-        assert sorted(r[0] for r in seen) == ["acc-1", "acc-1", "acc-2"]
+        assert sorted(r[0] for r in seen) == ["acc-1", "acc-1", "acc-1", "acc-2", "acc-2"]

@@ -733,6 +733,18 @@ def review_queue(
     return rows
 
 
+def hits_by_ids(session: Session, reader: Principal, hit_ids: Iterable[int]) -> list[Hit]:
+    """The hits named (e.g. by a case's alerts: ``detail["hit_id"]``), by id; unknown ids
+    are left out (``account:view``); audited per account shown (``screening_hit.list``)."""
+    require(reader, Permission.ACCOUNT_VIEW)
+    rows = repo.get_hits(session, set(hit_ids))
+    shown: dict[str, list[int]] = {}
+    for hit in rows:
+        shown.setdefault(hit.account_id, []).append(hit.id)
+    audit.record_views(session, reader, "screening_hit.list", "account", shown)
+    return rows
+
+
 def get_hit(session: Session, reader: Principal, hit_id: int) -> Hit:
     """One hit (``account:view``); audited (``screening_hit.view``)."""
     require(reader, Permission.ACCOUNT_VIEW)
