@@ -42,8 +42,6 @@ def client(
         default_service.cache_clear()
         data_dir = tmp_path_factory.mktemp("data")
         app = create_app(Container(Settings(data_dir=data_dir), app_engine))
-        if not any(getattr(r, "path", None) == "/v1/intel" for r in app.routes):
-            intel_api.include(app)  # until web/app.py wires it
         with TestClient(app) as test_client:
             yield test_client
     get_settings.cache_clear()
