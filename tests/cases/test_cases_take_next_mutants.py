@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from case_fakes import T0, alert, at, make_user
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from riskops.auth.permissions import Role
-from riskops.cases import alert_intake, service
+from riskops.cases import alert_intake, service, shifts
 from riskops.cases import repository as repo
 from riskops.cases.models import Case, CaseStatus
 from riskops.kernel.db import session_factory, unit_of_work
@@ -106,8 +106,69 @@ def test_take_next_gives_up_with_a_conflict_after_twenty_lost_rounds(
             return False
 
         monkeypatch.setattr(repo, "claim", always_lost)
-        with pytest.raises(Conflict, match="every candidate case was taken meanwhile"):
+        with pytest.raises(Conflict) as lost:
             service.take_next(session, ana, now=at(1))
+        assert lost.value.message == "every candidate case was taken meanwhile; try again"
         assert tried == [ids[f"acc-{i}"] for i in range(5)] * 20
         assigned = session.scalars(select(Case.assignee_id)).all()
         assert assigned == [None] * 7
+
+
+@pytest.mark.parametrize("gone", ["assigned", "closed"])
+def test_a_stale_candidate_no_longer_new_and_unassigned_is_not_claimed(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, gone: str
+) -> None:
+    """Candidates read before another analyst took the best case (or it was closed): the
+    claim finds it no longer new and unassigned and goes on to the next candidate."""
+    _sqlite_only(engine)
+    with unit_of_work(session_factory(engine)) as session:
+        ana = make_user(session, "ana", Role.ANALYST)
+        rival = make_user(session, "rob", Role.ANALYST)
+        ids = _open(session, {"best": 90, "second": 50})
+        stale = [ids["best"], ids["second"]]
+        if gone == "assigned":
+            first = service.take_next(session, rival, now=at(1))
+            assert first is not None and first.id == ids["best"]
+        else:
+            session.execute(
+                update(Case).where(Case.id == ids["best"]).values(status=CaseStatus.CLOSED)
+            )
+        monkeypatch.setattr(repo, "next_new_ids", lambda s, keys, limit: stale)
+        case = service.take_next(session, ana, now=at(2))
+        assert case is not None and case.id == ids["second"] and case.assignee_id == ana.id
+        best = session.get(Case, ids["best"], populate_existing=True)
+        assert best is not None
+        expected = rival.id if gone == "assigned" else None
+        assert best.assignee_id == expected
+
+
+def test_only_the_takers_own_shifts_on_duty_at_that_moment_scope_take_next(
+    engine: Engine,
+) -> None:
+    """Another analyst's shift does not scope ana's take-next; a shift starting exactly now
+    is on duty, one ending exactly now is not (both databases)."""
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
+        manager = make_user(session, "mia", Role.MANAGER)
+        ana = make_user(session, "ana", Role.ANALYST)
+        rob = make_user(session, "rob", Role.ANALYST)
+        assert ana.id is not None and rob.id is not None
+        alert_intake.raise_alert(session, alert("aml", account="a1", severity=90), now=T0)
+        alert_intake.raise_alert(session, alert("ato", account="a2", typology="sim_swap"), now=T0)
+        alert_intake.raise_alert(
+            session, alert("card", account="a3", typology="card_fraud"), now=T0
+        )
+
+    def taken(rota: list[tuple[int, int, int, list[str]]]) -> str | None:
+        with sessions() as session:
+            for user_id, start, end, queues in rota:
+                shifts.add_shift(session, manager, user_id, at(start), at(end), queues)
+            case = service.take_next(session, ana, now=at(60))
+            account = case.account_id if case is not None else None
+            session.rollback()
+        return account
+
+    assert ana.id is not None and rob.id is not None
+    assert taken([(rob.id, 0, 480, ["fraud"])]) == "a1"  # rob's shift: ana takes from all
+    assert taken([(ana.id, 60, 120, ["fraud"])]) == "a3"  # starts now: on duty
+    assert taken([(ana.id, 0, 60, ["fraud"])]) == "a1"  # ended now: off duty
