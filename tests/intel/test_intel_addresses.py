@@ -169,3 +169,11 @@ def test_a_base58_address_that_starts_like_a_bech32_prefix() -> None:
     # found by the property above: a TRON address beginning "TB1" is not a testnet bech32
     found = check_address("TB12GfcdcivAjxgNietugtYvnGaQ2TbarK")
     assert (found.chain, found.valid) == ("tron", True)
+
+
+def test_lookup_key_keeps_the_case_of_a_tron_address_that_starts_like_tb1() -> None:
+    tron = "TB12GfcdcivAjxgNietugtYvnGaQ2TbarK"
+    assert lookup_key(tron) == tron
+    assert lookup_key("TB1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KXPJZSX") == (
+        "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"
+    )

@@ -137,13 +137,19 @@ def looks_like_address(text: str) -> bool:
     return check_address(text).chain is not None
 
 
-def lookup_key(address: str) -> str:
+_SEGWIT_FORMATS = ("p2wpkh", "p2wsh", "p2tr", "segwit")
+
+
+def lookup_key(address: str, check: AddressCheck | None = None) -> str:
     """The form listed addresses are compared in: lower-case for hex and bech32 (whose case
-    carries no meaning, or only a checksum), as written for base58 (where case is the value)."""
+    carries no meaning, or only a checksum), as written for base58 (where case is the value:
+    a TRON address may begin ``TB1``, which only looks like a testnet bech32 prefix)."""
     text = address.strip()
-    lowered = text.lower()
-    if lowered.startswith(("0x", "bc1", "tb1", "bcrt1")):
-        return lowered
+    found = check or check_address(text)
+    if found.chain == ETHEREUM or text[:2] in ("0x", "0X"):
+        return text.lower()
+    if found.format is not None and found.format.startswith(_SEGWIT_FORMATS):
+        return text.lower()
     return text
 
 

@@ -190,7 +190,7 @@ class IntelService:
         if provider is None:
             notes.append("listed: no data (no address list loaded)")
         else:
-            listings = list(provider(lookup_key(text)))
+            listings = list(provider(lookup_key(text, check)))
             listed = bool(listings)
             if provider_source is not None:
                 sources.append(provider_source)
