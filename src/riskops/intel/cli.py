@@ -12,6 +12,15 @@ intel_app = typer.Typer(
     no_args_is_help=True,
 )
 
+# Lists printed one item a line, under the singular of their name.
+_ONE = {
+    "sources": "source",
+    "links": "link",
+    "notes": "note",
+    "listings": "listing",
+    "mismatches": "mismatch",
+}
+
 
 def _print(data: dict[str, Any], as_json: bool) -> None:
     import orjson
@@ -22,18 +31,16 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     for key, value in data.items():
-        if key in ("sources", "links", "notes", "listings", "mismatches") and isinstance(
-            value, list
-        ):
+        if key in _ONE and isinstance(value, list):
             for item in value:
                 shown = (
                     " · ".join(str(v) for v in item.values() if v)
                     if isinstance(item, dict)
                     else item
                 )
-                console.print(f"[bold]{key[:-1]}[/bold]: {escape(str(shown))}")
+                console.print(f"[bold]{_ONE[key]}[/bold]: {escape(str(shown))}")
         elif value is not None and value != []:
             console.print(f"[bold]{key}[/bold]: {escape(str(value))}")
 

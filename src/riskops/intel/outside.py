@@ -53,7 +53,7 @@ DEFAULT_LINKS: dict[str, dict[str, str]] = {
         "Shodan": "https://www.shodan.io/host/{value}",
         "Hurricane Electric BGP": "https://bgp.he.net/ip/{value}",
     },
-    "asn": {"Hurricane Electric BGP": "https://bgp.he.net/AS{value}"},
+    "asn": {"Hurricane Electric BGP (AS)": "https://bgp.he.net/AS{value}"},
     "phone": {"Search": "https://www.google.com/search?q={value}"},
     "email": {"Search": "https://www.google.com/search?q={value}"},
     "domain": {
