@@ -172,3 +172,27 @@ def test_only_the_takers_own_shifts_on_duty_at_that_moment_scope_take_next(
     assert taken([(rob.id, 0, 480, ["fraud"])]) == "a1"  # rob's shift: ana takes from all
     assert taken([(ana.id, 60, 120, ["fraud"])]) == "a3"  # starts now: on duty
     assert taken([(ana.id, 0, 60, ["fraud"])]) == "a1"  # ended now: off duty
+
+
+def test_of_equal_priority_the_earliest_due_goes_first_then_the_oldest(engine: Engine) -> None:
+    """Same severity, same queue (same priority): the case due first is taken first even
+    when it was opened after the other; of equal deadlines, the one opened first."""
+    with unit_of_work(session_factory(engine)) as session:
+        ana = make_user(session, "ana", Role.ANALYST)
+
+        def raise_at(ref: str, minutes: int) -> int:
+            opened = alert_intake.raise_alert(
+                session, alert(ref, account=f"acc-{ref}", severity=50), now=at(minutes)
+            )
+            return opened.case.id
+
+        due_later = raise_at("due-later", 10)
+        due_first = raise_at("due-first", 0)
+        tie_a = raise_at("tie-a", 20)
+        tie_b = raise_at("tie-b", 20)
+        cases = session.scalars(select(Case).order_by(Case.id)).all()
+        assert len({c.priority for c in cases}) == 1  # the premise: one priority
+        order = []
+        while (case := service.take_next(session, ana, ["aml"], now=at(30))) is not None:
+            order.append(case.id)
+        assert order == [due_first, due_later, tie_a, tie_b]
