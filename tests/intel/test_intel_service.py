@@ -7,6 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from riskops.intel.outside import OutsideLinks
 from riskops.intel.service import IntelService, ListedAddresses
@@ -250,3 +252,14 @@ def test_no_lists_folder_means_no_data_not_unlisted(tmp_path: Path) -> None:
     from riskops.intel.service import ListedAddresses
 
     assert ListedAddresses.from_dir(tmp_path / "missing") is None
+
+
+_BARE = IntelService(Path("/nonexistent-riskops-intel-data"))  # no IP data: the rest answers
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=120) | st.from_regex(r"[0-9a-fA-Fx:.+@ ]{1,70}", fullmatch=True))
+def test_any_text_gets_a_json_answer(value: str) -> None:
+    data = _BARE.describe(value).to_dict()
+    assert data["kind"] in {"ip", "phone", "email", "domain", "address", "tx_hash", "unknown"}
+    orjson.dumps(data)
