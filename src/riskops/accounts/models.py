@@ -192,6 +192,8 @@ class AccountRating(Base):
     """An account's current rating, with its reasons (``accounts.rating``)."""
 
     __tablename__ = "account_ratings"
+    # the monitor's cache of ratings reads those changed since its last batch
+    __table_args__ = (Index("ix_account_ratings_computed_at", "computed_at"),)
 
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     score: Mapped[int] = mapped_column(Integer)

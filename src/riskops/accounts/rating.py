@@ -510,6 +510,35 @@ def current_many(session: Session, account_ids: Collection[str]) -> dict[str, Ra
     return {a: Rating.of(r) for a, r in repo.ratings(session, account_ids).items()}
 
 
+class RatingCache:
+    """The bands the monitor's rules read as ``account.rating`` and ``account.rating_band``:
+    loaded once, then refreshed before each batch with the ratings written since (by the
+    monitor's batches, case and KYC decisions alike), one indexed query that is usually
+    empty. A rule sees the rating as it stood when its batch began."""
+
+    def __init__(self, overlap: timedelta = timedelta(seconds=5)) -> None:
+        self._by_account: dict[str, tuple[int, str]] = {}
+        self._since: datetime | None = None
+        self._loaded = False
+        # A rating's time is taken before its transaction commits: one committed late with
+        # an earlier time than the last seen is read again within ``overlap``.
+        self.overlap = overlap
+
+    def refresh(self, session: Session) -> int:
+        """Read the ratings written since the last refresh; returns how many."""
+        since = self._since - self.overlap if self._since is not None else None
+        rows = repo.ratings_changed_since(session, since if self._loaded else None)
+        for account, score, band, at in rows:
+            self._by_account[account] = (score, band)
+            if self._since is None or at > self._since:
+                self._since = at
+        self._loaded = True
+        return len(rows)
+
+    def get(self, account_id: str) -> tuple[int, str] | None:
+        return self._by_account.get(account_id)
+
+
 def history(
     session: Session, account_id: str, *, limit: int = 50, before_id: int | None = None
 ) -> list[RatingChange]:

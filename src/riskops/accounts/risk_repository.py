@@ -150,6 +150,19 @@ def ratings(session: Session, account_ids: Collection[str]) -> dict[str, Account
     return out
 
 
+def ratings_changed_since(
+    session: Session, since: datetime | None
+) -> list[tuple[str, int, str, datetime]]:
+    """(account, score, band, computed_at) of the ratings written after ``since`` (all if
+    None), oldest first."""
+    r = AccountRating
+    stmt = select(r.account_id, r.score, r.band, r.computed_at)
+    if since is not None:
+        stmt = stmt.where(r.computed_at > since)
+    stmt = stmt.order_by(r.computed_at)
+    return [(a, int(score), str(band), at) for a, score, band, at in session.execute(stmt)]
+
+
 def add_history(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
         session.bulk_insert_mappings(AccountRatingChange, list(rows))  # type: ignore[arg-type]

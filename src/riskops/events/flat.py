@@ -57,6 +57,10 @@ FLAT_FIELDS: dict[str, pa.DataType] = {
     "nationality": pa.string(),
     "side": pa.string(),
     "corporate": pa.bool_(),
+    # The account's risk rating (``riskops.accounts.rating``) as it stood when the monitor's
+    # batch began: not in the event, so null here and in backtests; the monitor fills them.
+    "account.rating": pa.int32(),
+    "account.rating_band": pa.string(),
 }
 FLAT_SCHEMA = pa.schema(list(FLAT_FIELDS.items()))
 FLAT_COLUMNS: tuple[str, ...] = tuple(FLAT_FIELDS)

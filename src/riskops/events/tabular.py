@@ -162,6 +162,9 @@ def flat_sql(relation: str, present: Iterable[str], *, seq: str = "source_row") 
             f"CASE WHEN type = 'account.created' "
             f"THEN COALESCE({c('corporate', 'BOOLEAN')}, false) END"
         ),
+        # account state, not event data: the monitor fills them, history has none
+        "account.rating": "CAST(NULL AS INTEGER)",
+        "account.rating_band": "CAST(NULL AS VARCHAR)",
     }
     own = dict(
         common,

@@ -1,7 +1,8 @@
 """The decision core: flat rows → rule evaluation → one decision per row. Pure, no I/O.
 
 ``Monitor`` owns nothing but references: the evaluator (which holds the per-account
-feature state) and a lookup of the account's active restrictions. It flattens the event,
+feature state), a lookup of the account's active restrictions and one of its rating (which
+fills the rows' ``account.rating`` and ``account.rating_band``). It flattens the event,
 lets the evaluator update its state and evaluate each row, combines the **live** hits as
 docs/rules.md "Decision" says, and lets an active restriction turn the decision into a block.
 """
@@ -29,6 +30,9 @@ class Evaluator(Protocol):
 
 
 RestrictionsLookup = Callable[[str], Collection[RestrictionKind]]
+RatingLookup = Callable[[str], tuple[int, str] | None]
+"""An account's rating (score, band), or None: the rules' ``account.rating`` and
+``account.rating_band`` (``riskops.accounts.rating.RatingCache.get``)."""
 
 # Which restrictions stop which event types (on the account that sent the event).
 _EVERYTHING = frozenset({RestrictionKind.FULL_FREEZE, RestrictionKind.ACCOUNT_CLOSED})
@@ -105,15 +109,24 @@ def restriction_for(event_type: str, active: Collection[RestrictionKind]) -> Res
 class Monitor:
     """Decides events one by one, in log order; the evaluator's state advances with each."""
 
-    def __init__(self, evaluator: Evaluator, restrictions: RestrictionsLookup = no_restrictions):
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        restrictions: RestrictionsLookup = no_restrictions,
+        ratings: RatingLookup | None = None,
+    ):
         self.evaluator = evaluator
         self.restrictions = restrictions
+        self.ratings = ratings
 
     def decide(self, event: s.Event, seq: int) -> list[RowDecision]:
         """Flatten, evaluate and combine; one decision per flat row (two for a transfer)."""
         start = time.perf_counter_ns()
         decisions = []
+        ratings = self.ratings
         for row in to_rows(event, seq):
+            if ratings is not None and (rated := ratings(row["account_id"])) is not None:
+                row["account.rating"], row["account.rating_band"] = rated
             evaluation = self.evaluator.process(row)
             action, score, reasons = combine(evaluation.live_hits)
             decision = RowDecision(

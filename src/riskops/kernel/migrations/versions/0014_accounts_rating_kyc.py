@@ -74,6 +74,7 @@ def upgrade() -> None:
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_account_ratings")),
     )
+    op.create_index("ix_account_ratings_computed_at", "account_ratings", ["computed_at"])
     op.create_table(
         "account_rating_history",
         sa.Column("id", _ID, autoincrement=True, nullable=False),
@@ -120,6 +121,7 @@ def downgrade() -> None:
     op.drop_table("kyc_reviews")
     op.drop_index("ix_account_rating_history_account", table_name="account_rating_history")
     op.drop_table("account_rating_history")
+    op.drop_index("ix_account_ratings_computed_at", table_name="account_ratings")
     op.drop_table("account_ratings")
     op.drop_index("ix_account_signals_account_at", table_name="account_signals")
     op.drop_table("account_signals")
