@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, select, tuple_, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -187,13 +187,25 @@ def weak_links_of(
 
 
 def mark_hubs(session: Session, keys: Collection[Key]) -> None:
-    for part in _chunks(sorted(keys)):
+    for kind, values in _by_kind(keys):
         session.execute(
             update(LinkValue)
-            .where(tuple_(LinkValue.kind, LinkValue.value).in_(part))
+            .where(LinkValue.kind == kind, LinkValue.value.in_(values))
             .values(hub=True)
             .execution_options(synchronize_session=False)
         )
+
+
+def _by_kind(keys: Collection[Key]) -> Iterable[tuple[str, Sequence[str]]]:
+    """The values by kind, in chunks: ``kind = ? AND value IN (...)`` is a range of the
+    primary key on both databases, where SQLite scans a whole index for the row-value
+    ``(kind, value) IN (VALUES ...)``."""
+    grouped: dict[str, list[str]] = {}
+    for kind, value in keys:
+        grouped.setdefault(kind, []).append(value)
+    for kind, values in sorted(grouped.items()):
+        for part in _chunks(sorted(values)):
+            yield kind, part
 
 
 # --- reads ----------------------------------------------------------------------------
@@ -207,10 +219,10 @@ def accounts_of(
     one."""
     out: dict[Key, list[tuple[str, datetime, datetime]]] = {k: [] for k in keys}
     t = AccountLink
-    for part in _chunks(sorted(keys)):
+    for kind_, values in _by_kind(keys):
         stmt = (
             select(t.kind, t.value, t.account_id, t.first_seen, t.last_seen)
-            .where(tuple_(t.kind, t.value).in_(part))
+            .where(t.kind == kind_, t.value.in_(values))
             .order_by(t.kind, t.value, t.account_id)
         )
         for kind, value, account, first, last in session.execute(stmt):
