@@ -4,8 +4,9 @@ Values: public IPv4 and IPv6 addresses drawn at random (most in routed space), v
 numbers of 40 countries (libphonenumber's example numbers with their last digits varied),
 and addresses of the simulator's four chains (valid ones, as the exchange would see them).
 
-- **cold**: every value is new to the process (the answer LRU and the phone parser's cache
-  are cleared first, each value is looked up once): the cost of the data itself.
+- **cold**: every value is new to the process (the answer LRU, the phone parser's and the
+  address checker's caches are cleared first, each value is looked up once): the cost of
+  the data itself.
 - **warm**: a stream where values recur as they do in an exchange's events (a Zipf-like
   draw from the same values: an account's IP, phone and withdrawal addresses come back),
   answered through the service's LRU; the first sight of each value is inside the run.
@@ -172,6 +173,7 @@ def _stream(distinct: list[str], n: int, seed: int = 9) -> list[str]:
 def measure(
     quick: bool = False, n_values: int | None = None, n_lookups: int | None = None
 ) -> list[Result]:
+    from riskops.intel.addresses import check_address
     from riskops.intel.phones import phone_intel
     from riskops.intel.service import IntelService
 
@@ -185,6 +187,7 @@ def measure(
     def forget() -> None:
         service.set_listed(None)  # clears the answer LRU
         phone_intel.cache_clear()
+        check_address.cache_clear()
 
     by_kind: dict[str, list[str]] = {"ip": [], "phone": [], "address": []}
     for v in distinct:

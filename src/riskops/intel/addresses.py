@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from riskops.intel.codecs import (
     MAX_ADDRESS_CHARS,
-    b58check_decode,
     b58check_encode,
     b58decode,
     b58encode,
+    checksum_ok,
     eip55,
     segwit_decode,
     segwit_encode,
@@ -93,7 +94,7 @@ def _base58(text: str) -> AddressCheck | None:
         if text.startswith("T") and len(text) == 34:
             return AddressCheck(TRON, False, "base58check", "wrong length")
         return None
-    payload = b58check_decode(text)
+    payload = raw[:-4] if checksum_ok(raw) else None
     version = raw[0]
     if version == _TRON_VERSION:
         if payload is None:
@@ -108,8 +109,12 @@ def _base58(text: str) -> AddressCheck | None:
     return AddressCheck(chain, True, fmt, None, text)
 
 
+@lru_cache(maxsize=4_096)
 def check_address(text: str) -> AddressCheck:
-    """Detect the chain of ``text`` and validate it. Never raises."""
+    """Detect the chain of ``text`` and validate it. Never raises.
+
+    Kept for the last few thousand texts: detection, the answer and the listed-address key
+    each ask about the same address in turn."""
     text = text.strip()
     if not text:
         return AddressCheck(None, False, None, "empty")

@@ -61,13 +61,17 @@ def _checksum(payload: bytes) -> bytes:
     return hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
 
 
+def checksum_ok(raw: bytes) -> bool:
+    """Whether decoded base58check bytes end with their payload's checksum."""
+    return len(raw) >= 5 and _checksum(raw[:-4]) == raw[-4:]
+
+
 def b58check_decode(text: str) -> bytes | None:
     """The payload of base58check ``text``, or None when the text or its checksum is wrong."""
     raw = b58decode(text)
-    if raw is None or len(raw) < 5:
+    if raw is None or not checksum_ok(raw):
         return None
-    payload, check = raw[:-4], raw[-4:]
-    return payload if _checksum(payload) == check else None
+    return raw[:-4]
 
 
 def b58check_encode(payload: bytes) -> str:
@@ -205,6 +209,7 @@ def eip55(hex40: str) -> str:
     """The EIP-55 mixed-case checksum form of a 40-hex-digit address (with ``0x``)."""
     lower = hex40.lower()
     digest = keccak256(lower.encode("ascii")).hex()
+    # A letter is upper-case where the hash's nibble at its position is 8 or more.
     return "0x" + "".join(
-        c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(lower)
+        c.upper() if h in "89abcdef" else c for c, h in zip(lower, digest, strict=False)
     )

@@ -54,8 +54,8 @@ _SHARED = ipaddress.ip_network("100.64.0.0/10")
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The address ``text`` names (an IPv4-mapped IPv6 address as its IPv4), else None."""
     value = text.strip()
-    if not value or len(value) > MAX_IP_CHARS:
-        return None
+    if not value or len(value) > MAX_IP_CHARS or ("." not in value and ":" not in value):
+        return None  # every IP text holds a dot or a colon: skip the parser for the rest
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
