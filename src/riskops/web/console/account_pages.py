@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
+from riskops.accounts import kyc
 from riskops.accounts import service as accounts
 from riskops.accounts.models import AccountAction, RestrictionKind
 from riskops.auth.permissions import Permission
@@ -20,6 +21,7 @@ from riskops.investigation.timeline import TIMELINE_TYPES, timeline
 from riskops.kernel.errors import ValidationFailed
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.search import known_account, no_account
+from riskops.web.console.standing import standings
 from riskops.web.console.templating import render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -55,14 +57,21 @@ def timeline_context(page: TimelinePage, account_id: str, types: str | None) -> 
 def account_page(
     request: Request, account_id: str, db: DbSession, user: PageUser, types: str | None = None
 ) -> Response:
-    """Summary, restrictions (with lift), holds, cases, alerts and the activity timeline;
-    an id riskops does not know is a "no such account" page (404), not an empty account."""
+    """The account 360: profile, rating with its reasons, restrictions (with lift), holds,
+    cases, alerts, linked accounts (table and graph), screening hits, KYC reviews, the
+    intelligence on its IPs, phones, emails and addresses, and the activity timeline; an id
+    riskops does not know is a "no such account" page (404), not an empty account."""
     if not known_account(db, user.principal, account_id):
         return no_account(request, account_id, searched=False)
-    summary = investigation.account_summary(db, user.principal, account_id)
+    summary = investigation.account_360(db, user.principal, account_id)
     page = timeline(db, user.principal, account_id, types=parse_types(types))
+    linked = summary.links.accounts if summary.links is not None else []
     context = {
         "s": summary,
+        "x": summary,
+        "kyc_reviews": kyc.reviews_for_account(db, user.principal, account_id, limit=5),
+        "linked_standing": standings(db, [a.account_id for a in linked]),
+        "can_screen": user.principal.can(Permission.SCREENING_REVIEW),
         "can_lift": user.principal.can(Permission.ACCOUNT_RESTRICT),
         "can_restrict": user.principal.can(Permission.ACCOUNT_RESTRICT),
         "restriction_kinds": [(k, accounts.needs_second_person(k)) for k in RestrictionKind],

@@ -1,7 +1,9 @@
 """Console search: a case number opens that case, an account id riskops knows opens that
-account, and anything else (an IP, a phone, an email, a typo) is said to be no account,
-with what was searched and what the box takes: never an empty page for an account that
-does not exist. The account page answers an unknown id the same way (404)."""
+account, a value some account used (an IP, a phone, an email, a crypto address, a device)
+opens "who else used this", a name (a KYC holder's, a KYB legal name, a beneficial owner's)
+lists the accounts that carry it; anything else (a value nobody used, a typo) is said to be
+no account, with what was searched and what the box takes: never an empty page for an
+account that does not exist. The account page answers an unknown id the same way (404)."""
 
 from __future__ import annotations
 
@@ -13,17 +15,26 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from riskops.auth.permissions import Principal
+from riskops.accounts import kyc, risk_repository
+from riskops.audit import service as audit
+from riskops.auth.permissions import Permission, Principal, require
 from riskops.cases import service as cases
 from riskops.http.deps import DbSession
 from riskops.investigation import service as investigation
 from riskops.kernel.bounds import MAX_DB_INT, identifier_problem
+from riskops.screening.service import owner_ref
+from riskops.web.console.links_pages import used_kind
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
+from riskops.web.console.standing import standings
 from riskops.web.console.templating import render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
-ACCEPTS = "an account id, as the exchange sends it, or a case number (123 or #123)"
+ACCEPTS = (
+    "an account id, as the exchange sends it, a case number (123 or #123), an IP, phone, "
+    "email, crypto address or device some account used, or a name (KYC, KYB, owner)"
+)
+MAX_NAME = 256  # a stored name is at most this long
 MAX_CASE_ID = MAX_DB_INT  # a larger number is no case (and no database integer)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE = re.compile(r"\+?[\d\s().-]{7,}")
@@ -79,7 +90,8 @@ def no_account(request: Request, query: str, *, searched: bool) -> Response:
 @router.get("/search")
 def search(request: Request, user: PageUser, db: DbSession, q: str = "") -> Response:
     """``123`` or ``#123``: that case if it exists; an account id riskops knows: that
-    account; anything else: the "no account" page."""
+    account; a value some account used: who else used it; a name: the accounts named so;
+    anything else: the "no account" page."""
     q = q.strip()
     if not q:
         return see_other("/")
@@ -88,4 +100,31 @@ def search(request: Request, user: PageUser, db: DbSession, q: str = "") -> Resp
         return see_other(f"/cases/{found[0].id}")
     if known_account(db, user.principal, q):
         return see_other(f"/accounts/{quote(q, safe='')}")
+    used = used_kind(db, user.principal, q)
+    if used is not None:
+        kind, value, _ = used
+        return see_other(f"/links?kind={kind.value}&value={quote(value, safe='')}")
+    named = accounts_named(db, user.principal, q)
+    if named:
+        context = {"query": q, "named": named, "standing": standings(db, [a for a, _ in named])}
+        return render(request, "search_results.html", context)
     return no_account(request, q, searched=True)
+
+
+def accounts_named(session: Session, principal: Principal, name: str) -> list[tuple[str, str]]:
+    """(account, how it names ``name``) for the accounts whose KYC holder or KYB legal name
+    is ``name`` (case and word order aside), or that name it as a beneficial owner; the
+    accounts shown are recorded in the audit trail (``account.search``)."""
+    require(principal, Permission.ACCOUNT_VIEW)
+    key = kyc.name_key(name)
+    if key is None or len(name) > MAX_NAME or sum(c.isalpha() for c in name) < 2:
+        return []
+    found: dict[str, str] = {}
+    for account in risk_repository.accounts_named(session, key, limit=50):
+        found.setdefault(account, "KYC holder or KYB legal name")
+    for account in risk_repository.owner_accounts(session, owner_ref(name), limit=50):
+        found.setdefault(account, "beneficial owner")
+    if found:
+        shown = {a: [name[:64]] for a in found}
+        audit.record_views(session, principal, "account.search", "account", shown)
+    return sorted(found.items())
