@@ -150,3 +150,24 @@ def test_kyb_legal_name_and_owners_are_subjects(engine: Engine, tmp_path: Path) 
         ("kyb", "c-9"),
         ("owner", "p-1"),
     ]
+
+
+def test_a_batch_of_thousands_of_subjects_and_hits_is_stored(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """More rows than one statement may carry parameters for: 4,000 hits of 17 columns are
+    68,000, over PostgreSQL's 65,535 (this machine's SQLite takes 250,000)."""
+    from screening_store_fakes import p2p
+
+    cache = service.ScreenerCache()
+    load(engine, ftm_file(tmp_path / "v1.jsonl", [PETROV]))
+    n = 4_000
+    log(engine, *(p2p("acc-big", f"cp-{i}", "Viktor Petrov") for i in range(n)))
+    progress = tasks.follow(sessions_of(engine), cache=cache, limit=5_000)
+    assert (progress.events, progress.screened, progress.hits) == (n, n, n)
+    assert len(taken_all(engine)) == n
+
+
+def taken_all(engine: Engine) -> list[dict]:
+    with unit_of_work(sessions_of(engine)) as session:
+        return outbox.take(session, HIT_RAISED, 10_000)

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
@@ -105,11 +105,21 @@ def lists(session: Session) -> list[ScreeningList]:
 # --- subjects ---------------------------------------------------------------------------
 
 
-def subjects_of_accounts(session: Session, account_ids: Collection[str]) -> list[Subject]:
-    if not account_ids:
-        return []
-    stmt = select(Subject).where(Subject.account_id.in_(sorted(account_ids)))
-    return list(session.scalars(stmt))
+def subjects_by_identity(
+    session: Session, identities: Collection[tuple[str, SubjectRole, str]]
+) -> list[Subject]:
+    """The stored subjects of these (account, role, ref), a query per 2,000 (SQLite takes
+    at most 32,766 parameters a statement)."""
+    ordered = sorted(identities)
+    found: list[Subject] = []
+    key = tuple_(Subject.account_id, Subject.role, Subject.ref)
+    for start in range(0, len(ordered), _CHUNK):
+        stmt = select(Subject).where(key.in_(ordered[start : start + _CHUNK]))
+        found.extend(session.scalars(stmt))
+    return found
+
+
+_CHUNK = 2_000
 
 
 def subjects_of_account(session: Session, account_id: str) -> list[Subject]:
@@ -121,7 +131,7 @@ def insert_subjects_ignore(session: Session, rows: Sequence[dict[str, Any]]) -> 
     """Insert subjects, skipping those whose (account, role, ref) exists (a concurrent
     follower stored it first); the caller reads them back."""
     if rows:
-        session.execute(_insert_ignore(session, Subject).values(list(rows)))
+        session.execute(_insert_ignore(session, Subject), list(rows))
 
 
 def stale_subjects(session: Session, key: str, after_id: int, limit: int) -> list[Subject]:
@@ -155,8 +165,10 @@ def insert_hits(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     open or decided, inserts nothing: that is what keeps "not a match" from returning)."""
     if not rows:
         return []
-    stmt = _insert_ignore(session, Hit).values(list(rows)).returning(Hit.id)
-    return sorted(int(i) for i in session.scalars(stmt))
+    # executemany with RETURNING: SQLAlchemy batches the rows ("insertmanyvalues") within
+    # each database's parameter limit, and returns the ids of the rows inserted.
+    stmt = _insert_ignore(session, Hit).returning(Hit.id)
+    return sorted(int(i) for i in session.scalars(stmt, list(rows)))
 
 
 def get_hits(session: Session, hit_ids: Collection[int]) -> list[Hit]:

@@ -431,12 +431,11 @@ def observe(
         latest[fact.identity] = _bounded(fact)
     if not latest:
         return result
-    accounts = {identity[0] for identity in latest}
-    stored = _by_identity(repo.subjects_of_accounts(session, accounts))
+    stored = _by_identity(repo.subjects_by_identity(session, list(latest)))
     fresh = [fact for identity, fact in latest.items() if identity not in stored]
     if fresh:
         repo.insert_subjects_ignore(session, [_subject_row(f, now) for f in fresh])
-        stored = _by_identity(repo.subjects_of_accounts(session, accounts))
+        stored = _by_identity(repo.subjects_by_identity(session, list(latest)))
         result.changed += len(fresh)
     due = []
     for identity, fact in latest.items():
