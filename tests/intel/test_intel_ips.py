@@ -134,3 +134,23 @@ def test_warm_reads_the_asn_table_before_the_first_lookup(ip_data_root: Path) ->
     assert not service.ips.asn._loaded
     service.warm()
     assert service.ips.asn._loaded
+
+
+def test_the_fast_special_range_check_agrees_with_ipaddress() -> None:
+    import ipaddress
+    import random
+
+    from riskops.intel.ips import _V4_SPECIAL, _special
+
+    def slow(ip: ipaddress.IPv4Address) -> bool:
+        return not ip.is_global or ip.is_multicast or ip.is_reserved
+
+    rng = random.Random(8)
+    probes = [rng.getrandbits(32) for _ in range(20_000)]
+    for start, end in _V4_SPECIAL:  # every edge, and either side of it
+        probes += [start - 1, start, start + 1, end - 1, end, end + 1]
+    edges = ("192.0.0.9", "192.0.0.170", "255.255.255.255")
+    probes += [int(ipaddress.IPv4Address(a)) for a in edges]
+    for value in probes:
+        ip = ipaddress.IPv4Address(value % 2**32)
+        assert _special(ip) == slow(ip), ip

@@ -9,6 +9,7 @@ No data set here lists open proxies, so ``proxy`` is always None with a note say
 
 from __future__ import annotations
 
+import bisect
 import importlib
 import ipaddress
 from collections.abc import Callable
@@ -49,6 +50,44 @@ def _scope(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
 
 
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
+# IPv4 networks that locate no one: ipaddress's non-global ones (RFC 6890), multicast, and
+# 240/4. Checking them as integer ranges is a bisect, where ipaddress's is_global tests
+# each network in turn; a test holds the two to the same answer.
+_V4_SPECIAL = sorted(
+    (int(n.network_address), int(n.broadcast_address))
+    for n in map(
+        ipaddress.IPv4Network,
+        (
+            "0.0.0.0/8",
+            "10.0.0.0/8",
+            "100.64.0.0/10",
+            "127.0.0.0/8",
+            "169.254.0.0/16",
+            "172.16.0.0/12",
+            "192.0.0.0/24",
+            "192.0.2.0/24",
+            "192.168.0.0/16",
+            "198.18.0.0/15",
+            "198.51.100.0/24",
+            "203.0.113.0/24",
+            "224.0.0.0/4",
+            "240.0.0.0/4",
+        ),
+    )
+)
+_V4_STARTS = [start for start, _ in _V4_SPECIAL]
+
+
+def _special(address: _Address) -> bool:
+    """Not a public unicast address: no country, no owner (ipaddress counts multicast and
+    240/4 as global; neither locates anyone)."""
+    if isinstance(address, ipaddress.IPv4Address):
+        value = int(address)
+        index = bisect.bisect_right(_V4_STARTS, value) - 1
+        if index < 0 or value > _V4_SPECIAL[index][1]:
+            return False
+        # inside a listed network: ipaddress decides (192.0.0.0/24 holds global /32s)
+    return not address.is_global or address.is_multicast or address.is_reserved
 
 
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -92,8 +131,7 @@ class IpLookup:
     def lookup_address(self, address: _Address) -> IpIntel:
         """``lookup`` of an address already parsed (``parse_ip``)."""
         value, version = str(address), address.version
-        # ipaddress counts multicast and 240/4 as global; neither locates anyone.
-        if not address.is_global or address.is_multicast or address.is_reserved:
+        if _special(address):
             scope = _scope(address)
             return IpIntel(
                 value,
