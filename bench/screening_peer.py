@@ -68,7 +68,7 @@ def main() -> None:
     warm = next(iter(proxies.values()))
     LogicV2.compare(warm, warm, config)
     scores: dict[str, dict[str, float]] = {}
-    started = time.process_time()
+    started, wall = time.process_time(), time.perf_counter()
     for query in queries:
         proxy = entity(query, [query["name"]], SCHEMAS.get(query["kind"], "LegalEntity"))
         found = process.extract(
@@ -79,11 +79,13 @@ def main() -> None:
         for candidate in candidate_ids:
             result[candidate] = float(LogicV2.compare(proxy, proxies[candidate], config).score)
         scores[query["id"]] = result
-    elapsed = time.process_time() - started
-    out_path.write_text(
-        json.dumps({"scores": scores, "names_per_second": len(queries) / elapsed}),
-        encoding="utf-8",
-    )
+    elapsed, wall = time.process_time() - started, time.perf_counter() - wall
+    result = {
+        "scores": scores,
+        "names_per_second": len(queries) / elapsed,
+        "wall_names_per_second": len(queries) / wall,
+    }
+    out_path.write_text(json.dumps(result), encoding="utf-8")
 
 
 if __name__ == "__main__":
