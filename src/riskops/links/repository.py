@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, delete, select, update
@@ -64,7 +65,10 @@ _COUNT = (
 LinkRow = tuple[str, str, str, datetime, datetime]  # kind, value, account, first, last
 
 
+@lru_cache(maxsize=1 << 14)
 def _sqlite_time(at: datetime) -> str:
+    """SQLAlchemy's SQLite text form of a UTC time (a batch's links share their events'
+    times, so the last ones are remembered)."""
     if at.tzinfo is not UTC:
         at = at.astimezone(UTC)
     return at.replace(tzinfo=None).isoformat(" ", "microseconds")
