@@ -137,7 +137,11 @@ TARGETS: dict[str, Target] = {
             ),
             Scope("src/riskops/events/service.py", ("store", "Prepared.settle", "prepare")),
         ),
-        ("tests/events/test_ingest_service.py", "tests/events/test_dead_letters.py"),
+        (
+            "tests/events/test_ingest_service.py",
+            "tests/events/test_ingest_idempotent_mutants.py",
+            "tests/events/test_dead_letters.py",
+        ),
     ),
     "take-next": Target(
         (
