@@ -23,6 +23,7 @@ from riskops.investigation import service as investigation
 from riskops.investigation.timeline import timeline
 from riskops.kernel.errors import ValidationFailed
 from riskops.web.console.account_pages import parse_types, timeline_context
+from riskops.web.console.review_pages import case_reviews
 from riskops.web.console.routing import ConsoleRoute, PageUser, form_text, see_other
 from riskops.web.console.templating import render
 
@@ -143,6 +144,7 @@ def case_page(
         page = timeline(db, principal, case.account_id, types=parse_types(types))
         context.update(timeline_context(page, case.account_id, types))
     context["held"] = case_holds.held_withdrawals(db, principal, case_id)
+    context.update(case_reviews(db, principal, case.account_id, detail.alerts))
     return render(request, "case.html", context)
 
 

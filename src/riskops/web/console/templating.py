@@ -159,6 +159,8 @@ DONE = {
     "reopened": "Case reopened.",
     "requested": "Service request created.",
     "review": "Review started.",
+    "screened": "Screening decision recorded: a rescreen will not raise this hit again.",
+    "kyc_decided": "KYC decision recorded: the account's standing and rating follow it.",
 }
 
 
