@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -26,8 +27,7 @@ class Container(AppState):
         super().__init__(settings, engine)
         self._runtime = runtime
         self._stopping: asyncio.Event | None = None
-        self._housekeeping: asyncio.Task[None] | None = None
-        self._intake: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Container:
@@ -53,21 +53,23 @@ class Container(AppState):
         return self._runtime
 
     async def start(self) -> None:
-        """The monitor's tail loop, case housekeeping and the delivery of the intake outbox
-        (the monitor's case alerts; this process's one drainer), as background tasks."""
+        """The monitor's tail loop, case housekeeping, screening (it follows the event log
+        and rescreens after a list changes) and the delivery of the outbox into cases (this
+        process's one drainer), as background tasks."""
         from riskops.cases.tasks import housekeeping_loop, intake_loop
+        from riskops.screening import tasks as screening
 
         await self.runtime.start()
-        self._stopping = asyncio.Event()
+        self._stopping = stopping = asyncio.Event()
         if (every := self.settings.housekeeping_seconds) > 0:
-            self._housekeeping = asyncio.create_task(
-                housekeeping_loop(self.sessions, every, self._stopping), name="case-housekeeping"
-            )
+            self._spawn("case-housekeeping", housekeeping_loop(self.sessions, every, stopping))
         if (every := self.settings.intake_poll_seconds) > 0:
-            self._intake = asyncio.create_task(
-                intake_loop(self.sessions, every, self._stopping, self._writer()),
-                name="case-intake",
-            )
+            writer = self._writer()
+            self._spawn("screening", screening.loop(self.sessions, every, stopping, writer))
+            self._spawn("case-intake", intake_loop(self.sessions, every, stopping, writer))
+
+    def _spawn(self, name: str, work: Coroutine[object, object, None]) -> None:
+        self._tasks.append(asyncio.create_task(work, name=name))
 
     def _writer(self) -> threading.Lock | None:
         return self.runtime.writer if self.engine.dialect.name == "sqlite" else None
@@ -75,10 +77,9 @@ class Container(AppState):
     async def stop(self) -> None:
         if self._stopping is not None:
             self._stopping.set()
-        for task in (self._housekeeping, self._intake):
-            if task is not None:
-                await task
-        self._housekeeping = self._intake = None
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            await task
         if self._runtime is not None:
             await self._runtime.stop()
 
