@@ -289,6 +289,18 @@ ROUTES: dict[tuple[str, str], Row] = {
         form={"kind": "dispute", "account_id": "matrix-acc", "subject": "s", "description": "d"},
     ),
     ("GET", "/audit"): Row(P.AUDIT_VIEW, "/audit"),
+    ("GET", "/links"): Row(P.ACCOUNT_VIEW, "/links", params={"kind": "ip", "value": "192.0.2.7"}),
+    ("GET", "/accounts/{account_id}/graph.json"): Row(
+        P.ACCOUNT_VIEW, "/accounts/matrix-acc/graph.json"
+    ),
+    ("POST", "/screening/hits/{hit_id}/review"): Row(
+        P.SCREENING_REVIEW,
+        f"/screening/hits/{NONE}/review",
+        form={"decision": "not_a_match", "note": "n"},
+    ),
+    ("POST", "/kyc/reviews/{review_id}/decide"): Row(
+        P.KYC_REVIEW, f"/kyc/reviews/{NONE}/decide", form={"decision": "approve", "note": "n"}
+    ),
 }
 CONSOLE_API_PREFIXES = ("/v1/", "/openapi.json", "/docs", "/healthz", "/readyz")
 
