@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from riskops.links.models import AccountLink, LinkCluster, LinkMember, LinkValue
 
@@ -253,6 +253,49 @@ def values_of(
             stmt = stmt.where(v.hub.is_(False))
         for account, kind, value, first, last, count, hub in session.execute(stmt):
             out.append((account, kind, value, first, last, int(count), bool(hub)))
+    return out
+
+
+SharedRow = tuple[str, str, str, datetime, bool, int, str | None, datetime | None]
+
+
+def shared_with(
+    session: Session, accounts: Collection[str], kinds: Collection[str]
+) -> list[SharedRow]:
+    """Every value the accounts used, with its hub flag and count, and for a value of
+    ``kinds`` that is not a hub every other account that used it: (account, kind, value,
+    first_seen, hub, accounts, other, other_first_seen), ``other`` None where there is
+    none. One query per hop of a traversal (a left join on the primary key)."""
+    out: list[SharedRow] = []
+    if not accounts:
+        return out
+    a, v = AccountLink, LinkValue
+    o = aliased(AccountLink)
+    follow = and_(
+        o.kind == a.kind,
+        o.value == a.value,
+        o.account_id != a.account_id,
+        v.hub.is_(False),
+        a.kind.in_(sorted(kinds)),
+    )
+    for part in _chunks(sorted(accounts)):
+        stmt = (
+            select(
+                a.account_id,
+                a.kind,
+                a.value,
+                a.first_seen,
+                v.hub,
+                v.accounts,
+                o.account_id,
+                o.first_seen,
+            )
+            .join(v, and_(v.kind == a.kind, v.value == a.value))
+            .outerjoin(o, follow)
+            .where(a.account_id.in_(part))
+        )
+        for acc, kind, value, first, hub, count, other, other_first in session.execute(stmt):
+            out.append((acc, kind, value, first, bool(hub), int(count), other, other_first))
     return out
 
 

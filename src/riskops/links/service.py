@@ -137,24 +137,33 @@ class _Walk:
     truncated: bool
 
 
-def _traversable(kind: str) -> bool:
-    return weight(kind) > 0
+# values whose other users are looked up (account-to-account links name the other account)
+_SHARED = frozenset(k.value for k in Kind if weight(k) > 0 and k not in EDGE_KINDS)
 
 
 def _walk(session: Session, account_id: str, hops: int, limit: int) -> _Walk:
-    """Breadth-first over values that are not hubs, at most ``limit`` accounts."""
-    own = repo.values_of(session, [account_id])
-    hubs = sorted(
-        (HubValue(k, v, count) for _, k, v, _, _, count, hub in own if hub),
-        key=lambda h: (h.kind, h.value),
-    )
-    frontier = {
-        account_id: {(k, v): f for _, k, v, f, _, _, hub in own if not hub and _traversable(k)}
-    }
+    """Breadth-first over values that are not hubs, at most ``limit`` accounts: one query
+    per hop (``repository.shared_with``)."""
     found: dict[str, _Found] = {}
+    hubs: list[HubValue] = []
     truncated = False
+    frontier = [account_id]
     for hop in range(1, hops + 1):
-        reached = _neighbours(session, frontier)
+        reached: dict[str, dict[str, dict[tuple[str, str], datetime]]] = {}
+        for source, kind, value, first, hub, count, other, other_first in repo.shared_with(
+            session, frontier, _SHARED
+        ):
+            if hub:
+                if hop == 1:
+                    hubs.append(HubValue(kind, value, count))
+                continue
+            if kind in EDGE_KINDS:
+                other, at = value, first
+            elif other is None or other_first is None:
+                continue
+            else:
+                at = max(first, other_first)
+            reached.setdefault(source, {}).setdefault(other, {})[(kind, value)] = at
         for source in sorted(reached):
             for other in sorted(reached[source]):
                 if other == account_id:
@@ -167,35 +176,11 @@ def _walk(session: Session, account_id: str, hops: int, limit: int) -> _Walk:
                     entry = found[other] = _Found(hop, source if hop > 1 else None)
                 if entry.hop == hop and entry.via == (source if hop > 1 else None):
                     entry.shared.update(reached[source][other])
-        if hop == hops:
+        frontier = [a for a, e in found.items() if e.hop == hop]
+        if not frontier:
             break
-        nxt = [a for a, e in found.items() if e.hop == hop]
-        if not nxt:
-            break
-        frontier = {a: {} for a in nxt}
-        for a, k, v, f, *_ in repo.values_of(session, nxt, hubs=False):
-            if _traversable(k):
-                frontier[a][(k, v)] = f
+    hubs.sort(key=lambda h: (h.kind, h.value))
     return _Walk(account_id, found, hubs, truncated)
-
-
-def _neighbours(
-    session: Session, sources: dict[str, dict[tuple[str, str], datetime]]
-) -> dict[str, dict[str, dict[tuple[str, str], datetime]]]:
-    """For each source account, the accounts it shares a (non-hub) value with, each with
-    the values and since when both had used them."""
-    out: dict[str, dict[str, dict[tuple[str, str], datetime]]] = {s: {} for s in sources}
-    keys = {key for values in sources.values() for key in values if key[0] not in EDGE_KINDS}
-    users = repo.accounts_of(session, keys) if keys else {}
-    for source, values in sources.items():
-        for (kind, value), first in values.items():
-            if kind in EDGE_KINDS:
-                out[source].setdefault(value, {})[(kind, value)] = first
-                continue
-            for other, other_first, _ in users.get((kind, value), []):
-                if other != source:
-                    out[source].setdefault(other, {})[(kind, value)] = max(first, other_first)
-    return out
 
 
 def linked(
