@@ -104,3 +104,29 @@ def test_a_re_run_of_a_large_file_chunk_stores_nothing_new(
         again = service.ingest(session, items, source="file", source_name="big.ndjson")
         assert (again.accepted, again.duplicates, again.rejected) == (0, 1201, [])
         assert repository.count_events(session) == 1201
+
+
+def test_a_conflicting_event_is_dead_lettered_at_its_own_place_in_the_file(
+    sessions: sessionmaker[Session], wire: Callable[..., dict[str, Any]]
+) -> None:
+    """An id stored before, with other content, in a later file (row 4), and the same id
+    twice in one file with two contents (rows 0 and 2): each refusal names its row."""
+
+    def items(rows: dict[int, dict[str, Any]]) -> list[tuple[int | None, Any]]:
+        return [(row, decode(msgspec.json.encode(e))) for row, e in rows.items()]
+
+    with unit_of_work(sessions) as session:
+        service.ingest(session, items({0: wire(1)}), source="file", source_name="a.ndjson")
+    with unit_of_work(sessions) as session:
+        report = service.ingest(
+            session,
+            items({4: wire(1, amount="9"), 0: wire(2), 2: wire(2, amount="7")}),
+            source="file",
+            source_name="b.ndjson",
+        )
+        assert (report.accepted, report.rejected_count) == (1, 2)
+        letters, _ = repository.list_dead_letters(session)
+        assert sorted((d.event_id, d.source_name, d.source_row) for d in letters) == [
+            ("e-1", "b.ndjson", 4),
+            ("e-2", "b.ndjson", 2),
+        ]
