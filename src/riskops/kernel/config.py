@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     snapshot_every: int = 50_000
     # Monitor: and how often (seconds, with progress since): a restart replays at most this.
     snapshot_seconds: float = 5.0
+    # Linked accounts: a value (device, phone, IP, address...) used by more accounts than
+    # this is a hub, listed but never followed nor joining a cluster (a /24: ten times it).
+    links_hub_accounts: int = Field(default=20, ge=2, le=100_000)
+    # Linked accounts: a cluster is alerted when it reaches this many accounts, and again
+    # each time it has grown by links_alert_growth since.
+    links_alert_size: int = Field(default=3, ge=2, le=100_000)
+    links_alert_growth: int = Field(default=2, ge=1, le=100_000)
     # Health: /readyz answers 503 when the monitor has events to decide and has made no
     # progress for this long (seconds).
     monitor_stall_seconds: float = 60.0
