@@ -139,7 +139,7 @@ def build(n_accounts: int, per_account: int, *, rebuild: bool) -> tuple[Any, dic
         conn.execute(
             text(
                 "INSERT INTO link_values (kind, value, accounts, hub, first_seen, last_joined) "
-                "SELECT kind, value, count(*), count(*) > CASE kind WHEN 'ip_net' THEN 250 "
+                "SELECT kind, value, count(*), count(*) > CASE kind WHEN 'ip_net' THEN 200 "
                 "ELSE 20 END, min(first_seen), max(first_seen) FROM account_links "
                 "GROUP BY kind, value"
             )

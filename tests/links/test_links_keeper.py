@@ -171,3 +171,18 @@ def test_a_cluster_alert_becomes_a_case_alert(engine: Engine) -> None:
         [alert] = session.scalars(select(CaseAlert)).all()
     assert alert.kind == "linked_accounts" and alert.account_id == "acc-0"
     assert alert.typology == "multi-accounting"
+
+
+def test_the_thresholds_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from riskops.kernel.config import get_settings
+
+    monkeypatch.setenv("RISKOPS_LINKS_HUB_ACCOUNTS", "7")
+    monkeypatch.setenv("RISKOPS_LINKS_ALERT_SIZE", "4")
+    get_settings.cache_clear()
+    try:
+        policy = LinkKeeper().policy
+    finally:
+        get_settings.cache_clear()
+    assert (policy.hub_limit("device"), policy.hub_limit("ip_net")) == (7, 70)
+    assert not policy.alert_due(3, 0) and policy.alert_due(4, 0)
+    assert not policy.alert_due(5, 4) and policy.alert_due(6, 4)

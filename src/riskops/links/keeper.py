@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from riskops.events import schemas as s
 from riskops.kernel import outbox
 from riskops.kernel.clock import utcnow
+from riskops.kernel.config import get_settings
 from riskops.links import clusters
 from riskops.links import repository as repo
 from riskops.links.extract import Link, links_of
@@ -57,7 +58,8 @@ class LinkKeeper:
     monitor runtime; not thread-safe, the runtime's lock serializes its batches)."""
 
     def __init__(self, policy: LinkPolicy | None = None, *, memory: int = 2_000_000) -> None:
-        self.policy = policy or LinkPolicy()
+        """``policy``: the thresholds (default: the ``RISKOPS_LINKS_*`` settings)."""
+        self.policy = policy or LinkPolicy.from_settings(get_settings())
         self.memory = memory
         self._step = timedelta(seconds=self.policy.last_seen_every)
         self._known: dict[Link, tuple[datetime, datetime]] = {}

@@ -16,6 +16,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from riskops.kernel.config import Settings
+
 
 class Kind(enum.StrEnum):
     PHONE = "phone"
@@ -56,7 +58,7 @@ WEIGHTS: Mapping[Kind, float] = {
 WEAK_KINDS = frozenset(k.value for k, w in WEIGHTS.items() if 0 < w < JOIN)
 
 # A /24 holds a whole street's customers of one provider: a hub much later than one address.
-_HUB_BY_KIND: Mapping[Kind, int] = {Kind.IP_NET: 250}
+_HUB_BY_KIND: Mapping[Kind, int] = {Kind.IP_NET: 200}
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,17 @@ class LinkPolicy:
     # ``last_seen`` is exact to a day, which is what "when did they share it" needs, and
     # most events then write nothing.
     last_seen_every: float = 86_400.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LinkPolicy:
+        """The policy of ``RISKOPS_LINKS_*`` (a /24 is a hub at ten times the others)."""
+        hub = settings.links_hub_accounts
+        return cls(
+            hub_accounts=hub,
+            hub_by_kind={Kind.IP_NET: hub * 10},
+            alert_size=settings.links_alert_size,
+            alert_growth=settings.links_alert_growth,
+        )
 
     def hub_limit(self, kind: str) -> int:
         return self.hub_by_kind.get(Kind(kind), self.hub_accounts)
