@@ -235,7 +235,7 @@ def monitor_cost(
                     snapshot_every=10**9,
                     snapshot_seconds=0,
                     batch_size=2_000,
-                    watch_accounts=watch,
+                    **({} if watch else {"watch_accounts": False}),
                 )
                 if mode == "without links":
                     runtime.links = None
