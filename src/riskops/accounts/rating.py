@@ -40,6 +40,8 @@ from riskops.accounts.models import (
     RestrictionKind,
     SignalKind,
 )
+from riskops.audit import service as audit
+from riskops.auth.permissions import Permission, Principal, require
 from riskops.kernel.clock import utcnow
 from riskops.screening.models import HitStatus
 
@@ -554,3 +556,29 @@ def history(
         )
         for r in rows
     ]
+
+
+# --- reads for a person (the API and console): permission and audit ----------------------
+
+
+def view(session: Session, reader: Principal, account_id: str) -> Rating | None:
+    """The account's rating (``account:view``); audited (``account_rating.view``)."""
+    require(reader, Permission.ACCOUNT_VIEW)
+    found = current(session, account_id)
+    audit.record(session, reader, "account_rating.view", "account", account_id)
+    return found
+
+
+def view_history(
+    session: Session,
+    reader: Principal,
+    account_id: str,
+    *,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[RatingChange]:
+    """The account's rating changes, newest first (``account:view``); audited."""
+    require(reader, Permission.ACCOUNT_VIEW)
+    found = history(session, account_id, limit=limit, before_id=before_id)
+    audit.record(session, reader, "account_rating.history", "account", account_id)
+    return found

@@ -29,6 +29,8 @@ from sqlalchemy.engine import Engine
 
 from riskops.accounts import service as accounts
 from riskops.accounts.models import RestrictionKind
+from riskops.accounts.rating import RatingCache, graph_links
+from riskops.accounts.watch import AccountWatch
 from riskops.auth.permissions import Principal
 from riskops.events import schemas as s
 from riskops.events.models import Source
@@ -99,11 +101,19 @@ class MonitorRuntime:
         clock: Callable[[], float] = time.monotonic,
         background_snapshots: bool = False,
         links: LinkKeeper | None = None,
+        accounts_watch: AccountWatch | None = None,
+        watch_accounts: bool = True,
     ) -> None:
         self.engine = engine
         # the linked-accounts graph, written with each batch; its state is in the database
         # (None: not kept, as the monitor benchmark's baseline runs)
         self.links: LinkKeeper | None = links or LinkKeeper()
+        # account profiles, KYC reviews and ratings, written with each batch (riskops.accounts);
+        # the rules read the ratings (``account.rating``) through the cache
+        self.accounts_watch: AccountWatch | None = (
+            (accounts_watch or AccountWatch(links=graph_links)) if watch_accounts else None
+        )
+        self.ratings = RatingCache()
         self.sessions = session_factory(engine)
         self.factory = factory
         self.snapshot_path = snapshot_path
@@ -135,7 +145,7 @@ class MonitorRuntime:
         self._failed: Sequence[LogRecord] = ()  # the records of the batch that just failed
         self._stale = False  # the state is ahead of the database: rebuild before going on
         self.seq = 0
-        self.monitor = Monitor(self.factory.new(), self._restrictions)
+        self.monitor = Monitor(self.factory.new(), self._restrictions, self.ratings.get)
         self._rebuild()
 
     @classmethod
@@ -352,6 +362,7 @@ class MonitorRuntime:
                     return service.BatchResult()
                 self._failed = records
                 self._kinds = accounts.active_kinds(session)
+                self.ratings.refresh(session)
                 result = service.process_batch(
                     session,
                     self.monitor,
@@ -361,6 +372,7 @@ class MonitorRuntime:
                     skip=self._quarantined,
                     counted_through=self._counted,
                     links=self.links,
+                    accounts_watch=self.accounts_watch,
                 )
         except BaseException:
             self._recover()
@@ -537,6 +549,7 @@ class MonitorRuntime:
                 fresh = accounts.active_kinds(session, account_ids)
                 for account in account_ids:
                     self._kinds[account] = fresh.get(account, set())
+                self.ratings.refresh(session)
                 wanted = {e.event_id for e in events}
                 result = service.BatchResult()
                 while records := self.log.read_after(session, self.seq, self.batch_size):
@@ -549,6 +562,7 @@ class MonitorRuntime:
                         skip=self._quarantined,
                         counted_through=self._counted,
                         links=self.links,
+                        accounts_watch=self.accounts_watch,
                     )
                     result.merge(part)
                     result.decisions.extend(part.decisions)
@@ -637,6 +651,7 @@ class MonitorRuntime:
                         raise NotFound(f"dead letter {dead_letter_id}: its event is not in the log")
                     event_id = quarantine.event_id_of(records[0].payload)
                     self._kinds.update(accounts.active_kinds(session))
+                    self.ratings.refresh(session)
                     decided = True
                     result = service.process_batch(
                         session,
@@ -645,6 +660,7 @@ class MonitorRuntime:
                         checkpoint=self.name,
                         keep={event_id} if event_id else (),
                         links=self.links,
+                        accounts_watch=self.accounts_watch,
                     )
                     decision = result.decisions[0] if result.decisions else None
                     detail = {
