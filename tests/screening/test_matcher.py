@@ -181,3 +181,10 @@ def test_any_query_screens(name: str, birth: str | None, country: str | None) ->
 
 def test_an_empty_list_screens_to_nothing() -> None:
     assert Screener([]).screen(Query("Eric Badege")) == []
+
+
+def test_a_common_name_returns_every_entry_at_or_above_the_threshold() -> None:
+    namesakes = [ListEntry("t", f"N{i}", "person", ("JOHN SMITH",)) for i in range(100)]
+    others = [ListEntry("t", f"X{i}", "person", (f"PETER {i} JONES",)) for i in range(300)]
+    matches = Screener(namesakes + others).screen(Query("Smith John"))
+    assert sorted(_ids(matches)) == sorted(f"N{i}" for i in range(100))

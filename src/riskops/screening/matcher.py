@@ -43,8 +43,10 @@ _JOINED_SIMILARITY = 0.85
 _ONE_PART_CAP = 0.6
 # The most that birth date and country evidence can add to a name score.
 _MAX_BONUS = 0.07
-# How many candidate names are scored in full, best pre-scores first.
+# How many candidate names are scored in full at a time, best pre-scores first ...
 _CANDIDATES = 24
+# ... and at most this many in all, however common the name.
+_MAX_CANDIDATES = 480
 # A key whose names make up more than this share of the list only adds to candidates.
 _COMMON_SHARE = 0.02
 _MIN_COMMON = 50
@@ -161,23 +163,45 @@ class Screener:
             return []
         query_weights = self._weights(parts, query.kind)
         spans = _spans(parts)
-        candidates = [self._names[number] for number in self._candidates(parts)]
-        hits = _span_hits(spans, candidates)
+        ranked = self._candidates(parts)
         best: dict[int, Match] = {}
-        for name in candidates:
+        # Candidates are scored best pre-score first, a batch at a time; the next batch only
+        # while the last one still matched (a common name may match more than one batch).
+        for start in range(0, min(len(ranked), _MAX_CANDIDATES), _CANDIDATES):
+            batch = [self._names[number] for number in ranked[start : start + _CANDIDATES]]
+            if not self._score_batch(query, parts, spans, query_weights, batch, best):
+                break
+        return sorted(best.values(), key=lambda m: (-m.score, m.entry.entry_id))
+
+    def _score_batch(
+        self,
+        query: Query,
+        parts: tuple[str, ...],
+        spans: tuple[_Span, ...],
+        query_weights: tuple[float, ...],
+        batch: list[_Name],
+        best: dict[int, Match],
+    ) -> bool:
+        """Score ``batch`` into ``best``; True when any of its names reached the threshold."""
+        hits = _span_hits(spans, batch)
+        matched = False
+        for name in batch:
             entry = self.entries[name.entry]
             score, chosen = _score_name(spans, query_weights, name, hits)
             if score + _MAX_BONUS < self.threshold:
                 continue
             score, evidence = _evidence(score, query, entry)
+            if score < self.threshold:
+                continue
+            matched = True
             current = best.get(name.entry)
-            if score < self.threshold or (current is not None and score <= current.score):
+            if current is not None and score <= current.score:
                 continue
             reasons = _name_reasons(parts, name, list(chosen))
             if name.text != entry.names[0]:
                 reasons = (f"alias of {entry.names[0]!r}", *reasons)
             best[name.entry] = Match(entry, round(score, 4), name.text, reasons + evidence)
-        return sorted(best.values(), key=lambda m: (-m.score, m.entry.entry_id))
+        return matched
 
     def screen_many(self, queries: Iterable[Query]) -> list[list[Match]]:
         """``screen`` for each query, in order."""
@@ -224,7 +248,7 @@ class Screener:
         # Shorter names first among equal hits: a name the query covers more of.
         names = self._names
         ranked = sorted(scores.items(), key=lambda item: -item[1] / math.sqrt(names[item[0]].total))
-        return [number for number, _ in ranked[:_CANDIDATES]]
+        return [number for number, _ in ranked[:_MAX_CANDIDATES]]
 
 
 def _joins(parts: tuple[str, ...]) -> list[tuple[tuple[int, ...], str]]:
