@@ -11,9 +11,9 @@ A value that is not of its kind, too long or empty is a clear page (422), never 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -32,6 +32,7 @@ from riskops.web.console.standing import standings
 from riskops.web.console.templating import render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+Hops = Annotated[int, Query(ge=1, le=links.MAX_HOPS, description="1 or 2 links away")]
 
 MAX_VALUE = 256  # the longest value the graph keeps (``links.normalise``)
 PAGE = 50
@@ -174,11 +175,9 @@ def who_else_page(
 
 
 @router.get("/accounts/{account_id}/graph.json")
-def graph_json(account_id: str, db: DbSession, user: PageUser, hops: int = 1) -> Response:
+def graph_json(account_id: str, db: DbSession, user: PageUser, hops: Hops = 1) -> Response:
     """The account's link graph (one or two hops) as cytoscape.js elements, for
     ``static/graph.js``; each node an account or a shared value. Needs ``account:view``."""
-    if hops not in (1, 2):
-        raise ValidationFailed("hops is 1 or 2", details=[{"field": "hops", "reason": "1 or 2"}])
     if len(account_id) > MAX_VALUE:
         raise ValidationFailed(
             "not an account id", details=[{"field": "account_id", "reason": "too long"}]
