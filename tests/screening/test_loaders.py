@@ -362,3 +362,12 @@ def test_ofac_csv_sdn_comments_continue_the_remarks(tmp_path: Path) -> None:
     assert entry.remarks == "DOB 01 Feb 1970; nationality Russia."
     assert entry.birth_dates == ("1970-02-01",)
     assert entry.countries == ("RU",)
+
+
+def test_ftm_that_is_not_utf8_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(b'{"id": "a", "schema": "Person", "properties": {"name": ["\xff\xfe"]}}\n')
+    with pytest.raises(ListFormatError, match="not UTF-8"):
+        load("ftm", [path])
+    with pytest.raises(ListFormatError, match="cannot be read"):
+        load("ftm", [tmp_path / "missing.jsonl"])

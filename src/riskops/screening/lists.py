@@ -495,12 +495,25 @@ def _strings(properties: dict[str, object], *names: str) -> list[str]:
     return values
 
 
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            line_number = 0
+            try:
+                for line_number, line in enumerate(handle, start=1):
+                    yield line_number, line
+            except UnicodeDecodeError as error:
+                raise ListFormatError(path, f"after line {line_number}", "not UTF-8") from error
+    except OSError as error:
+        raise ListFormatError(path, "file", f"cannot be read ({error.strerror})") from error
+
+
 def load_ftm(path: Path) -> list[ListEntry]:
     """FollowTheMoney entities, one JSON object a line; schemas that are not a person,
-    organisation, vessel or aircraft (addresses, sanctions, relations) are skipped."""
-    text = _read_text(path)
+    organisation, vessel or aircraft (addresses, sanctions, relations) are skipped. The file
+    is read a line at a time (OpenSanctions' exports run to gigabytes)."""
     entries: list[ListEntry] = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
+    for line_number, line in _lines(path):
         if not line.strip():
             continue
         where = f"line {line_number}"
