@@ -221,6 +221,10 @@ EQUIVALENT: dict[str, str] = {
         [f"riskops.events.repository.x__insert_sqlite__mutmut_{n}" for n in (7, 8)],
         "SQLite's PRAGMA names are case-insensitive",
     ),
+    **dict.fromkeys(
+        [f"riskops.events.repository.x__insert_postgresql__mutmut_{n}" for n in (36, 37)],
+        "PostgreSQL's SQL keywords and unquoted names are case-insensitive",
+    ),
     "riskops.events.repository.x_stored_payloads__mutmut_10": (
         "range(0, n) instead of range(0, n, 2000): overlapping lookups of up to 2,000 ids from "
         "every position, one query per id; the same payloads are found (only slower)"

@@ -98,8 +98,9 @@ def test_an_append_behind_a_stuck_holder_gives_up_with_busy(
     impatient = _engine(schema, "-clock_timeout=200ms")  # a server's own lock_timeout
     held = _hold_the_log_lock(engine)
     try:
-        with pytest.raises(Busy):
+        with pytest.raises(Busy) as busy:
             _append(impatient, wire, 1)
+        assert busy.value.message == "the event log is busy; try again in a few seconds"
         with impatient.connect() as conn:  # an append sets the limit for its transaction only
             assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "200ms"
     finally:
