@@ -315,9 +315,11 @@ def test_screening_against_a_loaded_list(engine: Engine, tmp_path: Path) -> None
         "properties": {"name": ["Viktor Bout"], "birthDate": ["1967-01-13"]},
     }
     path.write_text(json.dumps(entity) + "\n")
-    with unit_of_work(session_factory(engine)) as session:
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
         assert kyc.screen_with_lists(session, "Viktor Bout", None, None, "person") is None
         screening.load_list(session, MIA, "ftm", [path], name="test-list", now=NOW)
+    with unit_of_work(sessions) as session:  # the lists are read once per transaction
         found = kyc.screen_with_lists(session, "Victor Bout", "1967-01-13", None, "person")
         assert found and found[0].entry_id == "Q-1" and found[0].list_name == "test-list"
         assert kyc.screen_with_lists(session, "Anna Schmidt", None, None, "person") == []

@@ -29,7 +29,6 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -111,7 +110,10 @@ def screen_with_lists(
     from riskops.screening.lists import Query
     from riskops.screening.service import default_cache
 
-    screeners = default_cache.get(session)
+    # the lists' current versions are read once per transaction (a batch's reviews share them)
+    screeners = session.info.get("riskops.kyc.screeners")
+    if screeners is None:
+        screeners = session.info["riskops.kyc.screeners"] = default_cache.get(session)
     if not screeners.screeners:
         return None
     query = Query(name=name, birth_date=birth_date, country=country, kind=kind)
@@ -124,17 +126,18 @@ def screen_with_lists(
     return out
 
 
-@lru_cache(maxsize=1)
-def _ip_lookup() -> Any:
-    from riskops.intel.ips import IpLookup
-
-    return IpLookup()
-
-
 def ip_country(ip: str) -> str | None:
-    """The country DB-IP gives an address (``riskops.intel``); None if it names none."""
-    found: str | None = _ip_lookup().lookup(ip).country
-    return found
+    """The country DB-IP City gives an address (``riskops.intel``'s data, memory-mapped);
+    None for a private or unknown address. Only the country: the ASN table is not needed
+    here, and loading it would stall the monitor's batch."""
+    from riskops.intel.ips import parse_ip
+    from riskops.intel.service import default_service
+
+    address = parse_ip(ip)
+    if address is None or not address.is_global:
+        return None
+    city = default_service().ips.city.get(str(address), address.version)
+    return city.country if city is not None else None
 
 
 def phone_country(phone: str, region: str | None) -> str | None:
@@ -284,7 +287,9 @@ def check_kyc(
     profile: AccountProfile | None,
     checks: Checks,
     today: date,
+    names: dict[str, list[str]] | None = None,
 ) -> list[Finding]:
+    """``names``: the accounts of each name key, read for a whole batch (else one query)."""
     findings: list[Finding] = []
     if not event.document_type:
         findings.append(Finding("DOCUMENT_MISSING", Severity.MEDIUM, "no document type given"))
@@ -308,7 +313,8 @@ def check_kyc(
     )
     key = name_key(event.full_name)
     if key:
-        others = [a for a in repo.accounts_named(session, key) if a != event.account_id]
+        same = names.get(key, []) if names is not None else repo.accounts_named(session, key)
+        others = [a for a in same if a != event.account_id]
         if others:
             detail = f"the same name holds {len(others)} other account(s): {', '.join(others[:5])}"
             findings.append(Finding("NAME_ON_OTHER_ACCOUNTS", Severity.MEDIUM, detail))
@@ -415,33 +421,43 @@ def observe_submissions(
     (log seq, event) in log order. Returns the reviews stored by this call."""
     checks = checks or Checks()
     now = now or utcnow()
-    stored: list[KycReview] = []
-    messages: list[dict[str, Any]] = []
-    for seq, event in events:
-        if repo.review_by_event(session, event.event_id) is not None:
-            continue  # a replayed batch: reviewed before
+    reviewed = repo.reviewed_events(session, [e.event_id for _, e in events])
+    todo = [(seq, e) for seq, e in events if e.event_id not in reviewed]
+    if not todo:
+        return []  # a replayed batch: reviewed before
+    keys = {name_key(e.full_name) for _, e in todo if isinstance(e, s.KycSubmitted)}
+    names = repo.accounts_named_many(session, {k for k in keys if k})
+    rows: list[dict[str, Any]] = []
+    found_by_event: dict[str, tuple[int, list[Finding]]] = {}
+    for seq, event in todo:
+        if event.event_id in found_by_event:
+            continue  # the same event twice in one batch
         profile = profiles.get(event.account_id)
         today = event.occurred_at.date()
         if isinstance(event, s.KycSubmitted):
-            kind, found = KycReviewKind.KYC, check_kyc(session, event, profile, checks, today)
+            kind = KycReviewKind.KYC
+            found = check_kyc(session, event, profile, checks, today, names)
         else:
             kind, found = KycReviewKind.KYB, check_kyb(session, event, profile, checks, today)
         found.sort(key=lambda f: (-f.severity, f.subject, f.code))
-        row = {
-            "account_id": event.account_id,
-            "kind": kind,
-            "event_id": event.event_id,
-            "submitted_at": event.occurred_at,
-            "submission": _submission(event),
-            "findings": [f.to_json() for f in found],
-            "status": KycReviewStatus.PENDING,
-            "created_at": now,
-        }
-        if not repo.insert_review(session, row):
-            continue
-        review = repo.review_by_event(session, event.event_id)
-        assert review is not None
-        stored.append(review)
+        found_by_event[event.event_id] = (seq, found)
+        rows.append(
+            {
+                "account_id": event.account_id,
+                "kind": kind,
+                "event_id": event.event_id,
+                "submitted_at": event.occurred_at,
+                "submission": _submission(event),
+                "findings": [f.to_json() for f in found],
+                "status": KycReviewStatus.PENDING,
+                "created_at": now,
+            }
+        )
+    repo.insert_reviews(session, rows)
+    stored = repo.reviews_by_events(session, list(found_by_event))
+    messages: list[dict[str, Any]] = []
+    for review in stored:
+        seq, found = found_by_event[review.event_id]
         messages += _alert_messages(review, seq, found, now)
     if messages:
         outbox.publish_many(session, ALERT_RAISED, messages, now=now)

@@ -409,7 +409,9 @@ def record_case_outcome(
     """What cases call after a case decision: the outcome is a signal, and the account's
     rating is recomputed in the caller's transaction."""
     now = at or utcnow()
-    signal = Signal(account_id, SignalKind.CASE_OUTCOME, f"case:{case_id}", 0, outcome, now)
+    # one signal per case and outcome: a reopened case closed otherwise counts again
+    ref = f"case:{case_id}:{outcome}"
+    signal = Signal(account_id, SignalKind.CASE_OUTCOME, ref, 0, outcome, now)
     record_signals(session, [signal])
     return recompute(session, account_id, trigger="case", now=now, policy=policy, links=links)
 
@@ -454,6 +456,7 @@ def recompute_many(
     other_restrictions = repo.active_restrictions(session, others, now) if others else {}
     stored = repo.ratings(session, ids)
     out: dict[str, Rating] = {}
+    written: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     for account in sorted(ids):
         near = linked.get(account, ())
@@ -479,10 +482,15 @@ def recompute_many(
             out[account] = Rating.of(row)
             continue
         previous = RatingBand(row.band) if row is not None else None
-        if row is None:
-            row = AccountRating(account_id=account)
-            session.add(row)
-        row.score, row.band, row.reasons, row.computed_at = score, band, payload, now
+        written.append(
+            {
+                "account_id": account,
+                "score": score,
+                "band": band,
+                "reasons": payload,
+                "computed_at": now,
+            }
+        )
         history.append(
             {
                 "account_id": account,
@@ -495,8 +503,8 @@ def recompute_many(
             }
         )
         out[account] = Rating(account, score, band, tuple(reasons), now)
+    repo.upsert_ratings(session, written)
     repo.add_history(session, history)
-    session.flush()
     return out
 
 

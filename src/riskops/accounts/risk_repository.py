@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -66,6 +66,24 @@ def accounts_named(session: Session, name_key: str, *, limit: int = 20) -> list[
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def accounts_named_many(
+    session: Session, name_keys: Collection[str], *, limit: int = 20
+) -> dict[str, list[str]]:
+    """``accounts_named`` for many keys in one query per chunk (at most ``limit`` each)."""
+    out: dict[str, list[str]] = {}
+    for part in _chunks(name_keys):
+        stmt = (
+            select(AccountProfile.name_key, AccountProfile.account_id)
+            .where(AccountProfile.name_key.in_(part))
+            .order_by(AccountProfile.name_key, AccountProfile.account_id)
+        )
+        for key, account in session.execute(stmt):
+            found = out.setdefault(str(key), [])
+            if len(found) < limit:
+                found.append(account)
+    return out
 
 
 # --- signals --------------------------------------------------------------------------
@@ -145,7 +163,12 @@ def owner_accounts(session: Session, owner_ref: str, *, limit: int = 20) -> list
 def ratings(session: Session, account_ids: Collection[str]) -> dict[str, AccountRating]:
     out: dict[str, AccountRating] = {}
     for part in _chunks(account_ids):
-        stmt = select(AccountRating).where(AccountRating.account_id.in_(part))
+        # ratings are written with Core (``upsert_ratings``): refresh what the session holds
+        stmt = (
+            select(AccountRating)
+            .where(AccountRating.account_id.in_(part))
+            .execution_options(populate_existing=True)
+        )
         out.update({r.account_id: r for r in session.scalars(stmt)})
     return out
 
@@ -163,9 +186,27 @@ def ratings_changed_since(
     return [(a, int(score), str(band), at) for a, score, band, at in session.execute(stmt)]
 
 
+def upsert_ratings(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write ratings (insert, or replace the account's), one statement for all."""
+    if not rows:
+        return
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = module.insert(AccountRating)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["account_id"],
+        set_={
+            "score": stmt.excluded.score,
+            "band": stmt.excluded.band,
+            "reasons": stmt.excluded.reasons,
+            "computed_at": stmt.excluded.computed_at,
+        },
+    )
+    session.execute(stmt, list(rows))
+
+
 def add_history(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
-        session.bulk_insert_mappings(AccountRatingChange, list(rows))  # type: ignore[arg-type]
+        session.execute(insert(AccountRatingChange), list(rows))
 
 
 def rating_history(
@@ -181,10 +222,25 @@ def rating_history(
 # --- KYC / KYB reviews ------------------------------------------------------------------
 
 
-def insert_review(session: Session, row: Mapping[str, Any]) -> bool:
-    """Store a review unless one exists for its event; True if stored."""
-    result = session.execute(_insert_ignore(session, KycReview).values(**row))
-    return bool(getattr(result, "rowcount", 0))
+def insert_reviews(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Store reviews; one whose event has a review already is left out."""
+    if rows:
+        session.execute(_insert_ignore(session, KycReview), list(rows))
+
+
+def reviewed_events(session: Session, event_ids: Collection[str]) -> set[str]:
+    out: set[str] = set()
+    for part in _chunks(event_ids):
+        out.update(session.scalars(select(KycReview.event_id).where(KycReview.event_id.in_(part))))
+    return out
+
+
+def reviews_by_events(session: Session, event_ids: Collection[str]) -> list[KycReview]:
+    out: list[KycReview] = []
+    for part in _chunks(event_ids):
+        stmt = select(KycReview).where(KycReview.event_id.in_(part)).order_by(KycReview.id)
+        out.extend(session.scalars(stmt))
+    return sorted(out, key=lambda r: r.id)
 
 
 def review_by_event(session: Session, event_id: str) -> KycReview | None:

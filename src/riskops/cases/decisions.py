@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from riskops.accounts import rating
 from riskops.accounts import service as accounts
 from riskops.accounts.models import Restriction, RestrictionKind
 from riskops.audit.service import record, record_views
@@ -353,6 +354,8 @@ def _close(
     case.outcome = outcome
     case.reason_code = action.params.get("reason_code")
     case.sla_paused_at = case.waiting_until = None
+    if case.account_id is not None:  # the outcome weighs in the account's rating
+        rating.record_case_outcome(session, case.account_id, case.id, outcome.value, at=now)
 
 
 def _escalate(session: Session, case: Case, actor: str, now: datetime, action: CaseAction) -> None:

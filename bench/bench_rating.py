@@ -1,0 +1,164 @@
+"""What the account rating and KYC reviews cost the monitor, and a recompute at size.
+
+1. The monitor's whole path on SQLite (read, decide, write, commit; the monitor benchmark's
+   "with SQLite writes" on simulated traffic, links off in both runs) with the accounts
+   watch (profiles, KYC/KYB reviews, rating signals and recomputes, the ratings cache the
+   rules read) and without, alternating runs in one process, the best of each.
+2. ``rating.recompute_many`` of a batch of accounts with profiles and signals: the cost of
+   one monitor batch's recompute, per account.
+
+    python -m bench.bench_rating [--events N] [--rounds N] [--accounts N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.common import Result, at_most
+
+NAME = "rating"
+
+
+def sim_events(n_events: int) -> list[Any]:
+    from riskops.events.validation import from_obj
+    from riskops.sim import SimConfig, generate
+
+    accounts = max(50, n_events // 11)
+    events = [from_obj(o) for o in generate(SimConfig(accounts=accounts, days=10, seed=7))]
+    return events[:n_events]
+
+
+def monitor_cost(n_events: int, rounds: int = 2) -> dict[str, float]:
+    from riskops.events.service import ingest
+    from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
+    from riskops.monitor.evaluators import RulesEvaluatorFactory
+    from riskops.monitor.runtime import MonitorRuntime, tune_gc
+
+    tune_gc()
+    events = sim_events(n_events)
+    factory = RulesEvaluatorFactory.load(None)
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for mode in ("without watch", "with watch"):
+            gc.collect()
+            with tempfile.TemporaryDirectory() as tmp:
+                engine = make_engine(f"sqlite:///{tmp}/riskops.db")
+                migrate(engine)
+                with unit_of_work(session_factory(engine)) as session:
+                    ingest(session, [(None, e) for e in events], source="file")
+                runtime = MonitorRuntime(
+                    engine,
+                    factory,
+                    snapshot_path=Path(tmp) / "monitor.snapshot",
+                    snapshot_every=10**9,
+                    snapshot_seconds=0,
+                    batch_size=2_000,
+                    watch_accounts=mode == "with watch",
+                )
+                runtime.links = None
+                started = time.perf_counter()
+                done = runtime.catch_up()
+                rate = done.events / (time.perf_counter() - started)
+                if mode == "with watch":
+                    with engine.connect() as conn:
+                        for table in ("account_ratings", "account_signals", "kyc_reviews"):
+                            best[table] = conn.exec_driver_sql(
+                                f"SELECT count(*) FROM {table}"
+                            ).scalar_one()
+                engine.dispose()
+            best[f"{mode} events/s"] = max(best.get(f"{mode} events/s", 0.0), rate)
+    without, with_ = best["without watch events/s"], best["with watch events/s"]
+    best["events"] = len(events)
+    best["added cost %"] = (without / with_ - 1) * 100
+    best["added cost us/event"] = (1 / with_ - 1 / without) * 1e6
+    return best
+
+
+def recompute_cost(n_accounts: int) -> dict[str, float]:
+    """``recompute_many`` of ``n_accounts`` accounts, each with a profile and 3 signals."""
+    from riskops.accounts import rating
+    from riskops.accounts.models import AccountProfile, SignalKind
+    from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
+
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    ids = [f"acc-{i:07}" for i in range(n_accounts)]
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/riskops.db")
+        migrate(engine)
+        sessions = session_factory(engine)
+        with unit_of_work(sessions) as session:
+            session.add_all(
+                AccountProfile(
+                    account_id=a,
+                    opened_at=now - timedelta(days=i % 400),
+                    country=("DE", "VE", "FR", "NG")[i % 4],
+                    corporate=False,
+                    kyc_level=i % 3,
+                    updated_at=now,
+                )
+                for i, a in enumerate(ids)
+            )
+            rating.record_signals(
+                session,
+                [
+                    rating.Signal(a, SignalKind.ALERT, f"r{j}", 20 * j, "x", now)
+                    for a in ids
+                    for j in range(3)
+                ],
+            )
+        with unit_of_work(sessions) as session:
+            started = time.perf_counter()
+            rating.recompute_many(session, ids, trigger="bench", now=now)
+            first = time.perf_counter() - started
+        with unit_of_work(sessions) as session:
+            started = time.perf_counter()
+            rating.recompute_many(session, ids, trigger="bench", now=now + timedelta(seconds=1))
+            unchanged = time.perf_counter() - started
+        engine.dispose()
+    return {
+        "accounts": n_accounts,
+        "recompute us/account (first, all written)": first / n_accounts * 1e6,
+        "recompute us/account (unchanged, none written)": unchanged / n_accounts * 1e6,
+    }
+
+
+def measure(quick: bool = False) -> list[Result]:
+    """The benchmark harness entry point (``python -m bench``)."""
+    m = monitor_cost(20_000 if quick else 100_000)
+    r = recompute_cost(500 if quick else 2_000)
+    return [
+        Result(NAME, "monitor without the accounts watch", m["without watch events/s"], "events/s"),
+        Result(NAME, "monitor with the accounts watch", m["with watch events/s"], "events/s"),
+        at_most(NAME, "accounts watch added cost", m["added cost %"], "%", 10),
+        Result(
+            NAME,
+            "recompute per account",
+            r["recompute us/account (first, all written)"],
+            "us",
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--accounts", type=int, default=2_000)
+    args = parser.parse_args()
+    out = monitor_cost(args.events, args.rounds)
+    out.update(recompute_cost(args.accounts))
+    for key, value in out.items():
+        print(f"{key:48} {value:>14,.2f}")
+
+
+if __name__ == "__main__":
+    import warnings
+
+    warnings.simplefilter("ignore")
+    main()
