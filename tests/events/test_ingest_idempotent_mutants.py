@@ -130,3 +130,15 @@ def test_a_conflicting_event_is_dead_lettered_at_its_own_place_in_the_file(
             ("e-1", "b.ndjson", 4),
             ("e-2", "b.ndjson", 2),
         ]
+
+
+def test_positions_in_the_report_count_from_the_start_of_the_input_across_chunks(
+    sessions: sessionmaker[Session], wire: Callable[..., dict[str, Any]]
+) -> None:
+    """Chunks of two: a conflict at input position 4 (third chunk) is reported at 4."""
+    events = [wire(i) for i in range(4)] + [wire(0, amount="3")]
+    items = [(None, decode(msgspec.json.encode(e))) for e in events]
+    with unit_of_work(sessions) as session:
+        report = service.ingest(session, items, source="http", chunk_size=2)
+        assert report.accepted == 4
+        assert [(r.index, r.event_id) for r in report.rejected] == [(4, "e-0")]
