@@ -64,15 +64,18 @@ def pair(a: str, b: str) -> Pair:
 def pair_weights(links: Iterable[tuple[str, str, str]]) -> dict[Pair, float]:
     """The weight of every pair of accounts that share a value, from ``(account, kind,
     value)`` rows (hubs already left out). An account-to-account link counts once per pair
-    and kind, though it is stored both ways."""
+    and kind, and only with both of its stored directions."""
     by_value: dict[tuple[str, str], list[str]] = defaultdict(list)
-    edges: set[tuple[Pair, str]] = set()
+    directed: set[tuple[str, str, str]] = set()
     for account, kind, value in links:
         if kind in EDGE_KINDS:
             if value != account:
-                edges.add((pair(account, value), kind))
+                directed.add((account, kind, value))
         elif weight(kind) > 0:
             by_value[(kind, value)].append(account)
+    # an account-to-account link counts when both its directions are there: neither end is
+    # a hub of that kind (a P2P merchant's thousand counterparties join no one)
+    edges = {(pair(a, b), k) for a, k, b in directed if (b, k, a) in directed}
     weights: dict[Pair, float] = defaultdict(float)
     for (kind, _), accounts in by_value.items():
         w = weight(kind)
