@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from riskops import worker as worker_cli
+from riskops.accounts import risk_cli as rating_cli
 from riskops.auth import cli as auth_cli
 from riskops.events import cli as events_cli
 from riskops.intake import cli as intake_cli
@@ -35,6 +36,7 @@ for module in (
     investigation_cli,
     links_cli,
     monitor_cli,
+    rating_cli,
     rules_cli,
     screening_cli,
     sim_cli,

@@ -70,11 +70,12 @@ class CountryRisk(enum.IntEnum):
     PROHIBITED = 5  # the deployment does not serve it
 
 
+_ALPHA_2: frozenset[str] = frozenset(str(c.alpha_2) for c in pycountry.countries) | _USER_ASSIGNED
+
+
 def is_country(code: str | None) -> bool:
     """An ISO 3166-1 alpha-2 code (upper case), or a user-assigned one the lists use."""
-    if not code or len(code) != 2 or not code.isascii() or not code.isupper():
-        return False
-    return code in _USER_ASSIGNED or pycountry.countries.get(alpha_2=code) is not None
+    return code in _ALPHA_2 if code else False
 
 
 def country_name(code: str) -> str:

@@ -154,7 +154,7 @@ class Checks:
     screen: Screen = screen_with_lists
     ip_country: CountryOf = ip_country
     phone_country: PhoneCountryOf = phone_country
-    countries: CountryPolicy = field(default_factory=CountryPolicy)
+    countries: CountryPolicy = field(default_factory=lambda: rating.default_policy().countries)
 
 
 def name_key(name: str | None) -> str | None:

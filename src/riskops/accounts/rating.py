@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -160,6 +161,16 @@ class RatingPolicy:
     linked_restricted: tuple[int, int] = (10, 30)
     linked_offboarded: tuple[int, int] = (20, 40)
     screening_open: int = 30
+
+
+@lru_cache(maxsize=1)
+def default_policy() -> RatingPolicy:
+    """The deployment's policy: the FATF lists plus its own country lists
+    (``{data_dir}/lists/high_risk_countries.txt``, ``prohibited_countries.txt``), read once
+    per process; a change of those files takes a restart and ``riskops rating recompute``."""
+    from riskops.kernel.config import get_settings
+
+    return RatingPolicy(countries=CountryPolicy.from_dir(get_settings().data_dir / "lists"))
 
 
 @dataclass
@@ -445,7 +456,7 @@ def recompute_many(
     if not account_ids:
         return {}
     now = now or utcnow()
-    policy = policy or RatingPolicy()
+    policy = policy or default_policy()
     ids = set(account_ids)
     profiles = repo.profiles(session, ids)
     signals = repo.signals_since(session, ids, now - timedelta(days=policy.lookback_days))

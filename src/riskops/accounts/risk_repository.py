@@ -52,6 +52,25 @@ def profiles(session: Session, account_ids: Collection[str]) -> dict[str, Accoun
     return out
 
 
+def insert_profiles(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert new profiles (all columns given, so one executemany statement)."""
+    if rows:
+        columns = [c.name for c in AccountProfile.__table__.columns]
+        full = [{c: row.get(c) for c in columns} for row in rows]
+        session.execute(insert(AccountProfile), full)
+
+
+def profile_ids_after(session: Session, after: str, limit: int) -> list[str]:
+    """A page of profiled accounts in account order, after ``after``."""
+    stmt = (
+        select(AccountProfile.account_id)
+        .where(AccountProfile.account_id > after)
+        .order_by(AccountProfile.account_id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def add(session: Session, row: Any) -> None:
     session.add(row)
     session.flush()

@@ -53,7 +53,7 @@ class AccountWatch:
     its batches)."""
 
     checks: kyc.Checks = field(default_factory=kyc.Checks)
-    policy: rating.RatingPolicy = field(default_factory=rating.RatingPolicy)
+    policy: rating.RatingPolicy = field(default_factory=rating.default_policy)
     links: rating.LinkSource = rating.no_links
     _changes: dict[str, dict[str, Any]] = field(default_factory=dict)
     _submissions: list[tuple[int, s.KycSubmitted | s.KybSubmitted]] = field(default_factory=list)
@@ -154,16 +154,23 @@ def _profile_changes(event: s.Event) -> dict[str, Any]:
 def apply_profile_changes(
     session: Session, changes: dict[str, dict[str, Any]], now: datetime
 ) -> dict[str, AccountProfile]:
-    """Create or update the profiles of ``changes`` (account -> fields); returns them."""
+    """Create or update the profiles of ``changes`` (account -> fields); returns them.
+
+    New profiles (most of a batch's: an account opens, then submits its KYC) are inserted
+    in one statement; the few that exist are updated through the session."""
     profiles = repo.profiles(session, changes)
+    new: list[dict[str, Any]] = []
     for account, fields in changes.items():
         profile = profiles.get(account)
         if profile is None:
-            profile = AccountProfile(account_id=account, corporate=False, kyc_level=0)
-            session.add(profile)
-            profiles[account] = profile
+            row = {"account_id": account, "corporate": False, "kyc_level": 0, **fields}
+            row["updated_at"] = now
+            new.append(row)
+            profiles[account] = AccountProfile(**row)  # not in the session: read by the checks
+            continue
         for name, value in fields.items():
             setattr(profile, name, value)
         profile.updated_at = now
+    repo.insert_profiles(session, new)
     session.flush()
     return profiles
