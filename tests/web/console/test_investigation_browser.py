@@ -85,7 +85,9 @@ def test_the_graph_draws_one_and_two_hops_and_a_click_opens_an_account(
     assert page.evaluate(ACCOUNT_NODES) == 3  # c, through b's device
     node = f"acct:{seeded.c}"
     position = page.evaluate(f"window.riskopsGraph.getElementById('{node}').renderedPosition()")
-    box = page.locator("#link-graph").bounding_box()
+    graph = page.locator("#link-graph")
+    graph.evaluate("el => el.scrollIntoView({block: 'center'})")  # the whole graph in view
+    box = graph.bounding_box()
     page.mouse.click(box["x"] + position["x"], box["y"] + position["y"])
     page.wait_for_url(f"**/accounts/{seeded.c}")
     assert seeded.c in page.locator("h1").inner_text()

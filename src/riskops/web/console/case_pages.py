@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Depends, Form, Request
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from riskops.accounts.models import RestrictionKind
-from riskops.auth.permissions import Permission
+from riskops.auth.permissions import Permission, Principal
 from riskops.cases import decisions, lifecycle
 from riskops.cases import holds as case_holds
 from riskops.cases import service as cases
@@ -21,10 +22,11 @@ from riskops.http.deps import DbSession
 from riskops.http.params import LongText, RowIdPath
 from riskops.investigation import service as investigation
 from riskops.investigation.timeline import timeline
-from riskops.kernel.errors import ValidationFailed
+from riskops.kernel.errors import NotFound, ValidationFailed
 from riskops.web.console.account_pages import parse_types, timeline_context
 from riskops.web.console.review_pages import case_reviews
 from riskops.web.console.routing import ConsoleRoute, PageUser, form_text, see_other
+from riskops.web.console.standing import standings
 from riskops.web.console.templating import render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -138,14 +140,31 @@ def case_page(
         "dismiss_reasons": DISMISS_REASONS,
         "note_sections": NOTE_SECTIONS,
         "s": None,
+        "x": None,
     }
     if case.account_id is not None and principal.can(Permission.ACCOUNT_VIEW):
-        context["s"] = investigation.account_summary(db, principal, case.account_id)
+        context.update(_account_context(db, principal, case.account_id))
         page = timeline(db, principal, case.account_id, types=parse_types(types))
         context.update(timeline_context(page, case.account_id, types))
     context["held"] = case_holds.held_withdrawals(db, principal, case_id)
     context.update(case_reviews(db, principal, case.account_id, detail.alerts))
     return render(request, "case.html", context)
+
+
+def _account_context(session: Session, principal: Principal, account_id: str) -> dict[str, Any]:
+    """The case's account: the 360 (rating, linked accounts and graph, intel on its values)
+    when riskops can gather it, else the summary (an id stored before the identifier bounds,
+    an account no longer known by any event: the case page still opens)."""
+    try:
+        full = investigation.account_360(session, principal, account_id)
+    except (NotFound, ValidationFailed):
+        return {"s": investigation.account_summary(session, principal, account_id), "x": None}
+    linked = full.links.accounts if full.links is not None else []
+    return {
+        "s": full,
+        "x": full,
+        "linked_standing": standings(session, [a.account_id for a in linked]),
+    }
 
 
 @router.post("/cases/{case_id}/assign-me")

@@ -63,7 +63,7 @@
           container: container,
           elements: { nodes: nodes, edges: graph.edges },
           style: STYLE,
-          layout: { name: nodes.length > 60 ? "concentric" : "cose", animate: false, padding: 20 },
+          layout: { name: "preset" },
           minZoom: 0.2,
           maxZoom: 3,
         });
@@ -78,10 +78,17 @@
           window.location.href = "/links?kind=" + encodeURIComponent(d.kind) + "&value=" + encodeURIComponent(d.value);
         });
         window.riskopsGraph = cy;
-        container.dataset.ready = String(hops);
         var accounts = cy.nodes("[type = 'account']").length - 1;
         var text = accounts === 0 ? "no linked accounts" : accounts + " linked account" + (accounts === 1 ? "" : "s");
-        status(text + (graph.truncated ? " (more not shown)" : "") + " · " + (hops === 1 ? "one hop" : "two hops"));
+        var layout = cy.layout({
+          name: nodes.length > 60 ? "concentric" : "cose", animate: false, padding: 20, randomize: false,
+        });
+        // ready once the nodes stand where they will stay (tests click them there)
+        layout.one("layoutstop", function () {
+          container.dataset.ready = String(hops);
+          status(text + (graph.truncated ? " (more not shown)" : "") + " · " + (hops === 1 ? "one hop" : "two hops"));
+        });
+        layout.run();
       })
       .catch(function (err) { status(err.message); });
   }
