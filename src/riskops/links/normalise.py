@@ -10,8 +10,8 @@ import ipaddress
 import re
 from functools import lru_cache
 
-# Providers that ignore dots in the local part (Gmail); their second domain is the same box.
-_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+from riskops.intel.emails import normalise_email
+
 _NOT_DIGIT = re.compile(r"[^0-9]")
 _HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _BECH32_PREFIXES = ("bc1", "tb1", "ltc1", "bcrt1")
@@ -19,22 +19,13 @@ _BECH32_PREFIXES = ("bc1", "tb1", "ltc1", "bcrt1")
 
 @lru_cache(maxsize=1 << 16)
 def email(value: str | None) -> str | None:
-    """Lower case, ``+tag`` dropped, and Gmail's dots dropped (``googlemail.com`` is
-    ``gmail.com``): ``John.Doe+x@GoogleMail.com`` -> ``johndoe@gmail.com``."""
+    """The mailbox an address delivers to, as ``riskops.intel`` spells it (lower case; the
+    ``+tag`` dropped where the provider documents sub-addressing; Gmail's dots dropped,
+    ``googlemail.com`` read as ``gmail.com``), so a link and its intelligence agree:
+    ``John.Doe+x@GoogleMail.com`` -> ``johndoe@gmail.com``."""
     if not value:
         return None
-    text = value.strip().lower()
-    local, at, domain = text.rpartition("@")
-    if not at or not local or not domain or "@" in local:
-        return None
-    local = local.split("+", 1)[0]
-    domain = domain.rstrip(".")
-    if domain in _DOTLESS:
-        domain = _DOTLESS[domain]
-        local = local.replace(".", "")
-    if not local or not domain:
-        return None
-    return f"{local}@{domain}"
+    return normalise_email(value)
 
 
 @lru_cache(maxsize=1 << 16)
