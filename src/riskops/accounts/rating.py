@@ -26,17 +26,15 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from riskops.accounts import risk_repository as repo
 from riskops.accounts.countries import CountryPolicy, CountryRisk, country_name
 from riskops.accounts.models import (
-    AccountProfile,
     AccountRating,
     AccountRatingChange,
-    AccountSignal,
     RatingBand,
     RestrictionKind,
     SignalKind,
@@ -173,12 +171,46 @@ def default_policy() -> RatingPolicy:
     return RatingPolicy(countries=CountryPolicy.from_dir(get_settings().data_dir / "lists"))
 
 
+class ProfileView(Protocol):
+    """What the rating reads of a profile (an ``AccountProfile`` or a ``ProfileRow``)."""
+
+    @property
+    def opened_at(self) -> datetime | None: ...
+    @property
+    def country(self) -> str | None: ...
+    @property
+    def corporate(self) -> bool: ...
+    @property
+    def kyc_level(self) -> int: ...
+    @property
+    def kyc_status(self) -> str | None: ...
+    @property
+    def kyb_status(self) -> str | None: ...
+    @property
+    def nationality(self) -> str | None: ...
+    @property
+    def document_country(self) -> str | None: ...
+    @property
+    def kyb_country(self) -> str | None: ...
+
+
+class SignalView(Protocol):
+    """What the rating reads of a signal (an ``AccountSignal`` or a ``SignalRow``)."""
+
+    @property
+    def kind(self) -> SignalKind: ...
+    @property
+    def severity(self) -> int: ...
+    @property
+    def detail(self) -> str: ...
+
+
 @dataclass
 class Facts:
     """Everything one account's rating reads."""
 
-    profile: AccountProfile | None = None
-    signals: Sequence[AccountSignal] = ()
+    profile: ProfileView | None = None
+    signals: Sequence[SignalView] = ()
     restrictions: Collection[RestrictionKind] = ()
     linked_restricted: Collection[str] = ()
     linked_offboarded: Collection[str] = ()
@@ -213,7 +245,7 @@ def assess(
     return score, band, reasons
 
 
-def _kyc(profile: AccountProfile | None, policy: RatingPolicy, now: datetime) -> list[Reason]:
+def _kyc(profile: ProfileView | None, policy: RatingPolicy, now: datetime) -> list[Reason]:
     if profile is None:
         return [
             Reason("KYC_NONE", policy.kyc_points.get(0, 0), "no KYC on record"),
@@ -254,7 +286,7 @@ _COUNTRY_CODES = {
 }
 
 
-def _countries(profile: AccountProfile | None, policy: RatingPolicy) -> list[Reason]:
+def _countries(profile: ProfileView | None, policy: RatingPolicy) -> list[Reason]:
     """The worst-risk country the account names, and what names it (one reason per risk)."""
     if profile is None:
         return []
@@ -297,7 +329,7 @@ def _capped(count: int, each: int, most: int) -> int:
     return min(most, count * each)
 
 
-def _behaviour(signals: Sequence[AccountSignal], policy: RatingPolicy) -> list[Reason]:
+def _behaviour(signals: Sequence[SignalView], policy: RatingPolicy) -> list[Reason]:
     out: list[Reason] = []
     alerts = [s for s in signals if s.kind is SignalKind.ALERT]
     names = {0: "ALERTS_LOW", 1: "ALERTS_MEDIUM", 2: "ALERTS_HIGH"}
@@ -458,7 +490,7 @@ def recompute_many(
     now = now or utcnow()
     policy = policy or default_policy()
     ids = set(account_ids)
-    profiles = repo.profiles(session, ids)
+    profiles = repo.profile_rows(session, ids)
     signals = repo.signals_since(session, ids, now - timedelta(days=policy.lookback_days))
     restrictions = repo.active_restrictions(session, ids, now)
     screening = repo.screening_hit_counts(session, ids)

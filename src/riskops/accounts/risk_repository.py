@@ -8,8 +8,9 @@ accounts is one query per chunk of ids, so a monitor batch costs a fixed few que
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,10 +25,38 @@ from riskops.accounts.models import (
     KycReviewStatus,
     Restriction,
     RestrictionKind,
+    SignalKind,
 )
 from riskops.screening.models import Hit, HitStatus, Subject, SubjectRole
 
 _CHUNK = 500
+
+
+class SignalRow(NamedTuple):
+    """What the rating reads of a signal (no ORM object: a batch reads thousands)."""
+
+    kind: SignalKind
+    severity: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRow:
+    """What the rating reads of a profile."""
+
+    account_id: str
+    opened_at: datetime | None
+    country: str | None
+    corporate: bool
+    kyc_level: int
+    kyc_status: str | None
+    kyb_status: str | None
+    nationality: str | None
+    document_country: str | None
+    kyb_country: str | None
+
+
+_PROFILE_COLUMNS = [getattr(AccountProfile, f) for f in ProfileRow.__slots__]
 
 
 def _chunks(items: Collection[str]) -> Iterable[list[str]]:
@@ -69,6 +98,16 @@ def profile_ids_after(session: Session, after: str, limit: int) -> list[str]:
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def profile_rows(session: Session, account_ids: Collection[str]) -> dict[str, ProfileRow]:
+    """``profiles`` as plain rows, for reading only (the rating of a batch)."""
+    out: dict[str, ProfileRow] = {}
+    for part in _chunks(account_ids):
+        stmt = select(*_PROFILE_COLUMNS).where(AccountProfile.account_id.in_(part))
+        for row in session.execute(stmt):
+            out[row[0]] = ProfileRow(*row)
+    return out
 
 
 def add(session: Session, row: Any) -> None:
@@ -116,16 +155,17 @@ def insert_signals(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
 
 def signals_since(
     session: Session, account_ids: Collection[str], since: datetime
-) -> dict[str, list[AccountSignal]]:
-    out: dict[str, list[AccountSignal]] = {a: [] for a in account_ids}
+) -> dict[str, list[SignalRow]]:
+    out: dict[str, list[SignalRow]] = {a: [] for a in account_ids}
+    t = AccountSignal
     for part in _chunks(account_ids):
         stmt = (
-            select(AccountSignal)
-            .where(AccountSignal.account_id.in_(part), AccountSignal.occurred_at >= since)
-            .order_by(AccountSignal.account_id, AccountSignal.occurred_at)
+            select(t.account_id, t.kind, t.severity, t.detail)
+            .where(t.account_id.in_(part), t.occurred_at >= since)
+            .order_by(t.account_id, t.occurred_at)
         )
-        for signal in session.scalars(stmt):
-            out[signal.account_id].append(signal)
+        for account, kind, severity, detail in session.execute(stmt):
+            out[account].append(SignalRow(kind, severity, detail))
     return out
 
 
