@@ -26,6 +26,7 @@ printed at the end is what docs/benchmarks.md records.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import shutil
 import subprocess
@@ -336,10 +337,8 @@ def rerun_survivors(name: str, target: Target, children: int) -> dict[str, objec
     now (copied afresh); the mutated sources must be the ones that run copied."""
     work = OUT / name
     last = json.loads((OUT / f"{name}.json").read_text())
-    if _commit([scope.source for scope in target.scopes]).removesuffix("+wip") != last[
-        "commit"
-    ].removesuffix("+wip") and _changed_since(last["commit"], target):
-        raise SystemExit(f"{name}: its sources changed since {last['commit']}; run it anew")
+    if _changed_since(work, target):
+        raise SystemExit(f"{name}: its mutated functions changed since the run; run it anew")
     survivors = (work / "survivors.txt").read_text().split()
     if survivors:
         shutil.rmtree(work / "tests")
@@ -365,12 +364,31 @@ def rerun_survivors(name: str, target: Target, children: int) -> dict[str, objec
     return tally(name, target, last["date"], last["commit"])
 
 
-def _changed_since(commit: str, target: Target) -> bool:
-    sources = [scope.source for scope in target.scopes]
-    diff = subprocess.run(
-        ["git", "diff", "--quiet", commit.removesuffix("+wip"), "--", *sources], cwd=ROOT
-    )
-    return diff.returncode != 0
+def _changed_since(work: Path, target: Target) -> bool:
+    """Whether a scope's functions (or whole file) differ from the copy the run mutated."""
+    for scope in target.scopes:
+        then = (work / scope.source).read_text()
+        now = (ROOT / scope.source).read_text()
+        if _functions(then, scope) != _functions(now, scope):
+            return True
+    return False
+
+
+def _functions(source: str, scope: Scope) -> dict[str, str]:
+    """The source of a scope's functions (``Class.method`` for methods), or of the file."""
+    if not scope.functions:
+        return {"": source}
+    tree = ast.parse(source)
+    found: dict[str, str] = {}
+    for node in tree.body:
+        members = node.body if isinstance(node, ast.ClassDef) else [node]
+        prefix = f"{node.name}." if isinstance(node, ast.ClassDef) else ""
+        for item in members:
+            if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                name = prefix + item.name
+                if name in scope.functions:
+                    found[name] = ast.get_source_segment(source, item) or ""
+    return found
 
 
 def tally(name: str, target: Target, date: str, commit: str) -> dict[str, object]:
