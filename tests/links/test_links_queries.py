@@ -161,3 +161,10 @@ def test_hops_and_limits_are_bounded(sessions: object) -> None:
         for bad in ({"hops": 3}, {"hops": 0}, {"limit": 0}, {"limit": 10_000}):
             with pytest.raises(ValidationFailed):
                 service.linked(session, ANALYST, "a", **bad)  # type: ignore[arg-type]
+
+
+def test_neighbours_for_the_rating_follow_what_linked_follows(sessions: object) -> None:
+    with read(sessions) as session:
+        found = service.neighbours(session, ["a", "c", "e", "zz"])
+    # a: the device (the hub IP not followed); c: the phone and the transfer
+    assert found == {"a": {"b"}, "c": {"b", "d"}, "e": set(), "zz": set()}

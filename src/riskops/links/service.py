@@ -10,7 +10,7 @@ monitor (``riskops.links.keeper.LinkKeeper``), not here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,6 +43,7 @@ __all__ = [
     "cluster_of",
     "graph",
     "linked",
+    "neighbours",
     "normalise",
     "who_else",
 ]
@@ -219,6 +220,28 @@ def linked(
     shown = {item.account_id: [account_id] for item in items}
     audit.record_views(session, reader, "links.linked", "account", shown, {"of": account_id})
     return Linked(account_id, hops, items, walk.hubs, walk.truncated, clusters.get(account_id))
+
+
+def neighbours(session: Session, account_ids: Collection[str]) -> dict[str, set[str]]:
+    """The accounts one link away from each of ``account_ids`` (values that are not hubs,
+    a /24 not followed; a transfer, P2P trade or referral links its two accounts directly).
+
+    For computations of the layers above (the account rating's "linked to a restricted
+    account"), which show no account: no permission, no audit. What a person sees goes
+    through ``linked``."""
+    out: dict[str, set[str]] = {a: set() for a in account_ids}
+    for source, kind, value, _, hub, _, other, _ in repo.shared_with(
+        session, list(account_ids), _SHARED
+    ):
+        if hub:
+            continue
+        if kind in EDGE_KINDS:
+            out[source].add(value)
+        elif other is not None:
+            out[source].add(other)
+    for source in out:
+        out[source].discard(source)
+    return out
 
 
 def cluster_of(session: Session, reader: Principal, account_id: str) -> Cluster | None:
