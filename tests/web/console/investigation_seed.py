@@ -10,7 +10,8 @@ database do not see each other's accounts.
   ``b`` and ``c`` share a device: ``c`` is two hops from ``a``; ``b`` is restricted.
 - ``a``'s KYC name is on the list (a screening hit, a case in the screening queue) and its
   KYC submission is reviewed (a case in the kyc queue joins the account's case).
-- ``d`` is a company (KYB) whose beneficial owner is on the list.
+- ``d`` is a company (KYB) whose beneficial owner is on the list; it withdraws to the
+  address ``a`` deposited from (another kind of use: not a link).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from riskops.screening import service as screening
 from riskops.screening import tasks as screening_tasks
 
 SYSTEM = Principal.system("tests")
+ADDRESS = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"  # a valid bech32 (BIP-173) address
 
 
 class NoRules:
@@ -67,6 +70,7 @@ class Seeded:
     owner: str  # d's beneficial owner (on the list)
     list_name: str
     list_dir: Path
+    address: str = ADDRESS  # a deposit source of a, the withdrawal destination of d
 
 
 def _octets(prefix: str) -> tuple[int, int, int]:
@@ -162,6 +166,25 @@ def build(sessions: sessionmaker[Session], prefix: str, list_dir: Path) -> Seede
             full_name=seeded.name,
             date_of_birth=date(1960, 5, 1),
             nationality="GB",
+        ),
+        s.Deposit(
+            event_id=f"{prefix}-a-deposit",
+            account_id=seeded.a,
+            occurred_at=t + timedelta(hours=5),
+            asset="BTC",
+            amount=Decimal("0.1"),
+            usd_value=Decimal("6000.00"),
+            rail=s.Rail.CRYPTO,
+            source_address=ADDRESS,
+        ),
+        s.WithdrawalRequested(
+            event_id=f"{prefix}-d-withdrawal",
+            account_id=seeded.d,
+            occurred_at=t + timedelta(hours=6),
+            asset="BTC",
+            amount=Decimal("0.005"),
+            usd_value=Decimal("300.00"),
+            address=ADDRESS,
         ),
         s.AccountCreated(
             event_id=f"{prefix}-b-created",

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from investigation_seed import Seeded, build, reload_list
+from investigation_seed import Seeded, build, process, reload_list
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -21,6 +22,8 @@ from riskops.accounts.models import KycReview
 from riskops.audit.models import AuditEntry
 from riskops.cases.alert_intake import ensure_default_queues
 from riskops.cases.models import CaseAlert
+from riskops.events import schemas as s
+from riskops.events.service import ingest
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.screening.models import Hit
@@ -72,17 +75,44 @@ def test_who_else_lists_the_accounts_with_standing_intel_and_outside_links(world
     for kind, value in (("email", seeded.email.upper()), ("phone", seeded.phone)):
         text = client.get("/links", params={"kind": kind, "value": value}).text
         assert seeded.a in text and seeded.b in text, kind
+    # an address: its chain and validity, and its other use (a withdrawal destination)
+    text = client.get("/links", params={"value": seeded.address}).text
+    assert "deposit source address" in text and seeded.a in text
+    assert 'class="intel-chain">bitcoin' in text and "valid" in text
+    assert 'id="other-use"' in text and "withdrawal destination address of" in text
     # without a kind, the kind is read from the value
     text = client.get("/links", params={"value": seeded.device}).text
     assert "Who else used this device" in text and seeded.c in text
 
 
 def test_who_else_pages_through_many_accounts(world: Any) -> None:
-    client, seeded, _ = world
+    client, _, engine = world
+    sessions = session_factory(engine)
+    now = datetime.now(UTC)
+    events = [
+        s.Login(
+            event_id=f"many-{i}",
+            account_id=f"many-{i:03d}",
+            occurred_at=now - timedelta(minutes=i),
+            success=True,
+            ip=f"5.6.7.{i}",
+        )
+        for i in range(1, 56)
+    ]
+    with unit_of_work(sessions) as session:
+        ingest(session, [(None, e) for e in events], source="api")
+    process(sessions, now)
     _login(client, "ana")
-    first = client.get("/links", params={"kind": "ip_net", "value": seeded.ip})
+    first = client.get("/links", params={"kind": "ip_net", "value": "5.6.7.0/24"})
     assert first.status_code == 200
-    assert 'id="who-else-count">' in first.text
+    assert 'id="who-else-count">55<' in first.text
+    assert first.text.count('class="who-else-row"') == 50
+    cursor = re.search(r'id="who-else-next" href="([^"]+)"', first.text)
+    assert cursor is not None
+    second = client.get(cursor.group(1).replace("&amp;", "&"))
+    assert second.text.count('class="who-else-row"') == 5
+    assert "many-055" in second.text and "many-001" not in second.text
+    assert 'id="who-else-next"' not in second.text
 
 
 BAD_VALUES = [
@@ -186,6 +216,8 @@ def test_screening_review_on_the_case_page_and_not_a_match_survives_a_rescreen(
     case_id = _case_of(engine, seeded.a, "screening")
     text = client.get(f"/cases/{case_id}").text
     assert 'id="screening-review"' in text and "Record the screening decision" in text
+    for section in ('id="rating-panel"', 'id="linked-table"', 'id="intel-table"', "link-graph"):
+        assert section in text, section  # the account 360 on the case's screen
     hit_id = int(re.search(r'data-hit="(\d+)" data-status="open"', text).group(1))  # type: ignore[union-attr]
     # no note: refused with a clear page
     refused = client.post(

@@ -60,6 +60,11 @@ KIND_NAMES = {
     Kind.REFERRAL: "referral",
 }
 PIVOT_KINDS = [k for k in Kind if k not in (Kind.TRANSFER, Kind.P2P, Kind.REFERRAL)]
+# An address used as a deposit source may be another account's withdrawal destination.
+OTHER_ADDRESS_KIND = {
+    Kind.DEPOSIT_ADDRESS: Kind.WITHDRAWAL_ADDRESS,
+    Kind.WITHDRAWAL_ADDRESS: Kind.DEPOSIT_ADDRESS,
+}
 TOKEN_KINDS = (Kind.DEVICE, Kind.CARD, Kind.BANK, Kind.REFERRAL_CODE)
 
 
@@ -158,7 +163,14 @@ def who_else_page(
     found_intel: dict[str, Any] | None = None
     if k in INTEL_KIND:
         found_intel = intel.describe(page.value, kind=INTEL_KIND[k])
+    other = OTHER_ADDRESS_KIND.get(k)
+    other_use = None
+    if other is not None:
+        info = links_repo.value_info(db, other.value, page.value)
+        if info is not None and info[0] > 0:
+            other_use = (other.value, KIND_NAMES[other], info[0])
     context = {
+        "other_use": other_use,
         "w": page,
         "kind": page.kind,
         "kind_name": KIND_NAMES[k],
