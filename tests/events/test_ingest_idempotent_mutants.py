@@ -142,3 +142,25 @@ def test_positions_in_the_report_count_from_the_start_of_the_input_across_chunks
         report = service.ingest(session, items, source="http", chunk_size=2)
         assert report.accepted == 4
         assert [(r.index, r.event_id) for r in report.rejected] == [(4, "e-0")]
+
+
+def test_repeats_within_a_chunk_are_replays_whether_their_first_was_new_or_stored(
+    sessions: sessionmaker[Session], wire: Callable[..., dict[str, Any]]
+) -> None:
+    """One chunk: e-1 (stored before) twice and e-5 (new) twice, each with its content
+    unchanged: three replays, one event stored, nothing refused; then each with new content:
+    both later copies are conflicts."""
+
+    def items(events: list[dict[str, Any]]) -> list[tuple[int | None, Any]]:
+        return [(row, decode(msgspec.json.encode(e))) for row, e in enumerate(events)]
+
+    with unit_of_work(sessions) as session:
+        service.ingest(session, items([wire(1)]), source="http")
+    with unit_of_work(sessions) as session:
+        report = service.ingest(session, items([wire(1), wire(5), wire(1), wire(5)]), source="http")
+        assert (report.accepted, report.duplicates, report.rejected) == (1, 3, [])
+    with unit_of_work(sessions) as session:
+        changed = [wire(6), wire(1, amount="2"), wire(6, amount="2")]
+        report = service.ingest(session, items([wire(1), *changed]), source="http")
+        assert (report.accepted, report.duplicates) == (1, 1)
+        assert [(r.index, r.event_id) for r in report.rejected] == [(2, "e-1"), (3, "e-6")]
