@@ -102,3 +102,21 @@ def test_the_cache_reads_stored_ratings_and_then_only_changes(engine: Engine) ->
     cache.overlap = timedelta(0)
     with sessions() as session:
         assert cache.refresh(session) == 0
+
+
+def test_the_cache_does_not_read_back_what_the_monitor_told_it(engine: Engine) -> None:
+    sessions = session_factory(engine)
+    cache = rating.RatingCache()
+    with sessions() as session:
+        assert cache.refresh(session) == 0
+    with unit_of_work(sessions) as session:  # a monitor batch: computes, tells the cache
+        session.add(AccountProfile(account_id="m", corporate=False, kyc_level=0, updated_at=NOW))
+        session.flush()
+        cache.note(rating.recompute_many(session, ["m"], trigger="monitor", now=NOW), NOW)
+    assert cache.get("m") == (30, "medium")
+    with sessions() as session:
+        assert cache.refresh(session) == 0  # its own write, within the overlap: not re-read
+    with unit_of_work(sessions) as session:  # another writer, later
+        rating.record_case_outcome(session, "m", 3, "escalated", at=NOW + timedelta(seconds=1))
+    with sessions() as session:
+        assert cache.refresh(session) == 1 and cache.get("m") == (40, "medium")

@@ -565,28 +565,44 @@ def current_many(session: Session, account_ids: Collection[str]) -> dict[str, Ra
 
 class RatingCache:
     """The bands the monitor's rules read as ``account.rating`` and ``account.rating_band``:
-    loaded once, then refreshed before each batch with the ratings written since (by the
-    monitor's batches, case and KYC decisions alike), one indexed query that is usually
-    empty. A rule sees the rating as it stood when its batch began."""
+    loaded once, then refreshed before each batch with the ratings others wrote since (case
+    and KYC decisions, ``riskops rating recompute``), one indexed query that is usually
+    empty; the monitor's own batches tell it theirs (``note``). A rule sees the rating as it
+    stood when its batch began."""
 
     def __init__(self, overlap: timedelta = timedelta(seconds=5)) -> None:
         self._by_account: dict[str, tuple[int, str]] = {}
         self._since: datetime | None = None
         self._loaded = False
         # A rating's time is taken before its transaction commits: one committed late with
-        # an earlier time than the last seen is read again within ``overlap``.
+        # an earlier time than the last seen is read again within ``overlap``, but for the
+        # times of the monitor's own batches (``_own``), which the cache has already.
         self.overlap = overlap
+        self._own: set[datetime] = set()
 
     def refresh(self, session: Session) -> int:
         """Read the ratings written since the last refresh; returns how many."""
         since = self._since - self.overlap if self._since is not None else None
-        rows = repo.ratings_changed_since(session, since if self._loaded else None)
+        if since is not None:
+            self._own = {at for at in self._own if at > since}
+        if not self._loaded:
+            rows = repo.ratings_changed_since(session, None)
+        else:
+            rows = repo.ratings_changed_since(session, since, self._own)
         for account, score, band, at in rows:
             self._by_account[account] = (score, band)
             if self._since is None or at > self._since:
                 self._since = at
         self._loaded = True
         return len(rows)
+
+    def note(self, ratings: Mapping[str, Rating], at: datetime) -> None:
+        """The ratings a monitor batch computed at ``at`` (written with its commit)."""
+        for account, found in ratings.items():
+            self._by_account[account] = (found.score, found.band.value)
+        self._own.add(at)
+        if self._since is None or at > self._since:
+            self._since = at
 
     def get(self, account_id: str) -> tuple[int, str] | None:
         return self._by_account.get(account_id)

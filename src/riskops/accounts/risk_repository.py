@@ -233,14 +233,16 @@ def ratings(session: Session, account_ids: Collection[str]) -> dict[str, Account
 
 
 def ratings_changed_since(
-    session: Session, since: datetime | None
+    session: Session, since: datetime | None, skip: Collection[datetime] = ()
 ) -> list[tuple[str, int, str, datetime]]:
     """(account, score, band, computed_at) of the ratings written after ``since`` (all if
-    None), oldest first."""
+    None), oldest first, but for those written at one of the times in ``skip``."""
     r = AccountRating
     stmt = select(r.account_id, r.score, r.band, r.computed_at)
     if since is not None:
         stmt = stmt.where(r.computed_at > since)
+    if skip:
+        stmt = stmt.where(r.computed_at.not_in(sorted(skip)))
     stmt = stmt.order_by(r.computed_at)
     return [(a, int(score), str(band), at) for a, score, band, at in session.execute(stmt)]
 

@@ -55,6 +55,8 @@ class AccountWatch:
     checks: kyc.Checks = field(default_factory=kyc.Checks)
     policy: rating.RatingPolicy = field(default_factory=rating.default_policy)
     links: rating.LinkSource = rating.no_links
+    # the monitor's cache of ratings (what its rules read), told of those the batch computed
+    cache: rating.RatingCache | None = None
     _changes: dict[str, dict[str, Any]] = field(default_factory=dict)
     _submissions: list[tuple[int, s.KycSubmitted | s.KybSubmitted]] = field(default_factory=list)
     _signals: list[rating.Signal] = field(default_factory=list)
@@ -102,6 +104,8 @@ class AccountWatch:
                 session, touched, trigger="monitor", now=now, policy=self.policy, links=self.links
             )
             result.rated = len(rated)
+            if self.cache is not None:
+                self.cache.note(rated, now)
         finally:
             self.clear()
         return result

@@ -110,10 +110,12 @@ class MonitorRuntime:
         self.links: LinkKeeper | None = links or LinkKeeper()
         # account profiles, KYC reviews and ratings, written with each batch (riskops.accounts);
         # the rules read the ratings (``account.rating``) through the cache
+        self.ratings = RatingCache()
         self.accounts_watch: AccountWatch | None = (
             (accounts_watch or AccountWatch(links=graph_links)) if watch_accounts else None
         )
-        self.ratings = RatingCache()
+        if self.accounts_watch is not None and self.accounts_watch.cache is None:
+            self.accounts_watch.cache = self.ratings
         self.sessions = session_factory(engine)
         self.factory = factory
         self.snapshot_path = snapshot_path
