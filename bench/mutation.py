@@ -187,6 +187,7 @@ TARGETS: dict[str, Target] = {
         ),
         (
             "tests/rules/test_parity.py",
+            "tests/rules/test_parity_mutants.py",
             "tests/rules/test_window_boundaries.py",
             "tests/rules/test_features.py",
             "tests/rules/test_properties.py",
