@@ -34,6 +34,7 @@ from riskops.auth.permissions import Principal
 from riskops.cases.alert_intake import drain_outbox, ensure_default_queues
 from riskops.events import schemas as s
 from riskops.events.service import ingest
+from riskops.intel.addresses import p2wpkh_address
 from riskops.kernel.db import unit_of_work
 from riskops.links.keeper import LinkKeeper
 from riskops.monitor import repository as monitor_repo
@@ -44,7 +45,6 @@ from riskops.screening import service as screening
 from riskops.screening import tasks as screening_tasks
 
 SYSTEM = Principal.system("tests")
-ADDRESS = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"  # a valid bech32 (BIP-173) address
 
 
 class NoRules:
@@ -70,7 +70,7 @@ class Seeded:
     owner: str  # d's beneficial owner (on the list)
     list_name: str
     list_dir: Path
-    address: str = ADDRESS  # a deposit source of a, the withdrawal destination of d
+    address: str  # a deposit source of a, the withdrawal destination of d (valid bech32)
 
 
 def _octets(prefix: str) -> tuple[int, int, int]:
@@ -137,6 +137,7 @@ def build(sessions: sessionmaker[Session], prefix: str, list_dir: Path) -> Seede
         owner=f"Olga {tag}ova",
         list_name=f"list-{prefix}",
         list_dir=list_dir,
+        address=p2wpkh_address(hashlib.sha256(("addr" + prefix).encode()).digest()[:20]),
     )
     path = write_list(
         list_dir,
@@ -175,7 +176,7 @@ def build(sessions: sessionmaker[Session], prefix: str, list_dir: Path) -> Seede
             amount=Decimal("0.1"),
             usd_value=Decimal("6000.00"),
             rail=s.Rail.CRYPTO,
-            source_address=ADDRESS,
+            source_address=seeded.address,
         ),
         s.WithdrawalRequested(
             event_id=f"{prefix}-d-withdrawal",
@@ -184,7 +185,7 @@ def build(sessions: sessionmaker[Session], prefix: str, list_dir: Path) -> Seede
             asset="BTC",
             amount=Decimal("0.005"),
             usd_value=Decimal("300.00"),
-            address=ADDRESS,
+            address=seeded.address,
         ),
         s.AccountCreated(
             event_id=f"{prefix}-b-created",
