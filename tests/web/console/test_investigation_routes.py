@@ -96,6 +96,7 @@ def test_who_else_pages_through_many_accounts(world: Any) -> None:
             occurred_at=now - timedelta(minutes=i),
             success=True,
             ip=f"5.6.7.{i}",
+            device_id="dev-shared-by-all",
         )
         for i in range(1, 56)
     ]
@@ -113,6 +114,11 @@ def test_who_else_pages_through_many_accounts(world: Any) -> None:
     assert second.text.count('class="who-else-row"') == 5
     assert "many-055" in second.text and "many-001" not in second.text
     assert 'id="who-else-next"' not in second.text
+    # one device on 55 accounts is a hub: listed with its marker and count, never followed
+    hub = client.get("/links", params={"kind": "device", "value": "dev-shared-by-all"}).text
+    assert 'id="hub-marker"' in hub and "shared by 55 accounts" in hub
+    one = client.get("/accounts/many-001").text
+    assert 'id="hub-values"' in one and 'id="linked-empty"' in one
 
 
 BAD_VALUES = [
