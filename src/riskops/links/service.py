@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from riskops.audit import service as audit
 from riskops.auth.permissions import Permission, Principal, require
-from riskops.kernel.errors import NotFound, ValidationFailed
+from riskops.kernel.errors import ValidationFailed
 from riskops.links import normalise as n
 from riskops.links import repository as repo
 from riskops.links.keeper import ALERT_RAISED, RULE_ID, FlushResult, LinkKeeper
@@ -376,9 +376,3 @@ def _check_limit(limit: int, most: int) -> None:
         raise ValidationFailed(
             f"limit is 1 to {most}", details=[{"field": "limit", "reason": f"1 to {most}"}]
         )
-
-
-def require_known(session: Session, account_id: str) -> None:
-    """Refuse (404) an account that used no value at all."""
-    if not repo.values_of(session, [account_id]):
-        raise NotFound(f"account {account_id} has no links")
