@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from riskops.rules.definition import parse_rules
+from riskops.rules.lists import ListStore
 from riskops.rules.parity import Mismatch, parity_check
 from riskops.rules.types import RuleStatus
 
@@ -27,3 +28,18 @@ def test_without_features_only_hits_are_compared() -> None:
     retired = msgspec.structs.replace(live, status=RuleStatus.RETIRED)
     got = parity_check([retired], None, ROWS)
     assert got == [Mismatch(0, 0, "d0", "hit", "R-COUNT", stream=False, sql=True)]
+
+
+def test_the_stream_runs_draft_rules_and_reads_the_lists_it_is_given() -> None:
+    """parity_check runs every rule whatever its status, against the same lists in both
+    engines: a draft rule on a listed IP agrees, and hits the listed row only."""
+    listed = rule(["login"], {"field": "ip", "in_list": "bad_ips"}, id="R-LIST", status="draft")
+    rules = parse_rules([listed])
+    assert rules[0].status is RuleStatus.DRAFT
+    rows = [row(0, "login", 0, ip="2.2.2.2"), row(1, "login", 1, ip="3.3.3.3")]
+    assert parity_check(rules, ListStore({"bad_ips": ["2.2.2.2"]}), rows) == []
+    # The harness does report a difference on these rows when one exists (the SQL side
+    # alone runs a retired version): only the listed row hits.
+    retired = msgspec.structs.replace(rules[0], status=RuleStatus.RETIRED)
+    got = parity_check([retired], ListStore({"bad_ips": ["2.2.2.2"]}), rows)
+    assert got == [Mismatch(0, 0, "e0", "hit", "R-LIST", stream=False, sql=True)]
