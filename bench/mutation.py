@@ -239,6 +239,22 @@ EQUIVALENT: dict[str, str] = {
         "range(0, n) instead of range(0, n, 2000): overlapping lookups of up to 2,000 ids from "
         "every position, one query per id; the same payloads are found (only slower)"
     ),
+    # parity
+    "riskops.rules.sql_features.x_rows_sql__mutmut_16": (
+        "the pruning filter without the readers' row conditions admits more rows of the "
+        "readers' types into a feature's windows: each window expression applies the "
+        "feature's own where, and the evaluation keeps its own rows, so every value and hit "
+        "is the same (only more rows are computed)"
+    ),
+    "riskops.rules.sql_features.x_rows_sql__mutmut_32": (
+        "the alternatives of the pruning filter in input order instead of sorted: OR is "
+        "commutative (two features whose filters differ only in order get two groups, "
+        "with the same values)"
+    ),
+    **dict.fromkeys(
+        [f"riskops.rules.sql_features.x_rows_sql__mutmut_{n}" for n in (47, 50)],
+        "DuckDB's AND and OR are case-insensitive",
+    ),
     # take-next, read on fddfc4f
     **dict.fromkeys(
         [f"riskops.cases.repository.x_claim__mutmut_{n}" for n in (27, 30, 33)],

@@ -7,7 +7,8 @@ import msgspec
 
 from riskops.rules.definition import parse_rules
 from riskops.rules.lists import ListStore
-from riskops.rules.parity import Mismatch, parity_check
+from riskops.rules.parity import Mismatch, parity_check, run_sql, sort_rows
+from riskops.rules.sql import compile_rules
 from riskops.rules.types import RuleStatus
 
 from .helpers import row, rule
@@ -43,3 +44,50 @@ def test_the_stream_runs_draft_rules_and_reads_the_lists_it_is_given() -> None:
     retired = msgspec.structs.replace(rules[0], status=RuleStatus.RETIRED)
     got = parity_check([retired], ListStore({"bad_ips": ["2.2.2.2"]}), rows)
     assert got == [Mismatch(0, 0, "e0", "hit", "R-LIST", stream=False, sql=True)]
+
+
+def test_a_feature_read_on_other_rows_than_it_counts_gives_the_same_hits_in_sql() -> None:
+    """The SQL engine prunes the rows a feature needs to those that update it (deposits)
+    or that a rule reads it on (withdrawals of $10 or more): two alternatives in one
+    filter. The hits are the stream's, and these: the $50 withdrawal after two deposits
+    within the minute, not the $5 one, not the one after the window."""
+    big_after_deposits = rule(
+        ["withdrawal.requested"],
+        {"all": [{"field": "usd_cents", "gte": 1000}, {"feature": "n", "gte": 2}]},
+        {"n": {"agg": "count", "window": "1m", "where": {"field": "type", "eq": "deposit"}}},
+        id="R-PRUNE",
+    )
+    rules = parse_rules([big_after_deposits])
+    rows = [
+        row(0, "deposit", 0),
+        row(1, "login", 1),
+        row(2, "deposit", 2),
+        row(3, "withdrawal.requested", 3, usd_cents=5000, event_id="w-big"),
+        row(4, "withdrawal.requested", 4, usd_cents=500, event_id="w-small"),
+        row(5, "withdrawal.requested", 70, usd_cents=5000, event_id="w-late"),
+    ]
+    assert parity_check(rules, None, rows, features=True) == []
+    hits = run_sql(compile_rules(rules, ListStore()), sort_rows(rows))
+    assert [(h[0], h[6]) for h in hits] == [("R-PRUNE", 3)]
+
+
+def test_a_feature_of_any_type_read_on_some_rows_gives_the_same_hits_in_sql() -> None:
+    """The feature counts rows of any type over $10 (its rows are not pinned to a type);
+    the rule reads it on withdrawals from one IP: the pruning filter holds an alternative
+    of any type and one of a type. Hits: the withdrawal from that IP only."""
+    from_ip = rule(
+        ["withdrawal.requested"],
+        {"all": [{"field": "ip", "eq": "9.9.9.9"}, {"feature": "n", "gte": 2}]},
+        {"n": {"agg": "count", "window": "1m", "where": {"field": "usd_cents", "gte": 1000}}},
+        id="R-ANYTYPE",
+    )
+    rules = parse_rules([from_ip])
+    rows = [
+        row(0, "deposit", 0, usd_cents=5000),
+        row(1, "deposit", 1, usd_cents=100),
+        row(2, "withdrawal.requested", 2, usd_cents=2000, ip="9.9.9.9"),
+        row(3, "withdrawal.requested", 3, usd_cents=2000, ip="8.8.8.8"),
+    ]
+    assert parity_check(rules, None, rows, features=True) == []
+    hits = run_sql(compile_rules(rules, ListStore()), sort_rows(rows))
+    assert [(h[0], h[6]) for h in hits] == [("R-ANYTYPE", 2)]
