@@ -1,7 +1,7 @@
 """What the account rating and KYC reviews cost the monitor, and a recompute at size.
 
 1. The monitor's whole path on SQLite (read, decide, write, commit; the monitor benchmark's
-   "with SQLite writes" on simulated traffic, links off in both runs) with the accounts
+   "with SQLite writes" on simulated traffic; the links have their own follower) with the accounts
    watch (profiles, KYC/KYB reviews, rating signals and recomputes, the ratings cache the
    rules read) and without, alternating runs in one process, the best of each.
 2. ``rating.recompute_many`` of a batch of accounts with profiles and signals: the cost of
@@ -65,7 +65,6 @@ def monitor_cost(n_events: int, rounds: int = 2, warm: float = 0.0) -> dict[str,
                     batch_size=2_000,
                     watch_accounts=mode == "with watch",
                 )
-                runtime.links = None
                 skip = int(len(events) * warm)
                 while runtime.seq < skip and runtime.step(min(2_000, skip - runtime.seq)).read:
                     pass

@@ -8,6 +8,7 @@ import grimp
 from riskops import worker
 from riskops.cases.tasks import delivery_pass, housekeeping_pass
 from riskops.kernel.config import Settings
+from riskops.links.tasks import links_pass
 from riskops.screening.tasks import screening_pass
 
 
@@ -21,6 +22,9 @@ def test_the_composition_hands_the_loop_the_case_tasks_with_the_settings_periods
     assert tasks["screening"].run is screening_pass and tasks["screening"].final
     names = [t.name for t in worker.case_tasks(settings)]
     assert names.index("screening") < names.index("cases.delivery")  # its hits become cases
+    assert tasks["links"].run is links_pass and tasks["links"].final
+    assert tasks["links"].every_s == 0.25
+    assert names.index("links") < names.index("cases.delivery")  # its cluster alerts too
 
 
 def test_no_module_of_the_monitor_loop_imports_cases() -> None:
@@ -28,4 +32,15 @@ def test_no_module_of_the_monitor_loop_imports_cases() -> None:
     for module in ("riskops.monitor.worker", "riskops.monitor.runtime"):
         assert not graph.direct_import_exists(
             importer=module, imported="riskops.cases", as_packages=True
+        ), module
+
+
+def test_the_monitor_keeps_no_graph() -> None:
+    """The linked-accounts graph is kept by its own follower of the log (ADR 0026): the
+    monitor's batch imports nothing of ``riskops.links`` (the rating reads the graph
+    through ``accounts``)."""
+    graph = grimp.build_graph("riskops")
+    for module in ("riskops.monitor.service", "riskops.monitor.runtime"):
+        assert not graph.direct_import_exists(
+            importer=module, imported="riskops.links", as_packages=True
         ), module

@@ -2,8 +2,9 @@
 
 ``riskops worker [--once] [--batch N]`` or ``python -m riskops.worker``. The monitor's loop
 (``riskops.monitor.worker``) runs whatever ``Periodic`` tasks it is handed; this module is
-the one place that knows those are the cases' housekeeping and the delivery of the case
-alerts the monitor's batches wrote (every ``RISKOPS_INTAKE_POLL_SECONDS``, and once more
+the one place that knows those are the cases' housekeeping, the followers of the log that
+keep the linked-accounts graph and screen names, and the delivery of the case alerts the
+monitor's batches and the followers wrote (every ``RISKOPS_INTAKE_POLL_SECONDS``, and once more
 before ``--once`` exits, so the cases exist when it returns). Keeping that choice here, above
 both domains, is what lets the monitor import nothing of ``cases`` (ADR 0023).
 """
@@ -19,6 +20,7 @@ from rich.console import Console
 from riskops.cases.tasks import delivery_pass, housekeeping_pass
 from riskops.kernel.config import Settings, get_settings
 from riskops.kernel.retry import Backoff
+from riskops.links.tasks import links_pass
 from riskops.monitor.worker import Periodic, Summary, install_signal_handlers
 from riskops.monitor.worker import run as run_monitor
 from riskops.screening.tasks import screening_pass
@@ -27,11 +29,13 @@ from riskops.screening.tasks import screening_pass
 def case_tasks(settings: Settings) -> list[Periodic]:
     """The case work the worker loop runs between batches (a period of 0 turns one off).
 
-    Screening follows the event log (KYC, KYB and P2P names) and rescreens after a list
-    change, then the delivery takes its hits into cases with the monitor's alerts: in this
-    order, so ``--once`` returns with the screening cases open."""
+    The links follower keeps the linked-accounts graph (its cluster alerts go out on the
+    monitor's topic); screening follows the event log (KYC, KYB and P2P names) and rescreens
+    after a list change; then the delivery takes their alerts and hits into cases with the
+    monitor's alerts: in this order, so ``--once`` returns with those cases open."""
     return [
         Periodic("cases.housekeeping", settings.housekeeping_seconds, housekeeping_pass),
+        Periodic("links", settings.intake_poll_seconds, links_pass, final=True),
         Periodic("screening", settings.intake_poll_seconds, screening_pass, final=True),
         Periodic("cases.delivery", settings.intake_poll_seconds, delivery_pass, final=True),
     ]

@@ -41,6 +41,7 @@ from riskops.investigation.service import INTEL_KINDS, account_360
 from riskops.kernel.config import Settings, get_settings
 from riskops.kernel.db import open_database, session_factory, unit_of_work
 from riskops.kernel.errors import Forbidden, NotFound, ValidationFailed
+from riskops.links import tasks as links_tasks
 from riskops.links.keeper import LinkKeeper
 from riskops.monitor import repository as monitor_repo
 from riskops.monitor import service as monitor
@@ -132,6 +133,7 @@ def _build(engine: Engine, tmp_path: Path) -> None:
     with unit_of_work(sessions) as session:
         screening.load_list(session, MANAGER, "ftm", [listed], name="test", now=NOW)
         ingest(session, [(None, e) for e in _events()], source="api")
+    links_tasks.follow(sessions, LinkKeeper(), now=NOW)  # the graph the rating reads
     with unit_of_work(sessions) as session:
         records = monitor_repo.log_after(session, 0, 100)
         monitor.process_batch(
@@ -139,7 +141,6 @@ def _build(engine: Engine, tmp_path: Path) -> None:
             Monitor(FakeEvaluator()),
             records,
             now=NOW,
-            links=LinkKeeper(),
             accounts_watch=AccountWatch(links=rating.graph_links),
         )
     screening_tasks.follow(sessions, cache=screening.ScreenerCache())

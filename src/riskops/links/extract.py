@@ -14,6 +14,24 @@ from riskops.links.policy import Kind
 
 Link = tuple[str, str, str]  # account_id, kind, value
 
+# The events that can carry a link (``links_of`` returns nothing for the others): the types
+# the follower of the log reads (``riskops.links.tasks``).
+LINKED_EVENTS = frozenset(
+    str(t.__struct_config__.tag)
+    for t in (
+        s.Login,
+        s.Session,
+        s.WithdrawalRequested,
+        s.Deposit,
+        s.TransferInternal,
+        s.P2POrder,
+        s.AccountCreated,
+        s.SecurityChange,
+        s.CardChargeback,
+        s.ProviderSignal,
+    )
+)
+
 
 def links_of(event: s.Event) -> list[Link]:
     """The links of one event (empty for events that carry no shared value)."""

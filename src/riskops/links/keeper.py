@@ -1,8 +1,8 @@
-"""Keeping the graph current: the monitor hands each event of a batch to a ``LinkKeeper``
-and lets it write the batch's links in the batch's transaction (like the account timeline
-of ADR 0013), so the graph is exactly as far as the monitor's checkpoint, and a replay after
-a restart changes nothing (links are keyed by (kind, value, account); a link that exists
-joins nothing again, so no cluster grows and no alert is raised twice).
+"""Keeping the graph current: the links follower of the event log (``riskops.links.tasks``)
+hands each batch's events to a ``LinkKeeper`` and lets it write their links in the batch's
+transaction, with the follower's cursor, so the graph is exactly as far as the cursor, and a
+replay after a restart changes nothing (links are keyed by (kind, value, account); a link
+that exists joins nothing again, so no cluster grows and no alert is raised twice).
 
 Most events repeat what an account used before (the same device, the same home IP). The
 keeper remembers the links it wrote (and committed: the memory is updated only after the
@@ -55,7 +55,8 @@ class FlushResult:
 
 class LinkKeeper:
     """Collects the links of a batch's events and writes them with the batch (one per
-    monitor runtime; not thread-safe, the runtime's lock serializes its batches)."""
+    process, ``tasks.process_keeper``; not thread-safe, the follower's passes run one at a
+    time)."""
 
     def __init__(self, policy: LinkPolicy | None = None, *, memory: int = 2_000_000) -> None:
         """``policy``: the thresholds (default: the ``RISKOPS_LINKS_*`` settings)."""
@@ -75,7 +76,7 @@ class LinkKeeper:
         now: datetime | None = None,
     ) -> FlushResult:
         """Write the links of a batch's ``(event, seq)`` (in log order) in the caller's
-        transaction: the one call the monitor makes per batch."""
+        transaction: the one call the follower makes per batch."""
         self._batch.clear()
         self._last.clear()
         for event, seq in events:

@@ -11,8 +11,9 @@ Clusters are the connected components of accounts over links that are not hubs (
 kind, see ``riskops.links.policy``). ``link_members`` says which cluster an account is in (an
 account in no cluster has no row); ``link_clusters`` holds each cluster's size and the size
 at which it was last alerted, so an alert is raised once per cluster state. A cluster's id is
-the id of one of its accounts. All of it is written by the monitor, in its batch transaction
-(``riskops.links.service.LinkKeeper``); replays change nothing.
+the id of one of its accounts. All of it is written by the links follower of the event log
+(``riskops.links.tasks``, through ``riskops.links.service.LinkKeeper``), a batch per
+transaction with its cursor (``links_cursor``); replays change nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from riskops.events.follow import CursorColumns
 from riskops.kernel.db import Base
 from riskops.kernel.types import UtcDateTime
 
@@ -75,3 +77,9 @@ class LinkCluster(Base):
     alerted_size: Mapped[int] = mapped_column(Integer, default=0)
     formed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LinksCursor(CursorColumns, Base):
+    """How far the links follower has read the event log (``riskops.links.tasks``)."""
+
+    __tablename__ = "links_cursor"

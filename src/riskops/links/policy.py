@@ -72,7 +72,7 @@ class LinkPolicy:
     # ``alert_growth`` since its last alert.
     alert_size: int = 3
     alert_growth: int = 2
-    # The monitor rewrites an account's last use of a value at most this often (seconds):
+    # The keeper rewrites an account's last use of a value at most this often (seconds):
     # ``last_seen`` is exact to a day, which is what "when did they share it" needs, and
     # most events then write nothing.
     last_seen_every: float = 86_400.0

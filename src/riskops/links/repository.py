@@ -1,6 +1,6 @@
 """All SQL of the linked-accounts graph. Functions take the caller's session, never commit.
 
-The writes are the monitor's, once per batch (a few statements, each over many rows); the
+The writes are the follower's, once per batch (a few statements, each over many rows); the
 reads serve "who else used this value" and the traversals of ``riskops.links.service``, each
 an index range: ``account_links``' primary key (kind, value, account) for a value's accounts,
 its ``(account, kind, value)`` index for an account's values.
@@ -36,13 +36,13 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[i : i + size]
 
 
-# --- the monitor's writes -------------------------------------------------------------
+# --- the follower's writes ------------------------------------------------------------
 
 
-# The monitor's writes go to the driver as they are (SQLite: tuples with times in
+# The follower's writes go to the driver as they are (SQLite: tuples with times in
 # SQLAlchemy's SQLite text format, so min/max compare them as the ORM stores them;
 # PostgreSQL: one statement over arrays), without SQLAlchemy's per-row parameter and type
-# processing: they run in every batch of the monitor.
+# processing: they run in every batch of the follower.
 _LINK_COLUMNS = "kind, value, account_id, first_seen, last_seen"
 _VALUE_COLUMNS = "kind, value, accounts, hub, first_seen, last_joined"
 _UNNEST_LINKS = (

@@ -5,7 +5,8 @@ Each read takes the caller's session and ``Principal``, needs ``account:view`` a
 the accounts it showed in the audit trail (ADR 0020). Hubs (values too many accounts share,
 ``riskops.links.policy``) are listed with a marker and a count, never traversed; a /24
 network is only listed by ``who_else``, never traversed. The graph is written by the
-monitor (``riskops.links.keeper.LinkKeeper``), not here.
+links follower of the event log (``riskops.links.tasks`` through
+``riskops.links.keeper.LinkKeeper``), not here.
 """
 
 from __future__ import annotations

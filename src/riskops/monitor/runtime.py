@@ -41,7 +41,6 @@ from riskops.kernel.errors import NotFound
 from riskops.kernel.logging import get_logger
 from riskops.kernel.processes import die_with_parent
 from riskops.kernel.retry import Backoff
-from riskops.links.service import LinkKeeper
 from riskops.monitor import quarantine, service
 from riskops.monitor import repository as repo
 from riskops.monitor.engine import Evaluator, Monitor
@@ -100,14 +99,10 @@ class MonitorRuntime:
         gap_grace: timedelta = timedelta(seconds=2),
         clock: Callable[[], float] = time.monotonic,
         background_snapshots: bool = False,
-        links: LinkKeeper | None = None,
         accounts_watch: AccountWatch | None = None,
         watch_accounts: bool = True,
     ) -> None:
         self.engine = engine
-        # the linked-accounts graph, written with each batch; its state is in the database
-        # (None: not kept, as the monitor benchmark's baseline runs)
-        self.links: LinkKeeper | None = links or LinkKeeper()
         # account profiles, KYC reviews and ratings, written with each batch (riskops.accounts);
         # the rules read the ratings (``account.rating``) through the cache
         self.ratings = RatingCache()
@@ -373,7 +368,6 @@ class MonitorRuntime:
                     keep=keep,
                     skip=self._quarantined,
                     counted_through=self._counted,
-                    links=self.links,
                     accounts_watch=self.accounts_watch,
                 )
         except BaseException:
@@ -563,7 +557,6 @@ class MonitorRuntime:
                         keep=wanted,
                         skip=self._quarantined,
                         counted_through=self._counted,
-                        links=self.links,
                         accounts_watch=self.accounts_watch,
                     )
                     result.merge(part)
@@ -661,7 +654,6 @@ class MonitorRuntime:
                         records,
                         checkpoint=self.name,
                         keep={event_id} if event_id else (),
-                        links=self.links,
                         accounts_watch=self.accounts_watch,
                     )
                     decision = result.decisions[0] if result.decisions else None

@@ -31,7 +31,6 @@ from riskops.kernel import outbox
 from riskops.kernel.bounds import alert_problems
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
-from riskops.links.service import LinkKeeper
 from riskops.monitor import repository as repo
 from riskops.monitor.engine import Monitor, RowDecision
 from riskops.monitor.models import (
@@ -110,7 +109,6 @@ def process_batch(
     skip: Collection[int] = (),
     counted_through: int = 0,
     now: datetime | None = None,
-    links: LinkKeeper | None = None,
     accounts_watch: AccountWatch | None = None,
 ) -> BatchResult:
     """Decide every record (in seq order) and write the results and the checkpoint.
@@ -119,9 +117,9 @@ def process_batch(
     (the synchronous API answers with them). Records whose seq is in ``skip`` (quarantined,
     see ``riskops.monitor.quarantine``) are passed over: the checkpoint moves past them.
     Outcomes and alerts are counted for records after ``counted_through`` only, so a
-    replay after a rebuild does not count the same decision twice. ``links`` keeps the
-    linked-accounts graph current with the batch (``riskops.links``), in its transaction;
-    ``accounts_watch`` the account profiles, KYC reviews and ratings (``accounts.watch``).
+    replay after a rebuild does not count the same decision twice. ``accounts_watch`` keeps
+    the account profiles, KYC reviews and ratings (``accounts.watch``) with the batch. The
+    linked-accounts graph is not kept here: its own follower of the log does (ADR 0026).
     """
     now = now or utcnow()
     result = BatchResult()
@@ -131,7 +129,7 @@ def process_batch(
     facts: dict[str, s.Event] = {}  # events with a live hit that may make a case alert
     accounts: list[str] = []  # the account timeline: accounts[i] owns seqs[i]
     seqs: list[int] = []
-    decoded: list[tuple[s.Event, int]] = []  # for the linked-accounts graph
+    decoded: list[tuple[s.Event, int]] = []  # for the accounts watch
     for record in records:
         if skip and record.seq in skip:
             result.skipped += 1
@@ -165,8 +163,6 @@ def process_batch(
     repo.insert_ignore(session, Alert, alerts)
     repo.insert_ignore(session, Hold, holds)
     repo.insert_timeline(session, accounts, seqs)
-    if links is not None:
-        links.record(session, decoded, now=now)
     if facts:  # the messages commit with the monitor alerts, delivered later (outbox)
         outbox.publish_many(session, ALERT_RAISED, _alert_messages(alerts, facts), now=now)
     if accounts_watch is not None:

@@ -53,10 +53,12 @@ class Container(AppState):
         return self._runtime
 
     async def start(self) -> None:
-        """The monitor's tail loop, case housekeeping, screening (it follows the event log
-        and rescreens after a list changes) and the delivery of the outbox into cases (this
+        """The monitor's tail loop, case housekeeping, the links follower (it keeps the
+        linked-accounts graph from the event log), screening (it follows the event log and
+        rescreens after a list changes) and the delivery of the outbox into cases (this
         process's one drainer), as background tasks."""
         from riskops.cases.tasks import housekeeping_loop, intake_loop
+        from riskops.links import tasks as links
         from riskops.screening import tasks as screening
 
         await self.runtime.start()
@@ -65,6 +67,7 @@ class Container(AppState):
             self._spawn("case-housekeeping", housekeeping_loop(self.sessions, every, stopping))
         if (every := self.settings.intake_poll_seconds) > 0:
             writer = self._writer()
+            self._spawn("links", links.loop(self.sessions, every, stopping, writer))
             self._spawn("screening", screening.loop(self.sessions, every, stopping, writer))
             self._spawn("case-intake", intake_loop(self.sessions, every, stopping, writer))
 

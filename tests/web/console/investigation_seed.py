@@ -36,6 +36,7 @@ from riskops.events import schemas as s
 from riskops.events.service import ingest
 from riskops.intel.addresses import p2wpkh_address
 from riskops.kernel.db import unit_of_work
+from riskops.links import tasks as links_tasks
 from riskops.links.keeper import LinkKeeper
 from riskops.monitor import repository as monitor_repo
 from riskops.monitor import service as monitor
@@ -99,7 +100,9 @@ def write_list(folder: Path, entries: list[dict[str, object]]) -> Path:
 
 
 def process(sessions: sessionmaker[Session], now: datetime) -> None:
-    """The monitor over the log's tail, screening's follower, the cases' delivery."""
+    """The links follower, the monitor over the log's tail, screening's follower, the
+    cases' delivery."""
+    links_tasks.follow(sessions, LinkKeeper(), now=now)  # the graph the rating reads
     with unit_of_work(sessions) as session:
         done = monitor_repo.get_checkpoint(session, "default")
         records = monitor_repo.log_after(session, done, 10_000)
@@ -109,7 +112,6 @@ def process(sessions: sessionmaker[Session], now: datetime) -> None:
                 Monitor(NoRules()),
                 records,
                 now=now,
-                links=LinkKeeper(),
                 accounts_watch=AccountWatch(links=rating.graph_links),
             )
     screening_tasks.follow(sessions, cache=screening.ScreenerCache())
