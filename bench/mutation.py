@@ -240,6 +240,11 @@ EQUIVALENT: dict[str, str] = {
         "every position, one query per id; the same payloads are found (only slower)"
     ),
     # parity
+    **dict.fromkeys(
+        [f"riskops.rules.parity.x_parity_check__mutmut_{n}" for n in (67, 71, 76)],
+        "the outer zip of rows and SQL feature rows without strict: the compiled SQL returns "
+        "one row per flat row (base is unique on seq and row), so the lengths never differ",
+    ),
     "riskops.rules.sql_features.x_rows_sql__mutmut_16": (
         "the pruning filter without the readers' row conditions admits more rows of the "
         "readers' types into a feature's windows: each window expression applies the "

@@ -3,12 +3,17 @@ parity): features are compared only when asked for."""
 
 from __future__ import annotations
 
-import msgspec
+from typing import Any
 
+import msgspec
+import pytest
+
+from riskops.rules import parity
 from riskops.rules.definition import parse_rules
 from riskops.rules.lists import ListStore
 from riskops.rules.parity import Mismatch, parity_check, run_sql, sort_rows
 from riskops.rules.sql import compile_rules
+from riskops.rules.stream import StreamEvaluator
 from riskops.rules.types import RuleStatus
 
 from .helpers import row, rule
@@ -91,3 +96,43 @@ def test_a_feature_of_any_type_read_on_some_rows_gives_the_same_hits_in_sql() ->
     assert parity_check(rules, None, rows, features=True) == []
     hits = run_sql(compile_rules(rules, ListStore()), sort_rows(rows))
     assert [(h[0], h[6]) for h in hits] == [("R-ANYTYPE", 2)]
+
+
+class _OffByOneStream(StreamEvaluator):
+    """A stream engine with a planted bug: its first feature reads one more than it is."""
+
+    def feature_values(self) -> list[Any]:
+        values = super().feature_values()
+        return [values[0] + 1, *values[1:]]
+
+
+def test_a_feature_value_only_one_engine_computes_is_reported_per_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rules = parse_rules([COUNTED])
+    monkeypatch.setattr(parity, "StreamEvaluator", _OffByOneStream)
+    got = parity_check(rules, None, ROWS, features=True)
+    assert got == [
+        Mismatch(0, 0, "d0", "feature", "f0", stream=2, sql=1),
+        Mismatch(1, 0, "e1", "feature", "f0", stream=3, sql=2),  # the login counts too
+    ]
+    assert parity_check(rules, None, ROWS) == []  # hits agree: n >= 1 either way
+
+
+def test_features_of_a_rule_one_engine_does_not_run_cannot_be_compared() -> None:
+    [live] = parse_rules([COUNTED])
+    retired = msgspec.structs.replace(live, status=RuleStatus.RETIRED)
+    with pytest.raises(ValueError, match="zip"):
+        parity_check([retired], None, ROWS, features=True)
+
+
+def test_the_sql_features_read_the_same_lists() -> None:
+    listed = rule(
+        ["login"],
+        {"feature": "n", "gte": 1},
+        {"n": {"agg": "count", "window": "1m", "where": {"field": "ip", "in_list": "bad_ips"}}},
+        id="R-LISTED",
+    )
+    rows = [row(0, "login", 0, ip="2.2.2.2"), row(1, "login", 1, ip="3.3.3.3")]
+    lists = ListStore({"bad_ips": ["2.2.2.2"]})
+    assert parity_check(parse_rules([listed]), lists, rows, features=True) == []
