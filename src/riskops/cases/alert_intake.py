@@ -2,6 +2,9 @@
 
 ``raise_alert`` stores the alert once per (source, source_ref), routes it to a queue, and
 groups it into the account's open case (at most one, by a partial unique index) or opens one.
+An alert whose detail names a ``group_key`` (a cluster of linked accounts: every state of
+the cluster is an alert of the same key) goes first to the open case that holds its group,
+so a cluster that grows is one case that gains the new accounts, even when its id changes.
 A duplicate (same account, kind and subject as an alert already in the case) is stored and
 linked with ``duplicate_of`` but does not raise the case's severity, amount or count.
 
@@ -255,6 +258,9 @@ def monitor_alert_in(ref: str, row: Mapping[str, Any]) -> AlertIn:
         detail["event_type"] = row["event_type"]
     if row.get("hold_id") is not None:
         detail["hold_id"] = row["hold_id"]
+    for key in _GROUP_KEYS:  # a cluster's alert: the group, its accounts, what grew it
+        if row.get(key) is not None:
+            detail[key] = row[key]
     usd = row.get("usd_value")
     return AlertIn(
         source=AlertSource.MONITOR,
@@ -269,6 +275,22 @@ def monitor_alert_in(ref: str, row: Mapping[str, Any]) -> AlertIn:
         detail=detail,
         occurred_at=row.get("occurred_at") or row.get("created_at"),
     )
+
+
+# What a grouped alert (``riskops.links``' cluster alerts) carries beyond a rule hit's facts.
+_GROUP_KEYS = (
+    "group_key",
+    "cluster_id",
+    "cluster_size",
+    "accounts",
+    "trigger_account_id",
+    "trigger_event_id",
+)
+
+
+def _group_of(alert: AlertIn) -> str | None:
+    key = alert.detail.get("group_key")
+    return key if isinstance(key, str) and key else None
 
 
 def _monitor_ref(row: Mapping[str, Any]) -> str:
@@ -384,6 +406,7 @@ class _Batch:
         self.now = now
         self.stored = stored
         self.open: dict[str, Case] = {}
+        self.grouped: dict[str, Case] = {}  # group_key -> its open case
         self.queues: dict[str, Queue] = {}
         self.members: dict[Case, list[_Member]] = {}
         self.new_cases: list[Case] = []
@@ -396,8 +419,11 @@ class _Batch:
         self.queues = _queues(self.session, keys)
         accounts = {a.account_id for a in fresh if a.account_id is not None}
         self.open = repo.open_cases_of(self.session, accounts, for_update=True)
-        self.queues.update(_queues(self.session, [c.queue_key for c in self.open.values()]))
-        by_id = {c.id: c for c in self.open.values()}
+        groups = {g for a in fresh if (g := _group_of(a)) is not None}
+        self.grouped = repo.open_cases_of_groups(self.session, groups, for_update=True)
+        known = [*self.open.values(), *self.grouped.values()]
+        self.queues.update(_queues(self.session, [c.queue_key for c in known]))
+        by_id = {c.id: c for c in known}
         for case_id, alert_id, kind, detail in repo.grouping_facts(self.session, list(by_id)):
             member = _Member(alert_id, kind, subject_of(detail))
             self.members.setdefault(by_id[case_id], []).append(member)
@@ -419,12 +445,19 @@ class _Batch:
 
     def _take(self, alert: AlertIn, queue: Queue) -> IntakeResult:
         row = _alert_row(alert, self.now)
-        case = self.open.get(alert.account_id) if alert.account_id is not None else None
+        group = _group_of(alert)
+        case = self.grouped.get(group) if group is not None else None
+        if case is None and alert.account_id is not None:
+            case = self.open.get(alert.account_id)
+        if group is not None and case is not None:
+            self.grouped.setdefault(group, case)
         if case is None:
             case = _new_case(row, queue, self.now)
             self.new_cases.append(case)
             if alert.account_id is not None:
                 self.open[alert.account_id] = case
+            if group is not None:
+                self.grouped[group] = case
             self.members[case] = [_Member(None, row.kind, subject_of(row.detail), row)]
             self.placed.append(_Placed(row, case, None))
             self.events.append(_Event(case, "opened", row, to_status=CaseStatus.NEW))

@@ -244,6 +244,29 @@ def open_cases_of(
     return {c.account_id: c for c in rows if c.account_id is not None}
 
 
+def open_cases_of_groups(
+    session: Session, group_keys: Collection[str], *, for_update: bool = False
+) -> dict[str, Case]:
+    """The open case holding an alert of each group (the alert detail's ``group_key``, as a
+    cluster of linked accounts names its alerts), the oldest if several, locked in id order.
+    Reads the alerts of open cases only; grouped alerts are few (one per cluster state)."""
+    if not group_keys:
+        return {}
+    key = CaseAlert.detail["group_key"].as_string()
+    stmt = (
+        select(Case, key)
+        .join(CaseAlert, CaseAlert.case_id == Case.id)
+        .where(key.in_(sorted(group_keys)), Case.status != CaseStatus.CLOSED)
+        .order_by(Case.id)
+    )
+    if for_update:
+        stmt = stmt.with_for_update(of=Case)
+    found: dict[str, Case] = {}
+    for held, group in session.execute(stmt.execution_options(populate_existing=True)):
+        found.setdefault(group, held)
+    return found
+
+
 def cases_of_account(session: Session, account_id: str, limit: int = 20) -> list[Case]:
     """The account's cases, the open one first, then newest."""
     open_first = (Case.status == CaseStatus.CLOSED).asc()
