@@ -209,6 +209,23 @@ ROUTES: dict[tuple[str, str], Row] = {
         json={"decision": "not_a_match", "note": "n"},
     ),
     ("GET", "/v1/screening/lists"): Row(P.CASE_VIEW, "/v1/screening/lists"),
+    # --- rating and KYC / KYB review ---------------------------------------------------
+    ("GET", "/v1/accounts/{account_id}/rating"): Row(
+        P.ACCOUNT_VIEW, "/v1/accounts/matrix-acc/rating"
+    ),
+    ("GET", "/v1/accounts/{account_id}/rating/history"): Row(
+        P.ACCOUNT_VIEW, "/v1/accounts/matrix-acc/rating/history"
+    ),
+    ("GET", "/v1/accounts/{account_id}/kyc-reviews"): Row(
+        P.ACCOUNT_VIEW, "/v1/accounts/matrix-acc/kyc-reviews"
+    ),
+    ("GET", "/v1/kyc-reviews"): Row(P.KYC_REVIEW, "/v1/kyc-reviews"),
+    ("GET", "/v1/kyc-reviews/{review_id}"): Row(P.ACCOUNT_VIEW, f"/v1/kyc-reviews/{NONE}"),
+    ("POST", "/v1/kyc-reviews/{review_id}/decision"): Row(
+        P.KYC_REVIEW,
+        f"/v1/kyc-reviews/{NONE}/decision",
+        json={"decision": "approve", "note": "n"},
+    ),
     # --- intake ------------------------------------------------------------------------
     ("POST", "/v1/signals/sms"): Row(OWN, "/v1/signals/sms", json={}),
     ("POST", "/v1/service-requests"): Row(

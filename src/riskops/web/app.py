@@ -146,6 +146,7 @@ def create_app(container: Container | None = None, *, start_background: bool = T
 def _routers() -> list[Callable[[FastAPI], Any]]:
     """Each domain's ``api.include(app)``; listed here, the one place routes are wired."""
     from riskops.accounts import api as accounts_api
+    from riskops.accounts import risk_api
     from riskops.auth import api as auth_api
     from riskops.cases import api as cases_api
     from riskops.events import api as events_api
@@ -160,6 +161,7 @@ def _routers() -> list[Callable[[FastAPI], Any]]:
         events_api.include,
         monitor_api.include,
         accounts_api.include,
+        risk_api.include,
         auth_api.include,
         cases_api.include,
         intake_api.include,
