@@ -245,6 +245,14 @@ EQUIVALENT: dict[str, str] = {
         "the outer zip of rows and SQL feature rows without strict: the compiled SQL returns "
         "one row per flat row (base is unique on seq and row), so the lengths never differ",
     ),
+    "riskops.rules.sql_features.xǁFeaturePlanǁ_expressions__mutmut_14": (
+        "a feature's where reads fields only (the parser refuses features there), so the "
+        "feature-name map handed to cond_sql is never read"
+    ),
+    "riskops.rules.sql_features.xǁFeaturePlanǁ_expressions__mutmut_28": (
+        "the column text of a feature without a field is never read: count is count(*), "
+        "and every kind that reads col has a field"
+    ),
     "riskops.rules.sql_features.x_rows_sql__mutmut_16": (
         "the pruning filter without the readers' row conditions admits more rows of the "
         "readers' types into a feature's windows: each window expression applies the "
