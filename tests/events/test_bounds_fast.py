@@ -174,18 +174,21 @@ def test_any_text_is_decided_as_the_bounds_decide(value: str, field: str) -> Non
     assert _constructed(field, value) == _expected(field, value)
 
 
-@pytest.mark.parametrize(
-    "moment",
-    [
-        datetime(2009, 1, 1, tzinfo=UTC),
-        datetime(2008, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
-        datetime.now(UTC) + timedelta(seconds=5),
-        datetime.now(UTC) + timedelta(hours=1),
-        datetime(2025, 3, 1, 14, tzinfo=UTC).astimezone(),  # another offset, same instant rules
-    ],
-    ids=repr,
-)
-def test_time_edges_are_decided_as_the_bounds_decide(moment: datetime) -> None:
+# Moments relative to now are made in the test, not at collection: pytest-xdist's workers
+# must collect the same test ids.
+MOMENTS = {
+    "first-plausible-day": lambda: datetime(2009, 1, 1, tzinfo=UTC),
+    "just-before-plausible": lambda: datetime(2008, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    "5s-ahead": lambda: datetime.now(UTC) + timedelta(seconds=5),
+    "1h-ahead": lambda: datetime.now(UTC) + timedelta(hours=1),
+    # another offset, same instant rules
+    "local-offset": lambda: datetime(2025, 3, 1, 14, tzinfo=UTC).astimezone(),
+}
+
+
+@pytest.mark.parametrize("name", MOMENTS)
+def test_time_edges_are_decided_as_the_bounds_decide(name: str) -> None:
+    moment = MOMENTS[name]()
     assert _constructed("occurred_at", moment) == _expected("occurred_at", moment)
 
 
