@@ -253,6 +253,16 @@ EQUIVALENT: dict[str, str] = {
         "the column text of a feature without a field is never read: count is count(*), "
         "and every kind that reads col has a field"
     ),
+    "riskops.rules.sql_features.xǁFeaturePlanǁ_expressions__mutmut_70": (
+        "DuckDB's SQL keywords are case-insensitive"
+    ),
+    **dict.fromkeys(
+        [
+            f"riskops.rules.sql_features.xǁFeaturePlanǁ_expressions__mutmut_{n}"
+            for n in (79, 87, 96)
+        ],
+        'DuckDB matches identifiers case-insensitively, quoted or not ("TYPE" is type)',
+    ),
     "riskops.rules.sql_features.x_rows_sql__mutmut_16": (
         "the pruning filter without the readers' row conditions admits more rows of the "
         "readers' types into a feature's windows: each window expression applies the "

@@ -136,3 +136,32 @@ def test_the_sql_features_read_the_same_lists() -> None:
     rows = [row(0, "login", 0, ip="2.2.2.2"), row(1, "login", 1, ip="3.3.3.3")]
     lists = ListStore({"bad_ips": ["2.2.2.2"]})
     assert parity_check(parse_rules([listed]), lists, rows, features=True) == []
+
+
+def test_time_since_the_last_event_of_a_type_that_passes_where_agrees() -> None:
+    """since deposit, where usd_cents >= 1000: at the login (t=30 s) the last such deposit
+    is the big one at 10 s (20 s ago), not the small one at 20 s; at the login at 5 s
+    there has been none yet."""
+    since_big = rule(
+        ["login"],
+        {"feature": "s", "gte": 15},
+        {
+            "s": {
+                "since": "deposit",
+                "unit": "seconds",
+                "where": {"field": "usd_cents", "gte": 1000},
+            }
+        },
+        id="R-SINCE",
+    )
+    rules = parse_rules([since_big])
+    rows = [
+        row(0, "deposit", 0, usd_cents=100),
+        row(1, "login", 5),
+        row(2, "deposit", 10, usd_cents=5000),
+        row(3, "deposit", 20, usd_cents=100),
+        row(4, "login", 30),
+    ]
+    assert parity_check(rules, None, rows, features=True) == []
+    hits = run_sql(compile_rules(rules, ListStore()), sort_rows(rows))
+    assert [(h[0], h[6]) for h in hits] == [("R-SINCE", 4)]
