@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Date,
     Float,
     ForeignKey,
@@ -34,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from riskops.events.follow import CursorColumns
 from riskops.kernel.db import Base
 from riskops.kernel.types import BigId, UtcDateTime, str_enum
 
@@ -142,11 +142,7 @@ class Hit(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class Cursor(Base):
+class Cursor(CursorColumns, Base):
     """How far the screening follower has read the event log (``tasks.follow``)."""
 
     __tablename__ = "screening_cursor"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

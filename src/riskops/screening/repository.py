@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
-from riskops.events.models import EventRecord
+from riskops.events import follow
 from riskops.screening.models import (
     Cursor,
     Hit,
@@ -227,44 +227,20 @@ def subject_roles(session: Session, subject_ids: Collection[int]) -> dict[int, S
 
 
 def cursor(session: Session, name: str) -> int:
-    seq: int | None = session.scalar(select(Cursor.seq).where(Cursor.name == name))
-    return seq or 0
+    return follow.cursor(session, Cursor, name)
 
 
 def advance_cursor(session: Session, name: str, seq: int, now: datetime) -> None:
     """Move the cursor to ``seq`` (never back)."""
-    stmt = _insert_ignore(session, Cursor).values(name=name, seq=0, updated_at=now)
-    session.execute(stmt)
-    session.execute(
-        update(Cursor)
-        .where(Cursor.name == name, Cursor.seq < seq)
-        .values(seq=seq, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    follow.advance(session, Cursor, name, seq, now)
 
 
 def events_after(
     session: Session, after: int, types: Collection[str], limit: int
 ) -> tuple[list[tuple[int, str]], int]:
     """The (seq, payload) of up to ``limit`` events of ``types`` after ``after``, in log
-    order, and how far they cover the log: the last seq read when ``limit`` was reached, else
-    the log's last seq (read first: appends commit in seq order, so nothing at or below it
-    can appear later)."""
-    last = int(session.scalar(select(func.max(EventRecord.seq))) or 0)
-    if last <= after:
-        return [], after
-    stmt = (
-        select(EventRecord.seq, EventRecord.payload)
-        .where(
-            EventRecord.seq > after,
-            EventRecord.seq <= last,
-            EventRecord.type.in_(sorted(types)),
-        )
-        .order_by(EventRecord.seq)
-        .limit(limit)
-    )
-    rows = [(int(seq), payload) for seq, payload in session.execute(stmt)]
-    return rows, rows[-1][0] if len(rows) == limit else last
+    order, and how far they cover the log (``riskops.events.follow.events_after``)."""
+    return follow.events_after(session, after, types, limit)
 
 
 def _insert_ignore(session: Session, model: type[Any]) -> Any:
