@@ -263,6 +263,23 @@ EQUIVALENT: dict[str, str] = {
         ],
         'DuckDB matches identifiers case-insensitively, quoted or not ("TYPE" is type)',
     ),
+    **dict.fromkeys(
+        [
+            "riskops.rules.sql_features.xǁFeaturePlanǁ_expressions__mutmut_115",
+            "riskops.rules.sql_features.xǁFeaturePlanǁ_group_sql__mutmut_22",
+        ],
+        "DuckDB matches identifiers and CTE names case-insensitively",
+    ),
+    **dict.fromkeys(
+        [
+            "riskops.rules.sql_features.xǁFeaturePlanǁ_group_sql__mutmut_9",
+            "riskops.rules.sql_features.xǁFeaturePlanǁ_group_sql__mutmut_27",
+        ],
+        "a group's pruning (the rows that enter its windows, the rows it keeps after them) "
+        "dropped: every window expression filters by its feature's own where and type, and "
+        "each evaluation joins only its own rows, so the values read are the same (only "
+        "more rows are computed)",
+    ),
     "riskops.rules.sql_features.x_rows_sql__mutmut_16": (
         "the pruning filter without the readers' row conditions admits more rows of the "
         "readers' types into a feature's windows: each window expression applies the "
