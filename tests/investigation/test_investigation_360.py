@@ -136,15 +136,14 @@ def _build(engine: Engine, tmp_path: Path) -> None:
     links_tasks.follow(sessions, LinkKeeper(), now=NOW)  # the graph the rating reads
     with unit_of_work(sessions) as session:
         records = monitor_repo.log_after(session, 0, 100)
-        monitor.process_batch(
-            session,
-            Monitor(FakeEvaluator()),
-            records,
-            now=NOW,
-            accounts_watch=AccountWatch(links=rating.graph_links),
-        )
+        monitor.process_batch(session, Monitor(FakeEvaluator()), records, now=NOW)
     screening_tasks.follow(sessions, cache=screening.ScreenerCache())
     with unit_of_work(sessions) as session:
+        # the profiles the rating keeps (what the accounts' follower of the log does)
+        watch = AccountWatch(links=rating.graph_links)
+        for record, event in zip(records, _events(), strict=True):
+            watch.add(event, record.seq)
+        watch.flush(session, now=NOW)
         accounts.restrict(
             session, ANALYST, "acc-2", RestrictionKind.WITHDRAWAL_LOCK, "mule check", now=NOW
         )
