@@ -8,7 +8,7 @@ import grimp
 from riskops import worker
 from riskops.cases.tasks import delivery_pass, housekeeping_pass
 from riskops.kernel.config import Settings
-from riskops.links.tasks import links_pass
+from riskops.links.tasks import links_catch_up, links_pass
 from riskops.screening.tasks import screening_pass
 
 
@@ -22,9 +22,11 @@ def test_the_composition_hands_the_loop_the_case_tasks_with_the_settings_periods
     assert tasks["screening"].run is screening_pass and tasks["screening"].final
     names = [t.name for t in worker.case_tasks(settings)]
     assert names.index("screening") < names.index("cases.delivery")  # its hits become cases
-    assert tasks["links"].run is links_pass and tasks["links"].final
+    assert tasks["links"].run is links_pass and not tasks["links"].final
     assert tasks["links"].every_s == 0.25
-    assert names.index("links") < names.index("cases.delivery")  # its cluster alerts too
+    catch_up = tasks["links.catch_up"]  # --once: the graph to the log's end, then cases
+    assert catch_up.run is links_catch_up and (catch_up.every_s, catch_up.final) == (0, True)
+    assert names.index("links.catch_up") < names.index("cases.delivery")
 
 
 def test_no_module_of_the_monitor_loop_imports_cases() -> None:

@@ -20,7 +20,7 @@ from rich.console import Console
 from riskops.cases.tasks import delivery_pass, housekeeping_pass
 from riskops.kernel.config import Settings, get_settings
 from riskops.kernel.retry import Backoff
-from riskops.links.tasks import links_pass
+from riskops.links.tasks import links_catch_up, links_pass
 from riskops.monitor.worker import Periodic, Summary, install_signal_handlers
 from riskops.monitor.worker import run as run_monitor
 from riskops.screening.tasks import screening_pass
@@ -30,12 +30,14 @@ def case_tasks(settings: Settings) -> list[Periodic]:
     """The case work the worker loop runs between batches (a period of 0 turns one off).
 
     The links follower keeps the linked-accounts graph (its cluster alerts go out on the
-    monitor's topic); screening follows the event log (KYC, KYB and P2P names) and rescreens
+    monitor's topic; at most a second per pass, and to the log's end before ``--once``
+    returns); screening follows the event log (KYC, KYB and P2P names) and rescreens
     after a list change; then the delivery takes their alerts and hits into cases with the
     monitor's alerts: in this order, so ``--once`` returns with those cases open."""
     return [
         Periodic("cases.housekeeping", settings.housekeeping_seconds, housekeeping_pass),
-        Periodic("links", settings.intake_poll_seconds, links_pass, final=True),
+        Periodic("links", settings.intake_poll_seconds, links_pass),
+        Periodic("links.catch_up", 0, links_catch_up, final=True),  # to the log's end
         Periodic("screening", settings.intake_poll_seconds, screening_pass, final=True),
         Periodic("cases.delivery", settings.intake_poll_seconds, delivery_pass, final=True),
     ]

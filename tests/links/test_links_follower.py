@@ -182,3 +182,24 @@ def test_the_monitor_keeps_no_graph(engine: Engine, tmp_path: Path) -> None:
     rt.catch_up()
     assert rt.checkpoint() == len(traffic())
     assert state(engine) == (0, {}, [])
+
+
+def test_the_worker_once_keeps_the_graph_and_cases_take_its_alerts(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """``riskops worker --once`` follows the log to its end before it returns (the links
+    catch-up runs before the case delivery), so its clusters are cases."""
+    from processes import database_url
+    from riskops import worker
+    from riskops.cases.models import Case
+    from riskops.kernel.config import Settings
+
+    _ingest(engine)
+    settings = Settings(database_url=database_url(engine), data_dir=tmp_path, snapshot_seconds=0)
+    worker.run(settings, once=True)
+    _, clusters, _ = state(engine)
+    assert clusters == RINGS
+    with session_factory(engine)() as session:
+        with_cases = set(session.scalars(select(Case.account_id)))
+        assert {"ring-0", "mule-0"} <= with_cases
+        assert tasks.cursor(session) == len(traffic())

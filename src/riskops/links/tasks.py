@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import threading
 import time
+import weakref
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,7 +93,7 @@ def follow(
     ``max_seconds`` have passed), ``limit`` events per transaction. ``writer``, if given,
     is held around each transaction (the server's SQLite writer lock); ``now`` stamps the
     clusters and alerts (default: the clock at each batch)."""
-    keeper = keeper or process_keeper()
+    keeper = keeper or process_keeper(sessions)
     progress = Progress()
     started = time.monotonic()
     while max_batches is None or progress.batches < max_batches:
@@ -112,17 +113,21 @@ def cursor(session: Session) -> int:
     return log_follow.cursor(session, LinksCursor, CURSOR)
 
 
-_keeper: LinkKeeper | None = None
+_keepers: weakref.WeakKeyDictionary[object, LinkKeeper] = weakref.WeakKeyDictionary()
 _keeper_lock = threading.Lock()
 
 
-def process_keeper() -> LinkKeeper:
-    """The process's keeper (its memory of committed links saves rewriting them)."""
-    global _keeper
+def process_keeper(sessions: sessionmaker[Session]) -> LinkKeeper:
+    """The process's keeper of the database ``sessions`` open (its memory of the links
+    committed there saves rewriting them; a memory is only true of its own database)."""
+    bind = sessions.kw.get("bind")
+    if bind is None:
+        return LinkKeeper()
     with _keeper_lock:
-        if _keeper is None:
-            _keeper = LinkKeeper()
-        return _keeper
+        keeper = _keepers.get(bind)
+        if keeper is None:
+            keeper = _keepers[bind] = LinkKeeper()
+        return keeper
 
 
 # The keeper is not thread-safe: the passes of one process (the worker's loop, the server's
@@ -135,9 +140,23 @@ def links_pass(
 ) -> None:
     """Follow the log for up to ``PASS_SECONDS`` (the rest on the next pass), logged; an
     error is logged, never fatal (the cursor did not move, so the next pass retries)."""
+    _logged_pass(sessions, PASS_SECONDS, writer)
+
+
+def links_catch_up(sessions: sessionmaker[Session]) -> None:
+    """Follow the log to its end, logged (``riskops worker --once`` before it returns, so
+    the clusters of everything it monitored exist)."""
+    _logged_pass(sessions, None, None)
+
+
+def _logged_pass(
+    sessions: sessionmaker[Session],
+    seconds: float | None,
+    writer: AbstractContextManager[object] | None,
+) -> None:
     try:
         with _pass_lock:
-            progress = follow(sessions, max_seconds=PASS_SECONDS, writer=writer)
+            progress = follow(sessions, max_seconds=seconds, writer=writer)
     except Exception as exc:
         log.error("links.pass_failed", error=type(exc).__name__)
         return
