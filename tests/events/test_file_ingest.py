@@ -264,20 +264,20 @@ def test_a_failing_worker_stops_the_file_and_keeps_what_was_committed(
     path = _write_ndjson(
         tmp_path / "events.ndjson", [msgspec.json.encode(wire(i)) for i in range(20)]
     )
-    real = adapters.iter_batch
+    real = adapters.iter_batch_to_store
 
-    def iter_batch(batch: adapters.Batch, **kw: Any) -> Any:
+    def iter_batch_to_store(batch: adapters.Batch, **kw: Any) -> Any:
         if batch.first_row >= 12:  # the workers are forked: they run this patched function
             raise RuntimeError("disk read error")
         return real(batch, **kw)
 
-    monkeypatch.setattr(adapters, "iter_batch", iter_batch)
+    monkeypatch.setattr(adapters, "iter_batch_to_store", iter_batch_to_store)
     with pytest.raises(RuntimeError, match="disk read error"):
         ingest_file(path, None, None, sessions, chunk_size=4, workers=2)
     with unit_of_work(sessions) as session:
         stored = [r.source_row for r in repository.read_after(session, 0, 100)]
     assert stored == list(range(12))  # the chunks before the failure, in order, complete
-    monkeypatch.setattr(adapters, "iter_batch", real)
+    monkeypatch.setattr(adapters, "iter_batch_to_store", real)
     again = ingest_file(path, None, None, sessions, chunk_size=4, workers=2)
     assert (again.accepted, again.duplicates) == (8, 12)  # a re-run finishes the file
 

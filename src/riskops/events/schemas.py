@@ -17,6 +17,7 @@ path that makes an event (decoding, ``convert``, the constructor).
 from __future__ import annotations
 
 import enum
+import types
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -155,17 +156,44 @@ def _refuse_first(obj: msgspec.Struct) -> None:
             _refuse(bound, wire_name, value)
 
 
-def _compile(cls: type[msgspec.Struct]) -> Callable[[Any], None]:
-    """The bound checks of a struct's fields as one function (see ``_INLINE``)."""
-    lines = ["def check(self):", "    try:"]
+# For the fields of an event decoded from a JSON text whose strings are known printable
+# (``PLAIN_TYPES``): an identifier's condition without ``isprintable``, no text condition.
+_INLINE_PRINTABLE = {
+    **_INLINE,
+    "identifier": "len(v) <= ID_CHARS and v.strip() is v and v",
+    "text": None,
+}
+
+
+def _compile(
+    cls: type[msgspec.Struct], *, printable: bool = False, envelope: bool = False
+) -> Callable[[Any], None]:
+    """The bound checks of a struct's fields as one function (see ``_INLINE``).
+    ``printable``: its strings are known printable (``_INLINE_PRINTABLE``); ``envelope``:
+    the function is the whole ``__post_init__`` of an event, schema version included."""
+    inline = _INLINE_PRINTABLE if printable else _INLINE
+    lines = ["def check(self):"]
+    if envelope:
+        lines.append("    if self.schema_version != SCHEMA_VERSION:")
+        lines.append("        wrong_version(self.schema_version)")
+    lines.append("    try:")
     for name, wire_name, bound in bounded_fields(cls):
+        condition = inline[bound]
+        if condition is None:
+            continue
         lines.append(f"        v = self.{name}")
-        lines.append(f"        if v is not None and not ({_INLINE[bound]}):")
+        lines.append(f"        if v is not None and not ({condition}):")
         lines.append(f"            refuse({bound!r}, {wire_name!r}, v)")
     lines.append("    except (ArithmeticError, TypeError):")
     lines.append("        refuse_first(self)")
     lines.append("    return None")
-    namespace = {**_NAMESPACE, "refuse": _refuse, "refuse_first": _refuse_first}
+    namespace = {
+        **_NAMESPACE,
+        "refuse": _refuse,
+        "refuse_first": _refuse_first,
+        "wrong_version": _wrong_version,
+        "SCHEMA_VERSION": SCHEMA_VERSION,
+    }
     exec("\n".join(lines), namespace)
     return cast("Callable[[Any], None]", namespace["check"])
 
@@ -226,8 +254,12 @@ class Event(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_onl
 
     def __post_init__(self) -> None:
         if self.schema_version != SCHEMA_VERSION:
-            raise ValueError(f"unsupported `schema_version` {self.schema_version}")
+            _wrong_version(self.schema_version)
         _CHECKS[self.__class__](self)  # compiled for every event type below
+
+
+def _wrong_version(version: int) -> None:
+    raise ValueError(f"unsupported `schema_version` {version}")
 
 
 # --- account and identity -------------------------------------------------------------
@@ -407,3 +439,38 @@ AnyEvent = (
 EVENT_TYPES: dict[str, type[Event]] = {cls.__struct_config__.tag: cls for cls in AnyEvent.__args__}
 _BOUNDED: list[type[msgspec.Struct]] = [*EVENT_TYPES.values(), BeneficialOwner]
 _CHECKS.update({cls: _compile(cls) for cls in _BOUNDED})
+
+
+# --- events from text known printable ----------------------------------------------------
+#
+# A JSON text of ASCII bytes without a backslash (no escape) or DEL, which msgspec
+# decodes, holds only strings of printable ASCII characters (0x20-0x7E): msgspec refuses
+# the raw control characters 0x00-0x1F in a string. For such a text, which is nearly every
+# line of a file, ``isprintable`` over each of its strings (~1,600 CPU instructions an
+# event) can say nothing new. File ingestion decodes those lines into these twins of the
+# event types: the same struct, tag and fields (so the same canonical JSON), whose
+# ``__post_init__`` is the compiled check without ``isprintable``; every other bound
+# condition stays, and a refusal goes to the same bound functions, with the same reason.
+
+
+def _printable_twin(cls: type[Event]) -> type[Event]:
+    check = _compile(cls, printable=True, envelope=True)
+    tag = cls.__struct_config__.tag
+
+    def body(namespace: dict[str, Any]) -> None:
+        namespace["__post_init__"] = check
+        namespace["__doc__"] = f"{cls.__name__}, decoded from text known printable."
+        namespace["__module__"] = __name__
+
+    return types.new_class(f"Printable{cls.__name__}", (cls,), {"tag": tag}, body)
+
+
+PLAIN_TYPES: dict[type[Event], type[Event]] = {
+    cls: _printable_twin(cls) for cls in EVENT_TYPES.values()
+}
+"""By event type, its twin for text known printable (see above); for file ingestion only:
+a twin is an instance of its type, yet not equal to the same event of that type."""
+TAG_OF: dict[type, str] = {cls: tag for tag, cls in EVENT_TYPES.items()} | {
+    twin: tag for twin, tag in ((PLAIN_TYPES[cls], tag) for tag, cls in EVENT_TYPES.items())
+}
+"""The tag of every event type and of its twin."""

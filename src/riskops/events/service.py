@@ -23,7 +23,7 @@ from riskops.auth.permissions import Permission, Principal, require
 from riskops.events import repository
 from riskops.events.models import DeadLetter
 from riskops.events.repository import storable, stored_time
-from riskops.events.schemas import EVENT_TYPES, Event
+from riskops.events.schemas import TAG_OF, Event
 from riskops.events.validation import FieldError, Rejection
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import NotFound
@@ -236,7 +236,7 @@ class Prepared:
 
 _pack = msgspec.msgpack.Encoder().encode
 _unpack = msgspec.msgpack.Decoder(list[Any]).decode
-_TAGS: dict[type, str] = {cls: tag for tag, cls in EVENT_TYPES.items()}
+_TAGS = TAG_OF  # by class, the event types' tags (their printable twins' too)
 
 
 def prepare(

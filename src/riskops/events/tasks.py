@@ -132,7 +132,8 @@ def prepare_batch(batch: Batch, source: str, source_name: str) -> service.Prepar
         from riskops.events.columnar import prepare_record_batch
 
         return prepare_record_batch(batch.data, batch.first_row, source, source_name)
-    return service.prepare(adapters.iter_batch(batch), batch.first_row, source, source_name)
+    rows = adapters.iter_batch_to_store(batch)  # decoded to be encoded again, and dropped
+    return service.prepare(rows, batch.first_row, source, source_name)
 
 
 def _in_workers(

@@ -10,11 +10,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Union
 
 import msgspec
 
-from riskops.events.schemas import EVENT_TYPES, PROBLEMS, AnyEvent, Event, bounded_fields
+from riskops.events.schemas import (
+    EVENT_TYPES,
+    PLAIN_TYPES,
+    PROBLEMS,
+    AnyEvent,
+    Event,
+    bounded_fields,
+)
 from riskops.kernel.bounds import json_problem
 
 _decoder = msgspec.json.Decoder(AnyEvent)
@@ -22,9 +29,20 @@ _any_decoder = msgspec.json.Decoder()
 _exact_decoder = msgspec.json.Decoder(float_hook=Decimal)
 decode_valid = _decoder.decode
 """A valid event from JSON, or one of ``DECODE_ERRORS`` (no reasons: ``decode`` gives them)."""
+decode_printable = msgspec.json.Decoder(Union[tuple(PLAIN_TYPES.values())]).decode  # noqa: UP007
+"""``decode_valid`` for a JSON text of ASCII without backslashes or DEL (``is_printable``):
+the event comes as its type's twin (``schemas.PLAIN_TYPES``), same fields and JSON."""
 DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 """What ``decode_valid`` raises for input that is no valid event: msgspec's errors, and
 bytes that are not UTF-8 or nest too deep, which msgspec lets through as Python's."""
+
+
+def is_printable(raw: bytes) -> bool:
+    """Whether every string a JSON text holds is printable ASCII, should it decode: its
+    bytes are ASCII, without a backslash (an escape) or DEL; the JSON decoder refuses the
+    other control characters in a string. Three scans of the bytes in C (bytes searched
+    by value: a one-byte ``bytes`` operand would first fail as an integer, at a cost)."""
+    return raw.isascii() and 92 not in raw and 127 not in raw  # no backslash, no DEL
 
 
 class FieldError(msgspec.Struct, frozen=True):
