@@ -280,6 +280,19 @@ EQUIVALENT: dict[str, str] = {
         "each evaluation joins only its own rows, so the values read are the same (only "
         "more rows are computed)",
     ),
+    **dict.fromkeys(
+        [f"riskops.rules.parity.x_run_sql__mutmut_{n}" for n in (4, 5, 11)],
+        "DuckDB's statements, settings and view names are case-insensitive",
+    ),
+    **dict.fromkeys(
+        [f"riskops.rules.sql_features.xǁFeaturePlanǁ_group_sql__mutmut_{n}" for n in (29, 30, 32)],
+        "the filter kept after a group's windows dropped (keep None reads as a subquery "
+        "alias): as with mutant 27, each evaluation joins only its own rows",
+    ),
+    **dict.fromkeys(
+        [f"riskops.rules.sql_features.xǁFeaturePlanǁ_group_sql__mutmut_{n}" for n in (31, 33)],
+        "readers is never None: every reader of a feature is a rule's `when`, a set of types",
+    ),
     "riskops.rules.sql_features.x_rows_sql__mutmut_16": (
         "the pruning filter without the readers' row conditions admits more rows of the "
         "readers' types into a feature's windows: each window expression applies the "
