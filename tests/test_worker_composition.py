@@ -46,3 +46,29 @@ def test_the_monitor_keeps_no_graph() -> None:
         assert not graph.direct_import_exists(
             importer=module, imported="riskops.links", as_packages=True
         ), module
+
+
+def test_the_accounts_follower_runs_behind_the_monitor_before_the_delivery() -> None:
+    """Profiles, reviews and ratings are kept by the accounts follower (ADR 0028), handed
+    the monitor's feed here: a pass per poll, and to the monitor's checkpoint before
+    ``--once`` delivers the reviews' cases. The monitor's batch keeps no account watch."""
+    from functools import partial
+
+    from riskops.accounts import tasks as accounts_tasks
+    from riskops.monitor.service import AccountFeed
+
+    settings = Settings(intake_poll_seconds=0.25)
+    tasks = {t.name: t for t in worker.case_tasks(settings)}
+    names = list(tasks)
+    each, last = tasks["accounts"], tasks["accounts.catch_up"]
+    assert isinstance(each.run, partial) and each.run.func is accounts_tasks.watch_pass
+    assert (each.every_s, each.final) == (0.25, False)
+    assert isinstance(last.run, partial) and last.run.func is accounts_tasks.catch_up
+    assert (last.every_s, last.final) == (0, True)
+    assert isinstance(each.run.keywords["feed"], AccountFeed)
+    assert names.index("accounts.catch_up") < names.index("cases.delivery")
+    graph = grimp.build_graph("riskops")
+    for module in ("riskops.monitor.service", "riskops.monitor.runtime"):
+        assert not graph.direct_import_exists(
+            importer=module, imported="riskops.accounts.watch", as_packages=False
+        ), module

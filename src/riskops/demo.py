@@ -86,9 +86,11 @@ def prepare(
 ) -> tuple[MonitorRuntime, casework.CaseworkSeed]:
     """Simulate, ingest, monitor, print the detection summary and seed the case work, on a
     migrated, empty database; returns the monitor (caught up) and what was seeded."""
+    from riskops.accounts import tasks as accounts_tasks
     from riskops.events.tasks import ingest_file
     from riskops.links import tasks as links_tasks
     from riskops.monitor.runtime import MonitorRuntime
+    from riskops.monitor.service import AccountFeed
     from riskops.sim import SimConfig, load_labels, simulate
 
     data_dir = settings.data_dir
@@ -133,8 +135,15 @@ def prepare(
         while (batch := runtime.step()).read:  # decided, skipped or quarantined
             progress.advance(task, batch.events)
     runtime.snapshot()
-    drain(sessions)  # the monitor's case alerts (its intake outbox) become cases
+    # The accounts follower keeps profiles, KYC/KYB reviews and ratings behind the monitor
+    # (the worker and the server run it beside the monitor; ADR 0028).
+    watched = accounts_tasks.follow(sessions, AccountFeed(runtime.name))
+    drain(sessions)  # the monitor's case alerts and the reviews (the outbox) become cases
     monitor_s = time.perf_counter() - started
+    console.print(
+        f"accounts: {watched.profiles:,} profiles, {watched.reviews:,} KYC/KYB reviews, "
+        f"{watched.rated:,} ratings computed"
+    )
 
     outcomes = dict(runtime.totals.outcomes)
     with unit_of_work(sessions) as session:

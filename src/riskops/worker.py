@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import argparse
 import threading
+from functools import partial
 
 import typer
 from rich.console import Console
 
+from riskops.accounts.tasks import catch_up as accounts_catch_up
+from riskops.accounts.tasks import watch_pass
 from riskops.cases.tasks import delivery_pass, housekeeping_pass
 from riskops.kernel.config import Settings, get_settings
 from riskops.kernel.retry import Backoff
 from riskops.links.tasks import links_catch_up, links_pass
+from riskops.monitor.service import AccountFeed
 from riskops.monitor.worker import Periodic, Summary, install_signal_handlers
 from riskops.monitor.worker import run as run_monitor
 from riskops.screening.tasks import screening_pass
@@ -32,13 +36,19 @@ def case_tasks(settings: Settings) -> list[Periodic]:
     The links follower keeps the linked-accounts graph (its cluster alerts go out on the
     monitor's topic; at most a second per pass, and to the log's end before ``--once``
     returns); screening follows the event log (KYC, KYB and P2P names) and rescreens
-    after a list change; then the delivery takes their alerts and hits into cases with the
-    monitor's alerts: in this order, so ``--once`` returns with those cases open."""
+    after a list change; the accounts follower keeps profiles, KYC/KYB reviews and ratings
+    behind the monitor's checkpoint (its reviews go out on the monitor's topic, and it reads
+    the monitor's decisions through ``AccountFeed``); then the delivery takes their alerts,
+    hits and reviews into cases with the monitor's alerts: in this order, so ``--once``
+    returns with those cases open."""
+    feed = AccountFeed()  # what the accounts follower reads of the monitor (ADR 0028)
     return [
         Periodic("cases.housekeeping", settings.housekeeping_seconds, housekeeping_pass),
         Periodic("links", settings.intake_poll_seconds, links_pass),
         Periodic("links.catch_up", 0, links_catch_up, final=True),  # to the log's end
         Periodic("screening", settings.intake_poll_seconds, screening_pass, final=True),
+        Periodic("accounts", settings.intake_poll_seconds, partial(watch_pass, feed=feed)),
+        Periodic("accounts.catch_up", 0, partial(accounts_catch_up, feed=feed), final=True),
         Periodic("cases.delivery", settings.intake_poll_seconds, delivery_pass, final=True),
     ]
 

@@ -14,7 +14,7 @@ import pytest
 from monitor_fakes import FakeFactory
 from sqlalchemy.engine import Engine
 
-from riskops.accounts import kyc, risk_api
+from riskops.accounts import kyc, risk_api, tasks
 from riskops.accounts.watch import AccountWatch
 from riskops.auth.permissions import Role
 from riskops.cases.alert_intake import ensure_default_queues
@@ -23,6 +23,7 @@ from riskops.kernel.clock import utcnow
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.monitor.runtime import MonitorRuntime
+from riskops.monitor.service import AccountFeed
 from riskops.web.app import create_app
 from riskops.web.deps import Container
 from support import api_login, make_user
@@ -43,13 +44,10 @@ def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
         make_user(session, "ana", Role.ANALYST)
         make_user(session, "sam", Role.SENIOR_ANALYST)
     checks = kyc.Checks(screen=_no_lists, ip_country=lambda _i: None, phone_country=lambda *_: None)
-    runtime = MonitorRuntime(
-        engine,
-        FakeFactory(),
-        snapshot_path=tmp_path / "monitor.snapshot",
-        accounts_watch=AccountWatch(checks=checks),
-    )
-    application = create_app(Container(Settings(data_dir=tmp_path), engine, runtime))
+    runtime = MonitorRuntime(engine, FakeFactory(), snapshot_path=tmp_path / "monitor.snapshot")
+    # no background followers: the test runs the accounts follower itself, with its checks
+    settings = Settings(data_dir=tmp_path, intake_poll_seconds=0)
+    application = create_app(Container(settings, engine, runtime))
     if not any(getattr(r, "path", "") == "/v1/kyc-reviews" for r in application.routes):
         risk_api.include(application)  # until the app wires it
     with TestClient(application) as test_client:
@@ -71,6 +69,8 @@ def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
                 ),
             ]
         )
+        # the accounts follower, behind the monitor (the server runs it every poll)
+        tasks.follow(session_factory(engine), AccountFeed(), AccountWatch(checks=checks))
         yield test_client
 
 

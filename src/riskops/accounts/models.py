@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from riskops.events.follow import CursorColumns
 from riskops.kernel.db import Base
 from riskops.kernel.types import BigId, UtcDateTime, str_enum
 
@@ -245,3 +246,9 @@ class KycReview(Base):
     decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AccountsCursor(CursorColumns, Base):
+    """How far the accounts follower has read the event log (``riskops.accounts.tasks``)."""
+
+    __tablename__ = "accounts_cursor"

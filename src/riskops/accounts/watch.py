@@ -1,14 +1,13 @@
-"""Keeping profiles, KYC reviews and ratings current from the monitor's batch.
+"""Keeping profiles, KYC reviews and ratings current from a batch of the event log.
 
-The monitor hands each event of a batch to an ``AccountWatch`` (``add``), and the batch's
-signals (live alerts, held withdrawals, blocked events: ``signal``), then calls ``flush`` in
-the batch's transaction. So profiles, reviews and ratings are exactly as far as the
-monitor's checkpoint, and a replayed batch changes nothing (a review is unique on its
-event, a signal on its reference, a rating is written only when it changed).
+The accounts follower (``riskops.accounts.tasks``) hands each profile event of a batch to an
+``AccountWatch`` (``add``), and the signals of the monitor's decisions on the batch's range
+(live alerts, held withdrawals, blocked events: ``signals``), then calls ``flush`` in the
+batch's transaction, with its cursor. A replayed batch changes nothing (a review is unique
+on its event, a signal on its reference, a rating is written only when it changed).
 
-Cheap by construction: most events (logins, trades, deposits without an alert) only cost a
-set lookup in ``add``; ``flush`` does nothing for a batch with no profile event and no
-signal, and otherwise a fixed few queries for all the accounts it touched.
+``flush`` does nothing for a batch with no profile event and no signal, and otherwise a
+fixed few queries for all the accounts it touched.
 """
 
 from __future__ import annotations
@@ -49,14 +48,12 @@ class FlushResult:
 
 @dataclass
 class AccountWatch:
-    """Collects one batch's account facts (not thread-safe: the runtime's lock serializes
-    its batches)."""
+    """Collects one batch's account facts (not thread-safe: the follower's passes run one
+    at a time)."""
 
     checks: kyc.Checks = field(default_factory=kyc.Checks)
     policy: rating.RatingPolicy = field(default_factory=rating.default_policy)
     links: rating.LinkSource = rating.no_links
-    # the monitor's cache of ratings (what its rules read), told of those the batch computed
-    cache: rating.RatingCache | None = None
     _changes: dict[str, dict[str, Any]] = field(default_factory=dict)
     _submissions: list[tuple[int, s.KycSubmitted | s.KybSubmitted]] = field(default_factory=list)
     _signals: list[rating.Signal] = field(default_factory=list)
@@ -104,8 +101,6 @@ class AccountWatch:
                 session, touched, trigger="monitor", now=now, policy=self.policy, links=self.links
             )
             result.rated = len(rated)
-            if self.cache is not None:
-                self.cache.note(rated, now)
         finally:
             self.clear()
         return result

@@ -61,13 +61,20 @@ def advance(
 
 
 def events_after(
-    session: Session, after: int, types: Collection[str], limit: int
+    session: Session,
+    after: int,
+    types: Collection[str],
+    limit: int,
+    upto: int | None = None,
 ) -> tuple[list[tuple[int, str]], int]:
     """The (seq, payload) of up to ``limit`` events of ``types`` after ``after``, in log
     order, and how far they cover the log: the last seq read when ``limit`` was reached, else
     the log's last seq (read first: appends commit in seq order, so nothing at or below it
-    can appear later)."""
+    can appear later), or ``upto`` if that is lower (a follower that stays behind another,
+    ``riskops.accounts.tasks`` behind the monitor)."""
     last = int(session.scalar(select(func.max(EventRecord.seq))) or 0)
+    if upto is not None:
+        last = min(last, upto)
     if last <= after:
         return [], after
     stmt = (

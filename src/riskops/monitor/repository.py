@@ -33,6 +33,7 @@ from riskops.monitor.models import (
     AccountEvent,
     Alert,
     Decision,
+    DecisionOutcome,
     Hold,
     HoldStatus,
     MonitorCheckpoint,
@@ -427,6 +428,34 @@ def account_timeline(
         stmt = stmt.where(_EVENTS.c.seq < before_seq)
     stmt = stmt.order_by(_EVENTS.c.seq.desc()).limit(limit)
     return list(session.connection().execute(stmt))
+
+
+def acting_decisions(session: Session, after: int, upto: int) -> list[Any]:
+    """The decisions that act (review, hold, block) on the log's events in (after, upto],
+    in log order, as plain rows (account_id, event_id, row, event_type, outcome, reasons,
+    rule_ids, decided_at, asset: the held withdrawal's, if any): what the account rating
+    weighs of them (``service.account_signals``). A range of the decisions' seq index."""
+    stmt = (
+        select(
+            Decision.account_id,
+            Decision.event_id,
+            Decision.row,
+            Decision.event_type,
+            Decision.outcome,
+            Decision.reasons,
+            Decision.rule_ids,
+            Decision.decided_at,
+            Hold.asset,
+        )
+        .outerjoin(Hold, and_(Hold.event_id == Decision.event_id, Decision.row == 0))
+        .where(
+            Decision.seq > after,
+            Decision.seq <= upto,
+            Decision.outcome != DecisionOutcome.ALLOW,
+        )
+        .order_by(Decision.seq, Decision.row)
+    )
+    return list(session.execute(stmt))
 
 
 def decisions_for(session: Session, event_ids: Iterable[str]) -> dict[str, Decision]:

@@ -29,8 +29,7 @@ from sqlalchemy.engine import Engine
 
 from riskops.accounts import service as accounts
 from riskops.accounts.models import RestrictionKind
-from riskops.accounts.rating import RatingCache, graph_links
-from riskops.accounts.watch import AccountWatch
+from riskops.accounts.rating import RatingCache
 from riskops.auth.permissions import Principal
 from riskops.events import schemas as s
 from riskops.events.models import Source
@@ -99,18 +98,11 @@ class MonitorRuntime:
         gap_grace: timedelta = timedelta(seconds=2),
         clock: Callable[[], float] = time.monotonic,
         background_snapshots: bool = False,
-        accounts_watch: AccountWatch | None = None,
-        watch_accounts: bool = True,
     ) -> None:
         self.engine = engine
-        # account profiles, KYC reviews and ratings, written with each batch (riskops.accounts);
-        # the rules read the ratings (``account.rating``) through the cache
+        # the rules read the account ratings (``account.rating``) through the cache, refreshed
+        # before each batch; the accounts follower of the log writes them (ADR 0028)
         self.ratings = RatingCache()
-        self.accounts_watch: AccountWatch | None = (
-            (accounts_watch or AccountWatch(links=graph_links)) if watch_accounts else None
-        )
-        if self.accounts_watch is not None and self.accounts_watch.cache is None:
-            self.accounts_watch.cache = self.ratings
         self.sessions = session_factory(engine)
         self.factory = factory
         self.snapshot_path = snapshot_path
@@ -368,7 +360,6 @@ class MonitorRuntime:
                     keep=keep,
                     skip=self._quarantined,
                     counted_through=self._counted,
-                    accounts_watch=self.accounts_watch,
                 )
         except BaseException:
             self._recover()
@@ -557,7 +548,6 @@ class MonitorRuntime:
                         keep=wanted,
                         skip=self._quarantined,
                         counted_through=self._counted,
-                        accounts_watch=self.accounts_watch,
                     )
                     result.merge(part)
                     result.decisions.extend(part.decisions)
@@ -654,7 +644,6 @@ class MonitorRuntime:
                         records,
                         checkpoint=self.name,
                         keep={event_id} if event_id else (),
-                        accounts_watch=self.accounts_watch,
                     )
                     decision = result.decisions[0] if result.decisions else None
                     detail = {

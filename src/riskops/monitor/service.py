@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from riskops.accounts.models import SignalKind
 from riskops.accounts.rating import Signal
-from riskops.accounts.watch import AccountWatch
 from riskops.audit import service as audit
 from riskops.auth.permissions import Permission, Principal, require
 from riskops.events import schemas as s
@@ -109,7 +108,6 @@ def process_batch(
     skip: Collection[int] = (),
     counted_through: int = 0,
     now: datetime | None = None,
-    accounts_watch: AccountWatch | None = None,
 ) -> BatchResult:
     """Decide every record (in seq order) and write the results and the checkpoint.
 
@@ -117,9 +115,9 @@ def process_batch(
     (the synchronous API answers with them). Records whose seq is in ``skip`` (quarantined,
     see ``riskops.monitor.quarantine``) are passed over: the checkpoint moves past them.
     Outcomes and alerts are counted for records after ``counted_through`` only, so a
-    replay after a rebuild does not count the same decision twice. ``accounts_watch`` keeps
-    the account profiles, KYC reviews and ratings (``accounts.watch``) with the batch. The
-    linked-accounts graph is not kept here: its own follower of the log does (ADR 0026).
+    replay after a rebuild does not count the same decision twice. Neither the
+    linked-accounts graph nor the account profiles, KYC reviews and ratings are kept here:
+    followers of the log do, behind the monitor (ADR 0026, ADR 0028).
     """
     now = now or utcnow()
     result = BatchResult()
@@ -129,7 +127,6 @@ def process_batch(
     facts: dict[str, s.Event] = {}  # events with a live hit that may make a case alert
     accounts: list[str] = []  # the account timeline: accounts[i] owns seqs[i]
     seqs: list[int] = []
-    decoded: list[tuple[s.Event, int]] = []  # for the accounts watch
     for record in records:
         if skip and record.seq in skip:
             result.skipped += 1
@@ -138,7 +135,6 @@ def process_batch(
         event = _event_decoder.decode(record.payload)
         accounts.append(event.account_id)
         seqs.append(record.seq)
-        decoded.append((event, record.seq))
         rows = monitor.decide(event, record.seq)
         result.events += 1
         result.rows += len(rows)
@@ -165,46 +161,61 @@ def process_batch(
     repo.insert_timeline(session, accounts, seqs)
     if facts:  # the messages commit with the monitor alerts, delivered later (outbox)
         outbox.publish_many(session, ALERT_RAISED, _alert_messages(alerts, facts), now=now)
-    if accounts_watch is not None:
-        for event, seq in decoded:
-            accounts_watch.add(event, seq)
-        accounts_watch.signals(_account_signals(decisions, alerts, holds, now))
-        accounts_watch.flush(session, now=now)
     if records:
         repo.advance_checkpoint(session, checkpoint, result.last_seq, now)
     result.stored = len(decisions)
     return result
 
 
-def _account_signals(
-    decisions: list[dict[str, Any]],
-    alerts: list[dict[str, Any]],
-    holds: list[dict[str, Any]],
-    now: datetime,
-) -> list[Signal]:
-    """What the account rating weighs of a batch: its live alerts that act, its held
-    withdrawals and its blocked events, each keyed so a replayed batch adds nothing."""
-    out = [
-        Signal(
-            a["account_id"],
-            SignalKind.ALERT,
-            f"{a['rule_id']}:{a['event_id']}:{a['row']}",
-            int(a["score"]),
-            f"{a['rule_id']}: {a['reason']}",
-            now,
-        )
-        for a in alerts
-        if not a["shadow"] and a["action"] is not DecisionOutcome.ALLOW
-    ]
-    out += [
-        Signal(h["account_id"], SignalKind.HOLD, h["event_id"], 0, f"{h['asset']} held", now)
-        for h in holds
-    ]
-    out += [
-        Signal(d["account_id"], SignalKind.BLOCK, d["event_id"], 0, d["event_type"], now)
-        for d in decisions
-        if d["outcome"] is DecisionOutcome.BLOCK and d["row"] == 0
-    ]
+@dataclass(frozen=True)
+class AccountFeed:
+    """What the accounts follower (``riskops.accounts.tasks``, below the monitor) reads of
+    the monitor, handed to it by the composition at the top: how far the monitor's
+    checkpoint ``checkpoint`` has committed, and the signals of its decisions on a range of
+    the log. Reading the decision log costs the monitor's batch nothing (ADR 0028)."""
+
+    checkpoint: str = "default"
+
+    def position(self, session: Session) -> int:
+        return repo.get_checkpoint(session, self.checkpoint)
+
+    def signals(self, session: Session, after: int, upto: int) -> list[Signal]:
+        return account_signals(session, after, upto)
+
+
+def account_signals(session: Session, after: int, upto: int) -> list[Signal]:
+    """What the account rating weighs of the monitor's decisions on the events in
+    (after, upto]: their live alerts that act, their held withdrawals and their blocked
+    events, each keyed as before (a rule, event and row; the event), so the same decision
+    read again adds nothing. The alerts are the decisions' reasons of live rules (a
+    restriction's block is a reason of no rule): every alert that acts makes its decision
+    act, so it is stored."""
+    out: list[Signal] = []
+    for d in repo.acting_decisions(session, after, upto):
+        live = set(d.rule_ids or ())
+        for reason in d.reasons or ():
+            rule = reason.get("rule_id")
+            if rule not in live or reason.get("action") == DecisionOutcome.ALLOW.value:
+                continue
+            out.append(
+                Signal(
+                    d.account_id,
+                    SignalKind.ALERT,
+                    f"{rule}:{d.event_id}:{d.row}",
+                    int(reason.get("score") or 0),
+                    f"{rule}: {reason.get('reason', '')}",
+                    d.decided_at,
+                )
+            )
+        if d.row != 0:
+            continue
+        if d.outcome is DecisionOutcome.HOLD and d.asset is not None:
+            detail = f"{d.asset} held"
+            out.append(Signal(d.account_id, SignalKind.HOLD, d.event_id, 0, detail, d.decided_at))
+        elif d.outcome is DecisionOutcome.BLOCK:
+            out.append(
+                Signal(d.account_id, SignalKind.BLOCK, d.event_id, 0, d.event_type, d.decided_at)
+            )
     return out
 
 

@@ -55,10 +55,13 @@ class Container(AppState):
     async def start(self) -> None:
         """The monitor's tail loop, case housekeeping, the links follower (it keeps the
         linked-accounts graph from the event log), screening (it follows the event log and
-        rescreens after a list changes) and the delivery of the outbox into cases (this
+        rescreens after a list changes), the accounts follower (profiles, KYC/KYB reviews and
+        ratings, behind the monitor) and the delivery of the outbox into cases (this
         process's one drainer), as background tasks."""
+        from riskops.accounts import tasks as accounts
         from riskops.cases.tasks import housekeeping_loop, intake_loop
         from riskops.links import tasks as links
+        from riskops.monitor.service import AccountFeed
         from riskops.screening import tasks as screening
 
         await self.runtime.start()
@@ -69,6 +72,8 @@ class Container(AppState):
             writer = self._writer()
             self._spawn("links", links.loop(self.sessions, every, stopping, writer))
             self._spawn("screening", screening.loop(self.sessions, every, stopping, writer))
+            feed = AccountFeed(self.runtime.name)
+            self._spawn("accounts", accounts.loop(self.sessions, every, stopping, feed, writer))
             self._spawn("case-intake", intake_loop(self.sessions, every, stopping, writer))
 
     def _spawn(self, name: str, work: Coroutine[object, object, None]) -> None:

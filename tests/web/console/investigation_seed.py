@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from riskops.accounts import rating
 from riskops.accounts import service as accounts
+from riskops.accounts import tasks as accounts_tasks
 from riskops.accounts.models import RestrictionKind
 from riskops.accounts.watch import AccountWatch
 from riskops.auth.permissions import Principal
@@ -100,20 +101,18 @@ def write_list(folder: Path, entries: list[dict[str, object]]) -> Path:
 
 
 def process(sessions: sessionmaker[Session], now: datetime) -> None:
-    """The links follower, the monitor over the log's tail, screening's follower, the
-    cases' delivery."""
+    """The links follower, the monitor over the log's tail, the accounts follower,
+    screening's follower, the cases' delivery."""
     links_tasks.follow(sessions, LinkKeeper(), now=now)  # the graph the rating reads
     with unit_of_work(sessions) as session:
         done = monitor_repo.get_checkpoint(session, "default")
         records = monitor_repo.log_after(session, done, 10_000)
         if records:
-            monitor.process_batch(
-                session,
-                Monitor(NoRules()),
-                records,
-                now=now,
-                accounts_watch=AccountWatch(links=rating.graph_links),
-            )
+            monitor.process_batch(session, Monitor(NoRules()), records, now=now)
+    # the profiles, reviews and ratings: the accounts follower, behind the monitor
+    accounts_tasks.follow(
+        sessions, monitor.AccountFeed(), AccountWatch(links=rating.graph_links), now=now
+    )
     screening_tasks.follow(sessions, cache=screening.ScreenerCache())
     with unit_of_work(sessions) as session:
         ensure_default_queues(session)
