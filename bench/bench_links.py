@@ -203,7 +203,7 @@ def sim_events(n_events: int, days: int) -> list[Any]:
 
 
 def monitor_cost(
-    n_events: int, rounds: int = 2, warm: float = 0.0, days: int = 10, watch: bool = True
+    n_events: int, rounds: int = 2, warm: float = 0.0, days: int = 10
 ) -> dict[str, float]:
     """Events/s of the monitor's whole path on SQLite (read, decide, write, commit) with the
     graph kept by its follower and without, alternating; the best run of each, and the
@@ -212,8 +212,8 @@ def monitor_cost(
     its rating reading the graph the follower left; "without": the follower never runs.
     With ``warm`` (a fraction), that much of the log is processed first, untimed: the
     simulator's accounts all open within its window, so its first days are mostly new links
-    (a cold start). ``watch=False`` leaves out the accounts watch (profiles, KYC reviews,
-    ratings) in both runs: the monitor as it was before issue 10, a smaller baseline."""
+    (a cold start). The monitor keeps no accounts watch either (its own follower does,
+    ADR 0028): both runs are the monitor's batch alone."""
     from riskops.events.service import ingest
     from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
     from riskops.links import tasks as links_tasks
@@ -245,7 +245,6 @@ def monitor_cost(
                     snapshot_every=10**9,
                     snapshot_seconds=0,
                     batch_size=2_000,
-                    **({} if watch else {"watch_accounts": False}),
                 )
                 skip = int(len(events) * warm)
                 if mode == "with links":
@@ -313,7 +312,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--warm", type=float, default=0.0, help="untimed fraction first")
     parser.add_argument("--days", type=int, default=10, help="simulated days")
-    parser.add_argument("--no-watch", action="store_true", help="without the accounts watch")
     parser.add_argument("--skip-graph", action="store_true")
     parser.add_argument("--skip-monitor", action="store_true")
     parser.add_argument("--rebuild", action="store_true")
@@ -325,7 +323,7 @@ def main() -> None:
         out.update(query(engine, args.accounts, args.queries))
         engine.dispose()
     if not args.skip_monitor:
-        out.update(monitor_cost(args.events, args.rounds, args.warm, args.days, not args.no_watch))
+        out.update(monitor_cost(args.events, args.rounds, args.warm, args.days))
     for key, value in out.items():
         print(f"{key:32} {value:>14,.3f}")
 
