@@ -402,12 +402,14 @@ def run(name: str, target: Target, children: int) -> dict[str, object]:
     return tally(name, target, datetime.now(UTC).strftime("%Y-%m-%d"), commit)
 
 
-def rerun_survivors(name: str, target: Target, children: int) -> dict[str, object]:
+def rerun_survivors(
+    name: str, target: Target, children: int, *, force: bool = False
+) -> dict[str, object]:
     """Run again only the survivors of the module's last run, against the tests as they are
     now (copied afresh); the mutated sources must be the ones that run copied."""
     work = OUT / name
     last = json.loads((OUT / f"{name}.json").read_text())
-    if _changed_since(work, target):
+    if _changed_since(work, target) and not force:
         raise SystemExit(f"{name}: its mutated functions changed since the run; run it anew")
     survivors = (work / "survivors.txt").read_text().split()
     if survivors:
@@ -501,6 +503,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run the last run's survivors again against the tests as they are now",
     )
     parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --survivors: run them although the functions changed since (the row "
+        "stays the run's commit: it measures the source the run copied)",
+    )
+    parser.add_argument(
         "--tally", action="store_true", help="count the last run's outcomes again, run nothing"
     )
     args = parser.parse_args(argv)
@@ -515,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.modules or TARGETS:
         if args.survivors:
-            rows.append(rerun_survivors(name, TARGETS[name], args.children))
+            rows.append(rerun_survivors(name, TARGETS[name], args.children, force=args.force))
         elif args.tally:
             last = json.loads((OUT / f"{name}.json").read_text())
             rows.append(tally(name, TARGETS[name], last["date"], last["commit"]))
