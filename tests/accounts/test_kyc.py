@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -238,12 +238,28 @@ def test_intel_that_fails_is_a_note_not_an_error(engine: Engine) -> None:
 
 
 def test_the_same_name_on_another_account_is_a_finding(engine: Engine) -> None:
-    with unit_of_work(session_factory(engine)) as session:
-        events = [created("acc-6"), submitted("acc-6"), created("acc-7")]
-        events.append(submitted("acc-7", full_name="SCHMIDT  anna"))
-        run_batch(session, events, FakeIntel())
-        assert "NAME_ON_OTHER_ACCOUNTS" in codes(review_of(session, "acc-7-kyc"))
-        assert "NAME_ON_OTHER_ACCOUNTS" in codes(review_of(session, "acc-6-kyc"))
+    """On the later submission, whatever batch the earlier was in: the findings are those
+    of the log before the submission, so they do not depend on where the batches of the
+    log were cut."""
+    events = [created("acc-6"), submitted("acc-6"), created("acc-7")]
+    events.append(submitted("acc-7", full_name="SCHMIDT  anna"))
+    events += [created("acc-8"), submitted("acc-8", full_name="Otto Meier")]
+    for cut in (len(events), 2, 3):  # one batch; acc-6 before; acc-7 opened before
+        sessions = session_factory(engine)
+        with unit_of_work(sessions) as session:
+            session.execute(delete(KycReview))
+            session.execute(delete(AccountProfile))
+        with unit_of_work(sessions) as session:
+            run_batch(session, events[:cut], FakeIntel())
+        with unit_of_work(sessions) as session:
+            watch = AccountWatch(checks=FakeIntel().checks())
+            for seq, event in enumerate(events[cut:], start=cut + 1):
+                watch.add(event, seq)
+            watch.flush(session, now=NOW)
+        with sessions() as session:
+            assert "NAME_ON_OTHER_ACCOUNTS" in codes(review_of(session, "acc-7-kyc")), cut
+            assert "NAME_ON_OTHER_ACCOUNTS" not in codes(review_of(session, "acc-6-kyc")), cut
+            assert "NAME_ON_OTHER_ACCOUNTS" not in codes(review_of(session, "acc-8-kyc")), cut
 
 
 def kyb(account: str, owners: list[s.BeneficialOwner], **fields: Any) -> s.KybSubmitted:

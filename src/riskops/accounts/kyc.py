@@ -26,7 +26,7 @@ countries, missing dates, empty names) gives findings, never an exception.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -416,9 +416,18 @@ def observe_submissions(
     *,
     checks: Checks | None = None,
     now: datetime | None = None,
+    names_before: Mapping[str, list[str]] | None = None,
+    named: Sequence[tuple[int, str, str]] = (),
 ) -> list[KycReview]:
     """A review (and its case alerts) for each submission not reviewed yet; ``events`` are
-    (log seq, event) in log order. Returns the reviews stored by this call."""
+    (log seq, event) in log order. Returns the reviews stored by this call.
+
+    The other accounts of a submitted name are those that held it before the submission,
+    in log order: ``names_before`` (name key -> accounts, read before the batch's profiles
+    were written) and the batch's own statements of a name before it (``named``: seq,
+    account, name key). So a review's findings do not depend on where the batches of the
+    log were cut (the follower's cuts follow the monitor's progress). Without
+    ``names_before``, the stored profiles as they are now."""
     checks = checks or Checks()
     now = now or utcnow()
     reviewed = repo.reviewed_events(session, [e.event_id for _, e in events])
@@ -426,7 +435,8 @@ def observe_submissions(
     if not todo:
         return []  # a replayed batch: reviewed before
     keys = {name_key(e.full_name) for _, e in todo if isinstance(e, s.KycSubmitted)}
-    names = repo.accounts_named_many(session, {k for k in keys if k})
+    if names_before is None:
+        names_before = repo.accounts_named_many(session, {k for k in keys if k})
     rows: list[dict[str, Any]] = []
     found_by_event: dict[str, tuple[int, list[Finding]]] = {}
     for seq, event in todo:
@@ -436,6 +446,10 @@ def observe_submissions(
         today = event.occurred_at.date()
         if isinstance(event, s.KycSubmitted):
             kind = KycReviewKind.KYC
+            key = name_key(event.full_name)
+            holders = set(names_before.get(key, ())) if key else set()
+            holders |= {a for at, a, k in named if k == key and at < seq}
+            names = {key: sorted(holders)} if key else {}
             found = check_kyc(session, event, profile, checks, today, names)
         else:
             kind, found = KycReviewKind.KYB, check_kyb(session, event, profile, checks, today)

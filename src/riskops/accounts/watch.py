@@ -57,6 +57,7 @@ class AccountWatch:
     _changes: dict[str, dict[str, Any]] = field(default_factory=dict)
     _submissions: list[tuple[int, s.KycSubmitted | s.KybSubmitted]] = field(default_factory=list)
     _signals: list[rating.Signal] = field(default_factory=list)
+    _named: list[tuple[int, str, str]] = field(default_factory=list)  # (seq, account, name)
 
     def add(self, event: s.Event, seq: int) -> None:
         """Note one event of the batch (in log order)."""
@@ -65,6 +66,8 @@ class AccountWatch:
         changes = _profile_changes(event)
         if changes:
             self._changes.setdefault(event.account_id, {}).update(changes)
+            if changes.get("name_key"):
+                self._named.append((seq, event.account_id, changes["name_key"]))
         if isinstance(event, s.KycSubmitted | s.KybSubmitted):
             self._submissions.append((seq, event))
 
@@ -77,7 +80,7 @@ class AccountWatch:
 
     def clear(self) -> None:
         """Forget the batch (it failed and will be replayed)."""
-        self._changes, self._submissions, self._signals = {}, [], []
+        self._changes, self._submissions, self._signals, self._named = {}, [], [], []
 
     def flush(self, session: Session, *, now: datetime | None = None) -> FlushResult:
         """Write the batch's profiles, reviews, signals and changed ratings."""
@@ -87,11 +90,21 @@ class AccountWatch:
         now = now or utcnow()
         try:
             touched = set(self._changes)
+            before: dict[str, list[str]] | None = None
+            if self._submissions:  # who held the submitted names before this batch
+                keys = {key for _, _, key in self._named}
+                before = repo.accounts_named_many(session, keys)
             profiles = apply_profile_changes(session, self._changes, now)
             result.profiles = len(self._changes)
             if self._submissions:
                 reviews = kyc.observe_submissions(
-                    session, self._submissions, profiles, checks=self.checks, now=now
+                    session,
+                    self._submissions,
+                    profiles,
+                    checks=self.checks,
+                    now=now,
+                    names_before=before,
+                    named=self._named,
                 )
                 result.reviews = len(reviews)
             if self._signals:
