@@ -334,6 +334,12 @@ def _workdir(name: str, target: Target) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
     shutil.copytree(ROOT / "src", work / "src", ignore=ignore)
     shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
+    _write_config(work, name, target)
+    return work
+
+
+def _write_config(work: Path, name: str, target: Target) -> None:
+    """The copy's pyproject.toml: the project's, with this module's [tool.mutmut]."""
     tests = [t for t in target.tests if (ROOT / t.partition("::")[0]).exists()]
     if not tests:
         raise SystemExit(f"{name}: none of its tests exist: {', '.join(target.tests)}")
@@ -352,7 +358,6 @@ def _workdir(name: str, target: Target) -> Path:
         f"{key} = {json.dumps(value)}\n" for key, value in config.items()
     )
     (work / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + section)
-    return work
 
 
 def _patterns(target: Target) -> list[str]:
@@ -417,6 +422,7 @@ def rerun_survivors(
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
         shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
         shutil.rmtree(work / "mutants" / "tests", ignore_errors=True)  # mutmut's own copy
+        _write_config(work, name, target)  # today's test selection
         with (work / "mutmut.log").open("ab") as log:
             subprocess.run(
                 [
