@@ -21,12 +21,17 @@ import argparse
 import gc
 import io
 import random
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.common import Result, at_most, drop_schema, percentile, schema_engine
+from bench.common import (
+    Result,
+    at_most,
+    drop_schema,
+    monitor_on_sqlite,
+    percentile,
+    schema_engine,
+)
 
 NAME = "links"
 SCHEMA = "bench_links"
@@ -214,12 +219,10 @@ def monitor_cost(
     simulator's accounts all open within its window, so its first days are mostly new links
     (a cold start). The monitor keeps no accounts watch either (its own follower does,
     ADR 0028): both runs are the monitor's batch alone."""
-    from riskops.events.service import ingest
-    from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
     from riskops.links import tasks as links_tasks
     from riskops.links.keeper import LinkKeeper
     from riskops.monitor.evaluators import RulesEvaluatorFactory
-    from riskops.monitor.runtime import MonitorRuntime, tune_gc
+    from riskops.monitor.runtime import tune_gc
 
     tune_gc()
     events = sim_events(n_events, days)
@@ -232,20 +235,7 @@ def monitor_cost(
     for _ in range(rounds):
         for mode in ("without links", "with links"):
             gc.collect()
-            with tempfile.TemporaryDirectory() as tmp:
-                engine = make_engine(f"sqlite:///{tmp}/riskops.db")
-                migrate(engine)
-                sessions = session_factory(engine)
-                with unit_of_work(sessions) as session:
-                    ingest(session, [(None, e) for e in events], source="file")
-                runtime = MonitorRuntime(
-                    engine,
-                    factory,
-                    snapshot_path=Path(tmp) / "monitor.snapshot",
-                    snapshot_every=10**9,
-                    snapshot_seconds=0,
-                    batch_size=2_000,
-                )
+            with monitor_on_sqlite(events, factory) as (engine, sessions, runtime):
                 skip = int(len(events) * warm)
                 if mode == "with links":
                     keeper = LinkKeeper()
@@ -272,7 +262,6 @@ def monitor_cost(
                         best["clusters"] = conn.exec_driver_sql(
                             "SELECT count(*) FROM link_clusters"
                         ).scalar_one()
-                engine.dispose()
     best["events"] = len(events)
     for unit in ("events/s", "events/cpu-s"):
         without, with_ = best[f"without links {unit}"], best[f"with links {unit}"]

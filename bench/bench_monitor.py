@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import gc
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.common import Result, at_least, at_most, percentile
+from bench.common import Result, at_least, at_most, monitor_on_sqlite, percentile
 
 NAME = "monitor"
 RESTRICTED_EVERY = 50  # one account in this many has an active restriction
@@ -112,24 +110,9 @@ def run(n_events: int = 100_000) -> dict[str, float]:
 
 
 def _with_db(events: list[Any], factory: Any) -> dict[str, float]:
-    from riskops.events.service import ingest
-    from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
     from riskops.monitor import service
-    from riskops.monitor.runtime import MonitorRuntime
 
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{tmp}/riskops.db")
-        migrate(engine)
-        with unit_of_work(session_factory(engine)) as session:
-            ingest(session, [(None, e) for e in events], source="file")
-        runtime = MonitorRuntime(
-            engine,
-            factory,
-            snapshot_path=Path(tmp) / "monitor.snapshot",
-            snapshot_every=10**9,
-            snapshot_seconds=0,  # no snapshot, by count or by time: the writes are measured
-            batch_size=2_000,
-        )
+    with monitor_on_sqlite(events, factory) as (_, _, runtime):
         # Each step is one transaction: read the batch, decide it, write decisions,
         # alerts, holds and the timeline, commit. Its wall time is each of its events'
         # latency (the monitor's own latency_us stops before the writes).
@@ -147,7 +130,6 @@ def _with_db(events: list[Any], factory: Any) -> dict[str, float]:
             batches_ms.append(took_ns / 1e6)
             latencies.extend([took_ns // 1000] * result.events)
         seconds = time.perf_counter() - started
-        engine.dispose()
     rates = _rates("with SQLite writes", done.events, seconds, latencies)
     rates["with SQLite writes batches"] = len(batches_ms)
     rates["with SQLite writes batch p99 ms"] = percentile(sorted(batches_ms), 99)

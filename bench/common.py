@@ -1,10 +1,12 @@
-"""Shared pieces of the benchmarks: the result row and latency percentiles."""
+"""Shared pieces of the benchmarks: the result row, latency percentiles, the databases."""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,3 +76,33 @@ def drop_schema(schema: str) -> None:
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     admin.dispose()
+
+
+@contextmanager
+def monitor_on_sqlite(events: Sequence[Any], factory: Any) -> Iterator[tuple[Any, Any, Any]]:
+    """(engine, sessions, runtime): a fresh SQLite database in a temporary folder, migrated,
+    holding ``events`` (ingested as from a file), and a monitor on it with ``factory``'s
+    rules, 2,000 events a batch, that never snapshots (by count or by time: the writes are
+    measured). The engine is disposed on the way out."""
+    from riskops.events.service import ingest
+    from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
+    from riskops.monitor.runtime import MonitorRuntime
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/riskops.db")
+        try:
+            migrate(engine)
+            sessions = session_factory(engine)
+            with unit_of_work(sessions) as session:
+                ingest(session, [(None, e) for e in events], source="file")
+            runtime = MonitorRuntime(
+                engine,
+                factory,
+                snapshot_path=Path(tmp) / "monitor.snapshot",
+                snapshot_every=10**9,
+                snapshot_seconds=0,
+                batch_size=2_000,
+            )
+            yield engine, sessions, runtime
+        finally:
+            engine.dispose()
