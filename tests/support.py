@@ -6,13 +6,14 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import pytest
+import typer
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -113,6 +114,27 @@ def migrated_engine(kind: str, directory: Path) -> Iterator[Engine]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@contextmanager
+def cli_app(
+    register: Callable[[typer.Typer], None], data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[typer.Typer]:
+    """A typer app with one domain's commands (``register``), on the default SQLite
+    database in ``data_dir`` (no configured database URL); the settings are read afresh
+    on the way in and out."""
+    from riskops.kernel.config import get_settings
+
+    monkeypatch.setenv("RISKOPS_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("RISKOPS_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    app = typer.Typer()
+    register(app)
+    app.command("version")(lambda: None)  # a second command keeps the groups as subcommands
+    try:
+        yield app
+    finally:
+        get_settings.cache_clear()
 
 
 # --- auth: users, tokens and logins for tests (riskops.auth) ---------------------------

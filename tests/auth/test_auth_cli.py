@@ -15,9 +15,8 @@ from riskops.auth import cli
 from riskops.auth import service as auth
 from riskops.auth.models import User
 from riskops.auth.permissions import Principal
-from riskops.kernel.config import get_settings
 from riskops.kernel.db import open_database, session_factory, unit_of_work
-from support import DEFAULT_PASSWORD
+from support import DEFAULT_PASSWORD, cli_app
 
 T = TypeVar("T")
 
@@ -33,14 +32,8 @@ def _check(what: Callable[[Session], T]) -> T:
 
 @pytest.fixture
 def riskops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
-    monkeypatch.setenv("RISKOPS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("RISKOPS_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    app = typer.Typer()
-    cli.register(app)
-    app.command("version")(lambda: None)  # a second command keeps the groups as subcommands
-    yield app
-    get_settings.cache_clear()
+    with cli_app(cli.register, tmp_path / "data", monkeypatch) as app:
+        yield app
 
 
 def test_users_add_list_disable_enable(riskops: typer.Typer) -> None:

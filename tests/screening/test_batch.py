@@ -11,11 +11,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from riskops.kernel.config import get_settings
 from riskops.screening import cli
 from riskops.screening.batch import BatchInputError, read_queries, run_batch
 from riskops.screening.lists import ListEntry
 from riskops.screening.matcher import Screener
+from support import cli_app
 
 UN = Path(__file__).resolve().parents[3] / "shared/data/sanctions/un-consolidated-2026-02.xml"
 
@@ -35,14 +35,8 @@ ENTITIES = [
 
 @pytest.fixture
 def riskops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
-    monkeypatch.setenv("RISKOPS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("RISKOPS_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    app = typer.Typer()
-    cli.register(app)
-    app.command("version")(lambda: None)  # a second command keeps the group a subcommand
-    yield app
-    get_settings.cache_clear()
+    with cli_app(cli.register, tmp_path / "data", monkeypatch) as app:
+        yield app
 
 
 @pytest.fixture

@@ -12,23 +12,17 @@ import typer
 from screening_store_fakes import NADIA, PETROV, ftm_file, kyc, log
 from typer.testing import CliRunner
 
-from riskops.kernel.config import get_settings
 from riskops.kernel.db import open_database
 from riskops.screening import cli
+from support import cli_app
 
 OFAC = Path("/work/shared/data/sanctions/ofac-sdn-excerpt")
 
 
 @pytest.fixture
 def riskops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
-    monkeypatch.setenv("RISKOPS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("RISKOPS_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    app = typer.Typer()
-    cli.register(app)
-    app.command("version")(lambda: None)  # a second command keeps the groups as subcommands
-    yield app
-    get_settings.cache_clear()
+    with cli_app(cli.register, tmp_path / "data", monkeypatch) as app:
+        yield app
 
 
 def run(app: typer.Typer, *args: str) -> str:
