@@ -187,7 +187,8 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("POST", "/v1/notes/{note_id}/amendments"): Row(
         P.CASE_WORK, f"/v1/notes/{NONE}/amendments", json={"text": "t"}
     ),
-    # --- investigation: links, screening, intel ---------------------------------------
+    # --- investigation: the account 360, links, screening, intel ----------------------
+    ("GET", "/v1/accounts/{account_id}"): Row(P.ACCOUNT_VIEW, "/v1/accounts/matrix-acc"),
     ("GET", "/v1/accounts/{account_id}/links"): Row(
         P.ACCOUNT_VIEW, "/v1/accounts/matrix-acc/links"
     ),

@@ -152,6 +152,7 @@ def _routers() -> list[Callable[[FastAPI], Any]]:
     from riskops.events import api as events_api
     from riskops.intake import api as intake_api
     from riskops.intel import api as intel_api
+    from riskops.investigation import api as investigation_api
     from riskops.links import api as links_api
     from riskops.monitor import api as monitor_api
     from riskops.screening import api as screening_api
@@ -168,5 +169,6 @@ def _routers() -> list[Callable[[FastAPI], Any]]:
         links_api.include,
         screening_api.include,
         intel_api.include,
+        investigation_api.include,
         console.include,
     ]
