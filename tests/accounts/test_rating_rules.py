@@ -120,3 +120,31 @@ def test_the_cache_does_not_read_back_what_the_monitor_told_it(engine: Engine) -
         rating.record_case_outcome(session, "m", 3, "escalated", at=NOW + timedelta(seconds=1))
     with sessions() as session:
         assert cache.refresh(session) == 1 and cache.get("m") == (40, "medium")
+
+
+def test_a_late_commit_is_read_at_the_next_recheck_of_the_overlap(engine: Engine) -> None:
+    """Between rechecks a refresh reads only what is newer than the newest seen (the
+    follower's ratings are not read back batch after batch); a rating committed late, with
+    an earlier time, is read when the overlap is rechecked."""
+    sessions = session_factory(engine)
+    ticks = [0.0]
+    cache = rating.RatingCache(recheck_s=1.0, clock=lambda: ticks[0])
+    with unit_of_work(sessions) as session:
+        for account in ("x", "y"):
+            session.add(
+                AccountProfile(account_id=account, corporate=False, kyc_level=0, updated_at=NOW)
+            )
+        session.flush()
+        rating.recompute(session, "x", now=NOW + timedelta(seconds=2))
+    with sessions() as session:
+        assert cache.refresh(session) == 1  # loaded: x
+    with unit_of_work(sessions) as session:  # committed after x, stamped before it
+        rating.recompute(session, "y", now=NOW + timedelta(seconds=1))
+    with sessions() as session:
+        assert cache.refresh(session) == 0 and cache.get("y") is None  # not rechecked yet
+    ticks[0] = 1.5
+    with sessions() as session:
+        assert cache.refresh(session) == 2  # the window: x again, and the late y
+        assert cache.get("y") == (30, RatingBand.MEDIUM.value)
+    with sessions() as session:
+        assert cache.refresh(session) == 0  # rechecked a moment ago: only what is newer
