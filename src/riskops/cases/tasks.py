@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import partial
@@ -35,6 +34,7 @@ from riskops.cases.shifts import auto_assign
 from riskops.kernel.clock import utcnow
 from riskops.kernel.db import unit_of_work
 from riskops.kernel.logging import get_logger
+from riskops.kernel.passes import every
 
 log = get_logger(__name__)
 DRAIN_BATCH = 500
@@ -121,19 +121,11 @@ def delivery_pass(
         log.error("cases.intake_failed", error=repr(exc))
 
 
-async def _every(work: Callable[[], None], every_s: float, stopping: asyncio.Event) -> None:
-    """Run ``work`` in a thread, then wait ``every_s``, until ``stopping`` is set."""
-    while not stopping.is_set():
-        await asyncio.to_thread(work)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), every_s)
-
-
 async def housekeeping_loop(
     sessions: sessionmaker[Session], every_s: float, stopping: asyncio.Event
 ) -> None:
     """``housekeeping_pass`` every ``every_s`` until ``stopping`` is set."""
-    await _every(partial(housekeeping_pass, sessions), every_s, stopping)
+    await every(partial(housekeeping_pass, sessions), every_s, stopping)
 
 
 async def intake_loop(
@@ -143,4 +135,4 @@ async def intake_loop(
     writer: AbstractContextManager[object] | None = None,
 ) -> None:
     """``delivery_pass`` every ``every_s`` until ``stopping`` is set."""
-    await _every(partial(delivery_pass, sessions, writer), every_s, stopping)
+    await every(partial(delivery_pass, sessions, writer), every_s, stopping)

@@ -13,13 +13,12 @@ graph is kept by a consumer of the log, never by the monitor's batch and never n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-import time
 import weakref
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import msgspec
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,8 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from riskops.events import follow as log_follow
 from riskops.events import schemas as s
 from riskops.kernel.clock import utcnow
-from riskops.kernel.db import unit_of_work
 from riskops.kernel.logging import get_logger
+from riskops.kernel.passes import every, in_batches
 from riskops.links.extract import LINKED_EVENTS
 from riskops.links.keeper import FlushResult, LinkKeeper
 from riskops.links.models import LinksCursor
@@ -93,18 +92,17 @@ def follow(
     ``max_seconds`` have passed), ``limit`` events per transaction. ``writer``, if given,
     is held around each transaction (the server's SQLite writer lock); ``now`` stamps the
     clusters and alerts (default: the clock at each batch)."""
-    keeper = keeper or process_keeper(sessions)
+    link_keeper = keeper or process_keeper(sessions)
     progress = Progress()
-    started = time.monotonic()
-    while max_batches is None or progress.batches < max_batches:
-        with writer or contextlib.nullcontext(), unit_of_work(sessions) as session:
-            read, at_end, done = follow_once(session, keeper, limit=limit, now=now)
+
+    def batch(session: Session) -> bool:
+        read, at_end, done = follow_once(session, link_keeper, limit=limit, now=now)
         progress.add(read, done)
-        if at_end:
-            progress.caught_up = True
-            break
-        if max_seconds is not None and time.monotonic() - started >= max_seconds:
-            break
+        return at_end
+
+    progress.caught_up = in_batches(
+        sessions, batch, max_batches=max_batches, max_seconds=max_seconds, writer=writer
+    )
     return progress
 
 
@@ -179,7 +177,4 @@ async def loop(
 ) -> None:
     """``links_pass`` every ``every_s`` seconds until ``stopping`` is set (the server,
     which passes its SQLite writer lock as ``writer``)."""
-    while not stopping.is_set():
-        await asyncio.to_thread(links_pass, sessions, writer)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), every_s)
+    await every(partial(links_pass, sessions, writer), every_s, stopping)

@@ -14,18 +14,18 @@ nor accounts call it, and it imports neither.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import msgspec
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskops.events import schemas as s
 from riskops.kernel.clock import utcnow
-from riskops.kernel.db import unit_of_work
 from riskops.kernel.logging import get_logger
+from riskops.kernel.passes import every, in_batches
 from riskops.screening import repository as repo
 from riskops.screening import service
 from riskops.screening.service import ScreenerCache
@@ -82,16 +82,14 @@ def follow(
     transaction. ``writer``, if given, is held around each transaction (the server's SQLite
     writer lock, as for the case delivery)."""
     progress = Progress()
-    batches = 0
-    while max_batches is None or batches < max_batches:
-        with writer or contextlib.nullcontext(), unit_of_work(sessions) as session:
-            before = repo.cursor(session, CURSOR)
-            read, done = follow_once(session, cache=cache, limit=limit)
-            moved = repo.cursor(session, CURSOR) > before
-        batches += 1
+
+    def batch(session: Session) -> bool:
+        before = repo.cursor(session, CURSOR)
+        read, done = follow_once(session, cache=cache, limit=limit)
         progress.add(read, done.subjects, len(done.hits))
-        if read < limit or not moved:
-            break
+        return read < limit or repo.cursor(session, CURSOR) <= before
+
+    in_batches(sessions, batch, max_batches=max_batches, writer=writer)
     return progress
 
 
@@ -106,15 +104,16 @@ def rescreen(
     """Screen every subject not screened against the current lists, ``limit`` per
     transaction (at most ``max_batches`` of them, if given; ``writer`` as for ``follow``)."""
     progress = Progress()
-    after_id, batches = 0, 0
-    while max_batches is None or batches < max_batches:
-        with writer or contextlib.nullcontext(), unit_of_work(sessions) as session:
-            batch = service.rescreen(session, cache=cache, after_id=after_id, limit=limit)
-        batches += 1
-        progress.add(0, batch.screened, batch.hits)
-        if batch.screened < limit:
-            break
-        after_id = batch.last_id
+    after_id = 0
+
+    def batch(session: Session) -> bool:
+        nonlocal after_id
+        done = service.rescreen(session, cache=cache, after_id=after_id, limit=limit)
+        progress.add(0, done.screened, done.hits)
+        after_id = done.last_id
+        return done.screened < limit
+
+    in_batches(sessions, batch, max_batches=max_batches, writer=writer)
     return progress
 
 
@@ -169,7 +168,4 @@ async def loop(
 ) -> None:
     """``screening_pass`` every ``every_s`` seconds until ``stopping`` is set (the server,
     which passes its SQLite writer lock as ``writer``, like ``cases.tasks.intake_loop``)."""
-    while not stopping.is_set():
-        await asyncio.to_thread(screening_pass, sessions, writer)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), every_s)
+    await every(partial(screening_pass, sessions, writer), every_s, stopping)
