@@ -161,28 +161,16 @@ def _case_alerts(messages: Iterable[Mapping[str, Any]]) -> list[AlertIn]:
             "created_at": _instant(message.get("created_at")),
         }
         alert = monitor_alert_in(_monitor_ref(row), row)
-        try:
-            _validate(alert)
-        except ValidationFailed as exc:
-            log.error("cases.monitor_alert_refused", ref=alert.source_ref, problems=exc.details)
-            continue
-        alerts.append(alert)
+        if _valid(alert, "cases.monitor_alert_refused"):
+            alerts.append(alert)
     return alerts
 
 
 def _screening_alerts(messages: Iterable[Mapping[str, Any]]) -> list[AlertIn]:
     """The case alerts of screening hits (``HIT_RAISED`` messages), for the screening queue;
     one that is invalid is logged and left out (its hit stays in screening's review list)."""
-    alerts = []
-    for message in messages:
-        alert = screening_alert_in(message)
-        try:
-            _validate(alert)
-        except ValidationFailed as exc:
-            log.error("cases.screening_alert_refused", ref=alert.source_ref, problems=exc.details)
-            continue
-        alerts.append(alert)
-    return alerts
+    alerts = (screening_alert_in(message) for message in messages)
+    return [a for a in alerts if _valid(a, "cases.screening_alert_refused")]
 
 
 def screening_alert_in(message: Mapping[str, Any]) -> AlertIn:
@@ -318,6 +306,17 @@ def _validate(alert: AlertIn) -> None:
     )
     if problems:
         raise ValidationFailed("invalid alert", details=problems)
+
+
+def _valid(alert: AlertIn, refused: str) -> bool:
+    """Whether ``alert`` is valid; one that is not is logged as ``refused``, so a delivery
+    leaves it out instead of failing on it."""
+    try:
+        _validate(alert)
+    except ValidationFailed as exc:
+        log.error(refused, ref=alert.source_ref, problems=exc.details)
+        return False
+    return True
 
 
 def _queues(session: Session, keys: Collection[str]) -> dict[str, Queue]:
