@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from events_wire import WireEvent, wire_deposit
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,30 +20,11 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-WireEvent = dict[str, Any]
-
-
-def _wire(i: int, **overrides: Any) -> WireEvent:
-    """A valid ``deposit`` in the wire format; event id ``e-{i}``."""
-    event: WireEvent = {
-        "type": "deposit",
-        "event_id": f"e-{i}",
-        "account_id": f"acct-{i % 7}",
-        "occurred_at": f"2025-03-01T12:{i // 60 % 60:02d}:{i % 60:02d}Z",
-        "asset": "BTC",
-        "amount": "0.25",
-        "usd_value": "15000.00",
-        "rail": "crypto",
-        "tx_hash": f"0x{i:08x}",
-    }
-    event.update(overrides)
-    return event
-
 
 @pytest.fixture
 def wire() -> Callable[..., WireEvent]:
     """``wire(i, **overrides)``: a valid deposit in the wire format, event id ``e-{i}``."""
-    return _wire
+    return wire_deposit
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from events_wire import wire_deposit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
@@ -96,23 +97,6 @@ _FIELDS = (
 _TYPES = ("deposit", "login", "transfer.internal", "withdrawal.requested", "session")
 
 
-def _deposit(i: int, **overrides: Any) -> dict[str, Any]:
-    """The ``wire`` fixture's deposit (hypothesis tests take no function-scoped fixture)."""
-    event = {
-        "type": "deposit",
-        "event_id": f"e-{i}",
-        "account_id": f"acct-{i % 7}",
-        "occurred_at": f"2025-03-01T12:00:{i % 60:02d}Z",
-        "asset": "BTC",
-        "amount": "0.25",
-        "usd_value": "15000.00",
-        "rail": "crypto",
-        "tx_hash": f"0x{i:08x}",
-    }
-    event.update(overrides)
-    return event
-
-
 def _event(wire: Wire, i: int, kind: str, changes: dict[str, str]) -> dict[str, Any]:
     event = wire(i)
     if kind == "login":
@@ -149,7 +133,9 @@ def _event(wire: Wire, i: int, kind: str, changes: dict[str, str]) -> dict[str, 
 def test_the_storage_path_prepares_what_the_plain_path_prepares(
     specs: list[tuple[str, dict[str, str], int]],
 ) -> None:
-    lines = [msgspec.json.encode(_event(_deposit, i, kind, changes)) for kind, changes, i in specs]
+    lines = [
+        msgspec.json.encode(_event(wire_deposit, i, kind, changes)) for kind, changes, i in specs
+    ]
     _same(_by_storage_path(lines, 40), _by_plain_path(lines, 40))
 
 
