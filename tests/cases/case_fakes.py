@@ -1,4 +1,4 @@
-"""Builders for the cases tests: alerts, users, principals."""
+"""Builders for the cases tests: alerts, users, principals; and counts of what is stored."""
 
 from __future__ import annotations
 
@@ -6,12 +6,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from riskops.auth.models import User
 from riskops.auth.permissions import Principal, Role
 from riskops.cases.models import AlertSource
 from riskops.cases.schemas import AlertIn
+from riskops.kernel import outbox
+from riskops.kernel.db import session_factory
+from riskops.monitor import service as monitor
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
@@ -68,3 +73,15 @@ def users(session: Session) -> dict[str, Principal]:
         "sen2": make_user(session, "sen2", Role.SENIOR_ANALYST),
         "comp": make_user(session, "comp", Role.COMPLIANCE),
     }
+
+
+def count(engine: Engine, model: type) -> int:
+    """The rows of ``model``'s table."""
+    with session_factory(engine)() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def waiting(engine: Engine) -> int:
+    """Monitor alerts published on the outbox and not yet delivered."""
+    with session_factory(engine)() as session:
+        return outbox.pending(session, monitor.ALERT_RAISED)

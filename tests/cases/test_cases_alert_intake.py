@@ -8,8 +8,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from case_fakes import T0, alert, at
-from sqlalchemy import func, select
+from case_fakes import T0, alert, at, count, waiting
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from riskops.cases import alert_intake
@@ -23,24 +23,12 @@ from riskops.cases.models import (
     Queue,
 )
 from riskops.cases.tasks import drain
-from riskops.kernel import outbox
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import ValidationFailed
 from riskops.monitor import service as monitor
 from riskops.monitor.engine import Monitor
 from riskops.monitor.models import Alert as MonitorAlert
 from riskops.monitor.models import Hold
-
-
-def count(engine: Engine, model: type) -> int:
-    with session_factory(engine)() as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-def waiting(engine: Engine) -> int:
-    """Monitor alerts published on the outbox and not yet delivered."""
-    with session_factory(engine)() as session:
-        return outbox.pending(session, monitor.ALERT_RAISED)
 
 
 def events(engine: Engine, case_id: int) -> list[str]:

@@ -9,8 +9,8 @@ import threading
 
 import msgspec
 import pytest
-from case_fakes import T0
-from sqlalchemy import func, select
+from case_fakes import T0, count, waiting
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from riskops.cases import alert_intake
@@ -20,17 +20,6 @@ from riskops.kernel import outbox
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.monitor import service as monitor
 from riskops.monitor.engine import Monitor
-
-
-def count(engine: Engine, model: type) -> int:
-    with session_factory(engine)() as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-def waiting(engine: Engine) -> int:
-    """Monitor alerts published and not yet delivered."""
-    with session_factory(engine)() as session:
-        return outbox.pending(session, monitor.ALERT_RAISED)
 
 
 def monitor_batch(engine: Engine, n: int, start: int = 1) -> None:
