@@ -16,6 +16,7 @@ import pytest
 import typer
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from fastapi.testclient import TestClient
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
@@ -188,3 +189,12 @@ def api_login(
     if sticky:
         client.headers["X-CSRF-Token"] = csrf
     return csrf
+
+
+def client_for(app: FastAPI, username: str) -> TestClient:
+    """A TestClient of ``app`` logged in as ``username``, its CSRF token on every request."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app)
+    api_login(client, username, sticky=True)
+    return client

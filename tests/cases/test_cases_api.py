@@ -23,7 +23,7 @@ from riskops.monitor import service as monitor
 from riskops.monitor.engine import Monitor
 from riskops.web.app import create_app
 from riskops.web.deps import Container
-from support import api_login, make_user
+from support import client_for, make_user
 
 with warnings.catch_warnings():  # starlette would rather have httpx2, which is not installed
     warnings.simplefilter("ignore")
@@ -48,12 +48,6 @@ def app(engine: Engine, tmp_path: Path) -> Iterator[FastAPI]:
         alert_intake.raise_alert(session, alert("r2", account="b", severity=20))
     yield create_app(Container(Settings(data_dir=tmp_path), engine), start_background=False)
     TOKENS.clear()
-
-
-def client_for(app: FastAPI, username: str) -> TestClient:
-    client = TestClient(app)
-    api_login(client, username, sticky=True)
-    return client
 
 
 def test_api_needs_a_login(app: FastAPI) -> None:

@@ -19,7 +19,7 @@ from riskops.kernel.db import unit_of_work
 from riskops.screening import api, service, tasks
 from riskops.web.app import create_app
 from riskops.web.deps import Container
-from support import api_login, make_user
+from support import client_for, make_user
 
 with warnings.catch_warnings():  # starlette would rather have httpx2, which is not installed
     warnings.simplefilter("ignore")
@@ -38,12 +38,6 @@ def app(engine: Engine, tmp_path: Path) -> Iterator[FastAPI]:
     if not any(getattr(r, "path", "").startswith("/v1/screening") for r in app.routes):
         api.include(app)  # until web.app wires the screening router
     yield app
-
-
-def client_for(app: FastAPI, username: str) -> TestClient:
-    client = TestClient(app)
-    api_login(client, username, sticky=True)
-    return client
 
 
 def test_anonymous_callers_are_refused(app: FastAPI) -> None:
