@@ -19,9 +19,7 @@ ratings through its cache (``rating.RatingCache``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,8 +33,8 @@ from riskops.accounts.rating import Signal, graph_links
 from riskops.accounts.watch import PROFILE_EVENTS, AccountWatch, FlushResult
 from riskops.events import follow as log_follow
 from riskops.events import schemas as s
+from riskops.kernel import passes
 from riskops.kernel.clock import utcnow
-from riskops.kernel.db import unit_of_work
 from riskops.kernel.logging import get_logger
 
 log = get_logger(__name__)
@@ -130,18 +128,17 @@ def follow(
     or until ``max_seconds`` have passed). ``writer``, if given, is held around each
     transaction (the server's SQLite writer lock); ``now`` stamps what is written (default:
     the clock at each batch)."""
-    watch = watch or process_watch()
+    active = watch or process_watch()
     progress = Progress()
-    started = time.monotonic()
-    while max_batches is None or progress.batches < max_batches:
-        with writer or contextlib.nullcontext(), unit_of_work(sessions) as session:
-            read, at_end, done = follow_once(session, watch, feed, limit=limit, span=span, now=now)
+
+    def batch(session: Session) -> bool:
+        read, at_end, done = follow_once(session, active, feed, limit=limit, span=span, now=now)
         progress.add(read, done)
-        if at_end:
-            progress.caught_up = True
-            break
-        if max_seconds is not None and time.monotonic() - started >= max_seconds:
-            break
+        return at_end
+
+    progress.caught_up = passes.in_batches(
+        sessions, batch, max_batches=max_batches, max_seconds=max_seconds, writer=writer
+    )
     return progress
 
 
@@ -216,7 +213,4 @@ async def loop(
 ) -> None:
     """``watch_pass`` every ``every_s`` seconds until ``stopping`` is set (the server,
     which passes its SQLite writer lock as ``writer``)."""
-    while not stopping.is_set():
-        await asyncio.to_thread(watch_pass, sessions, writer, feed=feed)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), every_s)
+    await passes.every(lambda: watch_pass(sessions, writer, feed=feed), every_s, stopping)
