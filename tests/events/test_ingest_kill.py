@@ -14,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from events_wire import wire_deposit
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,19 +33,7 @@ BAD_EVERY = 5_000  # a refused line every so often: dead letters must not double
 def _line(i: int) -> bytes:
     if i % BAD_EVERY == BAD_EVERY - 1:
         return b'{"type": "deposit", "event_id": "bad-%d", "amount": "\x00"}' % i
-    return msgspec.json.encode(
-        {
-            "type": "deposit",
-            "event_id": f"k-{i}",
-            "account_id": f"acct-{i % 97}",
-            "occurred_at": f"2025-03-01T12:{i // 60 % 60:02d}:{i % 60:02d}Z",
-            "asset": "BTC",
-            "amount": "0.25",
-            "usd_value": "15000.00",
-            "rail": "crypto",
-            "tx_hash": f"0x{i:08x}",
-        }
-    )
+    return msgspec.json.encode(wire_deposit(i, event_id=f"k-{i}", account_id=f"acct-{i % 97}"))
 
 
 BAD = EVENTS // BAD_EVERY
