@@ -1,1 +1,2 @@
-"""Sanctions and PEP screening: list loaders, a matcher that survives name variation, hits and their review. Issue 10."""
+"""Sanctions and PEP screening: list loaders, a matcher that survives name variation,
+hits and their review (ADRs 0025, 0027). Issue 10."""
