@@ -178,6 +178,10 @@ def run(n: int = 20_000, concurrency: int = 16) -> dict[str, Any]:
             **os.environ,
             "RISKOPS_DATA_DIR": tmp,
             "RISKOPS_LOG_LEVEL": "WARNING",
+            # The API process as deployed beside `riskops worker`, which runs the log
+            # followers (links, screening, accounts); with them in this process the decision
+            # lane shares its GIL and SQLite writer lock (docs/benchmarks.md says by how much).
+            "RISKOPS_SERVE_FOLLOWERS": "false",
             "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
         }
         env[TOKEN_ENV] = create_token(tmp)

@@ -3,7 +3,11 @@ handed, and ``riskops.worker`` hands it the case tasks, so the monitor imports n
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import grimp
+import pytest
 
 from riskops import worker
 from riskops.cases.tasks import delivery_pass, housekeeping_pass
@@ -72,3 +76,33 @@ def test_the_accounts_follower_runs_behind_the_monitor_before_the_delivery() -> 
         assert not graph.direct_import_exists(
             importer=module, imported="riskops.accounts.watch", as_packages=False
         ), module
+
+
+@pytest.mark.parametrize("serve_followers", [True, False])
+def test_the_server_runs_the_log_followers_only_when_asked(
+    tmp_path: Path, serve_followers: bool
+) -> None:
+    """`riskops serve` runs the links, screening and accounts followers beside case intake
+    unless RISKOPS_SERVE_FOLLOWERS is off (a worker runs them): case intake runs either way."""
+    from riskops.kernel.config import Settings
+    from riskops.kernel.db import make_engine, migrate
+    from riskops.web.deps import Container
+
+    url = f"sqlite:///{tmp_path / 'riskops.db'}"
+    settings = Settings(database_url=url, data_dir=tmp_path, serve_followers=serve_followers)
+    engine = make_engine(url)
+    migrate(engine)
+    box = Container(settings, engine)
+
+    async def names() -> set[str]:
+        await box.start()
+        try:
+            return {task.get_name() for task in box._tasks}
+        finally:
+            await box.stop()
+
+    followers = {"links", "screening", "accounts"}
+    found = asyncio.run(names())
+    assert "case-intake" in found
+    assert followers & found == (followers if serve_followers else set())
+    engine.dispose()

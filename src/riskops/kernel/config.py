@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # Cases: how often (seconds) the server and the worker deliver the intake outbox (the
     # monitor's case alerts) into cases; 0 turns it off (another process delivers).
     intake_poll_seconds: float = 0.5
+    # Whether `riskops serve` also runs the log followers (links graph, screening, account
+    # profiles / KYC reviews / ratings). On for the one-process embedded setup; a deployment
+    # that runs `riskops worker` beside the API turns it off, so the API's process (its GIL
+    # and, on SQLite, its writer lock) serves decisions only (docs/benchmarks.md).
+    serve_followers: bool = True
     log_level: str = "INFO"
     log_json: bool = False
     # Console login: failed attempts before the account locks, and for how long.

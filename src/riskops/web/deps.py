@@ -56,8 +56,8 @@ class Container(AppState):
         """The monitor's tail loop, case housekeeping, the links follower (it keeps the
         linked-accounts graph from the event log), screening (it follows the event log and
         rescreens after a list changes), the accounts follower (profiles, KYC/KYB reviews and
-        ratings, behind the monitor) and the delivery of the outbox into cases (this
-        process's one drainer), as background tasks."""
+        ratings, behind the monitor) unless ``serve_followers`` is off, and the delivery of
+        the outbox into cases (this process's one drainer), as background tasks."""
         from riskops.accounts import tasks as accounts
         from riskops.cases.tasks import housekeeping_loop, intake_loop
         from riskops.links import tasks as links
@@ -70,10 +70,12 @@ class Container(AppState):
             self._spawn("case-housekeeping", housekeeping_loop(self.sessions, every, stopping))
         if (every := self.settings.intake_poll_seconds) > 0:
             writer = self._writer()
-            self._spawn("links", links.loop(self.sessions, every, stopping, writer))
-            self._spawn("screening", screening.loop(self.sessions, every, stopping, writer))
-            feed = AccountFeed(self.runtime.name)
-            self._spawn("accounts", accounts.loop(self.sessions, every, stopping, feed, writer))
+            if self.settings.serve_followers:
+                self._spawn("links", links.loop(self.sessions, every, stopping, writer))
+                self._spawn("screening", screening.loop(self.sessions, every, stopping, writer))
+                feed = AccountFeed(self.runtime.name)
+                accounts_loop = accounts.loop(self.sessions, every, stopping, feed, writer)
+                self._spawn("accounts", accounts_loop)
             self._spawn("case-intake", intake_loop(self.sessions, every, stopping, writer))
 
     def _spawn(self, name: str, work: Coroutine[object, object, None]) -> None:
