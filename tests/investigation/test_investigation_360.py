@@ -36,7 +36,7 @@ from riskops.audit.models import AuditEntry
 from riskops.auth.permissions import Principal, Role
 from riskops.events import schemas as s
 from riskops.events.service import ingest
-from riskops.investigation import api, cli
+from riskops.investigation import cli
 from riskops.investigation.service import INTEL_KINDS, account_360
 from riskops.kernel.config import Settings, get_settings
 from riskops.kernel.db import open_database, session_factory, unit_of_work
@@ -273,10 +273,6 @@ def app(built: Engine, tmp_path: Path) -> Iterator[FastAPI]:
     with unit_of_work(session_factory(built)) as session:
         make_user(session, "ana", Role.ANALYST)
     served = create_app(Container(Settings(data_dir=tmp_path), built), start_background=False)
-    if ("GET", "/v1/accounts/{account_id}") not in {
-        (m, getattr(r, "path", "")) for r in served.routes for m in getattr(r, "methods", ())
-    }:
-        api.include(served)  # until web.app wires the investigation router
     with TestClient(served):
         yield served
 
