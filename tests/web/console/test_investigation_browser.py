@@ -84,12 +84,15 @@ def test_the_graph_draws_one_and_two_hops_and_a_click_opens_an_account(
     page.wait_for_selector('#link-graph[data-ready="2"]')
     assert page.evaluate(ACCOUNT_NODES) == 3  # c, through b's device
     node = f"acct:{seeded.c}"
-    position = page.evaluate(f"window.riskopsGraph.getElementById('{node}').renderedPosition()")
     graph = page.locator("#link-graph")
     graph.evaluate("el => el.scrollIntoView({block: 'center'})")  # the whole graph in view
+    # The node's place is read after the scroll, where the click lands (a busy machine may
+    # still be settling the page when the layout reports ready).
+    page.wait_for_function("() => !window.riskopsGraph.animated()")
+    position = page.evaluate(f"window.riskopsGraph.getElementById('{node}').renderedPosition()")
     box = graph.bounding_box()
     page.mouse.click(box["x"] + position["x"], box["y"] + position["y"])
-    page.wait_for_url(f"**/accounts/{seeded.c}")
+    page.wait_for_url(f"**/accounts/{seeded.c}", timeout=30_000)
     assert seeded.c in page.locator("h1").inner_text()
 
     page.goto(f"/accounts/{seeded.d}")  # an account nobody shares a value with
