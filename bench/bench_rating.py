@@ -22,10 +22,9 @@ import gc
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from bench.common import Result, at_most
+from bench.common import Result, at_most, monitor_on_sqlite
 
 NAME = "rating"
 MODES = ("monitor alone", "with follower")
@@ -49,10 +48,8 @@ def monitor_cost(n_events: int, rounds: int = 2, warm: float = 0.0) -> dict[str,
     from riskops.accounts import tasks as accounts_tasks
     from riskops.accounts.rating import graph_links
     from riskops.accounts.watch import AccountWatch
-    from riskops.events.service import ingest
-    from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
     from riskops.monitor.evaluators import RulesEvaluatorFactory
-    from riskops.monitor.runtime import MonitorRuntime, tune_gc
+    from riskops.monitor.runtime import tune_gc
     from riskops.monitor.service import AccountFeed
 
     tune_gc()
@@ -63,20 +60,7 @@ def monitor_cost(n_events: int, rounds: int = 2, warm: float = 0.0) -> dict[str,
     for _ in range(rounds):
         for mode in MODES:
             gc.collect()
-            with tempfile.TemporaryDirectory() as tmp:
-                engine = make_engine(f"sqlite:///{tmp}/riskops.db")
-                migrate(engine)
-                sessions = session_factory(engine)
-                with unit_of_work(sessions) as session:
-                    ingest(session, [(None, e) for e in events], source="file")
-                runtime = MonitorRuntime(
-                    engine,
-                    factory,
-                    snapshot_path=Path(tmp) / "monitor.snapshot",
-                    snapshot_every=10**9,
-                    snapshot_seconds=0,
-                    batch_size=2_000,
-                )
+            with monitor_on_sqlite(events, factory) as (engine, sessions, runtime):
                 watch = AccountWatch(links=graph_links)
                 refresh_s, refreshed = [0.0], [0]
                 real_refresh = runtime.ratings.refresh
@@ -125,7 +109,6 @@ def monitor_cost(n_events: int, rounds: int = 2, warm: float = 0.0) -> dict[str,
                             best[table] = conn.exec_driver_sql(
                                 f"SELECT count(*) FROM {table}"
                             ).scalar_one()
-                engine.dispose()
             best[f"{mode} events/s"] = max(best.get(f"{mode} events/s", 0.0), rate)
     alone, with_ = best["monitor alone events/s"], best["with follower events/s"]
     best["events"] = len(events)
