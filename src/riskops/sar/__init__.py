@@ -1,0 +1,2 @@
+"""SAR / STR: drafts from a case, compliance approval, goAML and FinCEN exports validated
+against the schema, the filing record, retention. Issue 11."""
