@@ -34,6 +34,8 @@ BENCHMARKS = {
     "console": "bench.bench_console",
     "intel": "bench.bench_intel",
     "screening": "bench.bench_screening",
+    "links": "bench.bench_links",
+    "rating": "bench.bench_rating",
 }
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
