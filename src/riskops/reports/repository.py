@@ -1,12 +1,27 @@
-"""Read-only queries for reports (all SQL of the reports package lives here)."""
+"""Queries for reports (all SQL of the reports package lives here): the sources the rollups
+read (alerts, events, cases, holds), the rollup rows themselves, and the cursor."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from riskops.monitor.models import Alert
+from riskops.auth.models import User
+from riskops.auth.permissions import Role
+from riskops.cases.models import AlertSource, Case, CaseAlert, CaseOutcome
+from riskops.events.models import EventRecord
+from riskops.monitor.models import Alert, Hold, HoldStatus
 from riskops.reports.detection import AlertRef
+from riskops.reports.models import ReportCursor, ReportDaily, ReportSpike
+
+CURSOR = "daily"
 
 
 def alert_refs(session: Session) -> list[AlertRef]:
@@ -15,3 +30,324 @@ def alert_refs(session: Session) -> list[AlertRef]:
         select(Alert.rule_id, Alert.typology, Alert.event_id, Alert.account_id, Alert.shadow)
     )
     return [AlertRef(*row) for row in rows]
+
+
+# ---- sources -------------------------------------------------------------------------
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _day(session: Session, column: Any) -> ColumnElement[Any]:
+    """The UTC calendar day of a timestamp column, in SQL."""
+    if _is_postgres(session):
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)  # SQLite keeps UTC text: 'YYYY-MM-DD HH:MM:SS...'
+
+
+def as_day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def last_alert_id(session: Session) -> int:
+    return int(session.scalar(select(func.coalesce(func.max(Alert.id), 0))) or 0)
+
+
+def last_event_seq(session: Session) -> int:
+    return int(session.scalar(select(func.coalesce(func.max(EventRecord.seq), 0))) or 0)
+
+
+def alert_counts(session: Session, after_id: int, upto_id: int) -> list[tuple[date, str, str, int]]:
+    """Live alerts with ``after_id < id <= upto_id``: (day, rule, typology, count)."""
+    day = _day(session, Alert.created_at)
+    rows = session.execute(
+        select(day, Alert.rule_id, Alert.typology, func.count())
+        .where(Alert.id > after_id, Alert.id <= upto_id, Alert.shadow.is_(False))
+        .group_by(day, Alert.rule_id, Alert.typology)
+    )
+    return [(as_day(d), rule, typology, int(n)) for d, rule, typology, n in rows]
+
+
+def event_counts(session: Session, after_seq: int, upto_seq: int) -> list[tuple[date, int]]:
+    """Events in the log with ``after_seq < seq <= upto_seq``, per day received."""
+    day = _day(session, EventRecord.received_at)
+    rows = session.execute(
+        select(day, func.count())
+        .where(EventRecord.seq > after_seq, EventRecord.seq <= upto_seq)
+        .group_by(day)
+    )
+    return [(as_day(d), int(n)) for d, n in rows]
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    id: int
+    queue: str
+    typology: str
+    analyst: str
+    opened_at: datetime
+    due_at: datetime
+    closed_at: datetime | None
+    outcome: CaseOutcome | None
+
+
+@dataclass(frozen=True)
+class HoldRow:
+    status: HoldStatus
+    usd: Decimal
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+def cases_since(session: Session, start: datetime) -> list[CaseRow]:
+    """Cases open at or after ``start`` (closed after it, or still open)."""
+    rows = session.execute(
+        select(
+            Case.id,
+            Case.queue_key,
+            Case.typology,
+            User.username,
+            Case.opened_at,
+            Case.due_at,
+            Case.closed_at,
+            Case.outcome,
+        )
+        .outerjoin(User, User.id == Case.assignee_id)
+        .where(or_(Case.closed_at.is_(None), Case.closed_at >= start))
+    )
+    return [
+        CaseRow(i, q, t or "", a or "", opened, due, closed, outcome)
+        for i, q, t, a, opened, due, closed, outcome in rows
+    ]
+
+
+def case_rules(session: Session, start: datetime) -> dict[int, set[str]]:
+    """The monitor rules whose alerts are in each case closed at or after ``start``."""
+    closed = select(Case.id).where(Case.closed_at >= start)
+    rows = session.execute(
+        select(CaseAlert.case_id, CaseAlert.kind)
+        .where(CaseAlert.source == AlertSource.MONITOR, CaseAlert.case_id.in_(closed))
+        .distinct()
+    )
+    found: dict[int, set[str]] = {}
+    for case_id, kind in rows:
+        if case_id is not None:
+            found.setdefault(case_id, set()).add(kind)
+    return found
+
+
+def holds_since(session: Session, start: datetime) -> list[HoldRow]:
+    """Holds placed or resolved at or after ``start``."""
+    rows = session.execute(
+        select(Hold.status, Hold.usd_value, Hold.created_at, Hold.resolved_at).where(
+            or_(Hold.created_at >= start, Hold.resolved_at >= start)
+        )
+    )
+    return [HoldRow(*row) for row in rows]
+
+
+def earliest_change(session: Session, since: datetime) -> datetime | None:
+    """The earliest time a case or hold changed at or after ``since`` reaches back to (the
+    opening of a changed case, the placing of a changed hold); None when nothing changed."""
+    case_start = session.scalar(select(func.min(Case.opened_at)).where(Case.updated_at >= since))
+    hold_start = session.scalar(
+        select(func.min(Hold.created_at)).where(
+            or_(Hold.created_at >= since, Hold.resolved_at >= since)
+        )
+    )
+    found = [t for t in (case_start, hold_start) if t is not None]
+    return min(found) if found else None
+
+
+def earliest_source(session: Session) -> datetime | None:
+    """The oldest case opening or hold: where a rebuild starts."""
+    found = [
+        t
+        for t in (
+            session.scalar(select(func.min(Case.opened_at))),
+            session.scalar(select(func.min(Hold.created_at))),
+        )
+        if t is not None
+    ]
+    return min(found) if found else None
+
+
+# ---- rollup rows ---------------------------------------------------------------------
+
+Key = tuple[
+    date, str, str, str, str, str, str
+]  # day, metric, rule, queue, typology, analyst, bucket
+
+
+def _insert(session: Session) -> Any:
+    return (postgresql if _is_postgres(session) else sqlite).insert(ReportDaily)
+
+
+def add_daily(session: Session, rows: dict[Key, tuple[int, int]]) -> None:
+    """Add counts (and cents) to the rows (insert, or add to the stored numbers)."""
+    if not rows:
+        return
+    stmt = _insert(session)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["day", "metric", "rule", "queue", "typology", "analyst", "bucket"],
+        set_={
+            "n": ReportDaily.n + stmt.excluded.n,
+            "usd_cents": ReportDaily.usd_cents + stmt.excluded.usd_cents,
+        },
+    )
+    session.execute(stmt, _params(rows))
+
+
+def replace_daily(
+    session: Session, metrics: Iterable[str], start: date, rows: dict[Key, tuple[int, int]]
+) -> None:
+    """Replace ``metrics``' rows from day ``start`` on by ``rows``."""
+    session.execute(
+        delete(ReportDaily).where(ReportDaily.metric.in_(list(metrics)), ReportDaily.day >= start)
+    )
+    if rows:
+        session.execute(insert(ReportDaily), _params(rows))
+
+
+def clear_daily(session: Session) -> None:
+    session.execute(delete(ReportDaily))
+
+
+def _params(rows: dict[Key, tuple[int, int]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "day": k[0],
+            "metric": k[1],
+            "rule": k[2],
+            "queue": k[3],
+            "typology": k[4],
+            "analyst": k[5],
+            "bucket": k[6],
+            "n": n,
+            "usd_cents": cents,
+        }
+        for k, (n, cents) in rows.items()
+    ]
+
+
+def cursor(session: Session) -> ReportCursor | None:
+    return session.get(ReportCursor, CURSOR)
+
+
+def save_cursor(session: Session, alert_id: int, event_seq: int, passed_at: datetime) -> None:
+    row = session.get(ReportCursor, CURSOR)
+    if row is None:
+        session.add(
+            ReportCursor(name=CURSOR, alert_id=alert_id, event_seq=event_seq, passed_at=passed_at)
+        )
+    else:
+        row.alert_id, row.event_seq, row.passed_at = alert_id, event_seq, passed_at
+    session.flush()
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the page filters on; ``None``: every value."""
+
+    since: date
+    until: date  # inclusive
+    queue: str | None = None
+    rule: str | None = None
+    typology: str | None = None
+
+
+def daily(
+    session: Session,
+    metric: str,
+    filters: Filters,
+    by: Sequence[str],
+    *,
+    use: Sequence[str] = ("queue", "rule", "typology"),
+) -> list[tuple[Any, ...]]:
+    """Sum of one metric's rows within the filters, grouped by ``by`` (column names among
+    day, rule, queue, typology, analyst, bucket): rows of (*by, n, usd_cents). Only the
+    dimensions in ``use`` are filtered (a metric without a queue ignores the queue filter)."""
+    columns = [getattr(ReportDaily, name) for name in by]
+    where = [
+        ReportDaily.metric == metric,
+        ReportDaily.day >= filters.since,
+        ReportDaily.day <= filters.until,
+    ]
+    for name in use:
+        value = getattr(filters, name)
+        if value:
+            where.append(getattr(ReportDaily, name) == value)
+    stmt = (
+        select(*columns, func.sum(ReportDaily.n), func.sum(ReportDaily.usd_cents))
+        .where(and_(*where))
+        .group_by(*columns)
+        .order_by(*columns)
+    )
+    return [
+        (
+            *(as_day(v) if name == "day" else v for name, v in zip(by, row[:-2], strict=True)),
+            int(row[-2] or 0),
+            int(row[-1] or 0),
+        )
+        for row in session.execute(stmt)
+    ]
+
+
+def choices(session: Session) -> dict[str, list[str]]:
+    """The queues, rules and typologies that appear in the rollups (the filter's options)."""
+    found: dict[str, list[str]] = {}
+    for name in ("queue", "rule", "typology"):
+        column = getattr(ReportDaily, name)
+        found[name] = [
+            v
+            for v in session.scalars(select(column).where(column != "").distinct().order_by(column))
+        ]
+    return found
+
+
+def last_day(session: Session) -> date | None:
+    value = session.scalar(select(func.max(ReportDaily.day)))
+    return None if value is None else as_day(value)
+
+
+# ---- spikes --------------------------------------------------------------------------
+
+
+def spike_seen(session: Session, day: date, metric: str, dimension: str, key: str) -> bool:
+    return (
+        session.scalar(
+            select(ReportSpike.id).where(
+                ReportSpike.day == day,
+                ReportSpike.metric == metric,
+                ReportSpike.dimension == dimension,
+                ReportSpike.key == key,
+            )
+        )
+        is not None
+    )
+
+
+def add_spike(session: Session, spike: ReportSpike) -> None:
+    session.add(spike)
+    session.flush()
+
+
+def spikes_between(session: Session, since: date, until: date) -> list[ReportSpike]:
+    return list(
+        session.scalars(
+            select(ReportSpike)
+            .where(ReportSpike.day >= since, ReportSpike.day <= until)
+            .order_by(ReportSpike.day, ReportSpike.id)
+        )
+    )
+
+
+def manager_emails(session: Session) -> list[tuple[str, str]]:
+    """(username, email) of each active manager with an email address."""
+    rows = session.execute(
+        select(User.username, User.email)
+        .where(User.role == Role.MANAGER, User.active.is_(True), User.email.is_not(None))
+        .order_by(User.username)
+    )
+    return [(u, e) for u, e in rows if e]
