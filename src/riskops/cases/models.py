@@ -17,15 +17,20 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Computed,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    literal_column,
     text,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from riskops.kernel.db import Base
 from riskops.kernel.types import BigId, ExactDecimal, UtcDateTime, str_enum
@@ -155,6 +160,24 @@ Index(
 )
 
 
+class _GroupKey(FunctionElement[str]):
+    """The ``group_key`` of an alert's JSON detail as text, in each database's own words."""
+
+    type = String()
+    name = "group_key"
+    inherit_cache = True
+
+
+@compiles(_GroupKey)
+def _group_key_sqlite(element: _GroupKey, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_extract({compiler.process(element.clauses, **kw)}, '$.group_key')"
+
+
+@compiles(_GroupKey, "postgresql")
+def _group_key_postgresql(element: _GroupKey, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.clauses, **kw)} ->> 'group_key')"
+
+
 class CaseAlert(Base):
     """An alert from any of the four sources; grouped into a case (none yet while triaged)."""
 
@@ -163,6 +186,14 @@ class CaseAlert(Base):
         UniqueConstraint("source", "source_ref", name="uq_case_alerts_source_ref"),
         Index("ix_case_alerts_case", "case_id", "id"),
         Index("ix_case_alerts_account", "account_id", "id"),
+        # A cluster alert finds its group's open case by this key (ADR 0030); partial: only
+        # grouped alerts (a few) are in it.
+        Index(
+            "ix_case_alerts_group_key",
+            "group_key",
+            sqlite_where=text("group_key IS NOT NULL"),
+            postgresql_where=text("group_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -179,6 +210,12 @@ class CaseAlert(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     # Source-specific facts: event id and seq, hold id, sender and subject, signal payload...
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # detail["group_key"] (a cluster of linked accounts names its alerts so), computed by
+    # the database itself, so writers never set it. Stored: PostgreSQL indexes no virtual
+    # column (migration 0017 adds it virtual on SQLite, whose ALTER TABLE adds no stored one).
+    group_key: Mapped[str | None] = mapped_column(
+        Text, Computed(_GroupKey(literal_column("detail")), persisted=True), nullable=True
+    )
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     duplicate_of: Mapped[int | None] = mapped_column(BigId, nullable=True)

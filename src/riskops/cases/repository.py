@@ -252,7 +252,7 @@ def open_cases_of_groups(
     Reads the alerts of open cases only; grouped alerts are few (one per cluster state)."""
     if not group_keys:
         return {}
-    key = CaseAlert.detail["group_key"].as_string()
+    key = CaseAlert.group_key
     stmt = (
         select(Case, key)
         .join(CaseAlert, CaseAlert.case_id == Case.id)
@@ -263,7 +263,8 @@ def open_cases_of_groups(
         stmt = stmt.with_for_update(of=Case)
     found: dict[str, Case] = {}
     for held, group in session.execute(stmt.execution_options(populate_existing=True)):
-        found.setdefault(group, held)
+        if group is not None:  # always: the key is one of ``group_keys``
+            found.setdefault(group, held)
     return found
 
 
