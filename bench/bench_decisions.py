@@ -10,7 +10,11 @@ Only 2xx answers count: requests/s is decisions per second and the latency perce
 those of decisions. Any other answer (a 4xx refusal, a 5xx) is reported by code with the
 first bodies, and the run fails: a fast 422 is not a fast decision.
 
-    python -m bench.bench_decisions [N] [CONCURRENCY]
+    python -m bench.bench_decisions [N] [CONCURRENCY] [--followers]
+
+By default the API runs as deployed beside ``riskops worker`` (``RISKOPS_SERVE_FOLLOWERS=false``);
+``--followers`` runs it as the embedded default, with the log followers and case passes in
+the server's child process (ADR 0029).
 """
 
 from __future__ import annotations
@@ -170,8 +174,9 @@ def client_main(url: str, n: int, concurrency: int, offset: int = 0) -> None:
     print(json.dumps(asyncio.run(_load(url, n, concurrency, offset))))
 
 
-def run(n: int = 20_000, concurrency: int = 16) -> dict[str, Any]:
-    """Start the server, run the load generator against it, stop the server."""
+def run(n: int = 20_000, concurrency: int = 16, *, followers: bool = False) -> dict[str, Any]:
+    """Start the server, run the load generator against it, stop the server. ``followers``:
+    the embedded default (the followers in the server's child) instead of the API alone."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -179,9 +184,10 @@ def run(n: int = 20_000, concurrency: int = 16) -> dict[str, Any]:
             "RISKOPS_DATA_DIR": tmp,
             "RISKOPS_LOG_LEVEL": "WARNING",
             # The API process as deployed beside `riskops worker`, which runs the log
-            # followers (links, screening, accounts); with them in this process the decision
-            # lane shares its GIL and SQLite writer lock (docs/benchmarks.md says by how much).
-            "RISKOPS_SERVE_FOLLOWERS": "false",
+            # followers (links, screening, accounts), or (``followers``) the embedded default,
+            # where the server runs them in its child process (ADR 0029): they share no GIL
+            # with the decision lane, only SQLite's write lock (docs/benchmarks.md).
+            "RISKOPS_SERVE_FOLLOWERS": "true" if followers else "false",
             "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
         }
         env[TOKEN_ENV] = create_token(tmp)
@@ -254,12 +260,15 @@ def measure(quick: bool = False) -> list[Result]:
     """
     n = 3_000 if quick else 20_000
     m16, m32 = run(n, 16), run(n, 32)
+    embedded = run(n, 16, followers=True)
     return [
         at_least(NAME, "POST /v1/decisions, 16 conns", m16["requests/s"], "req/s", 1_500),
         Result(NAME, "p50, 16 conns", m16["p50 ms"], "ms"),
         at_most(NAME, "p99, 16 conns", m16["p99 ms"], "ms", 35),
         Result(NAME, "POST /v1/decisions, 32 conns", m32["requests/s"], "req/s"),
         Result(NAME, "p99, 32 conns", m32["p99 ms"], "ms"),
+        Result(NAME, "16 conns, followers in the child", embedded["requests/s"], "req/s"),
+        Result(NAME, "p99, 16 conns, followers in the child", embedded["p99 ms"], "ms"),
     ]
 
 
@@ -267,5 +276,5 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
         client_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
     else:
-        args = [int(a) for a in sys.argv[1:3]]
-        print(json.dumps(run(*args), indent=2))
+        args = [int(a) for a in sys.argv[1:] if a != "--followers"][:2]
+        print(json.dumps(run(*args, followers="--followers" in sys.argv), indent=2))

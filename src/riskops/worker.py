@@ -7,13 +7,20 @@ keep the linked-accounts graph and screen names, and the delivery of the case al
 monitor's batches and the followers wrote (every ``RISKOPS_INTAKE_POLL_SECONDS``, and once more
 before ``--once`` exits, so the cases exist when it returns). Keeping that choice here, above
 both domains, is what lets the monitor import nothing of ``cases`` (ADR 0023).
+
+``python -m riskops.worker --followers-of PID`` is the followers' child of ``riskops serve``
+(``riskops.web.followers``, ADR 0029): the same passes without the monitor (the server owns
+it), ending with the server ``PID`` however it ends.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import threading
+import time
 from functools import partial
+from types import TracebackType
 
 import typer
 from rich.console import Console
@@ -22,12 +29,16 @@ from riskops.accounts.tasks import catch_up as accounts_catch_up
 from riskops.accounts.tasks import watch_pass
 from riskops.cases.tasks import delivery_pass, housekeeping_pass
 from riskops.kernel.config import Settings, get_settings
+from riskops.kernel.db import open_database, session_factory
+from riskops.kernel.logging import get_logger
 from riskops.kernel.retry import Backoff
 from riskops.links.tasks import links_catch_up, links_pass
 from riskops.monitor.service import AccountFeed
 from riskops.monitor.worker import Periodic, Summary, install_signal_handlers
 from riskops.monitor.worker import run as run_monitor
 from riskops.screening.tasks import screening_pass
+
+log = get_logger(__name__)
 
 
 def case_tasks(settings: Settings) -> list[Periodic]:
@@ -53,6 +64,121 @@ def case_tasks(settings: Settings) -> list[Periodic]:
     ]
 
 
+class Yielding:
+    """The ``writer`` the followers' child holds around each of its transactions: no lock
+    (the decision lane's lock is the server's, in another process) but a pause after each
+    commit as long as the transaction held SQLite's write lock (at least ``pause``).
+
+    A decision that finds the database locked waits in SQLite's busy handler, which sleeps
+    1, 2, 5, 10... ms between tries; a follower committing batch after batch would take the
+    lock back before it tried again. With the pause the decisions get at least half of the
+    time while the followers catch up on a backlog (as ``cases.tasks.drain`` does)."""
+
+    def __init__(self, pause: float = 0.002) -> None:
+        self.pause = pause
+        self._entered = 0.0
+
+    def __enter__(self) -> Yielding:
+        self._entered = time.perf_counter()
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        time.sleep(max(self.pause, time.perf_counter() - self._entered))
+
+
+def follower_tasks(settings: Settings, writer: Yielding | None = None) -> list[Periodic]:
+    """What the followers' child of ``riskops serve`` runs (ADR 0029): the passes of
+    ``case_tasks`` without the monitor, whose server runs it, each transaction held in
+    ``writer``: case housekeeping, the links, screening and accounts followers (the last
+    behind the server monitor's checkpoint) and the delivery of alerts, hits and reviews
+    into cases (a period of 0 turns one off)."""
+    every = settings.intake_poll_seconds
+    feed = AccountFeed()  # the server's monitor runtime is the default checkpoint too
+    return [
+        Periodic("cases.housekeeping", settings.housekeeping_seconds, housekeeping_pass),
+        Periodic("links", every, partial(links_pass, writer=writer)),
+        Periodic("screening", every, partial(screening_pass, writer=writer)),
+        Periodic("accounts", every, partial(watch_pass, writer=writer, feed=feed)),
+        Periodic("cases.delivery", every, partial(delivery_pass, writer=writer)),
+    ]
+
+
+def follow(
+    settings: Settings | None = None,
+    *,
+    stop: threading.Event | None = None,
+    backoff: Backoff | None = None,
+) -> None:
+    """Run ``follower_tasks`` until ``stop`` is set, each when it is due, one at a time.
+
+    A lost database never ends it: opening it is retried with ``backoff``, as is a pass
+    that raises (the passes log their own errors and rarely do)."""
+    settings = settings or get_settings()
+    stop = stop or threading.Event()
+    backoff = backoff or Backoff()
+    engine = None
+    while engine is None and not stop.is_set():
+        try:
+            engine = open_database(settings.sqlalchemy_url)
+        except Exception as exc:
+            delay = backoff.next_delay()
+            log.error("followers.start_failed", error=type(exc).__name__, retry_in=delay)
+            stop.wait(delay)
+    if engine is None:
+        return
+    backoff.reset()
+    sessions = session_factory(engine)
+    writer = Yielding() if engine.dialect.name == "sqlite" else None
+    tasks = [t for t in follower_tasks(settings, writer) if t.every_s > 0]
+    due = [0.0] * len(tasks)
+    log.info("followers.started", pid=os.getpid(), tasks=[t.name for t in tasks])
+    try:
+        while tasks and not stop.is_set():
+            for i, task in enumerate(tasks):
+                if stop.is_set() or time.monotonic() < due[i]:
+                    continue
+                try:
+                    task.run(sessions)
+                except Exception as exc:
+                    delay = backoff.next_delay()
+                    log.error(
+                        "followers.pass_failed",
+                        task=task.name,
+                        error=type(exc).__name__,
+                        retry_in=delay,
+                    )
+                    stop.wait(delay)
+                else:
+                    backoff.reset()
+                due[i] = time.monotonic() + task.every_s
+            stop.wait(max(0.0, min(due) - time.monotonic()))
+    finally:
+        engine.dispose()
+        log.info("followers.stopped", pid=os.getpid())
+
+
+def warm_intel() -> threading.Thread:
+    """Load the intelligence data that loads lazily (the ASN table, about a second) in a
+    daemon thread, so the first request that needs it does not wait; never blocks."""
+
+    def warm() -> None:
+        from riskops.intel.service import default_service
+
+        try:
+            default_service().warm()
+        except Exception as exc:  # a missing or damaged table: the first lookup says so
+            log.warning("intel.warm_failed", error=type(exc).__name__)
+
+    thread = threading.Thread(target=warm, name="riskops-intel-warm", daemon=True)
+    thread.start()
+    return thread
+
+
 def run(
     settings: Settings | None = None,
     *,
@@ -64,6 +190,7 @@ def run(
 ) -> Summary:
     """``riskops.monitor.worker.run`` with the case tasks."""
     settings = settings or get_settings()
+    warm_intel()
     return run_monitor(
         settings,
         once=once,
@@ -94,13 +221,26 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="riskops-worker", description=__doc__)
     parser.add_argument("--once", action="store_true", help="process the log, then exit")
     parser.add_argument("--batch", type=int, default=2_000, help="events per transaction")
+    parser.add_argument(
+        "--followers-of",
+        type=int,
+        metavar="PID",
+        help="run the log followers only, for the server PID, and end with it (ADR 0029)",
+    )
     args = parser.parse_args(argv)
+    if args.followers_of is not None:
+        from riskops.kernel.processes import die_with_parent
+
+        die_with_parent(args.followers_of)
     from riskops.kernel.logging import configure_logging
 
     configure_logging()
     stop = threading.Event()
     install_signal_handlers(stop)
-    run(once=args.once, batch=args.batch, stop=stop, console=Console())
+    if args.followers_of is not None:
+        follow(stop=stop)
+    else:
+        run(once=args.once, batch=args.batch, stop=stop, console=Console())
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The composition's container: the app state of ``riskops.http.deps`` plus what this
-process runs (the monitor runtime, case housekeeping, the intake outbox's delivery)."""
+process runs (the monitor runtime, case housekeeping, the intake outbox's delivery), or the
+child process it starts to run the log followers and the case passes (ADR 0029)."""
 
 from __future__ import annotations
 
@@ -17,22 +18,35 @@ from riskops.kernel.db import open_database
 
 if TYPE_CHECKING:
     from riskops.monitor.runtime import MonitorRuntime
+    from riskops.web.followers import FollowersProcess
 
 
 class Container(AppState):
     """What the app needs, built once: settings, engine, sessions, the monitor runtime and
     the background tasks this process runs."""
 
-    def __init__(self, settings: Settings, engine: Engine, runtime: MonitorRuntime | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        runtime: MonitorRuntime | None = None,
+        *,
+        served: bool = False,
+    ):
+        """``served``: this is a server's own process (``riskops serve``, uvicorn's factory),
+        so its followers run in a child process and the intelligence data is warmed at
+        start; a container built around a test's engine runs them as tasks of its own."""
         super().__init__(settings, engine)
         self._runtime = runtime
+        self._served = served
         self._stopping: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._followers: FollowersProcess | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Container:
         settings = settings or get_settings()
-        return cls(settings, open_database(settings.sqlalchemy_url))
+        return cls(settings, open_database(settings.sqlalchemy_url), served=True)
 
     @property
     def runtime(self) -> MonitorRuntime:
@@ -52,8 +66,15 @@ class Container(AppState):
         """The monitor runtime if one was made (health reads it without making one)."""
         return self._runtime
 
+    @property
+    def followers(self) -> FollowersProcess | None:
+        """The followers' child process, if this server started one (``/metrics`` reads it)."""
+        return self._followers
+
     async def start(self) -> None:
-        """The monitor's tail loop, case housekeeping, the links follower (it keeps the
+        """The monitor's tail loop, and either the followers' child process (a served
+        container whose followers are on, ADR 0029: it runs all of what follows) or case
+        housekeeping, the links follower (it keeps the
         linked-accounts graph from the event log), screening (it follows the event log and
         rescreens after a list changes), the accounts follower (profiles, KYC/KYB reviews and
         ratings, behind the monitor) unless ``serve_followers`` is off, and the delivery of
@@ -66,6 +87,16 @@ class Container(AppState):
 
         await self.runtime.start()
         self._stopping = stopping = asyncio.Event()
+        if self._served:
+            from riskops.worker import warm_intel
+
+            warm_intel()
+            if self._child_followers():
+                from riskops.web.followers import FollowersProcess
+
+                self._followers = FollowersProcess(self.settings)
+                await self._followers.start()
+                return
         if (every := self.settings.housekeeping_seconds) > 0:
             self._spawn("case-housekeeping", housekeeping_loop(self.sessions, every, stopping))
         if (every := self.settings.intake_poll_seconds) > 0:
@@ -78,6 +109,19 @@ class Container(AppState):
                 self._spawn("accounts", accounts_loop)
             self._spawn("case-intake", intake_loop(self.sessions, every, stopping, writer))
 
+    def _child_followers(self) -> bool:
+        """Whether the followers go to a child: they are on, have work (a period) and the
+        child can open this database (not an in-memory SQLite)."""
+        from riskops.web.followers import shareable
+
+        settings = self.settings
+        periods = (settings.intake_poll_seconds, settings.housekeeping_seconds)
+        return (
+            settings.serve_followers
+            and any(p > 0 for p in periods)
+            and shareable(settings.sqlalchemy_url)
+        )
+
     def _spawn(self, name: str, work: Coroutine[object, object, None]) -> None:
         self._tasks.append(asyncio.create_task(work, name=name))
 
@@ -85,6 +129,8 @@ class Container(AppState):
         return self.runtime.writer if self.engine.dialect.name == "sqlite" else None
 
     async def stop(self) -> None:
+        if self._followers is not None:
+            await self._followers.stop()
         if self._stopping is not None:
             self._stopping.set()
         tasks, self._tasks = self._tasks, []
