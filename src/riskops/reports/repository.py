@@ -17,6 +17,7 @@ from riskops.auth.models import User
 from riskops.auth.permissions import Role
 from riskops.cases.models import AlertSource, Case, CaseAlert, CaseOutcome
 from riskops.events.models import EventRecord
+from riskops.links.models import LinkCluster
 from riskops.monitor.models import Alert, Hold, HoldStatus
 from riskops.reports.detection import AlertRef
 from riskops.reports.models import ReportCursor, ReportDaily, ReportSpike
@@ -351,3 +352,32 @@ def manager_emails(session: Session) -> list[tuple[str, str]]:
         .order_by(User.username)
     )
     return [(u, e) for u, e in rows if e]
+
+
+def clusters_formed(
+    session: Session, since: datetime, until: datetime, limit: int
+) -> list[tuple[str, int, datetime]]:
+    """The largest clusters of linked accounts formed in [since, until)."""
+    rows = session.execute(
+        select(LinkCluster.cluster_id, LinkCluster.size, LinkCluster.formed_at)
+        .where(LinkCluster.formed_at >= since, LinkCluster.formed_at < until)
+        .order_by(LinkCluster.size.desc(), LinkCluster.cluster_id)
+        .limit(limit)
+    )
+    return [(c, int(s), f) for c, s, f in rows]
+
+
+def first_day(session: Session) -> date | None:
+    """The first day the rollups hold."""
+    value = session.scalar(select(func.min(ReportDaily.day)))
+    return None if value is None else as_day(value)
+
+
+def marker(session: Session, name: str) -> bool:
+    """Whether a once-only job (a week's digest) is marked done."""
+    return session.get(ReportCursor, name) is not None
+
+
+def mark(session: Session, name: str, at: datetime) -> None:
+    session.add(ReportCursor(name=name, alert_id=0, event_seq=0, passed_at=at))
+    session.flush()
