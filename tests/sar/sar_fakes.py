@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+import msgspec
 from sqlalchemy.orm import Session
 
 from riskops.auth.models import User
@@ -13,6 +15,9 @@ from riskops.cases import alert_intake
 from riskops.cases.models import AlertSource, Case
 from riskops.cases.repository import open_case_of
 from riskops.cases.schemas import AlertIn
+from riskops.sar import service
+from riskops.sar.models import SarReport
+from riskops.sar.schemas import EditIn, SubjectIn, TransactionIn
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
@@ -64,3 +69,71 @@ def open_case(session: Session, account: str, ref: str | None = None) -> Case:
     case = open_case_of(session, account)
     assert case is not None
     return case
+
+
+SUBJECT = SubjectIn(
+    kind="person",
+    first_name="Sara",
+    last_name="Lopez",
+    gender="F",
+    birth_date=date(1990, 1, 2),
+    nationality="ES",
+    country="ES",
+    id_type="PASSP",
+    id_number="X1234567",
+    id_country="ES",
+    id_issued=date(2020, 1, 1),
+    id_expires=date(2030, 1, 1),
+    phone="+34600000000",
+    email="sara@example.com",
+    address="Calle Mayor 1",
+    city="Madrid",
+    occupation="engineer",
+    account_id="acc-1",
+)
+TRANSACTIONS = [
+    TransactionIn(
+        event_id="ev-1",
+        at=T0,
+        type="deposit",
+        direction="in",
+        amount=Decimal("0.25"),
+        asset="BTC",
+        usd_value=Decimal("9500.00"),
+        counterparty="bc1qsource",
+    ),
+    TransactionIn(
+        event_id="ev-2",
+        at=T0 + timedelta(hours=2),
+        type="withdrawal.requested",
+        direction="out",
+        amount=Decimal("0.24"),
+        asset="BTC",
+        usd_value=Decimal("9100.00"),
+        counterparty="bc1qdestination",
+    ),
+]
+
+
+def complete_edit(**changes: Any) -> EditIn:
+    """An edit that makes a draft complete for both formats."""
+    fields: dict[str, Any] = {
+        "typology": "structuring",
+        "narrative": "Deposits just below the threshold, withdrawn within hours.",
+        "activity_from": T0,
+        "activity_to": T0 + timedelta(hours=2),
+        "subjects": [SUBJECT],
+        "transactions": TRANSACTIONS,
+    }
+    fields.update(changes)
+    return EditIn(**fields)
+
+
+def approved(session: Session, u: dict[str, Principal], account: str = "acc-1") -> SarReport:
+    """A complete report drafted by the analyst, approved by compliance."""
+    case = open_case(session, account)
+    report = service.draft_from_case(session, u["ana"], case.id, now=T0)
+    subject = msgspec.structs.replace(SUBJECT, account_id=account)
+    service.edit(session, u["ana"], report.id, complete_edit(subjects=[subject]), now=T0)
+    service.submit(session, u["ana"], report.id, now=T0)
+    return service.approve(session, u["comp"], report.id, now=T0)

@@ -4,8 +4,8 @@ A report is drafted from one case and moves draft -> awaiting_approval -> approv
 (or withdrawn). Subjects and transactions are kept as JSON documents on the report: they
 are the report's own copy (edited by the drafter, frozen once filed), not links to rows
 that change later. The accounts it names are also rows of ``sar_accounts`` so that the
-tipping-off guard asks "is this account under a SAR?" through an index. Every export is
-kept with its validation result; a filing names the export it sent (ADR 0034).
+tipping-off guard asks "is this account under a SAR?" through an index. Every export that
+validated is kept; a filing names the export it sent (ADR 0034).
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ class SarAccount(Base):
 
 
 class SarExport(Base):
-    """One export of a report in a regulator format, with its schema validation result."""
+    """One export of a report in a regulator format that validated against its schema (an
+    export that does not validate is refused, never kept)."""
 
     __tablename__ = "sar_exports"
     __table_args__ = (Index("ix_sar_exports_sar", "sar_id", "id"),)
@@ -98,7 +99,5 @@ class SarExport(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(128))
     report_version: Mapped[int] = mapped_column(Integer)  # the report's version it shows
-    valid: Mapped[bool] = mapped_column(Boolean)
-    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[str] = mapped_column(Text)

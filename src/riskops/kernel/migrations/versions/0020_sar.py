@@ -81,8 +81,6 @@ def upgrade() -> None:
         sa.Column("created_at", _AT, nullable=False),
         sa.Column("created_by", sa.String(length=128), nullable=False),
         sa.Column("report_version", sa.Integer(), nullable=False),
-        sa.Column("valid", sa.Boolean(), nullable=False),
-        sa.Column("errors", sa.JSON(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
