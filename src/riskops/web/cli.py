@@ -17,7 +17,10 @@ def register(app: typer.Typer) -> None:
         """Serve the HTTP API (OpenAPI at /openapi.json and /docs, /healthz, /readyz).
 
         One process owns the monitor state: it tails the event log in the background and
-        answers POST /v1/decisions synchronously. Configure with RISKOPS_* variables.
+        answers POST /v1/decisions synchronously. Its child process runs the log followers
+        (linked accounts, screening, account profiles and ratings), case intake and
+        housekeeping, and ends with it; RISKOPS_SERVE_FOLLOWERS=false starts none (a
+        `riskops worker` beside it runs them). Configure with RISKOPS_* variables.
         """
         import uvicorn
 
