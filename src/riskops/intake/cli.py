@@ -77,7 +77,10 @@ def register(app: typer.Typer) -> None:
 
         settings, sessions = _setup()
         handler = IntakeHandler(
-            sessions, max_bytes=settings.max_email_bytes, own_addresses=_own(settings)
+            sessions,
+            max_bytes=settings.max_email_bytes,
+            own_addresses=_own(settings),
+            reply_secret=settings.reply_secret,
         )
         server = controller(handler, host, port, data_size_limit=settings.max_email_bytes)
         server.start()

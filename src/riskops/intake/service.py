@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,13 +26,15 @@ from sqlalchemy.orm import Session
 
 from riskops.audit import service as audit
 from riskops.auth.permissions import Permission, Principal, require
+from riskops.cases import history
+from riskops.cases import repository as cases_repo
 from riskops.cases.alert_intake import raise_alert
 from riskops.cases.lifecycle import customer_replied
 from riskops.cases.models import AlertSource, Case, CaseStatus
 from riskops.cases.schemas import AlertIn
 from riskops.events.models import Source
 from riskops.events.service import kept_raw
-from riskops.intake import linking
+from riskops.intake import linking, reply_tokens
 from riskops.intake import repository as repo
 from riskops.intake.email import (
     Category,
@@ -89,9 +92,14 @@ def receive_email(
     source_name: str | None = None,
     max_bytes: int | None = None,
     own_addresses: frozenset[str] = frozenset(),
+    reply_secret: str = "",
+    recipients: Sequence[str] = (),
     now: datetime | None = None,
 ) -> Received:
-    """Store one raw message (idempotent), link it, raise its alerts; never commits."""
+    """Store one raw message (idempotent), link it, raise its alerts; never commits.
+
+    ``reply_secret`` checks reply tokens (``RISKOPS_REPLY_SECRET``); ``recipients`` are the
+    SMTP envelope's, searched for a token beside the To and Cc headers."""
     now = now or utcnow()
     if max_bytes is not None and len(raw) > max_bytes:
         digest = hashlib.sha256(raw).hexdigest()
@@ -111,7 +119,16 @@ def receive_email(
     email = repo.add_email(
         session, _row(parsed, raw, links, verdict, channel, source_name, now), _files(parsed)
     )
-    case_ids = _raise_alerts(session, email, parsed, links, verdict, now)
+    replied = reply_tokens.case_of(
+        reply_secret, [*recipients, *parsed.to_addresses], parsed.subject
+    )
+    reply_case = _attach_reply(session, email, parsed, replied, now) if replied else None
+    if reply_case is not None and reply_case.status is not CaseStatus.CLOSED:
+        case_ids = [reply_case.id]
+    else:
+        case_ids = _raise_alerts(session, email, parsed, links, verdict, now)
+        if reply_case is not None:
+            case_ids.insert(0, reply_case.id)
     email.case_ids = case_ids
     session.flush()
     return Received(
@@ -225,6 +242,38 @@ def _raise_alerts(
             text = f"Email {parsed.message_id or parsed.ref}: {subject}\n\n{parsed.text_body}"
             customer_replied(session, REPLIES, result.case.id, text[:2000], now=now)
     return case_ids
+
+
+def _attach_reply(
+    session: Session, email: InboundEmail, parsed: ParsedEmail, case_id: int, now: datetime
+) -> Case | None:
+    """Attach a reply to the case its token names: a ``customer_reply`` history entry (the
+    mail is kept as ``email_id``); a case waiting for the customer goes back to review."""
+    case = cases_repo.get_case(session, case_id, for_update=True)
+    if case is None:  # a valid token of a case since deleted: handled as any other mail
+        return None
+    subject = parsed.subject or "(no subject)"
+    detail = {
+        "email_id": email.id,
+        "channel": "email",
+        "message_id": parsed.message_id or parsed.ref,
+        "from": parsed.from_address,
+        "subject": parsed.subject,
+        "attachments": [a.filename or f"attachment-{a.position}" for a in parsed.attachments],
+    }
+    history.event(
+        session,
+        case,
+        REPLIES.name,
+        "customer_reply",
+        now,
+        reason=parsed.text_body[:2000],
+        detail=detail,
+    )
+    if case.status is CaseStatus.WAITING_CUSTOMER:
+        text = f"Email {parsed.message_id or parsed.ref}: {subject}\n\n{parsed.text_body}"
+        customer_replied(session, REPLIES, case.id, text[:2000], now=now)
+    return case
 
 
 def _is_reply(case: Case, evidence: list[dict[str, str]]) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -30,12 +31,14 @@ class IntakeHandler:
         *,
         max_bytes: int | None = None,
         own_addresses: frozenset[str] = frozenset(),
+        reply_secret: str = "",
     ) -> None:
         self.sessions = sessions
         self.max_bytes = max_bytes
         self.own_addresses = own_addresses
+        self.reply_secret = reply_secret  # RISKOPS_REPLY_SECRET: replies attach to their case
 
-    def store(self, raw: bytes, peer: str) -> Received:
+    def store(self, raw: bytes, peer: str, recipients: Sequence[str] = ()) -> Received:
         with unit_of_work(self.sessions) as session:
             return receive_email(
                 session,
@@ -44,6 +47,8 @@ class IntakeHandler:
                 source_name=f"smtp:{peer}",
                 max_bytes=self.max_bytes,
                 own_addresses=self.own_addresses,
+                reply_secret=self.reply_secret,
+                recipients=recipients,
             )
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -52,7 +57,8 @@ class IntakeHandler:
             raw = raw.encode("utf-8", "surrogateescape")
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         try:
-            received = await asyncio.to_thread(self.store, raw, peer)
+            recipients = [str(r) for r in getattr(envelope, "rcpt_tos", None) or ()]
+            received = await asyncio.to_thread(self.store, raw, peer, recipients)
         except Exception:
             log.exception("smtp message not stored", extra={"peer": peer})
             return "451 4.3.0 Message not stored; try again later"

@@ -1,0 +1,118 @@
+"""The tipping-off guard: every template passes it, and free text that reveals a report or
+an inquiry by authorities does not, in every language shipped and in disguise."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from riskops.contact import templating, tipping
+from riskops.contact.templating import LANGUAGES, PARTS, SAMPLE
+
+ALWAYS_REFUSED = [
+    "We filed a SAR about your account.",
+    "An STR was sent.",
+    "This is about a suspicious activity report.",
+    "Suspicious Transaction Reports are mandatory.",
+    "We have informed FinCEN.",
+    "The FIU asked us.",
+    "law  enforcement requested data",
+    "LAW-ENFORCEMENT",
+    "We reported you to the police.",
+    "s.a.r. pending",
+    "S A R",
+    "f i n c e n",
+    "ＳＡＲ was filed",  # full-width letters
+    "SАR was filed",  # a Cyrillic А
+    "Fin\u200bCEN",  # a zero-width space
+    # Spanish, with and without diacritics
+    "Enviamos un reporte de operación sospechosa.",
+    "reporte de operacion sospechosa",
+    "REPORTES DE OPERACIONES SOSPECHOSAS",
+    "La Unidad de Información Financiera nos pidió datos.",
+    "Hemos informado a la policía.",
+    "las autoridades competentes",
+    "lo hemos denunciado",
+    # Russian, in several case endings
+    "Мы направили сообщение о подозрительной операции.",
+    "подозрительных операциях",
+    "Данные переданы в Росфинмониторинг.",
+    "правоохранительные органы запросили",
+    "полиция",
+    "пoлиция",  # a Latin o
+]
+ONLY_UNDER_SAR = [
+    "Your account is under investigation.",
+    "We noticed suspicious logins.",
+    "Your account was flagged.",
+    "Estamos investigando su cuenta.",
+    "Su cuenta está bajo sospecha.",
+    "Идёт расследование по вашему аккаунту.",
+    "подозрительный вход",
+]
+FINE = [
+    "Please send a copy of a recent bank statement.",
+    "Your withdrawal is on its way.",
+    "Necessary documents: passport.",  # contains "sar" inside a word
+    "Trust your instincts.",  # contains "str" inside a word
+    "Por favor envíe un extracto bancario.",
+    "Пожалуйста, пришлите выписку из банка.",
+    "Rosa, thanks for your reply.",  # "ros" inside a word
+]
+
+
+@pytest.mark.parametrize("text", ALWAYS_REFUSED, ids=range(len(ALWAYS_REFUSED)))
+def test_words_naming_a_report_are_refused_for_everyone(text: str) -> None:
+    assert not tipping.is_clean(text, under_sar=False)
+    assert not tipping.is_clean(text, under_sar=True)
+
+
+@pytest.mark.parametrize("text", ONLY_UNDER_SAR, ids=range(len(ONLY_UNDER_SAR)))
+def test_softer_words_are_refused_only_under_sar(text: str) -> None:
+    assert tipping.is_clean(text, under_sar=False)
+    assert not tipping.is_clean(text, under_sar=True)
+
+
+@pytest.mark.parametrize("text", FINE, ids=range(len(FINE)))
+def test_ordinary_requests_pass(text: str) -> None:
+    assert tipping.is_clean(text, under_sar=True)
+
+
+@pytest.mark.parametrize("key", sorted(templating.templates()), ids=str)
+@pytest.mark.parametrize("language", LANGUAGES, ids=str)
+def test_every_template_in_every_language_and_part_passes_both_lists(
+    key: str, language: str
+) -> None:
+    rendered = templating.render(templating.get(key), language, dict(SAMPLE))
+    for part in PARTS:
+        assert tipping.findings({part: rendered.parts()[part]}, under_sar=True) == []
+
+
+def test_a_finding_names_the_field_not_the_phrase() -> None:
+    found = tipping.findings({"subject": "ok", "text": "we told FinCEN"}, under_sar=False)
+    assert [f.field for f in found] == ["text"]
+    assert "fincen" not in repr(found).lower()
+
+
+def test_a_template_with_forbidden_words_does_not_load() -> None:
+    source = "[meta]\ntitle='x'\n" + "".join(
+        f"[{lang}]\nsubject='s'\ntext='We filed a SAR'\nhtml='h'\nsms='s'\n" for lang in LANGUAGES
+    )
+    with pytest.raises(templating.TemplateBroken, match="tipping-off words in text"):
+        templating._load_one("bad", source)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    word=st.sampled_from(["sar", "fincen", "law enforcement", "policía", "полиция"]),
+    upper=st.lists(st.booleans(), min_size=20, max_size=20),
+    sep=st.sampled_from([" ", "  ", "\n", "\t", " - ", "_"]),
+    before=st.sampled_from(["", "Note: ", "Hola. ", "Итак, "]),
+)
+def test_case_and_spacing_do_not_hide_a_word(
+    word: str, upper: list[bool], sep: str, before: str
+) -> None:
+    cased = "".join(c.upper() if u else c for c, u in zip(word, upper * 3, strict=False))
+    text = before + sep.join(cased.split(" ")) + "."
+    assert not tipping.is_clean(text, under_sar=False)
