@@ -24,28 +24,47 @@ from pathlib import Path
 
 import pycountry
 
-FATF_AS_OF = date(2025, 10, 24)
-"""The date of the FATF publication the two sets below reproduce."""
+FATF_AS_OF = date(2026, 6, 19)
+"""The date of the FATF publications the two sets below reproduce.
+
+Sources (checked 2026-12-05): the FATF's "High-Risk Jurisdictions subject to a Call for
+Action - June 2026" and "Jurisdictions under Increased Monitoring - June 2026", published
+at the close of the plenary of 17-19 June 2026 (index of both lists:
+https://www.fatf-gafi.org/en/countries/black-and-grey-lists.html), as reported by
+Labuan FSA, "FATF Publication on Global ML/TF/PF Risk - June 2026"
+(https://www.labuanfsa.gov.my/regulations/amlcft/aml-cft-compliance/fatf-publication-on-global-mltfpf-risk-–-june-2026)
+and FinCrime Agent, "FATF adds Bosnia and Iraq to grey list, removes Algeria and Namibia"
+(https://fincrimeagent.com/news/issue-4/fatf-june-2026-plenary-grey-list-update); the
+February 2026 list they amend, as reported by New Zealand's DIA (17 February 2026,
+https://www.dia.govt.nz/AML-CFT-Jurisdictions-under-Increased-Monitoring---February-2026)
+and Sumsub (16 February 2026,
+https://sumsub.com/media/news/fatf-adds-kuwait-and-papua-new-guinea-to-grey-list).
+Changes since October 2025: February 2026 added Kuwait and Papua New Guinea; June 2026
+added Bosnia and Herzegovina and Iraq and removed Algeria and Namibia; the call for action
+was unchanged at both. No October 2026 publication was found when these were checked.
+"""
 
 FATF_CALL_FOR_ACTION: frozenset[str] = frozenset({"KP", "IR", "MM"})
 """DPRK, Iran (countermeasures) and Myanmar (enhanced due diligence)."""
 
 FATF_INCREASED_MONITORING: frozenset[str] = frozenset(
     {
-        "DZ",  # Algeria
         "AO",  # Angola
+        "BA",  # Bosnia and Herzegovina (added June 2026)
         "BO",  # Bolivia
         "BG",  # Bulgaria
         "CM",  # Cameroon
         "CI",  # Côte d'Ivoire
         "CD",  # Democratic Republic of the Congo
         "HT",  # Haiti
+        "IQ",  # Iraq (added June 2026)
         "KE",  # Kenya
+        "KW",  # Kuwait (added February 2026)
         "LA",  # Lao PDR
         "LB",  # Lebanon
         "MC",  # Monaco
-        "NA",  # Namibia
         "NP",  # Nepal
+        "PG",  # Papua New Guinea (added February 2026)
         "SS",  # South Sudan
         "SY",  # Syria
         "VE",  # Venezuela
@@ -54,6 +73,7 @@ FATF_INCREASED_MONITORING: frozenset[str] = frozenset(
         "YE",  # Yemen
     }
 )
+"""22 jurisdictions, June 2026 (Algeria and Namibia left the list then)."""
 
 # Codes that are not in ISO 3166-1 but are used in practice and by the lists (Kosovo).
 _USER_ASSIGNED = frozenset({"XK"})
