@@ -4,6 +4,7 @@ handed, and ``riskops.worker`` hands it the case tasks, so the monitor imports n
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 
 import grimp
@@ -106,3 +107,43 @@ def test_the_server_runs_the_log_followers_only_when_asked(
     assert "case-intake" in found
     assert followers & found == (followers if serve_followers else set())
     engine.dispose()
+
+
+def test_the_followers_child_runs_the_case_tasks_without_the_monitor() -> None:
+    """`riskops serve`'s child (ADR 0029) runs housekeeping, the three followers and the
+    delivery, each transaction in the writer it is handed; links in short transactions."""
+    settings = Settings(housekeeping_seconds=7, intake_poll_seconds=0.25)
+    writer = worker.Yielding()
+    tasks = {t.name: t for t in worker.follower_tasks(settings, writer)}
+    assert list(tasks) == [
+        "cases.housekeeping",
+        "links",
+        "screening",
+        "accounts",
+        "cases.delivery",
+    ]
+    assert tasks["cases.housekeeping"].every_s == 7
+    assert {t.every_s for n, t in tasks.items() if n != "cases.housekeeping"} == {0.25}
+    for name in ("links", "screening", "accounts", "cases.delivery"):
+        run = tasks[name].run
+        assert isinstance(run, partial) and run.keywords["writer"] is writer, name
+    links = tasks["links"].run
+    assert isinstance(links, partial) and links.func is worker._links_in_short_batches
+    assert worker.CHILD_LINKS_BATCH <= 500
+
+
+def test_the_childs_writer_hands_the_lock_back_for_as_long_as_it_held_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After each transaction the child sleeps as long as the transaction took (at least
+    the minimal pause), so a decision waiting on SQLite's lock gets it on its next try."""
+    clock = iter([10.0, 10.25, 20.0, 20.0001])
+    pauses: list[float] = []
+    monkeypatch.setattr(worker.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(worker.time, "sleep", pauses.append)
+    writer = worker.Yielding(pause=0.002)
+    with writer:
+        pass
+    with pytest.raises(RuntimeError), writer:
+        raise RuntimeError("a failed transaction yields too")
+    assert pauses == [pytest.approx(0.25), 0.002]
