@@ -597,9 +597,90 @@ def decide(
         "event_id": review.event_id,
     }
     audit.record(session, actor, "kyc_review.decide", "kyc_review", review_id, detail, now=now)
-    message = {**detail, "review_id": review_id, "decided_by": actor.name, "at": now.isoformat()}
-    outbox.publish(session, KYC_DECIDED, message, now=now)
+    outbox.publish(session, KYC_DECIDED, decided_message(review, chosen, actor.name, now), now=now)
     return review
+
+
+def decided_message(
+    review: KycReview, decision: str, decided_by: str, at: datetime
+) -> dict[str, Any]:
+    """The ``KYC_DECIDED`` message of a decision: what the review's case follows."""
+    return {
+        "review_id": review.id,
+        "account_id": review.account_id,
+        "kind": review.kind.value,
+        "decision": str(decision),
+        "note": review.note or "",
+        "event_id": review.event_id,
+        "decided_by": decided_by,
+        "at": at.isoformat(),
+    }
+
+
+# The exchange's own decision (``kyc.decided`` / ``kyb.decided``) on a review still waiting.
+EXCHANGE = "exchange"
+_EXCHANGE_OUTCOMES = {
+    s.KycResult.APPROVED: (Decision.APPROVE, KycReviewStatus.APPROVED),
+    s.KycResult.REJECTED: (Decision.REJECT, KycReviewStatus.REJECTED),
+    s.KycResult.RESUBMIT: (Decision.MORE_INFO, KycReviewStatus.MORE_INFO),
+}
+
+
+def exchange_decided(
+    session: Session,
+    events: Sequence[s.KycDecided | s.KybDecided],
+    *,
+    now: datetime | None = None,
+) -> list[KycReview]:
+    """The exchange decided: each review of the event's account and kind submitted before the
+    decision and still waiting (pending, or waiting for more information) takes the
+    exchange's result, decided by ``exchange``, audited (``kyc_review.exchange_decided``) and
+    told on ``KYC_DECIDED`` so its case follows. A review an analyst approved or rejected
+    keeps that decision. The account's standing is the follower's, from the same event.
+    Returns the reviews decided (none for a replayed batch: they are decided already)."""
+    now = now or utcnow()
+    system = Principal.system("accounts")
+    decided: list[KycReview] = []
+    for event in events:
+        kind = KycReviewKind.KYC if isinstance(event, s.KycDecided) else KycReviewKind.KYB
+        chosen, status = _EXCHANGE_OUTCOMES[event.result]
+        note = f"decided by the exchange ({event.event_id}): {event.result.value}"
+        if event.reason:
+            note += f"; {event.reason}"
+        for review in repo.reviews_of_account(session, event.account_id, 100):
+            if (
+                review.kind is not kind
+                or review.status not in _DECIDABLE
+                or review.submitted_at > event.occurred_at
+                or (review.decided_by, review.status) == (EXCHANGE, status)  # a replay
+            ):
+                continue
+            if not repo.set_review_decision(
+                session, review.id, _DECIDABLE, status, EXCHANGE, now, note
+            ):
+                continue
+            session.refresh(review)
+            detail = {
+                "account_id": review.account_id,
+                "kind": review.kind.value,
+                "decision": chosen.value,
+                "note": note,
+                "event_id": review.event_id,
+                "decided_by_event": event.event_id,
+            }
+            audit.record(
+                session,
+                system,
+                "kyc_review.exchange_decided",
+                "kyc_review",
+                review.id,
+                detail,
+                now=now,
+            )
+            message = decided_message(review, chosen, EXCHANGE, now)
+            outbox.publish(session, KYC_DECIDED, message, now=now)
+            decided.append(review)
+    return decided
 
 
 def _update_standing(

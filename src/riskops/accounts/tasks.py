@@ -28,6 +28,7 @@ from typing import Protocol
 import msgspec
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskops.accounts import kyc
 from riskops.accounts.models import AccountsCursor
 from riskops.accounts.rating import Signal, graph_links
 from riskops.accounts.watch import PROFILE_EVENTS, AccountWatch, FlushResult
@@ -101,13 +102,19 @@ def follow_once(
         return 0, True, FlushResult()
     upto = min(position, after + span)
     rows, covered = log_follow.events_after(session, after, PROFILE_TYPES, limit, upto=upto)
+    decided: list[s.KycDecided | s.KybDecided] = []
     try:
         for seq, payload in rows:
-            watch.add(_event_decoder.decode(payload), seq)
+            event = _event_decoder.decode(payload)
+            watch.add(event, seq)
+            if isinstance(event, s.KycDecided | s.KybDecided):
+                decided.append(event)
         watch.signals(feed.signals(session, after, covered))
         done = watch.flush(session, now=now)
     finally:
         watch.clear()
+    if decided:  # after the flush: a review submitted in this batch is stored by now
+        kyc.exchange_decided(session, decided, now=now)
     log_follow.advance(session, AccountsCursor, CURSOR, covered, now)
     return len(rows), covered >= position, done
 

@@ -189,6 +189,18 @@ _REMARK_NATIONALITY = re.compile(r"\b(?:nationality|citizen)\s+([^;.]+)", re.IGN
 _REMARK_CURRENCY = re.compile(r"Digital Currency Address - ([A-Z0-9]+)\s+([A-Za-z0-9:]+)")
 
 
+# An entry's digital currency address, as the loaders write it into ``addresses``: the
+# list's ticker, a space, the address (no comma, no space: a street address never fits).
+_CURRENCY_ADDRESS = re.compile(r"([A-Z][A-Z0-9]{1,9}) ([A-Za-z0-9:]{25,128})")
+
+
+def currency_addresses(entry: ListEntry) -> list[tuple[str, str]]:
+    """The (ticker, address) of each digital currency address an entry names (OFAC's
+    "Digital Currency Address - XBT 1A1z..." remarks and ``idList`` items)."""
+    found = (_CURRENCY_ADDRESS.fullmatch(text) for text in entry.addresses)
+    return [(m.group(1), m.group(2)) for m in found if m is not None]
+
+
 @dataclass(slots=True)
 class _SdnDraft:
     entry_id: str

@@ -111,6 +111,9 @@ class Subject(Base):
     # whose key is not the current one is rescreened.
     screened_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     screened_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # {list name: version id} it was last screened against: a rescreen after one list
+    # changed screens it against that list only (None: against every list).
+    screened_versions: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
 
 
 class Hit(Base):
@@ -140,6 +143,26 @@ class Hit(Base):
     decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ListedAddress(Base):
+    """A digital currency address a list version names (OFAC's "Digital Currency Address -
+    XBT ..."), extracted at load: intel's listed addresses (``service.listed_addresses``)."""
+
+    __tablename__ = "screening_addresses"
+    __table_args__ = (
+        Index("ix_screening_addresses_version", "list_version_id"),
+        Index("ix_screening_addresses_key", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    list_version_id: Mapped[int] = mapped_column(ForeignKey("screening_list_versions.id"))
+    list_name: Mapped[str] = mapped_column(String(64))
+    entry_id: Mapped[str] = mapped_column(String(128))
+    entry_name: Mapped[str] = mapped_column(String(256))  # the entry's primary name
+    currency: Mapped[str] = mapped_column(String(16))  # the list's ticker: XBT, ETH, USDT...
+    address: Mapped[str] = mapped_column(String(256))  # as the list writes it
+    key: Mapped[str] = mapped_column(String(256))  # ``intel.addresses.lookup_key``
 
 
 class Cursor(CursorColumns, Base):

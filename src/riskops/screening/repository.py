@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
@@ -16,6 +16,7 @@ from riskops.screening.models import (
     Cursor,
     Hit,
     HitStatus,
+    ListedAddress,
     ListVersion,
     ScreeningList,
     Subject,
@@ -102,6 +103,25 @@ def lists(session: Session) -> list[ScreeningList]:
     return list(session.scalars(select(ScreeningList).order_by(ScreeningList.name)))
 
 
+def insert_addresses(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Store a version's listed addresses (``addresses.address_rows``)."""
+    if rows:
+        session.execute(insert(ListedAddress), list(rows))
+
+
+def current_addresses(session: Session) -> list[Any]:
+    """(list_name, entry_id, entry_name, currency, key) of every address the lists' current
+    versions name."""
+    stmt = select(
+        ListedAddress.list_name,
+        ListedAddress.entry_id,
+        ListedAddress.entry_name,
+        ListedAddress.currency,
+        ListedAddress.key,
+    ).join(ScreeningList, ScreeningList.version_id == ListedAddress.list_version_id)
+    return list(session.execute(stmt))
+
+
 # --- subjects ---------------------------------------------------------------------------
 
 
@@ -171,10 +191,12 @@ def insert_hits(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     return sorted(int(i) for i in session.scalars(stmt, list(rows)))
 
 
-def get_hits(session: Session, hit_ids: Collection[int]) -> list[Hit]:
+def get_hits(session: Session, hit_ids: Collection[int], *, for_update: bool = False) -> list[Hit]:
     if not hit_ids:
         return []
     stmt = select(Hit).where(Hit.id.in_(sorted(hit_ids))).order_by(Hit.id)
+    if for_update:
+        stmt = stmt.with_for_update()
     return list(session.scalars(stmt))
 
 

@@ -41,6 +41,7 @@ from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
 from riskops.screening import lists
 from riskops.screening import repository as repo
+from riskops.screening.addresses import address_rows
 from riskops.screening.lists import ListEntry, Match, Query
 from riskops.screening.matcher import DEFAULT_THRESHOLD, Screener
 from riskops.screening.models import (
@@ -178,6 +179,7 @@ def _load(
         entries=encode_entries(entries),
     )
     repo.add(session, version)
+    repo.insert_addresses(session, address_rows(version.id, name, entries))
     _make_current(session, current, name, version, now)
     _audit_load(session, loader, version, "created", now)
     return LoadResult(name, version.version, version.id, version.entry_count, True, False)
@@ -444,6 +446,7 @@ def observe(
             subject.kind, subject.name = fact.kind, fact.name
             subject.birth_date, subject.country = fact.birth_date, fact.country
             subject.event_id, subject.updated_at, subject.screened_key = fact.event_id, now, None
+            subject.screened_versions = None  # a new name: every list again
             result.changed += 1
         due.append(subject)
     session.flush()
@@ -496,6 +499,7 @@ def _subject_row(fact: Fact, now: datetime) -> dict[str, Any]:
         "updated_at": now,
         "screened_key": None,
         "screened_at": None,
+        "screened_versions": None,
     }
 
 
@@ -529,20 +533,26 @@ def screen_subjects(
     now: datetime | None = None,
     occurred: Mapping[int, datetime] | None = None,
 ) -> Screened:
-    """Screen ``subjects`` against every current list, store the hits whose key is new, tell
-    each new hit on ``HIT_RAISED``, and mark the subjects screened against ``screeners``.
-    ``occurred`` gives, by subject id, when the event that named it happened: the time its
-    hits' case alerts carry (default: now, as for a rescreen after a list change)."""
+    """Screen each of ``subjects`` against the current lists it was not screened against
+    (every list for a new or renamed subject; after one list changed, that list's new
+    version only), store the hits whose key is new, tell each new hit on ``HIT_RAISED``, and
+    mark the subjects screened against ``screeners``. ``occurred`` gives, by subject id,
+    when the event that named it happened: the time its hits' case alerts carry (default:
+    now, as for a rescreen after a list change)."""
     now = now or utcnow()
     result = Screened(subjects=len(subjects))
     if not subjects:
         return result
     rows = []
+    lists_now = dict(screeners.versions)
     for subject in subjects:
         query = query_of(subject)
+        done = subject.screened_versions or {}
         for (list_name, version_id), screener in zip(
             screeners.versions, screeners.screeners, strict=True
         ):
+            if done.get(list_name) == version_id:
+                continue  # this version screened it already: nothing new can come of it
             for match in screener.screen(query):
                 rows.append(_hit_row(subject, list_name, version_id, match, now))
     new_ids = repo.insert_hits(session, _unique_keys(rows))
@@ -557,6 +567,7 @@ def screen_subjects(
         outbox.publish_many(session, HIT_RAISED, messages, now=now)
     for subject in subjects:
         subject.screened_key, subject.screened_at = screeners.key, now
+        subject.screened_versions = dict(lists_now)
     session.flush()
     return result
 
@@ -674,7 +685,64 @@ def review(
     if not repo.decide_hit(session, hit_id, status, reviewer.name, note, now):
         raise Conflict(f"screening hit {hit_id} was decided meanwhile")
     hit.status, hit.decided_by, hit.decided_at, hit.note = status, reviewer.name, now, note
-    detail = {
+    detail = _review_detail(hit, decision, note)
+    audit.record(session, reviewer, "screening.review", "screening_hit", hit_id, detail, now=now)
+    return hit
+
+
+def decide_by_case(
+    session: Session,
+    decider: Principal,
+    hit_ids: Iterable[int],
+    decision: str,
+    note: str,
+    *,
+    case_id: int,
+    now: datetime | None = None,
+) -> list[Hit]:
+    """Decide the open hits a closed case's alerts name, as its outcome says (``match`` for a
+    case closed restricted, offboarded or referred for a SAR; ``not_a_match`` for one
+    dismissed as legitimate), with the case's decision as the note; needs
+    ``screening:review``; each hit decided is audited (``screening.review``, ``by_case``).
+    Returns the hits it decided.
+
+    A hit decided before keeps its decision, except that a case cannot be dismissed as
+    "not a match" over a hit a reviewer confirmed as the listed party (409): a true match
+    stays a match, and the case must say so."""
+    require(decider, Permission.SCREENING_REVIEW)
+    status = DECISIONS.get(decision)
+    if status is None:
+        raise ValidationFailed(
+            f"unknown decision {decision!r}",
+            details=[{"field": "decision", "reason": "match or not_a_match"}],
+        )
+    now = now or utcnow()
+    text = (note or "").strip() or f"decided by case {case_id}"
+    decided = []
+    for hit in repo.get_hits(session, set(hit_ids), for_update=True):
+        if hit.status is HitStatus.OPEN:
+            if not repo.decide_hit(session, hit.id, status, decider.name, text, now):
+                raise Conflict(f"screening hit {hit.id} was decided meanwhile")
+            hit.status, hit.decided_by, hit.decided_at, hit.note = status, decider.name, now, text
+            detail = {
+                **_review_detail(hit, decision, text),
+                "by_case": case_id,
+            }
+            audit.record(
+                session, decider, "screening.review", "screening_hit", hit.id, detail, now=now
+            )
+            decided.append(hit)
+        elif hit.status is HitStatus.CONFIRMED and status is HitStatus.NOT_A_MATCH:
+            raise Conflict(
+                f"screening hit {hit.id} was confirmed a match by {hit.decided_by}: a case "
+                "with a true match is not dismissed (restrict, offboard or refer it)",
+                details=[{"field": "action", "reason": f"hit {hit.id} is a confirmed match"}],
+            )
+    return decided
+
+
+def _review_detail(hit: Hit, decision: str, note: str) -> dict[str, Any]:
+    return {
         "account_id": hit.account_id,
         "decision": decision,
         "note": note,
@@ -684,8 +752,6 @@ def review(
         "matched_name": hit.matched_name,
         "score": hit.score,
     }
-    audit.record(session, reviewer, "screening.review", "screening_hit", hit_id, detail, now=now)
-    return hit
 
 
 # --- reads: each shows personal data, so each is in the audit trail (ADR 0020) --------------

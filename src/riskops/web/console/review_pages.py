@@ -7,7 +7,9 @@ name (subject, list entry, names, score, reasons; "match" / "not a match" with a
 each review its alerts come from (what the submission carried, the consistency findings,
 the beneficial owners with their screening hits and linked accounts; approve / reject /
 ask for more information with a note). These routes take those decisions and go back to
-the case; closing the case stays the decision form's.
+the case: a KYC decision closes the case (or moves it to waiting for the customer) with
+its note (``cases.review_outcomes``); a hit's decision leaves the case to the decision form,
+whose outcome decides the hits still open.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from riskops.accounts import kyc, rating, risk_repository
 from riskops.accounts.models import KycReview
 from riskops.audit import service as audit
 from riskops.auth.permissions import Permission, Principal
+from riskops.cases import review_outcomes
 from riskops.cases.models import AlertSource, CaseAlert
 from riskops.http.deps import DbSession
 from riskops.http.params import LongText, RowIdPath
@@ -173,6 +176,9 @@ def decide_review(
     case_id: Annotated[str, Form()] = "",
 ) -> Response:
     """Approve, reject or ask the customer for more information, with a note; the account's
-    KYC standing and rating follow. Back to the case."""
-    kyc.decide(db, user.principal, review_id, decision, note, links=rating.graph_links)
+    KYC standing and rating follow, and so does the case (approved or rejected: closed with
+    the note; more information: waiting for the customer). Back to the case."""
+    review_outcomes.decide_review(
+        db, user.principal, review_id, decision, note, links=rating.graph_links
+    )
     return see_other(_back(case_id, "kyc_decided"), request)
