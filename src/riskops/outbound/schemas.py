@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
 from riskops.kernel.bounds import ShortText
 from riskops.outbound.models import OutboundAttempt, OutboundMessage, WebhookSubscription
+from riskops.outbound.webhooks import TOPICS, URL_PATTERN
 
-Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
-Topic = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Url = Annotated[str, msgspec.Meta(max_length=2048, pattern=URL_PATTERN.pattern)]
+Topic = Literal[
+    "decision.held",
+    "decision.blocked",
+    "hold.resolved",
+    "account.restricted",
+    "account.restriction_lifted",
+    "case.closed",
+    "report.spike",
+]
+assert set(get_args(Topic)) == set(TOPICS), "the API's topics are the webhooks' topics"
 
 
 class AttemptOut(msgspec.Struct):
@@ -78,7 +88,7 @@ class SubscriptionIn(msgspec.Struct, forbid_unknown_fields=True):
     account.restricted, account.restriction_lifted, case.closed, report.spike."""
 
     url: Url
-    topics: Annotated[list[Topic], msgspec.Meta(min_length=1, max_length=16)]
+    topics: Annotated[list[Topic], msgspec.Meta(min_length=1, max_length=len(TOPICS))]
     description: ShortText = ""
 
 

@@ -63,6 +63,11 @@ class Queued:
     message_id: str
 
 
+def field_reasons(reasons: dict[str, str], prefix: str = "") -> list[dict[str, str]]:
+    """``{field: reason}`` as the API's error details: ``[{field, reason}]``."""
+    return [{"field": prefix + field, "reason": reason} for field, reason in reasons.items()]
+
+
 def new_message_id() -> str:
     return str(uuid.uuid4())
 
@@ -107,7 +112,8 @@ def _validate(
         if not a.filename or "/" in a.filename or "\n" in a.filename or "/" not in a.content_type:
             reasons["attachments"] = "each needs a plain file name and a type/subtype"
     if reasons:
-        raise ValidationFailed("the message cannot be sent as given", details=reasons)
+        details = field_reasons(reasons)
+        raise ValidationFailed("the message cannot be sent as given", details=details)
 
 
 def enqueue(

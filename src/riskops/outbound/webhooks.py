@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from riskops.audit import service as audit
@@ -33,7 +36,7 @@ from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import NotFound, ValidationFailed
 from riskops.outbound import repository
 from riskops.outbound.models import Channel, WebhookSubscription
-from riskops.outbound.service import _insert, new_message_id
+from riskops.outbound.service import _insert, field_reasons, new_message_id
 
 TOPICS = (
     "decision.held",
@@ -44,6 +47,8 @@ TOPICS = (
     "case.closed",
     "report.spike",
 )
+# http(s), a host name or address, an optional port and path: what a subscription posts to.
+URL_PATTERN = re.compile(r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,5})?([/?][!-~]*)?$")
 SIGNATURE_HEADER = "X-Riskops-Signature"
 MESSAGE_ID_HEADER = "X-Riskops-Message-Id"
 TOPIC_HEADER = "X-Riskops-Topic"
@@ -63,10 +68,12 @@ class _Cache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[int, tuple[float, tuple[_Target, ...], frozenset[str]]] = {}
+        self._entries: weakref.WeakKeyDictionary[
+            Engine, tuple[float, tuple[_Target, ...], frozenset[str]]
+        ] = weakref.WeakKeyDictionary()
 
     def targets(self, session: Session, topic: str) -> tuple[_Target, ...]:
-        key = id(session.get_bind())
+        key = session.get_bind().engine
         now = time.monotonic()
         entry = self._entries.get(key)
         if entry is None or entry[0] <= now:
@@ -174,8 +181,7 @@ def verify(
 
 def _check(url: str, topics: Sequence[str], description: str) -> None:
     reasons: dict[str, str] = {}
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2048:
+    if not URL_PATTERN.match(url) or not urlsplit(url).hostname:
         reasons["url"] = "an http(s) URL of at most 2048 characters"
     unknown = sorted(set(topics) - set(TOPICS))
     if not topics:
@@ -185,7 +191,8 @@ def _check(url: str, topics: Sequence[str], description: str) -> None:
     if len(description) > 256:
         reasons["description"] = "at most 256 characters"
     if reasons:
-        raise ValidationFailed("the subscription cannot be made as given", details=reasons)
+        details = field_reasons(reasons, "$.")
+        raise ValidationFailed("the subscription cannot be made as given", details=details)
 
 
 def create_subscription(
