@@ -87,6 +87,21 @@ def write(session: Session, history: History) -> None:
     users = {u: i for u, i in session.execute(select(User.username, User.id))}
     for at, rule, typology, shadow in history.alerts:
         _seq += 1
+        # the alert's event happened at ``at``, reached riskops later and was monitored
+        # later still: the alert counts on the day its event happened
+        event = EventRecord(
+            event_id=f"ae{_seq}",
+            type="deposit",
+            account_id="acc",
+            occurred_at=at,
+            received_at=at + timedelta(hours=30),
+            source="api",
+            source_name=None,
+            source_row=None,
+            payload="{}",
+        )
+        session.add(event)
+        session.flush()
         session.add(
             Alert(
                 rule_id=rule,
@@ -95,12 +110,12 @@ def write(session: Session, history: History) -> None:
                 event_id=f"e{_seq}",
                 row=0,
                 account_id="acc",
-                seq=_seq,
+                seq=event.seq,
                 action=DecisionOutcome.REVIEW,
                 score=50,
                 reason="",
                 shadow=shadow,
-                created_at=at,
+                created_at=at + timedelta(hours=31),
             )
         )
     for at in history.events:
@@ -261,8 +276,8 @@ def direct(history: History, now: datetime) -> Counter[tuple[object, ...]]:
     for at, rule, typology, shadow in history.alerts:
         if not shadow:
             put(at.date(), "alerts", rule=rule, typ=typology)
-    for at in history.events:
-        put(at.date(), "events")
+    for at in history.events + [a[0] for a in history.alerts]:
+        put(at.date(), "events")  # every alert's event is in the log too
     first = min([c.opened for c in history.cases] + [h.created for h in history.holds], default=now)
     for c in history.cases:
         put(c.opened.date(), "opened", queue=c.queue, typ=c.typology)

@@ -144,7 +144,8 @@ def test_the_api_answers_each_chart_as_json(app: FastAPI, engine: Engine) -> Non
     body = rates.json()
     assert body["labels"] == ["R-1", "R-2"]
     hit, tp = body["series"]
-    assert hit["values"] == [pytest.approx(100 * 3 / 40), pytest.approx(100 * 2 / 40)]
+    events = 40 + 6  # and each alert's own event
+    assert hit["values"] == [pytest.approx(100 * 3 / events), pytest.approx(100 * 2 / events)]
     assert tp["values"] == [50.0, 0.0]  # one restricted, one dismissed; R-2: dismissed
     backlog = client.get("/v1/reports/backlog", params={**PERIOD, "queue": "ato"}).json()
     past_sla = backlog["series"][-1]["values"]

@@ -60,10 +60,14 @@ def last_event_seq(session: Session) -> int:
 
 
 def alert_counts(session: Session, after_id: int, upto_id: int) -> list[tuple[date, str, str, int]]:
-    """Live alerts with ``after_id < id <= upto_id``: (day, rule, typology, count)."""
-    day = _day(session, Alert.created_at)
+    """Live alerts with ``after_id < id <= upto_id``: (day, rule, typology, count). An
+    alert's day is its event's (when the activity happened, as the event log says), or the
+    day it was raised when the log no longer holds the event."""
+    day = _day(session, func.coalesce(EventRecord.occurred_at, Alert.created_at))
     rows = session.execute(
         select(day, Alert.rule_id, Alert.typology, func.count())
+        .select_from(Alert)
+        .outerjoin(EventRecord, EventRecord.seq == Alert.seq)
         .where(Alert.id > after_id, Alert.id <= upto_id, Alert.shadow.is_(False))
         .group_by(day, Alert.rule_id, Alert.typology)
     )
@@ -71,8 +75,8 @@ def alert_counts(session: Session, after_id: int, upto_id: int) -> list[tuple[da
 
 
 def event_counts(session: Session, after_seq: int, upto_seq: int) -> list[tuple[date, int]]:
-    """Events in the log with ``after_seq < seq <= upto_seq``, per day received."""
-    day = _day(session, EventRecord.received_at)
+    """Events in the log with ``after_seq < seq <= upto_seq``, per day they happened."""
+    day = _day(session, EventRecord.occurred_at)
     rows = session.execute(
         select(day, func.count())
         .where(EventRecord.seq > after_seq, EventRecord.seq <= upto_seq)
