@@ -19,7 +19,7 @@ from riskops.kernel.errors import Conflict, Forbidden, ValidationFailed
 from riskops.qa import repository, service
 from riskops.qa.domain import draw
 from riskops.qa.models import SampleStatus
-from riskops.qa.schemas import PlanIn, ReviewIn
+from riskops.qa.schemas import OutcomeRate, PlanIn, ReviewIn
 
 LATER = T0 + timedelta(hours=1)
 SYSTEM = Principal.system("tests")
@@ -38,7 +38,7 @@ def session(engine: Engine) -> Session:
 
 def test_rates_of_zero_and_one_are_exact_and_a_case_is_sampled_once(session: Session) -> None:
     user(session, "ana", Role.ANALYST, created_at=T0 - timedelta(days=400))
-    plan(session, base_rate=0.0, outcome_rates={"offboarded": 1.0})
+    plan(session, base_rate=0.0, outcome_rates=[OutcomeRate(CaseOutcome.OFFBOARDED, 1.0)])
     offboarded = [closed_case(session, outcome=CaseOutcome.OFFBOARDED) for _ in range(20)]
     dismissed = [closed_case(session, outcome=CaseOutcome.DISMISSED) for _ in range(20)]
     done = service.sample_pass(session, SYSTEM, now=LATER)

@@ -16,15 +16,30 @@ Rate = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Key = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 
+class OutcomeRate(msgspec.Struct, forbid_unknown_fields=True):
+    outcome: CaseOutcome
+    rate: Rate
+
+
+class QueueRate(msgspec.Struct, forbid_unknown_fields=True):
+    queue: Key
+    rate: Rate
+
+
+class AnalystRate(msgspec.Struct, forbid_unknown_fields=True):
+    analyst: Key  # a username
+    rate: Rate
+
+
 class PlanIn(msgspec.Struct, forbid_unknown_fields=True):
     """A new version of the sampling plan. Each rate is a share of closed cases in [0, 1];
     a case's rate is the highest that applies to it (base, its outcome's, its queue's, its
     analyst's or, while the analyst is new, ``new_analyst_rate``)."""
 
     base_rate: Rate
-    outcome_rates: dict[CaseOutcome, Rate] = {}
-    queue_rates: dict[Key, Rate] = {}
-    analyst_rates: dict[Key, Rate] = {}
+    outcome_rates: list[OutcomeRate] = []
+    queue_rates: list[QueueRate] = []
+    analyst_rates: list[AnalystRate] = []
     new_analyst_rate: Rate = 0.0
     new_analyst_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 90
     seed: Annotated[str, msgspec.Meta(max_length=64)] = ""

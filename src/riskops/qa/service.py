@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,7 @@ from riskops.auth.permissions import (
 from riskops.auth.repository import user_by_username
 from riskops.cases import history
 from riskops.cases import repository as cases_repo
-from riskops.cases.models import CaseOutcome, CaseStatus, Note
+from riskops.cases.models import CaseStatus, Note
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
 from riskops.qa import repository as repo
@@ -70,9 +70,9 @@ def save_plan(
     now = now or utcnow()
     plan = Plan(
         base_rate=body.base_rate,
-        outcome_rates={str(CaseOutcome(k)): v for k, v in body.outcome_rates.items()},
-        queue_rates=dict(body.queue_rates),
-        analyst_rates=dict(body.analyst_rates),
+        outcome_rates={r.outcome.value: r.rate for r in body.outcome_rates},
+        queue_rates={r.queue: r.rate for r in body.queue_rates},
+        analyst_rates={r.analyst: r.rate for r in body.analyst_rates},
         new_analyst_rate=body.new_analyst_rate,
         new_analyst_days=body.new_analyst_days,
         seed=body.seed.strip() or secrets.token_hex(8),
@@ -266,6 +266,16 @@ def assign(
     return sample
 
 
+def reviewers(session: Session, principal: Principal) -> list[str]:
+    """Who a sample may be given to: active users whose role has qa:review (qa:manage)."""
+    require(principal, P.QA_MANAGE)
+    return [
+        u.username
+        for u in cases_repo.active_users(session)
+        if P.QA_REVIEW in ROLE_PERMISSIONS[u.role]
+    ]
+
+
 # --- the review ---------------------------------------------------------------------------
 
 
@@ -373,6 +383,22 @@ def acknowledge(
         session.flush()
         record(session, principal, "qa.acknowledge", "qa_sample", sample.id, now=now)
     return sample
+
+
+DEFAULT_PERIOD = timedelta(days=30)
+
+
+def period(
+    since: datetime | None, until: datetime | None, *, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """A reporting period from optional bounds: until defaults to now, since to 30 days
+    before until; a time without an offset is taken as UTC."""
+    end = _utc(until) if until else (now or utcnow())
+    return (_utc(since) if since else end - DEFAULT_PERIOD), end
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 def agreement(
