@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from riskops.auth.models import User
 from riskops.auth.permissions import Role
-from riskops.cases.models import AlertSource, Case, CaseAlert, CaseOutcome
+from riskops.cases.models import AlertSource, Case, CaseAlert, CaseOutcome, Queue
 from riskops.events.models import EventRecord
 from riskops.links.models import LinkCluster
 from riskops.monitor.models import Alert, Hold, HoldStatus
@@ -385,3 +385,37 @@ def marker(session: Session, name: str) -> bool:
 def mark(session: Session, name: str, at: datetime) -> None:
     session.add(ReportCursor(name=name, alert_id=0, event_seq=0, passed_at=at))
     session.flush()
+
+
+# ---- the demo's trend history (``reports.seed``) --------------------------------------
+
+
+def seed_queues(session: Session) -> list[tuple[str, int]]:
+    """(key, SLA minutes) of the active queues."""
+    rows = session.execute(
+        select(Queue.key, Queue.sla_minutes).where(Queue.active.is_(True)).order_by(Queue.position)
+    )
+    return [(k, int(m)) for k, m in rows]
+
+
+def seed_analysts(session: Session) -> list[int]:
+    """Ids of the active analysts and senior analysts."""
+    return list(
+        session.scalars(
+            select(User.id)
+            .where(User.active.is_(True), User.role.in_([Role.ANALYST, Role.SENIOR_ANALYST]))
+            .order_by(User.id)
+        )
+    )
+
+
+def seed_rules(session: Session, limit: int = 12) -> list[tuple[str, str]]:
+    """(rule, typology) of the rules that raised live alerts, the most alerting first."""
+    rows = session.execute(
+        select(Alert.rule_id, Alert.typology)
+        .where(Alert.shadow.is_(False))
+        .group_by(Alert.rule_id, Alert.typology)
+        .order_by(func.count().desc(), Alert.rule_id)
+        .limit(limit)
+    )
+    return [(r, t) for r, t in rows]
