@@ -24,7 +24,7 @@ from riskops.cases.models import ActionKind, Case
 from riskops.cases.schemas import DecisionIn, NoteSections
 from riskops.contact import repository as repo
 from riskops.contact import templating, tipping
-from riskops.contact.models import ContactMessage
+from riskops.contact.models import ContactMessage, ContactReply
 from riskops.contact.schemas import MessageIn, PreviewOut, SentOut, TemplateOut
 from riskops.contact.templating import REQUEST_INFO, Rendered
 from riskops.intake import reply_tokens
@@ -430,4 +430,57 @@ def _enqueue(
         account_id=case.account_id,
         dedupe_key=dedupe,
         now=now,
+    )
+
+
+# --- the case page's panel ------------------------------------------------------------
+
+
+class Panel:
+    """What the case page's contact panel shows: the templates, the channels the account
+    can receive (masked), the messages sent from the case and the replies by SMS."""
+
+    def __init__(
+        self,
+        case: Case,
+        can_send: bool,
+        templates: list[TemplateOut],
+        channels: dict[str, str],
+        language: str,
+        messages: list[ContactMessage],
+        replies: list[ContactReply],
+    ) -> None:
+        self.case = case
+        self.can_send = can_send
+        self.templates = templates
+        self.channels = channels
+        self.language = language
+        self.messages = messages
+        self.replies = replies
+
+
+def panel(session: Session, principal: Principal, case_id: int) -> Panel:
+    """The panel of a case (``case:view``; sending needs ``contact:send``, shown as such).
+    Audited: it shows the holder's masked addresses."""
+    require(principal, Permission.CASE_VIEW)
+    case = history.load(session, case_id, for_update=False)
+    can_send = principal.can(Permission.CONTACT_SEND)
+    found: dict[str, str] = {}
+    language = templating.DEFAULT_LANGUAGE
+    if case.account_id is not None:
+        recipient = repo.recipient(session, case.account_id)
+        if recipient.email:
+            found["email"] = mask_email(recipient.email)
+        if recipient.phone:
+            found["sms"] = mask_phone(recipient.phone)
+        language = templating.pick_language(account_language(recipient.country))[0]
+        record(session, principal, "contact.panel", "account", case.account_id, now=utcnow())
+    return Panel(
+        case,
+        can_send,
+        list_templates(principal) if can_send else [],
+        found,
+        language,
+        repo.messages_of_case(session, case.id),
+        repo.replies_of_case(session, case.id),
     )
