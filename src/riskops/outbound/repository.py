@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -107,30 +107,45 @@ class Outcome:
     error: str | None = None
 
 
-def record(session: Session, outcomes: Sequence[Outcome]) -> int:
+_RECORD = (
+    update(OutboundMessage.__table__)  # type: ignore[arg-type]
+    .where(
+        OutboundMessage.__table__.c.id == bindparam("o_pk"),
+        OutboundMessage.__table__.c.status == Status.SENDING,
+        OutboundMessage.__table__.c.lease_until == bindparam("o_lease"),
+    )
+    .values(
+        status=bindparam("o_status"),
+        attempts=bindparam("o_attempts"),
+        next_attempt_at=bindparam("o_next"),
+        last_error=bindparam("o_error"),
+        lease_until=None,
+        sent_at=bindparam("o_sent"),
+    )
+)
+
+
+def record(session: Session, outcomes: Sequence[Outcome]) -> None:
     """Write each outcome and its attempt row, for the messages this deliverer still holds
-    (same lease); returns how many it held."""
-    held = 0
-    for o in outcomes:
-        stmt = (
-            update(OutboundMessage)
-            .where(
-                OutboundMessage.id == o.pk,
-                OutboundMessage.status == Status.SENDING,
-                OutboundMessage.lease_until == o.lease_until,
-            )
-            .values(
-                status=o.status,
-                attempts=o.attempts,
-                next_attempt_at=o.next_attempt_at,
-                last_error=o.error,
-                lease_until=None,
-                sent_at=o.at if o.status is Status.SENT else None,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if session.execute(stmt).rowcount:  # type: ignore[attr-defined]
-            held += 1
+    (same lease: a message whose lease ran out and was taken again is left to its new
+    deliverer). One UPDATE and one INSERT, each run for all the outcomes (executemany)."""
+    if not outcomes:
+        return
+    session.execute(
+        _RECORD,
+        [
+            {
+                "o_pk": o.pk,
+                "o_lease": o.lease_until,
+                "o_status": o.status,
+                "o_attempts": o.attempts,
+                "o_next": o.next_attempt_at,
+                "o_error": o.error,
+                "o_sent": o.at if o.status is Status.SENT else None,
+            }
+            for o in outcomes
+        ],
+    )
     rows = [
         {
             "message_pk": o.pk,
@@ -141,9 +156,7 @@ def record(session: Session, outcomes: Sequence[Outcome]) -> int:
         }
         for o in outcomes
     ]
-    if rows:
-        session.execute(insert(OutboundAttempt), rows)
-    return held
+    session.execute(insert(OutboundAttempt), rows)
 
 
 def release(session: Session, pks: Collection[int], lease_until: datetime, now: datetime) -> None:

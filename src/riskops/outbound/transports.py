@@ -126,7 +126,9 @@ class SmtpTransport:
     _conn: smtplib.SMTP | None = field(default=None, repr=False)
 
     def _connect(self) -> smtplib.SMTP:
-        context = self.tls_context or ssl.create_default_context()
+        tls = self.url.implicit_tls or self.url.starttls
+        # Made only when used: loading the system's CA store costs ~0.1 s each time.
+        context = self.tls_context or (ssl.create_default_context() if tls else None)
         conn: smtplib.SMTP
         if self.url.implicit_tls:
             conn = smtplib.SMTP_SSL(
