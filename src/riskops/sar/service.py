@@ -102,6 +102,11 @@ def listing(
     )
 
 
+def accounts_of(session: Session, sar_id: int) -> list[str]:
+    """The accounts a report names (for the answer of a call that was allowed to see it)."""
+    return repo.accounts_of(session, sar_id)
+
+
 def of_case(session: Session, principal: Principal, case_id: int) -> list[SarReport]:
     """The case's reports, newest first (for its panel)."""
     require_any(principal, VIEW)
