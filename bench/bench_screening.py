@@ -281,6 +281,7 @@ def main() -> None:
     report += "\n\n" + by_variation(rows, runs)
     print(report)
     suffix = "" if args.seed == SEED else f"-seed{args.seed}"
+    OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"screening{suffix}.md").write_text(report + "\n", encoding="utf-8")
 
 

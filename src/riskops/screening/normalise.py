@@ -2,7 +2,9 @@
 
 ``tokens(name)`` is what the matcher indexes and compares: NFKC, transliterated to Latin
 (anyascii: Arabic, Cyrillic, Greek, Han, ...), diacritics gone, case folded, punctuation
-dropped, company suffixes in one canonical form (LIMITED -> ltd, JOINT STOCK COMPANY -> jsc).
+dropped, company suffixes in one canonical form (LIMITED -> ltd, JOINT STOCK COMPANY -> jsc;
+a form misspelled inside the name too: Compani -> co, Limted -> ltd). ``respell`` and
+``phonetic`` give Korean romanisation variants one key (Gim / Kim, Yi / Rhee / Ri / Lee).
 ``phonetic(token)`` is a consonant skeleton that transliteration variants share
 (Mohammed / Muhammad / محمد -> ``mhmd``, Aleksandr / Alexander -> ``alksndr``).
 
@@ -17,6 +19,7 @@ import unicodedata
 from functools import lru_cache
 
 from anyascii import anyascii
+from rapidfuzz.distance import Levenshtein
 
 # A name longer than this is not a name: the rest is cut before any work is done on it.
 MAX_NAME_CHARS = 300
@@ -57,6 +60,63 @@ COMPANY_FORMS = frozenset(
     | {"ltd", "co", "corp", "inc", "plc", "llc", "fze", "fzco", "bv", "nv", "oy", "ab", "as", "kg"}
     | {"srl", "spa", "sas", "pte", "pty", "sarl", "ooo", "zao", "oao", "pao"}
 )
+
+# Single-word company forms, for a form misspelled inside a name ("Compani", "Limted",
+# "Corporaton"): a later part of a name within this many edits of one is that form.
+_FORM_WORDS: tuple[tuple[str, str, int], ...] = (
+    ("limited", "ltd", 1),
+    ("company", "co", 1),
+    ("corporation", "corp", 2),
+    ("incorporated", "inc", 2),
+    ("limitada", "ltda", 1),
+    ("aktiengesellschaft", "ag", 2),
+)
+
+# Korean names romanised several ways (Revised Romanization, McCune-Reischauer, North
+# Korea's own system and the spellings people choose: Kim / Gim, Lee / Yi / Rhee / Ri,
+# Park / Pak / Bak, Jong / Jeong / Chong / Chung): each group has one respelled and one
+# phonetic key, its first spelling's, so the index finds the variants (candidates) and the
+# scorer pairs them (respelled-equal). The part itself is kept: an initial (R. for Ri) and
+# parts written together (Pakmun for Pak Mun) still meet the name as listed. The table
+# holds surnames and the given-name syllables that vary most; a syllable it lacks still
+# meets its variant through the other keys and the close-spelling score. Some spellings
+# are also other names (Chang, Young, Son): they share the group's keys on both sides,
+# which costs a little precision only where two parts of a name are in the table.
+_KOREAN: tuple[tuple[str, ...], ...] = (
+    ("kim", "gim"),
+    ("lee", "yi", "rhee", "ri", "rhie", "yee", "rie"),
+    ("park", "pak", "bak", "pack"),
+    ("jong", "jeong", "chong", "chung", "jung", "cheong"),
+    ("choi", "choe", "chwe", "choy"),
+    ("kang", "gang"),
+    ("cho", "jo", "joe"),
+    ("yoon", "yun", "youn"),
+    ("jang", "chang"),
+    ("lim", "im", "rim"),
+    ("shin", "sin", "shinn"),
+    ("kwon", "gwon"),
+    ("hwang", "whang"),
+    ("jeon", "chon", "chun", "jon"),
+    ("ko", "go", "koh"),
+    ("moon", "mun"),
+    ("yang", "ryang"),
+    ("son", "sohn"),
+    ("bae", "pae"),
+    ("baek", "paek", "paik", "baik"),
+    ("seo", "suh"),
+    ("sung", "seong"),
+    ("young", "yeong", "yong"),
+    ("chol", "cheol", "chul"),
+    ("seok", "suk", "sok"),
+    ("joo", "ju"),
+    ("yu", "ryu", "yoo"),
+    ("jin", "chin"),
+    ("dong", "tong"),
+    ("gyeong", "kyong", "kyung", "kyeong"),
+    ("hyun", "hyeon", "hyon"),
+    ("il", "ill"),
+)
+KOREAN_SPELLING = {variant: group[0] for group in _KOREAN for variant in group}
 
 # Titles and particles: they are compared like any token but carry little weight.
 PARTICLES = frozenset(
@@ -109,7 +169,28 @@ def tokens(name: str) -> tuple[str, ...]:
         return ()
     for pattern, short in _SUFFIX_PATTERNS:
         text = pattern.sub(short, text)
-    return tuple(_join_letters(text.split())[:MAX_TOKENS])
+    parts = _join_letters(text.split())
+    out = [form for i, part in enumerate(parts) for form in _canonical(part, i)]
+    return tuple(out[:MAX_TOKENS])
+
+
+def _canonical(part: str, position: int) -> tuple[str, ...]:
+    """A company form written onto the part before it (TRADINGCORPORATION) apart, and one
+    misspelled after the first part (Compani), as the form."""
+    for word, short, _ in _FORM_WORDS:
+        if len(part) >= len(word) + 3 and part.endswith(word):
+            return (part[: -len(word)], short)
+    return (_misspelled_form(part, position),)
+
+
+def _misspelled_form(part: str, position: int) -> str:
+    if position > 0 and len(part) >= 5 and part not in COMPANY_FORMS:
+        for word, short, edits in _FORM_WORDS:
+            if abs(len(part) - len(word)) <= edits and (
+                Levenshtein.distance(part, word, score_cutoff=edits) <= edits
+            ):
+                return short
+    return part
 
 
 def _join_letters(parts: list[str]) -> list[str]:
@@ -165,7 +246,7 @@ def respell(token: str) -> str:
     """``token`` with the letters transliterations swap made one (kh/h, q/k, ph/f, w/v, ou/u,
     y/i ...) and repeats collapsed, vowels kept: short parts compare on this (Kho / Ho,
     Iu / Yu), where a skeleton without vowels would say too little."""
-    word = token
+    word = KOREAN_SPELLING.get(token, token)
     for long, short in _DIGRAPHS:
         word = word.replace(long, short)
     out: list[str] = []
@@ -185,7 +266,7 @@ def phonetic(token: str) -> str:
     """
     if not token:
         return ""
-    word = token
+    word = KOREAN_SPELLING.get(token, token)
     if len(word) > 1 and word[0] == "y" and word[1] in _VOWELS:
         word = word[1:]
     for long, short in _DIGRAPHS:
