@@ -153,6 +153,9 @@ def test_a_taken_sample_is_the_takers_to_review(session: Session) -> None:
     sen2 = user(session, "sen2", Role.SENIOR_ANALYST)
     sample_id = _sampled(session, analyst="ana")
     service.take(session, sen, sample_id, now=LATER)
+    with pytest.raises(ValidationFailed, match="keeps the case's outcome"):
+        body = ReviewIn("agree", CaseOutcome.OFFBOARDED)
+        service.review(session, sen, sample_id, body, now=LATER)
     with pytest.raises(Conflict, match="taken by sen"):
         service.review(session, sen2, sample_id, ReviewIn("agree"), now=LATER)
     assert service.review(session, sen, sample_id, ReviewIn("agree"), now=LATER).verdict == "agree"

@@ -85,7 +85,10 @@ def take(sample_id: RowIdPath, db: DbSession, who: CurrentPrincipal) -> Response
     responses=errors(404, 409),
     openapi_extra={
         **json_body(sc.ReviewIn, "`{verdict: agree | disagree, outcome?, reason}`."),
-        **rules(("$.reason", "required when the verdict is disagree")),
+        **rules(
+            ("$.reason", "required when the verdict is disagree"),
+            ("$.outcome", "on agree, the case's own outcome (or none)"),
+        ),
     },
 )
 def review(

@@ -75,7 +75,7 @@ def plan_out(plan: Plan) -> PlanOut:
 
 class ReviewIn(msgspec.Struct, forbid_unknown_fields=True):
     """A second review: ``agree`` or ``disagree``; ``outcome``, the category the reviewer
-    would have chosen (on agree it defaults to the case's); ``reason``, required on
+    would have chosen (on agree: the case's, the default); ``reason``, required on
     disagree."""
 
     verdict: Literal["agree", "disagree"]

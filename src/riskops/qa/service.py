@@ -289,7 +289,7 @@ def review(
 ) -> Sample:
     """Record the second review (qa:review; never by who decided or approved the case).
 
-    ``agree``: the reviewer's outcome is the case's unless they name another. ``disagree``:
+    ``agree``: the reviewer's outcome is the case's (naming another is refused). ``disagree``:
     a reason is required; the case gets a history entry and a note for its analyst, and the
     disagreement shows on the analyst's "My work". A sample taken by someone else is theirs
     to review (409). Reviewed once (409 after)."""
@@ -309,6 +309,16 @@ def review(
             details=[{"field": "$.reason", "reason": "required when you disagree"}],
         )
     outcome = body.outcome.value if body.outcome else sample.outcome
+    if verdict is Verdict.AGREE and outcome != sample.outcome:
+        raise ValidationFailed(
+            "agreeing keeps the case's outcome",
+            details=[
+                {
+                    "field": "$.outcome",
+                    "reason": f"the case closed as {sample.outcome}: disagree to name another",
+                }
+            ],
+        )
     sample.status, sample.verdict, sample.reason = SampleStatus.REVIEWED, verdict, reason
     sample.reviewer, sample.reviewed_at, sample.reviewer_outcome = principal.name, now, outcome
     sample.taken_at = sample.taken_at or now
