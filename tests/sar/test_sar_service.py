@@ -5,6 +5,7 @@ the retention purge."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -14,10 +15,11 @@ from sqlalchemy.engine import Engine
 
 from riskops.audit.models import AuditEntry
 from riskops.cases.models import CaseStatus
+from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import Conflict, Forbidden, ValidationFailed
 from riskops.sar import repository as repo
-from riskops.sar import service
+from riskops.sar import service, xsd
 from riskops.sar.models import ExportFormat, SarExport, SarReport, SarStatus
 from riskops.sar.schemas import EditIn
 
@@ -220,3 +222,45 @@ def test_the_purge_deletes_expired_reports_except_under_legal_hold(engine: Engin
         service.set_legal_hold(session, u["comp"], kept.id, hold=False, reason="case closed")
         assert service.purge(session, u["comp"], now=later).purged == [kept.id]
         assert service.accounts_under_sar(session, ["acc-1", "acc-2", "acc-3"]) == {"acc-3"}
+
+
+def test_a_missing_schema_is_a_clear_error_naming_the_setting(
+    engine: Engine, tmp_path: Path
+) -> None:
+    with unit_of_work(session_factory(engine)) as session:
+        u = users(session)
+        report = approved(session, u)
+        missing = Settings(data_dir=tmp_path, goaml_xsd=str(tmp_path / "nope.xsd"))
+        with pytest.raises(xsd.SchemaMissing) as exc:
+            service.export(session, u["comp"], report.id, ExportFormat.GOAML, settings=missing)
+        assert exc.value.status_code == 503
+        assert exc.value.details == [
+            {"field": "RISKOPS_GOAML_XSD", "reason": f"no readable file at {tmp_path / 'nope.xsd'}"}
+        ]
+        # an FIU's own schema is read from where the setting points
+        own = tmp_path / "fiu.xsd"
+        own.write_bytes((xsd.SHARED / xsd.DEFAULT_FILES[ExportFormat.FINCEN]).read_bytes())
+        theirs = Settings(data_dir=tmp_path, fincen_xsd=str(own))
+        assert service.export(session, u["comp"], report.id, ExportFormat.FINCEN, settings=theirs)
+
+
+def test_a_withdrawn_report_is_kept_but_no_longer_puts_its_account_under_sar(
+    engine: Engine,
+) -> None:
+    with unit_of_work(session_factory(engine)) as session:
+        u = users(session)
+        report = approved(session, u)
+        with pytest.raises(Forbidden):
+            service.withdraw(session, u["ana"], report.id, "no")
+        with pytest.raises(ValidationFailed):
+            service.withdraw(session, u["comp"], report.id, " ")
+        gone = service.withdraw(session, u["comp"], report.id, "activity explained", now=at(3))
+        assert (gone.status, gone.withdrawn_reason) == (SarStatus.WITHDRAWN, "activity explained")
+        assert gone.retention_until == at(3).replace(year=at(3).year + 5)
+        session.flush()
+        assert service.accounts_under_sar(session, ["acc-1"]) == set()
+        with pytest.raises(Conflict):
+            service.export(session, u["comp"], report.id, ExportFormat.GOAML)
+        # the case may be reported again
+        again = service.draft_from_case(session, u["ana"], report.case_id, now=at(4))
+        assert again.id != report.id
