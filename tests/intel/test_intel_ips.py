@@ -136,21 +136,38 @@ def test_warm_reads_the_asn_table_before_the_first_lookup(ip_data_root: Path) ->
     assert service.ips.asn._loaded
 
 
-def test_the_fast_special_range_check_agrees_with_ipaddress() -> None:
+@pytest.mark.parametrize("version", [4, 6], ids=["v4", "v6"])
+def test_the_fast_special_range_check_agrees_with_ipaddress(version: int) -> None:
     import ipaddress
     import random
 
-    from riskops.intel.ips import _V4_SPECIAL, _special
+    from riskops.intel.ips import _SPECIAL, _special
 
-    def slow(ip: ipaddress.IPv4Address) -> bool:
+    def slow(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         return not ip.is_global or ip.is_multicast or ip.is_reserved
 
+    bits = 32 if version == 4 else 128
     rng = random.Random(8)
-    probes = [rng.getrandbits(32) for _ in range(20_000)]
-    for start, end in _V4_SPECIAL:  # every edge, and either side of it
-        probes += [start - 1, start, start + 1, end - 1, end, end + 1]
-    edges = ("192.0.0.9", "192.0.0.170", "255.255.255.255")
-    probes += [int(ipaddress.IPv4Address(a)) for a in edges]
+    probes = [rng.getrandbits(bits) for _ in range(20_000)]
+    if version == 6:  # mostly in routed space (2000::/3), where the public addresses are
+        probes += [(0x2 << 125) | rng.getrandbits(125) for _ in range(20_000)]
+        probes += [0xFFFF << 32 | rng.getrandbits(32) for _ in range(2_000)]  # IPv4-mapped
+    constants = ipaddress._IPv4Constants if version == 4 else ipaddress._IPv6Constants
+    networks = [
+        *constants._private_networks,
+        *getattr(constants, "_private_networks_exceptions", []),
+        *getattr(constants, "_reserved_networks", []),
+        constants._multicast_network,
+        constants._linklocal_network,
+    ]
+    starts, ends = _SPECIAL[version]
+    edges = [*starts, *ends]
+    edges += [int(n.network_address) for n in networks] + [
+        int(n.broadcast_address) for n in networks
+    ]
+    for edge in edges:  # every edge, and either side of it
+        probes += [edge - 1, edge, edge + 1]
+    factory = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
     for value in probes:
-        ip = ipaddress.IPv4Address(value % 2**32)
+        ip = factory(value % 2**bits)
         assert _special(ip) == slow(ip), ip

@@ -31,16 +31,28 @@ class Bech32Variant(Enum):
 # --- base58 -------------------------------------------------------------------------------
 
 
+# Base58 digit values by character code; 0xFF marks a character outside the alphabet.
+_B58_DIGITS = bytes(_B58_INDEX.get(chr(code), 0xFF) for code in range(256))
+_B58_CHUNK = 5  # digits folded per big-integer step: 58**5 < 2**30, one machine digit
+_B58_POWERS = [58**n for n in range(_B58_CHUNK + 1)]
+
+
 def b58decode(text: str) -> bytes | None:
     """The bytes of base58 ``text`` (Bitcoin alphabet), or None when it is not base58."""
-    if not text or len(text) > MAX_ADDRESS_CHARS:
+    if not text or len(text) > MAX_ADDRESS_CHARS or not text.isascii():
         return None
+    digits = text.encode("ascii").translate(_B58_DIGITS)
+    if 0xFF in digits:
+        return None
+    # Fold five digits into a small integer first: one big-integer step per five digits
+    # instead of one per digit (the same value).
     value = 0
-    for char in text:
-        digit = _B58_INDEX.get(char)
-        if digit is None:
-            return None
-        value = value * 58 + digit
+    for at in range(0, len(digits), _B58_CHUNK):
+        chunk = digits[at : at + _B58_CHUNK]
+        small = 0
+        for digit in chunk:
+            small = small * 58 + digit
+        value = value * _B58_POWERS[len(chunk)] + small
     zeros = len(text) - len(text.lstrip("1"))
     body = value.to_bytes((value.bit_length() + 7) // 8, "big") if value else b""
     return b"\x00" * zeros + body
@@ -113,7 +125,8 @@ def bech32_decode(text: str) -> tuple[str, list[int], Bech32Variant] | None:
     """
     if not text or len(text) > 90:
         return None
-    if any(ord(c) < 33 or ord(c) > 126 for c in text):
+    # Only ASCII 33-126: printable ASCII without the space.
+    if not (text.isascii() and text.isprintable()) or " " in text:
         return None
     if text.lower() != text and text.upper() != text:
         return None
@@ -210,6 +223,4 @@ def eip55(hex40: str) -> str:
     lower = hex40.lower()
     digest = keccak256(lower.encode("ascii")).hex()
     # A letter is upper-case where the hash's nibble at its position is 8 or more.
-    return "0x" + "".join(
-        c.upper() if h in "89abcdef" else c for c, h in zip(lower, digest, strict=False)
-    )
+    return "0x" + "".join(c.upper() if h > "7" else c for c, h in zip(lower, digest, strict=False))

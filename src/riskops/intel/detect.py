@@ -53,12 +53,20 @@ def detect(text: str) -> tuple[str, str]:
         return UNKNOWN, "empty"
     if len(value) > MAX_VALUE_CHARS:
         return UNKNOWN, f"longer than {MAX_VALUE_CHARS} characters: no value of a known kind is"
+    if value[0] == "+":
+        # No IP, transaction id or address holds a "+" (a test holds detect to the long way
+        # on such texts): go straight to the kinds that may.
+        return _after_addresses(value)
     if parse_ip(value) is not None:
         return IP, "an IPv4 or IPv6 address"
     if tx_chains(value):
         return TX_HASH, "the shape of a transaction id"
     if check_address(value).chain is not None:
         return ADDRESS, "some chain's address format"
+    return _after_addresses(value)
+
+
+def _after_addresses(value: str) -> tuple[str, str]:
     if "@" in value:
         return EMAIL, "holds an @"
     if _PHONE.fullmatch(value):

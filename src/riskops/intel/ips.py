@@ -50,14 +50,31 @@ def _scope(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
 
 
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
-# IPv4 networks that locate no one: ipaddress's non-global ones (RFC 6890), multicast, and
-# 240/4. Checking them as integer ranges is a bisect, where ipaddress's is_global tests
-# each network in turn; a test holds the two to the same answer.
-_V4_SPECIAL = sorted(
-    (int(n.network_address), int(n.broadcast_address))
-    for n in map(
-        ipaddress.IPv4Network,
-        (
+
+
+def _ranges(networks: list[str]) -> tuple[list[int], list[int]]:
+    """The networks as sorted, merged integer ranges: (starts, ends)."""
+    spans = sorted(
+        (int(n.network_address), int(n.broadcast_address))
+        for n in map(ipaddress.ip_network, networks)
+    )
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [start for start, _ in merged], [end for _, end in merged]
+
+
+# Networks that may locate no one: ipaddress's non-global ones (RFC 6890 for IPv4; the
+# IANA IPv6 special registry, IPv4-mapped included), multicast, and the reserved ranges.
+# Outside them an address is public; inside, ipaddress decides (192.0.0.0/24 holds
+# global /32s, 2001::/23 global /32s). Checking the integer ranges is a bisect, where
+# ipaddress's is_global tests each network in turn; a test holds the two to the same answer.
+_SPECIAL: dict[int, tuple[list[int], list[int]]] = {
+    4: _ranges(
+        [
             "0.0.0.0/8",
             "10.0.0.0/8",
             "100.64.0.0/10",
@@ -72,21 +89,45 @@ _V4_SPECIAL = sorted(
             "203.0.113.0/24",
             "224.0.0.0/4",
             "240.0.0.0/4",
-        ),
-    )
-)
-_V4_STARTS = [start for start, _ in _V4_SPECIAL]
+        ]
+    ),
+    6: _ranges(
+        [
+            "::/8",  # reserved: holds ::, ::1 and ::ffff:0:0/96 (IPv4-mapped)
+            "100::/8",
+            "200::/7",
+            "400::/6",
+            "800::/5",
+            "1000::/4",
+            "2001::/23",
+            "2001:2::/48",
+            "2001:db8::/32",
+            "2001:10::/28",
+            "4000::/3",
+            "6000::/3",
+            "8000::/3",
+            "a000::/3",
+            "c000::/3",
+            "e000::/4",
+            "f000::/5",
+            "f800::/6",
+            "fc00::/7",
+            "fe00::/9",
+            "fe80::/10",
+            "ff00::/8",
+        ]
+    ),
+}
 
 
 def _special(address: _Address) -> bool:
     """Not a public unicast address: no country, no owner (ipaddress counts multicast and
     240/4 as global; neither locates anyone)."""
-    if isinstance(address, ipaddress.IPv4Address):
-        value = int(address)
-        index = bisect.bisect_right(_V4_STARTS, value) - 1
-        if index < 0 or value > _V4_SPECIAL[index][1]:
-            return False
-        # inside a listed network: ipaddress decides (192.0.0.0/24 holds global /32s)
+    starts, ends = _SPECIAL[address.version]
+    value = int(address)
+    index = bisect.bisect_right(starts, value) - 1
+    if index < 0 or value > ends[index]:
+        return False
     return not address.is_global or address.is_multicast or address.is_reserved
 
 

@@ -84,8 +84,14 @@ class OutsideLinks:
 
     def links(self, target: str, value: str) -> list[Link]:
         """The links of ``target`` for ``value`` (none for an unknown target)."""
-        # IPs, hex and base58 need no quoting; skip the (relatively slow) quote for them.
-        quoted = value if _SAFE.fullmatch(value) else quote(value, safe="")
+        # IPs, hex and base58 need no quoting, an E.164 number only its "+": skip the
+        # (relatively slow) quote for them.
+        if _SAFE.fullmatch(value):
+            quoted = value
+        elif value[:1] == "+" and value[1:].isascii() and value[1:].isdigit():
+            quoted = "%2B" + value[1:]
+        else:
+            quoted = quote(value, safe="")
         return [
             Link(name, template.replace("{value}", quoted))
             for name, template in self.tables.get(target, {}).items()

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from riskops.intel import detect as kinds
+from riskops.intel import phones
 from riskops.intel.addresses import check_address, lookup_key
 from riskops.intel.emails import domain_intel, email_intel
 from riskops.intel.ips import IpLookup, parse_ip
@@ -110,9 +111,11 @@ class IntelService:
         self._describe = lru_cache(maxsize=_ANSWERS)(self._answer)
 
     def warm(self) -> None:
-        """Read the data that loads lazily (the ASN table, about a second) now, e.g. in a
-        thread at the server's start, so no analyst's first page waits for it."""
+        """Read the data that loads lazily (the ASN table, about a second; the numbering
+        plans, about as long) now, e.g. in a thread at the server's start, so no analyst's
+        first page waits for it."""
         self.ips.asn.missing(4)
+        phones.warm()
 
     def set_listed(self, listed: ListedProvider | None, source: DataSource | None = None) -> None:
         """Swap the listed-address provider (a reloaded list); forgets cached answers."""
