@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from screening_store_fakes import LOADER, T0, sessions_of
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from test_loaders import SDN, SDN_XML
 
@@ -73,3 +73,20 @@ def test_a_listed_ofac_address_is_listed_in_intel_until_the_list_drops_it(
     assert _address(intel, XBT).listed is False
     assert _address(intel, ETH.lower()).listed is True
     assert len(book) == 1
+
+
+def test_loading_the_same_files_again_extracts_what_an_older_load_did_not(
+    engine: Engine, tmp_path: Path
+) -> None:
+    csv = tmp_path / "SDN.CSV"
+    csv.write_bytes(SDN.encode())
+    _load(engine, "ofac-sdn", csv)
+    with unit_of_work(sessions_of(engine)) as session:  # as a version stored before 0023
+        session.execute(delete(ListedAddress))
+    _load(engine, "ofac-sdn", csv)
+    with sessions_of(engine)() as session:
+        rows = session.scalars(select(ListedAddress)).all()
+        assert [r.address for r in rows] == [XBT]
+    _load(engine, "ofac-sdn", csv)  # once only
+    with sessions_of(engine)() as session:
+        assert len(session.scalars(select(ListedAddress)).all()) == 1

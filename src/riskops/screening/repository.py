@@ -109,6 +109,11 @@ def insert_addresses(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         session.execute(insert(ListedAddress), list(rows))
 
 
+def has_addresses(session: Session, version_id: int) -> bool:
+    stmt = select(ListedAddress.id).where(ListedAddress.list_version_id == version_id).limit(1)
+    return session.scalar(stmt) is not None
+
+
 def current_addresses(session: Session) -> list[Any]:
     """(list_name, entry_id, entry_name, currency, key) of every address the lists' current
     versions name."""

@@ -9,8 +9,14 @@ pass is one transaction). Who calls them:
   events that name a subject (KYC and KYB submissions and decisions, P2P orders) and screens
   each new or changed subject at once.
 - ``rescreen``: after a list changed, subjects screened against older versions are screened
-  again, a batch per transaction (``tasks``, ``riskops screening rescreen``).
+  again against the lists that changed only, a batch per transaction (``tasks``,
+  ``riskops screening rescreen``).
 - ``review``: a reviewer decides a hit (``screening:review``), audited.
+- ``decide_by_case``: a case closed in the case flow decides the open hits its alerts name
+  (``riskops.cases.review_outcomes``; ``screening:review``), audited (ADR 0031).
+
+A load also stores the version's digital currency addresses (``addresses``), which intel's
+listed addresses read through the provider the composition hands it.
 
 A hit is unique on its key (``hit_key``); a new hit is told on the kernel outbox topic
 ``schemas.HIT_RAISED`` in the transaction that stores it, and cases open a case alert of it.
@@ -161,6 +167,7 @@ def _load(
     current = repo.get_list(session, name, for_update=True)
     known = repo.version_by_digest(session, name, digest)
     if known is not None:
+        _backfill_addresses(session, known)
         switched = current is None or current.version_id != known.id
         if switched:
             _make_current(session, current, name, known, now)
@@ -183,6 +190,16 @@ def _load(
     _make_current(session, current, name, version, now)
     _audit_load(session, loader, version, "created", now)
     return LoadResult(name, version.version, version.id, version.entry_count, True, False)
+
+
+def _backfill_addresses(session: Session, version: ListVersion) -> None:
+    """A version stored before its addresses were extracted (migration 0023) gets them when
+    its files are loaded again."""
+    if repo.has_addresses(session, version.id):
+        return
+    blob = repo.entries_blob(session, version.id)
+    entries = decode_entries(blob) if blob is not None else []
+    repo.insert_addresses(session, address_rows(version.id, version.list_name, entries))
 
 
 def _make_current(
