@@ -94,6 +94,7 @@ def test_decoys_still_do_not_match(name: str) -> None:
     [
         ("Global Trading Compani", ("global", "trading", "co")),
         ("Redstone Limted", ("redstone", "ltd")),
+        ("Rabita Trust Comapny", ("rabita", "trust", "co")),  # a transposition is one edit
         ("Orion Corporaton", ("orion", "corp")),
         ("Limted Smith", ("limted", "smith")),  # a first part is never taken for a form
         ("Comrade Holdings", ("comrade", "holdings")),

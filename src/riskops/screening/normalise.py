@@ -19,7 +19,7 @@ import unicodedata
 from functools import lru_cache
 
 from anyascii import anyascii
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 # A name longer than this is not a name: the rest is cut before any work is done on it.
 MAX_NAME_CHARS = 300
@@ -187,7 +187,7 @@ def _misspelled_form(part: str, position: int) -> str:
     if position > 0 and len(part) >= 5 and part not in COMPANY_FORMS:
         for word, short, edits in _FORM_WORDS:
             if abs(len(part) - len(word)) <= edits and (
-                Levenshtein.distance(part, word, score_cutoff=edits) <= edits
+                OSA.distance(part, word, score_cutoff=edits) <= edits
             ):
                 return short
     return part
