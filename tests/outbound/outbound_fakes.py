@@ -60,12 +60,19 @@ def _authenticator(
 
 @contextlib.contextmanager
 def smtp_server(
-    *, port: int | None = None, login: bool = False, tls: ssl.SSLContext | None = None
+    *,
+    port: int | None = None,
+    login: bool = False,
+    tls: ssl.SSLContext | None = None,
+    implicit_tls: ssl.SSLContext | None = None,
 ) -> Iterator[tuple[Inbox, int]]:
-    """A local SMTP server; with ``login`` it requires AUTH, with ``tls`` STARTTLS first."""
+    """A local SMTP server; with ``login`` it requires AUTH, with ``tls`` STARTTLS first,
+    with ``implicit_tls`` TLS from the first byte (smtps)."""
     inbox = Inbox()
     port = port or free_port()
     kwargs: dict[str, Any] = {}
+    if implicit_tls is not None:
+        kwargs["ssl_context"] = implicit_tls
     if login:
         kwargs.update(authenticator=_authenticator, auth_required=True)
         kwargs["auth_require_tls"] = tls is not None

@@ -120,6 +120,23 @@ def test_login_over_starttls(sqlite_engine: Engine, tmp_path: Path) -> None:
     assert sorted(inbox.ids()) == sorted(ids)
 
 
+# aiosmtpd's own TLS check knows STARTTLS only; on smtps the whole session is TLS already.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_login_over_implicit_tls(sqlite_engine: Engine, tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    ids = queue_emails(sqlite_engine, 1)
+    with smtp_server(login=True, implicit_tls=server_tls) as (inbox, port):
+        smtps = SmtpTransport(
+            SmtpUrl.parse(f"smtps://{USER}:{PASSWORD}@127.0.0.1:{port}"),
+            "r@x.io",
+            tls_context=ssl.create_default_context(cafile=str(cert)),
+        )
+        assert deliverer(sqlite_engine, smtps, tmp_path).run_pass(now=T0).sent == 1
+    assert inbox.ids() == ids
+
+
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 def test_login_without_tls_where_the_server_allows_it(
     sqlite_engine: Engine, tmp_path: Path
