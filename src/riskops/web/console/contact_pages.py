@@ -91,4 +91,4 @@ async def contact_send(
     body = _message(await request.form())
     settings = container(request).settings
     service.send(db, user.principal, case_id, body, settings=settings)
-    return see_other(f"/cases/{case_id}#case-contact", request)
+    return see_other(f"/cases/{case_id}?done=contacted#case-contact", request)
