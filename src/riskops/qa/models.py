@@ -16,8 +16,14 @@ from datetime import datetime
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from riskops.cases.models import Case
 from riskops.kernel.db import Base
 from riskops.kernel.types import BigId, UtcDateTime, str_enum
+
+# The sampler's read path on the cases table: closed cases after its (closed_at, id) cursor.
+# It lives with the sampler (migration 0021), the only reader; closed_at is NULL on every
+# open case (a reopen clears it), so the index holds the closed ones in closing order.
+Index("ix_cases_closed_at", Case.closed_at, Case.id)
 
 
 class SampleStatus(enum.StrEnum):

@@ -1,4 +1,4 @@
-"""qa: the sampling plan, the sampler's cursor, the samples and their reviews
+"""qa: the sampling plan, the sampler's cursor and index on closed cases, the samples
 
 Revision ID: 0021
 Revises: 0020
@@ -91,9 +91,12 @@ def upgrade() -> None:
     op.create_index("ix_qa_samples_queue", "qa_samples", ["status", "sampled_at", "id"])
     op.create_index("ix_qa_samples_reviewed", "qa_samples", ["reviewed_at"])
     op.create_index("ix_qa_samples_analyst", "qa_samples", ["analyst", "reviewed_at"])
+    # the sampler's keyset read of closed cases (qa.models)
+    op.create_index("ix_cases_closed_at", "cases", ["closed_at", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_closed_at", table_name="cases")
     op.drop_index("ix_qa_samples_analyst", table_name="qa_samples")
     op.drop_index("ix_qa_samples_reviewed", table_name="qa_samples")
     op.drop_index("ix_qa_samples_queue", table_name="qa_samples")
