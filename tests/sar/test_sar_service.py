@@ -19,7 +19,7 @@ from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import Conflict, Forbidden, ValidationFailed
 from riskops.sar import repository as repo
-from riskops.sar import service, xsd
+from riskops.sar import service, tasks, xsd
 from riskops.sar.models import ExportFormat, SarExport, SarReport, SarStatus
 from riskops.sar.schemas import EditIn
 
@@ -264,3 +264,17 @@ def test_a_withdrawn_report_is_kept_but_no_longer_puts_its_account_under_sar(
         # the case may be reported again
         again = service.draft_from_case(session, u["ana"], report.case_id, now=at(4))
         assert again.id != report.id
+
+
+def test_the_retention_task_purges_as_the_system(engine: Engine) -> None:
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
+        u = users(session)
+        report = approved(session, u)
+        report.retention_until = T0
+        sar_id = report.id
+    tasks.retention_pass(sessions)
+    with sessions() as session:
+        assert session.get(SarReport, sar_id) is None
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "sar.purge")).one()
+        assert entry.actor == "system:sar.retention"
