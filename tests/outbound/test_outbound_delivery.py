@@ -235,3 +235,30 @@ def test_without_smtp_the_local_mailbox_keeps_one_file_per_message(
     assert sorted(p.stem for p in (tmp_path / "mail").glob("*.eml")) == sorted(ids)
     [sms] = list((tmp_path / "sms").glob("*.txt"))
     assert "Your code" in sms.read_text()
+
+
+class Broken:
+    """A transport with a defect on one message: it raises something unexpected."""
+
+    def __init__(self, inner: MailboxTransport, bad: str) -> None:
+        self.inner, self.bad = inner, bad
+
+    def send(self, message: Outgoing) -> None:
+        if message.to == self.bad:
+            raise KeyError("content_type")
+        self.inner.send(message)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_defect_on_one_message_fails_that_message_only(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    queue_emails(sqlite_engine, 3)
+    box = Broken(MailboxTransport(tmp_path / "mail", "r@x.io"), "customer1@example.com")
+    d = deliverer(sqlite_engine, box, tmp_path, max_attempts=2)
+    result = d.run_pass(now=T0)
+    assert (result.sent, result.retrying) == (2, 1)
+    assert d.run_pass(now=T0 + timedelta(hours=1)).dead == 1
+    assert statuses(sqlite_engine) == [Status.SENT, Status.DEAD, Status.SENT]

@@ -128,7 +128,12 @@ class Deliverer:
         at = fixed or self.clock()
         try:
             self.transports.of(message.channel).send(message)
-        except DeliveryFailed as exc:
+        except Exception as exc:
+            if not isinstance(exc, DeliveryFailed):
+                # A defect (a message the transport cannot build): counted like any failed
+                # attempt, so it ends dead instead of looping, and its pass goes on.
+                log.error("outbound.send_error", message=message.pk, error=repr(exc))
+                exc = DeliveryFailed(f"error: {exc!r}")
             dead = exc.permanent or number >= self.policy.max_attempts
             return Outcome(
                 pk=message.pk,
