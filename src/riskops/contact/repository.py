@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from riskops.accounts import risk_repository as profiles
 from riskops.cases import repository as cases_repo
-from riskops.cases.models import Case
+from riskops.cases.models import Case, CaseStatus
 from riskops.contact.models import ContactMessage, ContactReply
 from riskops.monitor import repository as monitor_repo
 from riskops.sar import service as sar
@@ -119,6 +119,21 @@ def replies_of_case(session: Session, case_id: int, limit: int = 100) -> list[Co
         select(ContactReply)
         .where(ContactReply.case_id == case_id)
         .order_by(ContactReply.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def cases_to_contact(session: Session, limit: int) -> list[Case]:
+    """Open cases about an account, assigned and being worked, oldest first (the demo)."""
+    stmt = (
+        select(Case)
+        .where(
+            Case.account_id.is_not(None),
+            Case.assignee_id.is_not(None),
+            Case.status.in_((CaseStatus.ASSIGNED, CaseStatus.IN_REVIEW)),
+        )
+        .order_by(Case.id)
         .limit(limit)
     )
     return list(session.scalars(stmt))

@@ -25,7 +25,7 @@ from riskops.cases.schemas import DecisionIn, NoteSections
 from riskops.contact import repository as repo
 from riskops.contact import templating, tipping
 from riskops.contact.models import ContactMessage, ContactReply
-from riskops.contact.schemas import MessageIn, PreviewOut, SentOut, TemplateOut
+from riskops.contact.schemas import ChannelName, MessageIn, PreviewOut, SentOut, TemplateOut
 from riskops.contact.templating import REQUEST_INFO, Rendered
 from riskops.intake import reply_tokens
 from riskops.kernel.clock import utcnow
@@ -147,9 +147,14 @@ def account_language(country: str | None) -> str | None:
     return _COUNTRY_LANGUAGE.get((country or "").upper())
 
 
-def channels(recipient: repo.Recipient) -> list[str]:
+def channels(recipient: repo.Recipient) -> list[ChannelName]:
     """The channels the account can receive: email and SMS, where its events gave one."""
-    return [c for c, a in (("email", recipient.email), ("sms", recipient.phone)) if a]
+    found: list[ChannelName] = []
+    if recipient.email:
+        found.append("email")
+    if recipient.phone:
+        found.append("sms")
+    return found
 
 
 class _Draft:
@@ -272,7 +277,7 @@ def preview(
         channel=body.channel,
         language=r.language,
         fallback_from=draft.fallback_from,
-        channels=channels(draft.recipient),
+        channels=list[str](channels(draft.recipient)),
         to=_masked(body.channel, to) if to else None,
         subject=r.subject,
         text=r.text,
