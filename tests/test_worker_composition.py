@@ -147,3 +147,29 @@ def test_the_childs_writer_hands_the_lock_back_for_as_long_as_it_held_it(
     with pytest.raises(RuntimeError), writer:
         raise RuntimeError("a failed transaction yields too")
     assert pauses == [pytest.approx(0.25), 0.002]
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["loads", "fails"])
+def test_warm_intel_loads_the_lazy_data_in_a_daemon_thread(
+    monkeypatch: pytest.MonkeyPatch, fails: bool
+) -> None:
+    """The ASN table loads in the background; a missing table is logged, never raised."""
+    from riskops.intel import service as intel
+
+    calls: list[str] = []
+
+    class Service:
+        def warm(self) -> None:
+            calls.append("warm")
+            if fails:
+                raise FileNotFoundError("no ASN table")
+
+    import threading
+
+    escaped: list[object] = []
+    monkeypatch.setattr(intel, "default_service", Service)
+    monkeypatch.setattr(threading, "excepthook", escaped.append)
+    thread = worker.warm_intel()
+    assert thread.daemon
+    thread.join(timeout=30)
+    assert not thread.is_alive() and calls == ["warm"] and escaped == []

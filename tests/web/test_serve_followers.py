@@ -84,7 +84,7 @@ def served(engine: Engine, tmp_path: Path) -> Iterator[Served]:
     proc = start(env, "serve", "--port", str(port))
     server = Served(proc, f"http://127.0.0.1:{port}")
     try:
-        wait_for(server.ready, "the server to be ready")
+        wait_for(server.ready, "the server to be ready", seconds=180)
         yield server
     finally:
         reap_group(proc.pid)
@@ -149,11 +149,18 @@ def test_the_child_is_restarted_and_dies_with_the_server(served: Served) -> None
     assert kill_and_reap(served.proc) == set()
 
 
-def test_a_served_container_runs_no_follower_in_its_own_process(tmp_path: Path) -> None:
+def test_a_served_container_runs_no_follower_in_its_own_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The server's process keeps the monitor (the decision lane needs it) and starts the
     child for the rest; with RISKOPS_SERVE_FOLLOWERS off it starts none, and keeps case
-    intake and housekeeping (a worker beside it runs the followers)."""
+    intake and housekeeping (a worker beside it runs the followers). Either way it warms
+    the intelligence data in the background."""
+    from riskops import worker
     from riskops.kernel.db import open_database
+
+    warmed: list[bool] = []
+    monkeypatch.setattr(worker, "warm_intel", lambda: warmed.append(True))
 
     async def run(box: Container) -> tuple[set[str], int | None]:
         await box.start()
@@ -177,3 +184,15 @@ def test_a_served_container_runs_no_follower_in_its_own_process(tmp_path: Path) 
                 os.waitpid(pid, os.WNOHANG)
         else:
             assert names == {"case-intake", "case-housekeeping"} and box.followers is None
+    assert warmed == [True, True]
+
+
+def test_the_worker_warms_the_intelligence_data_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from riskops import worker
+
+    warmed: list[bool] = []
+    monkeypatch.setattr(worker, "warm_intel", lambda: warmed.append(True))
+    worker.run(Settings(data_dir=tmp_path), once=True)
+    assert warmed == [True]

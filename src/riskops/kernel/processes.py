@@ -2,6 +2,11 @@
 
 A child left behind by a killed parent (an ingest worker, a snapshot writer) would hold
 what it inherited: connections, locks, memory. Used by ``events.tasks`` and ``monitor.runtime``.
+
+``python -m riskops.kernel.processes PARENT MODULE [ARG...]`` runs ``python -m MODULE
+[ARG...]`` tied to ``PARENT`` from its first milliseconds, before ``MODULE``'s imports (a
+second or more on a loaded machine, during which a parent's death would go unnoticed): how
+``riskops serve`` starts its followers' child (ADR 0029).
 """
 
 from __future__ import annotations
@@ -42,3 +47,16 @@ def _watch_parent(parent: int) -> None:
         os._exit(1)  # nothing of a worker needs cleaning up: its results went to the parent
 
     threading.Thread(target=watch, name="riskops-parent-watch", daemon=True).start()
+
+
+def _main(argv: list[str]) -> None:
+    parent, module, *args = argv
+    die_with_parent(int(parent))
+    import runpy
+
+    sys.argv = [module, *args]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

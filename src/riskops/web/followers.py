@@ -77,7 +77,11 @@ class FollowersProcess:
         return process.pid if process is not None and process.poll() is None else None
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "riskops.worker", "--followers-of", str(os.getpid())]
+        """``python -m riskops.worker --followers-of PID``, tied to this process before the
+        worker's imports (``kernel.processes``)."""
+        parent = str(os.getpid())
+        tied = [sys.executable, "-m", "riskops.kernel.processes", parent]
+        return [*tied, "riskops.worker", "--followers-of", parent]
 
     def environment(self) -> dict[str, str]:
         """This process's environment with the settings the child must share with it (the
