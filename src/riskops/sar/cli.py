@@ -52,13 +52,17 @@ def list_command(
     if as_json:
         typer.echo(msgspec.json.encode(items).decode())
         return
+    typer.echo(
+        f"{'id':>6}  {'case':<13} {'status':<18} {'typology':<20} {'drafted by':<16} "
+        f"{'approved by':<16} filed"
+    )
     for s in items:
         filed = s.filed_at.date().isoformat() if s.filed_at else "-"
         typer.echo(
             f"{s.id:>6}  case {s.case_id:<8} {s.status:<18} {s.typology or '-':<20} "
-            f"{s.drafted_by:<16} {s.approved_by or '-':<16} filed {filed}"
+            f"{s.drafted_by:<16} {s.approved_by or '-':<16} {filed}"
         )
-    typer.echo(f"{len(items)} of {total}", err=True)
+    typer.echo(f"{len(items)} of {total}")
 
 
 @sar_app.command("export")
