@@ -72,13 +72,14 @@ class Container(AppState):
         return self._followers
 
     async def start(self) -> None:
-        """The monitor's tail loop, and either the followers' child process (a served
-        container whose followers are on, ADR 0029: it runs all of what follows) or case
-        housekeeping, the links follower (it keeps the
-        linked-accounts graph from the event log), screening (it follows the event log and
-        rescreens after a list changes), the accounts follower (profiles, KYC/KYB reviews and
-        ratings, behind the monitor) unless ``serve_followers`` is off, and the delivery of
-        the outbox into cases (this process's one drainer), as background tasks."""
+        """The monitor's tail loop, then either the followers' child process (a served
+        container whose followers are on, ADR 0029: the child runs all of what follows) or,
+        as background tasks of this process: case housekeeping, the links follower (it
+        keeps the linked-accounts graph from the event log), screening (it follows the event
+        log and rescreens after a list changes), the accounts follower (profiles, KYC/KYB
+        reviews and ratings, behind the monitor) unless ``serve_followers`` is off, and the
+        delivery of the outbox into cases (this process's one drainer). A served container
+        also warms the intelligence data in the background."""
         from riskops.accounts import tasks as accounts
         from riskops.cases.tasks import housekeeping_loop, intake_loop
         from riskops.links import tasks as links
