@@ -231,3 +231,24 @@ def test_sending_needs_contact_send(engine: Engine) -> None:
         with pytest.raises(Forbidden):
             service.list_templates(author)
         assert len(service.list_templates(ana)) >= 8
+
+
+def test_a_raced_replay_is_refused_by_the_unique_id_and_the_transaction_goes_on(
+    engine: Engine,
+) -> None:
+    from riskops.contact import repository as repo
+    from riskops.contact.models import ContactReply
+
+    def reply() -> ContactReply:
+        return ContactReply(
+            channel="sms",
+            provider_message_id="dup-1",
+            from_masked="+34***222",
+            body="yes",
+            received_at=T0,
+        )
+
+    with unit_of_work(session_factory(engine)) as session:
+        assert repo.add_reply(session, reply()) is not None
+        assert repo.add_reply(session, reply()) is None
+        assert len(session.scalars(select(ContactReply)).all()) == 1

@@ -93,6 +93,8 @@ def receive(session: Session, inbound: SmsInbound, *, now: datetime | None = Non
             received_at=inbound.received_at or now,
         ),
     )
+    if reply is None:
+        raise Conflict(f"message {inbound.message_id} was already received (a replay)")
     resumed = False
     if case is not None:
         detail = {"reply_id": reply.id, "channel": "sms", "from": reply.from_masked}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import msgspec
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from riskops.accounts import risk_repository as profiles
@@ -108,9 +109,15 @@ def reply_by_provider_id(session: Session, provider_message_id: str) -> ContactR
     return session.scalar(stmt)
 
 
-def add_reply(session: Session, reply: ContactReply) -> ContactReply:
-    session.add(reply)
-    session.flush()
+def add_reply(session: Session, reply: ContactReply) -> ContactReply | None:
+    """Store a reply; None when its provider message id is stored already (a replay that
+    raced the check before it: the unique constraint decides)."""
+    try:
+        with session.begin_nested():
+            session.add(reply)
+            session.flush()
+    except IntegrityError:
+        return None
     return reply
 
 
