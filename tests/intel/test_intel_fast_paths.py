@@ -78,3 +78,59 @@ def test_a_text_starting_with_plus_is_detected_as_the_long_way_detects_it(text: 
     if not text.strip() or not text.strip().startswith("+"):
         return
     assert kinds.detect(text) == _detect_the_long_way(text)
+
+
+def _parse_ip_with_ipaddress(text: str) -> object:
+    import ipaddress
+
+    value = text.strip()
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+_QUAD_PARTS = st.one_of(
+    st.integers(0, 300).map(str),
+    st.sampled_from(["00", "01", "007", "0x1", "1e1", " 1", "+1", "-1", "", "\u0661", "\x00"]),
+)
+
+
+@settings(max_examples=600)
+@given(
+    st.one_of(
+        st.lists(_QUAD_PARTS, min_size=1, max_size=6).map(".".join),
+        st.integers(0, 2**32 - 1).map(
+            lambda n: ".".join(str(n >> s & 255) for s in (24, 16, 8, 0))
+        ),
+        st.text(alphabet="0123456789.", max_size=20),
+        st.text(max_size=20).map(lambda t: t + ".1"),
+    )
+)
+def test_a_dotted_quad_parses_as_ipaddress_parses_it_and_is_canonical(text: str) -> None:
+    from riskops.intel.ips import parse_ip
+
+    if ":" in text:
+        return  # IPv6 text takes ipaddress's own parser
+    found = parse_ip(text)
+    assert found == _parse_ip_with_ipaddress(text), text
+    if found is not None:
+        assert str(found) == text.strip()
+
+
+@settings(max_examples=300)
+@given(st.lists(st.integers(0, 31), max_size=120))
+def test_the_bech32_checksum_two_symbols_a_step_is_the_one_a_step_checksum(
+    values: list[int],
+) -> None:
+    from riskops.intel.codecs import _polymod, _polymod_by_one
+
+    assert _polymod(values) == _polymod_by_one(values)
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="0123456789abcdefABCDEF", min_size=40, max_size=40))
+def test_eip55_on_whole_bytes_is_eip55_a_character_at_a_time(hex40: str) -> None:
+    from riskops.intel.codecs import _eip55_per_character, eip55
+
+    assert eip55(hex40) == _eip55_per_character(hex40)

@@ -16,6 +16,7 @@ BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(BASE58_ALPHABET)}
 BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32_INDEX = {c: i for i, c in enumerate(BECH32_CHARSET)}
+_BECH32_DIGITS = bytes(_BECH32_INDEX.get(chr(code), 0xFF) for code in range(256))
 _BECH32_CONST = 1
 _BECH32M_CONST = 0x2BC830A3
 # Longest text any decoder looks at: no address of any chain is longer, and a bound keeps
@@ -107,10 +108,33 @@ _GEN_TABLE = tuple(
 )
 
 
-def _polymod(values: list[int]) -> int:
+def _polymod_by_one(values: list[int]) -> int:
+    """BIP-173's checksum, one 5-bit symbol a step (kept to build and test the pair table)."""
     chk = 1
     for value in values:
         chk = ((chk & 0x1FFFFFF) << 5 ^ value) ^ _GEN_TABLE[chk >> 25]
+    return chk
+
+
+def _two_steps_of_top(top: int) -> int:
+    chk = top << 20
+    for _ in range(2):
+        chk = ((chk & 0x1FFFFFF) << 5) ^ _GEN_TABLE[chk >> 25]
+    return chk
+
+
+# The step is linear over GF(2): two symbols at once are the low 20 bits shifted by 10,
+# the pair, and what the top 10 bits feed back over two steps (one lookup).
+_PAIR_TABLE = tuple(_two_steps_of_top(top) for top in range(1024))
+
+
+def _polymod(values: list[int]) -> int:
+    chk = 1
+    odd = len(values) & 1
+    if odd:
+        chk = ((chk & 0x1FFFFFF) << 5 ^ values[0]) ^ _GEN_TABLE[chk >> 25]
+    for at in range(odd, len(values), 2):
+        chk = ((chk & 0xFFFFF) << 10 ^ values[at] << 5 ^ values[at + 1]) ^ _PAIR_TABLE[chk >> 20]
     return chk
 
 
@@ -135,12 +159,10 @@ def bech32_decode(text: str) -> tuple[str, list[int], Bech32Variant] | None:
     if pos < 1 or pos + 7 > len(text):
         return None
     hrp = text[:pos]
-    data: list[int] = []
-    for char in text[pos + 1 :]:
-        digit = _BECH32_INDEX.get(char)
-        if digit is None:
-            return None
-        data.append(digit)
+    digits = text[pos + 1 :].encode("ascii").translate(_BECH32_DIGITS)  # ASCII: checked
+    if 0xFF in digits:
+        return None
+    data = list(digits)
     const = _polymod(_hrp_expand(hrp) + data)
     if const == _BECH32_CONST:
         variant = Bech32Variant.BECH32
@@ -218,9 +240,28 @@ def keccak256(data: bytes) -> bytes:
     return keccak.new(data=data, digest_bits=256).digest()
 
 
+# Per byte of ASCII hex: 0x20 where the nibble is 8-f (_NIBBLE_HIGH), or where the
+# character is a letter a-f (_HEX_LETTER); 0 elsewhere.
+_NIBBLE_HIGH = bytes(0x20 if chr(code) in "89abcdef" else 0 for code in range(256))
+_HEX_LETTER = bytes(0x20 if chr(code) in "abcdef" else 0 for code in range(256))
+
+
+def _eip55_per_character(hex40: str) -> str:
+    """EIP-55 as the EIP writes it, a character at a time (to test ``eip55`` against)."""
+    lower = hex40.lower()
+    digest = keccak256(lower.encode("ascii")).hex()
+    pairs = zip(lower, digest[: len(lower)], strict=True)
+    return "0x" + "".join(c.upper() if h in "89abcdef" else c for c, h in pairs)
+
+
 def eip55(hex40: str) -> str:
     """The EIP-55 mixed-case checksum form of a 40-hex-digit address (with ``0x``)."""
     lower = hex40.lower()
-    digest = keccak256(lower.encode("ascii")).hex()
-    # A letter is upper-case where the hash's nibble at its position is 8 or more.
-    return "0x" + "".join(c.upper() if h > "7" else c for c, h in zip(lower, digest, strict=False))
+    text = lower.encode("ascii")
+    digest = keccak256(text).hex().encode("ascii")
+    # A letter is upper-case where the hash's nibble at its position is 8 or more: XOR 0x20
+    # on exactly those bytes, all 40 at once as one integer (digits keep their case bit).
+    flip = int.from_bytes(digest[: len(text)].translate(_NIBBLE_HIGH), "big")
+    flip &= int.from_bytes(text.translate(_HEX_LETTER), "big")
+    cased = int.from_bytes(text, "big") ^ flip
+    return "0x" + cased.to_bytes(len(text), "big").decode("ascii")

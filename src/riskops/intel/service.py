@@ -137,7 +137,10 @@ class IntelService:
         if kind in (None, kinds.IP):
             address = parse_ip(text)  # the commonest kind, parsed once
             if address is not None:
-                return self._ip(self.ips.lookup_address(address))
+                # A parsed dotted quad is written canonically already (parse_ip refuses
+                # leading zeros and anything but four decimal octets).
+                canonical = text if address.version == 4 and ":" not in text else None
+                return self._ip(self.ips.lookup_address(address, canonical))
         if kind is None or kind not in kinds.KINDS:
             found, reason = kinds.detect(text)
             if found == kinds.UNKNOWN:
