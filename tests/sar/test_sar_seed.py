@@ -27,6 +27,7 @@ def test_the_demo_leaves_an_approved_exportable_sar(engine: Engine) -> None:
                 account_id="acc-1",
                 full_name="Zoë Ångström",
                 birth_date=date(1988, 4, 1),
+                opened_at=T0.replace(year=2024),
                 country="SE",
                 corporate=False,
                 kyc_level=2,
@@ -44,6 +45,7 @@ def test_the_demo_leaves_an_approved_exportable_sar(engine: Engine) -> None:
         (export,) = repo.exports_of(session, report.id)
         assert export.report_version == report.version  # ready to be filed
         assert "<last_name>Angstrom</last_name>" in export.content
+        assert "<opened>2024-01-01T12:00:00</opened>" in export.content  # the account's
 
 
 def test_without_the_demo_people_nothing_is_seeded(engine: Engine) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -115,6 +115,7 @@ class Filing:
     accounts: tuple[str, ...]
     prepared_at: datetime
     entity: Entity
+    opened: dict[str, datetime] = field(default_factory=dict)  # account -> opening time
 
     @property
     def total_usd(self) -> Decimal:
@@ -182,7 +183,13 @@ def transaction(row: dict[str, Any]) -> Transaction:
     )
 
 
-def filing(report: SarReport, accounts: list[str], entity: Entity, prepared_at: datetime) -> Filing:
+def filing(
+    report: SarReport,
+    accounts: list[str],
+    entity: Entity,
+    prepared_at: datetime,
+    opened: dict[str, datetime] | None = None,
+) -> Filing:
     return Filing(
         id=report.id,
         case_id=report.case_id,
@@ -195,4 +202,5 @@ def filing(report: SarReport, accounts: list[str], entity: Entity, prepared_at: 
         accounts=tuple(accounts),
         prepared_at=prepared_at,
         entity=entity,
+        opened=dict(opened or {}),
     )

@@ -104,7 +104,7 @@ def _my_account(parent: etree._Element, tag: str, f: Filing, account: str) -> No
         _add(signatory, "is_primary", "1")
         _person(signatory, "t_person", holder)
         _add(signatory, "role", "PAH")
-    _add(a, "opened", _dt(f.activity_from or f.prepared_at))
+    _add(a, "opened", _dt(f.opened.get(account) or f.activity_from or f.prepared_at))
     _add(a, "status_code", "A")
     _add(a, "beneficiary", one_line(named.display_name) if named else "")
 

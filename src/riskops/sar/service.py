@@ -503,9 +503,13 @@ def check(
         return Preview(fmt, b"", "", problems)
     # The filing date of an export is the day it is made; a filed report's, its filing's.
     prepared = report.filed_at or now
-    shaped = filing(
-        report, repo.accounts_of(session, sar_id), Entity.from_settings(settings), prepared
-    )
+    accounts = repo.accounts_of(session, sar_id)
+    opened = {
+        a: p.opened_at
+        for a, p in accounts_repo.profiles(session, accounts).items()
+        if p.opened_at is not None
+    }
+    shaped = filing(report, accounts, Entity.from_settings(settings), prepared, opened)
     checked = xsd.validate(_BUILD[fmt](shaped), fmt, settings)
     return Preview(fmt, checked.content, checked.sha256, problems + checked.errors)
 
