@@ -262,3 +262,29 @@ def test_a_defect_on_one_message_fails_that_message_only(
     assert (result.sent, result.retrying) == (2, 1)
     assert d.run_pass(now=T0 + timedelta(hours=1)).dead == 1
     assert statuses(sqlite_engine) == [Status.SENT, Status.DEAD, Status.SENT]
+
+
+class Counting:
+    def __init__(self, inner: SmtpTransport) -> None:
+        self.inner, self.calls = inner, 0
+
+    def send(self, message: Outgoing) -> None:
+        self.calls += 1
+        self.inner.send(message)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_an_unreachable_server_is_tried_once_per_pass(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    queue_emails(sqlite_engine, 3)
+    port = free_port()
+    counting = Counting(SmtpTransport(SmtpUrl.parse(f"smtp://127.0.0.1:{port}"), "r@x.io"))
+    d = deliverer(sqlite_engine, counting, tmp_path)
+    assert d.run_pass(now=T0).retrying == 3
+    assert counting.calls == 1  # the other two were not knocked for
+    with smtp_server(port=port) as (inbox, _):
+        assert d.run_pass(now=T0 + timedelta(hours=1)).sent == 3
+    assert len(inbox.messages) == 3

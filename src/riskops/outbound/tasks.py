@@ -20,6 +20,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -95,6 +96,7 @@ class Deliverer:
         outcomes: list[Outcome] = []
         untried: list[int] = []
         started = time.monotonic()
+        down: dict[tuple[Channel, str], DeliveryFailed] = {}  # servers found unreachable
         try:
             for message in outgoing:
                 # Stop well before the lease ends, or another deliverer would send them too.
@@ -102,7 +104,15 @@ class Deliverer:
                     untried.append(message.pk)
                     continue
                 number = attempts[message.pk] + 1
-                outcomes.append(self._attempt(message, number, lease_until, fixed=now))
+                server = _server_of(message)
+                if server in down:  # do not knock on a door that just stayed shut
+                    at = now or self.clock()
+                    outcomes.append(self._failed(message, number, lease_until, at, down[server]))
+                    continue
+                outcome, failure = self._attempt(message, number, lease_until, fixed=now)
+                outcomes.append(outcome)
+                if failure is not None and failure.unreachable:
+                    down[server] = failure
         finally:
             self.transports.close()
         done = now or self.clock()
@@ -124,33 +134,45 @@ class Deliverer:
 
     def _attempt(
         self, message: Outgoing, number: int, lease_until: datetime, fixed: datetime | None
-    ) -> Outcome:
+    ) -> tuple[Outcome, DeliveryFailed | None]:
         at = fixed or self.clock()
         try:
             self.transports.of(message.channel).send(message)
         except Exception as exc:
-            if not isinstance(exc, DeliveryFailed):
+            failure = exc if isinstance(exc, DeliveryFailed) else None
+            if failure is None:
                 # A defect (a message the transport cannot build): counted like any failed
                 # attempt, so it ends dead instead of looping, and its pass goes on.
                 log.error("outbound.send_error", message=message.pk, error=repr(exc))
-                exc = DeliveryFailed(f"error: {exc!r}")
-            dead = exc.permanent or number >= self.policy.max_attempts
-            return Outcome(
-                pk=message.pk,
-                lease_until=lease_until,
-                status=Status.DEAD if dead else Status.RETRYING,
-                attempts=number,
-                at=at,
-                next_attempt_at=at if dead else at + timedelta(seconds=self.delay(number)),
-                error=exc.reason[:2000],
-            )
-        return Outcome(
+                failure = DeliveryFailed(f"error: {exc!r}")
+            return self._failed(message, number, lease_until, at, failure), failure
+        sent = Outcome(
             pk=message.pk,
             lease_until=lease_until,
             status=Status.SENT,
             attempts=number,
             at=at,
             next_attempt_at=at,
+        )
+        return sent, None
+
+    def _failed(
+        self,
+        message: Outgoing,
+        number: int,
+        lease_until: datetime,
+        at: datetime,
+        failure: DeliveryFailed,
+    ) -> Outcome:
+        dead = failure.permanent or number >= self.policy.max_attempts
+        return Outcome(
+            pk=message.pk,
+            lease_until=lease_until,
+            status=Status.DEAD if dead else Status.RETRYING,
+            attempts=number,
+            at=at,
+            next_attempt_at=at if dead else at + timedelta(seconds=self.delay(number)),
+            error=failure.reason[:2000],
         )
 
     def delay(self, failures: int) -> float:
@@ -176,6 +198,14 @@ class Deliverer:
             if r.claimed == 0:
                 break
         return total
+
+
+def _server_of(message: Outgoing) -> tuple[Channel, str]:
+    """Which server a message goes to: one per channel for email and SMS, the URL's host
+    for a webhook."""
+    if message.channel is Channel.WEBHOOK:
+        return message.channel, urlsplit(message.to).netloc
+    return message.channel, ""
 
 
 def _outgoing(m: OutboundMessage, secrets: dict[int, str]) -> Outgoing:

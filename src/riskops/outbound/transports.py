@@ -37,10 +37,15 @@ SMTP_TIMEOUT_SECONDS = 10.0
 
 
 class DeliveryFailed(Exception):
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    """The receiver did not take the message. ``permanent``: trying again will not help.
+    ``unreachable``: the server itself could not be reached (connect, TLS, login), so the
+    other messages for it in this pass are not tried either."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, unreachable: bool = False):
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +152,12 @@ class SmtpTransport:
         return conn
 
     def send(self, message: Outgoing) -> None:
-        try:
-            if self._conn is None:
+        if self._conn is None:
+            try:
                 self._conn = self._connect()
+            except (OSError, smtplib.SMTPException) as exc:
+                raise DeliveryFailed(f"SMTP server: {exc!r}", unreachable=True) from exc
+        try:
             self._conn.send_message(email_message(message, self.sender))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
@@ -248,6 +256,8 @@ class _Http:
     def _post(self, url: str, **kwargs: Any) -> None:
         try:
             response = self._client().post(url, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise DeliveryFailed(f"HTTP: {exc!r}", unreachable=True) from exc
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"HTTP: {exc!r}") from exc
         _check_answer(response)
