@@ -288,3 +288,18 @@ def test_an_unreachable_server_is_tried_once_per_pass(
     with smtp_server(port=port) as (inbox, _):
         assert d.run_pass(now=T0 + timedelta(hours=1)).sent == 3
     assert len(inbox.messages) == 3
+
+
+def test_a_pass_stops_at_its_time_budget_and_gives_the_rest_back(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    queue_emails(sqlite_engine, 3)
+    ticks = iter(range(100))
+    d = deliverer(sqlite_engine, MailboxTransport(tmp_path / "m", "r@x.io"), tmp_path)
+    d.policy = Policy(pass_seconds=1.5)
+    d.timer = lambda: float(next(ticks))  # one second per look at the clock
+    result = d.run_pass(now=T0)
+    assert (result.claimed, result.sent) == (3, 1)
+    assert statuses(sqlite_engine) == [Status.SENT, Status.QUEUED, Status.QUEUED]
+    d.timer = lambda: 0.0
+    assert d.run_pass(now=T0).sent == 2

@@ -51,6 +51,9 @@ class Policy:
     retry_max_seconds: float = 3600.0
     lease_seconds: float = 120.0  # longer than a pass may send for
     batch: int = 200
+    # A pass stops trying new messages after this long (the rest wait for the next pass):
+    # it runs between the worker's monitor batches, which must not wait on a slow server.
+    pass_seconds: float = 5.0
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Deliverer:
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
+    timer: Callable[[], float] = time.monotonic  # the pass's time budget is measured on it
 
     def run_pass(
         self, *, now: datetime | None = None, writer: AbstractContextManager[object] | None = None
@@ -95,12 +99,14 @@ class Deliverer:
             return result
         outcomes: list[Outcome] = []
         untried: list[int] = []
-        started = time.monotonic()
+        started = self.timer()
+        budget = min(self.policy.pass_seconds, self.policy.lease_seconds / 2)
         down: dict[tuple[Channel, str], DeliveryFailed] = {}  # servers found unreachable
         try:
             for message in outgoing:
-                # Stop well before the lease ends, or another deliverer would send them too.
-                if time.monotonic() - started > self.policy.lease_seconds / 2:
+                # Stop in time for the worker's next batch, and well before the lease ends
+                # (or another deliverer would send these too).
+                if self.timer() - started > budget:
                     untried.append(message.pk)
                     continue
                 number = attempts[message.pk] + 1

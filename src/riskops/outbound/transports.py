@@ -176,7 +176,9 @@ class SmtpTransport:
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
-            raise DeliveryFailed(f"SMTP: {exc!r}") from exc
+            # A server that stops answering mid-message is not knocked for again this pass.
+            stalled = isinstance(exc, TimeoutError | smtplib.SMTPServerDisconnected)
+            raise DeliveryFailed(f"SMTP: {exc!r}", unreachable=stalled) from exc
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -256,7 +258,7 @@ class _Http:
     def _post(self, url: str, **kwargs: Any) -> None:
         try:
             response = self._client().post(url, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        except (httpx.ConnectError, httpx.TimeoutException) as exc:
             raise DeliveryFailed(f"HTTP: {exc!r}", unreachable=True) from exc
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"HTTP: {exc!r}") from exc
