@@ -11,9 +11,12 @@ each find the number's region again (for a calling code shared by several region
 looks its regular expression up by text. Here each region's patterns are compiled once
 (``_Plan``, kept per region for the life of the process: the metadata is fixed), the
 region and the line type are found in one pass with the library's own rules, and the
-place is looked up without the region search it does not use. ``_classify`` and
-``_place`` give exactly the library's answers (tests/intel hold them to it on many
-numbers); only the repeated work is gone.
+place is looked up without the region search it does not use; text in the E.164 form
+("+" and digits) is parsed by the steps such text can reach. The carrier and place data
+are keyed by prefixes of at most nine digits, so their answers are kept per nine-digit
+prefix (exact: every number starting with those digits gets the same answer). All of it
+gives exactly the library's answers (tests/intel hold it to them on many numbers); only
+the repeated work is gone.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ from phonenumbers import (
     PhoneNumber,
     PhoneNumberDesc,
     PhoneNumberType,
-    carrier,
     geocoder,
 )
+from phonenumbers.carrierdata import CARRIER_DATA, CARRIER_LONGEST_PREFIX
 from phonenumbers.geocoder import _region_display_name
 from phonenumbers.geodata import GEOCODE_DATA, GEOCODE_LONGEST_PREFIX
 from phonenumbers.phonenumberutil import (
@@ -40,7 +43,7 @@ from phonenumbers.phonenumberutil import (
     _set_italian_leading_zeros_for_phone_number,
     _test_number_length,
 )
-from phonenumbers.prefix import _prefix_description_for_number
+from phonenumbers.prefix import _find_lang
 
 from riskops.intel.schemas import PhoneIntel
 from riskops.intel.sources import pypi_source
@@ -236,14 +239,43 @@ def _classify(number: PhoneNumber, nsn: str) -> tuple[str | None, int]:
     return region, plan.number_type(nsn) if plan is not None else _UNKNOWN
 
 
-def _place(number: PhoneNumber, nsn: str) -> str:
+def _described(data: dict[str, dict[str, str]], digits: str) -> str:
+    """``prefix._prefix_description_for_number`` in English, given the E.164 digits cut to
+    the data's longest prefix: the longest prefix of them the data describes."""
+    for size in range(len(digits), 0, -1):
+        names = data.get(digits[:size])
+        if names is not None:
+            name = _find_lang(names, "en", None, None)
+            if name is not None:
+                return name
+    return ""
+
+
+# The data is keyed by prefixes of at most 9 digits: the answer for the first 9 digits of
+# a number is the answer for every number that starts with them, so keeping it is exact.
+@lru_cache(maxsize=16_384)
+def _area(digits: str) -> str:
+    return _described(GEOCODE_DATA, digits)
+
+
+@lru_cache(maxsize=16_384)
+def _operator(digits: str) -> str:
+    return _described(CARRIER_DATA, digits)
+
+
+def _carrier(e164: str) -> str:
+    """``carrier.name_for_valid_number(number, "en")``, from its E.164 form."""
+    return _operator(e164[1 : 1 + CARRIER_LONGEST_PREFIX])
+
+
+def _place(number: PhoneNumber, nsn: str, e164: str) -> str:
     """``geocoder.description_for_valid_number(number, "en")``: the area of the number's
     prefix, else the name of the one region where it is valid."""
     cc = number.country_code or 0
     token = phonenumbers.country_mobile_token(cc)
     if token and nsn.startswith(token):  # Argentina's mobile "9": the library's own path
         return geocoder.description_for_valid_number(number, "en")
-    area = _prefix_description_for_number(GEOCODE_DATA, GEOCODE_LONGEST_PREFIX, number, "en")
+    area = _area(e164[1 : 1 + GEOCODE_LONGEST_PREFIX])
     if area:
         return area
     regions = phonenumbers.region_codes_for_country_code(cc)
@@ -302,12 +334,12 @@ def phone_intel(text: str, region: str | None = None) -> PhoneIntel:
         notes.append("not a valid number in its country's numbering plan")
         return PhoneIntel(value, False, possible, e164, country, notes=notes, sources=sources)
     line_type = _TYPES.get(kind, "unknown")
-    operator = carrier.name_for_valid_number(number, "en") or None
+    operator = _carrier(e164) or None
     if operator is None:
         notes.append("carrier: no data (numbering-plan data names none for this range)")
     else:
         notes.append("carrier: the operator the range was first allocated to (ports not seen)")
-    location = _place(number, nsn) or None
+    location = _place(number, nsn, e164) or None
     if country is None:
         notes.append("country: none (a non-geographic number)")
     return PhoneIntel(
