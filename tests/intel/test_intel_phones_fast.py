@@ -126,3 +126,18 @@ def test_every_example_number_parses_as_the_library_parses_it() -> None:
     for example in _EXAMPLES:
         for text in (example, example[:-2], example + "0", example[:4] + "0" + example[4:]):
             assert _parsed(text, None, _parse) == _parsed(text, None, phonenumbers.parse), text
+
+
+def test_warm_compiles_every_regions_plan(ip_data_root: object) -> None:
+    from riskops.intel import phones
+    from riskops.intel.service import IntelService
+
+    phones._PLANS.clear()
+    IntelService(ip_data_root).warm()  # type: ignore[arg-type]
+    expected = {
+        (cc, region)
+        for cc, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()
+        for region in regions
+    }
+    assert expected <= set(phones._PLANS)
+    assert all(phones._PLANS[key] is not None for key in expected)
