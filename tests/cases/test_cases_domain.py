@@ -30,6 +30,12 @@ EXPECTED: dict[Command, dict[S, S]] = {
     },
     Command.REOPEN: {S.CLOSED: S.IN_REVIEW},
     Command.HOLDS_SETTLED: {S.NEW: S.CLOSED, S.ASSIGNED: S.CLOSED, S.IN_REVIEW: S.CLOSED},
+    Command.REVIEW_DECIDED: {
+        S.NEW: S.CLOSED,
+        S.ASSIGNED: S.CLOSED,
+        S.IN_REVIEW: S.CLOSED,
+        S.WAITING_CUSTOMER: S.CLOSED,
+    },
 }
 
 

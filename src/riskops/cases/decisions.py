@@ -22,7 +22,7 @@ from riskops.audit.service import record, record_views
 from riskops.auth import repository as auth_repo
 from riskops.auth.permissions import Permission, Principal, require, require_second_person
 from riskops.auth.service import user_principal
-from riskops.cases import history
+from riskops.cases import history, review_outcomes
 from riskops.cases import holds as case_holds
 from riskops.cases import repository as repo
 from riskops.cases.domain import Command, Sla, priority
@@ -151,6 +151,7 @@ def decide(
         resolved = _resolve_holds(session, case, action, principal, sections["decision"], now)
         _on_account(session, case, action, principal, sections["decision"], now)
         _execute(session, case, action, principal.name, sections["decision"], now)
+        review_outcomes.decide_hits(session, principal, case, sections["decision"], now)
         _with_holds(action, resolved)
     session.flush()
     record(session, principal, "case.decide", "case", case.id, detail, now=now)
@@ -189,6 +190,7 @@ def approve(
     )
     _on_account(session, case, action, approver, decision, now, maker=action.requested_by)
     _execute(session, case, action, approver.name, decision, now)
+    review_outcomes.decide_hits(session, approver, case, decision, now)
     _with_holds(action, resolved)
     session.flush()
     record(session, approver, "case.approve", "case_action", action.id, detail, now=now)

@@ -32,6 +32,8 @@ class Command(enum.StrEnum):
     # the case's held withdrawals were all resolved outside it (holds page, API) and nothing
     # else waits on it: it closes, even unassigned (ADR 0019)
     HOLDS_SETTLED = "holds_settled"
+    # the KYC / KYB review its alerts come from was decided (cases.review_outcomes)
+    REVIEW_DECIDED = "review_decided"
 
 
 _OPEN = frozenset({S.NEW, S.ASSIGNED, S.IN_REVIEW, S.WAITING_CUSTOMER, S.WAITING_APPROVAL})
@@ -50,6 +52,7 @@ TRANSITIONS: dict[Command, tuple[frozenset[CaseStatus], CaseStatus]] = {
     Command.CLOSE: (_WORKING | {S.WAITING_APPROVAL, S.WAITING_CUSTOMER}, S.CLOSED),
     Command.REOPEN: (frozenset({S.CLOSED}), S.IN_REVIEW),
     Command.HOLDS_SETTLED: (_WORKING | {S.NEW}, S.CLOSED),
+    Command.REVIEW_DECIDED: (_WORKING | {S.NEW, S.WAITING_CUSTOMER}, S.CLOSED),
 }
 
 

@@ -27,7 +27,7 @@ from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from riskops.cases import holds
+from riskops.cases import holds, review_outcomes
 from riskops.cases.alert_intake import drain_outbox, ensure_default_queues
 from riskops.cases.lifecycle import sweep
 from riskops.cases.shifts import auto_assign
@@ -73,6 +73,8 @@ def deliver(
         delivered = drain_outbox(session, limit)
         if delivered < limit:  # every alert is in, so a resolved hold finds the case it opened
             delivered += holds.deliver(session, limit)
+        if delivered < limit:  # and a decided KYC review finds the case of its alerts
+            delivered += review_outcomes.deliver(session, limit - delivered)
         return delivered
 
 
