@@ -24,6 +24,7 @@ from riskops.auth.permissions import Role
 from riskops.cases import decisions, lifecycle
 from riskops.cases.models import ActionKind, CaseEvent, CaseStatus
 from riskops.cases.schemas import DecisionIn, NoteSections
+from riskops.cases.tasks import housekeeping
 from riskops.contact import service
 from riskops.contact.models import ContactMessage
 from riskops.contact.schemas import MessageIn
@@ -151,10 +152,12 @@ def test_the_information_request_makes_the_case_wait_in_the_same_transaction(
         assert queued is not None and "A bank statement showing the deposit." in queued.body
     with unit_of_work(sessions) as session:
         assert {"wait_customer", "customer_contacted"} <= set(events(session, case_id))
-        # no reply by the due date: the sweep puts the case back in review
-        done = lifecycle.sweep(session, due() + timedelta(minutes=1))
-        assert done["waits_expired"] == 1
+    # no reply by the due date: the housekeeping pass puts the case back in review
+    assert housekeeping(sessions, due() - timedelta(minutes=1))["waits_expired"] == 0
+    assert housekeeping(sessions, due() + timedelta(minutes=1))["waits_expired"] == 1
+    with unit_of_work(sessions) as session:
         assert events(session, case_id)[-1] == "wait_expired"
+        assert lifecycle.history.load(session, case_id).status is CaseStatus.IN_REVIEW
 
 
 def test_a_refused_information_request_leaves_the_case_as_it_was(engine: Engine) -> None:
