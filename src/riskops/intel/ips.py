@@ -126,6 +126,8 @@ def _special(address: _Address) -> bool:
     240/4 as global; neither locates anyone)."""
     starts, ends = _SPECIAL[address.version]
     value = int(address)
+    if value >= 0xE0000000 and address.version == 4:
+        return True  # 224/4 is multicast, 240/4 reserved: an eighth of the IPv4 space
     index = bisect.bisect_right(starts, value) - 1
     if index < 0 or value > ends[index]:
         return False
