@@ -112,7 +112,7 @@ class IntelService:
 
     def warm(self) -> None:
         """Read the data that loads lazily (the ASN table, about a second; the numbering
-        plans, about as long) now, e.g. in a thread at the server's start, so no analyst's
+        plans, about 0.2 s) now, e.g. in a thread at the server's start, so no analyst's
         first page waits for it."""
         self.ips.asn.missing(4)
         phones.warm()
