@@ -327,7 +327,7 @@ def direct(history: History, now: datetime) -> Counter[tuple[object, ...]]:
             day += timedelta(days=1)
     for h in history.holds:
         cents = int(h.usd * 100)
-        put(h.created.date(), "held", bucket=h.status.value, cents=cents)
+        put(h.created.date(), "held", cents=cents)
         if h.status is HoldStatus.REJECTED and h.resolved is not None:
             put(h.resolved.date(), "rejected", cents=cents)
     return +out

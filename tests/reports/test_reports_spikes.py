@@ -51,7 +51,8 @@ def test_a_real_spike_is_found(seed: int, level: int, factor: int) -> None:
     rng = random.Random(seed)
     series = _weekly(rng, [level] * 7)
     day = DAYS - 3
-    series[day] = max(level * factor, level + 25)
+    # well beyond the day's noise (a Poisson count's spread is about its square root)
+    series[day] = max(level * factor, round(level + 10 * (level + 1) ** 0.5 + 10))
     judged = spikes.judge(series[day], [series[day - 7 * w] for w in range(1, 7)])
     assert judged is not None and judged.spike
 

@@ -35,14 +35,16 @@ class ReportDaily(Base):
 
 
 class ReportCursor(Base):
-    """How far the incremental rollup has read: the append-only sources by id, the mutable
-    ones (cases, holds) by the time of the last pass."""
+    """How far the incremental rollup has read: alerts, events, cases and holds by id (the
+    newest counted), and when the last pass ran (changes to older cases and holds since)."""
 
     __tablename__ = "report_cursor"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     alert_id: Mapped[int] = mapped_column(BigInteger, default=0)
     event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    case_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    hold_id: Mapped[int] = mapped_column(BigInteger, default=0)
     passed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

@@ -5,8 +5,11 @@ Two kinds of source:
 - append-only (monitor alerts, the event log): counted once each, by id, and *added* to the
   day's rows; the cursor remembers the last id counted;
 - mutable (cases close, holds resolve): each pass recomputes every metric fed by them from
-  the earliest day a change since the last pass reaches back to (a changed case's opening),
-  and at least from the last pass's day (so "today"'s backlog snapshot is finished).
+  the last pass's day (so its unfinished day, and every change since, is counted), or
+  from the earliest day of a case or hold written since (by id: a backdated row restates
+  history from its own day). Days before are kept: a case moved to another queue counts
+  in its old queue's backlog for the days it spent there, until a rebuild restates all
+  history with every case's current queue, typology and assignee.
 
 ``rebuild`` clears every row and rolls up all history with the same functions, so an
 incremental pass and a rebuild agree (tests/reports/test_reports_rollups.py).
@@ -20,7 +23,7 @@ Metrics (``report_daily.metric``), their dimensions and ``bucket``:
 - ``closed_late``: cases closed after their SLA deadline (day, queue, typology);
 - ``rule_outcome``: closed cases holding a rule's alert (day, rule, queue, typology;
   bucket = ``tp`` for restricted, offboarded, SAR referred; ``fp`` for dismissed);
-- ``held``: withdrawals held, and their USD (day placed);
+- ``held``: withdrawals held, and their USD (day placed, whatever became of them);
 - ``rejected``: held withdrawals rejected, the loss prevented in USD (day resolved);
 - ``backlog``: cases open at the day's end (now, today) (queue, typology; bucket = age);
 - ``breached``: of those, past their SLA deadline (queue, typology).
@@ -64,8 +67,8 @@ AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
     ("3-7d", timedelta(days=7)),
     (">7d", timedelta.max),
 )
-# A case or hold whose change committed a little after the last pass read may carry an
-# earlier timestamp: the pass looks back this far before its previous run.
+# A change committed a little after the last pass read may carry an earlier timestamp: the
+# pass recomputes from the day of this long before its previous run.
 OVERLAP = timedelta(minutes=5)
 
 Counts = dict[Key, tuple[int, int]]
@@ -170,7 +173,7 @@ def mutable_counts(
             day += timedelta(days=1)
     for h in holds:
         if h.created_at <= now and h.created_at.date() >= start:
-            tally.add(h.created_at.date(), HELD, bucket=h.status.value, usd_cents=cents(h.usd))
+            tally.add(h.created_at.date(), HELD, usd_cents=cents(h.usd))
         resolved = h.resolved_at
         if (
             h.status is HoldStatus.REJECTED
@@ -225,25 +228,30 @@ def rebuild(session: Session, now: datetime) -> Rolled:
     """Clear every rollup row and roll up all history (``riskops reports rebuild``)."""
     repo.clear_daily(session)
     upto_alert, upto_seq, alerts, events = _append_only(session, 0, 0)
+    upto_case, upto_hold = repo.last_ids(session)
     first = repo.earliest_source(session)
     start = first.date() if first is not None else now.date()
     _recompute(session, start, now)
-    repo.save_cursor(session, upto_alert, upto_seq, now)
+    repo.save_cursor(session, upto_alert, upto_seq, upto_case, upto_hold, now)
+    repo.analyze(session)
     return Rolled(alerts, events, start, rebuilt=True)
 
 
 def roll_up(session: Session, now: datetime) -> Rolled:
     """One incremental pass (one transaction; the composition schedules it): add the alerts
-    and events since the cursor, recompute the mutable metrics from the earliest day a
-    change since the last pass reaches. The first pass ever is a rebuild."""
+    and events since the cursor; recompute the mutable metrics from the last pass's day,
+    or from the earliest day of a case or hold written since (a backdated row restates
+    history from its own day). The first pass ever is a rebuild."""
     cursor = repo.cursor(session)
     if cursor is None:
         return rebuild(session, now)
-    last_pass = cursor.passed_at
     upto_alert, upto_seq, alerts, events = _append_only(session, cursor.alert_id, cursor.event_seq)
-    changed = repo.earliest_change(session, last_pass - OVERLAP)
-    start = min(last_pass.date(), changed.date()) if changed is not None else last_pass.date()
+    upto_case, upto_hold = repo.last_ids(session)
+    start = (cursor.passed_at - OVERLAP).date()
+    new = repo.earliest_new(session, cursor.case_id, cursor.hold_id)
+    if new is not None:
+        start = min(start, new.date())
     start = min(start, now.date())
     _recompute(session, start, now)
-    repo.save_cursor(session, upto_alert, upto_seq, now)
+    repo.save_cursor(session, upto_alert, upto_seq, upto_case, upto_hold, now)
     return Rolled(alerts, events, start)

@@ -278,10 +278,10 @@ def emerging_clusters(
     ]
 
 
-def options(session: Session, reader: Principal) -> dict[str, list[str]]:
-    """The values the filters offer. Needs ``report:view``."""
+def options(session: Session, reader: Principal, f: Filters) -> dict[str, list[str]]:
+    """The values the filters offer within the period. Needs ``report:view``."""
     require(reader, Permission.REPORT_VIEW)
-    return repo.choices(session)
+    return repo.choices(session, f)
 
 
 def latest_day(session: Session, now: datetime) -> date:

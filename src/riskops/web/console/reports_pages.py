@@ -75,7 +75,7 @@ def _context(db: Any, user: Any, filters: Filters, params: dict[str, str | None]
         "filters": filters,
         "params": {k: (v or "") for k, v in params.items()},
         "query": query,
-        "options": trends.options(db, user.principal),
+        "options": trends.options(db, user.principal, filters),
         "has_data": trends.has_data(db, user.principal),
         "problems": [],
         "clusters": [],

@@ -46,6 +46,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("alert_id", sa.BigInteger(), nullable=False),
         sa.Column("event_seq", sa.BigInteger(), nullable=False),
+        sa.Column("case_id", sa.BigInteger(), nullable=False),
+        sa.Column("hold_id", sa.BigInteger(), nullable=False),
         sa.Column("passed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_report_cursor")),
     )
