@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from riskops.accounts import risk_repository as profiles
 from riskops.cases import repository as cases_repo
-from riskops.cases.models import Case, CaseStatus
+from riskops.cases.models import Case, CaseEvent, CaseStatus
 from riskops.contact.models import ContactMessage, ContactReply
 from riskops.monitor import repository as monitor_repo
 from riskops.sar import service as sar
@@ -121,16 +121,6 @@ def add_reply(session: Session, reply: ContactReply) -> ContactReply | None:
     return reply
 
 
-def replies_of_case(session: Session, case_id: int, limit: int = 100) -> list[ContactReply]:
-    stmt = (
-        select(ContactReply)
-        .where(ContactReply.case_id == case_id)
-        .order_by(ContactReply.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
 def cases_to_contact(session: Session, limit: int) -> list[Case]:
     """Open cases about an account, assigned and being worked, oldest first (the demo)."""
     stmt = (
@@ -141,6 +131,17 @@ def cases_to_contact(session: Session, limit: int) -> list[Case]:
             Case.status.in_((CaseStatus.ASSIGNED, CaseStatus.IN_REVIEW)),
         )
         .order_by(Case.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def reply_events(session: Session, case_id: int, limit: int = 50) -> list[CaseEvent]:
+    """The case's ``customer_reply`` history entries (email and SMS), newest first."""
+    stmt = (
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case_id, CaseEvent.kind == "customer_reply")
+        .order_by(CaseEvent.id.desc())
         .limit(limit)
     )
     return list(session.scalars(stmt))

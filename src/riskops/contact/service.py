@@ -20,11 +20,11 @@ from riskops.accounts.models import RestrictionKind
 from riskops.audit.service import record
 from riskops.auth.permissions import Permission, Principal, require
 from riskops.cases import decisions, history
-from riskops.cases.models import ActionKind, Case
+from riskops.cases.models import ActionKind, Case, CaseEvent
 from riskops.cases.schemas import DecisionIn, NoteSections
 from riskops.contact import repository as repo
 from riskops.contact import templating, tipping
-from riskops.contact.models import ContactMessage, ContactReply
+from riskops.contact.models import ContactMessage
 from riskops.contact.schemas import ChannelName, MessageIn, PreviewOut, SentOut, TemplateOut
 from riskops.contact.templating import REQUEST_INFO, Rendered
 from riskops.intake import reply_tokens
@@ -443,7 +443,8 @@ def _enqueue(
 
 class Panel:
     """What the case page's contact panel shows: the templates, the channels the account
-    can receive (masked), the messages sent from the case and the replies by SMS."""
+    can receive (masked), the messages sent from the case and the customer's replies (the
+    ``customer_reply`` history entries, by email or SMS)."""
 
     def __init__(
         self,
@@ -453,7 +454,7 @@ class Panel:
         channels: dict[str, str],
         language: str,
         messages: list[ContactMessage],
-        replies: list[ContactReply],
+        replies: list[CaseEvent],
     ) -> None:
         self.case = case
         self.can_send = can_send
@@ -487,5 +488,5 @@ def panel(session: Session, principal: Principal, case_id: int) -> Panel:
         found,
         language,
         repo.messages_of_case(session, case.id),
-        repo.replies_of_case(session, case.id),
+        repo.reply_events(session, case.id),
     )
