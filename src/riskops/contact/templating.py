@@ -21,6 +21,7 @@ from importlib import resources
 from typing import Final
 
 from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2 import Template as JinjaTemplate
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -131,14 +132,19 @@ def pick_language(wanted: str | None) -> tuple[str, bool]:
     return DEFAULT_LANGUAGE, wanted is not None and wanted != DEFAULT_LANGUAGE
 
 
+@lru_cache(maxsize=512)
+def _compiled(html: bool, source: str) -> JinjaTemplate:
+    """A part's source compiled once per process (the sources are the shipped files)."""
+    return (_html_env if html else _text_env).from_string(source)
+
+
 def render(template: Template, language: str, values: dict[str, str]) -> Rendered:
     """All four parts in ``language``; ValidationFailed naming a missing variable or a
     refused construct (the sandbox), never a stack trace."""
     parts: dict[str, str] = {}
     for part, source in template.sources[language].items():
-        env = _html_env if part == "html" else _text_env
         try:
-            parts[part] = env.from_string(source).render(**values).strip()
+            parts[part] = _compiled(part == "html", source).render(**values).strip()
         except UndefinedError as exc:
             raise ValidationFailed(
                 f"template {template.key} needs a value the message does not have",
