@@ -310,7 +310,7 @@ def direct(history: History, now: datetime) -> Counter[tuple[object, ...]]:
         day = first.date()
         while day <= now.date():
             at = min(datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1), now)
-            if c.opened <= at and (c.closed is None or c.closed > at):
+            if c.opened < at and (c.closed is None or c.closed > at):
                 age = at - c.opened
                 bucket = (
                     "<1d"

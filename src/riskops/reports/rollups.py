@@ -160,7 +160,9 @@ def mutable_counts(
         last = min(closed.date() if closed is not None else today, today)
         while day <= last:
             at = min(day_start(day + timedelta(days=1)), now)
-            if c.opened_at <= at and (closed is None or closed > at):
+            # open at the snapshot: opened before it (a case opened at midnight is the next
+            # day's), not closed by it
+            if c.opened_at < at and (closed is None or closed > at):
                 tally.add(
                     day,
                     BACKLOG,
