@@ -19,6 +19,8 @@ import argparse
 import os
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from types import TracebackType
 
@@ -95,19 +97,22 @@ class Yielding:
 
 
 def follower_tasks(settings: Settings, writer: Yielding | None = None) -> list[Periodic]:
-    """What the followers' child of ``riskops serve`` runs (ADR 0029): the passes of
-    ``case_tasks`` without the monitor, whose server runs it, each transaction held in
-    ``writer``: case housekeeping, the links, screening and accounts followers (the last
-    behind the server monitor's checkpoint) and the delivery of alerts, hits and reviews
-    into cases (a period of 0 turns one off)."""
-    every = settings.intake_poll_seconds
-    feed = AccountFeed()  # the server's monitor runtime is the default checkpoint too
+    """What the followers' child of ``riskops serve`` runs (ADR 0029): the periodic passes
+    of ``case_tasks``, in their order, without the monitor (the server runs it) and
+    without the catch-ups of ``--once``: case housekeeping, the links, screening and
+    accounts followers (the last behind the server monitor's checkpoint, the default one)
+    and the delivery into cases, each of their transactions held in ``writer``, links in
+    short ones. A pass added to ``case_tasks`` runs here too, as it is."""
+    held: dict[str, Callable[[sessionmaker[Session]], object]] = {
+        "links": partial(_links_in_short_batches, writer=writer),
+        "screening": partial(screening_pass, writer=writer),
+        "accounts": partial(watch_pass, writer=writer, feed=AccountFeed()),
+        "cases.delivery": partial(delivery_pass, writer=writer),
+    }
     return [
-        Periodic("cases.housekeeping", settings.housekeeping_seconds, housekeeping_pass),
-        Periodic("links", every, partial(_links_in_short_batches, writer=writer)),
-        Periodic("screening", every, partial(screening_pass, writer=writer)),
-        Periodic("accounts", every, partial(watch_pass, writer=writer, feed=feed)),
-        Periodic("cases.delivery", every, partial(delivery_pass, writer=writer)),
+        replace(task, run=held.get(task.name, task.run))
+        for task in case_tasks(settings)
+        if task.every_s > 0
     ]
 
 
