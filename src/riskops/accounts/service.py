@@ -32,6 +32,7 @@ from riskops.auth.permissions import Permission, Principal, require, require_sec
 from riskops.kernel.bounds import identifier_problem
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
+from riskops.outbound import webhooks
 
 # --- controls: one function per action on an account ----------------------------------
 
@@ -128,6 +129,7 @@ def restrict(
         "approver": restriction.approved_by,
     }
     record(session, caller, "account.restrict", "account", account_id, detail, now=now)
+    webhooks.emit(session, "account.restricted", _told(restriction), now=now)
     return restriction
 
 
@@ -158,7 +160,19 @@ def lift(
     set_committed_value(restriction, "lifted_by", caller.name)
     detail = {"restriction_id": restriction_id, "kind": str(restriction.kind), "reason": reason}
     record(session, caller, "account.lift_restriction", "account", account_id, detail, now=now)
+    webhooks.emit(session, "account.restriction_lifted", _told(restriction), now=now)
     return restriction
+
+
+def _told(r: Restriction) -> dict[str, Any]:
+    """What the exchange's webhook learns of a restriction: what it must enforce, no note."""
+    return {
+        "account_id": r.account_id,
+        "restriction_id": r.id,
+        "kind": str(r.kind),
+        "expires_at": r.expires_at,
+        "lifted_at": r.lifted_at,
+    }
 
 
 def approve(

@@ -15,6 +15,7 @@ from riskops.cases import repository as repo
 from riskops.cases.domain import Command, next_status
 from riskops.cases.models import Case, CaseEvent, CaseStatus
 from riskops.kernel.errors import NotFound
+from riskops.outbound import webhooks
 
 
 def load(session: Session, case_id: int, *, for_update: bool = True) -> Case:
@@ -81,4 +82,12 @@ def transition(
         reason=reason,
         detail=detail,
     )
+    if after is CaseStatus.CLOSED:  # the exchange's systems may follow case outcomes
+        told = {
+            "case_id": case.id,
+            "account_id": case.account_id,
+            "outcome": (detail or {}).get("outcome"),
+            "closed_at": now,
+        }
+        webhooks.emit(session, "case.closed", told, now=now)
     return before

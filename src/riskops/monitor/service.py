@@ -39,6 +39,7 @@ from riskops.monitor.models import (
     Hold,
     HoldStatus,
 )
+from riskops.outbound import webhooks
 from riskops.rules.types import Action
 
 _event_decoder = msgspec.json.Decoder(s.AnyEvent)
@@ -124,6 +125,7 @@ def process_batch(
     decisions: list[dict[str, Any]] = []
     alerts: list[dict[str, Any]] = []
     holds: list[dict[str, Any]] = []
+    told: list[tuple[s.Event, RowDecision]] = []  # held or blocked: for the webhooks
     facts: dict[str, s.Event] = {}  # events with a live hit that may make a case alert
     accounts: list[str] = []  # the account timeline: accounts[i] owns seqs[i]
     seqs: list[int] = []
@@ -155,12 +157,17 @@ def process_batch(
                     facts[event.event_id] = event
         if isinstance(event, s.WithdrawalRequested) and rows[0].outcome is Action.HOLD:
             holds.append(_hold_row(event, rows[0], now))
+        if rows[0].outcome in _TOLD and record.seq > counted_through:  # not on a replay
+            told.append((event, rows[0]))
     repo.insert_ignore(session, Decision, decisions)
     repo.insert_ignore(session, Alert, alerts)
     repo.insert_ignore(session, Hold, holds)
     repo.insert_timeline(session, accounts, seqs)
     if facts:  # the messages commit with the monitor alerts, delivered later (outbox)
         outbox.publish_many(session, ALERT_RAISED, _alert_messages(alerts, facts), now=now)
+    for event, d in told:
+        topic, payload = _told(event, d)
+        webhooks.emit(session, topic, payload, now=now)
     if records:
         repo.advance_checkpoint(session, checkpoint, result.last_seq, now)
     result.stored = len(decisions)
@@ -294,6 +301,30 @@ def _check_alert(alert: dict[str, Any], usd: Decimal | None, occurred_at: dateti
         raise ValidationFailed("invalid alert", details=problems)
 
 
+_TOLD = {Action.HOLD: "decision.held", Action.BLOCK: "decision.blocked"}
+
+
+def _told(event: s.Event, d: RowDecision) -> tuple[str, dict[str, Any]]:
+    """The webhook topic and payload of a held or blocked event: the ids, the amount and
+    the rules' reasons, nothing of the account's other data."""
+    payload: dict[str, Any] = {
+        "event_id": event.event_id,
+        "event_type": type(event).__struct_config__.tag,
+        "account_id": event.account_id,
+        "reasons": [
+            {"rule_id": r.get("rule_id"), "reason": r.get("reason")} for r in reasons_json(d)
+        ],
+    }
+    if isinstance(event, s.WithdrawalRequested):
+        payload.update(
+            withdrawal_id=event.withdrawal_id,
+            asset=event.asset,
+            amount=str(event.amount),
+            usd_value=str(event.usd_value),
+        )
+    return _TOLD[d.outcome], payload
+
+
 def _hold_row(event: s.WithdrawalRequested, d: RowDecision, now: datetime) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
@@ -386,6 +417,18 @@ def resolve_hold(
         "usd_value": str(hold.usd_value),
     }
     outbox.publish(session, HOLD_RESOLVED, message, now=now)
+    told = {
+        "hold_id": hold.id,
+        "event_id": hold.event_id,
+        "account_id": hold.account_id,
+        "withdrawal_id": hold.withdrawal_id,
+        "status": status.value,  # released: send it; rejected: do not
+        "asset": hold.asset,
+        "amount": str(hold.amount),
+        "usd_value": str(hold.usd_value),
+        "resolved_at": now,
+    }
+    webhooks.emit(session, HOLD_RESOLVED, told, now=now)
     return hold
 
 
