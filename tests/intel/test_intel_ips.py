@@ -136,6 +136,18 @@ def test_warm_reads_the_asn_table_before_the_first_lookup(ip_data_root: Path) ->
     assert service.ips.asn._loaded
 
 
+def test_warm_moves_the_opened_data_out_of_the_collectors_passes(ip_data_root: Path) -> None:
+    import gc
+
+    from riskops.intel.service import IntelService
+
+    service = IntelService(ip_data_root)
+    service.warm()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    assert not any(o is service.ips.asn._names for o in gc.get_objects())  # not walked
+
+
 @pytest.mark.parametrize("version", [4, 6], ids=["v4", "v6"])
 def test_the_fast_special_range_check_agrees_with_ipaddress(version: int) -> None:
     import ipaddress
