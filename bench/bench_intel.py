@@ -173,6 +173,7 @@ def _stream(distinct: list[str], n: int, seed: int = 9) -> list[str]:
 def measure(
     quick: bool = False, n_values: int | None = None, n_lookups: int | None = None
 ) -> list[Result]:
+    from riskops.intel import phones
     from riskops.intel.addresses import check_address
     from riskops.intel.phones import phone_intel
     from riskops.intel.service import IntelService
@@ -190,6 +191,8 @@ def measure(
     def forget() -> None:
         service.set_listed(None)  # clears the answer LRU
         phone_intel.cache_clear()
+        phones._area.cache_clear()  # the carrier and place answers kept per 9-digit prefix
+        phones._operator.cache_clear()
         check_address.cache_clear()
 
     by_kind: dict[str, list[str]] = {"ip": [], "phone": [], "address": []}
