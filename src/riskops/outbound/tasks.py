@@ -46,7 +46,7 @@ log = structlog.get_logger(__name__)
 class Policy:
     """How hard the deliverer tries."""
 
-    max_attempts: int = 8
+    max_attempts: int = 30  # half a day to a day of an outage: 30 s doubling to the 1 h cap
     retry_seconds: float = 30.0  # the first retry's delay (before jitter)
     retry_max_seconds: float = 3600.0
     lease_seconds: float = 120.0  # longer than a pass may send for
