@@ -15,7 +15,11 @@ from riskops.intel import cli as intel_cli
 from riskops.investigation import cli as investigation_cli
 from riskops.links import cli as links_cli
 from riskops.monitor import cli as monitor_cli
+from riskops.outbound import cli as outbound_cli
+from riskops.qa import cli as qa_cli
+from riskops.reports import cli as reports_cli
 from riskops.rules import cli as rules_cli
+from riskops.sar import cli as sar_cli
 from riskops.screening import cli as screening_cli
 from riskops.sim import cli as sim_cli
 from riskops.web import cli as web_cli
@@ -36,8 +40,12 @@ for module in (
     investigation_cli,
     links_cli,
     monitor_cli,
+    outbound_cli,
+    qa_cli,
     rating_cli,
+    reports_cli,
     rules_cli,
+    sar_cli,
     screening_cli,
     sim_cli,
     web_cli,

@@ -46,7 +46,7 @@ EXAMPLES = 5  # per operation and mode: ~50 operations x 2 modes in about a minu
 ADMIN, MANAGER = "zz-conformance-admin", "zz-conformance-manager"
 # Routes only a person may use (no token scope grants them), and whose role does.
 _ADMIN_PATHS = ("/v1/users", "/v1/tokens")
-_MANAGER_PATHS = ("/v1/audit", "/v1/queues", "/v1/shifts", "/v1/cases", "/v1/approvals")
+_MANAGER_PATHS = ("/v1/audit", "/v1/queues", "/v1/shifts", "/v1/cases", "/v1/approvals", "/v1/qa")
 _SESSION_PATHS = ("/v1/auth/me",)
 # Far above anything generated ids will hit, so no generated PATCH or DELETE disables the
 # users or revokes the token the run authenticates with.
@@ -98,7 +98,11 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Credent
         credentials = _seed(engine)
         app = create_app(
             Container(
-                Settings(data_dir=tmp_path_factory.mktemp("data"), sms_hmac_secret=SMS_SECRET),
+                Settings(
+                    data_dir=tmp_path_factory.mktemp("data"),
+                    sms_hmac_secret=SMS_SECRET,
+                    sms_inbound_secret=SMS_SECRET,
+                ),
                 engine,
             ),
             start_background=False,

@@ -195,6 +195,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/v1/accounts/{account_id}/graph"): Row(
         P.ACCOUNT_VIEW, "/v1/accounts/matrix-acc/graph"
     ),
+    ("GET", "/v1/reports/{chart}"): Row(P.REPORT_VIEW, "/v1/reports/alerts"),
     ("GET", "/v1/links"): Row(
         P.ACCOUNT_VIEW, "/v1/links", params={"kind": "ip", "value": "192.0.2.7"}
     ),
@@ -245,6 +246,18 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/v1/emails/{email_id}/attachments/{position}"): Row(
         P.CASE_VIEW, f"/v1/emails/{NONE}/attachments/0"
     ),
+    # --- outbound: the outbox and webhook subscriptions -------------------------------
+    ("GET", "/v1/outbox"): Row(P.OUTBOX_VIEW, "/v1/outbox"),
+    ("GET", "/v1/outbox/{message_id}"): Row(P.OUTBOX_VIEW, f"/v1/outbox/{NONE}"),
+    ("POST", "/v1/outbox/{message_id}/retry"): Row(P.OUTBOX_RETRY, f"/v1/outbox/{NONE}/retry"),
+    ("POST", "/v1/webhooks"): Row(
+        P.WEBHOOK_MANAGE,
+        "/v1/webhooks",
+        json={"url": "http://127.0.0.1:9/matrix", "topics": ["case.closed"]},
+    ),
+    ("GET", "/v1/webhooks"): Row(P.WEBHOOK_MANAGE, "/v1/webhooks"),
+    ("GET", "/v1/webhooks/{subscription_id}"): Row(P.WEBHOOK_MANAGE, f"/v1/webhooks/{NONE}"),
+    ("DELETE", "/v1/webhooks/{subscription_id}"): Row(P.WEBHOOK_MANAGE, f"/v1/webhooks/{NONE}"),
     # --- console -----------------------------------------------------------------------
     ("POST", "/logout"): Row(LOGIN, "/logout", form={}, last=True, answer="login page"),
     ("GET", "/"): Row(P.CASE_VIEW, "/"),
@@ -308,6 +321,8 @@ ROUTES: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/audit"): Row(P.AUDIT_VIEW, "/audit"),
     ("GET", "/links"): Row(P.ACCOUNT_VIEW, "/links", params={"kind": "ip", "value": "192.0.2.7"}),
+    ("GET", "/reports"): Row(P.REPORT_VIEW, "/reports"),
+    ("GET", "/reports/{chart}.csv"): Row(P.REPORT_VIEW, "/reports/alerts.csv"),
     ("GET", "/accounts/{account_id}/graph.json"): Row(
         P.ACCOUNT_VIEW, "/accounts/matrix-acc/graph.json"
     ),
@@ -318,6 +333,98 @@ ROUTES: dict[tuple[str, str], Row] = {
     ),
     ("POST", "/kyc/reviews/{review_id}/decide"): Row(
         P.KYC_REVIEW, f"/kyc/reviews/{NONE}/decide", form={"decision": "approve", "note": "n"}
+    ),
+    ("GET", "/outbox"): Row(P.OUTBOX_VIEW, "/outbox"),
+    ("GET", "/outbox/{message_id}"): Row(P.OUTBOX_VIEW, f"/outbox/{NONE}"),
+    ("POST", "/outbox/{message_id}/retry"): Row(P.OUTBOX_RETRY, f"/outbox/{NONE}/retry", form={}),
+    ("GET", "/cases/{case_id}/outbox"): Row(LOGIN, f"/cases/{NONE}/outbox"),  # says if it may
+    # --- sar -----------------------------------------------------------------------------
+    ("GET", "/v1/sars"): Row(P.SAR_DRAFT, "/v1/sars"),
+    ("POST", "/v1/sars"): Row(P.SAR_DRAFT, "/v1/sars", json={"case_id": NONE}),
+    ("GET", "/v1/sars/{sar_id}"): Row(P.SAR_DRAFT, f"/v1/sars/{NONE}"),
+    ("PATCH", "/v1/sars/{sar_id}"): Row(P.SAR_DRAFT, f"/v1/sars/{NONE}", json={"typology": "x"}),
+    ("GET", "/v1/sars/{sar_id}/candidates"): Row(P.SAR_DRAFT, f"/v1/sars/{NONE}/candidates"),
+    ("POST", "/v1/sars/{sar_id}/submit"): Row(P.SAR_DRAFT, f"/v1/sars/{NONE}/submit"),
+    ("POST", "/v1/sars/{sar_id}/approve"): Row(P.SAR_APPROVE, f"/v1/sars/{NONE}/approve", json={}),
+    ("POST", "/v1/sars/{sar_id}/withdraw"): Row(
+        P.SAR_APPROVE, f"/v1/sars/{NONE}/withdraw", json={"reason": "r"}
+    ),
+    ("POST", "/v1/sars/{sar_id}/exports"): Row(
+        P.SAR_DRAFT, f"/v1/sars/{NONE}/exports", json={"format": "goaml"}
+    ),
+    ("GET", "/v1/sars/{sar_id}/exports"): Row(P.SAR_DRAFT, f"/v1/sars/{NONE}/exports"),
+    ("GET", "/v1/sars/{sar_id}/exports/{export_id}/file"): Row(
+        P.SAR_DRAFT, f"/v1/sars/{NONE}/exports/{NONE}/file"
+    ),
+    ("POST", "/v1/sars/{sar_id}/file"): Row(
+        P.SAR_FILE, f"/v1/sars/{NONE}/file", json={"export_id": NONE}
+    ),
+    ("PUT", "/v1/sars/{sar_id}/legal-hold"): Row(
+        P.RETENTION_MANAGE, f"/v1/sars/{NONE}/legal-hold", json={"hold": True, "reason": "r"}
+    ),
+    ("GET", "/cases/{case_id}/sar"): Row(LOGIN, f"/cases/{NONE}/sar"),  # says if it may
+    ("GET", "/sars"): Row(P.SAR_DRAFT, "/sars"),
+    ("POST", "/sars"): Row(P.SAR_DRAFT, "/sars", form={"case_id": str(NONE)}),
+    ("GET", "/sars/{sar_id}"): Row(P.SAR_DRAFT, f"/sars/{NONE}"),
+    ("POST", "/sars/{sar_id}/edit"): Row(P.SAR_DRAFT, f"/sars/{NONE}/edit", form={}),
+    ("POST", "/sars/{sar_id}/submit"): Row(P.SAR_DRAFT, f"/sars/{NONE}/submit", form={}),
+    ("POST", "/sars/{sar_id}/approve"): Row(P.SAR_APPROVE, f"/sars/{NONE}/approve", form={}),
+    ("POST", "/sars/{sar_id}/withdraw"): Row(
+        P.SAR_APPROVE, f"/sars/{NONE}/withdraw", form={"reason": "r"}
+    ),
+    ("POST", "/sars/{sar_id}/export"): Row(
+        P.SAR_DRAFT, f"/sars/{NONE}/export", form={"format": "goaml"}
+    ),
+    ("GET", "/sars/{sar_id}/exports/{export_id}"): Row(P.SAR_DRAFT, f"/sars/{NONE}/exports/{NONE}"),
+    ("POST", "/sars/{sar_id}/file"): Row(
+        P.SAR_FILE, f"/sars/{NONE}/file", form={"export_id": str(NONE)}
+    ),
+    ("POST", "/sars/{sar_id}/legal-hold"): Row(
+        P.RETENTION_MANAGE, f"/sars/{NONE}/legal-hold", form={"hold": "1", "reason": "r"}
+    ),
+    # --- qa ----------------------------------------------------------------------------
+    ("GET", "/v1/qa/plan"): Row(P.QA_REVIEW, "/v1/qa/plan"),
+    ("PUT", "/v1/qa/plan"): Row(P.QA_MANAGE, "/v1/qa/plan", json={"base_rate": 0.0}),
+    ("GET", "/v1/qa/samples"): Row(P.QA_REVIEW, "/v1/qa/samples"),
+    ("GET", "/v1/qa/samples/{sample_id}"): Row(P.QA_REVIEW, f"/v1/qa/samples/{NONE}"),
+    ("POST", "/v1/qa/samples/{sample_id}/take"): Row(
+        P.QA_REVIEW, f"/v1/qa/samples/{NONE}/take", json={}
+    ),
+    ("POST", "/v1/qa/samples/{sample_id}/review"): Row(
+        P.QA_REVIEW, f"/v1/qa/samples/{NONE}/review", json={"verdict": "agree"}
+    ),
+    ("GET", "/v1/qa/agreement"): Row(P.QA_REVIEW, "/v1/qa/agreement"),
+    ("GET", "/qa"): Row(P.QA_REVIEW, "/qa"),
+    ("POST", "/qa/sample"): Row(P.QA_MANAGE, "/qa/sample", form={}),
+    ("GET", "/qa/plan"): Row(P.QA_REVIEW, "/qa/plan"),
+    ("POST", "/qa/plan"): Row(P.QA_MANAGE, "/qa/plan", form={"base_rate": "0"}),
+    ("GET", "/qa/agreement"): Row(P.QA_REVIEW, "/qa/agreement"),
+    ("GET", "/qa/mine"): Row(P.CASE_VIEW, "/qa/mine"),
+    ("GET", "/qa/{sample_id}"): Row(P.QA_REVIEW, f"/qa/{NONE}"),
+    ("POST", "/qa/{sample_id}/take"): Row(P.QA_REVIEW, f"/qa/{NONE}/take", form={}),
+    ("POST", "/qa/{sample_id}/assign"): Row(
+        P.QA_MANAGE, f"/qa/{NONE}/assign", form={"reviewer": "x"}
+    ),
+    ("POST", "/qa/{sample_id}/review"): Row(
+        P.QA_REVIEW, f"/qa/{NONE}/review", form={"verdict": "agree"}
+    ),
+    ("POST", "/qa/{sample_id}/acknowledge"): Row(P.CASE_WORK, f"/qa/{NONE}/acknowledge", form={}),
+    ("GET", "/cases/{case_id}/qa"): Row(P.CASE_VIEW, f"/cases/{NONE}/qa"),
+    # --- contact -----------------------------------------------------------------------
+    ("GET", "/v1/contact/templates"): Row(P.CONTACT_SEND, "/v1/contact/templates"),
+    ("POST", "/v1/cases/{case_id}/messages/preview"): Row(
+        P.CONTACT_SEND, f"/v1/cases/{NONE}/messages/preview", json={"template": "education_2fa"}
+    ),
+    ("POST", "/v1/cases/{case_id}/messages"): Row(
+        P.CONTACT_SEND, f"/v1/cases/{NONE}/messages", json={"template": "education_2fa"}
+    ),
+    ("POST", "/v1/contact/sms-inbound"): Row(OWN, "/v1/contact/sms-inbound", json={}),
+    ("GET", "/cases/{case_id}/contact"): Row(P.CASE_VIEW, f"/cases/{NONE}/contact"),
+    ("POST", "/cases/{case_id}/contact/preview"): Row(
+        P.CONTACT_SEND, f"/cases/{NONE}/contact/preview", form={"template": "education_2fa"}
+    ),
+    ("POST", "/cases/{case_id}/contact/send"): Row(
+        P.CONTACT_SEND, f"/cases/{NONE}/contact/send", form={"template": "education_2fa"}
     ),
 }
 CONSOLE_API_PREFIXES = ("/v1/", "/openapi.json", "/docs", "/healthz", "/readyz")
@@ -341,7 +448,9 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
 
 
 def _app(engine: Engine, tmp_path: Path) -> FastAPI:
-    settings = Settings(data_dir=tmp_path, sms_hmac_secret="matrix")  # configured: it checks
+    settings = Settings(  # configured: it checks
+        data_dir=tmp_path, sms_hmac_secret="matrix", sms_inbound_secret="matrix"
+    )
     return create_app(Container(settings, engine), start_background=False)
 
 

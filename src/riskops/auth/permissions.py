@@ -57,6 +57,17 @@ class Permission(enum.StrEnum):
     SIGNAL_SUBMIT = "signal:submit"
     SERVICE_REQUEST_CREATE = "service_request:create"
 
+    CONTACT_SEND = "contact:send"  # preview and send a message to an account holder
+    OUTBOX_VIEW = "outbox:view"  # what riskops sent or tries to send, with delivery status
+    OUTBOX_RETRY = "outbox:retry"  # send a dead message again
+    WEBHOOK_MANAGE = "webhook:manage"  # subscriptions of the exchange's systems
+    REPORT_VIEW = "report:view"  # trends, dashboards, digests
+    QA_REVIEW = "qa:review"  # second review of a sampled closed case
+    QA_MANAGE = "qa:manage"  # the sampling plan
+    SAR_DRAFT = "sar:draft"  # write and edit a SAR draft from a case
+    SAR_APPROVE = "sar:approve"  # compliance's four-eyes approval of a draft
+    RETENTION_MANAGE = "retention:manage"  # legal holds, the purge
+
 
 P = Permission
 _ANALYST = frozenset(
@@ -69,14 +80,18 @@ _ANALYST = frozenset(
         P.SAR_REFER,
         P.SERVICE_REQUEST_CREATE,
         P.SCREENING_REVIEW,
+        P.CONTACT_SEND,
+        P.OUTBOX_VIEW,
+        P.SAR_DRAFT,
     }
 )
-_SENIOR = _ANALYST | {P.CASE_ASSIGN, P.CASE_APPROVE, P.CASE_REOPEN, P.KYC_REVIEW}
+_SENIOR = _ANALYST | {P.CASE_ASSIGN, P.CASE_APPROVE, P.CASE_REOPEN, P.KYC_REVIEW, P.QA_REVIEW}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ANALYST: _ANALYST,
     Role.SENIOR_ANALYST: frozenset(_SENIOR),
     Role.MANAGER: frozenset(
         _SENIOR | {P.QUEUE_MANAGE, P.AUDIT_VIEW, P.DEAD_LETTER_VIEW, P.SCREENING_LOAD}
+        | {P.REPORT_VIEW, P.QA_MANAGE, P.OUTBOX_RETRY}
     ),
     Role.RULE_AUTHOR: frozenset(
         {P.CASE_VIEW, P.ACCOUNT_VIEW, P.RULE_AUTHOR, P.RULE_PROMOTE, P.DEAD_LETTER_VIEW}
@@ -84,10 +99,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.COMPLIANCE: frozenset(
         {P.CASE_VIEW, P.ACCOUNT_VIEW, P.CASE_APPROVE, P.CASE_REOPEN, P.SAR_REFER, P.SAR_FILE}
         | {P.AUDIT_VIEW, P.SCREENING_REVIEW, P.KYC_REVIEW}
+        | {P.SAR_DRAFT, P.SAR_APPROVE, P.REPORT_VIEW, P.QA_REVIEW, P.QA_MANAGE, P.OUTBOX_VIEW}
+        | {P.RETENTION_MANAGE}
     ),
     Role.ADMIN: frozenset(
         {P.USER_MANAGE, P.TOKEN_MANAGE, P.AUDIT_VIEW, P.QUEUE_MANAGE, P.CASE_VIEW, P.ACCOUNT_VIEW}
         | {P.DEAD_LETTER_VIEW, P.DEAD_LETTER_REPLAY, P.SCREENING_LOAD}
+        | {P.WEBHOOK_MANAGE, P.OUTBOX_VIEW, P.OUTBOX_RETRY}
     ),
 }
 
@@ -104,6 +122,9 @@ TOKEN_SCOPES: frozenset[Permission] = frozenset(
         P.ACCOUNT_RESTRICT,
         P.DEAD_LETTER_VIEW,
         P.DEAD_LETTER_REPLAY,
+        P.WEBHOOK_MANAGE,
+        P.OUTBOX_VIEW,
+        P.REPORT_VIEW,
     }
 )
 

@@ -83,12 +83,54 @@ class Settings(BaseSettings):
     max_email_bytes: int = 25 * 1024 * 1024
     # Intake: riskops' own mailboxes (comma-separated); never used to link mail to accounts.
     intake_mailboxes: str = ""
+    # Contact: replies to messages sent from a case come back to reply+<token>@reply_domain
+    # (the token is the case id signed with reply_secret); either empty: no reply token.
+    reply_domain: str = ""
+    reply_secret: str = ""
+    # Contact: shared secret of the SMS provider's signed inbound-message webhook
+    # (POST /v1/contact/sms-inbound, HMAC-SHA256); empty means it refuses everything (503).
+    sms_inbound_secret: str = ""
     # Intel: the node_modules folder holding the @ip-location-db data packages (`make
     # install` puts them in the checkout's); unset means ./node_modules, then the checkout's.
     intel_data_dir: Path | None = None
     # Intel: outside websites per target ("ip", "bitcoin.address", "tron.tx"...) as JSON
     # {target: {site: "https://...{value}"}}; a target named here replaces its default table.
     intel_links: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # Outbound (riskops.outbound, ADR 0032): SMTP server (smtp://[user:pass@]host:port
+    # [?starttls=true], smtps:// for implicit TLS); empty: a local mailbox in data_dir.
+    smtp_url: str = ""
+    mail_from: str = "riskops@localhost"
+    # The console's public address (https://riskops.example.com), for links in emails (report
+    # spikes, the weekly digest); empty: the links are relative paths.
+    console_url: str = ""
+    # SMS provider: "" (local mailbox), "json" (POST JSON to sms_url) or "twilio".
+    sms_provider: str = ""
+    sms_url: str = ""
+    sms_username: str = ""  # Twilio: the account SID
+    sms_token: str = ""  # Twilio: the auth token; json: a bearer token
+    sms_from: str = ""
+    # Outbound delivery: attempts before a message is dead (30: half a day to a day of an
+    # outage at the 1 h cap); first retry delay and its cap (s).
+    outbound_max_attempts: int = Field(default=30, ge=1, le=1000)
+    outbound_retry_seconds: float = Field(default=30.0, gt=0)
+    outbound_retry_max_seconds: float = Field(default=3600.0, gt=0)
+
+    # SAR / STR (riskops.sar, ADR 0034): each FIU issues its own schema; empty: the shared
+    # schemas beside the repository (data/regulator-schemas).
+    goaml_xsd: str = ""
+    fincen_xsd: str = ""
+    sar_retention_years: int = Field(default=5, ge=1, le=100)
+    # The reporting entity (the exchange) as the FIU knows it: goAML rentity id, name, TIN...
+    sar_entity_id: int = Field(default=1, ge=1)
+    sar_entity_name: str = "Riskops Demo Exchange"
+    sar_entity_tin: str = "000000000"
+    sar_entity_country: str = "US"
+    sar_entity_city: str = "New York"
+    sar_entity_address: str = "1 Demo Street"
+    sar_currency: str = "USD"  # goAML currency_code_local: the amounts are its value
+    sar_contact_name: str = "Compliance Officer"
+    sar_contact_phone: str = "2125550100"
+    sar_transmitter_tcc: str = "PTCC0000"  # FinCEN: the BSA E-Filing transmitter control code
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -149,12 +149,17 @@ def _routers() -> list[Callable[[FastAPI], Any]]:
     from riskops.accounts import risk_api
     from riskops.auth import api as auth_api
     from riskops.cases import api as cases_api
+    from riskops.contact import api as contact_api
     from riskops.events import api as events_api
     from riskops.intake import api as intake_api
     from riskops.intel import api as intel_api
     from riskops.investigation import api as investigation_api
     from riskops.links import api as links_api
     from riskops.monitor import api as monitor_api
+    from riskops.outbound import api as outbound_api
+    from riskops.qa import api as qa_api
+    from riskops.reports import api as reports_api
+    from riskops.sar import api as sar_api
     from riskops.screening import api as screening_api
     from riskops.web import console
 
@@ -170,5 +175,10 @@ def _routers() -> list[Callable[[FastAPI], Any]]:
         screening_api.include,
         intel_api.include,
         investigation_api.include,
+        qa_api.include,
+        outbound_api.include,
+        reports_api.include,
+        sar_api.include,
+        contact_api.include,
         console.include,
     ]

@@ -104,6 +104,11 @@
         if (search) { e.preventDefault(); search.focus(); search.select(); }
         break;
       }
+      case "c": {  // the case page's contact panel: its template list
+        var template = document.getElementById("contact-template");
+        if (template) { e.preventDefault(); template.focus(); template.scrollIntoView({ block: "center" }); }
+        break;
+      }
       case "d": {
         var decision = document.querySelector("#decision-form select, #decision-form textarea");
         if (decision) { e.preventDefault(); decision.focus(); decision.scrollIntoView({ block: "center" }); }
@@ -111,6 +116,16 @@
       }
       default: break;
     }
+  });
+
+  // The contact panel (case page): Enter on a template previews it, Ctrl+Enter sends.
+  document.addEventListener("keydown", function (e) {
+    var form = e.target.closest && e.target.closest("#contact-form");
+    if (!form || e.key !== "Enter") return;
+    var button = null;
+    if (e.ctrlKey || e.metaKey) button = form.querySelector("[data-send]");
+    else if (e.target.name === "template") button = form.querySelector("[data-preview]");
+    if (button) { e.preventDefault(); button.click(); }
   });
 
   document.addEventListener("click", function (e) {
