@@ -119,3 +119,35 @@ def test_the_demo_backlog_fits_the_shift_and_recovers_as_it_is_worked(
         assert done >= 1 or held.open == 1
         assert _held(session, now).open == held.open - done
         assert _held(session, past_sla).breached == unworked.breached - done
+
+        # Issue 11's parts are in the demo: a SAR approved with a valid export, customers
+        # contacted through the outbox, QA samples waiting, a month of trends rolled up.
+        from sqlalchemy import func, select
+
+        from riskops.contact.models import ContactMessage
+        from riskops.outbound.models import OutboundMessage
+        from riskops.qa.models import Sample, SampleStatus
+        from riskops.reports.models import ReportDaily
+        from riskops.sar.models import SarExport, SarReport, SarStatus
+
+        approved = session.scalars(
+            select(SarReport.id).where(SarReport.status == SarStatus.APPROVED)
+        ).all()
+        assert approved, "the demo leaves a SAR approved"
+        exported = session.scalar(
+            select(func.count()).select_from(SarExport).where(SarExport.sar_id.in_(approved))
+        )
+        assert exported, "the approved SAR has a validated export"
+        contacted = session.scalar(select(func.count()).select_from(ContactMessage))
+        queued = session.scalar(
+            select(func.count())
+            .select_from(OutboundMessage)
+            .where(OutboundMessage.case_id.is_not(None))
+        )
+        assert contacted and queued and queued >= contacted
+        waiting = session.scalar(
+            select(func.count()).select_from(Sample).where(Sample.status == SampleStatus.WAITING)
+        )
+        assert waiting, "QA samples wait for a reviewer"
+        days = session.scalar(select(func.count(func.distinct(ReportDaily.day))))
+        assert days is not None and days >= 28, f"a month of trends, not {days} days"

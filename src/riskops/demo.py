@@ -162,7 +162,44 @@ def prepare(
     _screening(console, sessions, events_path, data_dir / "lists", options.seed)
     with unit_of_work(sessions) as session:
         _casework_summary(console, session, seeded)
+    _after_casework(console, sessions, options.seed)
     return runtime, seeded
+
+
+def _after_casework(console: Console, sessions: sessionmaker[Session], seed: int) -> None:
+    """Issue 11's parts, each through its own service: a SAR approved and exportable, the
+    customers contacted (information requests, security tips: through the tipping-off
+    guard), the exchange's webhook subscription, QA samples waiting, a month of trends."""
+    import random
+
+    from riskops.contact import seed as contact_seed
+    from riskops.kernel.clock import utcnow
+    from riskops.outbound import seed as outbound_seed
+    from riskops.qa import seed as qa_seed
+    from riskops.reports import seed as reports_seed
+    from riskops.sar import seed as sar_seed
+
+    console.rule("[bold]5. Contact, SARs, QA and the month's trends")
+    rng = random.Random(seed)
+    now = utcnow()
+    with unit_of_work(sessions) as session:
+        sars = sar_seed.seed(session, now, rng)
+    with unit_of_work(sessions) as session:
+        contacted = contact_seed.seed(session, now, rng)
+        hooks = outbound_seed.seed(session, now, rng)  # the subscription; messages: contact's
+    with unit_of_work(sessions) as session:
+        sampled = qa_seed.seed(session, now, rng)
+    with unit_of_work(sessions) as session:
+        trends = reports_seed.seed(session, now, rng)
+    console.print(
+        f"SARs: {len(sars.approved)} approved and exportable "
+        f"(riskops sar export ID --format goaml|fincen), {len(sars.drafts)} draft; "
+        f"customers contacted: {contacted.requests} information requests, "
+        f"{contacted.education} security tips (/outbox shows them; set RISKOPS_SMTP_URL to "
+        f"send them); webhook subscription {hooks.subscription_id} (an exchange that is not "
+        f"listening: its deliveries retry); QA: {sampled}; trends: {trends.cases:,} cases and "
+        f"{trends.holds:,} holds of the month rolled up for /reports."
+    )
 
 
 # A made-up watchlist for the demo (no registry ships a sanctions list, and the demo
@@ -343,7 +380,7 @@ def _serve(
     from riskops.web.app import create_app
     from riskops.web.deps import Container
 
-    app = create_app(Container(settings, engine, runtime))
+    app = create_app(Container(settings, engine, runtime, served=True))  # ADR 0029
     console.rule("[bold]Serving")
     base = f"http://{options.host}:{options.port}"
     console.print(

@@ -121,14 +121,18 @@ def add_reply(session: Session, reply: ContactReply) -> ContactReply | None:
     return reply
 
 
-def cases_to_contact(session: Session, limit: int) -> list[Case]:
-    """Open cases about an account, assigned and being worked, oldest first (the demo)."""
+def cases_to_contact(
+    session: Session, limit: int, *, skip_queues: Collection[str] = ()
+) -> list[Case]:
+    """Open cases about an account, assigned and being worked, oldest first, outside
+    ``skip_queues`` (the demo)."""
     stmt = (
         select(Case)
         .where(
             Case.account_id.is_not(None),
             Case.assignee_id.is_not(None),
             Case.status.in_((CaseStatus.ASSIGNED, CaseStatus.IN_REVIEW)),
+            Case.queue_key.not_in(skip_queues),
         )
         .order_by(Case.id)
         .limit(limit)
