@@ -36,6 +36,8 @@ BENCHMARKS = {
     "screening": "bench.bench_screening",
     "links": "bench.bench_links",
     "rating": "bench.bench_rating",
+    "delivery": "bench.bench_delivery",
+    "reports": "bench.bench_reports",
 }
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
