@@ -101,6 +101,8 @@ class RiskopsCollector(Collector):
             breached.add_metric([queue.key], queue.breached)
         yield depth
         yield breached
+        if (followers := self.container.followers) is not None:  # ADR 0029
+            yield from followers.metrics()
 
 
 def include(app: FastAPI, container: Container) -> None:
