@@ -121,8 +121,12 @@ def test_the_followers_child_runs_the_case_tasks_without_the_monitor() -> None:
         assert name in tasks
     assert periodic.index("accounts") < periodic.index("cases.delivery")
     assert tasks["cases.housekeeping"].every_s == 7
-    assert {t.every_s for n, t in tasks.items() if n != "cases.housekeeping"} == {0.25}
-    for name in ("links", "screening", "accounts", "cases.delivery"):
+    slow = {"cases.housekeeping": 7, "qa.sampling": 7, "reports.rollup": 7}
+    slow |= {"reports.digest": 3_600, "sar.retention": 86_400}
+    assert {n: t.every_s for n, t in tasks.items() if n in slow} == slow
+    assert {t.every_s for n, t in tasks.items() if n not in slow} == {0.25}
+    assert periodic.index("cases.delivery") < periodic.index("outbound.delivery")
+    for name in ("links", "screening", "accounts", "cases.delivery", "outbound.delivery"):
         run = tasks[name].run
         assert isinstance(run, partial) and run.keywords["writer"] is writer, name
     links = tasks["links"].run
@@ -171,3 +175,23 @@ def test_warm_intel_loads_the_lazy_data_in_a_daemon_thread(
     assert thread.daemon
     thread.join(timeout=30)
     assert not thread.is_alive() and calls == ["warm"] and escaped == []
+
+
+def test_intel_is_handed_the_sanctions_lists_addresses(tmp_path: Path) -> None:
+    """The server and the worker hand intel the loaded lists' addresses (ADR 0031): its
+    listed-address provider is then the screening store's book, kept by a thread."""
+    from riskops.intel.service import default_service
+    from riskops.kernel.db import make_engine, migrate, session_factory
+    from riskops.screening.addresses import ListedAddressBook
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    migrate(engine)
+    service = default_service()
+    before = service._listed, service._listed_source
+    try:
+        worker.watch_listed_addresses(session_factory(engine), Settings(data_dir=tmp_path))
+        assert isinstance(service._listed, ListedAddressBook)
+        service._listed.stop()
+    finally:
+        service.set_listed(*before)
+        engine.dispose()

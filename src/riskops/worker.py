@@ -32,7 +32,7 @@ from riskops.accounts.tasks import catch_up as accounts_catch_up
 from riskops.accounts.tasks import watch_pass
 from riskops.cases.tasks import delivery_pass, housekeeping_pass
 from riskops.kernel.config import Settings, get_settings
-from riskops.kernel.db import open_database, session_factory
+from riskops.kernel.db import make_engine, open_database, session_factory
 from riskops.kernel.logging import get_logger
 from riskops.kernel.retry import Backoff
 from riskops.links.tasks import PASS_SECONDS as LINKS_PASS_SECONDS
@@ -41,6 +41,10 @@ from riskops.links.tasks import links_catch_up, links_pass
 from riskops.monitor.service import AccountFeed
 from riskops.monitor.worker import Periodic, Summary, install_signal_handlers
 from riskops.monitor.worker import run as run_monitor
+from riskops.outbound.tasks import delivery_pass as outbound_delivery_pass
+from riskops.qa.tasks import sampling_pass as qa_sampling_pass
+from riskops.reports.tasks import digest_pass, rollup_pass
+from riskops.sar.tasks import retention_pass as sar_retention_pass
 from riskops.screening.tasks import screening_pass
 
 log = get_logger(__name__)
@@ -56,7 +60,9 @@ def case_tasks(settings: Settings) -> list[Periodic]:
     behind the monitor's checkpoint (its reviews go out on the monitor's topic, and it reads
     the monitor's decisions through ``AccountFeed``); then the delivery takes their alerts,
     hits and reviews into cases with the monitor's alerts: in this order, so ``--once``
-    returns with those cases open."""
+    returns with those cases open. Then what leaves riskops (the outbound outbox: email,
+    SMS, webhooks; once more before ``--once`` returns), the QA sampling of closed cases,
+    the reports' rollups and spike notices, the weekly digest, and the SARs' retention."""
     feed = AccountFeed()  # what the accounts follower reads of the monitor (ADR 0028)
     return [
         Periodic("cases.housekeeping", settings.housekeeping_seconds, housekeeping_pass),
@@ -66,7 +72,20 @@ def case_tasks(settings: Settings) -> list[Periodic]:
         Periodic("accounts", settings.intake_poll_seconds, partial(watch_pass, feed=feed)),
         Periodic("accounts.catch_up", 0, partial(accounts_catch_up, feed=feed), final=True),
         Periodic("cases.delivery", settings.intake_poll_seconds, delivery_pass, final=True),
+        Periodic(
+            "outbound.delivery", settings.intake_poll_seconds, outbound_delivery_pass, final=True
+        ),
+        Periodic("qa.sampling", settings.housekeeping_seconds, qa_sampling_pass),
+        Periodic("reports.rollup", settings.housekeeping_seconds, rollup_pass),
+        Periodic("reports.digest", _HOURLY if settings.housekeeping_seconds else 0, digest_pass),
+        Periodic(
+            "sar.retention", _DAILY if settings.housekeeping_seconds else 0, sar_retention_pass
+        ),
     ]
+
+
+_HOURLY = 3_600.0  # the weekly digest goes out in the first hour of a Monday's passes
+_DAILY = 86_400.0  # SARs past their retention (not under legal hold) are purged once a day
 
 
 class Yielding:
@@ -108,6 +127,7 @@ def follower_tasks(settings: Settings, writer: Yielding | None = None) -> list[P
         "screening": partial(screening_pass, writer=writer),
         "accounts": partial(watch_pass, writer=writer, feed=AccountFeed()),
         "cases.delivery": partial(delivery_pass, writer=writer),
+        "outbound.delivery": partial(outbound_delivery_pass, writer=writer),
     }
     return [
         replace(task, run=held.get(task.name, task.run))
@@ -208,6 +228,22 @@ def warm_intel() -> threading.Thread:
     return thread
 
 
+def watch_listed_addresses(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """Hand intel the addresses the loaded sanctions lists name (OFAC's digital-currency
+    addresses, ADR 0031) with the address files of the data directory, kept current in a
+    daemon thread; a database not reachable yet is tried again, never fatal."""
+    from riskops.intel.service import default_service
+    from riskops.screening.addresses import listed_addresses
+
+    try:
+        book = listed_addresses(
+            sessions, default_service().set_listed, lists_dir=settings.data_dir / "lists"
+        )
+        book.start()
+    except Exception as exc:  # intel answers "no data" for listing until the next start
+        log.warning("screening.listed_addresses_failed", error=type(exc).__name__)
+
+
 def run(
     settings: Settings | None = None,
     *,
@@ -220,6 +256,7 @@ def run(
     """``riskops.monitor.worker.run`` with the case tasks."""
     settings = settings or get_settings()
     warm_intel()
+    watch_listed_addresses(session_factory(make_engine(settings.sqlalchemy_url)), settings)
     return run_monitor(
         settings,
         once=once,

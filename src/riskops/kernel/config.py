@@ -62,9 +62,9 @@ class Settings(BaseSettings):
     # monitor's case alerts) into cases; 0 turns it off (another process delivers).
     intake_poll_seconds: float = 0.5
     # Whether `riskops serve` also runs the log followers (links graph, screening, account
-    # profiles / KYC reviews / ratings). On for the one-process embedded setup; a deployment
-    # that runs `riskops worker` beside the API turns it off, so the API's process (its GIL
-    # and, on SQLite, its writer lock) serves decisions only (docs/benchmarks.md).
+    # profiles / KYC reviews / ratings), case intake and housekeeping and the outbound
+    # delivery, in a child process it supervises (ADR 0029). On for the embedded setup; a
+    # deployment that runs `riskops worker` beside the API turns it off (no child).
     serve_followers: bool = True
     log_level: str = "INFO"
     log_json: bool = False

@@ -89,9 +89,10 @@ class Container(AppState):
         await self.runtime.start()
         self._stopping = stopping = asyncio.Event()
         if self._served:
-            from riskops.worker import warm_intel
+            from riskops.worker import warm_intel, watch_listed_addresses
 
             warm_intel()
+            watch_listed_addresses(self.sessions, self.settings)
             if self._child_followers():
                 from riskops.web.followers import FollowersProcess
 
