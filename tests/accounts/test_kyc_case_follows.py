@@ -1,13 +1,16 @@
 """A KYC / KYB review's case follows its decision (cases.review_outcomes): approved or
 rejected in the review flow closes the case with the note, asking for more moves it to
 waiting for the customer, a case with other alerts is told and left open; the exchange's own
-``kyc.decided`` closes a review still waiting (and its case), audited, unless an analyst
-approved or rejected it first. SQLite and PostgreSQL."""
+``kyc.decided`` decides a review still waiting, audited, unless an analyst approved or
+rejected it first, and tells its case, which stays open for the analyst: the account's case
+grouping is the log's, whether the monitor or the accounts follower got further first.
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +25,7 @@ from riskops.auth.permissions import Principal, Role
 from riskops.cases import review_outcomes
 from riskops.cases import service as cases
 from riskops.cases.alert_intake import raise_alert
-from riskops.cases.models import AlertSource, Case, CaseEvent, CaseOutcome, CaseStatus
+from riskops.cases.models import AlertSource, Case, CaseAlert, CaseEvent, CaseOutcome, CaseStatus
 from riskops.cases.models import Note as CaseNote
 from riskops.cases.schemas import AlertIn
 from riskops.cases.tasks import drain
@@ -31,6 +34,7 @@ from riskops.events import schemas as s
 from riskops.events.service import ingest
 from riskops.kernel import outbox
 from riskops.kernel.db import session_factory, unit_of_work
+from riskops.monitor import service
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -152,6 +156,7 @@ def test_more_information_makes_the_case_wait_then_a_rejection_closes_it(
     with unit_of_work(sessions) as session:
         sam = user(session, "sam", Role.SENIOR_ANALYST)
         case = the_case(session)
+        assert sam.id is not None
         cases.assign(session, sam, case.id, sam.id, now=NOW)
         review = the_review(session)
         review_outcomes.decide_review(session, sam, review.id, "more_info", "proof", now=NOW)
@@ -196,7 +201,9 @@ def test_a_case_with_other_alerts_is_told_and_stays_open(engine: Engine) -> None
         assert told.reason == "documents ok" and told.detail["decision"] == "approve"
 
 
-def test_the_exchange_decision_closes_a_waiting_review_and_its_case(engine: Engine) -> None:
+def test_the_exchange_decision_decides_a_waiting_review_and_tells_its_case(
+    engine: Engine,
+) -> None:
     sessions = opened(engine)
     log(sessions, decided("acc-1", s.KycResult.APPROVED))
     follow(sessions)
@@ -208,8 +215,15 @@ def test_the_exchange_decision_closes_a_waiting_review_and_its_case(engine: Engi
             select(AuditEntry).where(AuditEntry.action == "kyc_review.exchange_decided")
         ).one()
         assert entry.detail["decided_by_event"] == "acc-1-decided-1"
+        # The case is told (a history entry, a note naming the exchange's event) and stays
+        # open: closing it here would depend on which alerts were delivered by then.
         case = the_case(session)
-        assert (case.status, case.reason_code) == (CaseStatus.CLOSED, "kyc_approved")
+        assert (case.status, case.outcome, case.reason_code) == (CaseStatus.NEW, None, None)
+        [told] = followed(session, case.id)
+        assert (told.actor, told.detail["decision"]) == (kyc.EXCHANGE, "approve")
+        assert "acc-1-decided-1" in told.reason
+        note = session.scalars(select(CaseNote).where(CaseNote.case_id == case.id)).one()
+        assert (note.author, note.sections["decision"]) == (kyc.EXCHANGE, "approve")
         assert outbox.pending(session, kyc.KYC_DECIDED) == 0
 
 
@@ -244,3 +258,95 @@ def test_a_replayed_exchange_decision_changes_nothing(engine: Engine) -> None:
         # nobody works the case: asking for more leaves it in its queue, told
         case = the_case(session)
         assert case.status is CaseStatus.NEW and len(followed(session, case.id)) == 1
+
+
+class Checkpoint(Feed):
+    """The monitor's checkpoint where the test puts it."""
+
+    def __init__(self) -> None:
+        self.at = 0
+
+    def position(self, session: Session) -> int:
+        return self.at
+
+
+def monitor_alert(sessions: sessionmaker[Session], event: s.Event, seq: int) -> None:
+    """What the monitor's batch publishes for a live review hit on ``event`` (log ``seq``)."""
+    message = {
+        "rule_id": "ATO-001",
+        "rule_version": 1,
+        "event_id": event.event_id,
+        "account_id": event.account_id,
+        "seq": seq,
+        "row": 0,
+        "score": 70,
+        "action": "review",
+        "shadow": False,
+        "reason": "new device",
+        "typology": "account_takeover",
+        "created_at": NOW.isoformat(),
+        "usd_value": None,
+        "event_type": "login",
+        "occurred_at": event.occurred_at.isoformat(),
+    }
+    with unit_of_work(sessions) as session:
+        outbox.publish(session, service.ALERT_RAISED, message, now=NOW)
+
+
+def grouping(session: Session, account: str) -> list[tuple[str, bool, int]]:
+    """The account's case alerts: kind, duplicate or not, and their case's alert count."""
+    rows = session.execute(
+        select(CaseAlert.kind, CaseAlert.duplicate_of, Case.alert_count)
+        .join(Case, Case.id == CaseAlert.case_id)
+        .where(Case.account_id == account)
+    )
+    return sorted((kind, dup is not None, n) for kind, dup, n in rows)
+
+
+def test_the_case_grouping_is_the_logs_whoever_got_further_first(engine: Engine) -> None:
+    """The same log for two accounts (submitted, decided by the exchange, then a login the
+    monitor alerts on), delivered in the two orders the worker's loop can take: for acc-a the
+    monitor's alert on the login is delivered before the accounts follower reads the
+    submission and the decision (the monitor is ahead); for acc-b the follower's decision is
+    delivered before the monitor gets to the login. The grouping must not differ (it did when
+    the exchange's decision closed the case: acc-b's login then opened a second case)."""
+    sessions = session_factory(engine)
+    feed = Checkpoint()
+    later = {
+        a: s.Login(
+            event_id=f"{a}-login", account_id=a, occurred_at=NOW + timedelta(hours=1), success=True
+        )
+        for a in ("acc-a", "acc-b")
+    }
+    log(
+        sessions,
+        submitted("acc-a"),
+        decided("acc-a", s.KycResult.APPROVED),
+        later["acc-a"],
+        msgspec.structs.replace(submitted("acc-b"), full_name="Berta Muster"),  # no name shared
+        decided("acc-b", s.KycResult.APPROVED),
+        later["acc-b"],
+    )
+
+    def followers(upto: int) -> None:
+        feed.at = upto
+        tasks.follow(sessions, feed, watch())
+        drain(sessions)
+
+    monitor_alert(sessions, later["acc-a"], 3)  # the monitor's batch up to seq 3
+    drain(sessions)  # delivered before the follower gets there
+    followers(3)
+    followers(5)  # acc-b: the follower's decision is delivered first
+    monitor_alert(sessions, later["acc-b"], 6)
+    drain(sessions)
+    followers(6)
+    with sessions() as session:
+        assert grouping(session, "acc-a") == grouping(session, "acc-b")
+        kinds = [kind for kind, _, _ in grouping(session, "acc-b")]
+        assert "ATO-001" in kinds and "kyc_review" in kinds  # one case: the review, the login
+        assert {n for _, _, n in grouping(session, "acc-b")} == {len(kinds)}
+        for account in ("acc-a", "acc-b"):
+            review = the_review(session, account)
+            assert review.status is KycReviewStatus.APPROVED
+            [told] = followed(session, the_case(session, account).id)
+            assert told.detail["decision"] == "approve"

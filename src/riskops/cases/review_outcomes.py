@@ -11,11 +11,21 @@
   alerts (``follow_review``): approved or rejected closes it (outcome resolved, reason
   ``kyc_approved`` / ``kyc_rejected``) with the decision's note; asking for more moves it
   to waiting for the customer. A case with other alerts still to work is told (a history
-  entry with the note) and left open. The review flow calls ``decide_review`` (the review's
-  decision and its case in one transaction); the exchange's decisions and any review
-  decided elsewhere arrive on ``accounts.kyc.KYC_DECIDED``, which ``deliver`` takes. A
-  decision already followed changes nothing (its history entry names the review and when
-  it was decided).
+  entry with the note) and left open. The exchange's own approval or rejection (a review
+  decided by ``accounts.kyc.EXCHANGE``, from the log) never closes the case: it is told
+  (the history entry and a note naming the exchange's event) and left for the analyst.
+  Whether a case still holds only the review's alerts when a log follower's decision is
+  delivered depends on how the monitor's batches and the followers' passes interleave
+  (the monitor is ahead of the accounts follower by however much it is), not on the log:
+  a close there put the account's later alerts in a new case in one run and in the review's
+  case in another. A case that stays open takes every alert of its account, whatever the
+  order, so case grouping stays a function of the event log (tests/monitor/test_kill.py).
+  An analyst's decision (the review flow, the API) is a person's act at its own moment,
+  as closing any case is, and closes it as above. The review flow calls ``decide_review``
+  (the review's decision and its case in one transaction); the exchange's decisions and any
+  review decided elsewhere arrive on ``accounts.kyc.KYC_DECIDED``, which ``deliver``
+  takes. A decision already followed changes nothing (its history entry names the review
+  and when it was decided).
 """
 
 from __future__ import annotations
@@ -146,7 +156,10 @@ def follow_review(
     }
     alerts = repo.alerts_of(session, case.id)
     others = [a for a in alerts if (a.detail or {}).get("event_id") != event_id]
-    if others or case.status not in _CLOSABLE:
+    if by == kyc.EXCHANGE and decision in _REASONS:  # the log's decision: told, left open
+        _note(session, case, by, review_id, decision, note, now)
+        history.event(session, case, by, FOLLOWED, now, reason=note, detail=detail)
+    elif others or case.status not in _CLOSABLE:
         history.event(session, case, by, FOLLOWED, now, reason=note, detail=detail)
     elif decision in ("approve", "reject"):
         _note(session, case, by, review_id, decision, note, now)
