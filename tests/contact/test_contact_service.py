@@ -29,6 +29,7 @@ from riskops.contact import service
 from riskops.contact.models import ContactMessage
 from riskops.contact.schemas import MessageIn
 from riskops.intake import reply_tokens
+from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import Forbidden, ValidationFailed
 from riskops.outbound.models import OutboundMessage
@@ -106,6 +107,9 @@ def test_send_enqueues_with_history_contact_record_and_audit(engine: Engine) -> 
         assert queued.html and "<strong>" in queued.html
         assert queued.subject is not None
         assert reply_tokens.case_of(REPLY_SECRET, [], queued.subject) == case.id
+        assert queued.reply_to == reply_tokens.reply_address(
+            REPLY_SECRET, SETTINGS.reply_domain, case.id
+        )
         assert session.get(ContactMessage, sent.id) is not None
         assert "customer_contacted" in events(session, case.id)
         audited = session.scalars(
@@ -122,7 +126,24 @@ def test_send_enqueues_with_history_contact_record_and_audit(engine: Engine) -> 
         )
         texted = session.get(OutboundMessage, sms.outbound_id)
         assert texted is not None and texted.recipient == "+34600111222"
-        assert "2FA" in texted.body and texted.html is None
+        assert "2FA" in texted.body and texted.html is None and texted.reply_to is None
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [Settings(reply_secret=REPLY_SECRET), Settings(reply_domain="reply.example.test")],
+    ids=["no-domain", "no-secret"],
+)
+def test_without_a_reply_domain_and_secret_there_is_no_reply_to(
+    engine: Engine, settings: Settings
+) -> None:
+    with unit_of_work(session_factory(engine)) as session:
+        seed_accounts(session)
+        ana = user(session, "ana", Role.ANALYST)
+        case = taken_case(session, ana, "acc-0000201")
+        sent = service.send(session, ana, case.id, EDU, settings=settings, now=T0)
+        queued = session.get(OutboundMessage, sent.outbound_id)
+        assert queued is not None and queued.reply_to is None
 
 
 def test_the_same_idempotency_key_sends_once(engine: Engine) -> None:

@@ -174,3 +174,50 @@ def test_a_reply_to_the_token_address_finds_its_case_whoever_sends_it(engine: En
     with sessions() as session:
         found = session.get(Case, case_id)
         assert found is not None and found.status is CaseStatus.IN_REVIEW
+
+
+def test_the_reply_to_address_alone_brings_the_reply_back(engine: Engine, tmp_path: Any) -> None:
+    """The request carries ``Reply-To: reply+<token>@<reply domain>``; a client that drops
+    the subject's tag still answers to that address, and intake attaches the reply."""
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
+        seed_accounts(session)
+        ana = user(session, "ana", Role.ANALYST)
+        case_id = taken_case(session, ana, "acc-0000203").id
+        body = MessageIn(template="request_info", details="Your payslip.", due_at=due())
+        service.send(session, ana, case_id, body, settings=SETTINGS, now=T0)
+
+    customer = Mailbox()
+    with running(customer) as port:
+        transports = Transports(
+            email=SmtpTransport(SmtpUrl.parse(f"smtp://127.0.0.1:{port}"), RISK_TEAM),
+            sms=LocalSmsTransport(tmp_path / "sms"),
+            webhook=WebhookTransport(),
+        )
+        assert Deliverer(sessions, transports).run_pass(now=T0).sent == 1
+    [request] = customer.messages
+    address = reply_tokens.reply_address(REPLY_SECRET, SETTINGS.reply_domain, case_id)
+    assert address is not None and request["Reply-To"] == address
+    assert request["From"] == RISK_TEAM
+
+    handler = IntakeHandler(sessions, reply_secret=REPLY_SECRET, max_bytes=1_000_000)
+    intake_port = free_port()
+    listener = controller(handler, "127.0.0.1", intake_port, data_size_limit=1_000_000)
+    listener.start()
+    try:
+        reply = EmailMessage()
+        reply["From"] = "bob@example.com"
+        reply["To"] = str(request["Reply-To"])
+        reply["Subject"] = "Re: your request"  # the [ref: ...] tag dropped by the client
+        reply["Message-ID"] = "<reply-2@example.com>"
+        reply.set_content("Here is my payslip.")
+        with smtplib.SMTP("127.0.0.1", intake_port) as smtp:
+            smtp.sendmail("bob@example.com", [str(request["Reply-To"])], reply.as_bytes())
+    finally:
+        listener.stop()
+
+    with sessions() as session:
+        found = session.get(Case, case_id)
+        assert found is not None and found.status is CaseStatus.IN_REVIEW
+        stored = session.scalars(select(InboundEmail)).one()
+        assert stored.case_ids == [case_id]

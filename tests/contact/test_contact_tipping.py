@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from riskops.contact import templating, tipping
 from riskops.contact.templating import LANGUAGES, PARTS, SAMPLE
+from riskops.outbound.guarded import Guarded
+from riskops.outbound.models import Channel
 
 ALWAYS_REFUSED = [
     "We filed a SAR about your account.",
@@ -116,3 +118,57 @@ def test_case_and_spacing_do_not_hide_a_word(
     cased = "".join(c.upper() if u else c for c, u in zip(word, upper * 3, strict=False))
     text = before + sep.join(cased.split(" ")) + "."
     assert not tipping.is_clean(text, under_sar=False)
+
+
+@pytest.mark.parametrize(
+    ("channel", "fields", "refused"),
+    [
+        (Channel.EMAIL, {"subject": "Our SAR", "body": "ok", "html": "<p>ok</p>"}, ["$.subject"]),
+        (Channel.EMAIL, {"subject": "Hi", "body": "ok", "html": "<p>FinCEN</p>"}, ["$.html"]),
+        (Channel.SMS, {"body": "the police asked"}, ["$.sms"]),
+    ],
+    ids=["email-subject", "email-html", "sms"],
+)
+def test_the_guard_refuses_naming_the_field_and_issues_nothing(
+    channel: Channel, fields: dict[str, str], refused: list[str]
+) -> None:
+    to = "ana@example.com" if channel is Channel.EMAIL else "+34600111222"
+    with pytest.raises(tipping.TippingOff) as err:
+        tipping.guard(
+            channel=channel,
+            to=to,
+            account_id="acc-1",
+            under_sar=False,
+            subject=fields.get("subject"),
+            body=fields["body"],
+            html=fields.get("html"),
+        )
+    assert [d["field"] for d in err.value.details] == refused
+
+
+def test_the_guard_issues_the_message_it_checked() -> None:
+    reply = "reply+c9-abcdefghijklmnop@reply.example.test"
+    hint = "We are investigating a login."
+    with pytest.raises(tipping.TippingOff):  # the softer list, for an account under SAR
+        tipping.guard(
+            channel=Channel.SMS, to="+34600111222", body=hint, account_id="a", under_sar=True
+        )
+    message = tipping.guard(
+        channel=Channel.EMAIL,
+        to="ana@example.com",
+        subject="Your account",
+        body=hint,
+        html=f"<p>{hint}</p>",
+        reply_to=reply,
+        account_id="acc-1",
+        case_id=9,
+        under_sar=False,
+    )
+    assert isinstance(message, Guarded)
+    assert (message.to, message.subject, message.body, message.reply_to, message.case_id) == (
+        "ana@example.com",
+        "Your account",
+        hint,
+        reply,
+        9,
+    )

@@ -17,9 +17,9 @@ from sqlalchemy.engine import Engine
 from riskops.auth.service import TOKENS
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
-from riskops.outbound import webhooks
+from riskops.outbound import guarded, webhooks
 from riskops.outbound.models import OutboundMessage, Status
-from riskops.outbound.service import Channel, enqueue
+from riskops.outbound.service import Channel, enqueue, enqueue_customer
 from riskops.web.app import create_app
 from riskops.web.deps import Container
 from support import client_for, make_user
@@ -47,17 +47,16 @@ def app(engine: Engine, tmp_path: Path) -> Iterator[FastAPI]:
 def seed(engine: Engine) -> tuple[int, int]:
     """A sent email of case 5 and a dead SMS; their ids."""
     with unit_of_work(session_factory(engine)) as s:
-        sent = enqueue(
-            s,
+        checked = guarded.issue(
             channel=Channel.EMAIL,
             to="c@example.com",
             subject="We need a document",
             body="Please upload your ID.",
-            purpose="rfi",
+            reply_to="reply+c5-token@reply.example.test",
             case_id=5,
             account_id="acc-5",
-            now=T0,
         )
+        sent = enqueue_customer(s, checked, purpose="rfi", now=T0)
         dead = enqueue(
             s, channel=Channel.SMS, to="+447700900123", body="Code", purpose="otp", now=T0
         )
@@ -109,6 +108,7 @@ def test_outbox_listing_and_retry(app: FastAPI, engine: Engine) -> None:
     assert analyst.get("/v1/outbox", params={"status": "lost"}).status_code == 422
     one = analyst.get(f"/v1/outbox/{sent}").json()
     assert one["body"] == "Please upload your ID." and one["attempt_log"] == []
+    assert one["reply_to"] == "reply+c5-token@reply.example.test"
     assert analyst.post(f"/v1/outbox/{dead}/retry").status_code == 403
     assert manager.post(f"/v1/outbox/{sent}/retry").status_code == 409
     again = manager.post(f"/v1/outbox/{dead}/retry")

@@ -18,7 +18,7 @@ from riskops.audit.models import AuditEntry
 from riskops.auth.permissions import Principal, Role
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import Conflict, Forbidden
-from riskops.outbound import repository, service
+from riskops.outbound import guarded, repository, service
 from riskops.outbound.models import OutboundMessage, Status
 from riskops.outbound.service import Attachment, Channel, enqueue
 from riskops.outbound.tasks import Deliverer, Policy
@@ -55,19 +55,31 @@ def queue_emails(engine: Engine, n: int, *, case_id: int | None = None) -> list[
     ids = []
     with unit_of_work(session_factory(engine)) as s:
         for i in range(n):
-            q = enqueue(
-                s,
-                channel=Channel.EMAIL,
-                to=f"customer{i}@example.com",
-                subject=f"Request {i}",
-                body=f"Please send us document {i}.",
-                html=f"<p>Please send us document <b>{i}</b>.</p>",
-                attachments=[Attachment("letter.txt", "text/plain", b"hello")] if i == 0 else [],
-                purpose="rfi",
-                case_id=case_id,
-                account_id=f"acc-{i}",
-                now=T0,
-            )
+            if i == 0:  # a notice with an attachment (managers' mail goes this way)
+                q = enqueue(
+                    s,
+                    channel=Channel.EMAIL,
+                    to=f"customer{i}@example.com",
+                    subject=f"Request {i}",
+                    body=f"Please send us document {i}.",
+                    html=f"<p>Please send us document <b>{i}</b>.</p>",
+                    attachments=[Attachment("letter.txt", "text/plain", b"hello")],
+                    purpose="notice",
+                    case_id=case_id,
+                    now=T0,
+                )
+            else:  # customers' mail, as contact's guard hands it over (with a Reply-To)
+                checked = guarded.issue(
+                    channel=Channel.EMAIL,
+                    to=f"customer{i}@example.com",
+                    subject=f"Request {i}",
+                    body=f"Please send us document {i}.",
+                    html=f"<p>Please send us document <b>{i}</b>.</p>",
+                    reply_to=f"reply+c{i}-token@reply.example.test",
+                    case_id=case_id,
+                    account_id=f"acc-{i}",
+                )
+                q = service.enqueue_customer(s, checked, purpose="rfi", now=T0)
             ids.append(q.message_id)
     return ids
 
@@ -89,6 +101,9 @@ def test_email_reaches_the_smtp_server_with_its_message_id(engine: Engine, tmp_p
     kinds = [p.get_content_type() for p in first.walk()]
     assert "text/html" in kinds and "text/plain" in kinds
     assert [p.get_filename() for p in first.walk() if p.get_filename()] == ["letter.txt"]
+    assert first["Reply-To"] is None
+    second = next(m for m in inbox.messages if m["To"] == "customer1@example.com")
+    assert second["Reply-To"] == "reply+c1-token@reply.example.test"
     assert statuses(engine) == [Status.SENT] * 3
     with session_factory(engine)() as s:
         [m, *_] = repository.for_case(s, 11)

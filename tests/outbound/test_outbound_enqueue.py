@@ -35,9 +35,8 @@ def test_enqueue_commits_with_the_caller_and_dedupes(engine: Engine) -> None:
             to="a@example.com",
             subject="Hello",
             body="text",
-            purpose="rfi",
+            purpose="case.notice",
             case_id=7,
-            account_id="acc-1",
             dedupe_key="rfi:7:1",
             attachments=[Attachment("a.pdf", "application/pdf", b"%PDF")],
             now=T0,
@@ -48,7 +47,7 @@ def test_enqueue_commits_with_the_caller_and_dedupes(engine: Engine) -> None:
             to="a@example.com",
             subject="Hello",
             body="text",
-            purpose="rfi",
+            purpose="case.notice",
             dedupe_key="rfi:7:1",
             now=T0,
         )
@@ -60,7 +59,7 @@ def test_enqueue_commits_with_the_caller_and_dedupes(engine: Engine) -> None:
             to="b@example.com",
             subject="Hi",
             body="x",
-            purpose="rfi",
+            purpose="case.notice",
             dedupe_key="rfi:7:1",
         )
         assert third == first

@@ -1,8 +1,10 @@
 """Use cases of contact: list templates, preview a message from a case, send it.
 
 ``send`` is the one way riskops writes to an account holder: every message passes the
-tipping-off guard there (``contact.tipping``), whatever its channel, and is enqueued on
-the outbound outbox (``riskops.outbound``) in the caller's transaction, with the case's
+tipping-off guard there (``contact.tipping.guard``), whatever its channel, and is enqueued
+on the outbound outbox (``riskops.outbound``) as the ``Guarded`` message outbound requires
+of a customer's (with its Reply-To, the case's reply address), in the caller's
+transaction, with the case's
 history entry, the contact record and the audit entry. Sending the request-for-information
 template also makes the case decision ``request_info`` (the case waits for the customer,
 its SLA paused until the due date) in that same transaction: the message and the wait
@@ -27,17 +29,15 @@ from riskops.contact import templating, tipping
 from riskops.contact.models import ContactMessage
 from riskops.contact.schemas import ChannelName, MessageIn, PreviewOut, SentOut, TemplateOut
 from riskops.contact.templating import REQUEST_INFO, Rendered
+from riskops.contact.tipping import REFUSED_REASON
+from riskops.contact.tipping import TippingOff as TippingOff  # raised by send
 from riskops.intake import reply_tokens
 from riskops.kernel.clock import utcnow
 from riskops.kernel.config import Settings, get_settings
-from riskops.kernel.errors import Forbidden, ValidationFailed
+from riskops.kernel.errors import ValidationFailed
 from riskops.outbound import service as outbound
 
 PURPOSE = "customer_contact"
-REFUSED_REASON = (
-    "the message would tip the customer off; rephrase it without mentioning reports,"
-    " investigations or authorities"
-)
 
 # The account's language until the profile carries one: from the country it declared.
 _COUNTRY_LANGUAGE = {
@@ -99,13 +99,6 @@ _RESTRICTION: dict[str, dict[RestrictionKind, str]] = {
         RestrictionKind.ACCOUNT_CLOSED: "аккаунт закрыт",
     },
 }
-
-
-class TippingOff(Forbidden):
-    """A message that would reveal a report or an inquiry by authorities: refused (403,
-    audited by the error renderers, ADR 0020). Names the fields, never the words."""
-
-    code = "tipping_off"
 
 
 # --- masking --------------------------------------------------------------------------
@@ -324,14 +317,9 @@ def send(
             f"the account has no {body.channel} to write to",
             details=[{"field": "$.channel", "reason": f"one of {channels(draft.recipient)}"}],
         )
-    blocked = draft.blocked_fields(body.channel)
-    if blocked:
-        raise TippingOff(
-            f"refused: {REFUSED_REASON}",
-            details=[{"field": f"$.{f}", "reason": "restricted wording"} for f in blocked],
-        )
     r = draft.rendered
-    queued = _enqueue(session, case, body, r, to, settings, now)
+    # The guard (tipping.guard) checks the fields as they are sent, and refuses them here.
+    queued = _enqueue(session, draft, body, to, settings, now)
     earlier = repo.message_by_outbound_id(session, queued.id)
     if earlier is not None:  # the same idempotency key again: that message, nothing new
         return _sent(earlier, case)
@@ -400,42 +388,44 @@ def _request_info(
 
 def _enqueue(
     session: Session,
-    case: Case,
+    draft: _Draft,
     body: MessageIn,
-    r: Rendered,
     to: str,
     settings: Settings,
     now: datetime,
 ) -> outbound.Queued:
+    """The message through the tipping-off guard (``TippingOff`` when it says what it may
+    not), then on the outbox as the ``Guarded`` message outbound requires of a customer's."""
+    case, r = draft.case, draft.rendered
+    account_id = draft.recipient.account_id
     dedupe = f"contact:{case.id}:{body.idempotency_key}" if body.idempotency_key else None
     if body.channel == "sms":
-        return outbound.enqueue(
-            session,
+        message = tipping.guard(
             channel=outbound.Channel.SMS,
             to=to,
             body=r.sms,
-            purpose=PURPOSE,
+            account_id=account_id,
             case_id=case.id,
-            account_id=case.account_id,
-            dedupe_key=dedupe,
-            now=now,
+            under_sar=draft.under_sar,
         )
-    # The reply token rides in the subject (mail clients keep it in "Re:"), so a reply
-    # finds its case whatever address it is sent to (intake.reply_tokens).
-    subject = (r.subject + reply_tokens.subject_tag(settings.reply_secret, case.id))[:512]
-    return outbound.enqueue(
-        session,
-        channel=outbound.Channel.EMAIL,
-        to=to,
-        subject=subject,
-        body=r.text,
-        html=r.html,
-        purpose=PURPOSE,
-        case_id=case.id,
-        account_id=case.account_id,
-        dedupe_key=dedupe,
-        now=now,
-    )
+    else:
+        # The reply token rides in the Reply-To address (reply+<token>@RISKOPS_REPLY_DOMAIN)
+        # and in the subject (mail clients keep it in "Re:"), so a reply finds its case
+        # whichever of the two survives (intake.reply_tokens).
+        message = tipping.guard(
+            channel=outbound.Channel.EMAIL,
+            to=to,
+            subject=(r.subject + reply_tokens.subject_tag(settings.reply_secret, case.id))[:512],
+            body=r.text,
+            html=r.html,
+            reply_to=reply_tokens.reply_address(
+                settings.reply_secret, settings.reply_domain, case.id
+            ),
+            account_id=account_id,
+            case_id=case.id,
+            under_sar=draft.under_sar,
+        )
+    return outbound.enqueue_customer(session, message, purpose=PURPOSE, dedupe_key=dedupe, now=now)
 
 
 # --- the case page's panel ------------------------------------------------------------

@@ -2,8 +2,11 @@
 
 A customer must never learn that a suspicious activity report is being considered or was
 filed, nor that authorities look at them. Every message riskops sends to a customer passes
-``check`` in ``contact.service.send`` (the one send function), every shipped template is
-checked when it is loaded, and every rendering is checked again.
+``guard`` in ``contact.service.send`` (the one send function), every shipped template is
+checked when it is loaded, and every rendering is checked again. ``guard`` checks the
+fields that will be sent and only then makes the ``riskops.outbound.guarded.Guarded``
+message that outbound's ``enqueue_customer`` requires: outbound refuses an email or SMS to
+an account holder that did not come through here.
 
 Two lists, in every language a template ships in (English, Spanish, Russian):
 
@@ -28,6 +31,23 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+
+from riskops.kernel.errors import Forbidden
+from riskops.outbound import guarded
+from riskops.outbound.models import Channel
+
+REFUSED_REASON = (
+    "the message would tip the customer off; rephrase it without mentioning reports,"
+    " investigations or authorities"
+)
+
+
+class TippingOff(Forbidden):
+    """A message that would reveal a report or an inquiry by authorities: refused (403,
+    audited by the error renderers, ADR 0020). Names the fields, never the words."""
+
+    code = "tipping_off"
+
 
 # --- the lists (one place; keep each language's entries together) ------------------------
 
@@ -223,3 +243,42 @@ def findings(fields: dict[str, str], *, under_sar: bool) -> list[Finding]:
 def is_clean(text: str, *, under_sar: bool = True) -> bool:
     """True when ``text`` contains nothing of the lists (both, by default)."""
     return not findings({"text": text}, under_sar=under_sar)
+
+
+def guard(
+    *,
+    channel: Channel,
+    to: str,
+    body: str,
+    account_id: str,
+    under_sar: bool,
+    subject: str | None = None,
+    html: str | None = None,
+    reply_to: str | None = None,
+    case_id: int | None = None,
+) -> guarded.Guarded:
+    """The message to the holder of ``account_id``, checked: these exact fields (an
+    email's subject, text and HTML; an SMS's text) are what outbound sends. Raises
+    ``TippingOff`` naming the fields that say what they may not (``$.subject``,
+    ``$.text``, ``$.html``, ``$.sms``); the only maker of ``Guarded`` messages."""
+    fields = (
+        {"subject": subject or "", "text": body, "html": html or ""}
+        if channel is Channel.EMAIL
+        else {"sms": body}
+    )
+    found = findings(fields, under_sar=under_sar)
+    if found:
+        raise TippingOff(
+            f"refused: {REFUSED_REASON}",
+            details=[{"field": f"$.{f.field}", "reason": "restricted wording"} for f in found],
+        )
+    return guarded.issue(
+        channel=channel,
+        to=to,
+        body=body,
+        account_id=account_id,
+        subject=subject,
+        html=html,
+        reply_to=reply_to,
+        case_id=case_id,
+    )

@@ -47,6 +47,7 @@ class OutboundMessage(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, "outbound_channel"))
     recipient: Mapped[str] = mapped_column(String(2048))  # address, phone number or URL
+    reply_to: Mapped[str | None] = mapped_column(String(320), nullable=True)  # email only
     subject: Mapped[str | None] = mapped_column(String(512), nullable=True)
     body: Mapped[str] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -35,6 +35,7 @@ class MessageOut(msgspec.Struct):
     id: int
     channel: str  # email, sms, webhook
     to: str
+    reply_to: str | None
     subject: str | None
     purpose: str
     case_id: int | None
@@ -59,6 +60,7 @@ def message_out(
         id=m.id,
         channel=m.channel.value,
         to=m.recipient,
+        reply_to=m.reply_to,
         subject=m.subject,
         purpose=m.purpose,
         case_id=m.case_id,

@@ -1,10 +1,13 @@
 """Use cases of the outbound outbox: enqueue a message in the caller's transaction, list
 messages, and send a dead one again.
 
-``enqueue`` is what every domain calls to make something leave riskops (an email to a
-customer, an SMS, a digest, a webhook delivery): it only writes a row, in the caller's
-transaction, so the message commits with the change that causes it or not at all; the
-deliverer (``riskops.outbound.tasks``) sends it later. ADR 0032.
+``enqueue`` is what every domain calls to make something leave riskops (a digest, a
+spike notice, a webhook delivery): it only writes a row, in the caller's transaction, so
+the message commits with the change that causes it or not at all; the deliverer
+(``riskops.outbound.tasks``) sends it later. ADR 0032. An email or SMS to an account
+holder is refused there: it goes through ``enqueue_customer``, which takes the
+``Guarded`` message contact's tipping-off guard made (``riskops.outbound.guarded``,
+ADR 0033).
 """
 
 from __future__ import annotations
@@ -25,14 +28,17 @@ from riskops.auth.permissions import Permission, Principal, require
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
 from riskops.outbound import repository
+from riskops.outbound.guarded import Guarded, Unguarded, is_customer_facing
 from riskops.outbound.models import Channel, OutboundAttempt, OutboundMessage, Status
 
 __all__ = [
     "Attachment",
     "Channel",
+    "Guarded",
     "Queued",
     "Status",
     "enqueue",
+    "enqueue_customer",
     "for_case",
     "get_message",
     "list_messages",
@@ -43,6 +49,11 @@ MAX_BODY_CHARS = 1_000_000
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+# A Reply-To: an unquoted local part and a host name (a dotless one too: a test domain).
+_REPLY_TO = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +91,7 @@ def _validate(
     purpose: str,
     dedupe_key: str | None,
     attachments: Sequence[Attachment],
+    reply_to: str | None = None,
 ) -> None:
     reasons: dict[str, str] = {}
     if channel is Channel.EMAIL and not _EMAIL.match(to):
@@ -104,6 +116,11 @@ def _validate(
         reasons["purpose"] = "required, at most 64 characters"
     if dedupe_key is not None and not 0 < len(dedupe_key) <= 256:
         reasons["dedupe_key"] = "1 to 256 characters"
+    if reply_to is not None:
+        if channel is not Channel.EMAIL:
+            reasons["reply_to"] = "only an email carries a Reply-To"
+        elif len(reply_to) > 254 or not _REPLY_TO.match(reply_to):
+            reasons["reply_to"] = "an email address (name@domain), at most 254 characters"
     if attachments and channel is not Channel.EMAIL:
         reasons["attachments"] = "only an email carries attachments"
     if sum(len(a.data) for a in attachments) > MAX_ATTACHMENT_BYTES:
@@ -129,14 +146,24 @@ def enqueue(
     account_id: str | None = None,
     dedupe_key: str | None = None,
     attachments: Sequence[Attachment] = (),
+    reply_to: str | None = None,
     now: datetime | None = None,
 ) -> Queued:
     """Write a message to deliver, in the caller's transaction (nothing leaves until the
     transaction commits and a deliverer takes it). A second call with the same
-    ``dedupe_key`` writes nothing and returns the first message. Raises ``ValidationFailed``
-    (field-level reasons) for an address, body or attachment the channel cannot carry."""
+    ``dedupe_key`` writes nothing and returns the first message. ``reply_to``: the email's
+    Reply-To address. Raises ``ValidationFailed`` (field-level reasons) for an address,
+    body or attachment the channel cannot carry, and ``Unguarded`` (403) for an email or
+    SMS to an account holder (``guarded.is_customer_facing``): those leave only through
+    ``enqueue_customer``, with contact's checked message."""
     channel = Channel(channel)
-    _validate(channel, to, body, subject, purpose, dedupe_key, attachments)
+    if is_customer_facing(channel, purpose, account_id):
+        raise Unguarded(
+            "refused: an email or SMS to an account holder leaves only through"
+            " contact.service.send (the tipping-off guard), as a Guarded message",
+            details={"channel": channel.value, "purpose": purpose},
+        )
+    _validate(channel, to, body, subject, purpose, dedupe_key, attachments, reply_to)
     return _insert(
         session,
         channel=channel,
@@ -149,6 +176,37 @@ def enqueue(
         account_id=account_id,
         dedupe_key=dedupe_key,
         attachments=attachments,
+        reply_to=reply_to,
+        now=now,
+    )
+
+
+def enqueue_customer(
+    session: Session,
+    message: Guarded,
+    *,
+    purpose: str,
+    dedupe_key: str | None = None,
+    now: datetime | None = None,
+) -> Queued:
+    """Write a message to an account holder, as contact's tipping-off guard checked it
+    (``Guarded``: its fields are what is sent); otherwise as ``enqueue``."""
+    if not isinstance(message, Guarded):
+        raise Unguarded("refused: a message to an account holder must be a Guarded message")
+    m = message
+    _validate(m.channel, m.to, m.body, m.subject, purpose, dedupe_key, (), m.reply_to)
+    return _insert(
+        session,
+        channel=message.channel,
+        to=message.to,
+        body=message.body,
+        subject=message.subject,
+        html=message.html,
+        purpose=purpose,
+        case_id=message.case_id,
+        account_id=message.account_id,
+        dedupe_key=dedupe_key,
+        reply_to=message.reply_to,
         now=now,
     )
 
@@ -166,6 +224,7 @@ def _insert(
     account_id: str | None = None,
     dedupe_key: str | None = None,
     attachments: Sequence[Attachment] = (),
+    reply_to: str | None = None,
     subscription_id: int | None = None,
     topic: str | None = None,
     message_id: str | None = None,
@@ -175,6 +234,7 @@ def _insert(
     row: dict[str, Any] = {
         "channel": channel,
         "recipient": to,
+        "reply_to": reply_to,
         "subject": subject,
         "body": body,
         "html": html,

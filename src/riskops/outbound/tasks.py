@@ -223,6 +223,7 @@ def _outgoing(m: OutboundMessage, secrets: dict[int, str]) -> Outgoing:
         body=m.body,
         subject=m.subject,
         html=m.html,
+        reply_to=m.reply_to,
         attachments=tuple(m.attachments or ()),
         topic=m.topic,
         secret=secrets.get(m.subscription_id) if m.subscription_id is not None else None,

@@ -59,6 +59,7 @@ class Outgoing:
     body: str
     subject: str | None = None
     html: str | None = None
+    reply_to: str | None = None
     attachments: tuple[dict[str, Any], ...] = ()
     topic: str | None = None
     secret: str | None = None  # webhooks: the subscription's signing secret
@@ -72,11 +73,14 @@ class Transport(Protocol):
 
 def email_message(message: Outgoing, sender: str) -> EmailMessage:
     """The MIME message: text, an HTML alternative and attachments; ``Message-ID`` is the
-    outbox's message id, the same on every attempt."""
+    outbox's message id, the same on every attempt; ``Reply-To`` where the message has one
+    (contact's reply address, ``reply+<token>@<domain>``)."""
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = message.to
     mail["Subject"] = message.subject or ""
+    if message.reply_to:
+        mail["Reply-To"] = message.reply_to
     mail["Date"] = formatdate(usegmt=True)
     mail["Message-ID"] = f"<{message.message_id}@riskops>"
     mail.set_content(message.body)

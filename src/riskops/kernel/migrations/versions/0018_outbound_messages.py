@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("id", _ID, autoincrement=True, nullable=False),
         sa.Column("channel", _enum("outbound_channel", "email", "sms", "webhook"), nullable=False),
         sa.Column("recipient", sa.String(length=2048), nullable=False),
+        sa.Column("reply_to", sa.String(length=320), nullable=True),
         sa.Column("subject", sa.String(length=512), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("html", sa.Text(), nullable=True),
