@@ -90,7 +90,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ANALYST: _ANALYST,
     Role.SENIOR_ANALYST: frozenset(_SENIOR),
     Role.MANAGER: frozenset(
-        _SENIOR | {P.QUEUE_MANAGE, P.AUDIT_VIEW, P.DEAD_LETTER_VIEW, P.SCREENING_LOAD}
+        _SENIOR
+        | {P.QUEUE_MANAGE, P.AUDIT_VIEW, P.DEAD_LETTER_VIEW, P.SCREENING_LOAD}
         | {P.REPORT_VIEW, P.QA_MANAGE, P.OUTBOX_RETRY}
     ),
     Role.RULE_AUTHOR: frozenset(
