@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 
 from riskops.audit.models import AuditEntry
 from riskops.auth.permissions import Role
-from riskops.cases import decisions, lifecycle
+from riskops.cases import decisions, history
 from riskops.cases.models import ActionKind, CaseEvent, CaseStatus
 from riskops.cases.schemas import DecisionIn, NoteSections
 from riskops.cases.tasks import housekeeping
 from riskops.contact import service
 from riskops.contact.models import ContactMessage
-from riskops.contact.schemas import MessageIn
+from riskops.contact.schemas import ChannelName, MessageIn
 from riskops.intake import reply_tokens
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
@@ -35,6 +35,7 @@ from riskops.kernel.errors import Forbidden, ValidationFailed
 from riskops.outbound.models import OutboundMessage
 
 EDU = MessageIn(template="education_2fa", channel="email")
+CHANNELS: tuple[ChannelName, ...] = ("email", "sms")
 
 
 def rfi(**kw: object) -> MessageIn:
@@ -178,7 +179,7 @@ def test_the_information_request_makes_the_case_wait_in_the_same_transaction(
     assert housekeeping(sessions, due() + timedelta(minutes=1))["waits_expired"] == 1
     with unit_of_work(sessions) as session:
         assert events(session, case_id)[-1] == "wait_expired"
-        assert lifecycle.history.load(session, case_id).status is CaseStatus.IN_REVIEW
+        assert history.load(session, case_id).status is CaseStatus.IN_REVIEW
 
 
 def test_a_refused_information_request_leaves_the_case_as_it_was(engine: Engine) -> None:
@@ -192,7 +193,7 @@ def test_a_refused_information_request_leaves_the_case_as_it_was(engine: Engine)
     with pytest.raises(Forbidden), unit_of_work(sessions) as session:
         service.send(session, ana, case_id, rfi(details="Your SAR is pending"), now=T0)
     with unit_of_work(sessions) as session:
-        case = lifecycle.history.load(session, case_id)
+        case = history.load(session, case_id)
         assert case.status is CaseStatus.ASSIGNED
         assert session.scalars(select(OutboundMessage)).all() == []
 
@@ -221,7 +222,7 @@ def test_an_account_under_sar_gets_no_hint_on_any_channel(engine: Engine) -> Non
         sen = user(session, "sen", Role.SENIOR_ANALYST)
         case = taken_case(session, sen, "acc-0000201")
         hint = "We are investigating recent activity on your account."
-        for channel in ("email", "sms"):  # fine while no SAR is considered
+        for channel in CHANNELS:  # fine while no SAR is considered
             body = MessageIn(template="custom", channel=channel, subject="Hi", message=hint)
             service.preview(session, sen, case.id, body, now=T0)
             assert service.preview(session, sen, case.id, body, now=T0).blocked is None
@@ -233,7 +234,7 @@ def test_an_account_under_sar_gets_no_hint_on_any_channel(engine: Engine) -> Non
         decisions.decide(
             session, sen, case.id, DecisionIn(action=ActionKind.REFER_SAR, note=note), now=T0
         )
-        for channel in ("email", "sms"):
+        for channel in CHANNELS:
             body = MessageIn(template="custom", channel=channel, subject="Hi", message=hint)
             with pytest.raises(service.TippingOff):
                 service.send(session, sen, case.id, body, settings=SETTINGS, now=T0)

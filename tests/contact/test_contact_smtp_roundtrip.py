@@ -109,6 +109,7 @@ def test_request_goes_out_and_the_reply_comes_back_to_the_case(
     [request] = customer.messages
     assert request["To"] == "ana.lopez@example.com"
     assert reply_tokens.case_of(REPLY_SECRET, [], str(request["Subject"])) == case_id
+    assert isinstance(request, EmailMessage)  # parsed with the default policy
     text = request.get_body(preferencelist=("plain",))
     assert text is not None and "A statement for the deposit." in text.get_content()
     assert "acc-0000201" not in request.as_string()  # the account id is masked

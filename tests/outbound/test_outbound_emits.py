@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -33,7 +34,7 @@ ADMIN = Principal.for_user(1, "ada", Role.ADMIN)
 SENIOR = Principal.for_user(2, "sam", Role.SENIOR_ANALYST)
 
 
-def told(engine: Engine) -> list[tuple[str, dict[str, object]]]:
+def told(engine: Engine) -> list[tuple[str, dict[str, Any]]]:
     with session_factory(engine)() as s:
         rows = s.scalars(select(OutboundMessage).order_by(OutboundMessage.id)).all()
         return [(str(m.topic), json.loads(m.body)["data"]) for m in rows]
@@ -75,7 +76,7 @@ def test_domains_emit_their_topics_in_their_transactions(engine: Engine) -> None
 
     with unit_of_work(sessions) as s:
         r = accounts.restrict(s, SENIOR, "h1", RestrictionKind.WITHDRAWAL_LOCK, "ATO suspected")
-        accounts.lift(s, SENIOR, "h1", r.id, "customer verified")  # type: ignore[union-attr]
+        accounts.lift(s, SENIOR, "h1", r.id, "customer verified")
     [(t1, restricted), (t2, lifted)] = told(engine)[4:]
     assert (t1, t2) == ("account.restricted", "account.restriction_lifted")
     assert restricted["kind"] == "withdrawal_lock" and "reason" not in restricted
