@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from riskops.cases.alert_intake import raise_alert
 from riskops.cases.models import AlertSource
 from riskops.cases.schemas import AlertIn
+from riskops.outbound import guarded
 from riskops.outbound.models import OutboundMessage, Status
-from riskops.outbound.service import Channel, enqueue
+from riskops.outbound.service import Channel, enqueue_customer
 
 
 def _seed(served: Any, account: str) -> tuple[int, int, int]:
@@ -28,25 +29,24 @@ def _seed(served: Any, account: str) -> tuple[int, int, int]:
                 title=f"Report about {account}",
             ),
         ).case
-        sent = enqueue(
-            session,
+        # Customers' messages, as contact's tipping-off guard hands them over (ADR 0033).
+        email = guarded.issue(
             channel=Channel.EMAIL,
             to=f"{account}@customers.example",
             subject=f"Documents for {account}",
             body="Please send a proof of address.",
-            purpose="rfi",
             case_id=case.id,
             account_id=account,
         )
-        dead = enqueue(
-            session,
+        sms = guarded.issue(
             channel=Channel.SMS,
             to="+447700900123",
             body="Security notice",
-            purpose="notice",
             case_id=case.id,
             account_id=account,
         )
+        sent = enqueue_customer(session, email, purpose="rfi")
+        dead = enqueue_customer(session, sms, purpose="notice")
         for pk, values in (
             (sent.id, {"status": Status.SENT, "attempts": 1}),
             (dead.id, {"status": Status.DEAD, "attempts": 8, "last_error": "HTTP 503: busy"}),
