@@ -115,7 +115,7 @@ def test_the_page_draws_every_chart_with_a_table_and_a_csv_link(
     for chart in ("alerts", "rule-rates", "holds", "backlog", "throughput"):
         assert f'id="chart-{chart}"' in page.text
         assert f"/reports/{chart}.csv?" in page.text
-    assert 'data-chart="alerts"' in page.text and "chart-data-alerts" in page.text
+    assert 'data-chart="alerts"' in page.text and "data-series=" in page.text
     assert "No trend data yet" not in page.text
     assert "1,000.50 USD" in page.text  # the loss prevented
 

@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import create_engine
 
+from riskops.contact import schemas as contact_schemas
 from riskops.http.bodies import decode_json
 from riskops.intake import schemas as intake
 from riskops.kernel.config import Settings
@@ -170,6 +171,7 @@ def test_each_pydantic_text_field_is_bounded_and_the_bound_holds(
 INTAKE_BODIES = {
     "POST /v1/signals/sms": intake.SmsSignal,
     "POST /v1/service-requests": intake.ServiceRequestIn,
+    "POST /v1/contact/sms-inbound": contact_schemas.SmsInbound,
 }
 INTAKE = [
     (route, kind, path, text)

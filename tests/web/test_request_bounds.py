@@ -92,7 +92,9 @@ def test_every_integer_parameter_is_a_bounded_database_integer(app: Any) -> None
 def admin(engine: Engine, tmp_path: Any) -> Iterator[TestClient]:
     with unit_of_work(session_factory(engine)) as session:
         make_user(session, "root", "admin")
-    application = create_app(Container(Settings(data_dir=tmp_path), engine), start_background=False)
+    # The signed inbound endpoints configured (unconfigured, they answer 503 to anything).
+    settings = Settings(data_dir=tmp_path, sms_inbound_secret="bounds")
+    application = create_app(Container(settings, engine), start_background=False)
     with TestClient(application, raise_server_exceptions=False) as client:
         api_login(client, "root", sticky=True)
         yield client

@@ -19,7 +19,7 @@ def test_reports_draw_filter_and_export(page: Any, served: Any, login: Callable[
     page.goto("/reports")
     for chart in ("backlog", "throughput", "holds", "rule-rates"):
         page.wait_for_selector(f'#chart-{chart} [data-drawn="true"] canvas')
-    before = json.loads(page.text_content("#chart-data-backlog") or "{}")
+    before = json.loads(page.get_attribute(".chart[data-chart=backlog]", "data-series") or "{}")
 
     queue = page.eval_on_selector(
         'select[name="queue"]', "s => s.options[1] ? s.options[1].value : ''"
@@ -29,7 +29,7 @@ def test_reports_draw_filter_and_export(page: Any, served: Any, login: Callable[
     page.click('#report-filters button[type="submit"]')
     page.wait_for_url(f"**/reports?*queue={queue}*")
     page.wait_for_selector('#chart-backlog [data-drawn="true"] canvas')
-    after = json.loads(page.text_content("#chart-data-backlog") or "{}")
+    after = json.loads(page.get_attribute(".chart[data-chart=backlog]", "data-series") or "{}")
     total = lambda c: sum(v or 0 for s in c["series"] for v in s["values"])  # noqa: E731
     assert 0 < total(after) < total(before)
 

@@ -1,5 +1,6 @@
-// Draws each chart of /reports with uPlot from the JSON the page embeds beside it
-// (script#chart-data-<id>); the table under each chart holds the same numbers.
+// Draws each chart of /reports with uPlot from the JSON the page puts on it (its
+// data-series attribute: no inline script under the CSP); the table under each chart
+// holds the same numbers.
 (function () {
   "use strict";
   var COLOURS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563", "#65a30d"];
@@ -89,9 +90,8 @@
   }
 
   function draw(el) {
-    var script = document.getElementById("chart-data-" + el.dataset.chart);
-    if (!script || typeof uPlot === "undefined") return;
-    var chart = JSON.parse(script.textContent);
+    if (!el.dataset.series || typeof uPlot === "undefined") return;
+    var chart = JSON.parse(el.dataset.series);
     var width = Math.max(320, Math.min(980, el.clientWidth || 900));
     var opts = options(chart, width);
     var rows = data(chart);

@@ -4,11 +4,13 @@ analyst who decided the case finds the disagreement on "My work" and on the case
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from qa_fakes import closed_case
 from sqlalchemy.orm import Session
 
 from riskops.auth.permissions import Principal
@@ -16,6 +18,18 @@ from riskops.cases.models import CaseOutcome
 from riskops.kernel.clock import utcnow
 from riskops.qa import repository, service
 from riskops.qa.schemas import PlanIn
+
+# The QA tests' fixture of a closed case (tests/qa/qa_fakes.py), by path: this test runs on
+# the console's browser fixtures, which are this directory's, and a second copy of them in
+# tests/qa would start a second Playwright in the same process (its loop left running).
+_fakes_path = Path(__file__).resolve().parents[2] / "qa" / "qa_fakes.py"
+_spec = importlib.util.spec_from_file_location("qa_fakes", _fakes_path)
+assert _spec is not None and _spec.loader is not None
+_fakes = sys.modules.get("qa_fakes") or importlib.util.module_from_spec(_spec)
+if "qa_fakes" not in sys.modules:
+    sys.modules["qa_fakes"] = _fakes
+    _spec.loader.exec_module(_fakes)
+closed_case = _fakes.closed_case
 
 SYSTEM = Principal.system("tests")
 
