@@ -74,13 +74,19 @@ def sign(secret: str, timestamp: str, raw: bytes) -> str:
 
 
 def verify_signature(
-    secret: str, headers: Mapping[str, str], raw: bytes, *, now: datetime | None = None
+    secret: str,
+    headers: Mapping[str, str],
+    raw: bytes,
+    *,
+    now: datetime | None = None,
+    unconfigured: str = "SMS signals are not configured: set RISKOPS_SMS_HMAC_SECRET to the "
+    "provider's secret",
 ) -> None:
-    """Refuse (401, with the reason) a request that is not signed with ``secret`` now."""
+    """Refuse (401, with the reason) a request that is not signed with ``secret`` now; 503
+    (``unconfigured``, which names the setting) when no secret is set. Every signed inbound
+    provider endpoint (SMS signals, the customers' SMS replies) checks with this."""
     if not secret:
-        raise NotConfigured(
-            "SMS signals are not configured: set RISKOPS_SMS_HMAC_SECRET to the provider's secret"
-        )
+        raise NotConfigured(unconfigured)
     timestamp = headers.get(TIMESTAMP_HEADER, "").strip()
     signature = headers.get(SIGNATURE_HEADER, "").strip()
     if not timestamp or not signature:
