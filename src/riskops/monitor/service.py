@@ -165,9 +165,10 @@ def process_batch(
     repo.insert_timeline(session, accounts, seqs)
     if facts:  # the messages commit with the monitor alerts, delivered later (outbox)
         outbox.publish_many(session, ALERT_RAISED, _alert_messages(alerts, facts), now=now)
-    for event, d in told:
-        topic, payload = _told(event, d)
-        webhooks.emit(session, topic, payload, now=now)
+    for event, d in told:  # the payload is built only for a topic someone takes
+        if webhooks.wanted(session, _TOLD[d.outcome]):
+            topic, payload = _told(event, d)
+            webhooks.emit(session, topic, payload, now=now)
     if records:
         repo.advance_checkpoint(session, checkpoint, result.last_seq, now)
     result.stored = len(decisions)

@@ -100,6 +100,12 @@ def invalidate() -> None:
     _cache.clear()
 
 
+def wanted(session: Session, topic: str) -> bool:
+    """Whether an active subscription takes ``topic`` (one cached lookup): a hot path asks
+    before it builds a payload nobody would receive."""
+    return bool(_cache.targets(session, topic))
+
+
 def emit(
     session: Session, topic: str, payload: Mapping[str, Any], *, now: datetime | None = None
 ) -> int:
