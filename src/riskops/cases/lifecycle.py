@@ -12,7 +12,7 @@ from riskops.auth.permissions import Permission, Principal, require
 from riskops.cases import history
 from riskops.cases import repository as repo
 from riskops.cases.domain import Command, Sla
-from riskops.cases.models import Case, NoteAmendment
+from riskops.cases.models import Case, CaseStatus, NoteAmendment
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, NotFound, ValidationFailed
 
@@ -54,6 +54,29 @@ def customer_replied(
     session.flush()
     record(session, principal, "case.customer_replied", "case", case_id, now=now)
     return case
+
+
+def attach_reply(
+    session: Session,
+    principal: Principal,
+    case: Case,
+    *,
+    text: str,
+    detail: dict[str, object],
+    resume_with: str,
+    now: datetime,
+) -> bool:
+    """A customer's reply (email or SMS) on its case: a ``customer_reply`` history entry
+    (``text`` and ``detail``: the channel, the kept message); a case waiting for the
+    customer goes back to review with ``resume_with`` (``customer_replied``). True if it
+    resumed."""
+    history.event(
+        session, case, principal.name, "customer_reply", now, reason=text[:2000], detail=detail
+    )
+    if case.status is not CaseStatus.WAITING_CUSTOMER:
+        return False
+    customer_replied(session, principal, case.id, resume_with[:2000], now=now)
+    return True
 
 
 def sweep(session: Session, now: datetime | None = None) -> dict[str, int]:

@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session
 
 from riskops.audit import service as audit
 from riskops.auth.permissions import Principal
-from riskops.cases import history
-from riskops.cases.lifecycle import customer_replied
+from riskops.cases.lifecycle import attach_reply
 from riskops.cases.models import Case, CaseStatus
 from riskops.contact import repository as repo
 from riskops.contact.models import ContactReply
@@ -85,19 +84,20 @@ def receive(session: Session, inbound: SmsInbound, *, now: datetime | None = Non
         raise Conflict(f"message {inbound.message_id} was already received (a replay)")
     resumed = False
     if case is not None:
-        detail = {"reply_id": reply.id, "channel": "sms", "from": reply.from_masked}
-        history.event(
+        detail: dict[str, object] = {
+            "reply_id": reply.id,
+            "channel": "sms",
+            "from": reply.from_masked,
+        }
+        resumed = attach_reply(
             session,
+            REPLIES,
             case,
-            REPLIES.name,
-            "customer_reply",
-            now,
-            reason=inbound.text[:2000],
+            text=inbound.text,
             detail=detail,
+            resume_with=f"SMS: {inbound.text}",
+            now=now,
         )
-        if case.status is CaseStatus.WAITING_CUSTOMER:
-            customer_replied(session, REPLIES, case.id, f"SMS: {inbound.text}"[:2000], now=now)
-            resumed = True
     session.flush()
     audit.record(
         session,

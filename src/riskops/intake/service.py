@@ -26,10 +26,9 @@ from sqlalchemy.orm import Session
 
 from riskops.audit import service as audit
 from riskops.auth.permissions import Permission, Principal, require
-from riskops.cases import history
 from riskops.cases import repository as cases_repo
 from riskops.cases.alert_intake import raise_alert
-from riskops.cases.lifecycle import customer_replied
+from riskops.cases.lifecycle import attach_reply, customer_replied
 from riskops.cases.models import AlertSource, Case, CaseStatus
 from riskops.cases.schemas import AlertIn
 from riskops.events.models import Source
@@ -253,7 +252,7 @@ def _attach_reply(
     if case is None:  # a valid token of a case since deleted: handled as any other mail
         return None
     subject = parsed.subject or "(no subject)"
-    detail = {
+    detail: dict[str, object] = {
         "email_id": email.id,
         "channel": "email",
         "message_id": parsed.message_id or parsed.ref,
@@ -261,18 +260,16 @@ def _attach_reply(
         "subject": parsed.subject,
         "attachments": [a.filename or f"attachment-{a.position}" for a in parsed.attachments],
     }
-    history.event(
+    resume_with = f"Email {parsed.message_id or parsed.ref}: {subject}\n\n{parsed.text_body}"
+    attach_reply(
         session,
+        REPLIES,
         case,
-        REPLIES.name,
-        "customer_reply",
-        now,
-        reason=parsed.text_body[:2000],
+        text=parsed.text_body,
         detail=detail,
+        resume_with=resume_with,
+        now=now,
     )
-    if case.status is CaseStatus.WAITING_CUSTOMER:
-        text = f"Email {parsed.message_id or parsed.ref}: {subject}\n\n{parsed.text_body}"
-        customer_replied(session, REPLIES, case.id, text[:2000], now=now)
     return case
 
 
