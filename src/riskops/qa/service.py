@@ -215,18 +215,25 @@ def _second_person(reviewer: Principal, sample: Sample) -> None:
         require_second_person(reviewer, sample.approver, "review")
 
 
-def take(
-    session: Session, principal: Principal, sample_id: int, *, now: datetime | None = None
-) -> Sample:
-    """Take a waiting sample to review it (qa:review; not one's own case)."""
+def _open_to(session: Session, principal: Principal, sample_id: int) -> Sample:
+    """The sample, locked, if ``principal`` may review it now: qa:review, a second person
+    to the case's decider and approver, not reviewed yet, not taken by someone else."""
     require(principal, P.QA_REVIEW)
-    now = now or utcnow()
     sample = _sample(session, sample_id, for_update=True)
     _second_person(principal, sample)
     if sample.status is SampleStatus.REVIEWED:
         raise Conflict(f"QA sample {sample_id} is already reviewed")
     if sample.status is SampleStatus.TAKEN and sample.reviewer != principal.name:
         raise Conflict(f"QA sample {sample_id} is taken by {sample.reviewer}")
+    return sample
+
+
+def take(
+    session: Session, principal: Principal, sample_id: int, *, now: datetime | None = None
+) -> Sample:
+    """Take a waiting sample to review it (qa:review; not one's own case)."""
+    now = now or utcnow()
+    sample = _open_to(session, principal, sample_id)
     sample.status, sample.reviewer, sample.taken_at = SampleStatus.TAKEN, principal.name, now
     session.flush()
     record(session, principal, "qa.take", "qa_sample", sample.id, now=now)
@@ -293,14 +300,8 @@ def review(
     a reason is required; the case gets a history entry and a note for its analyst, and the
     disagreement shows on the analyst's "My work". A sample taken by someone else is theirs
     to review (409). Reviewed once (409 after)."""
-    require(principal, P.QA_REVIEW)
     now = now or utcnow()
-    sample = _sample(session, sample_id, for_update=True)
-    _second_person(principal, sample)
-    if sample.status is SampleStatus.REVIEWED:
-        raise Conflict(f"QA sample {sample_id} is already reviewed")
-    if sample.status is SampleStatus.TAKEN and sample.reviewer != principal.name:
-        raise Conflict(f"QA sample {sample_id} is taken by {sample.reviewer}")
+    sample = _open_to(session, principal, sample_id)
     verdict = Verdict(body.verdict)
     reason = body.reason.strip()
     if verdict is Verdict.DISAGREE and not reason:
