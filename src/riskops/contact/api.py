@@ -18,7 +18,7 @@ from riskops.http.bodies import decode_json, json_response, msgspec_body, read_b
 from riskops.http.deps import DbSession, container
 from riskops.http.openapi import errors, json_body, rules, schema_of
 from riskops.http.params import RowIdPath
-from riskops.intake.sms import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from riskops.intake.sms import SIGNED_HEADERS
 from riskops.kernel.clock import utcnow
 
 router = APIRouter(prefix="/v1", tags=["contact"])
@@ -100,22 +100,7 @@ def send(
 
 _SMS_DOC = {
     **json_body(sc.SmsInbound, "An SMS a customer sent, signed with X-Riskops-Signature."),
-    "parameters": [
-        {
-            "name": TIMESTAMP_HEADER,
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string"},
-            "description": "unix seconds; refused when more than 300 s from now",
-        },
-        {
-            "name": SIGNATURE_HEADER,
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string"},
-            "description": 'sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">',
-        },
-    ],
+    "parameters": SIGNED_HEADERS,
     "responses": {
         "202": {
             "description": "Kept; attached to the account's open case when there is one.",

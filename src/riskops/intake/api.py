@@ -44,22 +44,7 @@ def _dead_letter(sessions: sessionmaker[Session], raw: bytes, errors: list[Field
 
 _SMS_DOC = {
     **json_body(sc.SmsSignal, "A provider signal, signed with X-Riskops-Signature."),
-    "parameters": [
-        {
-            "name": sms.TIMESTAMP_HEADER,
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string"},
-            "description": "unix seconds; refused when more than 300 s from now",
-        },
-        {
-            "name": sms.SIGNATURE_HEADER,
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string"},
-            "description": 'sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">',
-        },
-    ],
+    "parameters": sms.SIGNED_HEADERS,
     "responses": {
         "202": {
             "description": "Stored: the alert(s) and provider.signal event(s).",

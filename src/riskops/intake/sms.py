@@ -60,6 +60,26 @@ _LABEL = {
 }
 
 
+# The headers of a signed provider request, as the OpenAPI document states them (every
+# endpoint ``verify_signature`` checks: SMS signals, the customers' SMS replies).
+SIGNED_HEADERS: list[dict[str, object]] = [
+    {
+        "name": TIMESTAMP_HEADER,
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": f"unix seconds; refused when more than {MAX_SKEW_SECONDS} s from now",
+    },
+    {
+        "name": SIGNATURE_HEADER,
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": 'sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">',
+    },
+]
+
+
 class NotConfigured(RiskopsError):
     """A feature needs a setting that is not set (the operator must configure it)."""
 

@@ -25,7 +25,7 @@ from riskops.kernel.errors import ValidationFailed
 from riskops.qa import service as qa
 from riskops.qa.schemas import PlanIn, ReviewIn
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
-from riskops.web.console.templating import render
+from riskops.web.console.templating import flash_from, render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE = 25
@@ -40,10 +40,7 @@ FLASH = {
 
 
 def _flash(request: Request, context: dict[str, Any]) -> dict[str, Any]:
-    done = FLASH.get(request.query_params.get("qa", ""))
-    if done:
-        context["flash"], context["flash_kind"] = done, "ok"
-    return context
+    return flash_from(request, "qa", FLASH, context)
 
 
 @router.get("/qa")

@@ -26,7 +26,7 @@ from riskops.sar import service
 from riskops.sar.models import ExportFormat, SarStatus
 from riskops.sar.schemas import EditIn
 from riskops.web.console.routing import ConsoleRoute, PageUser, form_text, see_other
-from riskops.web.console.templating import render
+from riskops.web.console.templating import flash_from, render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE = 25
@@ -67,10 +67,7 @@ FLASH = {
 
 
 def _flash(request: Request, context: dict[str, Any]) -> dict[str, Any]:
-    done = FLASH.get(request.query_params.get("sar", ""))
-    if done:
-        context["flash"], context["flash_kind"] = done, "ok"
-    return context
+    return flash_from(request, "sar", FLASH, context)
 
 
 @router.get("/cases/{case_id}/sar")

@@ -164,6 +164,17 @@ DONE = {
 }
 
 
+def flash_from(
+    request: Request, param: str, messages: dict[str, str], context: dict[str, Any]
+) -> dict[str, Any]:
+    """``context`` with the ok flash that ``?<param>=<key>`` names among a page's own
+    ``messages`` (where a redirect after a form says what was done); unknown keys: none."""
+    done = messages.get(request.query_params.get(param, ""))
+    if done:
+        context["flash"], context["flash_kind"] = done, "ok"
+    return context
+
+
 def render(
     request: Request,
     name: str,
