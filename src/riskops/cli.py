@@ -9,10 +9,13 @@ import typer
 from riskops import worker as worker_cli
 from riskops.accounts import risk_cli as rating_cli
 from riskops.auth import cli as auth_cli
+from riskops.cluster import cli as cluster_cli
 from riskops.events import cli as events_cli
 from riskops.intake import cli as intake_cli
 from riskops.intel import cli as intel_cli
 from riskops.investigation import cli as investigation_cli
+from riskops.learn import cli as learn_cli
+from riskops.learn import evaluate_cli
 from riskops.links import cli as links_cli
 from riskops.monitor import cli as monitor_cli
 from riskops.outbound import cli as outbound_cli
@@ -34,10 +37,13 @@ app = typer.Typer(
 
 for module in (
     auth_cli,
+    cluster_cli,
+    evaluate_cli,
     events_cli,
     intake_cli,
     intel_cli,
     investigation_cli,
+    learn_cli,
     links_cli,
     monitor_cli,
     outbound_cli,

@@ -14,6 +14,7 @@ def include(app: FastAPI) -> None:
     """Mount the console's static files and pages on the app."""
     from riskops.web.console import (
         account_pages,
+        anomaly_pages,
         approvals,
         audit,
         case_pages,
@@ -30,6 +31,7 @@ def include(app: FastAPI) -> None:
         search,
         service_requests,
         work,
+        workbench_pages,
     )
     from riskops.web.console.templating import STATIC_DIR
 
@@ -52,5 +54,7 @@ def include(app: FastAPI) -> None:
         reports_pages,
         contact_pages,
         sar_pages,
+        workbench_pages,
+        anomaly_pages,
     ):
         app.include_router(module.router)

@@ -1,0 +1,1 @@
+"""The rule author's workbench: rules and models, versions, backtests, approved promotions."""

@@ -1,0 +1,1 @@
+"""Scale-out: the monitor partitioned by account over NATS JetStream; decisions routed."""

@@ -1,0 +1,9 @@
+"""The evaluate command: the published AMLworld protocol on a transaction file."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the ``riskops`` command line (none yet)."""

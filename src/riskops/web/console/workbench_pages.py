@@ -1,0 +1,7 @@
+"""Console pages of issue 12 (filled in by its work)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
