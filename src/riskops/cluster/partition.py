@@ -1,0 +1,612 @@
+"""The partition worker: one partition of the monitor, fed by NATS JetStream (ADR 0041).
+
+A worker owns partition I of N: the accounts whose ``crc32(account_id) % N`` is I, the
+mapping the publisher uses (``riskops.events.nats.partition_of``). It reads the WHOLE
+stream in stream order (JetStream keeps one order across its subjects), decides in full the
+rows of its accounts, and lets every other row update only the features keyed by something
+else than the account (``riskops.cluster.crosskey``): a feature by IP, device or
+counterparty sees every row on every partition, exactly as in the single process, so N
+partitions make the decisions and alerts of one, event for event.
+
+Each batch is ONE transaction: the lease's fence is checked (and the lease renewed) first,
+the partition's events are ingested (idempotent on event id), its decisions, alerts and
+holds written (``riskops.monitor.service.process_batch``, idempotent) and the checkpoint
+(the stream sequence covered) moved. The consumer acks nothing: the checkpoint in the same
+transaction as the results is the position, so a crash anywhere loses nothing (the batch
+is read again from the checkpoint) and duplicates nothing (it was not committed, or it was
+and the stream is read after it). Snapshots (state + the sequence it covers) go to
+``cluster_snapshots``; a restart restores one and replays the stream from it to the
+checkpoint without writing, then goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+import msgspec
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from riskops.accounts import service as accounts
+from riskops.accounts.models import RestrictionKind
+from riskops.accounts.rating import RatingCache
+from riskops.cluster import repository as repo
+from riskops.cluster import snapshots
+from riskops.cluster.crosskey import OwnedRows
+from riskops.events import schemas as s
+from riskops.events import validation
+from riskops.events.models import Source
+from riskops.events.nats import ensure_stream, partition_of
+from riskops.events.service import ingest
+from riskops.events.validation import Rejection
+from riskops.kernel.clock import utcnow
+from riskops.kernel.db import session_factory, unit_of_work
+from riskops.kernel.errors import Conflict
+from riskops.kernel.logging import get_logger
+from riskops.monitor import repository as monitor_repo
+from riskops.monitor import service
+from riskops.monitor.engine import Evaluator, Monitor, RowDecision
+from riskops.monitor.evaluators import EvaluatorFactory
+from riskops.monitor.schemas import DecisionResponse
+from riskops.rules.types import Action
+
+log = get_logger(__name__)
+_encode = msgspec.json.Encoder().encode
+# A process_batch that must not count or tell (the row-1-only events of a partition).
+_NEVER_TOLD = 2**62
+
+
+class LeaseLost(RuntimeError):
+    """Another worker took the partition: this one must stop writing at once."""
+
+
+class NotOwner(Conflict):
+    """A decision asked of a partition that does not own the account (or owns nothing)."""
+
+
+@dataclass(frozen=True)
+class PartitionSpec:
+    """Which stream, which subject tree, which partition of how many."""
+
+    stream: str
+    subject: str
+    partition: int
+    partitions: int
+
+    def __post_init__(self) -> None:
+        if self.partitions < 1 or not 0 <= self.partition < self.partitions:
+            message = f"partition {self.partition}/{self.partitions}: want 0 <= I < N, N >= 1"
+            raise ValueError(message)
+
+    @property
+    def checkpoint_name(self) -> str:
+        """The monitor checkpoint ``process_batch`` keeps (in event log seqs)."""
+        return f"cluster:{self.partition}:{self.stream}"[:64]
+
+
+def parse_partition(text: str) -> tuple[int, int]:
+    """``I/N`` -> (I, N), with a clear error."""
+    try:
+        left, right = text.split("/")
+        index, count = int(left), int(right)
+    except ValueError:
+        raise ValueError(f"--partition {text!r}: use I/N, e.g. 0/2") from None
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"--partition {text!r}: want 0 <= I < N and N >= 1")
+    return index, count
+
+
+def default_owner() -> str:
+    """A name no other process has: host, pid and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Message(NamedTuple):
+    """What the worker needs of a JetStream message."""
+
+    seq: int
+    data: bytes
+
+
+@dataclass(slots=True)
+class _Record:  # what process_batch reads (``monitor.service.LogRecord``)
+    seq: int
+    payload: str
+
+
+class _Decided(Monitor):
+    """The decisions already made in stream order, handed to ``process_batch`` to write."""
+
+    def __init__(self, evaluator: Evaluator, made: dict[str, list[RowDecision]]) -> None:
+        super().__init__(evaluator)
+        self.made = made
+
+    def decide(self, event: s.Event, seq: int) -> list[RowDecision]:
+        return self.made[event.event_id]
+
+
+@dataclass
+class Stats:
+    """What a worker did since it started."""
+
+    batches: int = 0
+    messages: int = 0
+    decided: int = 0  # events with a row of this partition
+    observed: int = 0  # events of other partitions (cross-key state only)
+    duplicates: int = 0
+    rejected: int = 0
+    replayed: int = 0
+    snapshots: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+class PartitionWorker:
+    """Owns one partition: its lease, its state, its stream position and its writes."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        factory: EvaluatorFactory,
+        spec: PartitionSpec,
+        *,
+        nats_url: str,
+        owner: str | None = None,
+        batch_size: int = 1_000,
+        lease_seconds: float = 5.0,
+        snapshot_every: int = 50_000,
+        snapshot_seconds: float = 30.0,
+        max_event_bytes: int = 64 * 1024,
+        dedupe_window: int = 100_000,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.sessions = session_factory(engine)
+        self.factory = factory
+        self.spec = spec
+        self.nats_url = nats_url
+        self.owner = owner or default_owner()
+        self.batch_size = batch_size
+        self.lease = timedelta(seconds=lease_seconds)
+        self.snapshot_every = snapshot_every
+        self.snapshot_seconds = snapshot_seconds
+        self.max_event_bytes = max_event_bytes
+        self.dedupe_window = dedupe_window
+        self.clock = clock
+        self.fence: int | None = None
+        self.seq = 0  # the stream sequence the in-memory state covers
+        self.durable = 0  # the checkpoint: results committed up to this sequence
+        self.stats = Stats()
+        self.nc: Any = None
+        self.ratings = RatingCache()
+        self._kinds: dict[str, set[RestrictionKind]] = {}
+        self._lock = threading.Lock()
+        self._stale = True
+        self._since_snapshot = 0
+        self._snapshot_at = time.monotonic()
+        self._renewed_at = 0.0
+        self._wanted: set[str] = set()
+        self._answers: dict[str, DecisionResponse] = {}
+        self._moved: asyncio.Condition | None = None
+        self.recent = snapshots.RecentIds(dedupe_window)
+        self.evaluator: Evaluator = factory.new()
+        self.monitor = Monitor(self.evaluator)
+
+    def owns(self, account_id: str) -> bool:
+        return partition_of(account_id, self.spec.partitions) == self.spec.partition
+
+    # --- the lease ---------------------------------------------------------------------
+
+    def try_acquire(self) -> bool:
+        """Take the partition if nobody holds it (or its holder's lease ran out)."""
+        now = self.clock()
+        with unit_of_work(self.sessions) as session:
+            repo.ensure_partitions(session, self.spec.stream, self.spec.partitions, now)
+            fence = repo.acquire(
+                session,
+                self.spec.stream,
+                self.spec.partition,
+                self.owner,
+                now + self.lease,
+                now,
+            )
+        if fence is None:
+            return False
+        self.fence = fence
+        self._renewed_at = time.monotonic()
+        log.info("cluster.lease_taken", partition=self.spec.partition, owner=self.owner)
+        return True
+
+    def _fenced(self, session: Session, checkpoint: int | None) -> None:
+        """First statement of every writing transaction: still ours? (raises otherwise)"""
+        now = self.clock()
+        if self.fence is None or not repo.fenced_advance(
+            session,
+            self.spec.stream,
+            self.spec.partition,
+            self.fence,
+            checkpoint,
+            now + self.lease,
+            now,
+        ):
+            self.fence = None
+            raise LeaseLost(f"partition {self.spec.partition}: another worker owns it now")
+        self._renewed_at = time.monotonic()
+
+    def renew(self) -> None:
+        """Keep the lease while idle (raises ``LeaseLost``)."""
+        with self._lock, unit_of_work(self.sessions) as session:
+            self._fenced(session, None)
+
+    def renew_due(self) -> bool:
+        return time.monotonic() - self._renewed_at >= self.lease.total_seconds() / 3
+
+    def release(self) -> None:
+        """Give the partition up (a clean stop), so a standby takes it at once."""
+        if self.fence is None:
+            return
+        with unit_of_work(self.sessions) as session:
+            repo.release(session, self.spec.stream, self.spec.partition, self.fence, self.clock())
+        self.fence = None
+
+    # --- state -------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """State from the snapshot (or empty), position from it; the checkpoint as the
+        point up to which the stream is replayed without writing."""
+        with self._lock:
+            with self.sessions() as session:
+                durable = repo.checkpoint(session, self.spec.stream, self.spec.partition)
+                row = repo.load_snapshot(session, self.spec.stream, self.spec.partition)
+                blob = (row.state, row.rules) if row is not None else None
+            evaluator, seq, recent = self.factory.new(), 0, snapshots.RecentIds(self.dedupe_window)
+            if blob is not None:
+                try:
+                    state = snapshots.decode(blob[0])
+                    if state.seq > durable:
+                        message = f"snapshot at {state.seq} is ahead of the checkpoint {durable}"
+                        raise ValueError(message)
+                    if blob[1] != self.factory.fingerprint:
+                        log.info("cluster.rules_changed_since_snapshot", seq=state.seq)
+                    evaluator = self.factory.restore(state.evaluator)
+                    seq = state.seq
+                    recent = snapshots.RecentIds(self.dedupe_window, state.recent)
+                except Exception as exc:
+                    log.warning("cluster.snapshot_unusable", reason=str(exc)[:200])
+                    evaluator, seq = self.factory.new(), 0
+                    recent = snapshots.RecentIds(self.dedupe_window)
+            self.evaluator = evaluator
+            self.monitor = Monitor(OwnedRows(evaluator, self.owns), self._restrictions)
+            self.monitor.ratings = self.ratings.get
+            self.seq, self.durable, self.recent = seq, durable, recent
+            self._since_snapshot = 0
+            self._stale = False
+            log.info(
+                "cluster.recovered",
+                partition=self.spec.partition,
+                snapshot=seq,
+                checkpoint=durable,
+            )
+
+    def _restrictions(self, account_id: str) -> set[RestrictionKind]:
+        return self._kinds.get(account_id) or set()
+
+    def snapshot(self) -> None:
+        """Store the state with the sequence it covers (under the fence)."""
+        with self._lock:
+            if self._stale or self.seq != self.durable:
+                return
+            state = snapshots.PartitionState(self.seq, self.evaluator.snapshot(), self.recent.ids())
+            blob = snapshots.encode(state)
+            with unit_of_work(self.sessions) as session:
+                self._fenced(session, None)
+                repo.save_snapshot(
+                    session,
+                    self.spec.stream,
+                    self.spec.partition,
+                    self.seq,
+                    self.factory.fingerprint,
+                    blob,
+                    self.clock(),
+                )
+            self._since_snapshot = 0
+            self._snapshot_at = time.monotonic()
+            self.stats.snapshots += 1
+
+    def snapshot_due(self) -> bool:
+        if self._since_snapshot <= 0:
+            return False
+        if self._since_snapshot >= self.snapshot_every:
+            return True
+        return 0 < self.snapshot_seconds <= time.monotonic() - self._snapshot_at
+
+    # --- a batch -----------------------------------------------------------------------
+
+    def _mine(self, event: s.Event) -> tuple[bool, bool]:
+        """Whether this partition owns the event's row 0 and its row 1 (a transfer's
+        counterparty)."""
+        first = self.owns(event.account_id)
+        second = isinstance(event, s.TransferInternal) and self.owns(event.counterparty_id)
+        return first, second
+
+    def apply(self, messages: Sequence[Message]) -> int:
+        """Apply messages in stream order: replay (state only) up to the checkpoint, then
+        one transaction for the rest. Returns how many were new. On any failure the state
+        is rebuilt before the next batch (the caller reads again from ``seq``)."""
+        with self._lock:
+            if self._stale:
+                raise RuntimeError("the partition's state must be recovered first")
+            fresh = [m for m in messages if m.seq > self.seq]
+            try:
+                replay = [m for m in fresh if m.seq <= self.durable]
+                if replay:
+                    self._replay(replay)
+                live = [m for m in fresh if m.seq > self.durable]
+                if live:
+                    self._commit(live)
+            except BaseException:
+                self._stale = True
+                raise
+            return len(fresh)
+
+    def _decode(self, message: Message) -> s.Event | Rejection:
+        return validation.decode(message.data, max_bytes=self.max_event_bytes)
+
+    def _replay(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            event = self._decode(message)
+            if not isinstance(event, Rejection) and not self.recent.seen(event.event_id):
+                self.monitor.decide(event, message.seq)
+            self.seq = message.seq
+        self.stats.replayed += len(messages)
+
+    def _commit(self, messages: Sequence[Message]) -> None:
+        now = self.clock()
+        decoded = [(m, self._decode(m)) for m in messages]
+        last = messages[-1].seq
+        with unit_of_work(self.sessions) as session:
+            self._fenced(session, last)
+            # Rejections: dead-lettered once, by the partition of their stream sequence.
+            items: list[tuple[int | None, s.Event | Rejection]] = []
+            order: list[tuple[Message, s.Event, bool, bool]] = []
+            for message, event in decoded:
+                if isinstance(event, Rejection):
+                    if message.seq % self.spec.partitions == self.spec.partition:
+                        items.append((message.seq, event))
+                        self.stats.rejected += 1
+                    continue
+                if self.recent.seen(event.event_id):
+                    self.stats.duplicates += 1
+                    continue
+                first, second = self._mine(event)
+                if first or second:
+                    items.append((message.seq, event))
+                order.append((message, event, first, second))
+            if items:
+                ingest(session, items, source=Source.NATS.value, source_name=self.spec.stream)
+            mine = [e.event_id for _, e, first, second in order if first or second]
+            seqs = repo.log_seqs(session, mine)
+            self._kinds = accounts.active_kinds(session)
+            self.ratings.refresh(session)
+            made: dict[str, list[RowDecision]] = {}
+            whole: list[_Record] = []
+            second_only: list[_Record] = []
+            for message, event, first, second in order:
+                if not (first or second):
+                    self.monitor.decide(event, message.seq)
+                    self.stats.observed += 1
+                    continue
+                log_seq = seqs[event.event_id]
+                rows = self.monitor.decide(event, log_seq)
+                made[event.event_id] = [
+                    d for d in rows if (d.row == 0 and first) or (d.row == 1 and second)
+                ]
+                record = _Record(log_seq, message.data.decode())
+                (whole if first else second_only).append(record)
+                self.stats.decided += 1
+            decider = _Decided(self.evaluator, made)
+            name = self.spec.checkpoint_name
+            result = service.process_batch(session, decider, whole, checkpoint=name, now=now)
+            if second_only:
+                service.process_batch(
+                    session,
+                    decider,
+                    second_only,
+                    checkpoint=name,
+                    counted_through=_NEVER_TOLD,
+                    now=now,
+                )
+            self._collect_answers(session, made)
+        for outcome, count in result.outcomes.items():
+            self.stats.outcomes[outcome] = self.stats.outcomes.get(outcome, 0) + count
+        self.seq = self.durable = last
+        self._since_snapshot += len(messages)
+        self.stats.batches += 1
+        self.stats.messages += len(messages)
+
+    def _collect_answers(self, session: Session, made: dict[str, list[RowDecision]]) -> None:
+        """The answers of the decisions someone waits for (``decide``), hold ids included."""
+        wanted = [i for i in self._wanted if i in made and made[i] and made[i][0].row == 0]
+        if not wanted:
+            return
+        held = [i for i in wanted if made[i][0].outcome is Action.HOLD]
+        holds = monitor_repo.hold_ids(session, held) if held else {}
+        for event_id in wanted:
+            self._answers[event_id] = DecisionResponse.of(made[event_id][0], holds.get(event_id))
+
+    # --- decisions asked synchronously (H6 routes them here) -----------------------------
+
+    async def decide(self, events: list[s.Event]) -> list[DecisionResponse | Exception]:
+        """Decide events of this partition's accounts with the partition's state.
+
+        Each event is published to the stream (``Nats-Msg-Id`` = event id), and answered
+        once the stream processing has decided it, in its batch's transaction: the request
+        becomes part of the partition's history exactly once, and a copy arriving on the
+        stream later is the same event (JetStream drops it within its duplicate window, the
+        recent-ids window after). An event decided before is answered from the decision
+        log (``duplicate``)."""
+        answers: list[DecisionResponse | Exception | None] = [None] * len(events)
+        if self.nc is None or self.fence is None or self._moved is None:
+            error = NotOwner(f"partition {self.spec.partition} is not running here")
+            return [error for _ in events]
+        js = self.nc.jetstream()
+        targets: dict[int, int] = {}
+        for index, event in enumerate(events):
+            if not self.owns(event.account_id):
+                owner = partition_of(event.account_id, self.spec.partitions)
+                answers[index] = NotOwner(
+                    f"account of event {event.event_id} belongs to partition {owner}"
+                )
+                continue
+            self._wanted.add(event.event_id)
+            subject = f"{self.spec.subject}.{self.spec.partition}"
+            headers = {"Nats-Msg-Id": event.event_id}
+            ack = await js.publish(subject, _encode(event), headers=headers)
+            targets[index] = int(ack.seq)
+        try:
+            if targets:
+                upto = max(targets.values())
+                async with self._moved:
+                    await asyncio.wait_for(self._moved.wait_for(lambda: self.seq >= upto), 30.0)
+            late = [events[i] for i in targets if events[i].event_id not in self._answers]
+            stored = await asyncio.to_thread(self._stored, late) if late else {}
+            for index in targets:
+                event_id = events[index].event_id
+                answers[index] = self._answers.pop(event_id, None) or stored.get(event_id)
+        finally:
+            for index in targets:
+                self._wanted.discard(events[index].event_id)
+                self._answers.pop(events[index].event_id, None)
+        return [
+            a if a is not None else Conflict(f"event {e.event_id} was not decided")
+            for a, e in zip(answers, events, strict=True)
+        ]
+
+    def _stored(self, events: Sequence[s.Event]) -> dict[str, DecisionResponse]:
+        found: dict[str, DecisionResponse] = {}
+        with self.sessions() as session:
+            holds = monitor_repo.hold_ids(session, [e.event_id for e in events])
+            for event in events:
+                row = monitor_repo.decision_for(session, event.event_id)
+                if row is not None:
+                    found[event.event_id] = DecisionResponse.stored(row, holds.get(event.event_id))
+                else:  # a plain allow is counted, not stored (never a withdrawal)
+                    found[event.event_id] = DecisionResponse(
+                        event.event_id, "allow", 0, [], None, True
+                    )
+        return found
+
+    # --- the loop ----------------------------------------------------------------------
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        idle_exit: float | None = None,
+        fetch_timeout: float = 0.5,
+        serve: Callable[[Any, PartitionWorker], Any] | None = None,
+    ) -> Stats:
+        """Own the partition until ``stop`` (or idle ``idle_exit`` seconds, or the lease
+        is lost): take the lease (waiting while another holds it), recover, consume."""
+        import nats
+
+        while not stop.is_set():
+            if await asyncio.to_thread(self.try_acquire):
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.lease.total_seconds() / 2)
+        if stop.is_set():
+            return self.stats
+        self._moved = asyncio.Condition()
+        self.nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
+        try:
+            js = self.nc.jetstream()
+            await ensure_stream(js, self.spec.stream, self.spec.subject)
+            if serve is not None:
+                await serve(self.nc, self)
+            await self._consume(js, stop, idle_exit, fetch_timeout)
+        finally:
+            with contextlib.suppress(Exception):
+                if self.fence is not None and not self._stale:
+                    await asyncio.to_thread(self.snapshot)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.release)
+            await self.nc.close()
+            self.nc = None
+        return self.stats
+
+    async def _subscribe(self, js: Any) -> Any:
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=60.0,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=self.seq + 1,
+            max_waiting=4,
+        )
+        return await js.pull_subscribe(
+            f"{self.spec.subject}.>", stream=self.spec.stream, config=config
+        )
+
+    async def _consume(
+        self, js: Any, stop: asyncio.Event, idle_exit: float | None, fetch_timeout: float
+    ) -> None:
+        assert self._moved is not None
+        await asyncio.to_thread(self.recover)
+        sub = await self._subscribe(js)
+        idle = 0.0
+        failures = 0
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(self.batch_size, timeout=fetch_timeout)
+            except TimeoutError:
+                idle += fetch_timeout
+                if idle_exit is not None and idle >= idle_exit:
+                    return
+                await self._housekeeping()
+                continue
+            idle = 0.0
+            batch = [Message(m.metadata.sequence.stream, m.data) for m in msgs]
+            if batch and batch[0].seq > self.seq + 1:  # a gap: lost in flight, or purged
+                log.warning("cluster.stream_gap", after=self.seq, next=batch[0].seq)
+            try:
+                await asyncio.to_thread(self.apply, batch)
+            except LeaseLost:
+                log.error("cluster.lease_lost", partition=self.spec.partition)
+                return
+            except Exception as exc:
+                failures += 1
+                delay = min(10.0, 0.5 * 2 ** min(failures, 5))
+                log.error("cluster.batch_failed", error=type(exc).__name__, retry_in=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+                try:
+                    await asyncio.to_thread(self.recover)
+                except Exception as again:
+                    log.error("cluster.recover_failed", error=type(again).__name__)
+                    continue
+                sub = await self._subscribe(js)
+                continue
+            failures = 0
+            async with self._moved:
+                self._moved.notify_all()
+            await self._housekeeping()
+
+    async def _housekeeping(self) -> None:
+        """Between batches: a due snapshot, or the lease's renewal while idle."""
+        if self.snapshot_due():
+            await asyncio.to_thread(self.snapshot)
+        elif self.renew_due():
+            await asyncio.to_thread(self.renew)

@@ -1,0 +1,192 @@
+"""All SQL of the cluster package: partition leases (fenced), checkpoints, snapshots.
+
+The lease is a row per (stream, partition). Taking it raises the row's ``fence``; every
+commit of a partition's results updates the row *where the fence is still the one its
+owner took*, first thing in the transaction, so a worker that lost its lease (paused past
+its expiry while another took over) cannot commit anything: its update finds no row and the
+transaction is rolled back (ADR 0041). On PostgreSQL the update also locks the row until
+the commit, so a takeover waits for a commit in flight instead of racing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from riskops.cluster.models import PartitionLease, PartitionSnapshot
+from riskops.events.models import EventRecord
+
+
+def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
+    dialect = session.get_bind().dialect.name
+    return postgresql.Insert if dialect == "postgresql" else sqlite.Insert
+
+
+def ensure_partitions(session: Session, stream: str, partitions: int, now: datetime) -> None:
+    """Rows for partitions 0..N-1 of ``stream`` (existing rows are left as they are)."""
+    insert = _insert(session)
+    rows = [
+        {
+            "stream": stream,
+            "partition": i,
+            "partitions": partitions,
+            "owner": None,
+            "fence": 0,
+            "lease_until": None,
+            "checkpoint": 0,
+            "updated_at": now,
+        }
+        for i in range(partitions)
+    ]
+    session.execute(insert(PartitionLease).values(rows).on_conflict_do_nothing())
+
+
+def acquire(
+    session: Session,
+    stream: str,
+    partition: int,
+    owner: str,
+    until: datetime,
+    now: datetime,
+) -> int | None:
+    """Take the partition's lease if it is free, expired or already ``owner``'s; the new
+    fence, or None when another owner holds it."""
+    table = PartitionLease
+    taken = session.execute(
+        update(table)
+        .where(
+            table.stream == stream,
+            table.partition == partition,
+            or_(
+                table.owner.is_(None),
+                table.lease_until.is_(None),
+                table.lease_until < now,
+                table.owner == owner,
+            ),
+        )
+        .values(owner=owner, fence=table.fence + 1, lease_until=until, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    fence = session.scalar(
+        select(table.fence).where(table.stream == stream, table.partition == partition)
+    )
+    return int(fence) if fence is not None else None
+
+
+def fenced_advance(
+    session: Session,
+    stream: str,
+    partition: int,
+    fence: int,
+    checkpoint: int | None,
+    until: datetime,
+    now: datetime,
+) -> bool:
+    """Renew the lease (and move the checkpoint to ``checkpoint``, never back) if ``fence``
+    is still the partition's; False when another owner took it since."""
+    table = PartitionLease
+    values: dict[str, object] = {"lease_until": until, "updated_at": now}
+    if checkpoint is not None:
+        greatest = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
+        values["checkpoint"] = greatest(table.checkpoint, checkpoint)
+    done = session.execute(
+        update(table)
+        .where(table.stream == stream, table.partition == partition, table.fence == fence)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def release(session: Session, stream: str, partition: int, fence: int, now: datetime) -> None:
+    """Give the lease up (a clean stop): a standby may take it at once."""
+    table = PartitionLease
+    session.execute(
+        update(table)
+        .where(table.stream == stream, table.partition == partition, table.fence == fence)
+        .values(owner=None, lease_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def checkpoint(session: Session, stream: str, partition: int) -> int:
+    value = session.scalar(
+        select(PartitionLease.checkpoint).where(
+            PartitionLease.stream == stream, PartitionLease.partition == partition
+        )
+    )
+    return int(value or 0)
+
+
+def partitions(session: Session, stream: str) -> list[PartitionLease]:
+    """Every partition row of ``stream``, by partition."""
+    query = (
+        select(PartitionLease)
+        .where(PartitionLease.stream == stream)
+        .order_by(PartitionLease.partition)
+    )
+    return list(session.scalars(query))
+
+
+def streams(session: Session) -> list[str]:
+    """The streams that have partition rows."""
+    return list(session.scalars(select(PartitionLease.stream).distinct()))
+
+
+def save_snapshot(
+    session: Session,
+    stream: str,
+    partition: int,
+    seq: int,
+    rules: str,
+    state: bytes,
+    now: datetime,
+) -> None:
+    """Keep ``state`` (as of stream sequence ``seq``) as the partition's snapshot."""
+    insert = _insert(session)
+    values = {
+        "stream": stream,
+        "partition": partition,
+        "seq": seq,
+        "rules": rules,
+        "state": state,
+        "taken_at": now,
+    }
+    stmt = insert(PartitionSnapshot).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["stream", "partition"],
+        set_={"seq": seq, "rules": rules, "state": state, "taken_at": now},
+    )
+    session.execute(stmt)
+
+
+def load_snapshot(session: Session, stream: str, partition: int) -> PartitionSnapshot | None:
+    return session.get(PartitionSnapshot, (stream, partition))
+
+
+def snapshot_marks(session: Session, stream: str) -> dict[int, tuple[int, datetime]]:
+    """Each partition's snapshot: (sequence covered, when taken), without the state."""
+    query = select(PartitionSnapshot.partition, PartitionSnapshot.seq, PartitionSnapshot.taken_at)
+    rows = session.execute(query.where(PartitionSnapshot.stream == stream))
+    return {partition: (seq, taken) for partition, seq, taken in rows}
+
+
+def log_seqs(session: Session, event_ids: Iterable[str]) -> dict[str, int]:
+    """The event log's seq of each of ``event_ids`` that is stored."""
+    ids = list(set(event_ids))
+    if not ids:
+        return {}
+    found: dict[str, int] = {}
+    for start in range(0, len(ids), 5_000):
+        chunk = ids[start : start + 5_000]
+        rows = session.execute(
+            select(EventRecord.event_id, EventRecord.seq).where(EventRecord.event_id.in_(chunk))
+        )
+        found.update({event_id: int(seq) for event_id, seq in rows})
+    return found
