@@ -1,0 +1,288 @@
+"""The batch feature engine: the catalogue over history on DuckDB, for training.
+
+Every feature is a window function or a join bounded by the account's own rows, never a
+scan of the future (ADR 0037). Rows are ordered by ``(ts_us, seq, row)`` (``ord``) and
+numbered within their account (``pos``). For a window of width W:
+
+- counts and sums are the running total up to ``pos`` minus the running total of rows at
+  or before ``ts - W`` (a ``RANGE ... W PRECEDING`` frame); money is integer cents, so
+  both are exact;
+- a distinct count is the number of (account, direction, counterparty) whose latest row
+  so far is inside the window. Each row is the latest of its pair from its own ``pos`` up
+  to the next row of the pair, and inside the window until the first ``pos`` at or after
+  ``ts + W``: it covers ``[pos, end)``, and the count at ``pos`` is the rows started
+  minus the intervals ended (a group-by on ``end`` and a running sum). Linear, exact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from riskops.events.amlworld import CURRENCIES, HEADER, N_COLUMNS, USD_PER_UNIT, open_text
+from riskops.learn.features import (
+    FEATURE_NAMES,
+    MONEY_TYPES,
+    PASS_WINDOW,
+    ROUND_CENTS,
+    SIDE_NAMES,
+    SUM_WINDOWS,
+    US_PER_HOUR,
+    WINDOWS,
+)
+
+KEY_COLUMNS = ("seq", "row", "event_id", "source_row", "ts_us", "account_id", "counterparty_id")
+
+
+class MalformedFile(ValueError):
+    """A transaction file that cannot be read; ``reasons`` name the rows and columns."""
+
+    def __init__(self, path: Path, reasons: list[str]) -> None:
+        super().__init__(f"{path}: " + "; ".join(reasons))
+        self.reasons = reasons
+
+
+def _side_sql() -> str:
+    """SELECT list of the per-account features of ``_f`` (joined with its ends ``_x``),
+    in ``SIDE_NAMES`` order."""
+    cols: list[str] = []
+    for w, (suffix, _, _) in enumerate(WINDOWS):
+        for d, name in ((0, "out"), (1, "in")):
+            cols.append(f'(cum_{d} - old_{d}_{w})::DOUBLE AS "{name}_n_{suffix}"')
+            cols.append(f'(cum_{d} - ended_{d}_{w})::DOUBLE AS "{name}_cp_{suffix}"')
+    for w, (suffix, _, _) in enumerate(WINDOWS):
+        if suffix in SUM_WINDOWS:
+            for d, name in ((0, "out"), (1, "in")):
+                cols.append(f'(cumc_{d} - oldc_{d}_{w})::DOUBLE / 100 AS "{name}_usd_{suffix}"')
+    p = next(i for i, (_, width, _) in enumerate(WINDOWS) if width == PASS_WINDOW)
+    cols.append(f"(cumc_0 - oldc_0_{p})::DOUBLE / (cumc_1 - oldc_1_{p} + 100)::DOUBLE AS pass_7d")
+    for d, name in ((1, "since_in_h"), (0, "since_out_h")):
+        cols.append(
+            f"CASE WHEN last_{d} IS NULL THEN -1.0::DOUBLE "
+            f"ELSE (ts_us - last_{d})::DOUBLE / {US_PER_HOUR} END AS {name}"
+        )
+    cols.append("n_all::DOUBLE AS n_all")
+    cols.append("(cents * n_all)::DOUBLE / greatest(sum_cents, 1)::DOUBLE AS amt_ratio")
+    return ",\n  ".join(cols)
+
+
+def _window_sql() -> str:
+    cols: list[str] = []
+    for w, (_, width, _) in enumerate(WINDOWS):
+        frame = (
+            f"PARTITION BY account_id ORDER BY ts_us "
+            f"RANGE BETWEEN UNBOUNDED PRECEDING AND {width} PRECEDING"
+        )
+        for d in (0, 1):
+            is_d = "(1 - d)" if d == 0 else "d"
+            cols.append(f"coalesce(sum({is_d}) OVER ({frame}), 0) AS old_{d}_{w}")
+            cols.append(f"coalesce(sum(cents * {is_d}) OVER ({frame}), 0) AS oldc_{d}_{w}")
+        ahead = (
+            f"PARTITION BY account_id ORDER BY ts_us "
+            f"RANGE BETWEEN UNBOUNDED PRECEDING AND {width - 1} FOLLOWING"
+        )
+        cols.append(f"count(*) OVER ({ahead}) + 1 AS end_{w}")
+    return ",\n  ".join(cols)
+
+
+def features(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
+    """The feature vector of every money transaction's row 0 in ``table`` (flat layout),
+    in processing order, as of that transaction (the past and itself)."""
+    money = ", ".join(f"'{t}'" for t in MONEY_TYPES)
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE _h AS
+SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY ord) AS pos FROM (
+  SELECT row_number() OVER (ORDER BY ts_us, seq, "row") AS ord, seq, "row", event_id, type,
+    source_row, ts_us, account_id, counterparty_id,
+    CASE WHEN direction = 'out' THEN 0 ELSE 1 END AS d,
+    coalesce(counterparty_id, address, '') AS key, usd_cents AS cents
+  FROM {table}
+  WHERE type IN ({money}) AND direction IN ('in', 'out')
+    AND usd_cents IS NOT NULL AND account_id IS NOT NULL
+)""")
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE _f AS
+SELECT ord, pos, account_id, ts_us, d, key, cents,
+  count(*) OVER a AS n_all,
+  sum(cents::HUGEINT) OVER a AS sum_cents,
+  sum(1 - d) OVER a AS cum_0, sum(d) OVER a AS cum_1,
+  sum(cents * (1 - d)) OVER a AS cumc_0, sum(cents * d) OVER a AS cumc_1,
+  max(CASE WHEN d = 0 THEN ts_us END) OVER ap AS last_0,
+  max(CASE WHEN d = 1 THEN ts_us END) OVER ap AS last_1,
+  count(*) OVER (PARTITION BY account_id, d, key ORDER BY pos ROWS UNBOUNDED PRECEDING)
+    AS pair_n,
+  sum(1 - d) OVER (PARTITION BY account_id, key ORDER BY pos ROWS UNBOUNDED PRECEDING)
+    AS key_0,
+  sum(d) OVER (PARTITION BY account_id, key ORDER BY pos ROWS UNBOUNDED PRECEDING) AS key_1,
+  lead(pos) OVER (PARTITION BY account_id, d, key ORDER BY pos) AS next_pos,
+  {_window_sql()}
+FROM _h
+WINDOW a AS (PARTITION BY account_id ORDER BY pos ROWS UNBOUNDED PRECEDING),
+  ap AS (PARTITION BY account_id ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+""")
+    ends = " UNION ALL ".join(
+        f"SELECT account_id, least(coalesce(next_pos, end_{w}), end_{w}) AS e, d, {w} AS w FROM _f"
+        for w in range(len(WINDOWS))
+    )
+    counts = ", ".join(
+        f"sum(CASE WHEN d = {d} AND w = {w} THEN 1 ELSE 0 END) AS e_{d}_{w}"
+        for w in range(len(WINDOWS))
+        for d in (0, 1)
+    )
+    ended = ", ".join(
+        f"sum(coalesce(x.e_{d}_{w}, 0)) OVER a AS ended_{d}_{w}"
+        for w in range(len(WINDOWS))
+        for d in (0, 1)
+    )
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE _x AS
+SELECT account_id, e, {counts} FROM ({ends}) GROUP BY account_id, e""")
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE _s AS
+SELECT ord, pair_n, CASE WHEN d = 0 THEN key_1 ELSE key_0 END AS recip,
+  {_side_sql()}
+FROM (
+  SELECT f.*, {ended}
+  FROM _f f LEFT JOIN _x x ON x.account_id = f.account_id AND x.e = f.pos
+  WINDOW a AS (PARTITION BY f.account_id ORDER BY f.pos ROWS UNBOUNDED PRECEDING)
+)""")
+    own = ", ".join(f'o."{n}"::DOUBLE AS "own.{n}"' for n in SIDE_NAMES)
+    other = ", ".join(f'coalesce(c."{n}", 0)::DOUBLE AS "cp.{n}"' for n in SIDE_NAMES)
+    transfer = "(h.type = 'transfer.internal' AND h.counterparty_id IS NOT NULL)"
+    result = con.sql(f"""
+SELECT h.seq, h."row", h.event_id, h.source_row, h.ts_us, h.account_id, h.counterparty_id,
+  h.cents::DOUBLE / 100 AS usd,
+  CASE WHEN h.cents % {ROUND_CENTS} = 0 THEN 1.0::DOUBLE ELSE 0.0::DOUBLE END AS round,
+  (1 - h.d)::DOUBLE AS out,
+  CASE WHEN {transfer} THEN 1.0::DOUBLE ELSE 0.0::DOUBLE END AS has_cp,
+  o.pair_n::DOUBLE AS pair_n, o.recip::DOUBLE AS recip,
+  {own}, {other}
+FROM _h h
+JOIN _s o ON o.ord = h.ord
+LEFT JOIN _h h1 ON {transfer} AND h1.seq = h.seq AND h1."row" = 1
+  AND h1.event_id = h.event_id
+LEFT JOIN _s c ON c.ord = h1.ord
+WHERE h."row" = 0
+ORDER BY h.ord""").to_arrow_table()
+    for name in ("_s", "_x", "_f", "_h"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    expected = list(KEY_COLUMNS) + list(FEATURE_NAMES)
+    if result.column_names != expected:  # the SQL and the catalogue must not drift apart
+        raise RuntimeError("batch feature columns differ from FEATURE_NAMES")
+    return result
+
+
+def read_amlworld(con: duckdb.DuckDBPyConnection, path: Path, table: str = "flat") -> pa.Array:
+    """Load an AMLworld ``*_Trans.csv`` (plain or .gz) into ``table`` with the flat columns
+    the features read (one transfer = row 0 and row 1, as ``events.flat`` makes them);
+    return the ``Is Laundering`` labels by data row. Raises ``MalformedFile``."""
+    import pyarrow.csv as pacsv
+
+    if not path.is_file():
+        raise MalformedFile(path, ["no such file"])
+    names = [
+        "ts",
+        "from_bank",
+        "from_account",
+        "to_bank",
+        "to_account",
+        "received",
+        "received_currency",
+        "paid",
+        "paid_currency",
+        "format",
+        "laundering",
+    ]
+    compression = "gzip" if path.suffix == ".gz" else None
+    try:
+        header = next(open_text(path), "").strip()
+        if header.replace(", ", ",") != HEADER:
+            raise MalformedFile(path, [f"not the AMLworld header (expected {HEADER!r})"])
+        with pa.input_stream(str(path), compression=compression) as stream:
+            raw = pacsv.read_csv(
+                stream,
+                read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string())
+                ),
+            )
+    except MalformedFile:
+        raise
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise MalformedFile(path, [f"cannot read as {N_COLUMNS}-column CSV: {reason}"]) from None
+    if raw.num_rows == 0:
+        raise MalformedFile(path, ["no data rows"])
+    raw = raw.append_column("source_row", pa.array(range(raw.num_rows), pa.int64()))
+    rates = pa.table(
+        {
+            "name": list(CURRENCIES),
+            "code": list(CURRENCIES.values()),
+            "rate": pa.array([USD_PER_UNIT[c] for c in CURRENCIES.values()], pa.decimal128(18, 6)),
+        }
+    )
+    con.register("_raw", raw)
+    con.register("_rates", rates)
+    con.execute("""
+CREATE OR REPLACE TEMP TABLE _parsed AS
+SELECT source_row,
+  epoch_us(try_strptime(ts, '%Y/%m/%d %H:%M')) AS ts_us,
+  from_bank || '-' || from_account AS account_id,
+  to_bank || '-' || to_account AS counterparty_id,
+  r.code AS asset, TRY_CAST(paid AS DOUBLE) AS amount,
+  CAST(round_even(TRY_CAST(paid AS DECIMAL(38, 8)) * r.rate, 2) * 100 AS BIGINT) AS usd_cents,
+  format AS method, laundering, ts, paid, paid_currency,
+  from_bank, from_account, to_bank, to_account
+FROM _raw LEFT JOIN _rates r ON r.name = _raw.paid_currency""")
+    problems = con.execute("""
+SELECT source_row,
+  CASE WHEN ts_us IS NULL THEN '$.Timestamp: not YYYY/MM/DD HH:MM: ' || coalesce(ts, 'empty')
+       WHEN asset IS NULL THEN '$.Payment Currency: unknown currency '
+            || coalesce(paid_currency, 'empty')
+       WHEN usd_cents IS NULL OR amount < 0 THEN '$.Amount Paid: not a number: '
+            || coalesce(paid, 'empty')
+       WHEN coalesce(from_bank, '') = '' OR coalesce(from_account, '') = ''
+            OR coalesce(to_bank, '') = '' OR coalesce(to_account, '') = ''
+            THEN '$.Account: bank and account are required on both sides'
+       WHEN laundering NOT IN ('0', '1') OR laundering IS NULL
+            THEN '$.Is Laundering: not 0 or 1' END AS reason
+FROM _parsed WHERE reason IS NOT NULL ORDER BY source_row LIMIT 5""").fetchall()
+    if problems:
+        raise MalformedFile(path, [f"data row {row}: {reason}" for row, reason in problems])
+    con.execute(f"""
+CREATE OR REPLACE TABLE {table} AS
+SELECT source_row + 1 AS seq, r."row", 'row-' || source_row AS event_id,
+  'transfer.internal' AS type,
+  CASE WHEN r."row" = 0 THEN account_id ELSE counterparty_id END AS account_id,
+  ts_us, source_row, CASE WHEN r."row" = 0 THEN 'out' ELSE 'in' END AS direction,
+  CASE WHEN r."row" = 0 THEN counterparty_id ELSE account_id END AS counterparty_id,
+  asset, amount, usd_cents, method, NULL::VARCHAR AS address
+FROM _parsed CROSS JOIN (SELECT 0 AS "row" UNION ALL SELECT 1) r""")
+    labels = con.sql(
+        "SELECT laundering = '1' AS y FROM _parsed ORDER BY source_row"
+    ).to_arrow_table()
+    con.execute("DROP TABLE _parsed")
+    con.unregister("_raw")
+    con.unregister("_rates")
+    return labels.column("y").combine_chunks()
+
+
+def connect(threads: int = 2, memory_limit: str = "4GB") -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with bounded threads and memory (spills to a temp dir beyond)."""
+    con = duckdb.connect()
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def rows_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Flat rows (dicts) as an Arrow table in the flat schema, for ``features``."""
+    from riskops.events.flat import FLAT_SCHEMA
+
+    return pa.Table.from_pylist(
+        [{c: r.get(c) for c in FLAT_SCHEMA.names} for r in rows], schema=FLAT_SCHEMA
+    )

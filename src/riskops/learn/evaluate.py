@@ -1,0 +1,178 @@
+"""``riskops evaluate``: the AMLworld protocol on a transaction file, end to end.
+
+Read the file into DuckDB, compute the causal features (``learn.batch``), split whole days,
+train on the train days, choose the threshold on the validation days, score everything,
+and measure on the test days. The labels of the validation and test days are hidden from
+training by construction: ``train_model`` receives only the train rows, ``best_threshold``
+only the validation rows, and the test labels are read after every score is fixed.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from riskops.learn import protocol
+from riskops.learn.batch import MalformedFile, connect, features, read_amlworld
+from riskops.learn.features import FEATURE_NAMES, US_PER_DAY
+
+Progress = Callable[[str], None]
+
+PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "verbose": -1,
+    "deterministic": True,
+    "force_col_wise": True,
+}
+ROUNDS = 300
+
+
+@dataclass
+class Evaluation:
+    source_row: npt.NDArray[np.int64]
+    split: npt.NDArray[np.int8]
+    score: npt.NDArray[np.float64]
+    threshold: float
+    val_f1: float
+    test: protocol.Metrics
+    by_typology: dict[str, protocol.Metrics] = field(default_factory=dict)
+    days: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def flagged(self) -> npt.NDArray[np.bool_]:
+        return self.score >= self.threshold
+
+
+def train_model(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.bool_], seed: int, threads: int
+) -> Any:
+    """A LightGBM booster on the train rows only (deterministic for a seed and thread count)."""
+    import lightgbm as lgb
+
+    params = dict(PARAMS, seed=seed, num_threads=threads)
+    data = lgb.Dataset(x, label=y.astype(np.float64), feature_name=list(FEATURE_NAMES))
+    return lgb.train(params, data, num_boost_round=ROUNDS)
+
+
+def matrix(table: pa.Table) -> npt.NDArray[np.float64]:
+    """The feature columns of ``learn.batch.features``' table as one float64 matrix."""
+    return np.column_stack(
+        [table.column(name).to_numpy(zero_copy_only=False) for name in FEATURE_NAMES]
+    ).astype(np.float64, copy=False)
+
+
+def score_days(
+    x: npt.NDArray[np.float64],
+    days: npt.NDArray[np.int64],
+    labels: npt.NDArray[np.bool_],
+    seed: int,
+    threads: int = 2,
+    progress: Progress | None = None,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64], float, float]:
+    """(split, score, threshold, validation F1): the protocol up to the test measurement.
+    Reads only the train and validation labels."""
+    say = progress or (lambda _: None)
+    split = protocol.split_days(days)
+    train = split == protocol.TRAIN
+    if not labels[train].any():
+        raise ValueError("the train days hold no laundering transaction: nothing to learn")
+    say(f"training on {int(train.sum()):,} transactions")
+    model = train_model(x[train], labels[train], seed, threads)
+    say("scoring")
+    score = np.asarray(model.predict(x, num_threads=threads), dtype=np.float64)
+    val = split == protocol.VAL
+    threshold, val_f1 = protocol.best_threshold(labels[val], score[val])
+    return split, score, threshold, val_f1
+
+
+def read_patterns(path: Path) -> dict[int, str]:
+    """``row -> typology`` from an AMLSim patterns file (``row,typology``)."""
+    if not path.is_file():
+        raise MalformedFile(path, ["no such file"])
+    out: dict[int, str] = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or [h.strip().lower() for h in header[:2]] != ["row", "typology"]:
+            raise MalformedFile(path, ["expected the header 'row,typology'"])
+        for line, fields in enumerate(reader, start=2):
+            if len(fields) < 2 or not fields[0].strip().isdigit() or not fields[1].strip():
+                raise MalformedFile(
+                    path, [f"line {line}: expected a data row number and a typology"]
+                )
+            out[int(fields[0])] = fields[1].strip()
+    return out
+
+
+def evaluate(
+    events: Path,
+    *,
+    seed: int = 1,
+    patterns: Path | None = None,
+    threads: int = 2,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """The whole protocol on an AMLworld file. Raises ``MalformedFile``/``ValueError``."""
+    say = progress or (lambda _: None)
+    typologies = read_patterns(patterns) if patterns is not None else None
+    con = connect(threads)
+    try:
+        say(f"reading {events.name}")
+        labels_arrow = read_amlworld(con, events)
+        say("computing features")
+        table = features(con, "flat")
+    finally:
+        con.close()
+    source_row = table.column("source_row").to_numpy().astype(np.int64)
+    labels = labels_arrow.to_numpy(zero_copy_only=False).astype(bool)[source_row]
+    days = table.column("ts_us").to_numpy() // US_PER_DAY
+    x = matrix(table)
+    del table
+    split, score, threshold, val_f1 = score_days(x, days, labels, seed, threads, say)
+    flagged = score >= threshold
+    test = split == protocol.TEST
+    result = Evaluation(
+        source_row=source_row,
+        split=split,
+        score=score,
+        threshold=threshold,
+        val_f1=val_f1,
+        test=protocol.metrics(labels[test], flagged[test]),
+        days=tuple(len(np.unique(days[split == s])) for s in range(3)),  # type: ignore[arg-type]
+    )
+    if typologies is not None:
+        groups = [typologies.get(int(r)) for r in source_row[test]]
+        result.by_typology = protocol.recall_by(groups, labels[test], flagged[test])
+    return result
+
+
+def write_scores(result: Evaluation, out: Path) -> None:
+    """SCORES.csv: source_row, split, score, flagged; one row per transaction, by row."""
+    order = np.argsort(result.source_row, kind="stable")
+    flagged = result.flagged
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["source_row", "split", "score", "flagged"])
+        names = protocol.SPLIT_NAMES
+        for i in order:
+            writer.writerow(
+                [
+                    int(result.source_row[i]),
+                    names[result.split[i]],
+                    f"{result.score[i]:.6g}",
+                    1 if flagged[i] else 0,
+                ]
+            )
