@@ -1,4 +1,9 @@
-"""Commands of the ``rules`` package: backtest, and list/validate/load/promote rule versions."""
+"""Commands of the ``rules`` package: backtest, and list/validate/load rule versions.
+
+Promotion is not here: a version goes to shadow, live or retired only through a request
+that a second person approves (``riskops.authoring.cli`` adds ``rules promote``,
+``rules approve``, ``rules reject`` and ``rules requests`` to this group, ADR 0040).
+"""
 
 from __future__ import annotations
 
@@ -51,12 +56,23 @@ def _rules_for_backtest(files: list[Path]) -> tuple[list[Any], str]:
     return load_default_pack(), "the default pack"
 
 
-def register(app: typer.Typer) -> None:
-    """Add this package's commands to the ``riskops`` command line."""
+def rules_group(app: typer.Typer) -> typer.Typer:
+    """The ``rules`` command group of ``app``, added on first use (so the packages above
+    that add commands to it may register in any order)."""
+    for group in app.registered_groups:
+        if group.name == "rules" and group.typer_instance is not None:
+            return group.typer_instance
     rules_app = typer.Typer(
-        help="Rule versions: list, validate, load, promote.", no_args_is_help=True
+        help="Rule versions: list, validate, load; promote with a second person's approval.",
+        no_args_is_help=True,
     )
     app.add_typer(rules_app, name="rules")
+    return rules_app
+
+
+def register(app: typer.Typer) -> None:
+    """Add this package's commands to the ``riskops`` command line."""
+    rules_app = rules_group(app)
 
     @app.command("backtest")
     def backtest_command(
@@ -172,25 +188,3 @@ def register(app: typer.Typer) -> None:
         for item in saved:
             what = "new draft" if item.created else "unchanged"
             console.print(f"{item.rule_id} v{item.version}: {what}")
-
-    @rules_app.command("promote")
-    def promote_command(
-        rule_id: str,
-        version: int,
-        status: str,
-        by: Annotated[str | None, typer.Option("--by")] = None,
-        why: Annotated[str, typer.Option("--why")] = "",
-    ) -> None:
-        """Move a version to shadow, live or retired (the previous live one retires)."""
-        from rich.console import Console
-
-        from riskops.kernel.db import unit_of_work
-        from riskops.kernel.errors import RiskopsError
-        from riskops.rules.service import promote
-
-        try:
-            with unit_of_work(_sessions()) as session:
-                promote(session, rule_id, version, status, by or getpass.getuser(), why)
-        except (RiskopsError, ValueError) as exc:
-            raise _fail(str(exc)) from exc
-        Console().print(f"{rule_id} v{version} is now {status}")
