@@ -268,6 +268,58 @@ def run(
     )
 
 
+def run_cluster(
+    settings: Settings | None = None,
+    *,
+    partition: str | None = None,
+    standby: int | None = None,
+    batch: int = 1_000,
+    stop: threading.Event | None = None,
+) -> None:
+    """``--bus nats``: own one partition (``I/N``) of the stream, or stand by for all N
+    (ADR 0041). The database and the stream come from the settings."""
+    import asyncio
+
+    from riskops.cluster.leases import run_partition, run_standby
+    from riskops.cluster.partition import parse_partition
+    from riskops.monitor.runtime import tune_gc
+
+    settings = settings or get_settings()
+    stop = stop or threading.Event()
+    tune_gc()
+    engine = open_database(settings.sqlalchemy_url)
+    try:
+        if standby is not None:
+            asyncio.run(run_standby(settings, engine, standby, stop, batch=batch))
+        else:
+            index, count = parse_partition(partition or "")
+            asyncio.run(run_partition(settings, engine, index, count, stop, batch=batch))
+    finally:
+        engine.dispose()
+
+
+def _cluster_mode(
+    bus: str, partition: str | None, standby: bool, partitions: int | None
+) -> tuple[str | None, int | None]:
+    """The checked ``--bus nats`` options: (partition I/N, standby N); a clear error else."""
+    from riskops.cluster.partition import parse_partition
+
+    if bus not in ("embedded", "nats"):
+        raise ValueError(f"--bus {bus!r}: use embedded or nats")
+    if bus == "embedded":
+        if partition or standby or partitions:
+            raise ValueError("--partition, --standby and --partitions need --bus nats")
+        return None, None
+    if standby == bool(partition):
+        raise ValueError("with --bus nats give either --partition I/N or --standby --partitions N")
+    if standby:
+        if not partitions or partitions < 1:
+            raise ValueError("--standby needs --partitions N (N >= 1)")
+        return None, partitions
+    parse_partition(partition or "")
+    return partition, None
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``worker`` command to the ``riskops`` command line."""
 
@@ -275,10 +327,33 @@ def register(app: typer.Typer) -> None:
     def worker(
         once: bool = typer.Option(False, "--once", help="Process what is in the log, then exit."),
         batch: int = typer.Option(2_000, "--batch", min=1, help="Events per transaction."),
+        bus: str = typer.Option(
+            "embedded", "--bus", help="embedded (the event log) or nats (a partition of the stream)"
+        ),
+        partition: str | None = typer.Option(
+            None, "--partition", help="with --bus nats: own partition I of N, as I/N"
+        ),
+        standby: bool = typer.Option(
+            False, "--standby", help="with --bus nats: take over any partition whose worker died"
+        ),
+        partitions: int | None = typer.Option(None, "--partitions", help="N, with --standby"),
     ) -> None:
-        """Run the monitor: tail the event log, decide, write alerts and holds."""
+        """Run the monitor: tail the event log (or a partition of the NATS stream), decide,
+        write alerts and holds."""
+        try:
+            part, standby_n = _cluster_mode(bus, partition, standby, partitions)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
         stop = threading.Event()
         install_signal_handlers(stop)
+        if bus == "nats":
+            if once:
+                raise typer.BadParameter("--once is for the embedded bus")
+            from riskops.kernel.logging import configure_logging
+
+            configure_logging()
+            run_cluster(partition=part, standby=standby_n, batch=batch, stop=stop)
+            return
         run(once=once, batch=batch, stop=stop, console=Console())
 
 
@@ -293,7 +368,15 @@ def main(argv: list[str] | None = None) -> None:
         metavar="PID",
         help="run the log followers only, for the server PID, and end with it (ADR 0029)",
     )
+    parser.add_argument("--bus", default="embedded", help="embedded or nats")
+    parser.add_argument("--partition", help="with --bus nats: own partition I/N")
+    parser.add_argument("--standby", action="store_true", help="with --bus nats: stand by")
+    parser.add_argument("--partitions", type=int, help="N, with --standby")
     args = parser.parse_args(argv)
+    try:
+        part, standby_n = _cluster_mode(args.bus, args.partition, args.standby, args.partitions)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.followers_of is not None:
         from riskops.kernel.processes import die_with_parent
 
@@ -305,6 +388,8 @@ def main(argv: list[str] | None = None) -> None:
     install_signal_handlers(stop)
     if args.followers_of is not None:
         follow(stop=stop)
+    elif args.bus == "nats":
+        run_cluster(partition=part, standby=standby_n, batch=args.batch, stop=stop)
     else:
         run(once=args.once, batch=args.batch, stop=stop, console=Console())
 

@@ -84,6 +84,12 @@ def observer_of(evaluator: Evaluator) -> Callable[[dict[str, Any]], None]:
         return own  # type: ignore[no-any-return]
     if isinstance(evaluator, StreamEvaluator):
         return CrossKeyObserver(evaluator)
+    # A wrapper around the rules engine (the learning step, ``monitor.evaluators``): its
+    # own state is the account's (scores of the account's rows), so a row of another
+    # partition only reaches the rules engine's cross-key features.
+    inner = getattr(evaluator, "rules", None)
+    if isinstance(inner, StreamEvaluator):
+        return CrossKeyObserver(inner)
     message = (
         f"{type(evaluator).__name__} cannot run partitioned: it needs an observe(row) method "
         "that updates the state of the features not keyed by the account"
