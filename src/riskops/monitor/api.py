@@ -9,6 +9,7 @@ and responses encoded with msgspec: the decision endpoint is a hot path.
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
@@ -20,7 +21,7 @@ from riskops.auth.http import CurrentPrincipal, authorize, requires
 from riskops.auth.permissions import Permission, Principal
 from riskops.auth.refusals import audit_refusal
 from riskops.events.api import event_rules
-from riskops.events.schemas import AnyEvent
+from riskops.events.schemas import AnyEvent, Event
 from riskops.events.service import ingest
 from riskops.events.validation import Rejection, decode
 from riskops.http.bodies import error_response, json_response, msgspec_body, read_body
@@ -36,6 +37,16 @@ from riskops.monitor.runtime import MonitorRuntime
 
 router = APIRouter(prefix="/v1", tags=["monitor"])
 DECISIONS = "/v1/decisions"
+DECIDER = "decider"
+"""The ``app.state`` attribute where the composition puts the ``Decider`` of
+``POST /v1/decisions`` (``riskops serve --bus nats``: ``riskops.cluster.routing``'s, which
+asks the owner of the account); without one, this process's monitor runtime decides."""
+
+
+class Decider(Protocol):
+    """Who decides a synchronous decision's events: an answer (or error) each, in order."""
+
+    async def decide(self, events: list[Event]) -> list[sc.DecisionResponse | Exception]: ...
 
 
 _DECIDE_DOC = {
@@ -88,7 +99,14 @@ async def _decision(request: Request) -> Response:
         await asyncio.to_thread(_dead_letter, box.sessions, result)
         details = [{"field": e.field, "reason": e.reason} for e in result.errors]
         raise ValidationFailed("invalid event", details=details)
-    return json_response(await box.component(MonitorRuntime).decide_now(result))
+    decider: Decider | None = getattr(request.app.state, DECIDER, None)
+    if decider is None:
+        return json_response(await box.component(MonitorRuntime).decide_now(result))
+    # Authenticated, bounded and validated above: only a valid event leaves the process.
+    [answer] = await decider.decide([result])
+    if isinstance(answer, Exception):
+        raise answer
+    return json_response(answer)
 
 
 class DecisionLane:

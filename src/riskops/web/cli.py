@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+import enum
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
 import typer
+
+from riskops.kernel.config import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from riskops.monitor.api import Decider
+
+DEFAULT_PARTITIONS = 8  # as `riskops publish` and riskops.events.nats.publish
+
+
+class Bus(enum.StrEnum):
+    """Where ``POST /v1/decisions`` is decided."""
+
+    LOCAL = "local"  # by this process's monitor, which tails the event log
+    NATS = "nats"  # by the worker that owns the account's partition, over NATS
 
 
 def register(app: typer.Typer) -> None:
@@ -13,6 +34,17 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="interface to listen on"),
         port: int = typer.Option(8000, help="TCP port"),
         log_level: str = typer.Option("warning", help="uvicorn log level"),
+        bus: Bus = typer.Option(
+            Bus.LOCAL,
+            help="local: this process decides; nats: each decision goes to the worker "
+            "owning the account's partition (riskops worker --bus nats --partition I/N)",
+        ),
+        partitions: int = typer.Option(
+            DEFAULT_PARTITIONS,
+            min=1,
+            max=4096,
+            help="with --bus nats: N, the partitions the publisher and the workers use",
+        ),
     ) -> None:
         """Serve the HTTP API (OpenAPI at /openapi.json and /docs, /healthz, /readyz).
 
@@ -21,10 +53,95 @@ def register(app: typer.Typer) -> None:
         (linked accounts, screening, account profiles and ratings), case intake and
         housekeeping, and ends with it; RISKOPS_SERVE_FOLLOWERS=false starts none (a
         `riskops worker` beside it runs them). Configure with RISKOPS_* variables.
+
+        With --bus nats this process runs no monitor and no followers (the partition
+        workers do): POST /v1/decisions is authenticated and validated here, then sent over
+        NATS (RISKOPS_NATS_URL, RISKOPS_NATS_SUBJECT) to the owner of the account, which
+        answers with its decision; if none answers within RISKOPS_DECISION_TIMEOUT_MS, the
+        answer is RISKOPS_DECISION_FAILSAFE (hold by default), saying so, and the event is
+        queued on the stream for the owner (ADR 0042).
         """
         import uvicorn
 
-        from riskops.web.app import create_app
+        from riskops.kernel.config import get_settings
 
-        typer.echo(f"riskops API on http://{host}:{port}  (docs: /docs)")
-        uvicorn.run(create_app(), host=host, port=port, log_level=log_level)
+        settings = get_settings()
+        if bus is Bus.NATS:
+            try:
+                served = routed_app(settings, partitions)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc)) from None
+        else:
+            from riskops.web.app import create_app
+
+            served = create_app()
+        mode = f"; decisions routed over NATS to {partitions} partitions" if bus is Bus.NATS else ""
+        typer.echo(f"riskops API on http://{host}:{port}  (docs: /docs{mode})")
+        uvicorn.run(served, host=host, port=port, log_level=log_level)
+
+
+def decision_settings(settings: Settings) -> tuple[float, str]:
+    """(timeout in seconds, fail-safe decision) of routed decisions.
+
+    ``RISKOPS_DECISION_TIMEOUT_MS`` (250) and ``RISKOPS_DECISION_FAILSAFE`` (hold), read
+    from the settings when they declare them.
+    """
+    timeout_ms: Any = getattr(settings, "decision_timeout_ms", 250)
+    failsafe: Any = getattr(settings, "decision_failsafe", "hold")
+    return float(timeout_ms) / 1000, str(failsafe)
+
+
+def routed_app(
+    settings: Settings,
+    partitions: int,
+    *,
+    timeout_s: float | None = None,
+    failsafe: str | None = None,
+) -> FastAPI:
+    """The API whose decisions go to the owners over NATS: nothing runs in the background
+    here (no monitor tail, no followers); the NATS connection lives with the app."""
+    from riskops.cluster.routing import RoutedDecider
+    from riskops.web.app import create_app
+    from riskops.web.deps import Container
+
+    default_timeout, default_failsafe = decision_settings(settings)
+    timeout_s = default_timeout if timeout_s is None else timeout_s
+    failsafe = default_failsafe if failsafe is None else failsafe
+
+    @asynccontextmanager
+    async def routed(_app: FastAPI) -> AsyncIterator[RoutedDecider]:
+        import nats
+
+        nc = await nats.connect(settings.nats_url, name="riskops-api")
+        try:
+            yield RoutedDecider(nc, settings.nats_subject, partitions, timeout_s, failsafe)
+        finally:
+            await nc.drain()
+
+    RoutedDecider.check(partitions, timeout_s, failsafe)  # refused now, not at start-up
+    app = create_app(Container.from_settings(settings), start_background=False)
+    with_decider(app, routed)
+    return app
+
+
+def with_decider(
+    app: FastAPI, make: Callable[[FastAPI], AbstractAsyncContextManager[Decider]]
+) -> None:
+    """Run ``make(app)`` (an async context manager of a ``Decider``) with the app: entered
+    before its start, its decider in ``app.state`` for ``POST /v1/decisions``, left after
+    its stop."""
+    from riskops.monitor.api import DECIDER
+
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[Any]:  # the app's own state
+        async with make(app_) as decider:
+            setattr(app_.state, DECIDER, decider)
+            try:
+                async with inner(app_) as state:
+                    yield state
+            finally:
+                delattr(app_.state, DECIDER)
+
+    app.router.lifespan_context = lifespan
