@@ -10,6 +10,7 @@ Every function takes the caller's Session and Principal and checks ``rule:author
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -281,6 +282,9 @@ def _problem(text: str) -> Problem:
     path, sep, reason = text.partition(": ")
     if not sep:
         return Problem("rule", text)
+    missing = re.match(r"missing required key '([a-z_]+)'", reason)
+    if missing:  # the field is the one to add
+        return Problem(missing.group(1), "required: add it")
     for prefix in ("rules[0].", "rules[0]"):
         if path.startswith(prefix):
             path = path[len(prefix) :]
@@ -320,6 +324,12 @@ def check_document(text: str) -> Checked:
     except UnknownListError as exc:
         return Checked([Problem("if", str(exc).strip("'\""))])
     return Checked([], parsed[0].id, doc)
+
+
+def check_draft(principal: Principal, text: str) -> Checked:
+    """``check_document`` for a rule author (the editor's validation as you type)."""
+    require(principal, Permission.RULE_AUTHOR)
+    return check_document(text)
 
 
 def save_draft(
