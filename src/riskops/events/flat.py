@@ -61,6 +61,10 @@ FLAT_FIELDS: dict[str, pa.DataType] = {
     # batch began: not in the event, so null here and in backtests; the monitor fills them.
     "account.rating": pa.int32(),
     "account.rating_band": pa.string(),
+    # The live model's calibrated score and the account's anomaly score (``riskops.learn``),
+    # computed by the monitor before the rules run: null in backtests, like the rating.
+    "model.score": pa.float64(),
+    "anomaly.score": pa.float64(),
 }
 FLAT_SCHEMA = pa.schema(list(FLAT_FIELDS.items()))
 FLAT_COLUMNS: tuple[str, ...] = tuple(FLAT_FIELDS)

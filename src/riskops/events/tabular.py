@@ -165,6 +165,8 @@ def flat_sql(relation: str, present: Iterable[str], *, seq: str = "source_row") 
         # account state, not event data: the monitor fills them, history has none
         "account.rating": "CAST(NULL AS INTEGER)",
         "account.rating_band": "CAST(NULL AS VARCHAR)",
+        "model.score": "CAST(NULL AS DOUBLE)",
+        "anomaly.score": "CAST(NULL AS DOUBLE)",
     }
     own = dict(
         common,

@@ -22,6 +22,7 @@ from riskops.kernel.errors import Conflict
 from riskops.kernel.logging import get_logger
 from riskops.monitor.engine import Evaluator
 from riskops.monitor.service import LogRecord
+from riskops.rules.types import Evaluation
 
 log = get_logger(__name__)
 
@@ -91,13 +92,15 @@ def ready_prefix(
 
 
 class RulesEvaluatorFactory:
-    """The real engine: ``StreamEvaluator`` over the monitor's rules and lists."""
+    """The real engine: ``StreamEvaluator`` over the monitor's rules and lists, wrapped in
+    ``LearnEvaluator`` when built with a model watch (``load`` with a database does)."""
 
-    def __init__(self, rules: Sequence[Any], lists: Any) -> None:
+    def __init__(self, rules: Sequence[Any], lists: Any, learn: LearnSource | None = None):
         from riskops.rules.definition import to_builtins
 
         self.rules = list(rules)
         self.lists = lists
+        self.learn = learn
         canonical = msgspec.json.encode(
             [[to_builtins(r) for r in self.rules], _list_contents(lists)], order="sorted"
         )
@@ -107,18 +110,110 @@ class RulesEvaluatorFactory:
     def load(
         cls, engine: Engine | None = None, lists_dir: Path | None = None
     ) -> RulesEvaluatorFactory:
-        """The stored live + shadow rules (see ``monitor_rules``) and the lists."""
-        return cls(monitor_rules(engine), monitor_lists(lists_dir))
+        """The stored live + shadow rules (see ``monitor_rules``), the lists, and the
+        registry's running models (``riskops.learn``) when there is a database."""
+        learn = LearnSource(engine) if engine is not None else None
+        return cls(monitor_rules(engine), monitor_lists(lists_dir), learn)
 
     def new(self) -> Evaluator:
         from riskops.rules.stream import StreamEvaluator
 
-        return StreamEvaluator(self.rules, self.lists)
+        rules = StreamEvaluator(self.rules, self.lists)
+        if self.learn is None:
+            return rules
+        return LearnEvaluator(rules, self.learn.scoring(None), self.learn.watch())
 
     def restore(self, blob: bytes) -> Evaluator:
         from riskops.rules.stream import StreamEvaluator
 
-        return StreamEvaluator.restore(self.rules, self.lists, blob)
+        rules_blob, learn_blob = _split_snapshot(blob)
+        rules = StreamEvaluator.restore(self.rules, self.lists, rules_blob)
+        if self.learn is None:
+            return rules
+        return LearnEvaluator(rules, self.learn.scoring(learn_blob), self.learn.watch())
+
+
+# A snapshot of a LearnEvaluator: this prefix, then msgpack [rules state, learn state]. A
+# snapshot without it is a plain StreamEvaluator's (written before learning was wired).
+_LEARN_MAGIC = b"riskops-learn-1\n"
+
+
+def _split_snapshot(blob: bytes) -> tuple[bytes, bytes | None]:
+    if not blob.startswith(_LEARN_MAGIC):
+        return blob, None
+    rules, learn = msgspec.msgpack.decode(blob[len(_LEARN_MAGIC) :], type=tuple[bytes, bytes])
+    return rules, learn
+
+
+class LearnSource:
+    """The registry's running models for the monitor, and the watch that notices a
+    promotion (read every ``every`` seconds, between rows)."""
+
+    def __init__(self, engine: Engine, every: float = 5.0) -> None:
+        self.engine = engine
+        self.every = every
+        self.keys = self._keys()
+        self.models = self._load()
+
+    def _keys(self) -> list[tuple[str, int, str]]:
+        from riskops.learn import registry
+
+        with Session(self.engine) as session:
+            return registry.running_keys(session)
+
+    def _load(self) -> Any:
+        from riskops.learn import registry
+        from riskops.learn.scoring import load_running
+
+        with Session(self.engine) as session:
+            return load_running(registry.running(session))
+
+    def scoring(self, blob: bytes | None) -> Any:
+        from riskops.learn.scoring import Scoring
+
+        if blob is None:
+            return Scoring(self.models)
+        try:
+            return Scoring.restore(self.models, blob)
+        except Exception as exc:
+            log.warning("monitor.learn_state_unusable", error=str(exc)[:200])
+            return Scoring(self.models)
+
+    def watch(self) -> Any:
+        from riskops.learn.scoring import Watch
+
+        return Watch(self._keys, self._load, self.keys, self.every)
+
+
+class LearnEvaluator:
+    """The rules evaluator with the learning step around it (``riskops.learn.scoring``):
+    ``model.score`` and ``anomaly.score`` filled before the rules, the model's and the
+    anomaly's hits added after; its snapshot carries the learn state with the rules'."""
+
+    def __init__(self, rules: Evaluator, scoring: Any, watch: Any = None) -> None:
+        self.rules = rules
+        self.scoring = scoring
+        self.watch = watch
+
+    def process(self, row: dict[str, Any]) -> Evaluation:
+        watch = self.watch
+        if watch is not None and row["row"] == 0 and watch.due():
+            models = watch.check()
+            if models is not None:
+                self.scoring.swap(models)
+        scoring = self.scoring
+        if not scoring.active:
+            return self.rules.process(row)
+        scoring.step(row)
+        evaluation = self.rules.process(row)
+        extra = scoring.hits(row)
+        if extra:
+            evaluation.hits = [*evaluation.hits, *extra]
+        return evaluation
+
+    def snapshot(self) -> bytes:
+        state = (self.rules.snapshot(), self.scoring.snapshot())
+        return _LEARN_MAGIC + msgspec.msgpack.encode(state)
 
 
 def _list_contents(lists: Any) -> dict[str, list[str]]:
