@@ -22,7 +22,7 @@ DEFAULT_PARTITIONS = 8  # as `riskops publish` and riskops.events.nats.publish
 class Bus(enum.StrEnum):
     """Where ``POST /v1/decisions`` is decided."""
 
-    LOCAL = "local"  # by this process's monitor, which tails the event log
+    EMBEDDED = "embedded"  # by this process's monitor, which tails the event log
     NATS = "nats"  # by the worker that owns the account's partition, over NATS
 
 
@@ -35,8 +35,8 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8000, help="TCP port"),
         log_level: str = typer.Option("warning", help="uvicorn log level"),
         bus: Bus = typer.Option(
-            Bus.LOCAL,
-            help="local: this process decides; nats: each decision goes to the worker "
+            Bus.EMBEDDED,
+            help="embedded: this process decides; nats: each decision goes to the worker "
             "owning the account's partition (riskops worker --bus nats --partition I/N)",
         ),
         partitions: int = typer.Option(
