@@ -81,6 +81,23 @@ def make_worker(
     )
 
 
+async def load_factory(settings: Settings, engine: Engine, attempts: int = 5) -> EvaluatorFactory:
+    """The rules (and models) of the database. On a fresh database the first load seeds
+    the default pack; workers started together race to seed it, and the losers' unique
+    violation is answered by loading again (the pack is then there)."""
+    for attempt in range(attempts):
+        try:
+            return await asyncio.to_thread(
+                RulesEvaluatorFactory.load, engine, settings.data_dir / "lists"
+            )
+        except Exception as exc:
+            if attempt == attempts - 1:
+                raise
+            log.warning("cluster.rules_load_retry", error=type(exc).__name__)
+            await asyncio.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 async def _bridge(stop: threading.Event, event: asyncio.Event) -> None:
     """Set ``event`` once the signal handlers set ``stop``."""
     while not stop.is_set():
@@ -98,7 +115,7 @@ async def run_partition(
     batch: int = 1_000,
 ) -> Stats:
     """Own ``partition`` of ``partitions`` until stopped; after a lost lease, try again."""
-    factory = RulesEvaluatorFactory.load(engine, settings.data_dir / "lists")
+    factory = await load_factory(settings, engine)
     serve = decisions_server(settings, partitions)
     done = asyncio.Event()
     bridge = asyncio.create_task(_bridge(stop, done))
@@ -134,7 +151,7 @@ async def run_standby(
 ) -> None:
     """Take over every partition of ``partitions`` that has no living owner, and run it
     here until stopped (several partitions may end up in this one process)."""
-    factory = RulesEvaluatorFactory.load(engine, settings.data_dir / "lists")
+    factory = await load_factory(settings, engine)
     serve = decisions_server(settings, partitions)
     done = asyncio.Event()
     bridge = asyncio.create_task(_bridge(stop, done))
