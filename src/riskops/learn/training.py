@@ -1,0 +1,257 @@
+"""``riskops train``: labelled feature vectors from a source, the time split, a fitted model.
+
+Sources of events and labels (``Dataset``):
+
+- an AMLworld file (``from_amlworld``): its ``Is Laundering`` column labels every row;
+- a simulator output directory (``from_sim``): ``events.parquet`` (or ``events.ndjson``)
+  and ``labels_events.csv``, the planted scenarios' events (positive); every other money
+  event is negative;
+- the stored event history and the ``labels`` table (``from_store``): case outcomes and
+  imports; an event's own label wins, else its account's; unlabelled events are left out
+  unless ``unlabelled_negative`` (a population where everything unflagged is known good).
+
+The features are ``learn.batch.features`` (the same catalogue the monitor computes live).
+``fit`` splits by whole days in time order (``learn.protocol.split_days``, about 60/20/20 of
+the transactions): it trains on the earliest days, stops early, calibrates and chooses the
+threshold on the next ones, and measures on the last ones, whose labels nothing else reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from riskops.learn import model as m
+
+Say = Callable[[str], None]
+Tick = Callable[[int, int], None]
+
+
+class Dataset(msgspec.Struct):
+    """Row-aligned feature matrix, labels and event times (row 0 of each money event)."""
+
+    x: Any  # float64 (n, features)
+    y: Any  # float64 (n,) of 0/1
+    ts_us: Any  # int64 (n,)
+    source: str
+    seconds: float = 0.0  # spent reading and computing features
+
+
+class Fitted(msgspec.Struct):
+    artifact: m.Artifact
+    metrics: dict[str, Any]
+    span_first: datetime
+    span_last: datetime
+    seconds: float
+
+
+def _matrix(table: pa.Table) -> npt.NDArray[np.float64]:
+    from riskops.learn.features import FEATURE_NAMES
+
+    return np.column_stack(
+        [table.column(name).to_numpy(zero_copy_only=False) for name in FEATURE_NAMES]
+    ).astype(np.float64, copy=False)
+
+
+def from_amlworld(path: Path, threads: int = 2, say: Say | None = None) -> Dataset:
+    """An AMLworld transaction file. Raises ``learn.batch.MalformedFile``."""
+    from riskops.learn import batch
+
+    started = time.perf_counter()
+    (say or _quiet)(f"reading {path.name}")
+    con = batch.connect(threads)
+    try:
+        labels = batch.read_amlworld(con, path)
+        (say or _quiet)("computing features")
+        table = batch.features(con, "flat")
+    finally:
+        con.close()
+    rows = table.column("source_row").to_numpy().astype(np.int64)
+    y = labels.to_numpy(zero_copy_only=False).astype(np.float64)[rows]
+    ts = table.column("ts_us").to_numpy().astype(np.int64)
+    return Dataset(_matrix(table), y, ts, f"amlworld {path.name}", time.perf_counter() - started)
+
+
+def _features_of_flat(flat: pa.Table, threads: int) -> pa.Table:
+    from riskops.learn import batch
+
+    con = batch.connect(threads)
+    try:
+        con.register("flat_in", flat)
+        con.execute("CREATE TEMP TABLE flat AS SELECT * FROM flat_in")
+        return batch.features(con, "flat")
+    finally:
+        con.close()
+
+
+def _labelled(
+    table: pa.Table,
+    events: dict[str, int],
+    accounts: dict[str, int],
+    unlabelled_negative: bool,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Labels of the table's rows (an event's own, else its account's) and which are known."""
+    ids = table.column("event_id").to_pylist()
+    owners = table.column("account_id").to_pylist()
+    y = np.zeros(len(ids), dtype=np.float64)
+    known = np.zeros(len(ids), dtype=np.bool_)
+    for i, (event_id, account_id) in enumerate(zip(ids, owners, strict=True)):
+        label = events.get(event_id)
+        if label is None:
+            label = accounts.get(account_id)
+        if label is not None:
+            y[i], known[i] = label, True
+    if unlabelled_negative:
+        known[:] = True
+    return y, known
+
+
+def from_sim(directory: Path, threads: int = 2, say: Say | None = None) -> Dataset:
+    """A ``riskops sim`` output directory: its events and planted event labels."""
+    from riskops.rules.backtest import adapted_flat
+    from riskops.sim import load_event_labels
+
+    started = time.perf_counter()
+    labels_file = directory / "labels_events.csv"
+    if not labels_file.is_file():
+        raise ValueError(f"{directory}: no labels_events.csv (not a simulator output directory)")
+    path = directory / "events.ndjson"
+    if not path.is_file():
+        path = directory / "events.parquet"
+    if not path.is_file():
+        raise ValueError(f"{directory}: no events.ndjson or events.parquet")
+    (say or _quiet)(f"reading {path.name}")
+    flat, _events, _rejected = adapted_flat(path, None)
+    planted = {event_id: 1 for event_id in load_event_labels(directory)}
+    (say or _quiet)("computing features")
+    table = _features_of_flat(flat, threads)
+    y, _ = _labelled(table, planted, {}, unlabelled_negative=True)
+    ts = table.column("ts_us").to_numpy().astype(np.int64)
+    seconds = time.perf_counter() - started
+    return Dataset(_matrix(table), y, ts, f"simulation {directory.name}", seconds)
+
+
+def from_store(
+    session: Any,
+    threads: int = 2,
+    *,
+    unlabelled_negative: bool = False,
+    say: Say | None = None,
+    batch_size: int = 20_000,
+) -> Dataset:
+    """The stored event history with the ``labels`` table's labels."""
+    from riskops.events import schemas as s
+    from riskops.events.flat import FLAT_SCHEMA, to_rows
+    from riskops.events.repository import read_after
+    from riskops.learn.labels import training_labels
+
+    started = time.perf_counter()
+    labels = training_labels(session)
+    if not len(labels):
+        raise ValueError("no stored labels: import some (riskops labels import) or decide cases")
+    decoder = msgspec.json.Decoder(s.AnyEvent)
+    (say or _quiet)("reading the stored events")
+    batches: list[pa.Table] = []
+    seq = 0
+    while True:
+        records = read_after(session, seq, batch_size)
+        if not records:
+            break
+        rows: list[dict[str, Any]] = []
+        for record in records:
+            rows.extend(to_rows(decoder.decode(record.payload), record.seq, record.source_row))
+        batches.append(pa.Table.from_pylist(rows, schema=FLAT_SCHEMA))
+        seq = records[-1].seq
+    if not batches:
+        raise ValueError("no stored events")
+    (say or _quiet)("computing features")
+    table = _features_of_flat(pa.concat_tables(batches), threads)
+    y, known = _labelled(table, labels.events, labels.accounts, unlabelled_negative)
+    table = table.filter(pa.array(known))
+    ts = table.column("ts_us").to_numpy().astype(np.int64)
+    seconds = time.perf_counter() - started
+    return Dataset(_matrix(table), y[known], ts, "stored events and labels", seconds)
+
+
+def fit(
+    data: Dataset,
+    *,
+    seed: int = 7,
+    threads: int = 2,
+    rounds: int = 400,
+    tick: Tick | None = None,
+    say: Say | None = None,
+) -> Fitted:
+    """Split by whole days, train, calibrate and threshold on validation, measure on test."""
+    from riskops.learn import protocol
+    from riskops.learn.features import FEATURE_NAMES, US_PER_DAY
+
+    started = time.perf_counter()
+    if len(data.y) == 0:
+        raise ValueError("no labelled money events to train on")
+    days = data.ts_us // US_PER_DAY
+    if len(np.unique(days)) < 3:
+        raise ValueError("the events span fewer than 3 days: no time split is possible")
+    split = protocol.split_days(days)
+    train, valid, test = (
+        (split == protocol.TRAIN),
+        (split == protocol.VAL),
+        (split == protocol.TEST),
+    )
+    for name, mask in (("train", train), ("validation", valid)):
+        if not data.y[mask].any() or data.y[mask].all():
+            raise ValueError(f"the {name} days need both positive and negative labels")
+    (say or _quiet)(
+        f"training on {int(train.sum()):,} transactions, validating on {int(valid.sum()):,}"
+    )
+    fitted = m.train(
+        data.x[train],
+        data.y[train],
+        data.x[valid],
+        data.y[valid],
+        FEATURE_NAMES,
+        seed=seed,
+        num_threads=threads,
+        rounds=rounds,
+        progress=tick,
+    )
+    artifact = fitted.artifact
+    (say or _quiet)(f"measuring on {int(test.sum()):,} test transactions")
+    scorer = m.Model(artifact)
+    test_scores = scorer.predict_many(data.x[test]) if test.any() else np.zeros(0)
+    metrics: dict[str, Any] = {
+        "validation": m.metrics(fitted.valid_scores, data.y[valid], artifact.threshold),
+        "test": m.metrics(test_scores, data.y[test], artifact.threshold),
+        "labels": {
+            "positive": int(data.y.sum()),
+            "negative": int(len(data.y) - data.y.sum()),
+        },
+        "days": {
+            name: len(np.unique(days[mask]))
+            for name, mask in (("train", train), ("validation", valid), ("test", test))
+        },
+        "source": data.source,
+        "seed": seed,
+        "rounds": artifact.best_iteration,
+    }
+    used = train | valid
+    first, last = int(data.ts_us[used].min()), int(data.ts_us[used].max())
+    return Fitted(
+        artifact,
+        metrics,
+        datetime.fromtimestamp(first / 1e6, UTC),
+        datetime.fromtimestamp(last / 1e6, UTC),
+        time.perf_counter() - started,
+    )
+
+
+def _quiet(_: str) -> None:
+    return None

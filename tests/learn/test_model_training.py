@@ -1,0 +1,55 @@
+"""``learn.training.fit``: the time split done right (train on the earliest days, validate
+on the next, measure on the last), test-day labels never read, deterministic with a seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from riskops.learn import training
+from riskops.learn.features import FEATURE_NAMES, US_PER_DAY
+
+DAY0 = 20_000 * US_PER_DAY
+
+
+def _data(seed: int = 1, days: int = 10, per_day: int = 150) -> training.Dataset:
+    rng = np.random.default_rng(seed)
+    n = days * per_day
+    x = rng.normal(size=(n, len(FEATURE_NAMES)))
+    y = (x[:, 0] + 0.5 * rng.normal(size=n) > 1.3).astype(np.float64)
+    ts = DAY0 + np.repeat(np.arange(days), per_day) * US_PER_DAY + rng.integers(0, US_PER_DAY, n)
+    return training.Dataset(x, y, ts.astype(np.int64), "synthetic")
+
+
+def test_the_split_is_by_days_in_time_order_and_the_span_excludes_test_days() -> None:
+    data = _data()
+    fitted = training.fit(data, seed=3, rounds=40)
+    days = fitted.metrics["days"]
+    assert (days["train"], days["validation"], days["test"]) == (6, 2, 2)
+    assert fitted.span_first.timestamp() * 1e6 == pytest.approx(data.ts_us.min())
+    last_used_day = DAY0 // US_PER_DAY + 7
+    assert int(fitted.span_last.timestamp() * 1e6) // US_PER_DAY == last_used_day
+    assert fitted.metrics["test"]["f1"] > 0.5
+    assert fitted.metrics["labels"]["positive"] == int(data.y.sum())
+
+
+def test_test_day_labels_change_nothing_but_the_test_metrics() -> None:
+    data = _data()
+    flipped = _data()
+    test_days = flipped.ts_us // US_PER_DAY >= DAY0 // US_PER_DAY + 8
+    flipped.y[test_days] = 1 - flipped.y[test_days]
+    a = training.fit(data, seed=3, rounds=40)
+    b = training.fit(flipped, seed=3, rounds=40)
+    assert a.artifact == b.artifact  # the model, calibration and threshold
+    assert a.metrics["validation"] == b.metrics["validation"]
+    assert a.metrics["test"] != b.metrics["test"]
+
+
+def test_refusals_name_the_problem() -> None:
+    data = _data(days=2)
+    with pytest.raises(ValueError, match="fewer than 3 days"):
+        training.fit(data)
+    data = _data()
+    data.y[:] = 0
+    with pytest.raises(ValueError, match="train days need both"):
+        training.fit(data)
