@@ -20,7 +20,8 @@ from riskops.authoring import backtests, promotions, service
 from riskops.authoring.models import RequestStatus
 from riskops.kernel.clock import utcnow
 from riskops.kernel.db import session_factory, unit_of_work
-from riskops.kernel.errors import Conflict, Forbidden, ValidationFailed
+from riskops.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from riskops.learn import labels, registry
 from riskops.rules import repository as rules_repo
 from riskops.rules.service import to_rule
 
@@ -166,6 +167,24 @@ def test_backtest_of_a_draft_on_stored_history_adds_and_removes_against_live(
         assert out.live is not None and (out.live.true, out.live.positives) == (1, 2)
         assert out.draft.recall == 1.0 and out.live.recall == 0.5
         assert not out.capped
+        assert out.label_count == 0 and out.draft_labelled.precision is None
+        # learn's labels: the 2k deposit was laundering (no rule flags it), the 25k was not
+        labels.write(
+            s,
+            [
+                labels.LabelIn("event", h.event_ids[0], 1, now),
+                labels.LabelIn("event", h.event_ids[5], 0, now),
+                labels.LabelIn("event", h.event_ids[3], 1, now),
+            ],
+            "import",
+            "tests",
+        )
+        out = backtests.run_backtest(
+            s, to_rule(draft), to_rule(live), now - timedelta(days=30), now
+        )
+        assert out.label_count == 3
+        assert (out.draft_labelled.true, out.draft_labelled.false) == (1, 1)
+        assert out.draft_labelled.recall == 0.5 and out.draft_labelled.precision == 0.5
         # Swapped (the live version as the draft): it removes what the draft added.
         back = backtests.run_backtest(
             s, to_rule(live), to_rule(draft), now - timedelta(days=30), now
@@ -194,3 +213,22 @@ def test_a_backtest_job_runs_in_the_background(engine: Engine) -> None:
         time.sleep(0.05)
     assert job.state == "done", job.error
     assert job.result is not None and job.result.added == [h.event_ids[1], h.event_ids[2]]
+
+
+def test_a_model_version_is_promoted_only_with_a_second_person(engine: Engine) -> None:
+    now = utcnow()
+    trained = registry.Trained(b"artifact", 0.5, now - timedelta(days=9), now, {"f1": 0.8})
+    with unit_of_work(session_factory(engine)) as s:
+        registry.register(s, RUI, "wb-model", trained)
+        asked = promotions.request_promotion(s, RUI, "model", "wb-model", 1, "shadow", "watch")
+        with pytest.raises(Forbidden, match="four-eyes"):
+            promotions.approve(s, RUI, asked.id)
+        found = service.listing(s, RUI)
+        assert [(v.model_id, v.status) for v in found.models] == [("wb-model", "draft")]
+        assert found.models_pending == {"wb-model"}
+        promotions.approve(s, RITA, asked.id)
+        assert registry.get_version(s, "wb-model", 1).status == "shadow"
+        events = registry.history(s, "wb-model", 1)
+        assert events[-1].by == "rita" and "request #" in events[-1].why
+        with pytest.raises(NotFound):
+            promotions.request_promotion(s, RUI, "model", "wb-model", 7, "live", "none")

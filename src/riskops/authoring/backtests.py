@@ -81,9 +81,12 @@ class BacktestOutcome:
     last_event_at: datetime | None  # when capped: how far the read got
     draft: Score
     live: Score | None
+    draft_labelled: Score  # against learn's event labels (imported, simulator, ...)
+    live_labelled: Score | None
     added: list[str]  # event ids the draft flags and the live version does not
     removed: list[str]  # ... the live version flags and the draft does not
     labelled: int  # decided events in the span
+    label_count: int  # events of the span with a label
 
 
 def _key(event_id: str, row: int) -> str:
@@ -126,7 +129,7 @@ def run_backtest(
         rows.extend(to_rows(event, seq=seq, source_row=source_row))
     say(f"running the rules over {len(found):,} events")
     since_us = _us(since)
-    hits: dict[int, set[str]] = {r.version: set() for r in rules}
+    hits: dict[int, set[tuple[str, int]]] = {r.version: set() for r in rules}
     first_seq = last_seq = 0
     last_at: datetime | None = None
     if rows:
@@ -140,22 +143,27 @@ def run_backtest(
             sql = compile_rules(rules, default_lists())
             query = f'SELECT rule_version, event_id, "row" FROM ({sql}) WHERE ts_us >= {since_us}'
             for version, event_id, row in con.execute(query).fetchall():
-                hits[int(version)].add(_key(str(event_id), int(row)))
+                hits[int(version)].add((str(event_id), int(row)))
         finally:
             con.close()
-    say("comparing with case outcomes")
-    labels: dict[str, bool] = {}
-    if last_seq >= first_seq and rows:
+    say("comparing with case outcomes and labels")
+    outcomes: dict[str, bool] = {}
+    tagged: dict[str, tuple[datetime, bool]] = {}
+    if rows and last_seq >= first_seq:
         for event_id, row, outcome in repo.decided_events(session, first_seq, last_seq, LABEL_CAP):
             key = _key(event_id, row)
-            positive = outcome in POSITIVE
-            labels[key] = labels.get(key, False) or positive
-    positives = sum(1 for v in labels.values() if v)
+            outcomes[key] = outcomes.get(key, False) or outcome in POSITIVE
+        for event_id, label, at in repo.event_labels(session, first_seq, last_seq, LABEL_CAP):
+            seen = tagged.get(event_id)
+            if seen is None or at >= seen[0]:  # the latest decision of any source wins
+                tagged[event_id] = (at, label == 1)
+    labels = {e: bad for e, (_, bad) in tagged.items()}
 
-    def score(flagged: set[str]) -> Score:
-        true = sum(1 for k in flagged if labels.get(k) is True)
-        false = sum(1 for k in flagged if labels.get(k) is False)
-        return Score(len(flagged), true, false, positives)
+    def score(flagged: set[tuple[str, int]], truth: dict[str, bool], by_event: bool) -> Score:
+        keys = [e if by_event else _key(e, r) for e, r in flagged]
+        true = sum(1 for k in keys if truth.get(k) is True)
+        false = sum(1 for k in keys if truth.get(k) is False)
+        return Score(len(flagged), true, false, sum(1 for v in truth.values() if v))
 
     draft_hits = hits[draft.version]
     live_hits = hits[live.version] if live is not None else set()
@@ -168,10 +176,13 @@ def run_backtest(
         len(found),
         capped,
         last_at if capped else None,
-        score(draft_hits),
-        score(live_hits) if live is not None else None,
-        sorted(draft_hits - live_hits),
-        sorted(live_hits - draft_hits),
+        score(draft_hits, outcomes, False),
+        score(live_hits, outcomes, False) if live is not None else None,
+        score(draft_hits, labels, True),
+        score(live_hits, labels, True) if live is not None else None,
+        sorted(_key(e, r) for e, r in draft_hits - live_hits),
+        sorted(_key(e, r) for e, r in live_hits - draft_hits),
+        len(outcomes),
         len(labels),
     )
 

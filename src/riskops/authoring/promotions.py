@@ -88,10 +88,7 @@ def request_promotion(
         )
     reason = _why(why)
     current = _current_status(session, kind, subject_id, version)
-    if kind is SubjectKind.RULE:
-        check_transition(RuleStatus(current), goal)
-    elif current == goal.value:
-        raise Conflict(f"model {subject_id} v{version} is already {goal}")
+    check_transition(RuleStatus(current), goal)  # models live the rules' life
     if rollback:
         live = _live_version(session, subject_id) if kind is SubjectKind.RULE else None
         if goal is not RuleStatus.LIVE or current != RuleStatus.RETIRED.value:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from riskops.authoring.models import PromotionRequest, RequestStatus
 from riskops.cases.models import AlertSource, Case, CaseAlert, CaseOutcome, CaseStatus
 from riskops.events.models import EventRecord
+from riskops.learn.models import Label
 from riskops.monitor.models import Alert
 
 # An alert's case decided so: the alert was right (true) or a false positive (false).
@@ -193,3 +194,21 @@ def events_between(
         .limit(limit)
     )
     return [(int(s), r, p) for s, r, p in session.execute(stmt)]
+
+
+def event_labels(
+    session: Session, first_seq: int, last_seq: int, limit: int
+) -> list[tuple[str, int, datetime]]:
+    """Labels of the events in a seq range (learn's ``labels``, any source):
+    (event id, label 1 bad / 0 good, decided at)."""
+    stmt = (
+        select(Label.subject_id, Label.label, Label.decided_at)
+        .join(EventRecord, EventRecord.event_id == Label.subject_id)
+        .where(
+            Label.subject_kind == "event",
+            EventRecord.seq >= first_seq,
+            EventRecord.seq <= last_seq,
+        )
+        .limit(limit)
+    )
+    return [(e, int(v), at) for e, v, at in session.execute(stmt)]

@@ -28,6 +28,7 @@ from riskops.authoring.models import PromotionRequest, SubjectKind
 from riskops.authoring.promotions import subject_requests
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import NotFound, ValidationFailed
+from riskops.learn.registry import ModelVersionView
 from riskops.rules import repository as rules_repo
 from riskops.rules import service as rules
 from riskops.rules.lists import UnknownListError, default_lists
@@ -78,19 +79,13 @@ class RuleRow:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelRow:
-    model_id: str
-    versions: list[dict[str, Any]]
-    pending: bool
-
-
-@dataclass(frozen=True, slots=True)
 class Listing:
     rules: list[RuleRow]
     total: int
     typologies: list[str]
-    models: list[ModelRow]
-    models_available: bool
+    models: list[ModelVersionView]
+    models_total: int
+    models_pending: set[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,18 +192,14 @@ def listing(
                 (SubjectKind.RULE.value, rule_id) in waiting,
             )
         )
-    models: dict[str, list[dict[str, Any]]] = {}
-    for item in model_registry.list_models(session):
-        models.setdefault(item["model_id"], []).append(item)
+    models, models_total = model_registry.page(session, limit, offset)
     return Listing(
         rows[offset : offset + limit],
         len(rows),
         sorted(typologies),
-        [
-            ModelRow(m, v, (SubjectKind.MODEL.value, m) in waiting)
-            for m, v in sorted(models.items())
-        ],
-        model_registry.registry() is not None,
+        models,
+        models_total,
+        {s for k, s in waiting if k == SubjectKind.MODEL.value},
     )
 
 
