@@ -11,10 +11,16 @@ those of decisions. Any other answer (a 4xx refusal, a 5xx) is reported by code 
 first bodies, and the run fails: a fast 422 is not a fast decision.
 
     python -m bench.bench_decisions [N] [CONCURRENCY] [--followers]
+    python -m bench.bench_decisions [N] [CONCURRENCY] --routed [PARTITIONS] [--runtime-owner]
 
 By default the API runs as deployed beside ``riskops worker`` (``RISKOPS_SERVE_FOLLOWERS=false``);
 ``--followers`` runs it as the embedded default, with the log followers and case passes in
-the server's child process (ADR 0029).
+the server's child process (ADR 0029). ``--routed`` runs ``riskops serve --bus nats``: each
+decision goes over NATS to the partition worker owning the account (``riskops worker --bus
+nats --partition I/N``, on PostgreSQL), which decides it with the full default pack (ADR 0042);
+an answer of the routing's fail-safe is not a decision and fails the run. ``--runtime-owner``
+puts the single-process monitor behind the routing instead of the workers (the routing's
+own cost).
 """
 
 from __future__ import annotations
@@ -94,10 +100,12 @@ async def _load(url: str, n: int, concurrency: int, offset: int = 0) -> dict[str
     codes: dict[int, int] = {}
     refused: list[str] = []  # the first few non-2xx bodies, to say why
     decisions: dict[str, int] = {}
+    failsafe = 0  # 2xx answers of the routing's fail-safe: not the owner's decision
     counter = iter(range(offset, offset + n))
     auth = f"Authorization: Bearer {os.environ[TOKEN_ENV]}\r\n".encode()
 
     async def one_connection() -> None:
+        nonlocal failsafe
         reader, writer = await asyncio.open_connection(host, int(port))
         try:
             for i in counter:
@@ -121,8 +129,13 @@ async def _load(url: str, n: int, concurrency: int, offset: int = 0) -> dict[str
                 codes[code] = codes.get(code, 0) + 1
                 if 200 <= code < 300:
                     latencies.append(elapsed)
-                    decision = json.loads(data)["decision"]
+                    answer = json.loads(data)
+                    decision = answer["decision"]
                     decisions[decision] = decisions.get(decision, 0) + 1
+                    if any(r["rule_id"] == "FAILSAFE" for r in answer["reasons"]):
+                        failsafe += 1
+                        if len(refused) < 3:
+                            refused.append(f"fail-safe: {answer['reasons'][0]['reason']}")
                 elif len(refused) < 3:
                     refused.append(f"{code}: {data[:300].decode(errors='replace')}")
         finally:
@@ -146,6 +159,7 @@ async def _load(url: str, n: int, concurrency: int, offset: int = 0) -> dict[str
         "codes": codes,
         "refused": refused,
         "decisions": decisions,
+        "failsafe": failsafe,
     }
 
 
@@ -154,11 +168,14 @@ class NotAllDecided(RuntimeError):
 
 
 def check_all_decided(result: dict[str, Any]) -> dict[str, Any]:
-    """``result`` if every request got a 2xx; else fail loudly with the codes and why."""
-    if result["non-2xx"]:
+    """``result`` if every request got a 2xx decision; else fail loudly with the codes and
+    why. A fail-safe answer of routed decisions (the owner did not answer in time) is a 2xx
+    but no decision: it fails the run too."""
+    if result["non-2xx"] or result.get("failsafe"):
         raise NotAllDecided(
             f"{result['non-2xx']} of {result['requests']} requests were not answered 2xx "
-            f"(codes {result['codes']}); first refusals: {result['refused']}"
+            f"(codes {result['codes']}), {result.get('failsafe', 0)} by the fail-safe; "
+            f"first refusals: {result['refused']}"
         )
     return result
 
@@ -227,6 +244,168 @@ def run(n: int = 20_000, concurrency: int = 16, *, followers: bool = False) -> d
         return check_all_decided(result)
 
 
+NATS_URL = os.environ.get("RISKOPS_BENCH_NATS_URL", "nats://127.0.0.1:4222")
+
+
+def run_routed(
+    n: int = 20_000, concurrency: int = 16, partitions: int = 1, *, owner: str = "worker"
+) -> dict[str, Any]:
+    """``riskops serve --bus nats`` (no monitor in the API process) and ``partitions``
+    owners on a NATS stream of this run; the load generator posts to the API, which routes
+    each decision to the owner of the account. ``owner``: ``worker``, the partition workers
+    (``riskops worker --bus nats --partition I/N``) on a PostgreSQL schema of this run; or
+    ``runtime``, the single-process monitor behind the routing (``owner_main``) on SQLite."""
+    import uuid
+
+    from bench.common import POSTGRES_URL, drop_schema, schema_engine
+
+    tag = uuid.uuid4().hex[:8]
+    stream, subject, schema = f"BENCH_{tag}", f"bench.{tag}.events", f"bench_routed_{tag}"
+    schema_engine(schema).dispose()
+    port = free_port()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            base = {
+                **os.environ,
+                "RISKOPS_LOG_LEVEL": "WARNING",
+                "RISKOPS_NATS_URL": NATS_URL,
+                "RISKOPS_NATS_STREAM": stream,
+                "RISKOPS_NATS_SUBJECT": subject,
+                "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
+            }
+            workers_env = {
+                **base,
+                "RISKOPS_DATA_DIR": f"{tmp}/worker",
+                "RISKOPS_DATABASE_URL": f"{POSTGRES_URL}?options=-csearch_path%3D{schema}",
+            }
+            api_env = {**base, "RISKOPS_DATA_DIR": f"{tmp}/api"}
+            api_env.pop("RISKOPS_DATABASE_URL", None)
+            api_env[TOKEN_ENV] = create_token(f"{tmp}/api")
+            for index in range(partitions):
+                if owner == "worker":
+                    cmd = [sys.executable, "-m", "riskops.worker", "--bus", "nats"]
+                    cmd += ["--partition", f"{index}/{partitions}"]
+                    processes.append(_start(cmd, workers_env))
+                else:
+                    cmd = [sys.executable, "-m", "bench.bench_decisions", "--owner", subject]
+                    cmd += [str(index), str(partitions)]
+                    owner_env = {**api_env, "RISKOPS_DATA_DIR": f"{tmp}/owner-{index}"}
+                    processes.append(_start(cmd, owner_env))
+            serve = [sys.executable, "-m", "riskops.cli", "serve", "--bus", "nats"]
+            serve += ["--partitions", str(partitions), "--port", str(port)]
+            processes.append(_start(serve, api_env))
+            _wait_ready(port, processes[-1], path="/healthz")
+            url = f"http://127.0.0.1:{port}"
+            _wait_owned(api_env, url, partitions, processes)
+            check_all_decided(_client(api_env, url, 500, concurrency, offset=10_000_000))
+            result = _client(api_env, url, n, concurrency)
+    finally:
+        tails = [_stop(p) for p in processes]
+        _drop_stream(stream)
+        drop_schema(schema)
+    result["stderr_tails"] = tails
+    result["partitions"] = partitions
+    result["owner"] = owner
+    return check_all_decided(result)
+
+
+def owner_main(subject: str, partition: int, partitions: int) -> None:
+    """``--owner``: a partition owner that is the single-process monitor (a
+    ``MonitorRuntime`` with the default pack on the settings' database, deciding each group
+    of requests in one transaction) behind ``serve_decisions``: the routing's own cost,
+    without the partition worker's stream round trip."""
+    import signal
+
+    from riskops.cluster.routing import serve_decisions
+    from riskops.kernel.config import get_settings
+    from riskops.kernel.db import open_database
+    from riskops.monitor.runtime import MonitorRuntime, tune_gc
+
+    settings = get_settings()
+    runtime = MonitorRuntime.create(settings, open_database(settings.sqlalchemy_url))
+    tune_gc()
+
+    async def main() -> None:
+        import nats
+
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        nc = await nats.connect(settings.nats_url)
+
+        async def decide(events: list[Any]) -> list[Any]:
+            return await asyncio.to_thread(runtime.decide_events, events)
+
+        await serve_decisions(nc, subject, partition, decide, partitions=partitions)
+        await stop.wait()
+        await nc.drain()
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+    asyncio.run(main())
+
+
+def _start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> str:
+    process.terminate()
+    try:
+        _, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+    return err.decode(errors="replace")[-400:]
+
+
+def _wait_owned(
+    env: dict[str, str], url: str, partitions: int, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """Until every partition's worker answers (a decision, not the fail-safe): one
+    account of each partition asked, with ids no run uses."""
+    from riskops.events.nats import partition_of
+
+    wanted = set(range(partitions))
+    accounts = {partition_of(f"acc-{i}", partitions): i for i in range(5_000)}
+    deadline = time.monotonic() + 120
+    attempt = 0
+    while wanted and time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise RuntimeError(process.stderr.read().decode() if process.stderr else "died")
+        for partition in sorted(wanted):
+            attempt += 1
+            offset = 20_000_000 + attempt * 5_000 + accounts[partition]
+            probe = _client(env, url, 1, 1, offset=offset)
+            if probe["2xx"] == 1 and not probe["failsafe"]:
+                wanted.discard(partition)
+        if wanted:
+            time.sleep(0.5)
+    if wanted:
+        raise RuntimeError(f"partitions {sorted(wanted)} have no worker answering")
+
+
+def _drop_stream(stream: str) -> None:
+    async def drop() -> None:
+        import nats
+        from nats.js.errors import NotFoundError
+
+        nc = await nats.connect(NATS_URL)
+        try:
+            await nc.jetstream().delete_stream(stream)
+        except NotFoundError:
+            pass
+        finally:
+            await nc.close()
+
+    asyncio.run(drop())
+
+
 def _client(env: dict[str, str], url: str, n: int, c: int, offset: int = 0) -> dict[str, Any]:
     """Run the load generator in its own process; its JSON result."""
     cmd = [sys.executable, "-m", "bench.bench_decisions", "--client", url, str(n), str(c)]
@@ -236,7 +415,7 @@ def _client(env: dict[str, str], url: str, n: int, c: int, offset: int = 0) -> d
     return json.loads(done.stdout.decode().strip().splitlines()[-1])
 
 
-def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
+def _wait_ready(port: int, server: subprocess.Popen[bytes], path: str = "/readyz") -> None:
     import httpx
 
     deadline = time.monotonic() + 60
@@ -244,7 +423,7 @@ def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
         if server.poll() is not None:
             raise RuntimeError(server.stderr.read().decode() if server.stderr else "server died")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -257,10 +436,14 @@ def measure(quick: bool = False) -> list[Result]:
 
     Targets are checked at 16 concurrent connections; 32 is shown too, where the server is
     past saturation and the tail grows (queueing, and the client sharing the two cores).
+    Routed: to one partition worker owning every account (the target), and to the
+    single-process monitor behind the same routing (what the routing itself costs).
     """
     n = 3_000 if quick else 20_000
     m16, m32 = run(n, 16), run(n, 32)
     embedded = run(n, 16, followers=True)
+    routed = run_routed(n, 16)
+    routing = run_routed(n, 16, owner="runtime")
     return [
         at_least(NAME, "POST /v1/decisions, 16 conns", m16["requests/s"], "req/s", 1_500),
         Result(NAME, "p50, 16 conns", m16["p50 ms"], "ms"),
@@ -269,12 +452,31 @@ def measure(quick: bool = False) -> list[Result]:
         Result(NAME, "p99, 32 conns", m32["p99 ms"], "ms"),
         Result(NAME, "16 conns, followers in the child", embedded["requests/s"], "req/s"),
         Result(NAME, "p99, 16 conns, followers in the child", embedded["p99 ms"], "ms"),
+        at_least(
+            NAME, "routed over NATS to the owner, 16 conns", routed["requests/s"], "req/s", 1_500
+        ),
+        Result(NAME, "p50, routed, 16 conns", routed["p50 ms"], "ms"),
+        at_most(NAME, "p99, routed, 16 conns", routed["p99 ms"], "ms", 35),
+        Result(
+            NAME, "routed to the single-process monitor, 16 conns", routing["requests/s"], "req/s"
+        ),
+        Result(NAME, "p99, routed to the single-process monitor", routing["p99 ms"], "ms"),
     ]
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
         client_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--owner":
+        owner_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif "--routed" in sys.argv:
+        at = sys.argv.index("--routed")
+        args = [int(a) for a in sys.argv[1:at]][:2]
+        rest = sys.argv[at + 1 :]
+        runtime = "--runtime-owner" in rest
+        partitions = int(rest[0]) if rest and rest[0].isdigit() else 1
+        kind = "runtime" if runtime else "worker"
+        print(json.dumps(run_routed(*args, partitions=partitions, owner=kind), indent=2))
     else:
         args = [int(a) for a in sys.argv[1:] if a != "--followers"][:2]
         print(json.dumps(run(*args, followers="--followers" in sys.argv), indent=2))
