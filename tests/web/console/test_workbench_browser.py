@@ -40,6 +40,7 @@ def test_edit_with_validation_as_you_type_then_backtest_the_draft(
     page.goto("/workbench")
     page.fill("#wb-q", h.rule_id)
     page.keyboard.press("Enter")
+    page.wait_for_url(f"**q={h.rule_id}**")
     row = page.locator(f"#wb-rule-{h.rule_id}")
     assert "50%" in row.inner_text()  # 1 restricted, 1 dismissed of the live alerts
     page.keyboard.press("j")
@@ -142,3 +143,38 @@ def _pending_id(page: Any, rule_id: str) -> str:
     """The id of the pending request of ``rule_id`` on the requests page."""
     row = page.locator("#wb-requests tbody tr", has_text=rule_id).first
     return str(row.get_attribute("id")).removeprefix("wb-pending-")
+
+
+def test_models_tab_lists_versions_and_a_request_can_be_withdrawn(
+    page: Any, served: Any, login: Callable[..., None], uid: Callable[[str], str]
+) -> None:
+    from datetime import timedelta
+
+    from riskops.auth.permissions import Principal
+    from riskops.learn import registry
+
+    model_id = uid("wbm")
+    now = utcnow()
+    trained = registry.Trained(b"not a model", 0.5, now - timedelta(days=9), now, {"f1": 0.81})
+    served.seed(lambda s: registry.register(s, Principal.system("tests"), model_id, trained))
+    login(page, "rui")
+    page.goto("/workbench")
+    page.keyboard.press("Tab")  # the tabs are links: reachable without a mouse
+    page.click("#wb-tab-models")
+    row = page.locator(f"#wb-model-{model_id}-1")
+    while row.count() == 0 and page.locator("a[rel=next]").count():
+        page.click("a[rel=next]")
+    assert "draft" in row.inner_text() and "f1 0.81" in row.inner_text()
+    form = page.locator(f"#wb-model-promote-{model_id}-1")
+    form.locator("select").select_option("shadow")
+    form.locator("input[name=why]").fill("watch it beside the rules")
+    form.locator("button").click()
+    page.wait_for_url("**tab=models&wb=requested")
+    page.goto("/workbench/requests")
+    request_id = _pending_id(page, model_id)
+    withdraw = page.locator(f"#wb-reject-{request_id}")
+    assert "Withdraw" in withdraw.inner_text()
+    withdraw.locator("input[name=why]").fill("trained on the wrong span")
+    withdraw.locator("button").click()
+    page.wait_for_url("**/workbench/requests?wb=rejected")
+    assert page.locator(f"#wb-pending-{request_id}").count() == 0
