@@ -404,3 +404,32 @@ def test_receiver_view_puts_the_counterpartys_features_in_the_accounts_place() -
     assert view[at["own.out_n_1d"]] == vector[at["cp.out_n_1d"]] == 0.0
     assert vector[at["own.out_n_1d"]] == 1.0  # the vector itself is not changed
     assert set(ANOMALY_FEATURES) <= set(FEATURE_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("sent $5; usually $1,200 (own baseline), peers $3,400", ("sent $5", "$1,200", "$3,400")),
+        ("x; usually 1 (own baseline)", ("x", "1", None)),
+        ("a; b; peers 2, too little history for an own baseline", ("a; b", None, "2")),
+        ("no semicolon here", ("no semicolon here", None, None)),
+        ("x; something else", ("x; something else", None, None)),
+        ("", ("", None, None)),
+    ],
+)
+def test_split_deviation(text: str, parts: tuple[str, str | None, str | None]) -> None:
+    assert a.split_deviation(text) == parts
+
+
+def test_split_deviation_reads_every_sentence_the_state_writes() -> None:
+    state = AnomalyState(NAMES)
+    crowd(state, 10, random.Random(12))
+    new = state.observe("newcomer", "peers", 10 * DAY, [60, 1e5, 1])
+    old = state.observe("crowd-1", "peers", 10 * DAY, [60, 1e5, 1])
+    for found in (new, old):
+        assert found.deviations
+        for d in found.deviations:
+            what, own, peers = a.split_deviation(d.words)
+            assert what == d.words.split(";")[0]
+            assert (own is None) == math.isnan(d.baseline)
+            assert peers is not None

@@ -189,6 +189,23 @@ def parse_reason(text: object) -> tuple[float | None, list[str]]:
     return float(match["score"]), parts
 
 
+_OWN_SAID = re.compile(r"usually (?P<v>.+?) \(own baseline\)")
+_PEERS_SAID = re.compile(r"peers (?P<v>.+?)(?:, too little history for an own baseline)?$")
+
+
+def split_deviation(text: str) -> tuple[str, str | None, str | None]:
+    """A deviation's sentence (``Deviation.words``) as (what happened, the account's usual
+    value, the peers' usual value), for a table; a sentence of another shape is returned
+    whole, with (None, None)."""
+    what, sep, rest = text.rpartition("; ")
+    if not sep:
+        return text, None, None
+    own, peers = _OWN_SAID.search(rest), _PEERS_SAID.search(rest)
+    if own is None and peers is None:
+        return text, None, None
+    return what, own["v"] if own else None, peers["v"] if peers else None
+
+
 _FAMILIES = {
     "withdrawal.requested": "withdrawal",
     "deposit": "deposit",
