@@ -147,6 +147,13 @@ def test_shadow_vs_live_counts_overlap_and_outcomes(engine: Engine) -> None:
         assert (c.shadow.true, c.shadow.false) == (1, 0)
         with pytest.raises(ValidationFailed):
             service.compare_shadow(s, RUI, h.rule_id, 0)
+        # The list counts the shadow version's alerts by their events' cases too.
+        (row,) = service.listing(s, RUI, q=h.rule_id).rules
+        assert (row.shadow.alerts, row.shadow.true, row.shadow.false) == (2, 1, 0)
+        assert (row.live.alerts, row.live.true, row.live.false) == (3, 1, 1)
+        view = service.rule_view(s, RUI, h.rule_id)
+        shadow = view.current("shadow")
+        assert shadow is not None and shadow.shadow_rate.true == 1
 
 
 def test_backtest_of_a_draft_on_stored_history_adds_and_removes_against_live(

@@ -8,12 +8,11 @@ account 360 lives in ``investigation``), and only read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, and_, case, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from riskops.authoring.models import PromotionRequest, RequestStatus
 from riskops.cases.models import AlertSource, Case, CaseAlert, CaseOutcome, CaseStatus
@@ -107,26 +106,44 @@ def _outcome_join() -> Any:
     )
 
 
-def _tp() -> Any:
-    return func.sum(case((Case.outcome.in_(POSITIVE), 1), else_=0))
-
-
-def _fp() -> Any:
-    return func.sum(case((Case.outcome.in_(NEGATIVE), 1), else_=0))
-
-
-def alert_stats(
-    session: Session, since: datetime, rule_ids: Sequence[str] | None = None
-) -> list[tuple[str, bool, int, int, int]]:
-    """Per rule and shadow flag since ``since``: (rule id, shadow, alerts, true, false)."""
-    stmt = (
-        select(Alert.rule_id, Alert.shadow, func.count(Alert.id), _tp(), _fp())
-        .select_from(_outcome_join())
-        .where(Alert.created_at >= since)
-        .group_by(Alert.rule_id, Alert.shadow)
+def _labelled(*where: Any) -> Any:
+    """Per alert (filtered by ``where``): 2 when a case of its event (any rule's alert on the
+    same event and row; shadow alerts open none) was closed as a true positive, 1 when
+    dismissed, 0 otherwise."""
+    same = aliased(Alert)
+    label = func.max(
+        case((Case.outcome.in_(POSITIVE), 2), (Case.outcome.in_(NEGATIVE), 1), else_=0)
     )
-    if rule_ids is not None:
-        stmt = stmt.where(Alert.rule_id.in_(list(rule_ids)))
+    return (
+        select(Alert.rule_id, Alert.rule_version, Alert.shadow, label.label("label"))
+        .select_from(Alert)
+        .outerjoin(same, and_(same.event_id == Alert.event_id, same.row == Alert.row))
+        .outerjoin(
+            CaseAlert,
+            and_(
+                CaseAlert.source == AlertSource.MONITOR,
+                CaseAlert.source_ref == cast(same.id, String),
+            ),
+        )
+        .outerjoin(Case, and_(Case.id == CaseAlert.case_id, Case.status == CaseStatus.CLOSED))
+        .where(*where)
+        .group_by(Alert.id, Alert.rule_id, Alert.rule_version, Alert.shadow)
+        .subquery()
+    )
+
+
+def _counts(sub: Any) -> tuple[Any, Any, Any]:
+    return (
+        func.count(),
+        func.sum(case((sub.c.label == 2, 1), else_=0)),
+        func.sum(case((sub.c.label == 1, 1), else_=0)),
+    )
+
+
+def alert_stats(session: Session, since: datetime) -> list[tuple[str, bool, int, int, int]]:
+    """Per rule and shadow flag since ``since``: (rule id, shadow, alerts, true, false)."""
+    sub = _labelled(Alert.created_at >= since)
+    stmt = select(sub.c.rule_id, sub.c.shadow, *_counts(sub)).group_by(sub.c.rule_id, sub.c.shadow)
     return [
         (r, bool(s), int(n), int(t or 0), int(f or 0)) for r, s, n, t, f in session.execute(stmt)
     ]
@@ -136,11 +153,9 @@ def version_stats(
     session: Session, rule_id: str, since: datetime
 ) -> list[tuple[int, bool, int, int, int]]:
     """Per version of one rule since ``since``: (version, shadow, alerts, true, false)."""
-    stmt = (
-        select(Alert.rule_version, Alert.shadow, func.count(Alert.id), _tp(), _fp())
-        .select_from(_outcome_join())
-        .where(Alert.rule_id == rule_id, Alert.created_at >= since)
-        .group_by(Alert.rule_version, Alert.shadow)
+    sub = _labelled(Alert.rule_id == rule_id, Alert.created_at >= since)
+    stmt = select(sub.c.rule_version, sub.c.shadow, *_counts(sub)).group_by(
+        sub.c.rule_version, sub.c.shadow
     )
     return [
         (v, bool(s), int(n), int(t or 0), int(f or 0)) for v, s, n, t, f in session.execute(stmt)
