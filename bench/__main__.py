@@ -38,6 +38,7 @@ BENCHMARKS = {
     "rating": "bench.bench_rating",
     "delivery": "bench.bench_delivery",
     "reports": "bench.bench_reports",
+    "learn": "bench.bench_learn",
     "anomaly": "bench.bench_anomaly",
 }
 ROOT = Path(__file__).resolve().parent.parent
