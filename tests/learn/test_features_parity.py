@@ -188,3 +188,21 @@ def test_a_transfer_counts_for_both_sides() -> None:
     assert f["cp.out_n_1d"] == 1 and f["cp.in_n_1d"] == 1
     assert f["own.since_in_h"] == 12.0
     assert f["own.pass_7d"] == 700 / (500 + 100)
+
+
+def test_cycles_close_and_busy_sides_are_not_searched() -> None:
+    rows: list[dict[str, Any]] = []
+    rows += _row(1, "transfer.internal", "a", "b", 0, 100, True)
+    rows += _row(2, "transfer.internal", "b", "c", 0.1, 100, True)
+    rows += _row(3, "transfer.internal", "c", "a", 0.2, 100, True)  # closes a -> b -> c -> a
+    seq = 4
+    for i in range(65):  # h receives from 65 parties and g pays 65 parties
+        rows += _row(seq, "transfer.internal", f"s{i}", "h", 1, 100, True)
+        rows += _row(seq + 1, "transfer.internal", "g", f"t{i}", 1, 100, True)
+        seq += 2
+    rows += _row(seq, "transfer.internal", "h", "g", 1.5, 100, True)
+    rows = sort_rows(rows)
+    assert_parity(rows)
+    cycles = stream_vectors(rows)[:, FEATURE_NAMES.index("cycle3_7d")]
+    assert list(cycles[:3]) == [0, 0, 1]
+    assert cycles[-1] == -1

@@ -24,6 +24,8 @@ import pyarrow as pa
 
 from riskops.events.amlworld import CURRENCIES, HEADER, N_COLUMNS, USD_PER_UNIT, open_text
 from riskops.learn.features import (
+    CYCLE_CAP,
+    CYCLE_WINDOW,
     FEATURE_NAMES,
     MONEY_TYPES,
     PASS_WINDOW,
@@ -149,6 +151,7 @@ FROM (
   FROM _f f LEFT JOIN _x x ON x.account_id = f.account_id AND x.e = f.pos
   WINDOW a AS (PARTITION BY f.account_id ORDER BY f.pos ROWS UNBOUNDED PRECEDING)
 )""")
+    _cycles(con, transfer="(h.type = 'transfer.internal' AND h.counterparty_id IS NOT NULL)")
     own = ", ".join(f'o."{n}"::DOUBLE AS "own.{n}"' for n in SIDE_NAMES)
     other = ", ".join(f'coalesce(c."{n}", 0)::DOUBLE AS "cp.{n}"' for n in SIDE_NAMES)
     transfer = "(h.type = 'transfer.internal' AND h.counterparty_id IS NOT NULL)"
@@ -159,20 +162,66 @@ SELECT h.seq, h."row", h.event_id, h.source_row, h.ts_us, h.account_id, h.counte
   (1 - h.d)::DOUBLE AS out,
   CASE WHEN {transfer} THEN 1.0::DOUBLE ELSE 0.0::DOUBLE END AS has_cp,
   o.pair_n::DOUBLE AS pair_n, o.recip::DOUBLE AS recip,
+  coalesce(y.cycles, 0)::DOUBLE AS cycle3_7d,
   {own}, {other}
 FROM _h h
 JOIN _s o ON o.ord = h.ord
+LEFT JOIN _y y ON y.ord = h.ord
 LEFT JOIN _h h1 ON {transfer} AND h1.seq = h.seq AND h1."row" = 1
   AND h1.event_id = h.event_id
 LEFT JOIN _s c ON c.ord = h1.ord
 WHERE h."row" = 0
 ORDER BY h.ord""").to_arrow_table()
-    for name in ("_s", "_x", "_f", "_h"):
+    for name in ("_y", "_ev", "_iv", "_s", "_x", "_f", "_h"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
     expected = list(KEY_COLUMNS) + list(FEATURE_NAMES)
     if result.column_names != expected:  # the SQL and the catalogue must not drift apart
         raise RuntimeError("batch feature columns differ from FEATURE_NAMES")
     return result
+
+
+def _cycles(con: duckdb.DuckDBPyConnection, transfer: str) -> None:
+    """``_y(ord, cycles)``: for each transfer A->B (A != B), the accounts X that B paid and
+    that paid A, each inside the window, as of the transfer's row 1 (``learn.stream``'s
+    ``_cycles``). Every row of a pair is its latest from its own ``ord`` to the next row of
+    the pair or the window's end: ``_iv`` holds those intervals in global order. The work is
+    bounded by looking from the side with at most ``CYCLE_CAP`` parties (-1 beyond)."""
+    w = next(i for i, (_, width, _) in enumerate(WINDOWS) if width == CYCLE_WINDOW)
+    suffix = WINDOWS[w][0]
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE _iv AS
+SELECT f.account_id, f.d, f.key, f.ord AS s, f.ts_us,
+  coalesce(h2.ord, 9223372036854775807) AS e
+FROM _f f LEFT JOIN _h h2 ON h2.account_id = f.account_id
+  AND h2.pos = least(coalesce(f.next_pos, f.end_{w}), f.end_{w})""")
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE _ev AS
+SELECT h.ord, h1.ord AS o1, h.ts_us, h.account_id AS a, h.counterparty_id AS b,
+  s0."in_cp_{suffix}" AS na, s1."out_cp_{suffix}" AS nb
+FROM _h h
+JOIN _h h1 ON h1.seq = h.seq AND h1."row" = 1 AND h1.event_id = h.event_id
+JOIN _s s0 ON s0.ord = h.ord
+JOIN _s s1 ON s1.ord = h1.ord
+WHERE h."row" = 0 AND {transfer} AND h.account_id <> h.counterparty_id""")
+
+    def side(first: str, first_d: int, second: str, second_d: int, when: str) -> str:
+        return f"""
+SELECT ev.ord, count(y.key) AS cycles
+FROM _ev ev
+JOIN _iv x ON x.account_id = ev.{first} AND x.d = {first_d}
+  AND x.ts_us > ev.ts_us - {CYCLE_WINDOW} AND x.s <= ev.o1 AND x.e > ev.o1
+LEFT JOIN _iv y ON y.account_id = ev.{second} AND y.d = {second_d} AND y.key = x.key
+  AND y.s <= ev.o1 AND y.e > ev.o1
+WHERE {when}
+GROUP BY ev.ord"""
+
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE _y AS
+{side("a", 1, "b", 0, f"na <= nb AND na <= {CYCLE_CAP}")}
+UNION ALL
+{side("b", 0, "a", 1, f"nb < na AND nb <= {CYCLE_CAP}")}
+UNION ALL
+SELECT ord, -1 FROM _ev WHERE least(na, nb) > {CYCLE_CAP}""")
 
 
 def read_amlworld(con: duckdb.DuckDBPyConnection, path: Path, table: str = "flat") -> pa.Array:

@@ -31,6 +31,10 @@ WINDOWS: tuple[tuple[str, int, str], ...] = (
 # The windows whose money sums are features (the 30-day sums add nothing the counts miss).
 SUM_WINDOWS: tuple[str, ...] = ("1d", "7d")
 PASS_WINDOW = 7 * US_PER_DAY
+# A cycle closing through one other account is looked for when one side has at most this
+# many distinct parties in the window (a bound on the work per event, in both engines).
+CYCLE_CAP = 64
+CYCLE_WINDOW = 7 * US_PER_DAY
 # A USD value that is a whole multiple of this many cents counts as round ($100).
 ROUND_CENTS = 10_000
 
@@ -120,6 +124,13 @@ _TRANSACTION = [
         "recip",
         "payments in the opposite direction between the two so far (reciprocity)",
         "the counterparty had paid the other way {v:.0f} times before",
+    ),
+    Feature(
+        "cycle3_7d",
+        "accounts X such that the receiver paid X and X paid the sender in the last 7 days:"
+        " this transfer closes a cycle of three (-1: both sides too busy to look; 0 for a"
+        " deposit, withdrawal, P2P order or a transfer to oneself)",
+        "the payment closes a cycle through {v:.0f} other accounts within 7 days",
     ),
 ]
 

@@ -20,6 +20,8 @@ import msgspec
 import numpy as np
 
 from riskops.learn.features import (
+    CYCLE_CAP,
+    CYCLE_WINDOW,
     FEATURE_NAMES,
     MONEY_TYPES,
     ROUND_CENTS,
@@ -31,6 +33,8 @@ from riskops.learn.features import (
 _WIDTHS = tuple(width for _, width, _ in WINDOWS)
 _SUMS = tuple(i for i, (suffix, _, _) in enumerate(WINDOWS) if suffix in SUM_WINDOWS)
 _PASS = next(i for i, (suffix, _, _) in enumerate(WINDOWS) if suffix == "7d")
+_CYCLE = next(i for i, (_, width, _) in enumerate(WINDOWS) if width == CYCLE_WINDOW)
+_HEAD = 7  # transaction columns before the own side
 _MONEY = frozenset(MONEY_TYPES)
 _N = len(FEATURE_NAMES)
 _TRIM = 256  # drop expired entries from the front once this many have piled up
@@ -124,7 +128,17 @@ class _Account:
         return out
 
 
-_ZERO_SIDE: list[float] = [0.0] * ((_N - 6) // 2)
+_ZERO_SIDE: list[float] = [0.0] * ((_N - _HEAD) // 2)
+
+
+def _cycles(sender: _Account, receiver: _Account) -> int:
+    """Accounts the receiver paid and that paid the sender, both within the cycle window."""
+    paid_sender = sender.keys[_CYCLE * 2 + 1]
+    paid_by_receiver = receiver.keys[_CYCLE * 2]
+    small, large = sorted((paid_sender, paid_by_receiver), key=len)
+    if len(small) > CYCLE_CAP:
+        return -1
+    return sum(1 for key in small if key in large)
 
 
 class FeatureState:
@@ -172,12 +186,15 @@ class FeatureState:
         recip = own.pairs.get(("i:" if direction == 0 else "o:") + key, 0)
         own_side = own.side(ts, cents, before)
         transfer = row["type"] == "transfer.internal" and row.get("counterparty_id") is not None
+        cycles = 0
         if transfer:
             other = self._account(str(row["counterparty_id"]))
             before = other.last.copy()
             other.add(ts, 1, str(row["account_id"]), cents)
             other.last[1] = ts
             cp_side = other.side(ts, cents, before)
+            if other is not own:
+                cycles = _cycles(own, other)
         else:
             cp_side = _ZERO_SIDE
         head = [
@@ -187,6 +204,7 @@ class FeatureState:
             1.0 if transfer else 0.0,
             pair_n,
             recip,
+            cycles,
         ]
         vector = np.array(head + own_side + cp_side, dtype=np.float64)
         self._last = (seq, vector)
