@@ -36,12 +36,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Literal
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
+
+from riskops.learn.peers import peer_of as peer_of
+from riskops.learn.peers import receiver_view as receiver_view
 
 Vector = npt.NDArray[np.float64]
 Versus = Literal["own", "peers"]
@@ -206,28 +209,6 @@ def split_deviation(text: str) -> tuple[str, str | None, str | None]:
     return what, own["v"] if own else None, peers["v"] if peers else None
 
 
-_FAMILIES = {
-    "withdrawal.requested": "withdrawal",
-    "deposit": "deposit",
-    "card.chargeback": "chargeback",
-    "trade": "trade",
-}
-
-
-def peer_of(row: Mapping[str, Any]) -> str:
-    """The peer group of the row's account: the event's family (with its direction where
-    it has two) and the account's rating band (``account.rating_band``, which the monitor
-    fills; ``unrated`` otherwise)."""
-    kind = row.get("type")
-    family = _FAMILIES.get(kind) if isinstance(kind, str) else None
-    if family is None:
-        direction = row.get("direction")
-        side = direction if direction in ("in", "out") else "other"
-        family = f"{kind if isinstance(kind, str) else 'other'}.{side}"[:64]
-    band = row.get("account.rating_band")
-    return f"{family}/{band if isinstance(band, str) and band else 'unrated'}"[:96]
-
-
 ANOMALY_FEATURES: tuple[str, ...] = (
     "usd",
     *(
@@ -249,30 +230,6 @@ DIRECTION_COLUMN = "out"
 """The column that says the event sends (1) or receives (0): an outgoing event is scored on
 the features of money out (``*.out_*``) and the amount, an incoming one on money in, so
 that a deposit is not an anomaly for yesterday's withdrawals."""
-
-
-_RECEIVER: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], int] | None = None
-
-
-def receiver_view(vector: npt.ArrayLike) -> Vector:
-    """An internal transfer's vector as its receiver's own event (the flat row 1): the
-    counterparty's features (``cp.*``, the receiver's as of the transfer) in the places of
-    the account's (``own.*``), direction in. Observing it under the receiver's id and
-    ``peer_of(row 1)`` gives the receiver a baseline of the money it is sent, so fan-in
-    shows on the row where per-account rules see it."""
-    global _RECEIVER
-    if _RECEIVER is None:
-        from riskops.learn.features import FEATURE_NAMES
-
-        names = list(FEATURE_NAMES)
-        own = [i for i, n in enumerate(names) if n.startswith("own.")]
-        cp = [names.index("cp." + names[i].removeprefix("own.")) for i in own]
-        _RECEIVER = (np.array(own, dtype=np.intp), np.array(cp, dtype=np.intp), names.index("out"))
-    own_at, cp_at, out_at = _RECEIVER
-    view = np.array(vector, dtype=np.float64)
-    view[own_at] = view[cp_at]
-    view[out_at] = 0.0
-    return view
 
 
 def _feature_catalogue() -> tuple[
@@ -359,6 +316,7 @@ class AnomalyState:
         self._shape = (len(columns),)
         width = len(self.names)
         self._down: Vector = np.array([n in two_sided for n in self.names], dtype=np.float64)
+        self._two_sided = bool(two_sided)
         # Which features an outgoing (1) or incoming (0) event is scored on; with no
         # direction column, all of them.
         self._direction = columns.index(DIRECTION_COLUMN) if DIRECTION_COLUMN in columns else -1
@@ -385,6 +343,7 @@ class AnomalyState:
         self._clip = np.empty((2, 1))
         self._floor2 = np.full((2, width), FLOOR * FLOOR)
         self._z0: Vector = np.array([[Z_OWN], [Z_PEERS]])
+        self._weights = np.empty((2, 1))
         self._zero = np.zeros((2, width))
 
     def _empty(self, rows: int) -> tuple[Vector, Vector]:
@@ -478,18 +437,17 @@ class AnomalyState:
         """The score and the deviations; ``peers`` is the weight of the peers' comparison
         (1 for an account without a baseline of its own, less the more history it has,
         0 while the peer group is not warm)."""
-        sided = np.maximum(z, -z * self._down) * scored
-        top = np.fmax.reduce(sided, axis=1)  # NaN (no value) is no deviation
-        if not ((own_warm and top[0] > Z_OWN) or (peers > 0.0 and top[1] > Z_PEERS)):
+        sided = np.maximum(z, -z * self._down) if self._two_sided else z
+        excess = np.fmax(sided * scored - self._z0, self._zero)  # NaN (no value): none
+        weights = self._weights
+        weights[0, 0] = 1.0 if own_warm else 0.0
+        weights[1, 0] = peers
+        excess *= weights
+        best = np.maximum(excess[0], excess[1])
+        total2 = float(best @ best)
+        if total2 <= 0.0:
             return NOTHING
-        excess = np.fmax(sided - self._z0, self._zero)
-        if not own_warm:
-            excess[0] = 0.0
-        excess[1] *= peers
-        best = excess.max(axis=0)
-        total = float(np.sqrt(best @ best))
-        if total <= 0.0:
-            return NOTHING
+        total = math.sqrt(total2)
         deviations = []
         for i in np.argsort(-best, kind="stable")[:MAX_DEVIATIONS].tolist():
             if best[i] <= 0.0:
@@ -536,10 +494,13 @@ class AnomalyState:
         # its step becomes finite and is multiplied by a rate of 0
         step = np.fmin(np.fmax(diff, -width), width)
         rate = self._rate * scored
-        self._m += rate * step
-        rate *= np.abs(diff) <= width
+        moved = rate * step
+        self._m += moved
+        inside = step == diff  # not clipped (and not NaN)
+        moved *= inside
+        rate *= inside
         var = self._v
-        var += rate * step * step
+        var += moved * step
         var *= 1.0 - rate
 
     def _learn_gaps(self, t: Vector, sd: Vector, scored: Vector) -> None:
