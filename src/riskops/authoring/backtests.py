@@ -49,6 +49,7 @@ MAX_CAP = 1_000_000
 MAX_RUNNING = 1
 KEEP_JOBS = 50
 LABEL_CAP = 1_000_000
+READ_PAGE = 20_000
 POSITIVE = frozenset(o.value for o in repo.POSITIVE)
 
 
@@ -116,40 +117,57 @@ def run_backtest(
     rules = [draft] + ([live] if live is not None else [])
     # Two versions of one rule run side by side: the version tells their hits apart.
     start = since - timedelta(seconds=min(warmup_s(rules), MAX_DAYS * 86400))
-    say("reading the stored events")
-    found = repo.events_between(session, start, until, cap + 1)
-    capped = len(found) > cap
-    found = found[:cap]
-    rows: list[dict[str, Any]] = []
-    for seq, source_row, payload in found:
-        try:
-            event = decode_valid(payload)
-        except DECODE_ERRORS:  # stored events were valid when accepted; skip, never fail
-            continue
-        rows.extend(to_rows(event, seq=seq, source_row=source_row))
-    say(f"running the rules over {len(found):,} events")
     since_us = _us(since)
+    batches: list[pa.Table] = []
+    read = 0
+    after = 0
+    first_seq, last_seq = 0, -1
+    last_us = 0
+    capped = False
+    while True:  # keyset pages: one page of payloads in memory at a time
+        say(f"reading the stored events ({read:,} so far)")
+        page = repo.events_between(session, start, until, after, min(READ_PAGE, cap + 1 - read))
+        if not page:
+            break
+        if read + len(page) > cap:
+            capped, page = True, page[: cap - read]
+        rows: list[dict[str, Any]] = []
+        for seq, source_row, payload in page:
+            try:
+                event = decode_valid(payload)
+            except DECODE_ERRORS:  # stored events were valid when accepted; skip, never fail
+                continue
+            rows.extend(to_rows(event, seq=seq, source_row=source_row))
+        for r in rows:
+            if r["ts_us"] >= since_us:
+                first_seq = first_seq or r["seq"]
+                last_seq = r["seq"]
+            last_us = r["ts_us"]
+        batches.append(pa.Table.from_pylist(rows, schema=FLAT_SCHEMA))
+        read += len(page)
+        after = page[-1][0]
+        if capped or read >= cap:
+            capped = capped or bool(repo.events_between(session, start, until, after, 1))
+            break
+    say(f"running the rules over {read:,} events")
     hits: dict[int, set[tuple[str, int]]] = {r.version: set() for r in rules}
-    first_seq = last_seq = 0
-    last_at: datetime | None = None
-    if rows:
-        in_span = [r["seq"] for r in rows if r["ts_us"] >= since_us]
-        first_seq, last_seq = (min(in_span), max(in_span)) if in_span else (0, -1)
-        last_at = datetime.fromtimestamp(rows[-1]["ts_us"] / 1_000_000, UTC)
+    last_at = datetime.fromtimestamp(last_us / 1_000_000, UTC) if last_us else None
+    if read:
         con = duckdb.connect()
         try:
             con.execute("SET threads = 1")
-            con.register("flat", pa.Table.from_pylist(rows, schema=FLAT_SCHEMA))
+            con.register("flat", pa.concat_tables(batches))
             sql = compile_rules(rules, default_lists())
             query = f'SELECT rule_version, event_id, "row" FROM ({sql}) WHERE ts_us >= {since_us}'
             for version, event_id, row in con.execute(query).fetchall():
                 hits[int(version)].add((str(event_id), int(row)))
         finally:
             con.close()
+    batches.clear()
     say("comparing with case outcomes and labels")
     outcomes: dict[str, bool] = {}
     tagged: dict[str, tuple[datetime, bool]] = {}
-    if rows and last_seq >= first_seq:
+    if read and last_seq >= first_seq:
         for event_id, row, outcome in repo.decided_events(session, first_seq, last_seq, LABEL_CAP):
             key = _key(event_id, row)
             outcomes[key] = outcomes.get(key, False) or outcome in POSITIVE
@@ -173,7 +191,7 @@ def run_backtest(
         live.version if live is not None else None,
         since,
         until,
-        len(found),
+        read,
         capped,
         last_at if capped else None,
         score(draft_hits, outcomes, False),

@@ -198,13 +198,17 @@ def decided_events(
 
 
 def events_between(
-    session: Session, start: datetime, end: datetime, limit: int
+    session: Session, start: datetime, end: datetime, after_seq: int, limit: int
 ) -> list[tuple[int, int | None, str]]:
-    """Events that occurred in [start, end), in log order, at most ``limit``:
-    (seq, source_row, payload)."""
+    """Events that occurred in [start, end) after ``after_seq``, in log order, at most
+    ``limit`` (a keyset page): (seq, source_row, payload)."""
     stmt = (
         select(EventRecord.seq, EventRecord.source_row, EventRecord.payload)
-        .where(EventRecord.occurred_at >= start, EventRecord.occurred_at < end)
+        .where(
+            EventRecord.seq > after_seq,
+            EventRecord.occurred_at >= start,
+            EventRecord.occurred_at < end,
+        )
         .order_by(EventRecord.seq)
         .limit(limit)
     )
