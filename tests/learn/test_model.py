@@ -1,5 +1,5 @@
-"""The model: deterministic training, monotone calibration, the compiled trees equal
-LightGBM's own margin, reasons equal ``pred_contrib``'s top features."""
+"""The model: deterministic training, monotone calibration, one-row scores equal to
+LightGBM's batch predict, reasons equal ``pred_contrib``'s top features."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_the_artifact_round_trips(fit: m.Fit) -> None:
     assert fit.artifact.feature_names == NAMES and 0 < fit.artifact.threshold < 1
 
 
-def test_compiled_trees_equal_lightgbm(fit: m.Fit) -> None:
+def test_one_row_scores_equal_lightgbm(fit: m.Fit) -> None:
     model = m.Model(fit.artifact)
     x, _ = _data(2, 500)
     x[:5] = np.nan
@@ -52,6 +52,8 @@ def test_compiled_trees_equal_lightgbm(fit: m.Fit) -> None:
     theirs = np.asarray(model._booster.predict(x, raw_score=True))
     assert np.array_equal(ours, theirs)
     assert np.allclose([model.predict(row) for row in x], model.predict_many(x), atol=1e-12)
+    with pytest.raises(ValueError, match="expected 8 features"):
+        model.raw(x[0][:5])
 
 
 @settings(max_examples=30, deadline=None)

@@ -30,7 +30,10 @@ import numpy as np
 import numpy.typing as npt
 
 from riskops.kernel.logging import get_logger
+from riskops.learn.anomaly import RULE_ID as ANOMALY_RULE_ID
+from riskops.learn.anomaly import AnomalyState, peer_of
 from riskops.learn.model import Model
+from riskops.learn.stream import FeatureState, is_money
 from riskops.rules.types import Action, Hit
 
 log = get_logger(__name__)
@@ -124,8 +127,6 @@ class Scoring:
 
     def _ensure_state(self) -> None:
         if self._features is None:
-            from riskops.learn.stream import FeatureState
-
             self._features = FeatureState()
         if self._anomaly is None:
             self._anomaly = _new_anomaly()
@@ -146,8 +147,6 @@ class Scoring:
         snap = msgspec.msgpack.decode(blob, type=_Snapshot)
         features = anomaly = None
         if snap.features is not None:
-            from riskops.learn.stream import FeatureState
-
             try:
                 features = FeatureState.restore(snap.features)
             except Exception as exc:
@@ -162,11 +161,7 @@ class Scoring:
         """Before the rules: fill ``model.score`` and ``anomaly.score`` of a money row."""
         self._vector = None
         self._anomaly_now = None
-        if not self.models:
-            return
-        from riskops.learn.stream import is_money
-
-        if not is_money(row):
+        if not self.models or not is_money(row):
             return
         if row["row"] != 0:  # a transfer's receiver row: the same transaction, same score
             if self._last[0] == row["seq"]:
@@ -180,8 +175,6 @@ class Scoring:
         row["model.score"] = score
         self._last = (row["seq"], score)
         if self._anomaly is not None:
-            from riskops.learn.anomaly import peer_of
-
             found = self._anomaly.observe(row["account_id"], peer_of(row), row["ts_us"], vector)
             self._anomaly_now = found
             row["anomaly.score"] = float(found.score)
@@ -215,9 +208,9 @@ class Scoring:
                 )
         found = self._anomaly_now
         if found is not None and found.high:
-            from riskops.learn.anomaly import RULE_ID
-
-            out.append(Hit(RULE_ID, 1, Action.ALLOW, 0, found.reason[:2000], ANOMALY_TYPOLOGY))
+            out.append(
+                Hit(ANOMALY_RULE_ID, 1, Action.ALLOW, 0, found.reason[:2000], ANOMALY_TYPOLOGY)
+            )
         return out
 
 
@@ -235,8 +228,6 @@ def _model_hit(live: LoadedModel, score: float, vector: npt.NDArray[np.float64])
 
 def _new_anomaly() -> Any:
     try:
-        from riskops.learn.anomaly import AnomalyState
-
         return AnomalyState()
     except Exception as exc:  # the anomaly side is optional: the model still scores
         log.warning("learn.anomaly_unavailable", error=type(exc).__name__)
@@ -245,8 +236,6 @@ def _new_anomaly() -> Any:
 
 def _restore_anomaly(blob: bytes) -> Any:
     try:
-        from riskops.learn.anomaly import AnomalyState
-
         return AnomalyState.restore(blob)
     except Exception as exc:
         log.warning("learn.anomaly_not_restored", error=str(exc)[:200])
