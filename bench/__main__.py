@@ -40,6 +40,7 @@ BENCHMARKS = {
     "reports": "bench.bench_reports",
     "learn": "bench.bench_learn",
     "anomaly": "bench.bench_anomaly",
+    "learn_live": "bench.bench_learn_live",
 }
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
