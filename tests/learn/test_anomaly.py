@@ -302,6 +302,8 @@ def test_parse_reason_reads_back_the_reason_and_survives_anything() -> None:
     assert parse_reason({"a": 1}) == (None, [])
     assert parse_reason("   ") == (None, [])
     assert parse_reason("anomaly 7.5: x") == (None, ["anomaly 7.5: x"])
+    assert parse_reason("anomaly 1.5: x") == (None, ["anomaly 1.5: x"])
+    assert parse_reason("anomaly 1.00: x") == (1.0, ["x"])
     assert Anomaly(0.0, []).reason == "anomaly 0.00: no deviation"
 
 

@@ -177,7 +177,7 @@ class Anomaly:
 
 NOTHING = Anomaly(0.0, [])
 
-_REASON = re.compile(r"anomaly (?P<score>[01](?:\.\d+)?): (?P<rest>.*)", re.DOTALL)
+_REASON = re.compile(r"anomaly (?P<score>0(?:\.\d+)?|1(?:\.0+)?): (?P<rest>.*)", re.DOTALL)
 
 
 def parse_reason(text: object) -> tuple[float | None, list[str]]:

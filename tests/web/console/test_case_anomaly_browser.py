@@ -157,10 +157,15 @@ def test_older_anomalies_page_and_an_account_without_any_says_so(
     page.locator("#case-anomaly-older").wait_for()
     assert page.locator("#case-anomaly-score").inner_text() == "0.86"
 
-    quiet = uid("quiet")
+    quiet = uid("quiet") + "/sub account"  # ids may hold a slash and a space
     quiet_case = _seed(served, quiet, [])
     page.goto(f"/cases/{quiet_case}")
     empty = page.locator("#case-anomaly-empty")
     empty.wait_for()
     assert "No anomaly recorded for this account" in empty.inner_text()
     assert page.locator("#case-anomaly-table").count() == 0
+    slashed = uid("slashed") + "/x"
+    slashed_case = _seed(served, slashed, reasons[:1])
+    page.goto(f"/cases/{slashed_case}")
+    page.locator("#case-anomaly-table").wait_for()
+    assert page.locator("#case-anomaly-score").inner_text() == "0.80"
