@@ -41,6 +41,7 @@ BENCHMARKS = {
     "learn": "bench.bench_learn",
     "anomaly": "bench.bench_anomaly",
     "learn_live": "bench.bench_learn_live",
+    "cluster": "bench.bench_cluster",
 }
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"

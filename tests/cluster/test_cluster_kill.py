@@ -71,6 +71,8 @@ def test_kill_9_mid_stream_then_takeover_is_exactly_once(
                 "the standby to take partition 0 over and finish",
                 seconds=90,
             )
+            # A transfer's second row waits for its event's partition to log the event.
+            wait_for(lambda: results(engine) == expected, "the same results", seconds=30)
             for proc in (other, standby):
                 proc.send_signal(signal.SIGTERM)
                 _, err = proc.communicate(timeout=30)

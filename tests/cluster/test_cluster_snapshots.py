@@ -82,3 +82,22 @@ def test_a_snapshot_ahead_of_the_checkpoint_is_not_used(nats_url: str, tmp_path:
             )
         first.recover()
         assert (first.seq, first.durable) == (0, 100)  # replays from the start, state-only
+
+
+def test_pending_second_rows_survive_a_snapshot() -> None:
+    """A transfer's second row waiting for its event's partition is part of the state."""
+    from riskops.cluster import snapshots
+    from riskops.monitor.engine import Reason, RowDecision
+    from riskops.rules.types import Action, Hit
+
+    hit = Hit("AML-001", 2, Action.REVIEW, 30, "fan-in", "mule", False)
+    decision = RowDecision(
+        "t1", 1, "acc-2", 7, "transfer.internal", Action.REVIEW, 30,
+        [Reason("AML-001", "review", 30, "fan-in")], [hit], [],
+    )  # fmt: skip
+    state = snapshots.PartitionState(
+        7, b"evaluator", ["t1"], pending=[snapshots.Pending('{"event_id": "t1"}', [decision])]
+    )
+    again = snapshots.decode(snapshots.encode(state))
+    assert again == state
+    assert again.pending[0].decisions[0].outcome is Action.REVIEW

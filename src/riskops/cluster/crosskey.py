@@ -103,12 +103,12 @@ class OwnedRows:
     def __init__(self, inner: Evaluator, owns: Callable[[str], bool]) -> None:
         self.inner = inner
         self.owns = owns
-        self._observe = observer_of(inner)
+        self.observe = observer_of(inner)
 
     def process(self, row: dict[str, Any]) -> Evaluation:
         if self.owns(row[ACCOUNT_KEY]):
             return self.inner.process(row)
-        self._observe(row)
+        self.observe(row)
         return Evaluation([], [])
 
     def snapshot(self) -> bytes:

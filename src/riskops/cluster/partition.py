@@ -45,6 +45,7 @@ from riskops.cluster import snapshots
 from riskops.cluster.crosskey import OwnedRows
 from riskops.events import schemas as s
 from riskops.events import validation
+from riskops.events.flat import to_rows
 from riskops.events.models import Source
 from riskops.events.nats import ensure_stream, partition_of
 from riskops.events.service import ingest
@@ -109,6 +110,10 @@ def parse_partition(text: str) -> tuple[int, int]:
 def default_owner() -> str:
     """A name no other process has: host, pid and a random part."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _event_id(pending: snapshots.Pending) -> str:
+    return pending.decisions[0].event_id if pending.decisions else ""
 
 
 class Message(NamedTuple):
@@ -198,8 +203,10 @@ class PartitionWorker:
         self._answers: dict[str, DecisionResponse] = {}
         self._moved: asyncio.Condition | None = None
         self.recent = snapshots.RecentIds(dedupe_window)
+        self.pending: dict[str, snapshots.Pending] = {}
         self.evaluator: Evaluator = factory.new()
         self.monitor = Monitor(self.evaluator)
+        self._observer: Callable[[dict[str, Any]], None] = lambda row: None
 
     def owns(self, account_id: str) -> bool:
         return partition_of(account_id, self.spec.partitions) == self.spec.partition
@@ -269,6 +276,7 @@ class PartitionWorker:
                 row = repo.load_snapshot(session, self.spec.stream, self.spec.partition)
                 blob = (row.state, row.rules) if row is not None else None
             evaluator, seq, recent = self.factory.new(), 0, snapshots.RecentIds(self.dedupe_window)
+            pending: dict[str, snapshots.Pending] = {}
             if blob is not None:
                 try:
                     state = snapshots.decode(blob[0])
@@ -280,14 +288,17 @@ class PartitionWorker:
                     evaluator = self.factory.restore(state.evaluator)
                     seq = state.seq
                     recent = snapshots.RecentIds(self.dedupe_window, state.recent)
+                    pending = {_event_id(p): p for p in state.pending}
                 except Exception as exc:
                     log.warning("cluster.snapshot_unusable", reason=str(exc)[:200])
-                    evaluator, seq = self.factory.new(), 0
+                    evaluator, seq, pending = self.factory.new(), 0, {}
                     recent = snapshots.RecentIds(self.dedupe_window)
             self.evaluator = evaluator
-            self.monitor = Monitor(OwnedRows(evaluator, self.owns), self._restrictions)
+            owned = OwnedRows(evaluator, self.owns)
+            self._observer = owned.observe
+            self.monitor = Monitor(owned, self._restrictions)
             self.monitor.ratings = self.ratings.get
-            self.seq, self.durable, self.recent = seq, durable, recent
+            self.seq, self.durable, self.recent, self.pending = seq, durable, recent, pending
             self._since_snapshot = 0
             self._stale = False
             log.info(
@@ -305,7 +316,12 @@ class PartitionWorker:
         with self._lock:
             if self._stale or self.seq != self.durable:
                 return
-            state = snapshots.PartitionState(self.seq, self.evaluator.snapshot(), self.recent.ids())
+            state = snapshots.PartitionState(
+                self.seq,
+                self.evaluator.snapshot(),
+                self.recent.ids(),
+                pending=list(self.pending.values()),
+            )
             blob = snapshots.encode(state)
             with unit_of_work(self.sessions) as session:
                 self._fenced(session, None)
@@ -362,12 +378,78 @@ class PartitionWorker:
         return validation.decode(message.data, max_bytes=self.max_event_bytes)
 
     def _replay(self, messages: Sequence[Message]) -> None:
+        """State only: these results are committed. A transfer's second row decided here
+        goes back to the pending ones (written again if it was: idempotent)."""
         for message in messages:
             event = self._decode(message)
-            if not isinstance(event, Rejection) and not self.recent.seen(event.event_id):
-                self.monitor.decide(event, message.seq)
             self.seq = message.seq
+            if isinstance(event, Rejection) or self.recent.seen(event.event_id):
+                continue
+            first, second = self._mine(event)
+            if not (first or second):
+                self._observe(event, message.seq)
+                continue
+            rows = self.monitor.decide(event, message.seq)
+            if second and not first:
+                self._defer(event, message, rows)
         self.stats.replayed += len(messages)
+
+    def _observe(self, event: s.Event, seq: int) -> None:
+        """An event with no row here: its rows only update the cross-key features (what
+        ``Monitor.decide`` would do through ``OwnedRows``, without making decisions)."""
+        ratings = self.ratings.get
+        observe = self._observer
+        for row in to_rows(event, seq):
+            if (rated := ratings(row["account_id"])) is not None:
+                row["account.rating"], row["account.rating_band"] = rated
+            observe(row)
+
+    def _defer(self, event: s.Event, message: Message, rows: list[RowDecision]) -> None:
+        kept = [d for d in rows if d.row == 1]
+        self.pending[event.event_id] = snapshots.Pending(message.data.decode(), kept)
+
+    def _write_pending(self, session: Session, now: datetime) -> list[str]:
+        """Write the pending second rows whose events are in the log now (their seq is
+        known); returns their ids (dropped from ``pending`` once committed). Never waits
+        for another partition: an event it has not committed yet stays pending."""
+        if not self.pending:
+            return []
+        seqs = repo.log_seqs(session, self.pending)
+        if not seqs:
+            return []
+        written = set(repo.second_rows_stored(session, list(seqs)))
+        made: dict[str, list[RowDecision]] = {}
+        records: list[_Record] = []
+        for event_id, log_seq in sorted(seqs.items(), key=lambda item: item[1]):
+            if event_id in written:
+                continue
+            pending = self.pending[event_id]
+            for decision in pending.decisions:
+                decision.seq = log_seq
+            made[event_id] = pending.decisions
+            records.append(_Record(log_seq, pending.payload))
+        if records:
+            service.process_batch(
+                session,
+                _Decided(self.evaluator, made),
+                records,
+                checkpoint=self.spec.checkpoint_name,
+                counted_through=_NEVER_TOLD,
+                now=now,
+            )
+        return list(seqs)
+
+    def flush_pending(self) -> int:
+        """Write what is pending and can be (while the stream is idle); how many."""
+        with self._lock:
+            if self._stale or not self.pending:
+                return 0
+            with unit_of_work(self.sessions) as session:
+                self._fenced(session, None)
+                done = self._write_pending(session, self.clock())
+            for event_id in done:
+                self.pending.pop(event_id, None)
+            return len(done)
 
     def _commit(self, messages: Sequence[Message]) -> None:
         now = self.clock()
@@ -388,44 +470,36 @@ class PartitionWorker:
                     self.stats.duplicates += 1
                     continue
                 first, second = self._mine(event)
-                if first or second:
+                if first:  # the event's own partition logs it (one writer per event)
                     items.append((message.seq, event))
                 order.append((message, event, first, second))
             if items:
                 ingest(session, items, source=Source.NATS.value, source_name=self.spec.stream)
-            mine = [e.event_id for _, e, first, second in order if first or second]
-            seqs = repo.log_seqs(session, mine)
+            seqs = repo.log_seqs(session, [e.event_id for _, e, first, _ in order if first])
             self._kinds = accounts.active_kinds(session)
             self.ratings.refresh(session)
             made: dict[str, list[RowDecision]] = {}
             whole: list[_Record] = []
-            second_only: list[_Record] = []
             for message, event, first, second in order:
                 if not (first or second):
-                    self.monitor.decide(event, message.seq)
+                    self._observe(event, message.seq)
                     self.stats.observed += 1
+                    continue
+                self.stats.decided += 1
+                if not first:  # only the counterparty's row: written once the event is logged
+                    self._defer(event, message, self.monitor.decide(event, message.seq))
                     continue
                 log_seq = seqs[event.event_id]
                 rows = self.monitor.decide(event, log_seq)
-                made[event.event_id] = [
-                    d for d in rows if (d.row == 0 and first) or (d.row == 1 and second)
-                ]
-                record = _Record(log_seq, message.data.decode())
-                (whole if first else second_only).append(record)
-                self.stats.decided += 1
+                made[event.event_id] = [d for d in rows if d.row == 0 or second]
+                whole.append(_Record(log_seq, message.data.decode()))
             decider = _Decided(self.evaluator, made)
             name = self.spec.checkpoint_name
             result = service.process_batch(session, decider, whole, checkpoint=name, now=now)
-            if second_only:
-                service.process_batch(
-                    session,
-                    decider,
-                    second_only,
-                    checkpoint=name,
-                    counted_through=_NEVER_TOLD,
-                    now=now,
-                )
+            done = self._write_pending(session, now)
             self._collect_answers(session, made)
+        for event_id in done:
+            self.pending.pop(event_id, None)
         for outcome, count in result.outcomes.items():
             self.stats.outcomes[outcome] = self.stats.outcomes.get(outcome, 0) + count
         self.seq = self.durable = last
@@ -537,6 +611,7 @@ class PartitionWorker:
         finally:
             with contextlib.suppress(Exception):
                 if self.fence is not None and not self._stale:
+                    await asyncio.to_thread(self.flush_pending)
                     await asyncio.to_thread(self.snapshot)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.release)
@@ -571,7 +646,9 @@ class PartitionWorker:
                 msgs = await sub.fetch(self.batch_size, timeout=fetch_timeout)
             except TimeoutError:
                 idle += fetch_timeout
-                if idle_exit is not None and idle >= idle_exit:
+                if self.pending:  # the other partitions may have logged their events now
+                    await asyncio.to_thread(self.flush_pending)
+                if idle_exit is not None and idle >= idle_exit and not self.pending:
                     return
                 await self._housekeeping()
                 continue

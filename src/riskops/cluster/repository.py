@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from riskops.cluster.models import PartitionLease, PartitionSnapshot
 from riskops.events.models import EventRecord
+from riskops.monitor.models import Decision
 
 
 def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
@@ -177,16 +178,32 @@ def snapshot_marks(session: Session, stream: str) -> dict[int, tuple[int, dateti
     return {partition: (seq, taken) for partition, seq, taken in rows}
 
 
+_SEQS_PG = "SELECT event_id, seq FROM events WHERE event_id = ANY(%s::varchar[])"
+
+
 def log_seqs(session: Session, event_ids: Iterable[str]) -> dict[str, int]:
     """The event log's seq of each of ``event_ids`` that is stored."""
     ids = list(set(event_ids))
     if not ids:
         return {}
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":  # one array parameter: no IN list to compile
+        found_pg = connection.exec_driver_sql(_SEQS_PG, (ids,))
+        return {event_id: int(seq) for event_id, seq in found_pg}
     found: dict[str, int] = {}
-    for start in range(0, len(ids), 5_000):
-        chunk = ids[start : start + 5_000]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
         rows = session.execute(
             select(EventRecord.event_id, EventRecord.seq).where(EventRecord.event_id.in_(chunk))
         )
         found.update({event_id: int(seq) for event_id, seq in rows})
     return found
+
+
+def second_rows_stored(session: Session, event_ids: list[str]) -> list[str]:
+    """Those of ``event_ids`` whose second row (a transfer's counterparty) has a stored
+    decision: written before (a replay computed it again)."""
+    if not event_ids:
+        return []
+    query = select(Decision.event_id).where(Decision.event_id.in_(event_ids), Decision.row == 1)
+    return list(session.scalars(query))

@@ -16,7 +16,18 @@ from collections.abc import Iterable
 
 import msgspec
 
+from riskops.monitor.engine import RowDecision
+
 FORMAT = 1
+
+
+class Pending(msgspec.Struct):
+    """A decision on a transfer's second row (the counterparty's, owned here) whose event
+    belongs to another partition: written once that partition has put the event in the
+    log (its seq is the decision's), kept in the state until then (ADR 0041)."""
+
+    payload: str
+    decisions: list[RowDecision]
 
 
 class PartitionState(msgspec.Struct):
@@ -26,6 +37,7 @@ class PartitionState(msgspec.Struct):
     evaluator: bytes
     recent: list[str]
     format: int = FORMAT
+    pending: list[Pending] = msgspec.field(default_factory=list)
 
 
 def encode(state: PartitionState) -> bytes:

@@ -1,0 +1,240 @@
+"""The monitor through NATS JetStream, partitioned (ADR 0041): events/s with 1 and 2
+partition workers on the same path, the ratio, and the ceilings under them.
+
+Simulated exchange traffic (``riskops.sim``) is published to a stream of this run; then N
+real ``riskops worker --bus nats --partition I/N`` processes (full default pack, PostgreSQL,
+batches of 2,000) work it from the start. The clock runs from the moment every partition's
+lease is taken (the processes have started and loaded the rules) to the moment every
+checkpoint covers the stream's last sequence: every worker reads the whole stream, decides
+its accounts' rows and keeps the cross-key features of the others.
+
+Ceilings, for the scaling model (docs/scaling.md): JetStream publish (async, acked, one
+client), one reader draining the stream with no work (what each worker's read costs), and
+PostgreSQL commits/s of the fenced checkpoint update alone (one connection).
+
+    python -m bench.bench_cluster [N_EVENTS]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.common import POSTGRES_URL, Result, at_least, drop_schema, schema_engine
+
+NAME = "cluster"
+ROOT = Path(__file__).resolve().parent.parent
+NATS_URL = os.environ.get("RISKOPS_BENCH_NATS_URL", "nats://127.0.0.1:4222")
+
+
+def _events(n: int) -> list[Any]:
+    from bench.bench_monitor import sim_events
+
+    return sim_events(n)
+
+
+async def _publish(stream: str, subject: str, events: list[Any]) -> float:
+    """Publish ``events`` (acked, 2,000 in flight); returns events/s."""
+    import msgspec
+    import nats
+
+    from riskops.events.nats import ensure_stream, partition_of
+
+    encode = msgspec.json.Encoder().encode
+    nc = await nats.connect(NATS_URL)
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js, stream, subject)
+        started = time.perf_counter()
+        pending = []
+        for event in events:
+            target = f"{subject}.{partition_of(event.account_id, 8)}"
+            headers = {"Nats-Msg-Id": event.event_id}
+            pending.append(await js.publish_async(target, encode(event), headers=headers))
+            if len(pending) >= 2_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        return len(events) / (time.perf_counter() - started)
+    finally:
+        await nc.close()
+
+
+async def _drain(stream: str, subject: str, n: int) -> float:
+    """One reader of the whole stream doing nothing with it: messages/s."""
+    import nats
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    nc = await nats.connect(NATS_URL)
+    try:
+        js = nc.jetstream()
+        config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL)
+        sub = await js.pull_subscribe(f"{subject}.>", stream=stream, config=config)
+        started, got = time.perf_counter(), 0
+        while got < n:
+            got += len(await sub.fetch(2_000, timeout=5))
+        return got / (time.perf_counter() - started)
+    finally:
+        await nc.close()
+
+
+async def _drop(stream: str) -> None:
+    import nats
+
+    nc = await nats.connect(NATS_URL)
+    try:
+        await nc.jetstream().delete_stream(stream)
+    except Exception:
+        pass
+    finally:
+        await nc.close()
+
+
+def _commits(schema: str, seconds: float = 2.0) -> float:
+    """Fenced checkpoint updates committed per second on one connection."""
+    from datetime import timedelta
+
+    from riskops.cluster import repository as repo
+    from riskops.kernel.clock import utcnow
+    from riskops.kernel.db import migrate, session_factory, unit_of_work
+
+    engine = schema_engine(schema)
+    try:
+        migrate(engine)
+        sessions = session_factory(engine)
+        now = utcnow()
+        with unit_of_work(sessions) as session:
+            repo.ensure_partitions(session, "BENCH", 1, now)
+            fence = repo.acquire(session, "BENCH", 0, "bench", now + timedelta(hours=1), now)
+        assert fence is not None
+        done, seq = 0, 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            seq += 1
+            with unit_of_work(sessions) as session:
+                later = utcnow()
+                repo.fenced_advance(session, "BENCH", 0, fence, seq, later, later)
+            done += 1
+        return done / (time.perf_counter() - started)
+    finally:
+        engine.dispose()
+
+
+def _partition_rows(schema: str, stream: str) -> list[tuple[bool, int]]:
+    from sqlalchemy import text
+
+    engine = schema_engine(schema)
+    try:
+        with engine.connect() as conn:
+            try:
+                rows = conn.execute(
+                    text(
+                        "SELECT lease_until > now(), checkpoint FROM cluster_partitions "
+                        "WHERE stream = :s"
+                    ),
+                    {"s": stream},
+                ).all()
+            except Exception:
+                return []
+        return [(bool(alive), int(cp)) for alive, cp in rows]
+    finally:
+        engine.dispose()
+
+
+def run_partitions(stream: str, subject: str, n: int, partitions: int) -> dict[str, float]:
+    """N worker processes over the published stream; events/s from all leases taken to
+    all checkpoints at the end."""
+    schema = f"bench_cluster_{uuid.uuid4().hex[:8]}"
+    schema_engine(schema).dispose()
+    env = {
+        **os.environ,
+        "RISKOPS_LOG_LEVEL": "WARNING",
+        "RISKOPS_NATS_URL": NATS_URL,
+        "RISKOPS_NATS_STREAM": stream,
+        "RISKOPS_NATS_SUBJECT": subject,
+        "RISKOPS_DATABASE_URL": f"{POSTGRES_URL}?options=-csearch_path%3D{schema}",
+        "RISKOPS_SNAPSHOT_EVERY": str(10**9),
+        "RISKOPS_DATA_DIR": f"/tmp/bench-cluster-{schema}",
+        "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
+    }
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        from riskops.kernel.db import migrate
+
+        engine = schema_engine(schema)
+        migrate(engine)  # before the workers, so none of them times a migration
+        engine.dispose()
+        for index in range(partitions):
+            cmd = [sys.executable, "-m", "riskops.worker", "--bus", "nats", "--batch", "2000"]
+            cmd += ["--partition", f"{index}/{partitions}"]
+            procs.append(
+                subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            )
+        deadline = time.monotonic() + 120
+        while True:
+            rows = _partition_rows(schema, stream)
+            if len(rows) == partitions and all(alive for alive, _ in rows):
+                break
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError("the workers did not start")
+            time.sleep(0.01)
+        started = time.perf_counter()
+        while True:
+            rows = _partition_rows(schema, stream)
+            if rows and all(cp >= n for _, cp in rows):
+                break
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError("a worker died")
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        return {"events/s": n / seconds, "seconds": seconds}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        drop_schema(schema)
+
+
+def measure(quick: bool = False, n_events: int | None = None) -> list[Result]:
+    n = n_events or (15_000 if quick else 60_000)
+    events = _events(n)
+    n = len(events)
+    tag = uuid.uuid4().hex[:8]
+    stream, subject = f"BENCH_CLUSTER_{tag}", f"bench.cluster.{tag}"
+    try:
+        publish_rate = asyncio.run(_publish(stream, subject, events))
+        drain_rate = asyncio.run(_drain(stream, subject, n))
+        one = run_partitions(stream, subject, n, 1)
+        two = run_partitions(stream, subject, n, 2)
+    finally:
+        asyncio.run(_drop(stream))
+    schema = f"bench_commits_{tag}"
+    try:
+        commits = _commits(schema)
+    finally:
+        drop_schema(schema)
+    ratio = two["events/s"] / one["events/s"]
+    return [
+        Result(NAME, f"1 partition events/s ({n:,} events, full pack)", one["events/s"], "ev/s"),
+        Result(NAME, "2 partitions events/s", two["events/s"], "ev/s"),
+        at_least(NAME, "2 partitions / 1 partition", ratio, "x", 1.7),
+        Result(NAME, "NATS publish ceiling (one client, acked)", publish_rate, "msg/s"),
+        Result(NAME, "NATS read ceiling (one reader, whole stream)", drain_rate, "msg/s"),
+        Result(NAME, "PostgreSQL fenced commits/s (one connection)", commits, "commit/s"),
+    ]
+
+
+if __name__ == "__main__":
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else None
+    for result in measure(n_events=size):
+        print(f"{result.name:55} {result.shown:>16} {result.target}")
