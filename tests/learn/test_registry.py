@@ -90,6 +90,8 @@ def test_refused_moves(engine: Engine) -> None:
             registry.set_status(s, AUTHOR, "aml", 9, "live", "no such version")
         with pytest.raises(ValidationFailed):
             registry.register(s, AUTHOR, "Bad Id!", _trained())
+        with pytest.raises(ValidationFailed):
+            registry.register(s, AUTHOR, "m" * 49, _trained())
     assert _statuses(engine) == {1: "live"}
 
 

@@ -46,6 +46,7 @@ from riskops.rules.types import RuleStatus
 ModelStatus = RuleStatus  # the same life, the same names
 MAX_WHY = 2_000
 MAX_PAGE = 200
+MAX_ID = 48
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 
 
@@ -108,11 +109,12 @@ def view(row: ModelVersion) -> ModelVersionView:
 
 
 def check_model_id(model_id: str) -> str:
-    """A model id: 1-64 of lower-case letters, digits, ``_-.``."""
-    if not 1 <= len(model_id) <= 64 or not set(model_id) <= _ID_CHARS:
+    """A model id: 1-48 of lower-case letters, digits, ``_-.`` (its hits' rule id,
+    ``MODEL:<id>@<version>``, must fit the alerts' 64 characters)."""
+    if not 1 <= len(model_id) <= MAX_ID or not set(model_id) <= _ID_CHARS:
         raise ValidationFailed(
             "invalid model id",
-            details=[{"field": "model_id", "reason": "1-64 of a-z, 0-9, _ - ."}],
+            details=[{"field": "model_id", "reason": f"1-{MAX_ID} of a-z, 0-9, _ - ."}],
         )
     return model_id
 
