@@ -151,7 +151,7 @@ class Deviation:
 
 
 class Anomaly:
-    """The anomaly of one event: ``score`` in [0, 1) (see the module's docstring) and the
+    """The anomaly of one event: ``score`` in [0, 1] (see the module's docstring) and the
     deviating features, most deviant first (at most ``MAX_DEVIATIONS``)."""
 
     __slots__ = ("deviations", "score")
@@ -281,8 +281,8 @@ class AnomalyState:
     ``names`` are the vector's columns in order (default: ``learn.features.FEATURE_NAMES``),
     ``use`` the columns scored (default: ``ANOMALY_FEATURES`` of the default columns, else
     every column) and ``words`` says a value in words (default ``learn.features.words``).
-    A feature deviates when it rises above its baselines; those in ``two_sided`` also when
-    they fall (for these features a fall is a customer going quiet, not a risk).
+    A feature deviates when it rises above its baselines (a fall is a customer going quiet,
+    not a risk); one named in ``two_sided`` also when it falls.
 
     Memory: 16 bytes per feature per account (mean and variance, float64) plus a few
     scalars; an account's row is never dropped (like the rules' per-account state).
