@@ -160,3 +160,29 @@ def test_routing_settings_out_of_bounds_are_refused(tmp_path: Path) -> None:
         routed_app(settings, 2, failsafe="approve")
     with pytest.raises(ValueError, match="RISKOPS_DECISION_TIMEOUT_MS"):
         routed_app(settings, 2, timeout_s=120)
+
+
+def test_serve_refuses_an_unreachable_nats_with_a_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`riskops serve --bus nats` says why it cannot start, and exits; nothing else runs."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from riskops.web import cli as web_cli
+    from support import cli_app
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("RISKOPS_NATS_URL", f"nats://127.0.0.1:{port}")
+    with cli_app(web_cli.register, tmp_path, monkeypatch) as app:
+        down = CliRunner().invoke(app, ["serve", "--bus", "nats"])
+        assert down.exit_code == 1
+        assert f"error: NATS at nats://127.0.0.1:{port}: no NATS server answers" in down.output
+        assert "Traceback" not in down.output
+        none = CliRunner().invoke(app, ["serve", "--bus", "nats", "--partitions", "0"])
+        assert none.exit_code == 2
+        assert "--partitions" in none.output
+    assert not (tmp_path / "riskops.db").exists()  # refused before the database is opened

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,9 @@ def register(app: typer.Typer) -> None:
 
         settings = get_settings()
         if bus is Bus.NATS:
+            if (problem := _unreachable(settings.nats_url)) is not None:
+                typer.echo(f"error: NATS at {settings.nats_url}: {problem}", err=True)
+                raise typer.Exit(1)
             try:
                 served = routed_app(settings, partitions)
             except ValueError as exc:
@@ -112,7 +115,16 @@ def routed_app(
     async def routed(_app: FastAPI) -> AsyncIterator[RoutedDecider]:
         import nats
 
-        nc = await nats.connect(settings.nats_url, name="riskops-api")
+        # Never gives up reconnecting: while NATS is away every decision is the fail-safe.
+        nc = await nats.connect(
+            settings.nats_url,
+            name="riskops-api",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            error_cb=_nats_error,
+            disconnected_cb=_nats_event("routing.nats_disconnected"),
+            reconnected_cb=_nats_event("routing.nats_reconnected"),
+        )
         try:
             yield RoutedDecider(nc, settings.nats_subject, partitions, timeout_s, failsafe)
         finally:
@@ -122,6 +134,38 @@ def routed_app(
     app = create_app(Container.from_settings(settings), start_background=False)
     with_decider(app, routed)
     return app
+
+
+async def _nats_error(exc: Exception) -> None:
+    from riskops.kernel.logging import get_logger
+
+    get_logger(__name__).warning("routing.nats_error", error=type(exc).__name__)
+
+
+def _nats_event(name: str) -> Callable[[], Awaitable[None]]:
+    async def told() -> None:
+        from riskops.kernel.logging import get_logger
+
+        get_logger(__name__).warning(name)
+
+    return told
+
+
+def _unreachable(url: str) -> str | None:
+    """Why no NATS server answers at ``url`` (the first of a list), or None: a clear line
+    before the server starts, instead of a client retrying in the background."""
+    import socket
+    from urllib.parse import urlparse
+
+    first = urlparse(url.split(",")[0].strip())
+    try:
+        with socket.create_connection((first.hostname or "127.0.0.1", first.port or 4222), 2) as s:
+            s.settimeout(2)
+            if not s.recv(5).startswith(b"INFO"):
+                return "the server there is not a NATS server"
+    except OSError as exc:
+        return f"no NATS server answers ({exc})"
+    return None
 
 
 def with_decider(
