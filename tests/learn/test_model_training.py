@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sqlalchemy.engine import Engine
 
 from riskops.learn import training
 from riskops.learn.features import FEATURE_NAMES, US_PER_DAY
@@ -53,3 +54,44 @@ def test_refusals_name_the_problem() -> None:
     data.y[:] = 0
     with pytest.raises(ValueError, match="train days need both"):
         training.fit(data)
+
+
+def test_from_store_reads_the_history_and_the_labels_table(engine: Engine) -> None:
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from riskops.events import schemas as s
+    from riskops.events.service import ingest
+    from riskops.kernel.db import session_factory, unit_of_work
+    from riskops.learn.labels import LabelIn, write
+
+    rng = np.random.default_rng(5)
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    events = []
+    for i in range(1200):
+        usd = Decimal(int(rng.integers(10, 9_000)))
+        events.append(
+            s.TransferInternal(
+                event_id=f"t{i}",
+                account_id=f"acc-{rng.integers(0, 40)}",
+                occurred_at=t0 + timedelta(minutes=7 * i),
+                asset="USDT",
+                amount=usd,
+                usd_value=usd,
+                counterparty_id=f"acc-{rng.integers(40, 80)}",
+            )
+        )
+    big = {e.event_id for e in events if e.usd_value > 6_000}
+    sessions = session_factory(engine)
+    with unit_of_work(sessions) as session:
+        ingest(session, [(None, e) for e in events], source="file")
+        labelled = [LabelIn("event", e.event_id, int(e.event_id in big), t0) for e in events[::2]]
+        write(session, labelled, "import", "test")
+    with unit_of_work(sessions) as session:
+        data = training.from_store(session, batch_size=500)
+        everything = training.from_store(session, unlabelled_negative=True)
+    assert len(data.y) == 600 and int(data.y.sum()) == len(big & {e.event_id for e in events[::2]})
+    assert len(everything.y) == 1200
+    assert list(data.ts_us) == sorted(data.ts_us)
+    fitted = training.fit(data, seed=1, rounds=40)
+    assert fitted.metrics["test"]["recall"] > 0.5
