@@ -104,3 +104,24 @@ def test_a_bad_partition_is_refused_clearly(text: str) -> None:
     with pytest.raises(ValueError, match="--partition"):
         parse_partition(text)
     assert parse_partition("1/4") == (1, 4)
+
+
+def test_status_shows_owner_lag_and_snapshot(engine: Engine) -> None:
+    from riskops.cluster.status import cluster_status
+
+    live = _worker(engine, "live")
+    assert live.try_acquire()
+    live.recover()
+    live.apply([_withdrawal(1), _withdrawal(2)])
+    live.snapshot()
+    with session_factory(engine)() as session:
+        found = cluster_status(session, SPEC.stream, 5, utcnow(), max_lag=10)
+        assert found.ready and found.reason is None
+        (part,) = found.partitions
+        assert (part.owner, part.checkpoint, part.lag, part.snapshot_seq) == ("live", 2, 3, 2)
+        assert cluster_status(session, SPEC.stream, 50, utcnow(), max_lag=10).ready is False
+        later = utcnow() + timedelta(seconds=60)  # the lease has run out: nobody owns it
+        dead = cluster_status(session, SPEC.stream, 2, later)
+        assert not dead.ready and dead.partitions[0].owner is None
+        assert "without a living owner" in (dead.reason or "")
+        assert cluster_status(session, "NO_SUCH_STREAM", None, utcnow()).ready is False

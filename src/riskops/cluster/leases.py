@@ -76,7 +76,7 @@ def make_worker(
         batch_size=batch,
         lease_seconds=lease_seconds(settings),
         snapshot_every=settings.snapshot_every,
-        snapshot_seconds=max(settings.snapshot_seconds, 5.0),
+        snapshot_seconds=max(settings.snapshot_seconds, 30.0),
         max_event_bytes=settings.max_event_bytes,
     )
 
