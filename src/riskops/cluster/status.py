@@ -110,3 +110,13 @@ async def stream_last_seq(nats_url: str, stream: str, timeout: float = 2.0) -> i
         return None
     finally:
         await nc.close()
+
+
+def readiness(session: Session, nats_url: str, stream: str, now: datetime) -> ClusterStatus:
+    """What ``/readyz`` answers in cluster mode (called from a sync route: a thread without
+    an event loop): the stream's partitions, ready when each has a living owner and none
+    lags too far. The stream's end is read from NATS (None, lag unknown, if unreachable)."""
+    import asyncio
+
+    last = asyncio.run(stream_last_seq(nats_url, stream))
+    return cluster_status(session, stream, last, now)
