@@ -42,6 +42,7 @@ BENCHMARKS = {
     "anomaly": "bench.bench_anomaly",
     "learn_live": "bench.bench_learn_live",
     "cluster": "bench.bench_cluster",
+    "workbench": "bench.bench_workbench",
 }
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"

@@ -9,6 +9,7 @@ import typer
 from riskops import worker as worker_cli
 from riskops.accounts import risk_cli as rating_cli
 from riskops.auth import cli as auth_cli
+from riskops.authoring import cli as authoring_cli
 from riskops.cluster import cli as cluster_cli
 from riskops.events import cli as events_cli
 from riskops.intake import cli as intake_cli
@@ -37,6 +38,7 @@ app = typer.Typer(
 
 for module in (
     auth_cli,
+    authoring_cli,
     cluster_cli,
     evaluate_cli,
     events_cli,

@@ -394,6 +394,49 @@ ROUTES: dict[tuple[str, str], Row] = {
         P.QA_REVIEW, f"/v1/qa/samples/{NONE}/review", json={"verdict": "agree"}
     ),
     ("GET", "/v1/qa/agreement"): Row(P.QA_REVIEW, "/v1/qa/agreement"),
+    # --- the rule author's workbench (authoring, ADR 0040) ----------------------------
+    ("GET", "/workbench"): Row(P.RULE_AUTHOR, "/workbench"),
+    ("GET", "/workbench/requests"): Row(P.RULE_AUTHOR, "/workbench/requests"),
+    ("POST", "/workbench/requests/{request_id}/approve"): Row(
+        P.RULE_PROMOTE, f"/workbench/requests/{NONE}/approve", form={}
+    ),
+    ("POST", "/workbench/requests/{request_id}/reject"): Row(
+        P.RULE_PROMOTE, f"/workbench/requests/{NONE}/reject", form={"why": "x"}
+    ),
+    ("GET", "/workbench/rules/{rule_id}"): Row(P.RULE_AUTHOR, "/workbench/rules/NONE-RULE"),
+    ("POST", "/workbench/rules/{rule_id}/promote"): Row(
+        P.RULE_PROMOTE,
+        "/workbench/rules/NONE-RULE/promote",
+        form={"version": "1", "target": "live", "why": "x"},
+    ),
+    ("POST", "/workbench/models/{model_id}/promote"): Row(
+        P.RULE_PROMOTE,
+        "/workbench/models/none/promote",
+        form={"version": "1", "target": "live", "why": "x"},
+    ),
+    ("GET", "/workbench/editor"): Row(P.RULE_AUTHOR, "/workbench/editor"),
+    ("POST", "/workbench/editor/check"): Row(
+        P.RULE_AUTHOR, "/workbench/editor/check", form={"source": "id: X"}
+    ),
+    ("POST", "/workbench/editor"): Row(
+        P.RULE_AUTHOR, "/workbench/editor", form={"source": "id: X"}
+    ),
+    ("POST", "/workbench/rules/{rule_id}/backtests"): Row(
+        P.RULE_AUTHOR, "/workbench/rules/NONE-RULE/backtests", form={"version": "1"}
+    ),
+    ("GET", "/workbench/backtests/{job_id}"): Row(
+        P.RULE_AUTHOR, f"/workbench/backtests/{'0' * 32}"
+    ),
+    ("GET", "/workbench/backtests/{job_id}/status"): Row(
+        P.RULE_AUTHOR, f"/workbench/backtests/{'0' * 32}/status"
+    ),
+    ("GET", "/workbench/rules/{rule_id}/compare"): Row(
+        P.RULE_AUTHOR, "/workbench/rules/NONE-RULE/compare"
+    ),
+    # --- the account's anomaly panel on the case page (learn.anomaly, ADR 0039) ----------
+    ("GET", "/accounts/{account_id:path}/anomaly"): Row(
+        P.CASE_VIEW, "/accounts/matrix-acc/anomaly"
+    ),
     ("GET", "/qa"): Row(P.QA_REVIEW, "/qa"),
     ("POST", "/qa/sample"): Row(P.QA_MANAGE, "/qa/sample", form={}),
     ("GET", "/qa/plan"): Row(P.QA_REVIEW, "/qa/plan"),
