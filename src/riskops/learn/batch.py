@@ -72,22 +72,40 @@ def _side_sql() -> str:
 
 
 def _window_sql() -> str:
+    """Per window, the first ``pos`` at or after ``ts + W`` (where a row leaves the window)."""
     cols: list[str] = []
     for w, (_, width, _) in enumerate(WINDOWS):
-        frame = (
-            f"PARTITION BY account_id ORDER BY ts_us "
-            f"RANGE BETWEEN UNBOUNDED PRECEDING AND {width} PRECEDING"
-        )
-        for d in (0, 1):
-            is_d = "(1 - d)" if d == 0 else "d"
-            cols.append(f"coalesce(sum({is_d}) OVER ({frame}), 0) AS old_{d}_{w}")
-            cols.append(f"coalesce(sum(cents * {is_d}) OVER ({frame}), 0) AS oldc_{d}_{w}")
         ahead = (
             f"PARTITION BY account_id ORDER BY ts_us "
             f"RANGE BETWEEN UNBOUNDED PRECEDING AND {width - 1} FOLLOWING"
         )
         cols.append(f"count(*) OVER ({ahead}) + 1 AS end_{w}")
     return ",\n  ".join(cols)
+
+
+def _ends_sql() -> tuple[str, str, str]:
+    """(rows of ``_f`` as interval ends, the sums per (account, end), the running sums):
+    a row leaves a window's counts and sums at ``end_w`` and its pair's distinct count at
+    the pair's next row or ``end_w``, whichever comes first."""
+    union: list[str] = []
+    sums: list[str] = []
+    running: list[str] = []
+    for w, (suffix, _, _) in enumerate(WINDOWS):
+        union.append(f"SELECT account_id, end_{w} AS e, d, {w} AS w, 0 AS k, cents FROM _f")
+        union.append(
+            f"SELECT account_id, least(coalesce(next_pos, end_{w}), end_{w}) AS e, d, {w} AS w,"
+            f" 1 AS k, 0 AS cents FROM _f"
+        )
+        for d in (0, 1):
+            where = f"d = {d} AND w = {w}"
+            sums.append(f"sum(CASE WHEN {where} AND k = 0 THEN 1 ELSE 0 END) AS n_{d}_{w}")
+            sums.append(f"sum(CASE WHEN {where} AND k = 1 THEN 1 ELSE 0 END) AS k_{d}_{w}")
+            running.append(f"sum(coalesce(x.n_{d}_{w}, 0)) OVER a AS old_{d}_{w}")
+            running.append(f"sum(coalesce(x.k_{d}_{w}, 0)) OVER a AS ended_{d}_{w}")
+            if suffix in SUM_WINDOWS:
+                sums.append(f"sum(CASE WHEN {where} AND k = 0 THEN cents ELSE 0 END) AS c_{d}_{w}")
+                running.append(f"sum(coalesce(x.c_{d}_{w}, 0)) OVER a AS oldc_{d}_{w}")
+    return " UNION ALL ".join(union), ", ".join(sums), ", ".join(running)
 
 
 def features(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
@@ -125,20 +143,7 @@ FROM _h
 WINDOW a AS (PARTITION BY account_id ORDER BY pos ROWS UNBOUNDED PRECEDING),
   ap AS (PARTITION BY account_id ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 """)
-    ends = " UNION ALL ".join(
-        f"SELECT account_id, least(coalesce(next_pos, end_{w}), end_{w}) AS e, d, {w} AS w FROM _f"
-        for w in range(len(WINDOWS))
-    )
-    counts = ", ".join(
-        f"sum(CASE WHEN d = {d} AND w = {w} THEN 1 ELSE 0 END) AS e_{d}_{w}"
-        for w in range(len(WINDOWS))
-        for d in (0, 1)
-    )
-    ended = ", ".join(
-        f"sum(coalesce(x.e_{d}_{w}, 0)) OVER a AS ended_{d}_{w}"
-        for w in range(len(WINDOWS))
-        for d in (0, 1)
-    )
+    ends, counts, ended = _ends_sql()
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE _x AS
 SELECT account_id, e, {counts} FROM ({ends}) GROUP BY account_id, e""")
