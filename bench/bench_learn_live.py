@@ -209,9 +209,14 @@ def _train_at_scale(quick: bool) -> list[Result]:
         print(done.stdout[-1500:], file=sys.stderr)
         peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
         peak_mb = int(peak.group(1)) / 1024 if peak else float("nan")
+        cpu = sum(
+            float(m.group(1))
+            for m in re.finditer(r"(?:User|System) time \(seconds\): ([\d.]+)", done.stderr)
+        )
         label = f"{n_rows / 1e6:g}M generated rows"
         return [
             at_most(NAME, f"train end to end, {label}", seconds, "s", 600),
+            Result(NAME, f"train CPU time (user + system), {label}", cpu, "s"),
             Result(NAME, f"train peak memory, {label}", peak_mb, "MB"),
         ]
 
