@@ -3,6 +3,8 @@ on the next, measure on the last), test-day labels never read, deterministic wit
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sqlalchemy.engine import Engine
@@ -94,4 +96,34 @@ def test_from_store_reads_the_history_and_the_labels_table(engine: Engine) -> No
     assert len(everything.y) == 1200
     assert list(data.ts_us) == sorted(data.ts_us)
     fitted = training.fit(data, seed=1, rounds=40)
+    assert fitted.metrics["test"]["recall"] > 0.5
+
+
+def test_from_amlworld_labels_each_transaction_by_its_row(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    lines = [
+        "Timestamp,From Bank,Account,To Bank,Account,Amount Received,Receiving Currency,"
+        "Amount Paid,Payment Currency,Payment Format,Is Laundering"
+    ]
+    laundering = 0
+    for i in range(1500):
+        minute = i * 6
+        when = f"2022/09/{1 + minute // 1440:02d} {minute % 1440 // 60:02d}:{minute % 60:02d}"
+        amount = float(rng.integers(10, 9_000))
+        bad = int(amount > 7_000)
+        laundering += bad
+        sender, receiver = rng.integers(0, 60), rng.integers(0, 60)
+        lines.append(
+            f"{when},1,A{sender},2,B{receiver},{amount:.2f},US Dollar,{amount:.2f},"
+            f"US Dollar,Wire,{bad}"
+        )
+    path = tmp_path / "small_Trans.csv"
+    path.write_text("\n".join(lines) + "\n")
+    data = training.from_amlworld(path)
+    assert len(data.y) == 1500 and int(data.y.sum()) == laundering
+    fitted = training.fit(data, seed=1, rounds=40)
+    assert (
+        fitted.metrics["days"] == {"train": 4, "validation": 1, "test": 2}
+        or sum(fitted.metrics["days"].values()) == 7
+    )
     assert fitted.metrics["test"]["recall"] > 0.5
