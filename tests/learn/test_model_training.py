@@ -122,8 +122,6 @@ def test_from_amlworld_labels_each_transaction_by_its_row(tmp_path: Path) -> Non
     data = training.from_amlworld(path)
     assert len(data.y) == 1500 and int(data.y.sum()) == laundering
     fitted = training.fit(data, seed=1, rounds=40)
-    assert (
-        fitted.metrics["days"] == {"train": 4, "validation": 1, "test": 2}
-        or sum(fitted.metrics["days"].values()) == 7
-    )
+    days = fitted.metrics["days"]
+    assert sum(days.values()) == 7 and days["train"] > days["validation"]  # 6 minutes apart
     assert fitted.metrics["test"]["recall"] > 0.5
