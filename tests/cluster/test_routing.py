@@ -218,6 +218,36 @@ def test_a_batch_request_is_decided_in_one_group_in_order(
     assert "bad-1" not in owner.seen
 
 
+def test_an_event_asked_twice_together_is_decided_once(
+    nats_url: str, stream: tuple[str, str], tmp_path: Path
+) -> None:
+    """The same event twice in a group (a client's retry) is handed to decide once and
+    both are answered; the same id with another payload is not merged: a conflict."""
+    [account] = accounts_in(0, 1, 1)
+    first = event("withdrawal.requested", "r1", account, "9500.00")
+    changed = event("withdrawal.requested", "r1", account, "10.00")
+    twice = b"[" + b",".join(msgspec.json.encode(e) for e in (first, first)) + b"]"
+
+    async def scenario() -> tuple[list[Any], FakeOwner]:
+        async with owners(nats_url, stream[1], tmp_path, 1, [0]) as running:
+            nc = await nats.connect(nats_url)
+            try:
+                target = decision_subject(stream[1], 0)
+                replies = [
+                    await nc.request(target, body, timeout=10)
+                    for body in (twice, msgspec.json.encode(changed))
+                ]
+            finally:
+                await nc.close()
+            return [msgspec.json.decode(r.data) for r in replies], running[0]
+
+    (both, conflict), owner = asyncio.run(scenario())
+    assert owner.groups == [1, 1]
+    assert both[0] == both[1]
+    assert (both[0]["event_id"], both[0]["decision"]) == ("r1", "allow")
+    assert (conflict["status"], conflict["error"]) == (409, "conflict")
+
+
 def test_an_invalid_request_is_refused_with_reasons(
     nats_url: str, stream: tuple[str, str], tmp_path: Path
 ) -> None:

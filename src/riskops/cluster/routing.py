@@ -199,7 +199,21 @@ class _Server:
                 group.append(request)
                 size += len(request.todo)
             self.waiting -= size
-            events = [event for request in group for _, event in request.todo]
+            # A request sent again while the first is waiting (a client's retry) is decided
+            # once, both answered; the same id with another payload stays apart (the
+            # decider answers it 409).
+            events: list[Event] = []
+            slots: dict[str, list[int]] = {}
+            where: list[int] = []
+            for request in group:
+                for _, event in request.todo:
+                    same = slots.setdefault(event.event_id, [])
+                    index = next((i for i in same if events[i] == event), None)
+                    if index is None:
+                        index = len(events)
+                        events.append(event)
+                        same.append(index)
+                    where.append(index)
             try:
                 answers = await self.decide(events)
                 if len(answers) != len(events):
@@ -208,10 +222,10 @@ class _Server:
                 log.warning("routing.group_failed", error=type(exc).__name__, events=len(events))
                 failed = error_body(exc)
                 answers = [OwnerRefused(failed)] * len(events)
-            given = iter(answers)
+            given = iter(where)
             for request in group:
                 for slot, _ in request.todo:
-                    answer = next(given)
+                    answer = answers[next(given)]
                     request.answers[slot] = (
                         error_body(answer) if isinstance(answer, Exception) else answer
                     )
