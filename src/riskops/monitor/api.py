@@ -53,7 +53,11 @@ _DECIDE_DOC = {
     **json_body(AnyEvent, "One event, usually a withdrawal.requested, in the flat wire format."),
     "responses": {
         "200": {
-            "description": "The decision, with the reasons of every live rule that hit.",
+            "description": "The decision, with the reasons of every live rule that hit. "
+            "Where decisions are routed to the account's partition worker (`riskops serve "
+            "--bus nats`) and it does not answer in time, the configured fail-safe decision "
+            "(hold by default) with one reason, rule `FAILSAFE`, saying why; the event is "
+            "queued for the worker: ask again with the same `event_id` for its decision.",
             "content": {"application/json": {"schema": schema_of(sc.DecisionResponse)}},
         },
         "422": {"description": "The event is invalid; every bad field has a reason."},
