@@ -279,7 +279,8 @@ def run_routed(
                 "RISKOPS_DATA_DIR": f"{tmp}/worker",
                 "RISKOPS_DATABASE_URL": f"{POSTGRES_URL}?options=-csearch_path%3D{schema}",
             }
-            api_env = {**base, "RISKOPS_DATA_DIR": f"{tmp}/api"}
+            # As deployed, the other API processes: the followers run in one of them only.
+            api_env = {**base, "RISKOPS_DATA_DIR": f"{tmp}/api", "RISKOPS_SERVE_FOLLOWERS": "false"}
             api_env.pop("RISKOPS_DATABASE_URL", None)
             api_env[TOKEN_ENV] = create_token(f"{tmp}/api")
             for index in range(partitions):

@@ -53,7 +53,12 @@ def cluster(
             owner = running[p] = FakeOwner(engine, tmp_path / f"owner-{p}", p, PARTITIONS)
             loop.run(owner.start(nats_url, subject))
             stack.callback(loop.run, owner.stop())
-        settings = Settings(data_dir=tmp_path / "api", nats_url=nats_url, nats_subject=subject)
+        settings = Settings(
+            data_dir=tmp_path / "api",
+            nats_url=nats_url,
+            nats_subject=subject,
+            serve_followers=False,
+        )
         app = routed_app(settings, PARTITIONS, **routing)
         container: Container = app.state.container
         stack.callback(container.engine.dispose)
@@ -186,3 +191,16 @@ def test_serve_refuses_an_unreachable_nats_with_a_clear_line(
         assert none.exit_code == 2
         assert "--partitions" in none.output
     assert not (tmp_path / "riskops.db").exists()  # refused before the database is opened
+
+
+def test_one_routed_api_process_runs_the_followers_when_told(tmp_path: Path) -> None:
+    """RISKOPS_SERVE_FOLLOWERS on one API process of a deployment: its followers' child
+    (links, screening, accounts, case intake, delivery) runs beside the routing."""
+    from riskops.web.cli import _followers
+    from riskops.web.followers import FollowersProcess
+
+    on = Settings(data_dir=tmp_path, serve_followers=True)
+    assert isinstance(_followers(on), FollowersProcess)
+    assert _followers(Settings(data_dir=tmp_path, serve_followers=False)) is None
+    idle = Settings(data_dir=tmp_path, intake_poll_seconds=0, housekeeping_seconds=0)
+    assert _followers(idle) is None

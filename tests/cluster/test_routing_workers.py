@@ -85,7 +85,12 @@ def cluster(nats_url: str, tmp_path: Path, live: list[int]) -> Iterator[tuple[Te
         stack.callback(workers.close)
         for index in live:
             workers.start(index)
-        settings = Settings(data_dir=tmp_path / "api", nats_url=nats_url, nats_subject=subject)
+        settings = Settings(
+            data_dir=tmp_path / "api",
+            nats_url=nats_url,
+            nats_subject=subject,
+            serve_followers=False,
+        )
         app = routed_app(settings, PARTITIONS, timeout_s=5)
         container: Container = app.state.container
         stack.callback(container.engine.dispose)

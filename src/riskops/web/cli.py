@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from riskops.monitor.api import Decider
+    from riskops.web.followers import FollowersProcess
 
 DEFAULT_PARTITIONS = 8  # as `riskops publish` and riskops.events.nats.publish
 
@@ -101,8 +102,10 @@ def routed_app(
     timeout_s: float | None = None,
     failsafe: str | None = None,
 ) -> FastAPI:
-    """The API whose decisions go to the owners over NATS: nothing runs in the background
-    here (no monitor tail, no followers); the NATS connection lives with the app."""
+    """The API whose decisions go to the owners over NATS: no monitor tail here (the
+    partition workers own the state); the NATS connection lives with the app. With
+    ``RISKOPS_SERVE_FOLLOWERS`` on (it should be on ONE API process of a deployment) the
+    followers' child runs beside it as in the embedded setup (ADR 0029)."""
     from riskops.cluster.routing import RoutedDecider
     from riskops.web.app import create_app
     from riskops.web.deps import Container
@@ -125,15 +128,32 @@ def routed_app(
             disconnected_cb=_nats_event("routing.nats_disconnected"),
             reconnected_cb=_nats_event("routing.nats_reconnected"),
         )
+        followers = _followers(settings)
         try:
+            if followers is not None:
+                await followers.start()
             yield RoutedDecider(nc, settings.nats_subject, partitions, timeout_s, failsafe)
         finally:
+            if followers is not None:
+                await followers.stop()
             await nc.drain()
 
     RoutedDecider.check(partitions, timeout_s, failsafe)  # refused now, not at start-up
     app = create_app(Container.from_settings(settings), start_background=False)
     with_decider(app, routed)
     return app
+
+
+def _followers(settings: Settings) -> FollowersProcess | None:
+    """The followers' child of a routed API process, when it is to run one (as
+    ``Container._child_followers`` decides for the embedded one)."""
+    from riskops.web.followers import FollowersProcess, shareable
+
+    periods = (settings.intake_poll_seconds, settings.housekeeping_seconds)
+    wanted = settings.serve_followers and any(p > 0 for p in periods)
+    if not wanted or not shareable(settings.sqlalchemy_url):
+        return None
+    return FollowersProcess(settings)
 
 
 async def _nats_error(exc: Exception) -> None:
