@@ -66,6 +66,21 @@ async def _publish(stream: str, subject: str, events: list[Any]) -> float:
         await nc.close()
 
 
+PER_MESSAGE = 50  # events a message on the packed stream (riskops publish --per-message)
+
+
+async def _publish_packed(stream: str, subject: str, events: list[Any], per_message: int) -> int:
+    """The events packed ``per_message`` a message (file order); returns the messages."""
+    from riskops.cluster.publisher import publish_rows
+
+    rows = list(enumerate(events))
+    report = await publish_rows(
+        NATS_URL, stream, subject, rows, partitions=8, per_message=per_message
+    )
+    assert report.published == len(events)
+    return -(-len(events) // per_message)
+
+
 async def _drain(stream: str, subject: str, n: int) -> float:
     """One reader of the whole stream doing nothing with it: messages/s."""
     import nats
@@ -205,19 +220,108 @@ def run_partitions(stream: str, subject: str, n: int, partitions: int) -> dict[s
         drop_schema(schema)
 
 
+def apply_only(partition: int, partitions: int, n: int) -> None:
+    """``--apply I N n``: one partition's work on the events without NATS (messages built
+    in memory, written to a PostgreSQL schema of its own); prints its seconds."""
+    import msgspec
+
+    from riskops.cluster.partition import Message, PartitionSpec, PartitionWorker
+    from riskops.kernel.db import migrate
+    from riskops.monitor.evaluators import RulesEvaluatorFactory
+
+    messages = [Message(i + 1, msgspec.json.encode(e)) for i, e in enumerate(_events(n))]
+    schema = f"bench_apply_{uuid.uuid4().hex[:8]}"
+    engine = schema_engine(schema)
+    try:
+        migrate(engine)
+        spec = PartitionSpec("BENCH", "bench", partition, partitions)
+        worker = PartitionWorker(engine, RulesEvaluatorFactory.load(engine), spec, nats_url="")
+        assert worker.try_acquire()
+        worker.recover()
+        print("ready", flush=True)
+        sys.stdin.readline()  # every partition starts together
+        started = time.perf_counter()
+        for i in range(0, len(messages), 2_000):
+            worker.apply(messages[i : i + 2_000])
+        seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+        drop_schema(schema)
+    print(f"{seconds:.3f}", flush=True)  # the last line
+
+
+def run_apply_only(n: int, partitions: int, only: list[int] | None = None) -> float:
+    """events/s of ``partitions`` processes doing the partitions' work side by side
+    (everything but the NATS read): the part of the work that partitioning divides.
+    ``only``: run just these partitions (one alone: its own time, without contention)."""
+    env = {
+        **os.environ,
+        "RISKOPS_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
+    }
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.bench_cluster",
+                "--apply",
+                str(i),
+                str(partitions),
+                str(n),
+            ],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for i in (only if only is not None else range(partitions))
+    ]
+    try:
+        for proc in procs:  # (log lines may come first)
+            assert proc.stdout is not None
+            while (line := proc.stdout.readline()) and line.strip() != "ready":
+                pass
+            assert line, "a partition process ended before it was ready"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        outputs = [proc.communicate(timeout=600)[0].strip().splitlines() for proc in procs]
+        seconds = max(float(lines[-1]) for lines in outputs)
+        return n / seconds
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+
+
 def measure(quick: bool = False, n_events: int | None = None) -> list[Result]:
     n = n_events or (15_000 if quick else 60_000)
     events = _events(n)
     n = len(events)
     tag = uuid.uuid4().hex[:8]
     stream, subject = f"BENCH_CLUSTER_{tag}", f"bench.cluster.{tag}"
+    packed, packed_subject = f"BENCH_PACKED_{tag}", f"bench.packed.{tag}"
     try:
         publish_rate = asyncio.run(_publish(stream, subject, events))
         drain_rate = asyncio.run(_drain(stream, subject, n))
         one = run_partitions(stream, subject, n, 1)
         two = run_partitions(stream, subject, n, 2)
+        messages = asyncio.run(_publish_packed(packed, packed_subject, events, PER_MESSAGE))
+        packed_one = run_partitions(packed, packed_subject, messages, 1)
+        packed_two = run_partitions(packed, packed_subject, messages, 2)
     finally:
         asyncio.run(_drop(stream))
+        asyncio.run(_drop(packed))
+    packed_one["events/s"] *= n / messages  # run_partitions counted messages
+    packed_two["events/s"] *= n / messages
+    work_one = run_apply_only(n, 1)
+    work_two = run_apply_only(n, 2)
+    # Each partition of two alone, one after the other: the speed-up two free cores would
+    # give (the machine these run on is often shared; this figure does not depend on it).
+    alone = min(run_apply_only(n, 2, [0]), run_apply_only(n, 2, [1]))
     schema = f"bench_commits_{tag}"
     try:
         commits = _commits(schema)
@@ -228,6 +332,23 @@ def measure(quick: bool = False, n_events: int | None = None) -> list[Result]:
         Result(NAME, f"1 partition events/s ({n:,} events, full pack)", one["events/s"], "ev/s"),
         Result(NAME, "2 partitions events/s", two["events/s"], "ev/s"),
         at_least(NAME, "2 partitions / 1 partition", ratio, "x", 1.7),
+        Result(
+            NAME, f"packed {PER_MESSAGE} a message: 1 partition", packed_one["events/s"], "ev/s"
+        ),
+        Result(
+            NAME, f"packed {PER_MESSAGE} a message: 2 partitions", packed_two["events/s"], "ev/s"
+        ),
+        at_least(
+            NAME,
+            "  ratio, packed",
+            packed_two["events/s"] / packed_one["events/s"],
+            "x",
+            1.7,
+        ),
+        Result(NAME, "work without the NATS read, 1 partition", work_one, "ev/s"),
+        Result(NAME, "work without the NATS read, 2 partitions", work_two, "ev/s"),
+        Result(NAME, "  ratio, work without the read", work_two / work_one, "x"),
+        Result(NAME, "  ratio, each of 2 partitions alone (2 free cores)", alone / work_one, "x"),
         Result(NAME, "NATS publish ceiling (one client, acked)", publish_rate, "msg/s"),
         Result(NAME, "NATS read ceiling (one reader, whole stream)", drain_rate, "msg/s"),
         Result(NAME, "PostgreSQL fenced commits/s (one connection)", commits, "commit/s"),
@@ -235,6 +356,9 @@ def measure(quick: bool = False, n_events: int | None = None) -> list[Result]:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--apply":
+        apply_only(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        sys.exit(0)
     size = int(sys.argv[1]) if len(sys.argv) > 1 else None
     for result in measure(n_events=size):
         print(f"{result.name:55} {result.shown:>16} {result.target}")

@@ -4,6 +4,7 @@ transfers between partitions included)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from cluster_support import (
     worker,
 )
 
+from riskops.cluster.publisher import publish_rows
 from riskops.events import schemas as s
 from riskops.events.nats import partition_of
 from support import drop_stream, migrated_engine
@@ -52,5 +54,19 @@ def test_partitions_decide_as_the_single_process(nats_url: str, tmp_path: Path) 
                 got = results(engine)
                 assert got[0] == decisions, f"{count} partitions: decisions differ"
                 assert got[1] == alerts, f"{count} partitions: alerts differ"
+        # The same history packed 40 events a message (riskops publish --per-message 40).
+        packed, packed_subject = unique("packed")
+        try:
+            rows = [(i, e) for i, e in enumerate(events)]
+            report = asyncio.run(
+                publish_rows(nats_url, packed, packed_subject, rows, partitions=2, per_message=40)
+            )
+            assert report.published == len(events)
+            with migrated_engine("postgres", tmp_path / "packed") as engine:
+                workers = [worker(engine, nats_url, packed, packed_subject, i, 2) for i in (0, 1)]
+                run_until_idle(workers)
+                assert results(engine) == expected, "events packed in messages decide alike"
+        finally:
+            drop_stream(nats_url, packed)
     finally:
         drop_stream(nats_url, stream)

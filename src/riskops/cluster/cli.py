@@ -20,6 +20,14 @@ def register(app: typer.Typer) -> None:
             int, typer.Option(min=1, max=4096, help="N of the subject mapping (crc32 % N)")
         ] = 8,
         fmt: Annotated[str, typer.Option("--format", help=_FORMATS)] = "auto",
+        per_message: Annotated[
+            int,
+            typer.Option(
+                min=1,
+                max=200,
+                help="events packed per NATS message (NDJSON, file order kept); 1: one each",
+            ),
+        ] = 1,
     ) -> None:
         """Publish an event file (any format `riskops ingest` reads) to the NATS stream
         (RISKOPS_NATS_STREAM, subjects RISKOPS_NATS_SUBJECT.<partition>)."""
@@ -61,6 +69,7 @@ def register(app: typer.Typer) -> None:
                     file,
                     chosen,
                     partitions=partitions,
+                    per_message=per_message,
                     progress=lambda n: bar.advance(task, n),
                 )
         except UnreadableFile as exc:

@@ -377,10 +377,24 @@ class PartitionWorker:
     def _decode(self, message: Message) -> s.Event | Rejection:
         return validation.decode(message.data, max_bytes=self.max_event_bytes)
 
+    @staticmethod
+    def _units(messages: Sequence[Message]) -> list[tuple[Message, int]]:
+        """One unit per event: a message holds one JSON event, or several as NDJSON lines
+        (``riskops publish --per-message K``: the stream's read costs per message)."""
+        units: list[tuple[Message, int]] = []
+        for message in messages:
+            data = message.data
+            if b"\n" not in data:
+                units.append((message, 0))
+                continue
+            lines = [line for line in data.split(b"\n") if line.strip()] or [data]
+            units.extend((Message(message.seq, line), i) for i, line in enumerate(lines))
+        return units
+
     def _replay(self, messages: Sequence[Message]) -> None:
         """State only: these results are committed. A transfer's second row decided here
         goes back to the pending ones (written again if it was: idempotent)."""
-        for message in messages:
+        for message, _ in self._units(messages):
             event = self._decode(message)
             self.seq = message.seq
             if isinstance(event, Rejection) or self.recent.seen(event.event_id):
@@ -453,16 +467,16 @@ class PartitionWorker:
 
     def _commit(self, messages: Sequence[Message]) -> None:
         now = self.clock()
-        decoded = [(m, self._decode(m)) for m in messages]
+        decoded = [(m, i, self._decode(m)) for m, i in self._units(messages)]
         last = messages[-1].seq
         with unit_of_work(self.sessions) as session:
             self._fenced(session, last)
-            # Rejections: dead-lettered once, by the partition of their stream sequence.
+            # Rejections: dead-lettered once, by the partition of their stream position.
             items: list[tuple[int | None, s.Event | Rejection]] = []
             order: list[tuple[Message, s.Event, bool, bool]] = []
-            for message, event in decoded:
+            for message, index, event in decoded:
                 if isinstance(event, Rejection):
-                    if message.seq % self.spec.partitions == self.spec.partition:
+                    if (message.seq + index) % self.spec.partitions == self.spec.partition:
                         items.append((message.seq, event))
                         self.stats.rejected += 1
                     continue
