@@ -261,7 +261,11 @@ def run_routed(
 
     tag = uuid.uuid4().hex[:8]
     stream, subject, schema = f"BENCH_{tag}", f"bench.{tag}.events", f"bench_routed_{tag}"
-    schema_engine(schema).dispose()
+    from riskops.kernel.db import migrate
+
+    engine = schema_engine(schema)
+    migrate(engine)  # once, before the workers: two migrating one schema at once collide
+    engine.dispose()
     port = free_port()
     processes: list[subprocess.Popen[bytes]] = []
     try:
