@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from riskops.kernel.config import Settings
+from riskops.kernel.logging import get_logger
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from riskops.monitor.api import Decider
     from riskops.web.followers import FollowersProcess
 
+log = get_logger(__name__)
 DEFAULT_PARTITIONS = 8  # as `riskops publish` and riskops.events.nats.publish
 
 
@@ -118,6 +121,15 @@ def routed_app(
     async def routed(_app: FastAPI) -> AsyncIterator[RoutedDecider]:
         import nats
 
+        closing = asyncio.Event()  # a disconnection then is ours: not worth a warning
+
+        async def disconnected() -> None:
+            if not closing.is_set():
+                log.warning("routing.nats_disconnected")
+
+        async def reconnected() -> None:
+            log.info("routing.nats_reconnected")
+
         # Never gives up reconnecting: while NATS is away every decision is the fail-safe.
         nc = await nats.connect(
             settings.nats_url,
@@ -125,8 +137,8 @@ def routed_app(
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
             error_cb=_nats_error,
-            disconnected_cb=_nats_event("routing.nats_disconnected"),
-            reconnected_cb=_nats_event("routing.nats_reconnected"),
+            disconnected_cb=disconnected,
+            reconnected_cb=reconnected,
         )
         followers = _followers(settings)
         try:
@@ -136,6 +148,7 @@ def routed_app(
         finally:
             if followers is not None:
                 await followers.stop()
+            closing.set()
             await nc.drain()
 
     RoutedDecider.check(partitions, timeout_s, failsafe)  # refused now, not at start-up
@@ -157,18 +170,7 @@ def _followers(settings: Settings) -> FollowersProcess | None:
 
 
 async def _nats_error(exc: Exception) -> None:
-    from riskops.kernel.logging import get_logger
-
-    get_logger(__name__).warning("routing.nats_error", error=type(exc).__name__)
-
-
-def _nats_event(name: str) -> Callable[[], Awaitable[None]]:
-    async def told() -> None:
-        from riskops.kernel.logging import get_logger
-
-        get_logger(__name__).warning(name)
-
-    return told
+    log.warning("routing.nats_error", error=type(exc).__name__)
 
 
 def _unreachable(url: str) -> str | None:
