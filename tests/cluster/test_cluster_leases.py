@@ -125,3 +125,19 @@ def test_status_shows_owner_lag_and_snapshot(engine: Engine) -> None:
         assert not dead.ready and dead.partitions[0].owner is None
         assert "without a living owner" in (dead.reason or "")
         assert cluster_status(session, "NO_SUCH_STREAM", None, utcnow()).ready is False
+
+
+def test_a_hole_in_the_stream_is_read_again_then_passed(sqlite_engine: Engine) -> None:
+    """Nothing is acked: a message lost on the way would never come again, so at a hole
+    the worker reads again from it; the same hole seen twice is the stream's own."""
+    live = _worker(sqlite_engine, "live")
+    live.seq = 4
+    batch = [_withdrawal(n) for n in (3, 4, 5, 8, 9)]
+    kept, hole = live._before_hole(batch)
+    assert hole and [m.seq for m in kept] == [3, 4, 5]
+    live.seq = 5  # the prefix applied; read again from 6: the stream starts over at 8
+    kept, hole = live._before_hole([_withdrawal(n) for n in (8, 9)])
+    assert not hole and [m.seq for m in kept] == [8, 9]
+    live.seq = 9
+    kept, hole = live._before_hole([_withdrawal(n) for n in (10, 12)])
+    assert hole and [m.seq for m in kept] == [10]  # a new hole: read again first

@@ -199,6 +199,7 @@ class PartitionWorker:
         self._since_snapshot = 0
         self._snapshot_at = time.monotonic()
         self._renewed_at = 0.0
+        self._hole: tuple[int, int] | None = None  # a hole in the sequence, seen once
         self._wanted: set[str] = set()
         self._answers: dict[str, DecisionResponse] = {}
         self._moved: asyncio.Condition | None = None
@@ -668,10 +669,14 @@ class PartitionWorker:
                 continue
             idle = 0.0
             batch = [Message(m.metadata.sequence.stream, m.data) for m in msgs]
-            if batch and batch[0].seq > self.seq + 1:  # a gap: lost in flight, or purged
-                log.warning("cluster.stream_gap", after=self.seq, next=batch[0].seq)
+            batch, hole = self._before_hole(batch)
             try:
-                await asyncio.to_thread(self.apply, batch)
+                if batch:
+                    await asyncio.to_thread(self.apply, batch)
+                if hole:  # read again from the hole: lost in flight, or not in the stream
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+                    sub = await self._subscribe(js)
             except LeaseLost:
                 log.error("cluster.lease_lost", partition=self.spec.partition)
                 return
@@ -694,6 +699,29 @@ class PartitionWorker:
             async with self._moved:
                 self._moved.notify_all()
             await self._housekeeping()
+
+    def _before_hole(self, batch: list[Message]) -> tuple[list[Message], bool]:
+        """The batch up to a hole in the stream sequence, and whether there was one.
+
+        Nothing is acked, so a message lost between the server and this consumer would
+        never come again on it: at a hole the worker reads again from the hole. A hole seen
+        twice at the same place is the stream's own (messages removed by its limits or a
+        purge) and is passed, with an error in the log."""
+        expected = self.seq + 1
+        for index, message in enumerate(batch):
+            if message.seq < expected:
+                continue
+            if message.seq > expected:
+                seen = (expected, message.seq)
+                if self._hole == seen:
+                    log.error("cluster.stream_hole", missing_from=expected, upto=message.seq - 1)
+                    self._hole = None
+                    expected = message.seq + 1
+                    continue
+                self._hole = seen
+                return batch[:index], True
+            expected = message.seq + 1
+        return batch, False
 
     async def _housekeeping(self) -> None:
         """Between batches: a due snapshot, or the lease's renewal while idle."""
