@@ -125,3 +125,14 @@ def test_from_amlworld_labels_each_transaction_by_its_row(tmp_path: Path) -> Non
     days = fitted.metrics["days"]
     assert sum(days.values()) == 7 and days["train"] > days["validation"]  # 6 minutes apart
     assert fitted.metrics["test"]["recall"] > 0.5
+
+
+def test_a_large_training_slice_keeps_every_positive_and_thins_the_negatives() -> None:
+    data = _data(days=10, per_day=300)
+    fitted = training.fit(data, seed=3, rounds=30, max_train_rows=600)
+    assert fitted.metrics["train_rows"] == 600
+    again = training.fit(data, seed=3, rounds=30, max_train_rows=600)
+    assert again.artifact == fitted.artifact
+    rows = training._thinned(np.arange(1800), data.y, 600, seed=3)
+    assert len(rows) == 600 and int(data.y[rows].sum()) == int(data.y[:1800].sum())
+    assert fitted.metrics["test"]["f1"] > 0.5
