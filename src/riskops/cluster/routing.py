@@ -275,7 +275,9 @@ async def serve_decisions(
     server = _Server(decide, partition, partitions)
     server.max_event_bytes = max_event_bytes
     server.max_pending = max_pending
-    return await nc.subscribe(target, queue=QUEUE, cb=server.receive)
+    subscription = await nc.subscribe(target, queue=QUEUE, cb=server.receive)
+    await nc.flush()  # the server has the subscription (and any earlier unsubscribe) now
+    return subscription
 
 
 class RoutingMisconfigured(RuntimeError):
