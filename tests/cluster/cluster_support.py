@@ -88,11 +88,12 @@ def worker(
     return PartitionWorker(engine, factory, spec, nats_url=nats_url, **kw)
 
 
-def run_until_idle(workers: list[PartitionWorker], idle: float = 1.0) -> list[Stats]:
+def run_until_idle(workers: list[PartitionWorker], idle: float = 0.5) -> list[Stats]:
     """Run the workers side by side until each has read nothing for ``idle`` seconds."""
 
     async def main() -> list[Stats]:
         stop = asyncio.Event()
-        return list(await asyncio.gather(*(w.run(stop, idle_exit=idle) for w in workers)))
+        runs = (w.run(stop, idle_exit=idle, fetch_timeout=0.25) for w in workers)
+        return list(await asyncio.gather(*runs))
 
     return asyncio.run(main())

@@ -53,6 +53,7 @@ def test_kill_9_mid_stream_then_takeover_is_exactly_once(
                 "RISKOPS_NATS_STREAM": stream,
                 "RISKOPS_NATS_SUBJECT": subject,
                 "RISKOPS_SNAPSHOT_EVERY": "200",
+                "RISKOPS_CLUSTER_LEASE_SECONDS": "2",  # a quicker takeover (once it is a setting)
                 "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
             }
             assert publish_all(nats_url, stream, subject, events) == len(events)
