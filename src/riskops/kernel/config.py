@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4222"
     nats_stream: str = "RISKOPS_EVENTS"
     nats_subject: str = "riskops.events"
+    # Cluster mode (`riskops worker --bus nats`, ADR 0041): a partition's lease; an owner
+    # that falls silent keeps its partition this long before a standby takes it over.
+    cluster_lease_seconds: float = Field(default=5.0, gt=0.5, le=300)
     # Largest single event accepted, in bytes; larger ones are dead-lettered.
     max_event_bytes: int = 64 * 1024
     # Largest HTTP request body accepted, in bytes.
