@@ -29,8 +29,8 @@ Serve = Callable[[Any, PartitionWorker], Any]
 
 
 def lease_seconds(settings: Settings) -> float:
-    """``RISKOPS_CLUSTER_LEASE_SECONDS`` (5 s until the setting exists)."""
-    return float(getattr(settings, "cluster_lease_seconds", 5.0))
+    """``RISKOPS_CLUSTER_LEASE_SECONDS`` (default 5 s)."""
+    return settings.cluster_lease_seconds
 
 
 def decisions_server(settings: Settings, partitions: int) -> Serve | None:

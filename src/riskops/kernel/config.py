@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,11 @@ class Settings(BaseSettings):
     # Cluster mode (`riskops worker --bus nats`, ADR 0041): a partition's lease; an owner
     # that falls silent keeps its partition this long before a standby takes it over.
     cluster_lease_seconds: float = Field(default=5.0, gt=0.5, le=300)
+    # Routed decisions (`riskops serve --bus nats`, ADR 0042): how long the API waits for the
+    # owner of the account's partition, and the decision it answers when none comes (saying
+    # so in its reason; the withdrawal is queued on the stream for the owner).
+    decision_timeout_ms: int = Field(default=250, ge=1, le=60_000)
+    decision_failsafe: Literal["allow", "review", "hold", "block"] = "hold"
     # Largest single event accepted, in bytes; larger ones are dead-lettered.
     max_event_bytes: int = 64 * 1024
     # Largest HTTP request body accepted, in bytes.

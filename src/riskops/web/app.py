@@ -116,6 +116,8 @@ def create_app(container: Container | None = None, *, start_background: bool = T
         from riskops.kernel.clock import utcnow
         from riskops.monitor.health import monitor_health
 
+        if getattr(app.state, "cluster", False):  # serve --bus nats: the partitions (ADR 0041)
+            return _cluster_readyz(container)
         runtime = container.started_runtime
         try:
             with container.sessions() as session:
@@ -182,3 +184,21 @@ def _routers() -> list[Callable[[FastAPI], Any]]:
         contact_api.include,
         console.include,
     ]
+
+
+def _cluster_readyz(container: Container) -> JSONResponse:
+    """``/readyz`` of a routed API process: each partition has a living owner and none lags
+    too far (``riskops.cluster.status.readiness``); 503 otherwise, or when the database does
+    not answer."""
+    from riskops.cluster.status import readiness
+    from riskops.kernel.clock import utcnow
+
+    try:
+        with container.sessions() as session:
+            found = readiness(
+                session, container.settings.nats_url, container.settings.nats_stream, utcnow()
+            )
+    except Exception as exc:
+        down = Readiness("unavailable", reason=type(exc).__name__)
+        return JSONResponse(msgspec.to_builtins(down), 503)
+    return JSONResponse(msgspec.to_builtins(found), 200 if found.ready else 503)

@@ -88,14 +88,9 @@ def register(app: typer.Typer) -> None:
 
 
 def decision_settings(settings: Settings) -> tuple[float, str]:
-    """(timeout in seconds, fail-safe decision) of routed decisions.
-
-    ``RISKOPS_DECISION_TIMEOUT_MS`` (250) and ``RISKOPS_DECISION_FAILSAFE`` (hold), read
-    from the settings when they declare them.
-    """
-    timeout_ms: Any = getattr(settings, "decision_timeout_ms", 250)
-    failsafe: Any = getattr(settings, "decision_failsafe", "hold")
-    return float(timeout_ms) / 1000, str(failsafe)
+    """(timeout in seconds, fail-safe decision) of routed decisions:
+    ``RISKOPS_DECISION_TIMEOUT_MS`` (250) and ``RISKOPS_DECISION_FAILSAFE`` (hold)."""
+    return settings.decision_timeout_ms / 1000, settings.decision_failsafe
 
 
 def routed_app(
@@ -154,6 +149,7 @@ def routed_app(
     RoutedDecider.check(partitions, timeout_s, failsafe)  # refused now, not at start-up
     app = create_app(Container.from_settings(settings), start_background=False)
     with_decider(app, routed)
+    app.state.cluster = True  # /readyz reports the partitions, not a local monitor
     return app
 
 
