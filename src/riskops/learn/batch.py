@@ -111,6 +111,26 @@ def _ends_sql() -> tuple[str, str, str]:
 def features(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
     """The feature vector of every money transaction's row 0 in ``table`` (flat layout),
     in processing order, as of that transaction (the past and itself)."""
+    reader, _ = feature_reader(con, table)
+    try:
+        return reader.read_all()
+    finally:
+        reader.close()
+        drop_work(con)
+
+
+def drop_work(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the work tables ``feature_reader`` leaves for its reader."""
+    for name in ("_y", "_ev", "_iv", "_s", "_x", "_f", "_h"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def feature_reader(
+    con: duckdb.DuckDBPyConnection, table: str, *, rows: int = 500_000, drop_source: bool = False
+) -> tuple[pa.RecordBatchReader, int]:
+    """``features`` as (a reader of record batches of at most ``rows``, the number of rows
+    it will give): a 5M-row file never holds all its vectors twice. ``drop_source`` drops
+    ``table`` once read, to free its memory. Close the reader, then call ``drop_work``."""
     money = ", ".join(f"'{t}'" for t in MONEY_TYPES)
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE _h AS
@@ -123,6 +143,8 @@ SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY ord) AS pos FROM (
   WHERE type IN ({money}) AND direction IN ('in', 'out')
     AND usd_cents IS NOT NULL AND account_id IS NOT NULL
 )""")
+    if drop_source:
+        con.execute(f"DROP TABLE {table}")
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE _f AS
 SELECT ord, pos, account_id, ts_us, d, key, cents,
@@ -156,11 +178,13 @@ FROM (
   FROM _f f LEFT JOIN _x x ON x.account_id = f.account_id AND x.e = f.pos
   WINDOW a AS (PARTITION BY f.account_id ORDER BY f.pos ROWS UNBOUNDED PRECEDING)
 )""")
+    con.execute("DROP TABLE _x")
     _cycles(con, transfer="(h.type = 'transfer.internal' AND h.counterparty_id IS NOT NULL)")
     own = ", ".join(f'o."{n}"::DOUBLE AS "own.{n}"' for n in SIDE_NAMES)
     other = ", ".join(f'coalesce(c."{n}", 0)::DOUBLE AS "cp.{n}"' for n in SIDE_NAMES)
     transfer = "(h.type = 'transfer.internal' AND h.counterparty_id IS NOT NULL)"
-    result = con.sql(f"""
+    count = con.execute('SELECT count(*) FROM _h WHERE "row" = 0').fetchall()[0]
+    reader = con.sql(f"""
 SELECT h.seq, h."row", h.event_id, h.source_row, h.ts_us, h.account_id, h.counterparty_id,
   h.cents::DOUBLE / 100 AS usd,
   CASE WHEN h.cents % {ROUND_CENTS} = 0 THEN 1.0::DOUBLE ELSE 0.0::DOUBLE END AS round,
@@ -176,13 +200,11 @@ LEFT JOIN _h h1 ON {transfer} AND h1.seq = h.seq AND h1."row" = 1
   AND h1.event_id = h.event_id
 LEFT JOIN _s c ON c.ord = h1.ord
 WHERE h."row" = 0
-ORDER BY h.ord""").to_arrow_table()
-    for name in ("_y", "_ev", "_iv", "_s", "_x", "_f", "_h"):
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+ORDER BY h.ord""").to_arrow_reader(rows)
     expected = list(KEY_COLUMNS) + list(FEATURE_NAMES)
-    if result.column_names != expected:  # the SQL and the catalogue must not drift apart
+    if reader.schema.names != expected:  # the SQL and the catalogue must not drift apart
         raise RuntimeError("batch feature columns differ from FEATURE_NAMES")
-    return result
+    return reader, int(count[0]) if count else 0
 
 
 def _cycles(con: duckdb.DuckDBPyConnection, transfer: str) -> None:
@@ -227,6 +249,8 @@ UNION ALL
 {side("b", 0, "a", 1, f"nb < na AND nb <= {CYCLE_CAP}")}
 UNION ALL
 SELECT ord, -1 FROM _ev WHERE least(na, nb) > {CYCLE_CAP}""")
+    for name in ("_ev", "_iv", "_f"):
+        con.execute(f"DROP TABLE {name}")
 
 
 def read_amlworld(con: duckdb.DuckDBPyConnection, path: Path, table: str = "flat") -> pa.Array:

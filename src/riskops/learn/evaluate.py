@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from riskops.learn import protocol
-from riskops.learn.batch import MalformedFile, connect, features, read_amlworld
+from riskops.learn.batch import MalformedFile, connect, drop_work, feature_reader, read_amlworld
 from riskops.learn.features import FEATURE_NAMES, US_PER_DAY
 
 Progress = Callable[[str], None]
@@ -78,6 +78,30 @@ def matrix(table: pa.Table) -> npt.NDArray[np.float32]:
     for j, name in enumerate(FEATURE_NAMES):
         out[:, j] = table.column(name).to_numpy(zero_copy_only=False)
     return out
+
+
+def _read_features(
+    con: Any,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """(source_row, day, matrix) of the loaded file, read batch by batch into one float32
+    matrix (the Arrow result is never held whole)."""
+    reader, n = feature_reader(con, "flat", drop_source=True)
+    try:
+        x = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
+        source_row = np.empty(n, dtype=np.int64)
+        days = np.empty(n, dtype=np.int64)
+        at = 0
+        for batch in reader:
+            size = batch.num_rows
+            table = pa.Table.from_batches([batch])
+            x[at : at + size] = matrix(table)
+            source_row[at : at + size] = table.column("source_row").to_numpy()
+            days[at : at + size] = table.column("ts_us").to_numpy() // US_PER_DAY
+            at += size
+    finally:
+        reader.close()
+        drop_work(con)
+    return source_row, days, x
 
 
 def train_rows(
@@ -149,19 +173,15 @@ def evaluate(
     """The whole protocol on an AMLworld file. Raises ``MalformedFile``/``ValueError``."""
     say = progress or (lambda _: None)
     typologies = read_patterns(patterns) if patterns is not None else None
-    con = connect(threads)
+    con = connect(threads, memory_limit="3GB")
     try:
         say(f"reading {events.name}")
         labels_arrow = read_amlworld(con, events)
         say("computing features")
-        table = features(con, "flat")
+        source_row, days, x = _read_features(con)
     finally:
         con.close()
-    source_row = table.column("source_row").to_numpy().astype(np.int64)
     labels = labels_arrow.to_numpy(zero_copy_only=False).astype(bool)[source_row]
-    days = table.column("ts_us").to_numpy() // US_PER_DAY
-    x = matrix(table)
-    del table
     split, score, threshold, val_f1 = score_days(x, days, labels, seed, threads, say)
     flagged = score >= threshold
     test = split == protocol.TEST
