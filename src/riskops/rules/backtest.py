@@ -47,7 +47,7 @@ class BacktestResult(msgspec.Struct):
         return self.total_events / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-def _is_parquet(path: Path, fmt: str | None) -> bool:
+def is_parquet(path: Path, fmt: str | None) -> bool:
     return fmt == "parquet" or (fmt is None and path.suffix.lower() in (".parquet", ".pq"))
 
 
@@ -65,7 +65,9 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def _load_adapted(con: duckdb.DuckDBPyConnection, path: Path, fmt: str | None) -> tuple[int, int]:
+def adapted_flat(path: Path, fmt: str | None) -> tuple[pa.Table, int, int]:
+    """The flat rows of an event file in a format other than Parquet, through the event
+    adapters (validated; rejected rows are skipped): ``(rows, events, rejected)``."""
     from riskops.events.adapters import read_events
     from riskops.events.validation import Rejection
 
@@ -82,8 +84,41 @@ def _load_adapted(con: duckdb.DuckDBPyConnection, path: Path, fmt: str | None) -
             batches.append(pa.Table.from_pylist(rows, schema=FLAT_SCHEMA))
             rows = []
     batches.append(pa.Table.from_pylist(rows, schema=FLAT_SCHEMA))
-    con.register("flat", pa.concat_tables(batches))
-    return events, rejected
+    return pa.concat_tables(batches), events, rejected
+
+
+def summarise(
+    con: duckdb.DuckDBPyConnection,
+    rules: Sequence[Rule],
+    loaded: tuple[int, int, int],
+    started: float,
+    out: Path | str | None,
+) -> BacktestResult:
+    """The result of a backtest whose hits (``HIT_COLUMNS``) are the relation ``hits`` on
+    ``con``; ``loaded`` is ``(events, flat rows, rejected)``. Writes the CSV to ``out``."""
+    counts = con.execute(
+        "SELECT rule_id, count(*), count(DISTINCT account_id) FROM hits GROUP BY rule_id"
+    ).fetchall()
+    if out is not None:
+        target = str(out).replace("'", "''")
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        cols = ", ".join(f'"{c}"' for c in CSV_COLUMNS)
+        ordered = f'SELECT {cols} FROM hits ORDER BY ts_us, seq, "row", rule_id'
+        con.execute(f"COPY ({ordered}) TO '{target}' (HEADER, DELIMITER ',')")
+    by_rule = {r.id: 0 for r in rules}
+    accounts = {r.id: 0 for r in rules}
+    for rule_id, n, distinct in counts:
+        by_rule[rule_id], accounts[rule_id] = int(n), int(distinct)
+    total_events, total_rows, rejected = loaded
+    return BacktestResult(
+        by_rule,
+        accounts,
+        total_events,
+        total_rows,
+        rejected,
+        time.perf_counter() - started,
+        str(out) if out is not None else None,
+    )
 
 
 def backtest(
@@ -104,33 +139,13 @@ def backtest(
         # Order is imposed where it matters (the CSV), so operators may run out of order.
         con.execute("SET preserve_insertion_order = false")
         rejected = 0
-        if _is_parquet(path, fmt):
+        if is_parquet(path, fmt):
             total_events = _load_parquet(con, path)
         else:
-            total_events, rejected = _load_adapted(con, path, fmt)
+            table, total_events, rejected = adapted_flat(path, fmt)
+            con.register("flat", table)
         con.execute(f"CREATE TEMP TABLE hits AS {compile_rules(rules, lists)}")
-        counts = con.execute(
-            "SELECT rule_id, count(*), count(DISTINCT account_id) FROM hits GROUP BY rule_id"
-        ).fetchall()
         total_rows = int(con.execute("SELECT count(*) FROM flat").fetchone()[0])  # type: ignore[index]
-        if out is not None:
-            target = str(out).replace("'", "''")
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            cols = ", ".join(f'"{c}"' for c in CSV_COLUMNS)
-            ordered = f'SELECT {cols} FROM hits ORDER BY ts_us, seq, "row", rule_id'
-            con.execute(f"COPY ({ordered}) TO '{target}' (HEADER, DELIMITER ',')")
+        return summarise(con, rules, (total_events, total_rows, rejected), started, out)
     finally:
         con.close()
-    by_rule = {r.id: 0 for r in rules}
-    accounts = {r.id: 0 for r in rules}
-    for rule_id, n, distinct in counts:
-        by_rule[rule_id], accounts[rule_id] = int(n), int(distinct)
-    return BacktestResult(
-        by_rule,
-        accounts,
-        total_events,
-        total_rows,
-        rejected,
-        time.perf_counter() - started,
-        str(out) if out is not None else None,
-    )

@@ -81,6 +81,7 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[str, typer.Option("--format", help=_FORMATS)] = "auto",
         lists: Annotated[Path | None, typer.Option("--lists", file_okay=False)] = None,
         out: Annotated[Path | None, typer.Option("--out", help="write HITS.csv here")] = None,
+        engine: Annotated[str, typer.Option("--engine", help="duckdb|spark")] = "duckdb",
     ) -> None:
         """Run rules over an event file (default: the live set, else the default pack)."""
         from rich.console import Console
@@ -92,6 +93,13 @@ def register(app: typer.Typer) -> None:
 
         if events == Path():
             raise _fail("--events FILE is required")
+        if engine not in ("duckdb", "spark"):
+            raise _fail(f"--engine must be duckdb or spark, not {engine!r}")
+        if engine == "spark":
+            from riskops.rules.spark import unavailable
+
+            if (reason := unavailable()) is not None:
+                raise _fail(f"--engine spark: {reason}")
         try:
             rule_set, origin = _rules_for_backtest(list(rules or []))
         except RuleParseError as exc:
@@ -99,7 +107,10 @@ def register(app: typer.Typer) -> None:
         store = default_lists()
         if lists is not None:
             store = store.merged(ListStore.from_dir(lists))
-        result = backtest(rule_set, events, None if fmt == "auto" else fmt, store, out)
+        run = backtest
+        if engine == "spark":
+            from riskops.rules.spark import backtest_spark as run
+        result = run(rule_set, events, None if fmt == "auto" else fmt, store, out)
         table = Table(title=f"Backtest of {len(rule_set)} rules ({origin})")
         for column in ("rule", "typology", "hits", "accounts"):
             table.add_column(column, justify="right" if column in ("hits", "accounts") else "left")
