@@ -43,6 +43,7 @@ BENCHMARKS = {
     "learn_live": "bench.bench_learn_live",
     "cluster": "bench.bench_cluster",
     "workbench": "bench.bench_workbench",
+    "learn_sim": "bench.bench_learn_sim",
 }
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
