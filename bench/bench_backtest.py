@@ -1,6 +1,9 @@
-"""Backtest of the default pack over 5M simulated events on DuckDB (target: under 30 s).
+"""Backtest of the default pack over 5M simulated events on DuckDB (target: under 30 s), and
+the same on local Spark beside it (issue 13: reported, no target; ADR 0043).
 
-The events are simulated once into a Parquet file under bench/out and reused.
+The events are simulated once into a Parquet file under bench/out and reused. The Spark
+run is skipped (with a row saying why) when pyspark or Java is missing; its hits must
+equal DuckDB's, rule for rule.
 """
 
 from __future__ import annotations
@@ -52,4 +55,30 @@ def measure(quick: bool = False) -> list[Result]:
         Result("backtest", "throughput", events / elapsed, "events/s"),
         Result("backtest", "hits", float(hits), "hits"),
         Result("backtest", "peak memory (process)", peak_mb, "MB"),
+        *_spark(path, label, result.hits_per_rule),
+    ]
+
+
+def _spark(path: Path, label: str, want: dict[str, int]) -> list[Result]:
+    """The same backtest on local Spark (the session's start-up included)."""
+    from riskops.rules import spark
+    from riskops.rules.definition import load_default_pack
+    from riskops.rules.lists import default_lists
+
+    if spark.unavailable() is not None:
+        return [Result("backtest", f"spark: skipped ({spark.unavailable()})", 0.0, "")]
+    started = time.perf_counter()
+    with spark.session(memory="4g") as session:
+        ready = time.perf_counter()
+        result = spark.backtest_spark(
+            load_default_pack(), path, lists=default_lists(), spark=session
+        )
+    done = time.perf_counter()
+    if result.hits_per_rule != want:
+        raise RuntimeError("Spark's hits differ from DuckDB's")
+    return [
+        Result("backtest", f"spark: {label}", done - ready, "s"),
+        Result("backtest", "spark: session start", ready - started, "s"),
+        Result("backtest", "spark: throughput", result.total_events / (done - ready), "events/s"),
+        Result("backtest", "spark: hits (= DuckDB's, rule for rule)", float(result.hits), "hits"),
     ]
