@@ -64,6 +64,8 @@ def test_decide_once_in_stream_order(nats_url: str, tmp_path: Path) -> None:
             assert isinstance(answer, DecisionResponse), answer
             assert answer.event_id == "w-big" and not answer.duplicate
             assert isinstance(refused, NotOwner) and "partition 1" in str(refused)
+            # a 503: the routing answers its fail-safe and queues the event for the owner
+            assert (refused.status_code, refused.code) == (503, "not_owner")
             assert isinstance(repeated, DecisionResponse) and repeated.duplicate
             assert (repeated.decision, repeated.score) == (answer.decision, answer.score)
             assert owner.stats.messages == 1  # JetStream dropped the copy (Nats-Msg-Id)

@@ -52,7 +52,7 @@ from riskops.events.service import ingest
 from riskops.events.validation import Rejection
 from riskops.kernel.clock import utcnow
 from riskops.kernel.db import session_factory, unit_of_work
-from riskops.kernel.errors import Conflict
+from riskops.kernel.errors import Conflict, RiskopsError
 from riskops.kernel.logging import get_logger
 from riskops.monitor import repository as monitor_repo
 from riskops.monitor import service
@@ -63,6 +63,8 @@ from riskops.rules.types import Action
 
 log = get_logger(__name__)
 _encode = msgspec.json.Encoder().encode
+# How long the rest of a batch is waited for once its first message came (ADR 0041).
+_DRAIN_SECONDS = 0.002
 # A process_batch that must not count or tell (the row-1-only events of a partition).
 _NEVER_TOLD = 2**62
 
@@ -71,8 +73,13 @@ class LeaseLost(RuntimeError):
     """Another worker took the partition: this one must stop writing at once."""
 
 
-class NotOwner(Conflict):
-    """A decision asked of a partition that does not own the account (or owns nothing)."""
+class NotOwner(RiskopsError):
+    """A decision asked of a partition that does not own the account (or owns nothing):
+    a 503, so the routing answers its fail-safe and queues the event for the real owner
+    (ADR 0042), rather than a 409 the caller would take as the owner's refusal."""
+
+    status_code = 503
+    code = "not_owner"
 
 
 @dataclass(frozen=True)
@@ -192,6 +199,7 @@ class PartitionWorker:
         self.durable = 0  # the checkpoint: results committed up to this sequence
         self.stats = Stats()
         self.nc: Any = None
+        self._js: Any = None  # one JetStream context (its PubAck subscription) per connection
         self.ratings = RatingCache()
         self._kinds: dict[str, set[RestrictionKind]] = {}
         self._lock = threading.Lock()
@@ -547,21 +555,30 @@ class PartitionWorker:
         if self.nc is None or self.fence is None or self._moved is None:
             error = NotOwner(f"partition {self.spec.partition} is not running here")
             return [error for _ in events]
-        js = self.nc.jetstream()
+        js = self._js
         targets: dict[int, int] = {}
+        sent: list[tuple[int, Any]] = []
+        subject = f"{self.spec.subject}.{self.spec.partition}"
+        mine: list[int] = []
         for index, event in enumerate(events):
-            if not self.owns(event.account_id):
-                owner = partition_of(event.account_id, self.spec.partitions)
-                answers[index] = NotOwner(
-                    f"account of event {event.event_id} belongs to partition {owner}"
-                )
+            if self.owns(event.account_id):
+                mine.append(index)
                 continue
-            self._wanted.add(event.event_id)
-            subject = f"{self.spec.subject}.{self.spec.partition}"
-            headers = {"Nats-Msg-Id": event.event_id}
-            ack = await js.publish(subject, _encode(event), headers=headers)
-            targets[index] = int(ack.seq)
+            owner = partition_of(event.account_id, self.spec.partitions)
+            answers[index] = NotOwner(
+                f"account of event {event.event_id} belongs to partition {owner}"
+            )
         try:
+            for index in mine:
+                event = events[index]
+                self._wanted.add(event.event_id)
+                headers = {"Nats-Msg-Id": event.event_id}
+                # The whole group in flight at once, its PubAcks gathered after (the
+                # stream keeps the order they were sent in on this connection).
+                future = await js.publish_async(subject, _encode(event), headers=headers)
+                sent.append((index, future))
+            acks = await asyncio.wait_for(asyncio.gather(*(f for _, f in sent)), 30.0)
+            targets = {index: int(ack.seq) for (index, _), ack in zip(sent, acks, strict=True)}
             if targets:
                 upto = max(targets.values())
                 async with self._moved:
@@ -572,7 +589,7 @@ class PartitionWorker:
                 event_id = events[index].event_id
                 answers[index] = self._answers.pop(event_id, None) or stored.get(event_id)
         finally:
-            for index in targets:
+            for index in mine:
                 self._wanted.discard(events[index].event_id)
                 self._answers.pop(events[index].event_id, None)
         return [
@@ -618,7 +635,7 @@ class PartitionWorker:
         self._moved = asyncio.Condition()
         self.nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
         try:
-            js = self.nc.jetstream()
+            js = self._js = self.nc.jetstream()
             await ensure_stream(js, self.spec.stream, self.spec.subject)
             if serve is not None:
                 await serve(self.nc, self)
@@ -631,7 +648,7 @@ class PartitionWorker:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.release)
             await self.nc.close()
-            self.nc = None
+            self.nc = self._js = None
         return self.stats
 
     async def _subscribe(self, js: Any) -> Any:
@@ -658,7 +675,7 @@ class PartitionWorker:
         failures = 0
         while not stop.is_set():
             try:
-                msgs = await sub.fetch(self.batch_size, timeout=fetch_timeout)
+                msgs = await self._fetch(sub, fetch_timeout)
             except TimeoutError:
                 idle += fetch_timeout
                 if self.pending:  # the other partitions may have logged their events now
@@ -699,6 +716,17 @@ class PartitionWorker:
             async with self._moved:
                 self._moved.notify_all()
             await self._housekeeping()
+
+    async def _fetch(self, sub: Any, timeout: float) -> list[Any]:
+        """The next messages: wait (up to ``timeout``) for the first, then take what else
+        is there at once. nats-py's ``fetch(n)`` waits, once a first message came, for
+        the batch to fill or the timeout to run out: a routed decision alone on an idle
+        stream would wait the whole timeout."""
+        msgs: list[Any] = await sub.fetch(1, timeout=timeout)
+        if self.batch_size > 1:
+            with contextlib.suppress(TimeoutError):
+                msgs += await sub.fetch(self.batch_size - 1, timeout=_DRAIN_SECONDS)
+        return msgs
 
     def _before_hole(self, batch: list[Message]) -> tuple[list[Message], bool]:
         """The batch up to a hole in the stream sequence, and whether there was one.
