@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 from sqlalchemy.engine import Engine
@@ -43,6 +43,7 @@ from riskops.accounts.rating import RatingCache
 from riskops.cluster import repository as repo
 from riskops.cluster import snapshots
 from riskops.cluster.crosskey import OwnedRows
+from riskops.cluster.reader import Message, StreamReader
 from riskops.events import schemas as s
 from riskops.events import validation
 from riskops.events.flat import to_rows
@@ -63,8 +64,6 @@ from riskops.rules.types import Action
 
 log = get_logger(__name__)
 _encode = msgspec.json.Encoder().encode
-# How long the rest of a batch is waited for once its first message came (ADR 0041).
-_DRAIN_SECONDS = 0.002
 # A process_batch that must not count or tell (the row-1-only events of a partition).
 _NEVER_TOLD = 2**62
 
@@ -121,13 +120,6 @@ def default_owner() -> str:
 
 def _event_id(pending: snapshots.Pending) -> str:
     return pending.decisions[0].event_id if pending.decisions else ""
-
-
-class Message(NamedTuple):
-    """What the worker needs of a JetStream message."""
-
-    seq: int
-    data: bytes
 
 
 @dataclass(slots=True)
@@ -200,6 +192,7 @@ class PartitionWorker:
         self.stats = Stats()
         self.nc: Any = None
         self._js: Any = None  # one JetStream context (its PubAck subscription) per connection
+        self._reader: StreamReader | None = None
         self.ratings = RatingCache()
         self._kinds: dict[str, set[RestrictionKind]] = {}
         self._lock = threading.Lock()
@@ -651,19 +644,13 @@ class PartitionWorker:
             self.nc = self._js = None
         return self.stats
 
-    async def _subscribe(self, js: Any) -> Any:
-        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
-        config = ConsumerConfig(
-            ack_policy=AckPolicy.NONE,
-            inactive_threshold=60.0,
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=self.seq + 1,
-            max_waiting=4,
+    async def _subscribe(self, js: Any) -> StreamReader:
+        """A reader from the sequence after the state's (the one it replaces closed)."""
+        reader = StreamReader(
+            self.nc, js, self.spec.stream, self.spec.subject, self.seq + 1, self.batch_size
         )
-        return await js.pull_subscribe(
-            f"{self.spec.subject}.>", stream=self.spec.stream, config=config
-        )
+        self._reader = await reader.open()
+        return self._reader
 
     async def _consume(
         self, js: Any, stop: asyncio.Event, idle_exit: float | None, fetch_timeout: float
@@ -671,11 +658,26 @@ class PartitionWorker:
         assert self._moved is not None
         await asyncio.to_thread(self.recover)
         sub = await self._subscribe(js)
+        try:
+            await self._consume_from(sub, js, stop, idle_exit, fetch_timeout)
+        finally:
+            if self._reader is not None:
+                await self._reader.close()
+
+    async def _consume_from(
+        self,
+        sub: StreamReader,
+        js: Any,
+        stop: asyncio.Event,
+        idle_exit: float | None,
+        fetch_timeout: float,
+    ) -> None:
+        assert self._moved is not None
         idle = 0.0
         failures = 0
         while not stop.is_set():
             try:
-                msgs = await self._fetch(sub, fetch_timeout)
+                batch = await sub.fetch(fetch_timeout)
             except TimeoutError:
                 idle += fetch_timeout
                 if self.pending:  # the other partitions may have logged their events now
@@ -685,14 +687,13 @@ class PartitionWorker:
                 await self._housekeeping()
                 continue
             idle = 0.0
-            batch = [Message(m.metadata.sequence.stream, m.data) for m in msgs]
             batch, hole = self._before_hole(batch)
             try:
                 if batch:
                     await asyncio.to_thread(self.apply, batch)
                 if hole:  # read again from the hole: lost in flight, or not in the stream
                     with contextlib.suppress(Exception):
-                        await sub.unsubscribe()
+                        await sub.close()
                     sub = await self._subscribe(js)
             except LeaseLost:
                 log.error("cluster.lease_lost", partition=self.spec.partition)
@@ -704,7 +705,7 @@ class PartitionWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 with contextlib.suppress(Exception):
-                    await sub.unsubscribe()
+                    await sub.close()
                 try:
                     await asyncio.to_thread(self.recover)
                 except Exception as again:
@@ -716,17 +717,6 @@ class PartitionWorker:
             async with self._moved:
                 self._moved.notify_all()
             await self._housekeeping()
-
-    async def _fetch(self, sub: Any, timeout: float) -> list[Any]:
-        """The next messages: wait (up to ``timeout``) for the first, then take what else
-        is there at once. nats-py's ``fetch(n)`` waits, once a first message came, for
-        the batch to fill or the timeout to run out: a routed decision alone on an idle
-        stream would wait the whole timeout."""
-        msgs: list[Any] = await sub.fetch(1, timeout=timeout)
-        if self.batch_size > 1:
-            with contextlib.suppress(TimeoutError):
-                msgs += await sub.fetch(self.batch_size - 1, timeout=_DRAIN_SECONDS)
-        return msgs
 
     def _before_hole(self, batch: list[Message]) -> tuple[list[Message], bool]:
         """The batch up to a hole in the stream sequence, and whether there was one.
