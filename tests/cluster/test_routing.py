@@ -435,3 +435,32 @@ async def _until(condition: Callable[[], bool], seconds: float = 10) -> None:
     async with asyncio.timeout(seconds):
         while not condition():
             await asyncio.sleep(0.02)
+
+
+def test_an_owner_that_is_not_the_owner_answers_the_failsafe_and_queues(
+    nats_url: str, stream: tuple[str, str]
+) -> None:
+    """A worker asked for an account it does not run (``NotOwner``, a 503 ``not_owner``):
+    the sender answers its fail-safe and queues the event on the stream for the owner."""
+    from riskops.cluster.partition import NotOwner
+
+    async def elsewhere(events: list[Event]) -> list[Answer]:
+        return [NotOwner("partition 0 is not running here") for _ in events]
+
+    [account] = accounts_in(0, 1, 1)
+    withdrawal = event("withdrawal.requested", "e-not-owner", account, "50.00")
+
+    async def scenario() -> Answer:
+        nc = await nats.connect(nats_url)
+        try:
+            await serve_decisions(nc, stream[1], 0, elsewhere)
+            async with decider(nats_url, stream[1], 1) as routed:
+                [answer] = await routed.decide([withdrawal])
+            return answer
+        finally:
+            await nc.close()
+
+    answer = asyncio.run(scenario())
+    reason = failsafe_reason(answer)
+    assert "could not decide it (not_owner)" in reason and "queued for the owner" in reason
+    assert decided(answer).decision == "hold"
