@@ -67,6 +67,12 @@ def body(i: int) -> bytes:
     ).encode()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a running process (Linux ``/proc``), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 TOKEN_ENV = "RISKOPS_BENCH_TOKEN"  # the bearer token, passed to the load generator
 
 
@@ -174,7 +180,10 @@ def check_all_decided(result: dict[str, Any]) -> dict[str, Any]:
     if result["non-2xx"] or result.get("failsafe"):
         raise NotAllDecided(
             f"{result['non-2xx']} of {result['requests']} requests were not answered 2xx "
-            f"(codes {result['codes']}), {result.get('failsafe', 0)} by the fail-safe; "
+            f"(codes {result['codes']}), {result.get('failsafe', 0)} by the fail-safe "
+            f"({result['requests/s']:.0f} req/s, p50 {result['p50 ms']:.1f} ms, "
+            f"p99 {result['p99 ms']:.1f} ms, owner CPU "
+            f"{result.get('owner cpu ms/decision', float('nan')):.2f} ms a decision); "
             f"first refusals: {result['refused']}"
         )
     return result
@@ -303,8 +312,13 @@ def run_routed(
             _wait_ready(port, processes[-1], path="/healthz")
             url = f"http://127.0.0.1:{port}"
             _wait_owned(api_env, url, partitions, processes)
-            check_all_decided(_client(api_env, url, 500, concurrency, offset=10_000_000))
+            _client(api_env, url, 500, concurrency, offset=10_000_000)  # warm-up
+            before = [cpu_seconds(p.pid) for p in processes]
             result = _client(api_env, url, n, concurrency)
+            spent = [cpu_seconds(p.pid) - b for p, b in zip(processes, before, strict=True)]
+            # CPU time per decision: the figure a busy machine does not distort
+            result["owner cpu ms/decision"] = sum(spent[:-1]) * 1000 / n
+            result["api cpu ms/decision"] = spent[-1] * 1000 / n
     finally:
         tails = [_stop(p) for p in processes]
         _drop_stream(stream)
@@ -466,6 +480,7 @@ def measure(quick: bool = False) -> list[Result]:
             NAME, "routed to the single-process monitor, 16 conns", routing["requests/s"], "req/s"
         ),
         Result(NAME, "p99, routed to the single-process monitor", routing["p99 ms"], "ms"),
+        Result(NAME, "owner CPU a routed decision", routed["owner cpu ms/decision"], "ms"),
     ]
 
 
