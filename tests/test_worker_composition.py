@@ -122,6 +122,7 @@ def test_the_followers_child_runs_the_case_tasks_without_the_monitor() -> None:
     assert periodic.index("accounts") < periodic.index("cases.delivery")
     assert tasks["cases.housekeeping"].every_s == 7
     slow = {"cases.housekeeping": 7, "qa.sampling": 7, "reports.rollup": 7}
+    slow |= {"cases.outcome_labels": 7}
     slow |= {"reports.digest": 3_600, "sar.retention": 86_400}
     assert {n: t.every_s for n, t in tasks.items() if n in slow} == slow
     assert {t.every_s for n, t in tasks.items() if n not in slow} == {0.25}

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from riskops.accounts.tasks import catch_up as accounts_catch_up
 from riskops.accounts.tasks import watch_pass
+from riskops.cases.outcomes import label_pass as outcome_labels_pass
 from riskops.cases.tasks import delivery_pass, housekeeping_pass
 from riskops.kernel.config import Settings, get_settings
 from riskops.kernel.db import make_engine, open_database, session_factory
@@ -76,6 +77,7 @@ def case_tasks(settings: Settings) -> list[Periodic]:
             "outbound.delivery", settings.intake_poll_seconds, outbound_delivery_pass, final=True
         ),
         Periodic("qa.sampling", settings.housekeeping_seconds, qa_sampling_pass),
+        Periodic("cases.outcome_labels", settings.housekeeping_seconds, outcome_labels_pass),
         Periodic("reports.rollup", settings.housekeeping_seconds, rollup_pass),
         Periodic("reports.digest", _HOURLY if settings.housekeeping_seconds else 0, digest_pass),
         Periodic(

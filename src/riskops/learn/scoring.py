@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from riskops.kernel.logging import get_logger
 from riskops.learn.anomaly import RULE_ID as ANOMALY_RULE_ID
-from riskops.learn.anomaly import AnomalyState, peer_of
+from riskops.learn.anomaly import AnomalyState, peer_of, receiver_view
 from riskops.learn.model import Model
 from riskops.learn.stream import FeatureState, is_money
 from riskops.rules.types import Action, Hit
@@ -118,6 +118,7 @@ class Scoring:
         self._vector: npt.NDArray[np.float64] | None = None
         self._anomaly_now: Any = None
         self._last: tuple[int, float | None] = (-1, None)  # (seq, live score) of the last row 0
+        self._last_vector: npt.NDArray[np.float64] | None = None  # the last row 0's vector
 
     # -- state -------------------------------------------------------------------------
 
@@ -166,10 +167,18 @@ class Scoring:
         if row["row"] != 0:  # a transfer's receiver row: the same transaction, same score
             if self._last[0] == row["seq"]:
                 row["model.score"] = self._last[1]
+                if self._anomaly is not None and self._last_vector is not None:
+                    # the receiver's own anomaly: its side of the vector (ADR 0039)
+                    view = receiver_view(self._last_vector)
+                    found = self._anomaly.observe(
+                        row["account_id"], peer_of(row), row["ts_us"], view
+                    )
+                    self._anomaly_now = found
+                    row["anomaly.score"] = float(found.score)
             return
         self._ensure_state()
         vector = self._features.update(row)
-        self._vector = vector
+        self._vector = self._last_vector = vector
         live = self.models.live
         score = live.model.predict(vector) if live is not None else None
         row["model.score"] = score
@@ -180,10 +189,15 @@ class Scoring:
             row["anomaly.score"] = float(found.score)
 
     def hits(self, row: dict[str, Any]) -> list[Hit]:
-        """After the rules: the model's and the anomaly's hits on this row (row 0 only)."""
+        """After the rules: the model's hits on a row 0, the anomaly's on either row."""
+        found = self._anomaly_now
+        named: list[Hit] = []
+        if found is not None and found.high:
+            reason = found.reason[:2000]
+            named.append(Hit(ANOMALY_RULE_ID, 1, Action.ALLOW, 0, reason, ANOMALY_TYPOLOGY))
         vector = self._vector
         if vector is None or row["row"] != 0:
-            return []
+            return named  # a receiver's row: its anomaly only
         out: list[Hit] = []
         live = self.models.live
         score = row.get("model.score")
@@ -206,12 +220,7 @@ class Scoring:
                         shadow=True,
                     )
                 )
-        found = self._anomaly_now
-        if found is not None and found.high:
-            out.append(
-                Hit(ANOMALY_RULE_ID, 1, Action.ALLOW, 0, found.reason[:2000], ANOMALY_TYPOLOGY)
-            )
-        return out
+        return out + named
 
 
 def _model_hit(live: LoadedModel, score: float, vector: npt.NDArray[np.float64]) -> Hit:
