@@ -12,6 +12,7 @@ from riskops.auth.permissions import Principal
 from riskops.cli import app
 from riskops.kernel.db import open_database, session_factory, unit_of_work
 from riskops.learn import registry
+from support import make_user
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -23,25 +24,46 @@ def _register(n: int) -> None:
             registry.register(s, Principal.system("test"), "aml", trained)
 
 
-def test_models_list_show_promote_rollback(data_dir: Path) -> None:
+def _request_id(output: str) -> str:
+    """The id in "request #12: ..." of ``models promote``."""
+    return output.split("#", 1)[1].split(":", 1)[0]
+
+
+def test_models_list_show_and_promotion_with_a_second_person(data_dir: Path) -> None:
     _register(2)
+    with unit_of_work(session_factory(open_database())) as s:
+        make_user(s, "rui", "rule_author")
+        make_user(s, "rita", "rule_author")
     runner = CliRunner()
     listed = runner.invoke(app, ["models", "list"])
     assert listed.exit_code == 0, listed.output
     assert "draft" in listed.output and "0.810" in listed.output and "2 versions" in listed.output
-    steps = [
-        ["models", "promote", "aml", "1", "live", "--why", "first", "--by", "ana"],
-        ["models", "promote", "aml", "2", "live", "--why", "better", "--by", "ana"],
-        ["models", "rollback", "aml", "1", "--why", "v2 too noisy", "--by", "bo"],
-    ]
-    for args in steps:
-        done = runner.invoke(app, args)
+
+    def ask(*args: str, by: str = "rui") -> str:
+        done = runner.invoke(app, ["models", "promote", *args, "--as", by])
         assert done.exit_code == 0, done.output
+        assert "waits for a second person's approval" in done.output
+        return _request_id(done.output)
+
+    def approve(request_id: str, by: str = "rita") -> None:
+        done = runner.invoke(app, ["models", "approve", request_id, "--as", by])
+        assert done.exit_code == 0, done.output
+
+    first = ask("aml", "1", "live", "--why", "first")
+    own = runner.invoke(app, ["models", "approve", first, "--as", "rui"])
+    assert own.exit_code == 1 and "Traceback" not in own.output  # never one person's word
+    shown = runner.invoke(app, ["models", "show", "aml", "1"])
+    assert ": draft" in shown.output  # asked, not yet approved
+    approve(first)
+    approve(ask("aml", "2", "live", "--why", "better"))
+    approve(ask("aml", "1", "live", "--why", "v2 too noisy", "--rollback", by="rita"), by="rui")
     shown = runner.invoke(app, ["models", "show", "aml", "1"])
     assert "aml version 1" in shown.output and ": live" in shown.output
-    assert "retired -> live by system:cli:bo: v2 too noisy" in shown.output
-    refused = runner.invoke(app, ["models", "promote", "aml", "1", "shadow", "--why", "x"])
-    assert refused.exit_code == 1 and "cannot become shadow" in refused.output
+    assert "retired -> live by rui" in shown.output
+    refused = runner.invoke(
+        app, ["models", "promote", "aml", "1", "shadow", "--why", "x", "--as", "rui"]
+    )
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
     missing = runner.invoke(app, ["models", "show", "aml", "9"])
     assert missing.exit_code == 1 and "no version 9" in missing.output
     assert "Traceback" not in refused.output + missing.output

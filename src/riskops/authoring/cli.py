@@ -15,6 +15,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from riskops.auth.permissions import Principal
+from riskops.learn.cli import models_group
 from riskops.rules.cli import rules_group
 
 T = TypeVar("T")
@@ -58,12 +59,17 @@ def _principal(session: Session, username: str) -> Principal:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the promotion commands to the ``rules`` group of ``riskops``."""
-    rules_app = rules_group(app)
+    """Add the promotion commands to the ``rules`` and ``models`` groups of ``riskops``."""
+    _promotions(rules_group(app), "rule", "rules")
+    _promotions(models_group(app), "model", "models")
 
-    @rules_app.command("promote")
+
+def _promotions(group: typer.Typer, kind: str, noun: str) -> None:
+    """``promote`` (a request), ``approve``, ``reject`` and ``requests`` in ``group``."""
+
+    @group.command("promote")
     def promote_command(
-        rule_id: str,
+        subject_id: Annotated[str, typer.Argument(metavar="ID")],
         version: int,
         status: Annotated[str, typer.Argument(help="shadow, live or retired")],
         as_user: Annotated[str, typer.Option("--as", help=AS_HELP)],
@@ -78,17 +84,17 @@ def register(app: typer.Typer) -> None:
         def work(session: Session) -> int:
             principal = _principal(session, as_user)
             row = request_promotion(
-                session, principal, "rule", rule_id, version, status, why, rollback=rollback
+                session, principal, kind, subject_id, version, status, why, rollback=rollback
             )
             return row.id
 
         request_id = _run(work)
         typer.echo(
-            f"request #{request_id}: {rule_id} v{version} to {status} waits for a second "
-            f"person's approval (riskops rules approve {request_id} --as USER)"
+            f"request #{request_id}: {subject_id} v{version} to {status} waits for a second "
+            f"person's approval (riskops {noun} approve {request_id} --as USER)"
         )
 
-    @rules_app.command("approve")
+    @group.command("approve")
     def approve_command(
         request_id: int,
         as_user: Annotated[str, typer.Option("--as", help=AS_HELP)],
@@ -103,7 +109,7 @@ def register(app: typer.Typer) -> None:
 
         typer.echo(f"request #{request_id} approved: {_run(work)}")
 
-    @rules_app.command("reject")
+    @group.command("reject")
     def reject_command(
         request_id: int,
         as_user: Annotated[str, typer.Option("--as", help=AS_HELP)],
@@ -115,7 +121,7 @@ def register(app: typer.Typer) -> None:
         _run(lambda session: reject(session, _principal(session, as_user), request_id, why))
         typer.echo(f"request #{request_id} rejected")
 
-    @rules_app.command("requests")
+    @group.command("requests")
     def requests_command(
         as_user: Annotated[str, typer.Option("--as", help=AS_HELP)],
         limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,

@@ -72,17 +72,26 @@ def _in_transaction(work: Callable[[Any], T]) -> T:
 _By = Annotated[str | None, typer.Option("--by", help="Operator name (default: login name).")]
 
 
+def models_group(app: typer.Typer) -> typer.Typer:
+    """The ``models`` command group of ``app``, added on first use: ``riskops.authoring``
+    adds promotion (a request a second person approves, ADR 0040) to it."""
+    for group in app.registered_groups:
+        if group.name == "models" and group.typer_instance is not None:
+            return group.typer_instance
+    models_app = typer.Typer(
+        help="Model versions: list, show; promote with a second person's approval.",
+        no_args_is_help=True,
+    )
+    app.add_typer(models_app, name="models")
+    return models_app
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the ``riskops`` command line."""
     app.command("train")(train_command)
-    models_app = typer.Typer(
-        help="Model versions: list, show, promote, roll back.", no_args_is_help=True
-    )
+    models_app = models_group(app)
     models_app.command("list")(list_command)
     models_app.command("show")(show_command)
-    models_app.command("promote")(promote_command)
-    models_app.command("rollback")(rollback_command)
-    app.add_typer(models_app, name="models")
     labels_app = typer.Typer(
         help="Labels: import outcomes decided outside riskops.", no_args_is_help=True
     )
@@ -251,39 +260,6 @@ def show_command(model_id: str, version: int) -> None:
             markup=False,
             highlight=False,
         )
-
-
-def promote_command(
-    model_id: str,
-    version: int,
-    status: Annotated[str, typer.Argument(help="shadow | live | retired")],
-    why: Annotated[str, typer.Option(help="Why (stored with the change).")],
-    by: _By = None,
-) -> None:
-    """Move a version to shadow, live or retired (the previous one retires)."""
-    from riskops.learn import registry
-
-    operator = _operator(by)
-    with _errors():
-        moved = _in_transaction(
-            lambda s: registry.set_status(s, operator, model_id, version, status, why)
-        )
-    typer.echo(f"{moved.model_id} version {moved.version} is now {moved.status}")
-
-
-def rollback_command(
-    model_id: str,
-    version: int,
-    why: Annotated[str, typer.Option(help="Why (stored with the change).")],
-    by: _By = None,
-) -> None:
-    """Make an earlier (retired) version live again."""
-    from riskops.learn import registry
-
-    operator = _operator(by)
-    with _errors():
-        moved = _in_transaction(lambda s: registry.rollback(s, operator, model_id, version, why))
-    typer.echo(f"{moved.model_id} version {moved.version} is live again")
 
 
 def import_command(
