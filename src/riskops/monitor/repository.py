@@ -233,22 +233,27 @@ def count_decisions(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Decision)) or 0)
 
 
-def log_after(session: Session, seq: int, limit: int) -> list[Any]:
-    """``(seq, payload, received_at)`` rows of the log after ``seq``, in order: the tail.
-
-    Only the two columns the monitor needs, as plain rows (no ORM objects): this is the hot
-    read of the worker.
-    """
+@lru_cache(maxsize=1)
+def _log_after_stmt() -> Any:
     from riskops.events.models import EventRecord
 
     events = EventRecord.__table__
-    stmt = (
+    return (
         select(events.c.seq, events.c.payload, events.c.received_at)
-        .where(events.c.seq > seq)
+        .where(events.c.seq > bindparam("seq"))
         .order_by(events.c.seq)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    return list(session.connection().execute(stmt))
+
+
+def log_after(session: Session, seq: int, limit: int) -> list[Any]:
+    """``(seq, payload, received_at)`` rows of the log after ``seq``, in order: the tail.
+
+    Only the three columns the monitor needs, as plain rows (no ORM objects), from a
+    statement built once: this is the hot read of the worker and of every decision.
+    """
+    params = {"seq": seq, "limit": limit}
+    return list(session.connection().execute(_log_after_stmt(), params))
 
 
 # --- quarantine and health ----------------------------------------------------------
