@@ -205,6 +205,7 @@ def corpus(
     return out, sort_rows(flat), lists
 
 
+@pytest.mark.timeout(900)  # some 56 Spark jobs: about 3 min on a busy 2-core machine
 def test_default_pack_hit_for_hit(spark: Any, corpus: Any, tmp_path: Path) -> None:
     _out, rows, lists = corpus
     rules = load_default_pack()
@@ -217,6 +218,7 @@ def test_default_pack_hit_for_hit(spark: Any, corpus: Any, tmp_path: Path) -> No
     assert silent == SILENT_ON_CORPUS
 
 
+@pytest.mark.timeout(600)
 def test_backtest_files_parquet_and_ndjson(spark: Any, corpus: Any, tmp_path: Path) -> None:
     out, _rows, lists = corpus
     rules = [r for r in load_default_pack() if r.id in ("MA-001", "PT-002", "ATO-002")]
