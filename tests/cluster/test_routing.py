@@ -464,3 +464,47 @@ def test_an_owner_that_is_not_the_owner_answers_the_failsafe_and_queues(
     reason = failsafe_reason(answer)
     assert "could not decide it (not_owner)" in reason and "queued for the owner" in reason
     assert decided(answer).decision == "hold"
+
+
+def test_groups_in_flight_at_once_when_asked(nats_url: str, stream: tuple[str, str]) -> None:
+    """``groups=2``: a second request is decided while the first group is still in
+    ``decide`` (a partition worker's groups go to its stream at once); with the default
+    of one group, it waits for the first."""
+    from riskops.monitor.schemas import DecisionResponse as Response
+
+    [account] = accounts_in(0, 1, 1)
+
+    async def scenario(groups: int) -> list[str]:
+        gate = asyncio.Event()
+        order: list[str] = []
+
+        async def decide(events: list[Event]) -> list[Answer]:
+            if events[0].event_id.endswith("first"):
+                await gate.wait()
+            order.append(events[0].event_id)
+            return [Response(e.event_id, "allow", 0, [], None, False) for e in events]
+
+        nc = await nats.connect(nats_url)
+        try:
+            await serve_decisions(nc, stream[1], 0, decide, groups=groups)
+            async with decider(nats_url, stream[1], 1) as routed:
+                first = asyncio.create_task(
+                    routed.decide(
+                        [event("withdrawal.requested", f"g{groups}-first", account, "50.00")]
+                    )
+                )
+                await asyncio.sleep(0.2)
+                second = asyncio.create_task(
+                    routed.decide(
+                        [event("withdrawal.requested", f"g{groups}-second", account, "50.00")]
+                    )
+                )
+                await asyncio.sleep(0.5)
+                gate.set()
+                await asyncio.gather(first, second)
+            return order
+        finally:
+            await nc.close()
+
+    assert asyncio.run(scenario(2)) == ["g2-second", "g2-first"]
+    assert asyncio.run(scenario(1)) == ["g1-first", "g1-second"]

@@ -33,6 +33,11 @@ def lease_seconds(settings: Settings) -> float:
     return settings.cluster_lease_seconds
 
 
+DECIDE_GROUPS = 8
+"""Decision groups a partition worker publishes to its stream at once (ADR 0042): the next
+groups go out while one commits, and its stream read takes them as one batch."""
+
+
 def decisions_server(settings: Settings, partitions: int) -> Serve | None:
     """How an owner answers routed decisions (``riskops.cluster.routing``), if present."""
     try:
@@ -51,6 +56,7 @@ def decisions_server(settings: Settings, partitions: int) -> Serve | None:
             worker.decide,
             partitions=partitions,
             max_event_bytes=settings.max_event_bytes,
+            groups=DECIDE_GROUPS,
         )
 
     return serve

@@ -120,15 +120,18 @@ class _Request:
 class _Server:
     """Groups the requests that arrive while a group is being decided into the next one."""
 
-    def __init__(self, decide: Decide, partition: int, partitions: int | None) -> None:
+    def __init__(
+        self, decide: Decide, partition: int, partitions: int | None, groups: int = 1
+    ) -> None:
         self.decide = decide
         self.partition = partition
         self.partitions = partitions
+        self.groups = groups
         self.max_event_bytes = 64 * 1024
         self.max_pending = 10_000
         self.pending: list[_Request] = []
         self.waiting = 0  # events in ``pending``
-        self.flusher: asyncio.Task[None] | None = None
+        self.flushers: set[asyncio.Task[None]] = set()
 
     async def receive(self, msg: Msg) -> None:
         """The subscription's callback: parse, queue, and return at once."""
@@ -144,8 +147,9 @@ class _Server:
             return
         self.pending.append(request)
         self.waiting += len(request.todo)
-        if self.flusher is None or self.flusher.done():
-            self.flusher = asyncio.create_task(self._flush(), name="decision-group")
+        self.flushers = {f for f in self.flushers if not f.done()}
+        if len(self.flushers) < self.groups:
+            self.flushers.add(asyncio.create_task(self._flush(), name="decision-group"))
 
     def _parse(self, msg: Msg) -> _Request:
         data = msg.data
@@ -260,6 +264,7 @@ async def serve_decisions(
     partitions: int | None = None,
     max_event_bytes: int = 64 * 1024,
     max_pending: int = 10_000,
+    groups: int = 1,
 ) -> Subscription:
     """Answer decision requests for ``partition`` of the stream on ``subject`` with ``decide``.
 
@@ -267,12 +272,14 @@ async def serve_decisions(
     it): only the owner holds the accounts' state. ``partitions`` (N), when given, refuses
     an event whose account is not this partition's, which a sender that counts partitions
     differently would send. At most ``max_pending`` events wait for ``decide``; past that a
-    request is answered ``busy`` (the sender's fail-safe). Refuses to start when a stream
-    would capture the requests (``RoutingMisconfigured``).
+    request is answered ``busy`` (the sender's fail-safe). ``groups``: how many groups may be
+    in ``decide`` at once (1: the next group forms while one is decided, one transaction a
+    group; a partition worker takes more, its stream read batches them anyway). Refuses to
+    start when a stream would capture the requests (``RoutingMisconfigured``).
     """
     target = decision_subject(subject, partition)
     await ensure_uncaptured(nc, target)
-    server = _Server(decide, partition, partitions)
+    server = _Server(decide, partition, partitions, groups)
     server.max_event_bytes = max_event_bytes
     server.max_pending = max_pending
     subscription = await nc.subscribe(target, queue=QUEUE, cb=server.receive)
