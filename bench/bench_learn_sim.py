@@ -6,11 +6,12 @@ equivalent of the monitor: ``learn.batch`` features scored by the model fill the
 column ``model.score`` (on both rows of a transfer, as the monitor does), and the rules
 backtest runs over those rows. Three alert sets are compared:
 
-- **pack**: the default pack (every rule, as shipped);
+- **pack**: the default pack over unscored rows (``model.score`` null: no model runs);
 - **model**: the model alone, a money event alerting at its threshold;
-- **pack+model**: the pack with its shape rules (``SHAPE_RULES``: fan-in, fan-out,
-  pass-through) gated by ``model.score >= GATE``, the other rules as shipped, plus the
-  model's own alerts.
+- **pack+model**: the pack as shipped over the scored rows (its shape rules, fan-in,
+  fan-out and pass-through, alert only at ``model.score`` >= their gate, or when it is
+  null) plus the model's own alerts. The gate is also tuned (``GATES``) on a third seed;
+  the tuned value is reported beside the table.
 
 A planted scenario counts as caught when any of its events alerts (any rule, or the
 model); precision is alerts on planted scenario events over all alerts (distinct alerted
