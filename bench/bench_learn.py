@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -182,30 +183,55 @@ def _amlsim(quick: bool) -> list[Result]:
     return out
 
 
+class Timed(NamedTuple):
+    """A command run under ``/usr/bin/time -v``: wall seconds, peak memory, CPU, output."""
+
+    seconds: float
+    peak_mb: float
+    cpu_s: float
+    stdout: str
+
+
+def generated_file(folder: Path, n_rows: int) -> Path:
+    """``generate`` n_rows into ``folder`` (saying how long it took)."""
+    events = folder / "generated_Trans.csv"
+    started = time.perf_counter()
+    generate(events, n_rows)
+    print(f"generated {n_rows:,} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return events
+
+
+def run_timed(what: str, command: list[str], env: dict[str, str] | None = None) -> Timed:
+    """Run ``command`` under ``/usr/bin/time -v``; raise with its output if it fails."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, check=False, env=env
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    cpu = sum(
+        float(m.group(1))
+        for m in re.finditer(r"(?:User|System) time \(seconds\): ([\d.]+)", done.stderr)
+    )
+    return Timed(seconds, int(peak.group(1)) / 1024 if peak else float("nan"), cpu, done.stdout)
+
+
 def _evaluate_at_scale(quick: bool) -> list[Result]:
     n_rows = 200_000 if quick else 5_000_000
     riskops = Path(sys.executable).with_name("riskops")
     with tempfile.TemporaryDirectory() as tmp:
-        events = Path(tmp) / "generated_Trans.csv"
-        started = time.perf_counter()
-        generate(events, n_rows)
-        print(
-            f"generated {n_rows:,} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr
-        )
-        command = ["/usr/bin/time", "-v", str(riskops), "evaluate", "--events", str(events)]
+        events = generated_file(Path(tmp), n_rows)
+        command = [str(riskops), "evaluate", "--events", str(events)]
         command += ["--out", str(Path(tmp) / "scores.csv"), "--seed", "1"]
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"evaluate failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
-        print(done.stdout, file=sys.stderr)
-        peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-        peak_mb = int(peak.group(1)) / 1024 if peak else float("nan")
+        run = run_timed("evaluate", command)
+        print(run.stdout, file=sys.stderr)
         label = f"{n_rows / 1e6:g}M generated rows"
         return [
-            at_most("learn", f"evaluate end to end, {label}", seconds, "s", 900),
-            at_most("learn", f"evaluate peak memory, {label}", peak_mb, "MB", 8192),
+            at_most("learn", f"evaluate end to end, {label}", run.seconds, "s", 900),
+            Result("learn", f"evaluate CPU time (user + system), {label}", run.cpu_s, "s"),
+            at_most("learn", f"evaluate peak memory, {label}", run.peak_mb, "MB", 8192),
         ]
 
 

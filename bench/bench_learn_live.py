@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import gc
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -175,50 +173,23 @@ def _live(quick: bool) -> list[Result]:
 
 
 def _train_at_scale(quick: bool) -> list[Result]:
-    from bench.bench_learn import generate
+    from bench.bench_learn import generated_file, run_timed
 
     n_rows = 200_000 if quick else 5_000_000
     riskops = Path(sys.executable).with_name("riskops")
     with tempfile.TemporaryDirectory() as tmp:
-        events = Path(tmp) / "generated_Trans.csv"
-        started = time.perf_counter()
-        generate(events, n_rows)
-        print(
-            f"generated {n_rows:,} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr
-        )
+        events = generated_file(Path(tmp), n_rows)
         env = dict(os.environ, RISKOPS_DATA_DIR=str(Path(tmp) / "data"))
         env.pop("RISKOPS_DATABASE_URL", None)
-        command = [
-            "/usr/bin/time",
-            "-v",
-            str(riskops),
-            "train",
-            "--events",
-            str(events),
-            "--format",
-            "amlworld",
-            "--threads",
-            "2",
-            "--by",
-            "bench",
-        ]
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-        seconds = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"train failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
-        print(done.stdout[-1500:], file=sys.stderr)
-        peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-        peak_mb = int(peak.group(1)) / 1024 if peak else float("nan")
-        cpu = sum(
-            float(m.group(1))
-            for m in re.finditer(r"(?:User|System) time \(seconds\): ([\d.]+)", done.stderr)
-        )
+        command = [str(riskops), "train", "--events", str(events), "--format", "amlworld"]
+        command += ["--threads", "2", "--by", "bench"]
+        run = run_timed("train", command, env)
+        print(run.stdout[-1500:], file=sys.stderr)
         label = f"{n_rows / 1e6:g}M generated rows"
         return [
-            at_most(NAME, f"train end to end, {label}", seconds, "s", 600),
-            Result(NAME, f"train CPU time (user + system), {label}", cpu, "s"),
-            Result(NAME, f"train peak memory, {label}", peak_mb, "MB"),
+            at_most(NAME, f"train end to end, {label}", run.seconds, "s", 600),
+            Result(NAME, f"train CPU time (user + system), {label}", run.cpu_s, "s"),
+            Result(NAME, f"train peak memory, {label}", run.peak_mb, "MB"),
         ]
 
 

@@ -171,25 +171,7 @@ def approve(
     else:
         model_registry.set_status(session, principal, row.subject_id, row.version, row.target, said)
     row.status = RequestStatus.APPROVED.value
-    row.decided_by, row.decided_at, row.decision_why = principal.name, now, note
-    session.flush()
-    record(
-        session,
-        principal,
-        "promotion.approve",
-        AUDIT_SUBJECT,
-        row.id,
-        {
-            "kind": row.kind,
-            "subject_id": row.subject_id,
-            "version": row.version,
-            "to": row.target,
-            "requested_by": row.requested_by,
-            "why": note,
-        },
-        now=now,
-    )
-    return row
+    return _decided(session, principal, row, "promotion.approve", note, now)
 
 
 def reject(
@@ -206,12 +188,24 @@ def reject(
     row = _pending(session, request_id)
     now = now or utcnow()
     row.status = RequestStatus.REJECTED.value
-    row.decided_by, row.decided_at, row.decision_why = principal.name, now, reason
+    return _decided(session, principal, row, "promotion.reject", reason, now)
+
+
+def _decided(
+    session: Session,
+    principal: Principal,
+    row: PromotionRequest,
+    action: str,
+    why: str,
+    now: datetime,
+) -> PromotionRequest:
+    """Record who decided the request (its status already set) and audit it."""
+    row.decided_by, row.decided_at, row.decision_why = principal.name, now, why
     session.flush()
     record(
         session,
         principal,
-        "promotion.reject",
+        action,
         AUDIT_SUBJECT,
         row.id,
         {
@@ -220,7 +214,7 @@ def reject(
             "version": row.version,
             "to": row.target,
             "requested_by": row.requested_by,
-            "why": reason,
+            "why": why,
         },
         now=now,
     )

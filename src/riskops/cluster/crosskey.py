@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from riskops.monitor.engine import Evaluator
-from riskops.rules.stream import StreamEvaluator
+from riskops.rules.stream import StreamEvaluator, advance_clocks
 from riskops.rules.types import Evaluation
 
 ACCOUNT_KEY = "account_id"
@@ -48,20 +48,7 @@ class CrossKeyObserver:
     def __call__(self, row: dict[str, Any]) -> None:
         ev = self.evaluator
         ev.tok = tok = ev.tok + 1
-        ts_us = row["ts_us"]
-        now: dict[str, int] = {}
-        for by, clock in self._clocks:
-            key = row[by]
-            if key is None:
-                continue
-            last = clock.get(key)
-            if last is None or ts_us > last[0]:
-                ts_ns = ts_us * 1000
-                clock[key] = (ts_us, ts_ns)
-            else:
-                ts_ns = last[1] + 1
-                clock[key] = (last[0], ts_ns)
-            now[by] = ts_ns
+        now = advance_clocks(self._clocks, row)
         plan = self._plans.get(row["type"]) or self._plan(row["type"])
         for where, members in plan:
             if where is not None and where(row, _no_features) is not True:

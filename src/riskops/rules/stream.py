@@ -51,6 +51,32 @@ def _running(rules: Iterable[Rule], include_drafts: bool) -> list[Rule]:
     return [r for r in rules if r.status in allowed]
 
 
+def advance_clocks(
+    clocks: Iterable[tuple[str, dict[Any, tuple[int, int]]]], row: dict[str, Any]
+) -> dict[str, int]:
+    """Move each key's clock to ``row`` and return the row's time (ns) per key column.
+
+    A key's clock never goes backwards: a tie with its last row takes the next rank, a late
+    row is clamped just after it (``(ts_us, ts_ns)`` per key). The monitor and the cluster's
+    cross-key observer (``riskops.cluster.crosskey``) both keep time this way.
+    """
+    ts_us = row["ts_us"]
+    now: dict[str, int] = {}
+    for by, clock in clocks:
+        key = row[by]
+        if key is None:
+            continue
+        last = clock.get(key)
+        if last is None or ts_us > last[0]:
+            ts_ns = ts_us * 1000
+            clock[key] = (ts_us, ts_ns)
+        else:  # a tie (next rank) or a late row (clamped after the key's last row)
+            ts_ns = last[1] + 1
+            clock[key] = (last[0], ts_ns)
+        now[by] = ts_ns
+    return now
+
+
 class StreamEvaluator:
     """Evaluate rules on flat rows as they arrive (docs/rules.md is the contract)."""
 
@@ -131,20 +157,7 @@ class StreamEvaluator:
     def process(self, row: dict[str, Any]) -> Evaluation:
         """Update state with ``row`` and evaluate the rules whose ``when`` has its type."""
         self.tok = tok = self.tok + 1
-        ts_us = row["ts_us"]
-        now: dict[str, int] = {}
-        for by, clock in self.clocks.items():
-            key = row[by]
-            if key is None:
-                continue
-            last = clock.get(key)
-            if last is None or ts_us > last[0]:
-                ts_ns = ts_us * 1000
-                clock[key] = (ts_us, ts_ns)
-            else:  # a tie (next rank) or a late row (clamped after the key's last row)
-                ts_ns = last[1] + 1
-                clock[key] = (last[0], ts_ns)
-            now[by] = ts_ns
+        now = advance_clocks(self.clocks.items(), row)
         plan = self._plans.get(row["type"]) or self._plan(row["type"])
         broken = self._broken
         if broken:
