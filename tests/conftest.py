@@ -6,6 +6,7 @@ On a machine without PostgreSQL or NATS their tests skip with a reason; with
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,3 +50,24 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def nats_url() -> str:
     require_service("NATS", NATS_URL, 4222)
     return NATS_URL
+
+
+@pytest.fixture(autouse=True)
+def _no_event_loop_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Playwright's sync API (the console's browser, one per worker for the session) leaves
+    its event loop marked running in the worker's main thread; any later test of that worker
+    calling ``asyncio.run`` would fail with "cannot be called from a running event loop",
+    whichever test xdist happens to send there. Tests that do not drive the browser run with
+    the mark cleared, and it is put back after them."""
+    if "browser" in request.fixturenames:
+        yield
+        return
+    loop = asyncio.events._get_running_loop()
+    if loop is None:
+        yield
+        return
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(loop)
