@@ -94,3 +94,18 @@ def test_train_refuses_clearly(data_dir: Path) -> None:
     bad_id = runner.invoke(app, ["train", "--stored", "--model", "Bad Id"])
     assert bad_id.exit_code == 1 and "invalid model id" in bad_id.output
     assert "Traceback" not in none.output + unlabelled.output + missing.output
+
+
+def test_numbers_past_the_database_integer_are_refused_with_a_message(data_dir: Path) -> None:
+    runner = CliRunner()
+    huge = str(2**64)
+    for args in (
+        ["models", "show", "aml", huge],
+        ["models", "promote", "aml", huge, "live", "--why", "x", "--as", "rui"],
+        ["models", "approve", huge, "--as", "rui"],
+        ["rules", "approve", huge, "--as", "rui"],
+        ["rules", "reject", "0", "--as", "rui", "--why", "x"],
+    ):
+        done = runner.invoke(app, args)
+        assert done.exit_code == 2, (args, done.output)
+        assert done.exception is None or isinstance(done.exception, SystemExit), args

@@ -15,11 +15,14 @@ import typer
 from sqlalchemy.orm import Session
 
 from riskops.auth.permissions import Principal
+from riskops.kernel.bounds import MAX_DB_INT
 from riskops.learn.cli import models_group
 from riskops.rules.cli import rules_group
 
 T = TypeVar("T")
 AS_HELP = "the user acting (a console user with rule:promote)"
+# A version or request number is a database integer: bounded here, a clear message past it.
+RowId = Annotated[int, typer.Argument(min=1, max=MAX_DB_INT)]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -70,7 +73,7 @@ def _promotions(group: typer.Typer, kind: str, noun: str) -> None:
     @group.command("promote")
     def promote_command(
         subject_id: Annotated[str, typer.Argument(metavar="ID")],
-        version: int,
+        version: RowId,
         status: Annotated[str, typer.Argument(help="shadow, live or retired")],
         as_user: Annotated[str, typer.Option("--as", help=AS_HELP)],
         why: Annotated[str, typer.Option("--why", help="why (required)")] = "",
@@ -96,7 +99,7 @@ def _promotions(group: typer.Typer, kind: str, noun: str) -> None:
 
     @group.command("approve")
     def approve_command(
-        request_id: int,
+        request_id: RowId,
         as_user: Annotated[str, typer.Option("--as", help=AS_HELP)],
         why: Annotated[str, typer.Option("--why")] = "",
     ) -> None:
@@ -111,7 +114,7 @@ def _promotions(group: typer.Typer, kind: str, noun: str) -> None:
 
     @group.command("reject")
     def reject_command(
-        request_id: int,
+        request_id: RowId,
         as_user: Annotated[str, typer.Option("--as", help=AS_HELP)],
         why: Annotated[str, typer.Option("--why", help="why (required)")] = "",
     ) -> None:

@@ -16,6 +16,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from riskops.kernel.bounds import MAX_DB_INT
+
 T = TypeVar("T")
 
 
@@ -233,7 +235,9 @@ def list_command(
     console.print(f"page {page} of {max(1, -(-total // 50))} ({total} versions)")
 
 
-def show_command(model_id: str, version: int) -> None:
+def show_command(
+    model_id: str, version: Annotated[int, typer.Argument(min=1, max=MAX_DB_INT)]
+) -> None:
     """Show one version: metrics, span, and its history."""
     import json
 

@@ -19,7 +19,7 @@ from riskops.auth.permissions import Permission
 from riskops.authoring import backtests, promotions, service
 from riskops.authoring.models import SubjectKind
 from riskops.http.deps import DbSession, container
-from riskops.http.params import LongText, Page
+from riskops.http.params import LongText, Page, RowIdPath
 from riskops.web.console.routing import ConsoleRoute, PageUser, see_other
 from riskops.web.console.templating import flash_from, render
 
@@ -101,7 +101,7 @@ def requests_page(request: Request, db: DbSession, user: PageUser, page: Page = 
 @router.post("/workbench/requests/{request_id}/approve")
 def approve(
     request: Request,
-    request_id: Annotated[int, Path(ge=1, le=2**62)],
+    request_id: RowIdPath,
     db: DbSession,
     user: PageUser,
     why: Annotated[LongText, Form()] = "",
@@ -114,7 +114,7 @@ def approve(
 @router.post("/workbench/requests/{request_id}/reject")
 def reject(
     request: Request,
-    request_id: Annotated[int, Path(ge=1, le=2**62)],
+    request_id: RowIdPath,
     db: DbSession,
     user: PageUser,
     why: Annotated[LongText, Form()] = "",
