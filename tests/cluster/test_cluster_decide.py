@@ -11,7 +11,7 @@ import pytest
 from cluster_support import unique, worker
 from sqlalchemy import func, select
 
-from riskops.cluster.partition import NotOwner
+from riskops.cluster.answers import NotOwner
 from riskops.events import schemas as s
 from riskops.events.nats import partition_of
 from riskops.events.validation import from_obj

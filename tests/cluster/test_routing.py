@@ -442,7 +442,7 @@ def test_an_owner_that_is_not_the_owner_answers_the_failsafe_and_queues(
 ) -> None:
     """A worker asked for an account it does not run (``NotOwner``, a 503 ``not_owner``):
     the sender answers its fail-safe and queues the event on the stream for the owner."""
-    from riskops.cluster.partition import NotOwner
+    from riskops.cluster.answers import NotOwner
 
     async def elsewhere(events: list[Event]) -> list[Answer]:
         return [NotOwner("partition 0 is not running here") for _ in events]
