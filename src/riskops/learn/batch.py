@@ -17,7 +17,7 @@ numbered within their account (``pos``). For a window of width W:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -108,32 +108,30 @@ def _ends_sql() -> tuple[str, str, str]:
     return " UNION ALL ".join(union), ", ".join(sums), ", ".join(running)
 
 
-def features(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
-    """The feature vector of every money transaction's row 0 in ``table`` (flat layout),
-    in processing order, as of that transaction (the past and itself)."""
-    reader, _ = feature_reader(con, table)
-    try:
-        return reader.read_all()
-    finally:
-        reader.close()
-        drop_work(con)
+class Step(NamedTuple):
+    """One work table of the feature computation: a DuckDB ``SELECT`` that may read the
+    input and the steps before it, and the work tables no longer needed once it exists."""
+
+    name: str
+    sql: str
+    frees: tuple[str, ...] = ()
 
 
-def drop_work(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the work tables ``feature_reader`` leaves for its reader."""
-    for name in ("_y", "_ev", "_iv", "_s", "_x", "_f", "_h"):
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+WORK_TABLES = ("_h", "_f", "_x", "_s", "_iv", "_ev", "_y")
+_TRANSFER = "(h.type = 'transfer.internal' AND h.counterparty_id IS NOT NULL)"
 
 
-def feature_reader(
-    con: duckdb.DuckDBPyConnection, table: str, *, rows: int = 500_000, drop_source: bool = False
-) -> tuple[pa.RecordBatchReader, int]:
-    """``features`` as (a reader of record batches of at most ``rows``, the number of rows
-    it will give): a 5M-row file never holds all its vectors twice. ``drop_source`` drops
-    ``table`` once read, to free its memory. Close the reader, then call ``drop_work``."""
+def plan(table: str) -> tuple[list[Step], str]:
+    """The features of ``table`` (flat layout) as named steps and the final query, in
+    DuckDB's SQL: the one definition both engines run (DuckDB here, Spark transpiled in
+    ``learn.spark``). The final query gives ``KEY_COLUMNS`` and ``FEATURE_NAMES`` of every
+    money transaction's row 0, in processing order."""
     money = ", ".join(f"'{t}'" for t in MONEY_TYPES)
-    con.execute(f"""
-CREATE OR REPLACE TEMP TABLE _h AS
+    ends, counts, ended = _ends_sql()
+    steps = [
+        Step(
+            "_h",
+            f"""
 SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY ord) AS pos FROM (
   SELECT row_number() OVER (ORDER BY ts_us, seq, "row") AS ord, seq, "row", event_id, type,
     source_row, ts_us, account_id, counterparty_id,
@@ -142,11 +140,11 @@ SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY ord) AS pos FROM (
   FROM {table}
   WHERE type IN ({money}) AND direction IN ('in', 'out')
     AND usd_cents IS NOT NULL AND account_id IS NOT NULL
-)""")
-    if drop_source:
-        con.execute(f"DROP TABLE {table}")
-    con.execute(f"""
-CREATE OR REPLACE TEMP TABLE _f AS
+)""",
+        ),
+        Step(
+            "_f",
+            f"""
 SELECT ord, pos, account_id, ts_us, d, key, cents,
   count(*) OVER a AS n_all,
   sum(cents::HUGEINT) OVER a AS sum_cents,
@@ -164,50 +162,91 @@ SELECT ord, pos, account_id, ts_us, d, key, cents,
 FROM _h
 WINDOW a AS (PARTITION BY account_id ORDER BY pos ROWS UNBOUNDED PRECEDING),
   ap AS (PARTITION BY account_id ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-""")
-    ends, counts, ended = _ends_sql()
-    con.execute(f"""
-CREATE OR REPLACE TEMP TABLE _x AS
-SELECT account_id, e, {counts} FROM ({ends}) GROUP BY account_id, e""")
-    con.execute(f"""
-CREATE OR REPLACE TEMP TABLE _s AS
+""",
+        ),
+        Step("_x", f"SELECT account_id, e, {counts} FROM ({ends}) GROUP BY account_id, e"),
+        Step(
+            "_s",
+            f"""
 SELECT ord, pair_n, CASE WHEN d = 0 THEN key_1 ELSE key_0 END AS recip,
   {_side_sql()}
 FROM (
   SELECT f.*, {ended}
   FROM _f f LEFT JOIN _x x ON x.account_id = f.account_id AND x.e = f.pos
   WINDOW a AS (PARTITION BY f.account_id ORDER BY f.pos ROWS UNBOUNDED PRECEDING)
-)""")
-    con.execute("DROP TABLE _x")
-    _cycles(con, transfer="(h.type = 'transfer.internal' AND h.counterparty_id IS NOT NULL)")
+)""",
+            frees=("_x",),
+        ),
+        *_cycle_steps(),
+    ]
     own = ", ".join(f'o."{n}"::DOUBLE AS "own.{n}"' for n in SIDE_NAMES)
     other = ", ".join(f'coalesce(c."{n}", 0)::DOUBLE AS "cp.{n}"' for n in SIDE_NAMES)
-    transfer = "(h.type = 'transfer.internal' AND h.counterparty_id IS NOT NULL)"
-    count = con.execute('SELECT count(*) FROM _h WHERE "row" = 0').fetchall()[0]
-    reader = con.sql(f"""
+    final = f"""
 SELECT h.seq, h."row", h.event_id, h.source_row, h.ts_us, h.account_id, h.counterparty_id,
   h.cents::DOUBLE / 100 AS usd,
   CASE WHEN h.cents % {ROUND_CENTS} = 0 THEN 1.0::DOUBLE ELSE 0.0::DOUBLE END AS round,
   (1 - h.d)::DOUBLE AS out,
-  CASE WHEN {transfer} THEN 1.0::DOUBLE ELSE 0.0::DOUBLE END AS has_cp,
+  CASE WHEN {_TRANSFER} THEN 1.0::DOUBLE ELSE 0.0::DOUBLE END AS has_cp,
   o.pair_n::DOUBLE AS pair_n, o.recip::DOUBLE AS recip,
   coalesce(y.cycles, 0)::DOUBLE AS cycle3_7d,
   {own}, {other}
 FROM _h h
 JOIN _s o ON o.ord = h.ord
 LEFT JOIN _y y ON y.ord = h.ord
-LEFT JOIN _h h1 ON {transfer} AND h1.seq = h.seq AND h1."row" = 1
+LEFT JOIN _h h1 ON {_TRANSFER} AND h1.seq = h.seq AND h1."row" = 1
   AND h1.event_id = h.event_id
 LEFT JOIN _s c ON c.ord = h1.ord
 WHERE h."row" = 0
-ORDER BY h.ord""").to_arrow_reader(rows)
-    expected = list(KEY_COLUMNS) + list(FEATURE_NAMES)
-    if reader.schema.names != expected:  # the SQL and the catalogue must not drift apart
+ORDER BY h.ord"""
+    return steps, final
+
+
+COUNT_SQL = 'SELECT count(*) FROM _h WHERE "row" = 0'
+
+
+def check_columns(names: list[str]) -> None:
+    """The SQL and the catalogue must not drift apart: raise if the final query's columns
+    are not ``KEY_COLUMNS`` then ``FEATURE_NAMES``."""
+    if names != list(KEY_COLUMNS) + list(FEATURE_NAMES):
         raise RuntimeError("batch feature columns differ from FEATURE_NAMES")
+
+
+def features(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
+    """The feature vector of every money transaction's row 0 in ``table`` (flat layout),
+    in processing order, as of that transaction (the past and itself)."""
+    reader, _ = feature_reader(con, table)
+    try:
+        return reader.read_all()
+    finally:
+        reader.close()
+        drop_work(con)
+
+
+def drop_work(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the work tables ``feature_reader`` leaves for its reader."""
+    for name in reversed(WORK_TABLES):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def feature_reader(
+    con: duckdb.DuckDBPyConnection, table: str, *, rows: int = 500_000, drop_source: bool = False
+) -> tuple[pa.RecordBatchReader, int]:
+    """``features`` as (a reader of record batches of at most ``rows``, the number of rows
+    it will give): a 5M-row file never holds all its vectors twice. ``drop_source`` drops
+    ``table`` once read, to free its memory. Close the reader, then call ``drop_work``."""
+    steps, final = plan(table)
+    for step in steps:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {step.name} AS {step.sql}")
+        # Each work table is dropped as soon as nothing later reads it (memory at 5M rows).
+        for name in step.frees + ((table,) if drop_source and step.name == "_h" else ()):
+            con.execute(f"DROP TABLE {name}")
+    count = con.execute(COUNT_SQL).fetchall()[0]
+    reader = con.sql(final).to_arrow_reader(rows)
+    check_columns(reader.schema.names)
     return reader, int(count[0]) if count else 0
 
 
-def _cycles(con: duckdb.DuckDBPyConnection, transfer: str) -> None:
+def _cycle_steps() -> list[Step]:
     """``_y(ord, cycles)``: for each transfer A->B (A != B), the accounts X that B paid and
     that paid A, each inside the window, as of the transfer's row 1 (``learn.stream``'s
     ``_cycles``). Every row of a pair is its latest from its own ``ord`` to the next row of
@@ -215,21 +254,19 @@ def _cycles(con: duckdb.DuckDBPyConnection, transfer: str) -> None:
     bounded by looking from the side with at most ``CYCLE_CAP`` parties (-1 beyond)."""
     w = next(i for i, (_, width, _) in enumerate(WINDOWS) if width == CYCLE_WINDOW)
     suffix = WINDOWS[w][0]
-    con.execute(f"""
-CREATE OR REPLACE TEMP TABLE _iv AS
+    intervals = f"""
 SELECT f.account_id, f.d, f.key, f.ord AS s, f.ts_us,
   coalesce(h2.ord, 9223372036854775807) AS e
 FROM _f f LEFT JOIN _h h2 ON h2.account_id = f.account_id
-  AND h2.pos = least(coalesce(f.next_pos, f.end_{w}), f.end_{w})""")
-    con.execute(f"""
-CREATE OR REPLACE TEMP TABLE _ev AS
+  AND h2.pos = least(coalesce(f.next_pos, f.end_{w}), f.end_{w})"""
+    transfers = f"""
 SELECT h.ord, h1.ord AS o1, h.ts_us, h.account_id AS a, h.counterparty_id AS b,
   s0."in_cp_{suffix}" AS na, s1."out_cp_{suffix}" AS nb
 FROM _h h
 JOIN _h h1 ON h1.seq = h.seq AND h1."row" = 1 AND h1.event_id = h.event_id
 JOIN _s s0 ON s0.ord = h.ord
 JOIN _s s1 ON s1.ord = h1.ord
-WHERE h."row" = 0 AND {transfer} AND h.account_id <> h.counterparty_id""")
+WHERE h."row" = 0 AND {_TRANSFER} AND h.account_id <> h.counterparty_id"""
 
     def side(first: str, first_d: int, second: str, second_d: int, when: str) -> str:
         return f"""
@@ -242,15 +279,17 @@ LEFT JOIN _iv y ON y.account_id = ev.{second} AND y.d = {second_d} AND y.key = x
 WHERE {when}
 GROUP BY ev.ord"""
 
-    con.execute(f"""
-CREATE OR REPLACE TEMP TABLE _y AS
+    cycles = f"""
 {side("a", 1, "b", 0, f"na <= nb AND na <= {CYCLE_CAP}")}
 UNION ALL
 {side("b", 0, "a", 1, f"nb < na AND nb <= {CYCLE_CAP}")}
 UNION ALL
-SELECT ord, -1 FROM _ev WHERE least(na, nb) > {CYCLE_CAP}""")
-    for name in ("_ev", "_iv", "_f"):
-        con.execute(f"DROP TABLE {name}")
+SELECT ord, -1 FROM _ev WHERE least(na, nb) > {CYCLE_CAP}"""
+    return [
+        Step("_iv", intervals),
+        Step("_ev", transfers),
+        Step("_y", cycles, frees=("_ev", "_iv", "_f")),
+    ]
 
 
 def read_amlworld(con: duckdb.DuckDBPyConnection, path: Path, table: str = "flat") -> pa.Array:
