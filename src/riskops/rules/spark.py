@@ -8,6 +8,8 @@ Spark runs differently or not at all:
   ``size(collect_set(x) OVER (...))`` (a set ignores nulls, as ``count(DISTINCT)`` does), cast
   back to ``BIGINT``;
 - ``epoch_us(ts)``: ``unix_micros(ts)``;
+- ``HUGEINT`` (a 128-bit integer, e.g. a sum of cents that must not overflow): Spark has no
+  128-bit integer, so ``DECIMAL(38, 0)``, exact over the same range less a few digits;
 - ``WITH ... AS MATERIALIZED``: Spark inlines every CTE reference and has no such hint, so
   each CTE runs as a temp view of its own, checkpointed where DuckDB materialises it
   (``steps``, ``run``).
@@ -125,6 +127,9 @@ def _spark(tree: exp.Expr) -> str:
             fn.replace(exp.Anonymous(this="unix_micros", expressions=fn.expressions))
     for window in list(tree.find_all(exp.Window)):
         _distinct_window(window)
+    for kind in list(tree.find_all(exp.DataType)):
+        if kind.this == exp.DataType.Type.INT128:
+            kind.replace(exp.DataType.build("DECIMAL(38, 0)"))
     return tree.sql(dialect="spark")
 
 
