@@ -120,6 +120,9 @@ def train_command(
     threads: Annotated[int, typer.Option(min=1, max=64, help="Threads.")] = 2,
     rounds: Annotated[int, typer.Option(min=1, max=5000, help="Most boosting rounds.")] = 400,
     note: Annotated[str, typer.Option(help="A note stored with the version.")] = "",
+    engine: Annotated[
+        str, typer.Option("--engine", help="Feature engine: duckdb, or spark (local PySpark).")
+    ] = "duckdb",
     by: _By = None,
 ) -> None:
     """Train a model from labels; the new version lands in the registry as a draft."""
@@ -133,6 +136,10 @@ def train_command(
         raise _fail("give exactly one of --events FILE, --sim DIR, --stored")
     if events is not None and format != "amlworld":
         raise _fail(f"--format {format}: only amlworld files carry labels")
+    from riskops.learn.spark import check_engine
+
+    if (reason := check_engine(engine)) is not None:
+        raise _fail(reason)
     console = Console()
     operator = _operator(by)
     with _errors():
@@ -151,13 +158,13 @@ def train_command(
                 progress.update(stage, description=text)
 
             if events is not None:
-                data = training.from_amlworld(events, threads, say)
+                data = training.from_amlworld(events, threads, say, engine=engine)
             elif sim is not None:
-                data = training.from_sim(sim, threads, say)
+                data = training.from_sim(sim, threads, say, engine=engine)
             else:
                 data = _in_transaction(
                     lambda s: training.from_store(
-                        s, threads, unlabelled_negative=unlabelled_negative, say=say
+                        s, threads, unlabelled_negative=unlabelled_negative, say=say, engine=engine
                     )
                 )
             say(f"{len(data.y):,} labelled transactions ({int(data.y.sum()):,} positive)")

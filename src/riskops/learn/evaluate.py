@@ -1,6 +1,7 @@
 """``riskops evaluate``: the AMLworld protocol on a transaction file, end to end.
 
-Read the file into DuckDB, compute the causal features (``learn.batch``), split whole days,
+Read the file into DuckDB, compute the causal features (``learn.batch``, or the same steps
+on Spark with ``engine="spark"``, ``learn.spark``), split whole days,
 train on the train days, choose the threshold on the validation days, score everything,
 and measure on the test days. The labels of the validation and test days are hidden from
 training by construction: ``train_model`` receives only the train rows, ``best_threshold``
@@ -10,6 +11,7 @@ only the validation rows, and the test labels are read after every score is fixe
 from __future__ import annotations
 
 import csv
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,12 +82,28 @@ def matrix(table: pa.Table) -> npt.NDArray[np.float32]:
     return out
 
 
-def _read_features(
-    con: Any,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """(source_row, day, matrix) of the loaded file, read batch by batch into one float32
-    matrix (the Arrow result is never held whole)."""
+Features = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
+
+
+def _read_features(con: Any, engine: str = "duckdb", spark: Any = None) -> Features:
+    """(source_row, day, matrix) of the loaded file ``flat``, on DuckDB or Spark."""
+    if engine == "spark":
+        from riskops.learn import spark as learn_spark
+
+        with tempfile.TemporaryDirectory(prefix="riskops-flat-") as tmp:
+            flat = learn_spark.flat_parquet(con, "flat", Path(tmp) / "flat.parquet")
+            with learn_spark.feature_files(flat, spark=spark) as (out, n):
+                return _gather(learn_spark.read_features(out), n)
     reader, n = feature_reader(con, "flat", drop_source=True)
+    try:
+        return _gather(reader, n)
+    finally:
+        drop_work(con)
+
+
+def _gather(reader: pa.RecordBatchReader, n: int) -> Features:
+    """(source_row, day, matrix) read batch by batch into one float32 matrix (the Arrow
+    result is never held whole)."""
     try:
         x = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
         source_row = np.empty(n, dtype=np.int64)
@@ -100,7 +118,8 @@ def _read_features(
             at += size
     finally:
         reader.close()
-        drop_work(con)
+    if at != n:
+        raise RuntimeError(f"expected {n} feature vectors, read {at}")
     return source_row, days, x
 
 
@@ -169,16 +188,20 @@ def evaluate(
     patterns: Path | None = None,
     threads: int = 2,
     progress: Progress | None = None,
+    engine: str = "duckdb",
+    spark: Any = None,
 ) -> Evaluation:
-    """The whole protocol on an AMLworld file. Raises ``MalformedFile``/``ValueError``."""
+    """The whole protocol on an AMLworld file, the features computed by ``engine`` (duckdb,
+    or spark: a local session unless ``spark`` is one). Raises ``MalformedFile``/``ValueError``
+    (and ``rules.spark.SparkUnavailable`` without pyspark or Java)."""
     say = progress or (lambda _: None)
     typologies = read_patterns(patterns) if patterns is not None else None
     con = connect(threads, memory_limit="3GB")
     try:
         say(f"reading {events.name}")
         labels_arrow = read_amlworld(con, events)
-        say("computing features")
-        source_row, days, x = _read_features(con)
+        say("computing features" + (" on Spark" if engine == "spark" else ""))
+        source_row, days, x = _read_features(con, engine, spark)
     finally:
         con.close()
     labels = labels_arrow.to_numpy(zero_copy_only=False).astype(bool)[source_row]

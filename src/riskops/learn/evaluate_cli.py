@@ -27,6 +27,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         seed: Annotated[int, typer.Option("--seed", min=0, help="model seed")] = 1,
         threads: Annotated[int, typer.Option("--threads", min=1, max=64)] = 2,
+        engine: Annotated[
+            str, typer.Option("--engine", help="feature engine: duckdb, or spark (local PySpark)")
+        ] = "duckdb",
     ) -> None:
         """Split whole days 60/20/20, train on train days, pick the threshold on validation
         days, report laundering precision/recall/F1 on test days, write one score per row."""
@@ -36,12 +39,16 @@ def register(app: typer.Typer) -> None:
 
         from riskops.learn.batch import MalformedFile
         from riskops.learn.evaluate import evaluate, write_scores
+        from riskops.learn.spark import check_engine
 
+        console = Console(log_path=False)
+        if (reason := check_engine(engine)) is not None:
+            console.print(f"[red]error:[/red] {reason}", soft_wrap=True)
+            raise typer.Exit(1)
         if fmt not in FORMATS:
             raise typer.BadParameter(f"unknown format {fmt!r}; use amlworld", param_hint="--format")
         if not out.parent.is_dir():
             raise typer.BadParameter(f"no such directory: {out.parent}", param_hint="--out")
-        console = Console(log_path=False)
         started = time.perf_counter()
         columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn())
         try:
@@ -53,15 +60,22 @@ def register(app: typer.Typer) -> None:
                     bar.update(task, description=step)
 
                 result = evaluate(
-                    events, seed=seed, patterns=patterns, threads=threads, progress=say
+                    events,
+                    seed=seed,
+                    patterns=patterns,
+                    threads=threads,
+                    progress=say,
+                    engine=engine,
                 )
                 say(f"writing {out.name}")
                 write_scores(result, out)
         except (MalformedFile, ValueError) as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
         except OSError as exc:
-            console.print(f"[red]error:[/red] {exc.strerror or exc}: {exc.filename or ''}")
+            console.print(
+                f"[red]error:[/red] {exc.strerror or exc}: {exc.filename or ''}", soft_wrap=True
+            )
             raise typer.Exit(1) from None
         m = result.test
         train_days, val_days, test_days = result.days

@@ -20,16 +20,37 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskops.learn import batch
-from riskops.rules import spark as engine
+from riskops.rules import spark as rules_spark
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 FLAT_VIEW = "flat"
+ENGINES = ("duckdb", "spark")  # where ``riskops train`` and ``evaluate`` compute features
+
+
+def check_engine(engine: str) -> str | None:
+    """Why ``engine`` cannot compute features here (None if it can): unknown, or Spark
+    without pyspark or Java (``rules.spark.unavailable``)."""
+    if engine not in ENGINES:
+        return f"--engine must be duckdb or spark, not {engine!r}"
+    if engine == "spark" and (reason := rules_spark.unavailable()) is not None:
+        return f"--engine spark: {reason}"
+    return None
+
+
+def flat_parquet(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> Path:
+    """A DuckDB table of flat rows (``learn.batch.read_amlworld``'s) written to Parquet for
+    Spark, then dropped from DuckDB (its memory is Spark's now)."""
+    quoted = str(path).replace("'", "''")
+    con.execute(f"COPY {table} TO '{quoted}' (FORMAT parquet)")
+    con.execute(f"DROP TABLE {table}")
+    return path
 
 
 def feature_query(table: str = FLAT_VIEW) -> str:
@@ -44,13 +65,13 @@ def write_features(spark: SparkSession, out: Path) -> int:
     in processing order; return the number of vectors."""
     sql = feature_query()
     try:
-        frame = engine.run(spark, sql)
+        frame = rules_spark.run(spark, sql)
         batch.check_columns(frame.columns)
         # A sorted frame is written one range of the order per file, in file-name order.
         frame.write.parquet(str(out))
-        count = spark.sql(engine.to_spark(batch.COUNT_SQL)).collect()[0][0]
+        count = spark.sql(rules_spark.to_spark(batch.COUNT_SQL)).collect()[0][0]
     finally:
-        for step in engine.steps(sql)[0]:
+        for step in rules_spark.steps(sql)[0]:
             spark.catalog.dropTempView(step.name)
         spark.catalog.clearCache()
     return int(count)
@@ -96,7 +117,7 @@ def feature_files(
             flat = path
         out = work / "features"
         if spark is None:
-            with engine.session(memory=memory) as own:
+            with rules_spark.session(memory=memory) as own:
                 load_flat(own, flat)
                 count = write_features(own, out)
         else:

@@ -10,7 +10,8 @@ Sources of events and labels (``Dataset``):
   imports; an event's own label wins, else its account's; unlabelled events are left out
   unless ``unlabelled_negative`` (a population where everything unflagged is known good).
 
-The features are ``learn.batch.features`` (the same catalogue the monitor computes live).
+The features are ``learn.batch.features`` (the same catalogue the monitor computes live), on
+DuckDB or, with ``engine="spark"``, the same steps on Spark (``learn.spark``).
 ``fit`` splits by whole days in time order (``learn.protocol.split_days``, about 60/20/20 of
 the transactions): it trains on the earliest days (every positive and, past
 ``MAX_TRAIN_ROWS``, an even seeded sample of the negatives), stops early, calibrates and
@@ -20,6 +21,7 @@ else reads.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -65,7 +67,14 @@ def _matrix(table: pa.Table) -> npt.NDArray[np.float64]:
     ).astype(np.float64, copy=False)
 
 
-def from_amlworld(path: Path, threads: int = 2, say: Say | None = None) -> Dataset:
+def from_amlworld(
+    path: Path,
+    threads: int = 2,
+    say: Say | None = None,
+    *,
+    engine: str = "duckdb",
+    spark: Any = None,
+) -> Dataset:
     """An AMLworld transaction file. Raises ``learn.batch.MalformedFile``."""
     from riskops.learn import batch
 
@@ -74,8 +83,15 @@ def from_amlworld(path: Path, threads: int = 2, say: Say | None = None) -> Datas
     con = batch.connect(threads)
     try:
         labels = batch.read_amlworld(con, path)
-        (say or _quiet)("computing features")
-        table = batch.features(con, "flat")
+        (say or _quiet)(_computing(engine))
+        if engine == "spark":
+            from riskops.learn import spark as learn_spark
+
+            with tempfile.TemporaryDirectory(prefix="riskops-flat-") as tmp:
+                flat = learn_spark.flat_parquet(con, "flat", Path(tmp) / "flat.parquet")
+                table = learn_spark.features(flat, spark=spark)
+        else:
+            table = batch.features(con, "flat")
     finally:
         con.close()
     rows = table.column("source_row").to_numpy().astype(np.int64)
@@ -84,9 +100,18 @@ def from_amlworld(path: Path, threads: int = 2, say: Say | None = None) -> Datas
     return Dataset(_matrix(table), y, ts, f"amlworld {path.name}", time.perf_counter() - started)
 
 
-def _features_of_flat(flat: pa.Table, threads: int) -> pa.Table:
+def _computing(engine: str) -> str:
+    return "computing features" + (" on Spark" if engine == "spark" else "")
+
+
+def _features_of_flat(flat: pa.Table, threads: int, engine: str, spark: Any) -> pa.Table:
+    """The feature table of flat rows, on ``engine`` (duckdb or spark)."""
     from riskops.learn import batch
 
+    if engine == "spark":
+        from riskops.learn import spark as learn_spark
+
+        return learn_spark.features(flat, spark=spark)
     con = batch.connect(threads)
     try:
         con.register("flat_in", flat)
@@ -118,7 +143,14 @@ def _labelled(
     return y, known
 
 
-def from_sim(directory: Path, threads: int = 2, say: Say | None = None) -> Dataset:
+def from_sim(
+    directory: Path,
+    threads: int = 2,
+    say: Say | None = None,
+    *,
+    engine: str = "duckdb",
+    spark: Any = None,
+) -> Dataset:
     """A ``riskops sim`` output directory: its events and planted event labels."""
     from riskops.rules.backtest import adapted_flat
     from riskops.sim import load_event_labels
@@ -135,8 +167,8 @@ def from_sim(directory: Path, threads: int = 2, say: Say | None = None) -> Datas
     (say or _quiet)(f"reading {path.name}")
     flat, _events, _rejected = adapted_flat(path, None)
     planted = {event_id: 1 for event_id in load_event_labels(directory)}
-    (say or _quiet)("computing features")
-    table = _features_of_flat(flat, threads)
+    (say or _quiet)(_computing(engine))
+    table = _features_of_flat(flat, threads, engine, spark)
     y, _ = _labelled(table, planted, {}, unlabelled_negative=True)
     ts = table.column("ts_us").to_numpy().astype(np.int64)
     seconds = time.perf_counter() - started
@@ -150,6 +182,8 @@ def from_store(
     unlabelled_negative: bool = False,
     say: Say | None = None,
     batch_size: int = 20_000,
+    engine: str = "duckdb",
+    spark: Any = None,
 ) -> Dataset:
     """The stored event history with the ``labels`` table's labels."""
     from riskops.events import schemas as s
@@ -176,8 +210,8 @@ def from_store(
         seq = records[-1].seq
     if not batches:
         raise ValueError("no stored events")
-    (say or _quiet)("computing features")
-    table = _features_of_flat(pa.concat_tables(batches), threads)
+    (say or _quiet)(_computing(engine))
+    table = _features_of_flat(pa.concat_tables(batches), threads, engine, spark)
     y, known = _labelled(table, labels.events, labels.accounts, unlabelled_negative)
     table = table.filter(pa.array(known))
     ts = table.column("ts_us").to_numpy().astype(np.int64)
