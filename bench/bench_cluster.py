@@ -18,6 +18,7 @@ PostgreSQL commits/s of the fenced checkpoint update alone (one connection).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -141,25 +142,23 @@ def _commits(schema: str, seconds: float = 2.0) -> float:
         engine.dispose()
 
 
-def _partition_rows(schema: str, stream: str) -> list[tuple[bool, int]]:
+def _partition_rows(conn: Any, stream: str) -> list[tuple[bool, int]]:
+    """Each partition's lease (alive?) and checkpoint, on the bench's one connection (a
+    new connection a poll would cost PostgreSQL a backend start each time)."""
     from sqlalchemy import text
 
-    engine = schema_engine(schema)
     try:
-        with engine.connect() as conn:
-            try:
-                rows = conn.execute(
-                    text(
-                        "SELECT lease_until > now(), checkpoint FROM cluster_partitions "
-                        "WHERE stream = :s"
-                    ),
-                    {"s": stream},
-                ).all()
-            except Exception:
-                return []
-        return [(bool(alive), int(cp)) for alive, cp in rows]
-    finally:
-        engine.dispose()
+        rows = conn.execute(
+            text(
+                "SELECT lease_until > now(), checkpoint FROM cluster_partitions WHERE stream = :s"
+            ),
+            {"s": stream},
+        ).all()
+    except Exception:
+        conn.rollback()
+        return []
+    conn.rollback()  # end the snapshot: the next poll sees the workers' commits
+    return [(bool(alive), int(cp)) for alive, cp in rows]
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -168,11 +167,87 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+_Snapshot = dict[int, tuple[str, float]]  # pid -> (what it is, CPU seconds so far)
+
+
+def _processes() -> tuple[_Snapshot, float]:
+    """Every process's CPU seconds so far (user + system), named by its command line, and
+    all CPUs' busy seconds (``/proc/stat``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seen: _Snapshot = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # gone meanwhile
+            continue
+        seen[int(entry.name)] = (cmdline, (int(fields[11]) + int(fields[12])) / tick)
+    busy = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    user, nice, system, _, _, irq, softirq = busy
+    return seen, (user + nice + system + irq + softirq) / tick
+
+
+def _client_ports(pids: set[int]) -> set[int]:
+    """The local TCP ports of the sockets ``pids`` hold (their PostgreSQL connections)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                cols = line.split()
+                if cols[9] in inodes:
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _budget(
+    before: tuple[_Snapshot, float], after: tuple[_Snapshot, float], workers: set[int]
+) -> dict[str, float]:
+    """The CPU seconds each part of the machine spent between two ``_processes``: the
+    partition workers, the PostgreSQL backends serving them (found by their client port),
+    PostgreSQL's own processes (WAL writer, checkpointer, ...), the NATS server, this bench
+    (its polling), everything else (other users of the machine), and the machine's total."""
+    ports = _client_ports(workers)
+    out = dict.fromkeys(
+        ("workers", "pg_backends", "pg_shared", "nats", "bench", "other", "machine"), 0.0
+    )
+    me = os.getpid()
+    for pid, (cmdline, spent) in after[0].items():
+        spent -= before[0].get(pid, (cmdline, 0.0))[1]
+        if pid in workers:
+            group = "workers"
+        elif cmdline.startswith("postgres: ") or "bin/postgres " in cmdline:
+            client = cmdline.rsplit("(", 1)[1].split(")", 1)[0] if "(" in cmdline else ""
+            if not client:
+                group = "pg_shared"
+            elif client.isdigit() and int(client) in ports:
+                group = "pg_backends"
+            else:
+                group = "other"
+        elif "nats-server" in cmdline:
+            group = "nats"
+        elif pid == me:
+            group = "bench"
+        else:
+            group = "other"
+        out[group] += spent
+    out["machine"] = after[1] - before[1]
+    return out
+
+
 def run_partitions(stream: str, subject: str, n: int, partitions: int) -> dict[str, float]:
     """N worker processes over the published stream; events/s from all leases taken to
     all checkpoints at the end."""
     schema = f"bench_cluster_{uuid.uuid4().hex[:8]}"
-    schema_engine(schema).dispose()
     env = {
         **os.environ,
         "RISKOPS_LOG_LEVEL": "WARNING",
@@ -185,12 +260,12 @@ def run_partitions(stream: str, subject: str, n: int, partitions: int) -> dict[s
         "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
     }
     procs: list[subprocess.Popen[bytes]] = []
+    engine, conn = schema_engine(schema), None
     try:
         from riskops.kernel.db import migrate
 
-        engine = schema_engine(schema)
         migrate(engine)  # before the workers, so none of them times a migration
-        engine.dispose()
+        conn = engine.connect()
         for index in range(partitions):
             cmd = [sys.executable, "-m", "riskops.worker", "--bus", "nats", "--batch", "2000"]
             cmd += ["--partition", f"{index}/{partitions}"]
@@ -199,16 +274,18 @@ def run_partitions(stream: str, subject: str, n: int, partitions: int) -> dict[s
             )
         deadline = time.monotonic() + 120
         while True:
-            rows = _partition_rows(schema, stream)
+            rows = _partition_rows(conn, stream)
             if len(rows) == partitions and all(alive for alive, _ in rows):
                 break
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
                 raise RuntimeError("the workers did not start")
             time.sleep(0.01)
         cpu = [_cpu_seconds(p.pid) for p in procs]
+        pids = {p.pid for p in procs}
+        machine = _processes()
         started = time.perf_counter()
         while True:
-            rows = _partition_rows(schema, stream)
+            rows = _partition_rows(conn, stream)
             if rows and all(cp >= n for _, cp in rows):
                 break
             if any(p.poll() is not None for p in procs):
@@ -216,9 +293,10 @@ def run_partitions(stream: str, subject: str, n: int, partitions: int) -> dict[s
             time.sleep(0.02)
         seconds = time.perf_counter() - started
         spent = [_cpu_seconds(p.pid) - c for p, c in zip(procs, cpu, strict=True)]
+        budget = {f"cpu.{k}": v for k, v in _budget(machine, _processes(), pids).items()}
         # The busiest worker's CPU seconds: what its partition costs, whatever else runs on
         # the machine (wall time on a shared machine is not the work's).
-        return {"events/s": n / seconds, "seconds": seconds, "cpu": max(spent)}
+        return {"events/s": n / seconds, "seconds": seconds, "cpu": max(spent), **budget}
     finally:
         for proc in procs:
             proc.terminate()
@@ -227,6 +305,9 @@ def run_partitions(stream: str, subject: str, n: int, partitions: int) -> dict[s
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if conn is not None:
+            conn.close()
+        engine.dispose()
         drop_schema(schema)
 
 
@@ -235,7 +316,8 @@ def apply_only(partition: int, partitions: int, n: int) -> None:
     in memory, written to a PostgreSQL schema of its own); prints its seconds."""
     import msgspec
 
-    from riskops.cluster.partition import Message, PartitionSpec, PartitionWorker
+    from riskops.cluster.partition import PartitionSpec, PartitionWorker
+    from riskops.cluster.reader import Message
     from riskops.kernel.db import migrate
     from riskops.monitor.evaluators import RulesEvaluatorFactory
 

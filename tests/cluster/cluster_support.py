@@ -27,7 +27,12 @@ from riskops.sim import SimConfig, generate
 @cache
 def history() -> tuple[s.Event, ...]:
     """A small simulated exchange history (the default pack hits on it)."""
-    return tuple(from_obj(o) for o in generate(SimConfig(accounts=120, days=4, seed=5)))
+    events: list[s.Event] = []
+    for obj in generate(SimConfig(accounts=120, days=4, seed=5)):
+        event = from_obj(obj)
+        assert isinstance(event, s.Event), event  # the simulator makes valid events
+        events.append(event)
+    return tuple(events)
 
 
 def unique(prefix: str) -> tuple[str, str]:

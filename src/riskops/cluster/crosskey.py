@@ -7,23 +7,77 @@ goes to the real evaluator in full (state updated, rules evaluated); any other r
 updates the features keyed by a non-account column, with their clocks, and is answered
 with no hits (its decision is the owner's and is dropped). The row counter (``tok``) moves
 for every row, so it is the same on every partition as in the single process.
+
+An event with no row of the partition at all (most of the stream, once N > 1) is observed
+from the event itself (``CrossKeyObserver.event``): its rows are built with only the
+columns the cross-key features, their ``where`` and their clocks read, from a plan per
+event class, instead of the full flat row; the values are ``to_rows``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from riskops.events import flat
+from riskops.events import schemas as s
+from riskops.kernel.clock import to_us
 from riskops.monitor.engine import Evaluator
+from riskops.rules.definition import All, AnyOf, Cond, Not, Pred, Ref
 from riskops.rules.stream import StreamEvaluator, advance_clocks
 from riskops.rules.types import Evaluation
 
 ACCOUNT_KEY = "account_id"
 _Members = tuple[tuple[Any, tuple[tuple[Callable[..., None], str], ...]], ...]
+_Clocks = list[tuple[str, dict[Any, tuple[int, int]]]]
+# Columns every observed row carries (the observer and its features may read them).
+_BASE = ("seq", "row", "event_id", "type", ACCOUNT_KEY, "ts_us")
+# Columns the monitor fills on its rows (the account's rating): an observer that reads one
+# takes the full rows (``to_rows``, then the ratings). ``to_rows`` leaves the others that
+# are not the event's (source_row, the scores) null on an observed row, as here.
+_FILLED = frozenset({"account.rating", "account.rating_band"})
+_MONEY = ("amount", "usd_cents")
 
 
 def _no_features(index: int) -> Any:  # pragma: no cover - where conditions use no features
     raise RuntimeError("a where condition cannot read features")
+
+
+def fields_of(cond: Cond | None) -> Iterator[str]:
+    """The row columns a condition reads."""
+    if cond is None:
+        return
+    if isinstance(cond, Pred):
+        if cond.kind == "field":
+            yield cond.name
+        if isinstance(cond.value, Ref) and cond.value.kind == "field":
+            yield cond.value.name
+    elif isinstance(cond, All | AnyOf):
+        for part in cond.parts:
+            yield from fields_of(part)
+    elif isinstance(cond, Not):
+        yield from fields_of(cond.part)
+
+
+class _EventPlan:
+    """How an event class becomes observed rows: the attributes copied (attribute,
+    column, is an enum), the key clocks its rows can move, the feature updates of its
+    type, and whether it is an internal transfer (a second, mirrored row)."""
+
+    __slots__ = ("attrs", "blank", "clocks", "direction", "members", "money", "transfer")
+
+    def __init__(
+        self,
+        attrs: tuple[tuple[str, str, bool], ...],
+        blank: dict[str, Any],
+        clocks: _Clocks,
+        members: _Members,
+        transfer: bool,
+    ) -> None:
+        self.attrs, self.blank, self.clocks = attrs, blank, clocks
+        self.members, self.transfer = members, transfer
+        self.money = False  # amount / usd_cents to fill (a money event, and read)
+        self.direction = False  # direction to fill (read)
 
 
 class CrossKeyObserver:
@@ -33,6 +87,20 @@ class CrossKeyObserver:
         self.evaluator = evaluator
         self._plans: dict[str, _Members] = {}
         self._clocks = [(by, c) for by, c in evaluator.clocks.items() if by != ACCOUNT_KEY]
+        self._events: dict[type, _EventPlan | None] = {}
+        read = set(_BASE) | {by for by, _ in self._clocks}
+        for feature in evaluator.features:
+            if feature.by == ACCOUNT_KEY:
+                continue
+            read.add(feature.by)
+            if feature.field is not None:
+                read.add(feature.field)
+            read.update(fields_of(feature.where))
+        if "direction" in read:
+            read.add("side")  # what a P2P order's direction comes from
+        self.columns = frozenset(read)
+        # The account's rating is the monitor's, not the event's: the full rows then.
+        self.slim = not (self.columns & _FILLED)
 
     def _plan(self, event_type: str) -> _Members:
         plan = self.evaluator._plans.get(event_type) or self.evaluator._plan(event_type)
@@ -46,10 +114,13 @@ class CrossKeyObserver:
         return members_by_where
 
     def __call__(self, row: dict[str, Any]) -> None:
+        plan = self._plans.get(row["type"]) or self._plan(row["type"])
+        self._apply(row, self._clocks, plan)
+
+    def _apply(self, row: dict[str, Any], clocks: _Clocks, plan: _Members) -> None:
         ev = self.evaluator
         ev.tok = tok = ev.tok + 1
-        now = advance_clocks(self._clocks, row)
-        plan = self._plans.get(row["type"]) or self._plan(row["type"])
+        now = advance_clocks(clocks, row)
         for where, members in plan:
             if where is not None and where(row, _no_features) is not True:
                 continue
@@ -61,6 +132,59 @@ class CrossKeyObserver:
                     update(key, now.get(by, 0), row, tok)
                 except Exception:  # as in the full path: bad data spoils one feature only
                     continue
+
+    def _event_plan(self, cls: type) -> _EventPlan | None:
+        """The plan of an event class (None: its rows need columns only ``to_rows`` has)."""
+        plan: _EventPlan | None = None
+        if self.slim:
+            tag, columns = flat._plan(cls)
+            attrs = tuple(c for c in columns if c[1] in self.columns)
+            blank = dict.fromkeys(sorted(self.columns))
+            have = {column for _, column, _ in attrs} | set(_BASE)
+            # A clock whose column this class never fills never moves on its rows.
+            clocks = [(by, c) for by, c in self._clocks if by in have]
+            transfer = issubclass(cls, s.TransferInternal)
+            plan = _EventPlan(attrs, blank, clocks, self._plan(tag), transfer)
+            plan.blank["type"] = tag
+            plan.money = issubclass(cls, s.Money) and any(c in self.columns for c in _MONEY)
+            plan.direction = "direction" in self.columns
+        self._events[cls] = plan
+        return plan
+
+    def event(self, event: s.Event, seq: int) -> bool:
+        """Observe every row of ``event`` (stream position ``seq``) from the event itself;
+        False when this observer needs the full rows (the caller then uses ``to_rows``)."""
+        cls = type(event)
+        plan = self._events[cls] if cls in self._events else self._event_plan(cls)
+        if plan is None:
+            return False
+        row = plan.blank.copy()
+        row["seq"] = seq
+        row["row"] = 0
+        row["event_id"] = event.event_id
+        row[ACCOUNT_KEY] = event.account_id
+        row["ts_us"] = to_us(event.occurred_at)
+        for name, column, is_enum in plan.attrs:
+            value = getattr(event, name)
+            if value is not None:
+                row[column] = value.value if is_enum else value
+        if plan.money:
+            row["amount"] = float(event.amount)  # type: ignore[attr-defined]
+            row["usd_cents"] = flat.usd_to_cents(event.usd_value)  # type: ignore[attr-defined]
+        if plan.direction:
+            row["direction"] = flat.direction_of(row["type"], row["side"])
+        if not plan.transfer:
+            self._apply(row, plan.clocks, plan.members)
+            return True
+        mirror = row.copy()
+        self._apply(row, plan.clocks, plan.members)
+        mirror["row"] = 1
+        mirror[ACCOUNT_KEY] = event.counterparty_id  # type: ignore[attr-defined]
+        mirror["counterparty_id"] = event.account_id
+        if plan.direction:
+            mirror["direction"] = "in"
+        self._apply(mirror, plan.clocks, plan.members)
+        return True
 
 
 def observer_of(evaluator: Evaluator) -> Callable[[dict[str, Any]], None]:

@@ -43,7 +43,7 @@ from riskops.accounts.rating import RatingCache
 from riskops.cluster import repository as repo
 from riskops.cluster import snapshots
 from riskops.cluster.answers import Answering
-from riskops.cluster.crosskey import OwnedRows
+from riskops.cluster.crosskey import CrossKeyObserver, OwnedRows
 from riskops.cluster.reader import Message, StreamReader
 from riskops.events import schemas as s
 from riskops.events import validation
@@ -115,6 +115,17 @@ def _event_id(pending: snapshots.Pending) -> str:
 class _Record:  # what process_batch reads (``monitor.service.LogRecord``)
     seq: int
     payload: str
+
+
+class _Route(msgspec.Struct):
+    """What says whose an event is, read before the event itself (``_decode``)."""
+
+    type: str = ""
+    account_id: str = ""
+    counterparty_id: str | None = None
+
+
+_route = msgspec.json.Decoder(_Route).decode
 
 
 class _Decided(Monitor):
@@ -198,6 +209,7 @@ class PartitionWorker(Answering):
         self.evaluator: Evaluator = factory.new()
         self.monitor = Monitor(self.evaluator)
         self._observer: Callable[[dict[str, Any]], None] = lambda row: None
+        self._observe_event: Callable[[s.Event, int], bool] | None = None
 
     def owns(self, account_id: str) -> bool:
         return partition_of(account_id, self.spec.partitions) == self.spec.partition
@@ -287,6 +299,8 @@ class PartitionWorker(Answering):
             self.evaluator = evaluator
             owned = OwnedRows(evaluator, self.owns)
             self._observer = owned.observe
+            observer = owned.observe
+            self._observe_event = observer.event if isinstance(observer, CrossKeyObserver) else None
             self.monitor = Monitor(owned, self._restrictions)
             self.monitor.ratings = self.ratings.get
             self.seq, self.durable, self.recent, self.pending = seq, durable, recent, pending
@@ -366,7 +380,40 @@ class PartitionWorker(Answering):
             return len(fresh)
 
     def _decode(self, message: Message) -> s.Event | Rejection:
-        return validation.decode(message.data, max_bytes=self.max_event_bytes)
+        """The message's event, or why it is refused: the same for every partition.
+
+        An event of another partition (most of them, once N > 1) is only observed: once
+        its route (type, account, counterparty) says so, a text of printable ASCII decodes
+        into its type's twin (``schemas.PLAIN_TYPES``: the same validation, without the
+        printable checks of every string), which the cross-key observer reads like the
+        event. Anything else, and any doubt, takes the full decode."""
+        data = message.data
+        if (
+            self.spec.partitions > 1
+            and len(data) <= self.max_event_bytes
+            and validation.is_printable(data)
+        ):
+            try:
+                route: _Route | None = _route(data)
+            except validation.DECODE_ERRORS:
+                route = None
+            if route is not None and not self._routed_here(route):
+                try:
+                    event: s.Event = validation.decode_printable(data)
+                    return event
+                except validation.DECODE_ERRORS:
+                    pass  # refused: the full decode says why
+        return validation.decode(data, max_bytes=self.max_event_bytes)
+
+    def _routed_here(self, route: _Route) -> bool:
+        if self.owns(route.account_id):
+            return True
+        counterparty = route.counterparty_id
+        return (
+            route.type == "transfer.internal"
+            and counterparty is not None
+            and (self.owns(counterparty))
+        )
 
     @staticmethod
     def _units(messages: Sequence[Message]) -> list[tuple[Message, int]]:
@@ -402,6 +449,9 @@ class PartitionWorker(Answering):
     def _observe(self, event: s.Event, seq: int) -> None:
         """An event with no row here: its rows only update the cross-key features (what
         ``Monitor.decide`` would do through ``OwnedRows``, without making decisions)."""
+        fast = self._observe_event
+        if fast is not None and fast(event, seq):
+            return
         ratings = self.ratings.get
         observe = self._observer
         for row in to_rows(event, seq):
