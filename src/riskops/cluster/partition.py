@@ -115,6 +115,7 @@ def _event_id(pending: snapshots.Pending) -> str:
 class _Record:  # what process_batch reads (``monitor.service.LogRecord``)
     seq: int
     payload: str
+    event: s.Event | None = None  # decoded already: process_batch need not decode it again
 
 
 class _Route(msgspec.Struct):
@@ -547,7 +548,7 @@ class PartitionWorker(Answering):
                 log_seq = seqs[event.event_id]
                 rows = self.monitor.decide(event, log_seq)
                 made[event.event_id] = [d for d in rows if d.row == 0 or second]
-                whole.append(_Record(log_seq, message.data.decode()))
+                whole.append(_Record(log_seq, message.data.decode(), event))
             decider = _Decided(self.evaluator, made)
             name = self.spec.checkpoint_name
             result = service.process_batch(session, decider, whole, checkpoint=name, now=now)

@@ -6,8 +6,10 @@ nats-py's ``PullSubscription.fetch`` costs about 40 us of CPU a message (an ``as
 worker reads every message. This reader keeps the same consumer (ephemeral, pull, no acks,
 from a start sequence, the stream's whole subject tree) but takes the deliveries in a plain
 subscription callback into a list, and asks for the next batch itself
-(``$JS.API.CONSUMER.MSG.NEXT``): one pull request outstanding at a time, answered by
-messages up to the batch, or ended by a status message (408 when it expired, 404/409).
+(``$JS.API.CONSUMER.MSG.NEXT``): a pull request is answered by messages up to the batch,
+or ended by a status message (408 when it expired, with how many it did not bring;
+404/409); the next one is made as a batch is handed over, so that messages keep coming
+while the worker applies it.
 A message's stream sequence is read from its reply subject (the ``$JS.ACK`` tokens).
 """
 
@@ -23,6 +25,7 @@ import msgspec
 _V1_TOKENS = 9  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
 _V1_SEQ, _V2_SEQ = 5, 7  # v2: $JS.ACK.<domain>.<account>.<stream>.<consumer>.<d>.<sseq>...
 _encode = msgspec.json.Encoder().encode
+_AHEAD_EXPIRES = 1.0  # seconds a request made ahead (while a batch is applied) stays open
 
 
 class Message(NamedTuple):
@@ -51,7 +54,8 @@ class StreamReader:
         self._sub: Any = None
         self._inbox = ""
         self._got: list[Message] = []
-        self._outstanding = 0  # messages the current pull request may still bring
+        self._outstanding = 0  # messages the pull requests made may still bring
+        self._expiry = 0.0  # when the last of them expires (monotonic)
         self._woken = asyncio.Event()
 
     async def open(self) -> StreamReader:
@@ -74,9 +78,17 @@ class StreamReader:
     async def _delivered(self, msg: Any) -> None:
         headers = msg.headers
         if headers and headers.get("Status") and not msg.data:
-            if headers["Status"] != "100":  # a heartbeat is no answer; the rest end it
+            status = headers["Status"]
+            if status == "100":  # a heartbeat is no answer
+                return
+            # A request that expired says how many of its messages it did not bring; any
+            # other status (404, 409) ends what was asked.
+            left = headers.get("Nats-Pending-Messages", "")
+            if status == "408" and left.isdigit():
+                self._outstanding = max(0, self._outstanding - int(left))
+            else:
                 self._outstanding = 0
-                self._woken.set()
+            self._woken.set()
             return
         self._got.append(Message(stream_seq(msg.reply), msg.data))
         self._outstanding -= 1
@@ -84,16 +96,21 @@ class StreamReader:
 
     async def _ask(self, expires: float) -> None:
         request = {"batch": self.batch, "expires": int(expires * 1e9)}
-        self._outstanding = self.batch
+        self._outstanding = max(0, self._outstanding) + self.batch
+        self._expiry = time.monotonic() + expires
         target = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.name}"
         await self.nc.publish(target, _encode(request), reply=self._inbox)
 
     async def fetch(self, timeout: float, settle: float = 0.002) -> list[Message]:
-        """The next messages in stream order: wait up to ``timeout`` for a first one
-        (``TimeoutError`` if none), then up to ``settle`` for more of the batch."""
+        """The next messages in stream order, at most a batch: wait up to ``timeout`` for
+        a first one (``TimeoutError`` if none), then up to ``settle`` for more of the batch.
+
+        The next batch is asked for before this one is returned, so that it arrives while
+        the caller works on this one (a worker that asked only once it was idle again
+        waited a round trip and the settle for every batch)."""
         deadline = time.monotonic() + timeout
         while not self._got:
-            if self._outstanding <= 0:
+            if self._outstanding <= 0 or time.monotonic() >= self._expiry:
                 await self._ask(max(0.01, deadline - time.monotonic()))
             left = deadline - time.monotonic()
             if left <= 0:
@@ -103,7 +120,10 @@ class StreamReader:
                 await asyncio.wait_for(self._woken.wait(), left)
         if self._outstanding > 0 and len(self._got) < self.batch:
             await asyncio.sleep(settle)  # what is on its way joins this batch
-        got, self._got = self._got, []
+        got = self._got[: self.batch]
+        del self._got[: self.batch]
+        if self._outstanding + len(self._got) < self.batch:
+            await self._ask(max(timeout, _AHEAD_EXPIRES))
         return got
 
     async def close(self) -> None:
