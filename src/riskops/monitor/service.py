@@ -134,7 +134,8 @@ def process_batch(
             result.skipped += 1
             result.last_seq = record.seq
             continue
-        event = _event_decoder.decode(record.payload)
+        # A caller that decoded the event already (the partition worker) hands it over.
+        event = getattr(record, "event", None) or _event_decoder.decode(record.payload)
         accounts.append(event.account_id)
         seqs.append(record.seq)
         rows = monitor.decide(event, record.seq)
