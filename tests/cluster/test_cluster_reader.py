@@ -5,6 +5,7 @@ with a timeout when nothing comes."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from cluster_support import unique
@@ -60,3 +61,40 @@ def test_reads_in_order_from_a_start_in_batches(nats_url: str) -> None:
     assert [m.data for m in got] == [f"m{i}".encode() for i in range(5, 25)] + [b"late"]
     assert max(sizes) <= 10  # never more than the batch asked for
     assert timed_out
+
+
+def test_a_request_whose_408_never_comes_is_asked_again(nats_url: str) -> None:
+    """nats-server 2.9 may drop an expired pull request without its 408: the reader asks
+    again once the request's expiry has passed, and never waits on it for ever."""
+    stream, subject = unique("reader408")
+
+    async def scenario() -> list[Message]:
+        import nats
+
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, stream, subject)
+            reader = await StreamReader(nc, js, stream, subject, 1, batch=10).open()
+            delivered = reader._delivered
+
+            async def statuses_lost(msg: Any) -> None:
+                if not (msg.headers and msg.headers.get("Status")):
+                    await delivered(msg)
+
+            reader._sub._cb = statuses_lost
+            with pytest.raises(TimeoutError):
+                await reader.fetch(0.2)  # its request expires; the 408 is lost
+            await asyncio.sleep(0.3)
+            await js.publish(f"{subject}.0", b"after")
+            got = await reader.fetch(3.0)
+            await reader.close()
+            return got
+        finally:
+            await nc.close()
+
+    try:
+        got = asyncio.run(scenario())
+    finally:
+        drop_stream(nats_url, stream)
+    assert [m.data for m in got] == [b"after"]
