@@ -2,9 +2,16 @@
 
 Starts the app (``riskops.web.app:create_app``, uvicorn factory mode, one process) on a
 free loopback port with a fresh SQLite database, then a separate load-generating process
-(asyncio, keep-alive HTTP/1.1, bounded: N requests at concurrency C) posts
+(keep-alive HTTP/1.1, bounded: N requests at concurrency C) posts
 ``withdrawal.requested`` events to ``/v1/decisions``, authenticated like an exchange's
 service: a ``decision:request`` API token, created before the server starts.
+
+The load generator is ``wrk`` (Debian package ``wrk``; ``bench_decisions.lua`` posts the
+same bodies) when it is installed, else the Python asyncio client here
+(``RISKOPS_BENCH_CLIENT=python`` forces it). The two cores are shared by the server and the
+client: the Python client spends about as much CPU a request as the server, wrk a fraction,
+so the two give different requests/s for the same server (the result says which ran,
+``client``). The server's CPU per decision does not depend on the client.
 
 Only 2xx answers count: requests/s is decisions per second and the latency percentiles are
 those of decisions. Any other answer (a 4xx refusal, a 5xx) is reported by code with the
@@ -262,7 +269,8 @@ def run(n: int = 20_000, concurrency: int = 16, *, followers: bool = False) -> d
             result = _client(env, url, n, concurrency)
             # The server's CPU time per decision: the figure a busy machine does not distort
             # (its wall-clock rate and tail do: the cores are shared).
-            result["server cpu ms/req"] = (cpu_seconds(server.pid) - cpu) * 1000 / n
+            spent = cpu_seconds(server.pid) - cpu
+            result["server cpu ms/req"] = spent * 1000 / max(1, result["requests"])
         finally:
             server.terminate()
             _, err = server.communicate(timeout=30)
@@ -334,8 +342,8 @@ def run_routed(
             result = _client(api_env, url, n, concurrency)
             spent = [cpu_seconds(p.pid) - b for p, b in zip(processes, before, strict=True)]
             # CPU time per decision: the figure a busy machine does not distort
-            result["owner cpu ms/decision"] = sum(spent[:-1]) * 1000 / n
-            result["api cpu ms/decision"] = spent[-1] * 1000 / n
+            result["owner cpu ms/decision"] = sum(spent[:-1]) * 1000 / max(1, result["requests"])
+            result["api cpu ms/decision"] = spent[-1] * 1000 / max(1, result["requests"])
     finally:
         tails = [_stop(p) for p in processes]
         _drop_stream(stream)
@@ -442,13 +450,82 @@ def _drop_stream(stream: str) -> None:
     asyncio.run(drop())
 
 
+CLIENT_ENV = "RISKOPS_BENCH_CLIENT"  # "python" forces the Python load generator
+WRK_SCRIPT = Path(__file__).resolve().with_suffix(".lua")
+
+
+def wrk_path() -> str | None:
+    """The ``wrk`` load generator if installed (Debian package ``wrk``) and not turned off
+    with ``RISKOPS_BENCH_CLIENT=python``."""
+    import shutil
+
+    if os.environ.get(CLIENT_ENV, "wrk") == "python":
+        return None
+    return shutil.which("wrk")
+
+
 def _client(env: dict[str, str], url: str, n: int, c: int, offset: int = 0) -> dict[str, Any]:
-    """Run the load generator in its own process; its JSON result."""
+    """Run the load generator in its own process; its JSON result. ``wrk`` when present
+    (C: it leaves the server most of the second core), else the Python client."""
+    if (wrk := wrk_path()) is not None:
+        return _wrk(wrk, env, url, n, c, offset)
     cmd = [sys.executable, "-m", "bench.bench_decisions", "--client", url, str(n), str(c)]
     done = subprocess.run(
         [*cmd, str(offset)], env=env, capture_output=True, check=True, timeout=600
     )
-    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    result["client"] = "python"
+    return result
+
+
+def _wrk(wrk: str, env: dict[str, str], url: str, n: int, c: int, offset: int) -> dict[str, Any]:
+    """``n`` requests by ``wrk`` (one thread, ``c`` keep-alive connections, the bodies of
+    ``body``), in the Python client's result shape. wrk stops at the ``n``-th answer; its
+    latency percentiles are of every answer, and any answer that is not 2xx fails the run
+    (``check_all_decided``), so they are those of decisions."""
+    import signal
+
+    threads = 1
+    cmd = [wrk, f"-t{threads}", f"-c{c}", "-d600s", "-s", str(WRK_SCRIPT), url]
+    cmd += ["--", env[TOKEN_ENV], str(n), str(offset), str(threads)]
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    finished = 0
+    lines = []
+    # wrk's main thread sleeps out its -d whatever its threads do: interrupt it (it then
+    # prints its summary) once every thread has its answers
+    for raw in process.stdout:
+        line = raw.decode().rstrip("\n")
+        lines.append(line)
+        if line == "WRK_DONE":
+            finished += 1
+            if finished == threads:
+                process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    results = [line for line in lines if line.startswith("WRK_RESULT ")]
+    if process.returncode != 0 or not results:
+        tail = "\n".join(lines)[-500:] + err.decode(errors="replace")[-500:]
+        raise RuntimeError(f"wrk gave no result (exit {process.returncode}): {tail}")
+    found = json.loads(results[-1].removeprefix("WRK_RESULT "))
+    codes = {int(code): count for code, count in found["codes"].items()}
+    ok = sum(count for code, count in codes.items() if 200 <= code < 300)
+    answers = int(found["answers"])
+    return {
+        "requests": answers,
+        "concurrency": c,
+        "seconds": found["seconds"],
+        # Throughput counts decisions made (2xx), never refusals or errors.
+        "requests/s": ok / found["seconds"],
+        "2xx": ok,
+        "non-2xx": answers - ok + found["socket errors"],
+        "p50 ms": found["p50 ms"],
+        "p99 ms": found["p99 ms"],
+        "codes": codes,
+        "refused": found["refused"][:3],
+        "decisions": found["decisions"],
+        "failsafe": found["failsafe"],
+        "client": "wrk",
+    }
 
 
 def _wait_ready(port: int, server: subprocess.Popen[bytes], path: str = "/readyz") -> None:
@@ -514,7 +591,8 @@ if __name__ == "__main__":
         runtime = "--runtime-owner" in rest
         partitions = int(rest[0]) if rest and rest[0].isdigit() else 1
         kind = "runtime" if runtime else "worker"
-        print(json.dumps(run_routed(*args, partitions=partitions, owner=kind), indent=2))
+        sized = dict(zip(("n", "concurrency"), args, strict=False))
+        print(json.dumps(run_routed(**sized, partitions=partitions, owner=kind), indent=2))
     else:
         args = [int(a) for a in sys.argv[1:] if a != "--followers"][:2]
         print(json.dumps(run(*args, followers="--followers" in sys.argv), indent=2))

@@ -153,9 +153,9 @@ def test_a_served_container_runs_no_follower_in_its_own_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The server's process keeps the monitor (the decision lane needs it) and starts the
-    child for the rest; with RISKOPS_SERVE_FOLLOWERS off it starts none, and keeps case
-    intake and housekeeping (a worker beside it runs the followers). Either way it warms
-    the intelligence data in the background."""
+    child for the rest; with RISKOPS_SERVE_FOLLOWERS off it starts none and runs no case
+    task either (the worker beside it runs the followers, case intake and housekeeping:
+    ADR 0046). Either way it warms the intelligence data in the background."""
     from riskops import worker
     from riskops.kernel.db import open_database
 
@@ -183,7 +183,7 @@ def test_a_served_container_runs_no_follower_in_its_own_process(
             with pytest.raises(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
         else:
-            assert names == {"case-intake", "case-housekeeping"} and box.followers is None
+            assert names == set() and box.followers is None
     assert warmed == [True, True]
 
 

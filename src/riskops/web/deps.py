@@ -79,7 +79,9 @@ class Container(AppState):
         log and rescreens after a list changes), the accounts follower (profiles, KYC/KYB
         reviews and ratings, behind the monitor) unless ``serve_followers`` is off, and the
         delivery of the outbox into cases (this process's one drainer). A served container
-        also warms the intelligence data in the background."""
+        also warms the intelligence data in the background; one whose followers are off runs
+        none of these tasks (the ``riskops worker`` beside it does, ADR 0046): it keeps only
+        the monitor, which the decision lane needs."""
         from riskops.accounts import tasks as accounts
         from riskops.cases.tasks import housekeeping_loop, intake_loop
         from riskops.links import tasks as links
@@ -98,6 +100,10 @@ class Container(AppState):
 
                 self._followers = FollowersProcess(self.settings)
                 await self._followers.start()
+                return
+            if not self.settings.serve_followers:
+                # The `riskops worker` beside this API delivers the alerts into cases and
+                # keeps house: the decision lane keeps this process's GIL (ADR 0046).
                 return
         if (every := self.settings.housekeeping_seconds) > 0:
             self._spawn("case-housekeeping", housekeeping_loop(self.sessions, every, stopping))
