@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -54,10 +56,68 @@ def insert_ignore(session: Session, model: type[Any], rows: Sequence[dict[str, A
     """Insert rows, skipping those whose unique key exists (replays are no-ops).
 
     Core ``executemany`` on the table (no ORM bulk machinery): this is the hot write path.
+    On SQLite the statement is compiled once per table and set of columns, and the rows go
+    to the driver as the values SQLAlchemy's own bind processors make of them (the same
+    stored text), without Core's per-execution setup and per-row parameter building.
     """
-    if rows:
-        stmt = _insert_ignore_stmt(_dialect(session), model.__table__)
-        session.connection().execute(stmt, list(rows))
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name == "sqlite":
+        plan = _sqlite_insert_ignore(dialect, model.__table__, tuple(rows[0]))
+        if plan is not None and all(len(row) == plan.width for row in rows):
+            connection.exec_driver_sql(plan.sql, plan.values(rows))
+            return
+    stmt = _insert_ignore_stmt(dialect.name, model.__table__)
+    connection.execute(stmt, list(rows))
+
+
+_UNSEEN = object()
+
+
+@dataclass(frozen=True)
+class _InsertPlan:
+    """A compiled SQLite insert: its SQL (positional parameters), how to take a row's
+    values in that order, and the bind processor of each value that has one."""
+
+    sql: str
+    width: int
+    take: Callable[[dict[str, Any]], tuple[Any, ...]]
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def values(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        # A batch's rows share many values (its time, the outcome enums): each processor
+        # reuses its last answer for the same object (processors are pure, values immutable).
+        last: list[tuple[object, Any]] = [(_UNSEEN, None)] * len(self.processors)
+        out = []
+        for row in rows:
+            values = list(self.take(row))
+            for slot, (index, process) in enumerate(self.processors):
+                value = values[index]
+                seen, made = last[slot]
+                if value is not seen:
+                    made = process(value)
+                    last[slot] = (value, made)
+                values[index] = made
+            out.append(tuple(values))
+        return out
+
+
+@lru_cache(maxsize=32)
+def _sqlite_insert_ignore(dialect: Any, table: Table, keys: tuple[str, ...]) -> _InsertPlan | None:
+    """The SQLite ``INSERT ... ON CONFLICT DO NOTHING`` of the columns ``keys``; None when
+    the statement would need values the rows do not carry (a column default), or has a
+    single column."""
+    compiled = _insert_ignore_stmt("sqlite", table).compile(dialect=dialect, column_keys=list(keys))
+    order = list(compiled.positiontup or [])
+    if len(order) < 2 or sorted(order) != sorted(keys):
+        return None
+    found = compiled._bind_processors
+    processors = tuple(
+        (index, found[key]) for index, key in enumerate(order) if found.get(key) is not None
+    )
+    return _InsertPlan(compiled.string, len(order), itemgetter(*order), processors)
 
 
 _TIMELINE_SQLITE = (
