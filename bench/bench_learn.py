@@ -7,23 +7,31 @@
 - ``evaluate 5M``: a generated AMLworld file (``generate``: background transfers with
   planted fan-out, fan-in and cycle laundering), ``riskops evaluate`` end to end in a child
   process under ``/usr/bin/time -v`` (wall time and peak memory).
+- ``features on Spark``: the batch features of the same file on DuckDB and on local Spark
+  (``learn.spark``, ADR 0045), side by side: wall and CPU seconds (this process, plus the
+  Spark JVM's from /proc), and whether the vectors are the same bit for bit.
 
     python -m bench --only learn
     python -m bench.bench_learn generate OUT.csv 5000000   # the file alone
+    python -m bench.bench_learn spark 1000000              # the Spark row alone, 1M rows
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+import pyarrow as pa
 
 from bench.common import Result, at_least, at_most, percentile
 
@@ -218,30 +226,114 @@ def run_timed(what: str, command: list[str], env: dict[str, str] | None = None) 
     return Timed(seconds, int(peak.group(1)) / 1024 if peak else float("nan"), cpu, done.stdout)
 
 
-def _evaluate_at_scale(quick: bool) -> list[Result]:
-    n_rows = 200_000 if quick else 5_000_000
+def _evaluate_at_scale(events: Path, label: str) -> list[Result]:
     riskops = Path(sys.executable).with_name("riskops")
+    command = [str(riskops), "evaluate", "--events", str(events)]
+    command += ["--out", str(events.with_name("scores.csv")), "--seed", "1"]
+    run = run_timed("evaluate", command)
+    print(run.stdout, file=sys.stderr)
+    return [
+        at_most("learn", f"evaluate end to end, {label}", run.seconds, "s", 900),
+        Result("learn", f"evaluate CPU time (user + system), {label}", run.cpu_s, "s"),
+        at_most("learn", f"evaluate peak memory, {label}", run.peak_mb, "MB", 8192),
+    ]
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _jvm_cpu(session: Any) -> float:
+    """CPU seconds of the Spark JVM so far (pyspark starts it as a child, ``gateway.proc``)."""
+    pid = session.sparkContext._gateway.proc.pid
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _digest(reader: pa.RecordBatchReader) -> tuple[int, str]:
+    """(rows, a digest of every column's values in order) of a feature reader, batch by batch
+    (batch sizes do not change it)."""
+    hashes: dict[str, Any] = {}
+    rows = 0
+    for got in reader:
+        rows += got.num_rows
+        for name, column in zip(got.schema.names, got.columns, strict=True):
+            h = hashes.setdefault(name, hashlib.blake2b(digest_size=16))
+            values = column.to_numpy(zero_copy_only=False)
+            if values.dtype == object:  # strings: each ended, so batch edges do not matter
+                data = "".join(f"{v}\x00" for v in values).encode()
+            else:
+                data = values.tobytes()
+            h.update(data)
+    return rows, "".join(h.hexdigest() for h in hashes.values())
+
+
+def _features_side_by_side(events: Path, label: str) -> list[Result]:
+    """The batch features of ``events`` on DuckDB, then on local Spark (driver 4 GB): the
+    DuckDB reading of the CSV is common and not counted; Spark's count includes handing the
+    flat rows over as Parquet and reading the vectors back."""
+    from riskops.learn import batch
+    from riskops.learn import spark as learn_spark
+    from riskops.rules import spark as rules_spark
+
+    con = batch.connect(2, memory_limit="3GB")
+    batch.read_amlworld(con, events)
+    began, cpu = time.perf_counter(), _own_cpu()
+    reader, _n = batch.feature_reader(con, "flat", drop_source=True)
+    duck_rows, duck_digest = _digest(reader)
+    duck_s, duck_cpu = time.perf_counter() - began, _own_cpu() - cpu
+    batch.drop_work(con)
+    con.close()
+    out = [
+        Result("learn", f"features on DuckDB, {label}", duck_s, "s"),
+        Result("learn", f"features on DuckDB, CPU (user + system), {label}", duck_cpu, "s"),
+    ]
+    if (reason := rules_spark.unavailable()) is not None:
+        return [*out, Result("learn", f"features on Spark: skipped ({reason})", 0.0, "")]
+    started = time.perf_counter()
+    with rules_spark.session(memory="4g") as session, tempfile.TemporaryDirectory() as tmp:
+        ready = time.perf_counter()
+        con = batch.connect(2, memory_limit="3GB")
+        batch.read_amlworld(con, events)
+        began, cpu, jvm = time.perf_counter(), _own_cpu(), _jvm_cpu(session)
+        flat = learn_spark.flat_parquet(con, "flat", Path(tmp) / "flat.parquet")
+        con.close()
+        with learn_spark.feature_files(flat, spark=session) as (files, _count):
+            spark_rows, spark_digest = _digest(learn_spark.read_features(files))
+        spark_s = time.perf_counter() - began
+        spark_cpu = _own_cpu() - cpu + _jvm_cpu(session) - jvm
+    same = (spark_rows, spark_digest) == (duck_rows, duck_digest)
+    return [
+        *out,
+        Result("learn", f"features on Spark, {label}", spark_s, "s"),
+        Result("learn", f"features on Spark, CPU (this process + JVM), {label}", spark_cpu, "s"),
+        Result("learn", "features on Spark: session start", ready - started, "s"),
+        Result("learn", "features on Spark: vectors", float(spark_rows), "rows"),
+        Result("learn", "features on Spark = DuckDB's, bit for bit", float(same), "", "= 1", same),
+    ]
+
+
+def _at_scale(quick: bool, *, evaluate: bool = True, n_rows: int | None = None) -> list[Result]:
+    n_rows = n_rows or (200_000 if quick else 5_000_000)
     with tempfile.TemporaryDirectory() as tmp:
         events = generated_file(Path(tmp), n_rows)
-        command = [str(riskops), "evaluate", "--events", str(events)]
-        command += ["--out", str(Path(tmp) / "scores.csv"), "--seed", "1"]
-        run = run_timed("evaluate", command)
-        print(run.stdout, file=sys.stderr)
         label = f"{n_rows / 1e6:g}M generated rows"
-        return [
-            at_most("learn", f"evaluate end to end, {label}", run.seconds, "s", 900),
-            Result("learn", f"evaluate CPU time (user + system), {label}", run.cpu_s, "s"),
-            at_most("learn", f"evaluate peak memory, {label}", run.peak_mb, "MB", 8192),
-        ]
+        out = _evaluate_at_scale(events, label) if evaluate else []
+        return out + _features_side_by_side(events, label)
 
 
 def measure(quick: bool = False) -> list[Result]:
-    return _feature_cost(quick) + _amlsim(quick) + _evaluate_at_scale(quick)
+    return _feature_cost(quick) + _amlsim(quick) + _at_scale(quick)
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "generate":
         print(generate(Path(sys.argv[2]), int(sys.argv[3])))
+    elif len(sys.argv) in (2, 3) and sys.argv[1] == "spark":
+        rows = int(sys.argv[2]) if len(sys.argv) == 3 else 5_000_000
+        for result in _at_scale(False, evaluate=False, n_rows=rows):
+            print(f"{result.name}: {result.shown} {result.target}")
     else:
         for result in measure(quick="--quick" in sys.argv):
             print(f"{result.name}: {result.shown} {result.target}")
