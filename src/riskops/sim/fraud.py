@@ -1,4 +1,5 @@
-"""Fraud typologies: account takeover, SIM swap, credential stuffing, multi-accounting, card fraud.
+"""Fraud typologies: account takeover, SIM swap, credential stuffing, multi-accounting, card
+fraud, synthetic identities.
 
 Each planner picks participants and a start day; each runner, called by the generator on
 that day, schedules the scenario's events (labelled) using the current account state, so
@@ -11,11 +12,20 @@ import random
 
 from riskops.sim.assets import DAY_US, HOUR_US, MINUTE_US, address
 from riskops.sim.ops import Ctx, Ops
-from riskops.sim.population import DISPOSABLE, Account, new_device, random_ip
+from riskops.sim.population import (
+    CODES,
+    DISPOSABLE,
+    Account,
+    calling_code,
+    new_device,
+    random_ip,
+)
 from riskops.sim.scenarios import Intel, PlanFn, Planner, Runner, Scenario
 
 ATTACKER_COUNTRIES = ("RU", "NG", "VN", "BR", "TR", "NL", "US", "IN")
 BOT_AGENT = "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/120.0 Safari/537.36"
+# Documents a synthetic identity is built on: bought or forged, from wherever they are sold.
+FORGED_DOCUMENTS = ("GB", "FR", "DE", "ES", "IT", "NL", "US", "PL", "BR", "TR")
 
 
 def _day_start(ops: Ops, sc: Scenario) -> int:
@@ -184,6 +194,33 @@ def run_card_fraud(ops: Ops, sc: Scenario) -> None:
         ops.chargeback(a, ts + rng.randrange(2 * DAY_US, 21 * DAY_US), dep, card, sc.label)
 
 
+def run_synthetic_identity(ops: Ops, sc: Scenario) -> None:
+    """A made-up customer: declared in one country, an identity document from another, a
+    phone number from a third, and everything done from where the fraudster really is.
+    Once approved, the account collects crypto from a few unrelated wallets and sends it on
+    (a cash-out or mule account no real person stands behind)."""
+    rng, a = ops.rng, sc.main
+    ts = _day_start(ops, sc) + rng.randrange(DAY_US)
+    a.created_us = ts
+    document = rng.choice([c for c in FORGED_DOCUMENTS if c != a.country])
+    phone_from = rng.choice([c for c in CODES if c not in (a.country, document)])
+    a.phone = f"+{calling_code(phone_from)}{rng.randrange(10**8, 10**9)}"
+    where = rng.choice([c for c in ATTACKER_COUNTRIES if c not in (a.country, document)])
+    ctx = (random_ip(rng, where), where, new_device(rng))
+    ts = ops.onboard(a, ts, ctx[0], ctx[2], sc.label, referred_by=None, document_country=document)
+    ts += rng.randrange(10 * MINUTE_US, DAY_US)
+    ops.login(a, ts, ctx, label=sc.label)
+    for _ in range(rng.randint(1, 4)):
+        ts += rng.randrange(10 * MINUTE_US, 12 * HOUR_US)
+        cents = rng.randrange(300, 8_000) * 100
+        source = address(rng, "tron")
+        ops.deposit_crypto(a, ts, "USDT", cents, source=source, chain="tron", label=sc.label)
+    ts += rng.randrange(30 * MINUTE_US, 2 * DAY_US)
+    ops.login(a, ts, ctx, label=sc.label)
+    ts += rng.randrange(MINUTE_US, 20 * MINUTE_US)
+    _cash_out(ops, sc, a, ts, ctx, rng.uniform(0.9, 1.0))
+
+
 def _single(typology: str, role: str, span: int, run: Runner, fresh: bool = False) -> PlanFn:
     """A planner for one-account scenarios, drawn from established or newly opened accounts."""
 
@@ -222,4 +259,7 @@ PLANNERS: dict[str, PlanFn] = {
     "credential_stuffing": _plan_stuffing,
     "multi_accounting": _plan_ring,
     "card_fraud": _single("card_fraud", "fraudster", 10, run_card_fraud, fresh=True),
+    "synthetic_identity": _single(
+        "synthetic_identity", "fraudster", 5, run_synthetic_identity, fresh=True
+    ),
 }

@@ -47,8 +47,11 @@ class Ops:
         label: Label | None = None,
         referred_by: str | None = None,
         kyc: bool = True,
+        document_country: str | None = None,
     ) -> int:
-        """account.created, then KYC (or KYB) submission and decision; returns the last time."""
+        """account.created, then KYC (or KYB) submission and decision; returns the last time.
+        The identity document is from the declared country (an expat's, 5%, from another)
+        unless ``document_country`` says otherwise."""
         ev = _base("account.created", a.account_id)
         ev.update(email=a.email, phone=a.phone, country=a.country, ip=ip, device_id=device)
         if referred_by is not None:
@@ -63,6 +66,7 @@ class Ops:
         ts += rng.randrange(60_000_000, 3_600_000_000)
         doc = rng.choice(("passport", "id_card", "driving_licence"))
         doc_country = a.country if rng.random() < 0.95 else rng.choice(("GB", "DE", "US", "FR"))
+        doc_country = document_country or doc_country
         kyc_fields = {
             "level": a.kyc_level,
             "document_type": doc,

@@ -10,6 +10,7 @@ rule pack tuned on one seed meets different counts, amounts, timings and people 
 | credential_stuffing | 0.5 | one campaign against 25-80 accounts, 3-8% succeed |
 | multi_accounting | 1 | one ring of 5-12 new accounts |
 | card_fraud | 3 | one new fraudster account, 1-3 stolen cards |
+| synthetic_identity | 1 | one new account: declared, document, phone and IP countries differ |
 | scam_victim | 2 | one older victim, 2-5 deposit-then-withdraw rounds |
 | structuring | 2 | one account, 4-10 amounts of USD 9,000-9,990 |
 | pass_through | 3 | one account, 2-6 in-and-out rounds |
@@ -39,6 +40,7 @@ RATES: dict[str, float] = {
     "credential_stuffing": 0.5,
     "multi_accounting": 1,
     "card_fraud": 3,
+    "synthetic_identity": 1,
     "scam_victim": 2,
     "structuring": 2,
     "pass_through": 3,
