@@ -42,6 +42,9 @@ def _event(kind: str, n: int, account: str, at: int, **fields: Any) -> Event:
     return event
 
 
+HAND_SANCTIONED = "TXhandSanctioned1"  # the corpus's sanctions list holds it too
+
+
 def handmade(start: int) -> Iterator[Event]:
     """Sequences for rules no data set triggers: brute force on one account; a dormant one."""
     n = 0
@@ -71,9 +74,34 @@ def handmade(start: int) -> Iterator[Event]:
         address="TXdormant2",
         **money,
     )
-    for i in range(5):  # MA-005: five sign-ups from one IP within a day
+    for i in range(5):  # MA-005 and MA-001: five sign-ups from one IP and device in a day
         n += 1
-        yield _event("account.created", n, f"hand-ring-{i}", start + 600 * i, ip="203.0.113.9")
+        yield _event(
+            "account.created",
+            n,
+            f"hand-ring-{i}",
+            start + 600 * i,
+            ip="203.0.113.9",
+            device_id="dev-hand-ring",
+        )
+    n += 1  # GEO-001: USD 12,000 requested from Nigeria by an account declared in Britain
+    yield _event("account.created", n, "hand-abroad", start, country="GB")
+    n += 1
+    yield _event(
+        "withdrawal.requested",
+        n,
+        "hand-abroad",
+        start + DAY,
+        amount="12000",
+        usd_value="12000.00",
+        address="TXabroad1",
+        ip="41.58.0.1",
+        ip_country="NG",
+        **money,
+    )
+    n += 1  # SX-002: a deposit from the listed address (HAND_SANCTIONED, added to the list)
+    deposit = {"amount": "300", "usd_value": "300.00", "source_address": HAND_SANCTIONED}
+    yield _event("deposit", n, "hand-abroad", start + DAY, **deposit, **money)
     for i in range(3):  # MA-003: one card funds three accounts
         n += 1
         yield _event(
@@ -87,6 +115,21 @@ def handmade(start: int) -> Iterator[Event]:
             rail="card",
             instrument_id="card-shared",
         )
+    for i, (kind, usd, address) in enumerate(  # SV-001: two small withdrawals, then a
+        (  # large deposit sent on to a new address within the hour (38x the usual)
+            ("withdrawal.requested", "500", "TXown1"),
+            ("withdrawal.requested", "500", "TXown1"),
+            ("deposit", "20000", None),
+            ("withdrawal.requested", "19000", "TXscam1"),
+        )
+    ):
+        n += 1
+        body: dict[str, Any] = {"asset": "USDT", "amount": usd, "usd_value": f"{usd}.00"}
+        if address is None:
+            body.update(rail="bank", instrument_id="bank-scam-victim")
+        else:
+            body.update(rail="crypto", address=address)
+        yield _event(kind, n, "hand-victim", start + DAY * min(i, 2) + 600 * i, **body)
     transfer = {"asset": "USDT", "amount": "1500", "usd_value": "1500.00"}
     n += 1  # PT-002: received from one account, passed on to another the next day
     yield _event("transfer.internal", n, "hand-a", start, counterparty_id="hand-relay", **transfer)
@@ -119,6 +162,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any
             assert isinstance(event, Event)
             seq += 1
             rows.extend(to_rows(event, seq, source_row))
+    with (out / "lists" / "sanctioned_addresses.txt").open("a") as feed:
+        feed.write(f"\n{HAND_SANCTIONED}\n")
     lists = default_lists().merged(ListStore.from_dir(out / "lists"))
     return sort_rows(rows), lists
 

@@ -109,9 +109,11 @@ def batches(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]]]:
             "price": draw(amounts),
         },
     ]
-    # A takeover (ATO-001): a password reset, then a withdrawal to a new address a minute
-    # later, $200 or more: held, so a case opens for the account.
+    # A takeover (ATO-001): a password reset from a device never seen before, then a
+    # withdrawal from it to a new address a minute later, $200 or more: held, so a case
+    # opens for the account.
     reset = datetime.now(UTC) - timedelta(hours=2)
+    device = f"dev-{uuid.uuid4().hex[:12]}"
     events += [
         {
             "type": "security.change",
@@ -119,6 +121,7 @@ def batches(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]]]:
             "occurred_at": reset.isoformat(),
             "change": "password_reset",
             "ip": draw(ips),
+            "device_id": device,
         },
         {
             "type": "withdrawal.requested",
@@ -128,6 +131,7 @@ def batches(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]]]:
             "amount": draw(amounts),
             "usd_value": draw(cents.filter(lambda c: float(c) >= 200)),
             "address": draw(shorts),
+            "device_id": device,
         },
     ]
     for event in events:
