@@ -513,9 +513,17 @@ class PartitionWorker(Answering):
         last = messages[-1].seq
         with unit_of_work(self.sessions) as session:
             self._fenced(session, last)
+            self._kinds = accounts.active_kinds(session)
+            self.ratings.refresh(session)
             # Rejections: dead-lettered once, by the partition of their stream position.
             items: list[tuple[int | None, s.Event | Rejection]] = []
-            order: list[tuple[Message, s.Event, bool, bool]] = []
+            # Decided in stream order BEFORE the events are logged: logging takes the event
+            # log's lock until the commit (``events.repository``: seq order is commit
+            # order), and every partition logs its events, so a partition that decided
+            # under that lock made the others wait for its decisions (2 partitions ran
+            # slower than 1). The decisions take the log's seq once it is known, as a
+            # transfer's second row always has (``_write_pending``).
+            decided: list[tuple[s.Event, str, list[RowDecision]]] = []
             for message, index, event in decoded:
                 if isinstance(event, Rejection):
                     if (message.seq + index) % self.spec.partitions == self.spec.partition:
@@ -526,29 +534,29 @@ class PartitionWorker(Answering):
                     self.stats.duplicates += 1
                     continue
                 first, second = self._mine(event)
-                if first:  # the event's own partition logs it (one writer per event)
-                    items.append((message.seq, event))
-                order.append((message, event, first, second))
-            if items:
-                ingest(session, items, source=Source.NATS.value, source_name=self.spec.stream)
-            seqs = repo.log_seqs(session, [e.event_id for _, e, first, _ in order if first])
-            self._kinds = accounts.active_kinds(session)
-            self.ratings.refresh(session)
-            made: dict[str, list[RowDecision]] = {}
-            whole: list[_Record] = []
-            for message, event, first, second in order:
                 if not (first or second):
                     self._observe(event, message.seq)
                     self.stats.observed += 1
                     continue
                 self.stats.decided += 1
+                rows = self.monitor.decide(event, message.seq)
                 if not first:  # only the counterparty's row: written once the event is logged
-                    self._defer(event, message, self.monitor.decide(event, message.seq))
+                    self._defer(event, message, rows)
                     continue
+                items.append((message.seq, event))  # its own partition logs it (one writer)
+                kept = [d for d in rows if d.row == 0 or second]
+                decided.append((event, message.data.decode(), kept))
+            if items:
+                ingest(session, items, source=Source.NATS.value, source_name=self.spec.stream)
+            seqs = repo.log_seqs(session, [event.event_id for event, _, _ in decided])
+            made: dict[str, list[RowDecision]] = {}
+            whole: list[_Record] = []
+            for event, payload, kept in decided:
                 log_seq = seqs[event.event_id]
-                rows = self.monitor.decide(event, log_seq)
-                made[event.event_id] = [d for d in rows if d.row == 0 or second]
-                whole.append(_Record(log_seq, message.data.decode(), event))
+                for decision in kept:
+                    decision.seq = log_seq
+                made[event.event_id] = kept
+                whole.append(_Record(log_seq, payload, event))
             decider = _Decided(self.evaluator, made)
             name = self.spec.checkpoint_name
             result = service.process_batch(session, decider, whole, checkpoint=name, now=now)
