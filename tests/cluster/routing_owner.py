@@ -60,6 +60,21 @@ def event(
     return decoded
 
 
+def created(event_id: str, account: str, country: str, minutes: int = 0) -> s.Event:
+    """An account's opening, with the country it declares (GEO-001 alerts on high-risk
+    IPs of non-residents only)."""
+    wire = {
+        "type": "account.created",
+        "event_id": event_id,
+        "account_id": account,
+        "occurred_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+        "country": country,
+    }
+    decoded = decode(msgspec.json.encode(wire))
+    assert isinstance(decoded, s.Event), decoded
+    return decoded
+
+
 def _ip(account: str) -> str:
     n = sum(account.encode()) % 250
     return f"10.1.{n}.{len(account) % 250}"

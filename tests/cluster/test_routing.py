@@ -14,6 +14,7 @@ import pytest
 from routing_owner import (
     FakeOwner,
     accounts_in,
+    created,
     event,
     owner_db,
     reference_runtime,
@@ -164,7 +165,9 @@ def test_many_requests_in_flight_get_their_own_answers(
     """200 withdrawals of 200 accounts over 4 partitions, all in flight at once: each answer
     is its own event's, as the in-process monitor decides it."""
     partitions = 4
-    history = [  # one in 9 from a high-risk country (GEO-001, review), one in 7 big
+    # One in 9 from a high-risk country its account does not live in (GEO-001, review),
+    # one in 7 big.
+    history = [created(f"c{i}", f"acc-{i}", "DE") for i in range(0, 200, 9)] + [
         event("withdrawal.requested", f"w{i}", f"acc-{i}", "25000.00", ip_country="KP")
         if i % 9 == 0
         else event("withdrawal.requested", f"w{i}", f"acc-{i}", f"{70 + i % 7 * 5000}.00")

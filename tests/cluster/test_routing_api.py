@@ -14,6 +14,7 @@ from routing_owner import (
     FakeOwner,
     LoopThread,
     accounts_in,
+    created,
     event,
     owner_db,
     reference_runtime,
@@ -89,6 +90,7 @@ def test_routed_answers_equal_the_in_process_ones(nats_url: str, tmp_path: Path)
         event("deposit", "d1", b[0], "5000.00", 1),
         *[event("withdrawal.requested", f"s{i}", a[0], f"95{i}0.00", 2 + i) for i in range(4)],
         event("withdrawal.requested", "p1", b[0], "4500.00", 9),
+        created("c1", a[1], "DE", 9),
         event("withdrawal.requested", "g1", a[1], "12000.00", 10, ip_country="IR"),
         event("withdrawal.requested", "n1", b[1], "80.00", 11),
     ]

@@ -15,13 +15,20 @@ from typing import Any
 import msgspec
 import pytest
 from cluster_support import worker
-from routing_owner import LoopThread, accounts_in, event, reference_runtime, scratch_stream
+from routing_owner import (
+    LoopThread,
+    accounts_in,
+    created,
+    event,
+    reference_runtime,
+    scratch_stream,
+)
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from riskops.cluster.leases import decisions_server
 from riskops.cluster.partition import PartitionWorker, Stats
-from riskops.events.schemas import Event
+from riskops.events.schemas import Event, WithdrawalRequested
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory
 from riskops.monitor.models import Decision
@@ -122,6 +129,7 @@ def test_the_workers_answer_as_the_in_process_monitor(nats_url: str, tmp_path: P
         event("deposit", "d1", b[0], "5000.00", 1),
         *[event("withdrawal.requested", f"s{i}", a[0], f"95{i}0.00", 2 + i) for i in range(4)],
         event("withdrawal.requested", "p1", b[0], "4500.00", 9),
+        created("c1", a[1], "DE", 9),
         event("withdrawal.requested", "g1", a[1], "12000.00", 10, ip_country="IR"),
         event("withdrawal.requested", "n1", b[1], "80.00", 11),
     ]
@@ -134,7 +142,8 @@ def test_the_workers_answer_as_the_in_process_monitor(nats_url: str, tmp_path: P
     with cluster(nats_url, tmp_path, [0, 1]) as (client, workers):
         answers = [post(client, e) for e in history]
         again = post(client, history[3])
-        recorded = [decisions_of(workers.engine, e.event_id) for e in history[1:]]
+        withdrawals = [e for e in history if isinstance(e, WithdrawalRequested)]
+        recorded = [decisions_of(workers.engine, e.event_id) for e in withdrawals]
     assert answers == expected
     assert {r["rule_id"] for body in answers for r in body["reasons"]} >= {
         "ST-002",
@@ -142,7 +151,7 @@ def test_the_workers_answer_as_the_in_process_monitor(nats_url: str, tmp_path: P
         "GEO-001",
     }
     assert again == {**expected[3], "duplicate": True}
-    assert recorded == [1] * (len(history) - 1)  # every withdrawal's decision, once
+    assert recorded == [1] * len(withdrawals)  # every withdrawal's decision, once
 
 
 def test_a_dead_partition_is_decided_once_by_its_worker_when_back(
