@@ -311,6 +311,17 @@ def run_partitions(stream: str, subject: str, n: int, partitions: int) -> dict[s
         drop_schema(schema)
 
 
+def _budget_row(name: str, run: dict[str, float], n: int) -> Result:
+    """CPU an event of each part of the machine in a run (``_budget``), as one row: the
+    value is the whole machine's (the workers, their PostgreSQL backends, PostgreSQL's own
+    processes, NATS and the bench); the parts are in the name."""
+    parts = ("workers", "pg_backends", "pg_shared", "nats", "bench")
+    us = {part: run[f"cpu.{part}"] * 1e6 / n for part in parts}
+    shown = ", ".join(f"{part} {value:.1f}" for part, value in us.items())
+    others = run["cpu.other"] / run["seconds"]
+    return Result(NAME, f"{name} ({shown}; others {others:.2f} cores)", sum(us.values()), "us")
+
+
 def apply_only(partition: int, partitions: int, n: int) -> None:
     """``--apply I N n``: one partition's work on the events without NATS (messages built
     in memory, written to a PostgreSQL schema of its own); prints its seconds."""
@@ -420,7 +431,17 @@ def measure(quick: bool = False, n_events: int | None = None) -> list[Result]:
     finally:
         drop_schema(schema)
     ratio = two["events/s"] / one["events/s"]
+    budget = [
+        _budget_row(f"machine budget, {label}", run, n)
+        for label, run in (
+            ("1 partition", one),
+            ("2 partitions", two),
+            (f"{PER_MESSAGE} a message, 1 partition", packed_one),
+            (f"{PER_MESSAGE} a message, 2 partitions", packed_two),
+        )
+    ]
     return [
+        *budget,
         Result(NAME, f"1 partition events/s ({n:,} events, full pack)", one["events/s"], "ev/s"),
         Result(NAME, "2 partitions events/s", two["events/s"], "ev/s"),
         at_least(NAME, "2 partitions / 1 partition", ratio, "x", 1.7),

@@ -508,26 +508,34 @@ class PartitionWorker(Answering):
             return len(done)
 
     def _commit(self, messages: Sequence[Message]) -> None:
+        """Decide the batch and write it, in two transactions.
+
+        Logging events takes the event log's lock until the commit (``events.repository``:
+        seq order is commit order), and every partition logs its events: a partition that
+        held it while deciding, or while writing its results, made the others wait (2
+        partitions ran slower than 1). So the first transaction decides the batch in stream
+        order, then logs the partition's events not in the log yet, and commits: the lock
+        is held for the append alone. The second writes the results with the checkpoint
+        (fenced, all or nothing): the refusals' dead letters, the events that were in the
+        log already (a replay's, settled as ``ingest`` settles them), the decisions with
+        the log's seq (as a transfer's second row always had). A crash between the two
+        leaves events logged and the checkpoint before them: read again, decided again
+        alike, logged already (a no-op), written once."""
         now = self.clock()
         decoded = [(m, i, self._decode(m)) for m, i in self._units(messages)]
         last = messages[-1].seq
+        # Rejections: dead-lettered once, by the partition of their stream position.
+        rejected: list[tuple[int | None, s.Event | Rejection]] = []
+        owned: list[tuple[int, s.Event]] = []  # the events this partition logs (one writer)
+        decided: list[tuple[s.Event, str, list[RowDecision]]] = []
         with unit_of_work(self.sessions) as session:
-            self._fenced(session, last)
+            self._fenced(session, None)
             self._kinds = accounts.active_kinds(session)
             self.ratings.refresh(session)
-            # Rejections: dead-lettered once, by the partition of their stream position.
-            items: list[tuple[int | None, s.Event | Rejection]] = []
-            # Decided in stream order BEFORE the events are logged: logging takes the event
-            # log's lock until the commit (``events.repository``: seq order is commit
-            # order), and every partition logs its events, so a partition that decided
-            # under that lock made the others wait for its decisions (2 partitions ran
-            # slower than 1). The decisions take the log's seq once it is known, as a
-            # transfer's second row always has (``_write_pending``).
-            decided: list[tuple[s.Event, str, list[RowDecision]]] = []
             for message, index, event in decoded:
                 if isinstance(event, Rejection):
                     if (message.seq + index) % self.spec.partitions == self.spec.partition:
-                        items.append((message.seq, event))
+                        rejected.append((message.seq, event))
                         self.stats.rejected += 1
                     continue
                 if self.recent.seen(event.event_id):
@@ -543,10 +551,18 @@ class PartitionWorker(Answering):
                 if not first:  # only the counterparty's row: written once the event is logged
                     self._defer(event, message, rows)
                     continue
-                items.append((message.seq, event))  # its own partition logs it (one writer)
+                owned.append((message.seq, event))
                 kept = [d for d in rows if d.row == 0 or second]
                 decided.append((event, message.data.decode(), kept))
+            logged = repo.log_seqs(session, [event.event_id for _, event in owned])
+            fresh = [(seq, event) for seq, event in owned if event.event_id not in logged]
+            if fresh:
+                ingest(session, fresh, source=Source.NATS.value, source_name=self.spec.stream)
+        with unit_of_work(self.sessions) as session:
+            self._fenced(session, last)
+            items = rejected + [(seq, e) for seq, e in owned if e.event_id in logged]
             if items:
+                items.sort(key=lambda item: item[0] or 0)
                 ingest(session, items, source=Source.NATS.value, source_name=self.spec.stream)
             seqs = repo.log_seqs(session, [event.event_id for event, _, _ in decided])
             made: dict[str, list[RowDecision]] = {}
