@@ -10,12 +10,13 @@ import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from riskops.kernel.config import get_settings
-from support import migrated_engine, require_service
+from support import migrated_engine, missing, require_service
 
 NATS_URL = os.environ.get("RISKOPS_TEST_NATS_URL", "nats://127.0.0.1:4222")
 
@@ -50,6 +51,19 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def nats_url() -> str:
     require_service("NATS", NATS_URL, 4222)
     return NATS_URL
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local SparkSession for the whole run (it takes seconds to start), shared by the
+    Spark backtest and feature tests. Without pyspark or Java it skips (fails in CI)."""
+    from riskops.rules import spark as engine
+
+    reason = engine.unavailable()
+    if reason is not None:
+        missing(reason)
+    with engine.session() as session:
+        yield session
 
 
 @pytest.fixture(autouse=True)

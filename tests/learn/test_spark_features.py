@@ -3,15 +3,14 @@
 ``learn.spark`` runs ``learn.batch.plan`` transpiled; these tests hold the two engines to
 the same numbers (counts exact, floats within 1e-9 relative) on a simulated exchange with
 hand-made cycles, on the start of AMLSim 10K through ``riskops train``'s reader, and on
-``riskops evaluate``'s whole protocol. One local SparkSession serves the module (it takes
-seconds to start). Without pyspark or Java the Spark tests skip with the reason; with
-RISKOPS_REQUIRE_SERVICES=1 (CI) they fail.
+``riskops evaluate``'s whole protocol. One local SparkSession serves the run (``spark`` in
+conftest.py, shared with the backtest tests; it takes seconds to start). Without pyspark or
+Java the Spark tests skip with the reason; with RISKOPS_REQUIRE_SERVICES=1 (CI) they fail.
 """
 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +31,7 @@ from riskops.learn.evaluate import evaluate
 from riskops.learn.features import FEATURE_NAMES, MONEY_TYPES
 from riskops.rules import spark as rules_spark
 from riskops.rules.parity import sort_rows
-from support import AMLSIM_TRANS, missing, require_data
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    reason = rules_spark.unavailable()
-    if reason is not None:
-        missing(reason)
-    with rules_spark.session() as session:
-        yield session
+from support import AMLSIM_TRANS, require_data
 
 
 def assert_same(duck: npt.NDArray[np.float64], got: npt.NDArray[np.float64]) -> None:

@@ -1,12 +1,12 @@
 """Backtests on Spark give exactly DuckDB's hits (ADR 0043).
 
-One local SparkSession serves the module (it takes seconds to start). Without pyspark or
-Java the Spark tests skip with the reason; with RISKOPS_REQUIRE_SERVICES=1 (CI) they fail.
+One local SparkSession serves the run (``spark`` in conftest.py, shared with the learning
+features' tests; it takes seconds to start). Without pyspark or Java the Spark tests skip
+with the reason; with RISKOPS_REQUIRE_SERVICES=1 (CI) they fail.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ from riskops.rules.definition import Rule, load_default_pack, parse_rules
 from riskops.rules.lists import ListStore, default_lists
 from riskops.rules.parity import run_sql, sort_rows
 from riskops.rules.sql import compile_rules
-from support import missing
 
 from .helpers import row, rule
 from .test_pack_parity import handmade
@@ -33,15 +32,6 @@ from .test_pack_parity import handmade
 # hand-made sequences) does not trigger; every other rule fires, so its parity is proved.
 # tests/rules/test_pack_parity.py covers these with the AMLSim file and 1,500 accounts.
 SILENT_ON_CORPUS = {"GEO-002", "KYB-001", "MU-002", "SX-001", "SX-002", "SX-004"}
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    reason = engine.unavailable()
-    if reason is not None:
-        missing(reason)
-    with engine.session() as session:
-        yield session
 
 
 def _spark_hits(spark: Any, rules: list[Rule], rows: list[dict[str, Any]], tmp: Path) -> list:
