@@ -40,10 +40,12 @@ def _attacker_ctx(rng: random.Random, victim: Account, foreign: bool = True) -> 
 
 
 def _fund(ops: Ops, a: Account, ts: int) -> None:
-    """Make sure the victim holds something worth stealing (a legitimate, unlabelled deposit)."""
+    """Make sure the victim holds something worth stealing: holdings from before the window
+    (the simulation starts every balance at zero). Not a deposit event: a victim does not
+    make a large, unusual deposit just before being robbed, and one made the victims look
+    like the scam and behaviour-change typologies to rules and model."""
     if a.balance < 100_000:
-        cents = int(ops.rng.uniform(1_500, 25_000)) * 100
-        ops.deposit_crypto(a, ts, ops.rng.choice(a.assets), cents)
+        a.balance += int(ops.rng.uniform(1_500, 25_000)) * 100
 
 
 def _cash_out(ops: Ops, sc: Scenario, a: Account, ts: int, ctx: Ctx, share: float) -> None:

@@ -27,7 +27,7 @@ from riskops.sim.population import Account, build_population
 from riskops.sim.scenarios import Intel, Scenario, plan
 from riskops.sim.timeline import Timeline
 
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 
 
 @dataclass(frozen=True, slots=True)
