@@ -9,9 +9,10 @@ checkpoint (``default``). Partition workers never move that one: each keeps its 
 ratings that never changed (the workers' ``RatingCache`` reads them back).
 
 ``ClusterFeed`` is the position all partitions of a stream have committed: the smallest of
-their checkpoints. Every event logged at or below it was logged by its own partition in the
-transaction that wrote its decisions, so the follower reads no event whose first row is not
-decided. A partition that has committed nothing yet holds the position at 0.
+their checkpoints. A partition logs its own events only, in increasing seqs, and moves its
+checkpoint to the last of a batch in the transaction that writes the batch's results, so
+the follower reads no event whose first row is not decided and written. A partition that
+has committed nothing yet holds the position at 0.
 
 Left: a transfer's second row (ADR 0041) is written by the counterparty's partition a
 batch or so after its event is logged; a partition whose own checkpoint has passed the
