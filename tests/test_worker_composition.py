@@ -196,3 +196,17 @@ def test_intel_is_handed_the_sanctions_lists_addresses(tmp_path: Path) -> None:
     finally:
         service.set_listed(*before)
         engine.dispose()
+
+
+def test_the_followers_child_beside_partition_workers_follows_their_position() -> None:
+    """In cluster mode the accounts follower reads the partitions' checkpoints (ADR 0047),
+    not the single process's, which never moves there."""
+    from riskops.cluster.feed import ClusterFeed
+    from riskops.monitor.service import AccountFeed
+
+    settings = Settings(housekeeping_seconds=7, intake_poll_seconds=0.25)
+    feed = ClusterFeed("RISK_X")
+    accounts = {t.name: t for t in worker.follower_tasks(settings, None, feed)}["accounts"].run
+    assert isinstance(accounts, partial) and accounts.keywords["feed"] is feed
+    alone = {t.name: t for t in worker.follower_tasks(settings, None)}["accounts"].run
+    assert isinstance(alone, partial) and isinstance(alone.keywords["feed"], AccountFeed)

@@ -28,10 +28,11 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskops.accounts.tasks import MonitorFeed, watch_pass
 from riskops.accounts.tasks import catch_up as accounts_catch_up
-from riskops.accounts.tasks import watch_pass
 from riskops.cases.outcomes import label_pass as outcome_labels_pass
 from riskops.cases.tasks import delivery_pass, housekeeping_pass
+from riskops.cluster.feed import ClusterFeed
 from riskops.kernel.config import Settings, get_settings
 from riskops.kernel.db import make_engine, open_database, session_factory
 from riskops.kernel.logging import get_logger
@@ -117,7 +118,9 @@ class Yielding:
         time.sleep(max(self.pause, time.perf_counter() - self._entered))
 
 
-def follower_tasks(settings: Settings, writer: Yielding | None = None) -> list[Periodic]:
+def follower_tasks(
+    settings: Settings, writer: Yielding | None = None, feed: MonitorFeed | None = None
+) -> list[Periodic]:
     """What the followers' child of ``riskops serve`` runs (ADR 0029): the periodic passes
     of ``case_tasks``, in their order, without the monitor (the server runs it) and
     without the catch-ups of ``--once``: case housekeeping, the links, screening and
@@ -127,7 +130,7 @@ def follower_tasks(settings: Settings, writer: Yielding | None = None) -> list[P
     held: dict[str, Callable[[sessionmaker[Session]], object]] = {
         "links": partial(_links_in_short_batches, writer=writer),
         "screening": partial(screening_pass, writer=writer),
-        "accounts": partial(watch_pass, writer=writer, feed=AccountFeed()),
+        "accounts": partial(watch_pass, writer=writer, feed=feed or AccountFeed()),
         "cases.delivery": partial(delivery_pass, writer=writer),
         "outbound.delivery": partial(outbound_delivery_pass, writer=writer),
     }
@@ -164,6 +167,7 @@ def follow(
     *,
     stop: threading.Event | None = None,
     backoff: Backoff | None = None,
+    cluster: bool = False,
 ) -> None:
     """Run ``follower_tasks`` until ``stop`` is set, each when it is due, one at a time.
 
@@ -185,7 +189,10 @@ def follow(
     backoff.reset()
     sessions = session_factory(engine)
     writer = Yielding() if engine.dialect.name == "sqlite" else None
-    tasks = [t for t in follower_tasks(settings, writer) if t.every_s > 0]
+    # Beside partition workers the monitor's position is the partitions' (ADR 0041): the
+    # single process's checkpoint never moves there, and the accounts follower would stall.
+    feed = ClusterFeed(settings.nats_stream) if cluster else None
+    tasks = [t for t in follower_tasks(settings, writer, feed) if t.every_s > 0]
     due = [0.0] * len(tasks)
     log.info("followers.started", pid=os.getpid(), tasks=[t.name for t in tasks])
     try:
@@ -371,6 +378,11 @@ def main(argv: list[str] | None = None) -> None:
         metavar="PID",
         help="run the log followers only, for the server PID, and end with it (ADR 0029)",
     )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="with --followers-of: the monitor is the partition workers of RISKOPS_NATS_STREAM",
+    )
     parser.add_argument("--bus", default="embedded", help="embedded or nats")
     parser.add_argument("--partition", help="with --bus nats: own partition I/N")
     parser.add_argument("--standby", action="store_true", help="with --bus nats: stand by")
@@ -390,7 +402,7 @@ def main(argv: list[str] | None = None) -> None:
     stop = threading.Event()
     install_signal_handlers(stop)
     if args.followers_of is not None:
-        follow(stop=stop)
+        follow(stop=stop, cluster=args.cluster)
     elif args.bus == "nats":
         run_cluster(partition=part, standby=standby_n, batch=args.batch, stop=stop)
     else:

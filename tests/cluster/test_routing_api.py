@@ -201,8 +201,13 @@ def test_one_routed_api_process_runs_the_followers_when_told(tmp_path: Path) -> 
     from riskops.web.cli import _followers
     from riskops.web.followers import FollowersProcess
 
-    on = Settings(data_dir=tmp_path, serve_followers=True)
-    assert isinstance(_followers(on), FollowersProcess)
+    on = Settings(data_dir=tmp_path, serve_followers=True, nats_stream="RISK_X")
+    child = _followers(on)
+    assert isinstance(child, FollowersProcess)
+    # Beside partition workers: the accounts follower reads the partitions' position.
+    assert child.command()[-1] == "--cluster"
+    assert child.environment()["RISKOPS_NATS_STREAM"] == "RISK_X"
+    assert "--cluster" not in FollowersProcess(on).command()
     assert _followers(Settings(data_dir=tmp_path, serve_followers=False)) is None
     idle = Settings(data_dir=tmp_path, intake_poll_seconds=0, housekeeping_seconds=0)
     assert _followers(idle) is None

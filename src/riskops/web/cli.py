@@ -162,7 +162,7 @@ def _followers(settings: Settings) -> FollowersProcess | None:
     wanted = settings.serve_followers and any(p > 0 for p in periods)
     if not wanted or not shareable(settings.sqlalchemy_url):
         return None
-    return FollowersProcess(settings)
+    return FollowersProcess(settings, cluster=True)
 
 
 async def _nats_error(exc: Exception) -> None:

@@ -58,8 +58,10 @@ class FollowersProcess:
         backoff: Backoff | None = None,
         stable_seconds: float = STABLE_SECONDS,
         stop_seconds: float = STOP_SECONDS,
+        cluster: bool = False,
     ) -> None:
         self.settings = settings
+        self.cluster = cluster  # the monitor is the partition workers (riskops serve --bus nats)
         self.backoff = backoff or Backoff(initial=0.5, maximum=30.0)
         self.stable_seconds = stable_seconds
         self.stop_seconds = stop_seconds
@@ -81,7 +83,8 @@ class FollowersProcess:
         worker's imports (``kernel.processes``)."""
         parent = str(os.getpid())
         tied = [sys.executable, "-m", "riskops.kernel.processes", parent]
-        return [*tied, "riskops.worker", "--followers-of", parent]
+        command = [*tied, "riskops.worker", "--followers-of", parent]
+        return [*command, "--cluster"] if self.cluster else command
 
     def environment(self) -> dict[str, str]:
         """This process's environment with the settings the child must share with it (the
@@ -93,6 +96,7 @@ class FollowersProcess:
             "RISKOPS_DATA_DIR": str(settings.data_dir),
             "RISKOPS_INTAKE_POLL_SECONDS": str(settings.intake_poll_seconds),
             "RISKOPS_HOUSEKEEPING_SECONDS": str(settings.housekeeping_seconds),
+            "RISKOPS_NATS_STREAM": settings.nats_stream,
         }
 
     async def start(self) -> None:
