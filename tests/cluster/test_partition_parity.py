@@ -42,7 +42,7 @@ def test_partitions_decide_as_the_single_process(nats_url: str, tmp_path: Path) 
             single_process(baseline, tmp_path, events)
             expected = results(baseline)
         decisions, alerts = expected
-        assert len(alerts) > 50 and any(a[0] for a in alerts)
+        assert len(alerts) > 30 and any(a[0] for a in alerts)  # the pack hits on it
         for count in (1, 2, 4):
             with migrated_engine("postgres", tmp_path / f"n{count}") as engine:
                 workers = [

@@ -118,17 +118,6 @@ class _Record:  # what process_batch reads (``monitor.service.LogRecord``)
     event: s.Event | None = None  # decoded already: process_batch need not decode it again
 
 
-class _Route(msgspec.Struct):
-    """What says whose an event is, read before the event itself (``_decode``)."""
-
-    type: str = ""
-    account_id: str = ""
-    counterparty_id: str | None = None
-
-
-_route = msgspec.json.Decoder(_Route).decode
-
-
 class _Decided(Monitor):
     """The decisions already made in stream order, handed to ``process_batch`` to write."""
 
@@ -381,40 +370,11 @@ class PartitionWorker(Answering):
             return len(fresh)
 
     def _decode(self, message: Message) -> s.Event | Rejection:
-        """The message's event, or why it is refused: the same for every partition.
-
-        An event of another partition (most of them, once N > 1) is only observed: once
-        its route (type, account, counterparty) says so, a text of printable ASCII decodes
-        into its type's twin (``schemas.PLAIN_TYPES``: the same validation, without the
-        printable checks of every string), which the cross-key observer reads like the
-        event. Anything else, and any doubt, takes the full decode."""
-        data = message.data
-        if (
-            self.spec.partitions > 1
-            and len(data) <= self.max_event_bytes
-            and validation.is_printable(data)
-        ):
-            try:
-                route: _Route | None = _route(data)
-            except validation.DECODE_ERRORS:
-                route = None
-            if route is not None and not self._routed_here(route):
-                try:
-                    event: s.Event = validation.decode_printable(data)
-                    return event
-                except validation.DECODE_ERRORS:
-                    pass  # refused: the full decode says why
-        return validation.decode(data, max_bytes=self.max_event_bytes)
-
-    def _routed_here(self, route: _Route) -> bool:
-        if self.owns(route.account_id):
-            return True
-        counterparty = route.counterparty_id
-        return (
-            route.type == "transfer.internal"
-            and counterparty is not None
-            and (self.owns(counterparty))
-        )
+        # A projection of the routing fields first, then the full decode for the events
+        # of the partition only, was tried: the full decode must validate every event on
+        # every partition (a refused event must be refused everywhere alike), and msgspec
+        # decodes a whole event in about 3 us, so the projection saved nothing.
+        return validation.decode(message.data, max_bytes=self.max_event_bytes)
 
     @staticmethod
     def _units(messages: Sequence[Message]) -> list[tuple[Message, int]]:
