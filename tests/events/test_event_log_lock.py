@@ -39,7 +39,7 @@ def _engine(schema: str, *options: str) -> Engine:
 def _hold_the_log_lock(engine: Engine) -> Any:
     """A connection inside a transaction that appended an event (it holds the lock)."""
     conn = engine.connect()
-    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({repository._EVENT_LOG_LOCK})")
+    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({repository.APPEND_LOCK_KEY})")
     return conn
 
 
@@ -119,3 +119,20 @@ def test_an_append_sets_a_wait_limit_where_the_session_has_none(
         service.ingest(session, [(None, event)], source="http")
         limit = session.connection().exec_driver_sql("SHOW lock_timeout").scalar()
     assert limit == f"{repository.APPEND_LOCK_TIMEOUT_SECONDS}s"
+
+
+def test_a_holder_in_another_schema_does_not_block_an_append_here(
+    pg: tuple[Engine, str], wire: Wire, tmp_path: Path
+) -> None:
+    """The lock is the schema's event log's: another deployment (or test) on the same
+    server appending to its own log never makes this one wait."""
+    _, schema = pg
+    impatient = _engine(schema, "-clock_timeout=200ms")
+    with migrated_engine("postgres", tmp_path / "other") as other:
+        held = _hold_the_log_lock(other)
+        try:
+            assert _append(impatient, wire, 1) == 1  # no Busy: not the same lock
+        finally:
+            held.rollback()
+            held.close()
+            impatient.dispose()

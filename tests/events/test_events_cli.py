@@ -106,14 +106,14 @@ def test_ingest_behind_a_stuck_writer_stops_clearly(
     from urllib.parse import quote
 
     from processes import database_url
-    from riskops.events.repository import _EVENT_LOG_LOCK
+    from riskops.events.repository import APPEND_LOCK_KEY
     from riskops.kernel.config import get_settings
     from support import migrated_engine
 
     path = tmp_path / "batch.jsonl"
     path.write_bytes(b"\n".join(msgspec.json.encode(wire(i)) for i in range(5)))
     with migrated_engine("postgres", tmp_path) as engine, engine.connect() as holder:
-        holder.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})")
+        holder.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})")
         url = database_url(engine) + quote(" -clock_timeout=200ms")
         monkeypatch.setenv("RISKOPS_DATABASE_URL", url)
         monkeypatch.setenv("RISKOPS_DATA_DIR", str(tmp_path))

@@ -149,8 +149,13 @@ def insert_events(
     return _insert_postgresql(connection, rows, received_at, source, source_name)
 
 
-# Arbitrary constant naming the event-log append lock (pg_advisory_xact_lock takes a bigint).
+# Arbitrary constant naming the event-log append lock (pg_advisory_xact_lock takes a bigint),
+# hashed with the schema: advisory locks are the database's, and the event logs of two
+# schemas (tests, benchmarks, two deployments on one server) must not wait on each other's
+# appends (seen: a routed-decisions bench's partition worker waited the whole timeout, twice,
+# while a test in another schema held the lock on purpose).
 _EVENT_LOG_LOCK = 0x7269736B6F7073  # "riskops"
+APPEND_LOCK_KEY = f"hashtextextended(current_schema(), {_EVENT_LOG_LOCK})"
 # How long an append waits for that lock. A file chunk holds it well under a second; a
 # holder that stops (a process frozen mid-COPY) must not stop every writer of events for
 # ever: past this, the append fails with ``Busy`` (HTTP 503, the NATS consumer retries).
@@ -159,7 +164,7 @@ APPEND_LOCK_TIMEOUT_SECONDS = 10
 _PG_LOCK = (
     f"SELECT set_config('lock_timeout', '{APPEND_LOCK_TIMEOUT_SECONDS}s', true)"
     " WHERE current_setting('lock_timeout') = '0'; "
-    f"SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})"
+    f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"
 )
 
 
