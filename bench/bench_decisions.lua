@@ -6,7 +6,7 @@
 --   wrk -tT -cC -d600s -s bench/bench_decisions.lua URL -- TOKEN N OFFSET T
 --
 -- Thread k of T posts the ids OFFSET + k, + k + T, ... (wrk asks the first thread for one
--- request before the run, to check it: that id is skipped, never sent twice).
+-- request before the run, to check it: that call does not move the count).
 --
 -- done() prints one JSON line (prefixed "WRK_RESULT ") that bench_decisions reads: the
 -- answers by status, the decisions by outcome, the fail-safe answers and the latency
@@ -21,6 +21,7 @@ end
 
 local token, n, offset, step
 local sent, answered = 0, 0
+local checking = false -- the next request() is wrk's check, not sent
 codes = {}
 decisions = {}
 failsafe = 0
@@ -29,6 +30,7 @@ first_refusal = ""
 function init(args)
    token, n, offset, step = args[1], tonumber(args[2]), tonumber(args[3]), tonumber(args[4])
    sent = offset + wrk.thread:get("index")
+   checking = wrk.thread:get("index") == 0
    wrk.method = "POST"
    wrk.path = "/v1/decisions"
    wrk.headers["Content-Type"] = "application/json"
@@ -48,7 +50,11 @@ end
 
 function request()
    local i = sent
-   sent = sent + step
+   if checking then
+      checking = false
+   else
+      sent = sent + step
+   end
    return wrk.format(nil, nil, nil, body(i))
 end
 
