@@ -55,6 +55,7 @@ from riskops.events.validation import Rejection
 from riskops.kernel.clock import utcnow
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.logging import get_logger
+from riskops.monitor import repository as monitor_repo
 from riskops.monitor import service
 from riskops.monitor.engine import Evaluator, Monitor, RowDecision
 from riskops.monitor.evaluators import EvaluatorFactory
@@ -116,6 +117,13 @@ class _Record:  # what process_batch reads (``monitor.service.LogRecord``)
     seq: int
     payload: str
     event: s.Event | None = None  # decoded already: process_batch need not decode it again
+
+
+class _Sender(msgspec.Struct):
+    account_id: str
+
+
+_sender = msgspec.json.Decoder(_Sender).decode
 
 
 class _Decided(Monitor):
@@ -425,12 +433,22 @@ class PartitionWorker(Answering):
         self.pending[event.event_id] = snapshots.Pending(message.data.decode(), kept)
 
     def _write_pending(self, session: Session, now: datetime) -> list[str]:
-        """Write the pending second rows whose events are in the log now (their seq is
-        known); returns their ids (dropped from ``pending`` once committed). Never waits
-        for another partition: an event it has not committed yet stays pending."""
+        """Write the pending second rows whose events are in the log and whose own
+        partition has committed their results (its checkpoint, in log seqs, has passed
+        them); returns their ids (dropped from ``pending`` once committed). Never waits for
+        another partition: an event is logged before its results (ADR 0044), and the
+        event's timeline row, which this write adds too (a no-op then), would otherwise
+        wait on the owner's open transaction, or deadlock with it."""
         if not self.pending:
             return []
         seqs = repo.log_seqs(session, self.pending)
+        if seqs:
+            upto = self._checkpoints(session)
+            seqs = {
+                event_id: seq
+                for event_id, seq in seqs.items()
+                if seq <= upto.get(self._owner_of(self.pending[event_id]), 0)
+            }
         if not seqs:
             return []
         written = set(repo.second_rows_stored(session, list(seqs)))
@@ -454,6 +472,21 @@ class PartitionWorker(Answering):
                 now=now,
             )
         return list(seqs)
+
+    def _checkpoints(self, session: Session) -> dict[int, int]:
+        """Each partition's committed position in the event log (its monitor checkpoint)."""
+        spec = self.spec
+        return {
+            p: monitor_repo.get_checkpoint(
+                session,
+                PartitionSpec(spec.stream, spec.subject, p, spec.partitions).checkpoint_name,
+            )
+            for p in range(spec.partitions)
+        }
+
+    def _owner_of(self, pending: snapshots.Pending) -> int:
+        """The partition of a pending second row's event (its sender's account)."""
+        return partition_of(_sender(pending.payload).account_id, self.spec.partitions)
 
     def flush_pending(self) -> int:
         """Write what is pending and can be (while the stream is idle); how many."""
