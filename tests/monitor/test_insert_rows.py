@@ -121,3 +121,26 @@ def test_a_replayed_insert_changes_nothing(tmp_path: Path) -> None:
             repo.insert_ignore(session, Alert, rows)
     assert len(_stored(engine, "monitor_alerts")) == 4
     engine.dispose()
+
+
+def test_sqlite_checkpoint_moves_as_core_moves_it(tmp_path: Path) -> None:
+    fast, core = _engine(tmp_path / "fast.db"), _engine(tmp_path / "core.db")
+    later = NOW + timedelta(seconds=3)
+    # forward, backward (a replay behind it: the seq stays, the time moves), another name,
+    # a time in another zone (stored as UTC)
+    moves = [("m", 10, NOW), ("m", 7, later), ("n", 3, NOW.astimezone(timezone_plus_two()))]
+    for name, seq, at in moves:
+        with unit_of_work(session_factory(fast)) as session:
+            repo.advance_checkpoint(session, name, seq, at)
+        with unit_of_work(session_factory(core)) as session:  # Core's upsert, as on PostgreSQL
+            params = {"name": name, "seq": seq, "now": at}
+            session.connection().execute(repo._advance_stmt("sqlite"), params)
+    query = "SELECT * FROM monitor_checkpoints ORDER BY name"
+    with fast.connect() as a, core.connect() as b:
+        stored = [tuple(r) for r in a.execute(text(query))]
+        assert stored == [tuple(r) for r in b.execute(text(query))]
+    assert [row[:2] for row in stored] == [("m", 10), ("n", 3)]
+    with session_factory(fast)() as session:
+        assert repo.get_checkpoint(session, "m") == 10
+    fast.dispose()
+    core.dispose()

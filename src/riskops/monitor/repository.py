@@ -185,11 +185,29 @@ def _advance_stmt(dialect: str) -> Any:
     )
 
 
+@lru_cache(maxsize=4)
+def _sqlite_advance(dialect: Any) -> tuple[str, Callable[[Any], Any]]:
+    """The SQLite upsert of a checkpoint, compiled once: its SQL (positional parameters in
+    the order name, seq, now) and the bind processor of the time (the stored text)."""
+    compiled = _advance_stmt("sqlite").compile(dialect=dialect)
+    if list(compiled.positiontup or []) != ["name", "seq", "now"]:
+        raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
+    return compiled.string, compiled._bind_processors["now"]
+
+
 def advance_checkpoint(session: Session, name: str, seq: int, now: datetime) -> None:
-    """Move the checkpoint forward to ``seq`` (never backward: a replay may be behind it)."""
-    session.connection().execute(
-        _advance_stmt(_dialect(session)), {"name": name, "seq": seq, "now": now}
-    )
+    """Move the checkpoint forward to ``seq`` (never backward: a replay may be behind it).
+
+    Once a batch and once a decision group: on SQLite the statement compiled once goes to
+    the driver with its values, without Core's per-execution setup (the same stored text).
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name == "sqlite":
+        sql, stored_time = _sqlite_advance(dialect)
+        connection.exec_driver_sql(sql, (name, seq, stored_time(now)))
+        return
+    connection.execute(_advance_stmt(dialect.name), {"name": name, "seq": seq, "now": now})
 
 
 def hold_ids(session: Session, event_ids: Iterable[str]) -> dict[str, int]:
