@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import queue
 import signal
 import threading
 import time
@@ -80,6 +81,26 @@ class SnapshotFile(msgspec.Struct):
     format: int = 1
 
 
+_Asked = tuple[s.Event, "asyncio.Future[DecisionResponse]"]
+
+
+def _answer(
+    loop: asyncio.AbstractEventLoop,
+    group: list[_Asked],
+    answers: list[DecisionResponse | Exception] | BaseException,
+) -> None:
+    """On ``loop``: settle the futures of ``group`` that belong to it with ``answers`` (one
+    a request, or the group's failure); a request that stopped waiting is passed over."""
+    for index, (_, future) in enumerate(group):
+        if future.done() or future.get_loop() is not loop:
+            continue
+        answer = answers if isinstance(answers, BaseException) else answers[index]
+        if isinstance(answer, BaseException):
+            future.set_exception(answer)
+        else:
+            future.set_result(answer)
+
+
 class MonitorRuntime:
     """Owns one evaluator and its ``Monitor``; every decision in the process goes through it."""
 
@@ -123,8 +144,10 @@ class MonitorRuntime:
         self._since_snapshot = 0
         self._snapshot_at = clock()
         self._counted = 0  # outcomes are counted up to this seq (a rebuild replays some)
-        self._pending: list[tuple[s.Event, asyncio.Future[DecisionResponse]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        # The synchronous decisions' lane: requests queue here, one thread decides them in
+        # groups (whatever waits when it is free) and hands each group's answers back.
+        self._inbox: queue.SimpleQueue[_Asked | None] = queue.SimpleQueue()
+        self._decider: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping: asyncio.Event | None = None
         # Log positions to skip: quarantined and not replayed (from the dead-letter store),
@@ -465,8 +488,10 @@ class MonitorRuntime:
         if self._task is not None:
             await self._task
             self._task = None
-        if self._flusher is not None:
-            await self._flusher
+        if (decider := self._decider) is not None:
+            self._inbox.put(None)  # after the decisions asked before it
+            await asyncio.to_thread(decider.join)
+            self._decider = None
         try:
             await asyncio.to_thread(self.snapshot)
         except OSError as exc:  # the next start replays a little more; nothing is lost
@@ -477,27 +502,43 @@ class MonitorRuntime:
     async def decide_now(self, event: s.Event) -> DecisionResponse:
         """Log the event, catch up, decide it, write the results, commit, answer."""
         future: asyncio.Future[DecisionResponse] = asyncio.get_running_loop().create_future()
-        self._pending.append((event, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+        decider = self._decider
+        if decider is None or not decider.is_alive():
+            decider = threading.Thread(target=self._decide_asked, name="monitor-decide")
+            decider.daemon = True  # a process that never stops the runtime still exits
+            decider.start()
+            self._decider = decider
+        self._inbox.put((event, future))
         return await future
 
-    async def _flush(self) -> None:
-        while self._pending:
-            group, self._pending = self._pending, []
+    def _decide_asked(self) -> None:
+        """The decision thread: take what waits (blocking for the first), decide it as one
+        group, hand the answers to each request's event loop; until ``stop`` says so.
+
+        One thread for the process's life: a group costs one wake-up each way, without an
+        executor's work item, a copied context and chained futures per group."""
+        inbox = self._inbox
+        while (first := inbox.get()) is not None:
+            group = [first]
+            stopping = False
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    asked = inbox.get_nowait()
+                    if asked is None:
+                        stopping = True
+                        break
+                    group.append(asked)
+            answers: list[DecisionResponse | Exception] | BaseException
             try:
-                answers = await asyncio.to_thread(self.decide_events, [e for e, _ in group])
+                answers = self.decide_events([event for event, _ in group])
             except Exception as exc:
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), answer in zip(group, answers, strict=True):
-                if not future.done():
-                    if isinstance(answer, Exception):
-                        future.set_exception(answer)
-                    else:
-                        future.set_result(answer)
+                answers = exc
+            loops = {id(future.get_loop()): future.get_loop() for _, future in group}
+            for loop in loops.values():
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                    loop.call_soon_threadsafe(_answer, loop, group, answers)
+            if stopping:
+                return
 
     def decide_events(self, events: Sequence[s.Event]) -> list[DecisionResponse | Exception]:
         """Decide events synchronously (idempotent on event id).
