@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import insert as core_insert
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -144,3 +145,27 @@ def test_sqlite_checkpoint_moves_as_core_moves_it(tmp_path: Path) -> None:
         assert repo.get_checkpoint(session, "m") == 10
     fast.dispose()
     core.dispose()
+
+
+def test_sqlite_alert_messages_are_stored_as_core_stores_them(tmp_path: Path) -> None:
+    from riskops.kernel import outbox
+    from riskops.kernel.models import OutboxMessage
+    from riskops.monitor.service import ALERT_RAISED
+
+    fast, core = _engine(tmp_path / "fast.db"), _engine(tmp_path / "core.db")
+    payloads = [
+        {**_alert(i), "action": "review", "created_at": NOW.isoformat(), "usd_value": None}
+        for i in range(3)
+    ]
+    payloads[1]["reason"] = 'big \u00e9 "quoted"'
+    at = NOW.astimezone(timezone_plus_two())  # stored as UTC
+    for _ in range(2):  # two groups: the ids go on
+        with unit_of_work(session_factory(fast)) as session:
+            assert outbox.publish_many(session, ALERT_RAISED, payloads, now=at) == 3
+        with unit_of_work(session_factory(core)) as session:  # Core's insert, as on PostgreSQL
+            rows = [{"topic": ALERT_RAISED, "payload": p, "created_at": at} for p in payloads]
+            session.connection().execute(core_insert(OutboxMessage), rows)
+    stored = _stored(fast, "kernel_outbox")
+    assert len(stored) == 6 and stored == _stored(core, "kernel_outbox")
+    with unit_of_work(session_factory(fast)) as session:
+        assert outbox.take(session, ALERT_RAISED, 10) == payloads + payloads
