@@ -5,8 +5,10 @@ transfers between partitions included)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cluster_support import (
     history,
@@ -17,10 +19,18 @@ from cluster_support import (
     unique,
     worker,
 )
+from sqlalchemy.engine import Engine
 
+from riskops.auth.permissions import Principal
 from riskops.cluster.publisher import publish_rows
 from riskops.events import schemas as s
+from riskops.events.flat import to_rows
 from riskops.events.nats import partition_of
+from riskops.kernel.db import session_factory, unit_of_work
+from riskops.learn import model as m
+from riskops.learn import registry
+from riskops.learn.features import FEATURE_NAMES
+from riskops.learn.stream import FeatureState, is_money
 from support import drop_stream, migrated_engine
 
 pytestmark = pytest.mark.postgres
@@ -68,5 +78,60 @@ def test_partitions_decide_as_the_single_process(nats_url: str, tmp_path: Path) 
                 assert results(engine) == expected, "events packed in messages decide alike"
         finally:
             drop_stream(nats_url, packed)
+    finally:
+        drop_stream(nats_url, stream)
+
+
+def _history_model(events: tuple[s.Event, ...]) -> bytes:
+    """A small model of the history's money rows (large amounts score high), so that a
+    live model scores, alerts and gates the shape rules during the parity run."""
+    state = FeatureState()
+    xs, ys = [], []
+    for seq, event in enumerate(events, 1):
+        row = to_rows(event, seq)[0]
+        if is_money(row):
+            xs.append(state.update(row))
+            ys.append(1.0 if row["usd_cents"] >= 200_000 else 0.0)
+    x, y = np.array(xs), np.array(ys)
+    assert 10 < y.sum() < len(y) - 10, "both classes should be in the history"
+    cut = len(x) * 2 // 3
+    params = {"min_data_in_leaf": 5, "bagging_freq": 0, "bagging_fraction": 1.0}
+    fit = m.train(x[:cut], y[:cut], x[cut:], y[cut:], FEATURE_NAMES, rounds=20, params=params)
+    return fit.artifact.encode()
+
+
+def _put_live(engine: Engine, artifact: bytes) -> None:
+    system = Principal.system("test")
+    with unit_of_work(session_factory(engine)) as session:
+        now = datetime(2026, 3, 1, tzinfo=UTC)
+        trained = registry.Trained(artifact, 0.5, now, now, {"test": {}})
+        version = registry.register(session, system, "aml", trained).version
+        registry.set_status(session, system, "aml", version, "live", "test")
+
+
+def test_partitions_with_a_live_model_decide_as_the_single_process(
+    nats_url: str, tmp_path: Path
+) -> None:
+    """With a model live, every partition moves the learning state with every money row
+    (features of both sides, anomaly baselines and peer groups), so the scores, the model's
+    and the anomaly's alerts and the gated shape rules match the single process."""
+    events = history()
+    artifact = _history_model(events)
+    stream, subject = unique("model")
+    try:
+        assert publish_all(nats_url, stream, subject, events) == len(events)
+        with migrated_engine("postgres", tmp_path / "one") as baseline:
+            _put_live(baseline, artifact)
+            single_process(baseline, tmp_path, events)
+            expected = results(baseline)
+        model_alerts = [a for a in expected[1] if a[0].startswith("MODEL:")]
+        assert model_alerts, "the model should alert on the history"
+        with migrated_engine("postgres", tmp_path / "two") as engine:
+            _put_live(engine, artifact)
+            workers = [worker(engine, nats_url, stream, subject, i, 2) for i in (0, 1)]
+            run_until_idle(workers)
+            got = results(engine)
+        assert got[0] == expected[0], "2 partitions with a model: decisions differ"
+        assert got[1] == expected[1], "2 partitions with a model: alerts differ"
     finally:
         drop_stream(nats_url, stream)

@@ -195,17 +195,42 @@ def observer_of(evaluator: Evaluator) -> Callable[[dict[str, Any]], None]:
         return own  # type: ignore[no-any-return]
     if isinstance(evaluator, StreamEvaluator):
         return CrossKeyObserver(evaluator)
-    # A wrapper around the rules engine (the learning step, ``monitor.evaluators``): its
-    # own state is the account's (scores of the account's rows), so a row of another
-    # partition only reaches the rules engine's cross-key features.
+    # A wrapper around the rules engine (the learning step, ``monitor.evaluators``): a row
+    # of another partition moves its learning state (features of every account, anomaly
+    # peer groups) when it has one, then the rules engine's cross-key features.
     inner = getattr(evaluator, "rules", None)
     if isinstance(inner, StreamEvaluator):
-        return CrossKeyObserver(inner)
+        cross = CrossKeyObserver(inner)
+        if callable(getattr(evaluator, "observe_learning", None)):
+            return LearningObserver(evaluator, cross)
+        return cross
     message = (
         f"{type(evaluator).__name__} cannot run partitioned: it needs an observe(row) method "
         "that updates the state of the features not keyed by the account"
     )
     raise TypeError(message)
+
+
+class LearningObserver:
+    """Rows of other partitions for the rules wrapped in the learning step: the learning
+    state first (``process`` steps it before the rules), then the cross-key features, so a
+    live model scores every partition's rows as the single process does. While no model
+    runs the learning state stands still (as in ``process``) and the rules observer's
+    fast path serves whole events."""
+
+    def __init__(self, evaluator: Any, cross: CrossKeyObserver) -> None:
+        self.evaluator = evaluator
+        self.cross = cross
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        self.evaluator.observe_learning(row)
+        self.cross(row)
+
+    def event(self, event: Any, seq: int) -> bool:
+        """The rules' fast path for a whole event, while no model needs the full rows."""
+        if self.evaluator.learning:
+            return False
+        return self.cross.event(event, seq)
 
 
 class OwnedRows:

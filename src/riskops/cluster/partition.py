@@ -43,7 +43,7 @@ from riskops.accounts.rating import RatingCache
 from riskops.cluster import repository as repo
 from riskops.cluster import snapshots
 from riskops.cluster.answers import Answering
-from riskops.cluster.crosskey import CrossKeyObserver, OwnedRows
+from riskops.cluster.crosskey import CrossKeyObserver, LearningObserver, OwnedRows
 from riskops.cluster.reader import Message, StreamReader
 from riskops.events import schemas as s
 from riskops.events import validation
@@ -298,7 +298,12 @@ class PartitionWorker(Answering):
             owned = OwnedRows(evaluator, self.owns)
             self._observer = owned.observe
             observer = owned.observe
-            self._observe_event = observer.event if isinstance(observer, CrossKeyObserver) else None
+            fast = (
+                observer.event
+                if isinstance(observer, CrossKeyObserver | LearningObserver)
+                else None
+            )
+            self._observe_event = fast
             self.monitor = Monitor(owned, self._restrictions)
             self.monitor.ratings = self.ratings.get
             self.seq, self.durable, self.recent, self.pending = seq, durable, recent, pending

@@ -211,6 +211,20 @@ class LearnEvaluator:
             evaluation.hits = [*evaluation.hits, *extra]
         return evaluation
 
+    @property
+    def learning(self) -> bool:
+        """Whether a model runs: the learning state then moves with every money row."""
+        return bool(self.scoring.active)
+
+    def observe_learning(self, row: dict[str, Any]) -> None:
+        """A row another partition decides (ADR 0041): the learning state moves as
+        ``process`` moves it (both sides' features, the anomaly baselines and peer groups,
+        the score a transfer's receiver row reuses), and no hit comes of it. The rules'
+        cross-key features are the partition's to update (``cluster.crosskey``)."""
+        scoring = self.scoring
+        if scoring.active:
+            scoring.step(row)
+
     def snapshot(self) -> bytes:
         state = (self.rules.snapshot(), self.scoring.snapshot())
         return _LEARN_MAGIC + msgspec.msgpack.encode(state)
