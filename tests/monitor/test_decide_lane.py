@@ -76,3 +76,20 @@ def test_a_failed_group_fails_its_requests_and_the_lane_goes_on(
 
     assert asyncio.run(ask()).event_id == "w1"
     assert not _deciders()
+
+
+def test_a_decision_asked_while_stopping_is_answered(engine: Engine, tmp_path: Path) -> None:
+    rt = MonitorRuntime(engine, FakeFactory(), snapshot_path=tmp_path / "m.snapshot")
+
+    async def ask() -> list[str]:
+        first = asyncio.create_task(rt.decide_now(_events(0, 1)[0]))
+        await asyncio.sleep(0)  # asked before the stop
+        stopping = asyncio.create_task(rt.stop())
+        await asyncio.sleep(0)  # the stop has begun: the lane it ends takes no more
+        late = await asyncio.wait_for(rt.decide_now(_events(1, 1)[0]), timeout=60)
+        await stopping
+        await rt.stop()
+        return [(await first).event_id, late.event_id]
+
+    assert asyncio.run(ask()) == ["w0", "w1"]
+    assert not _deciders()

@@ -489,9 +489,11 @@ class MonitorRuntime:
             await self._task
             self._task = None
         if (decider := self._decider) is not None:
-            self._inbox.put(None)  # after the decisions asked before it
+            # A decision asked from now on starts a thread of its own, on a queue of its own;
+            # this one ends after the decisions asked before.
+            inbox, self._inbox, self._decider = self._inbox, queue.SimpleQueue(), None
+            inbox.put(None)
             await asyncio.to_thread(decider.join)
-            self._decider = None
         try:
             await asyncio.to_thread(self.snapshot)
         except OSError as exc:  # the next start replays a little more; nothing is lost
@@ -504,20 +506,21 @@ class MonitorRuntime:
         future: asyncio.Future[DecisionResponse] = asyncio.get_running_loop().create_future()
         decider = self._decider
         if decider is None or not decider.is_alive():
-            decider = threading.Thread(target=self._decide_asked, name="monitor-decide")
+            decider = threading.Thread(
+                target=self._decide_asked, args=(self._inbox,), name="monitor-decide"
+            )
             decider.daemon = True  # a process that never stops the runtime still exits
             decider.start()
             self._decider = decider
         self._inbox.put((event, future))
         return await future
 
-    def _decide_asked(self) -> None:
+    def _decide_asked(self, inbox: queue.SimpleQueue[_Asked | None]) -> None:
         """The decision thread: take what waits (blocking for the first), decide it as one
         group, hand the answers to each request's event loop; until ``stop`` says so.
 
         One thread for the process's life: a group costs one wake-up each way, without an
         executor's work item, a copied context and chained futures per group."""
-        inbox = self._inbox
         while (first := inbox.get()) is not None:
             group = [first]
             stopping = False
