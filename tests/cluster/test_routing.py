@@ -135,7 +135,7 @@ def test_stateful_decisions_equal_the_in_process_monitor(
         event("withdrawal.requested", "s1", a, "9500.00", 1),
         event("deposit", "d1", b[0], "5000.00", 2),
         event("withdrawal.requested", "s2", a, "9600.00", 3),
-        event("withdrawal.requested", "p1", b[0], "4000.00", 4),
+        event("withdrawal.requested", "p1", b[0], "4800.00", 4),  # 96% of what came in
         event("withdrawal.requested", "s3", a, "9700.00", 5),
         event("withdrawal.requested", "x1", b[1], "25000.00", 6),
         event("withdrawal.requested", "s4", a, "9800.00", 7),
