@@ -66,6 +66,17 @@ def spark() -> Iterator[Any]:
         yield session
 
 
+@pytest.fixture
+def groups() -> Iterator[list[int]]:
+    """Process groups a test starts (append their pids), killed whatever happens."""
+    from processes import reap_group
+
+    started: list[int] = []
+    yield started
+    for pid in started:
+        reap_group(pid)
+
+
 @pytest.fixture(autouse=True)
 def _no_event_loop_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
     """Playwright's sync API (the console's browser, one per worker for the session) leaves

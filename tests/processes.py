@@ -6,6 +6,7 @@ Shared by ``tests/events/test_ingest_kill.py`` and ``tests/monitor/test_kill.py`
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -98,3 +99,10 @@ def reap_group(group: int) -> None:
 
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signal.SIGKILL)
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on (for a server a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

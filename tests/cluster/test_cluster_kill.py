@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from cluster_support import history, publish_all, results, single_process, uniqu
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from processes import environment, kill_and_reap, reap_group, start, wait_for
+from processes import environment, kill_and_reap, start, wait_for
 from riskops.cluster import repository as repo
 from riskops.events.models import EventRecord
 from riskops.kernel.db import session_factory
@@ -22,14 +21,6 @@ from support import drop_stream, migrated_engine
 
 pytestmark = pytest.mark.postgres
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
-@pytest.fixture
-def groups() -> Iterator[list[int]]:
-    started: list[int] = []
-    yield started
-    for pid in started:
-        reap_group(pid)
 
 
 def _checkpoints(engine: Engine, stream: str) -> dict[int, int]:

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from routing_owner import accounts_in
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from processes import environment, kill_and_reap, reap_group, start, wait_for
+from processes import environment, free_port, kill_and_reap, start, wait_for
 from riskops.events.models import EventRecord
 from riskops.kernel.db import session_factory
 from riskops.kernel.models import OutboxMessage
@@ -37,20 +35,6 @@ EVENTS = 120
 KILL_AFTER = 40  # answers received before the API process is killed
 THREADS = 6  # requests in flight at once
 MIXER = "TMixerKillApi000000000000000000001"
-
-
-@pytest.fixture
-def groups() -> Iterator[list[int]]:
-    started: list[int] = []
-    yield started
-    for pid in started:
-        reap_group(pid)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def withdrawal(event_id: str, account: str, i: int) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import email
 import email.policy
 import smtplib
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from contact_support import REPLY_SECRET, SETTINGS, T0, due, seed_accounts, take
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from processes import free_port
 from riskops.auth.permissions import Role
 from riskops.cases.models import Case, CaseEvent, CaseStatus
 from riskops.contact import service
@@ -38,12 +38,6 @@ from riskops.outbound.transports import (
 )
 
 RISK_TEAM = "security@exchange.example"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -13,7 +13,6 @@ one run and the other way in the other).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -21,19 +20,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from test_kill import case_grouping, fill, worker
 
-from processes import reap_group
 from riskops.events.validation import from_obj
 from riskops.sim import SimConfig, generate
 from support import migrated_engine
-
-
-@pytest.fixture
-def groups() -> Iterator[list[int]]:
-    """Process groups started by the test, killed whatever happens."""
-    started: list[int] = []
-    yield started
-    for pid in started:
-        reap_group(pid)
 
 
 def _once(env: dict[str, str], batch: int, groups: list[int]) -> None:

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from processes import environment, kill_and_reap, reap_group
+from processes import environment, kill_and_reap
 from riskops.events.service import ingest
 from riskops.events.validation import decode, from_obj
 from riskops.kernel.db import make_engine, migrate, session_factory, unit_of_work
@@ -95,15 +94,6 @@ def case_grouping(engine: Engine) -> list[tuple[str | None, str, bool, int]]:
             ).join(Case, Case.id == CaseAlert.case_id)
         )
         return sorted((a, ref, dup is not None, n) for a, ref, dup, n in rows)
-
-
-@pytest.fixture
-def groups() -> Iterator[list[int]]:
-    """Process groups started by the test, killed whatever happens."""
-    started: list[int] = []
-    yield started
-    for pid in started:
-        reap_group(pid)
 
 
 @pytest.mark.slow

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import email
 import http.server
-import socket
 import ssl
 import subprocess
 import threading
@@ -20,13 +19,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from processes import free_port
+
 USER, PASSWORD = "mailer", "s3cret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
