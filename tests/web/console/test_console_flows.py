@@ -56,8 +56,8 @@ def _open_case(served: Any, account_id: str, **kw: Any) -> int:
 
 
 def _held_withdrawal(served: Any, account: str, *, amount: str, usd_value: str) -> Any:
-    """A SIM swap, then an ETH withdrawal to a new address 20 minutes later: the monitor
-    holds it. The hold's id."""
+    """A SIM swap, then an ETH withdrawal to a new address from a device never seen before
+    20 minutes later (SIM-001): the monitor holds it. The hold's id."""
     now = datetime.now(UTC)
     served.decide(
         {
@@ -78,6 +78,7 @@ def _held_withdrawal(served: Any, account: str, *, amount: str, usd_value: str) 
             "amount": amount,
             "usd_value": usd_value,
             "address": "0xnew",
+            "device_id": f"{account}-new-phone",
         }
     )
     assert answer["decision"] == "hold" and answer["hold_id"]
