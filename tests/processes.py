@@ -78,14 +78,24 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = 60.0) ->
         time.sleep(0.02)
 
 
-def kill_and_reap(proc: subprocess.Popen[bytes]) -> set[int]:
-    """SIGKILL ``proc`` alone (not its group), reap it, and return the processes of its
-    group still alive after ``GONE_WITHIN_SECONDS`` (its orphans, if any)."""
-    proc.kill()
+def _reaped(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=30)
     for pipe in (proc.stdout, proc.stderr):  # an orphan may hold their other ends open
         if pipe is not None:
             pipe.close()
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill what is left of ``proc``'s process group, reap ``proc``, close its pipes."""
+    reap_group(proc.pid)
+    _reaped(proc)
+
+
+def kill_and_reap(proc: subprocess.Popen[bytes]) -> set[int]:
+    """SIGKILL ``proc`` alone (not its group), reap it, and return the processes of its
+    group still alive after ``GONE_WITHIN_SECONDS`` (its orphans, if any)."""
+    proc.kill()
+    _reaped(proc)
     deadline = time.monotonic() + GONE_WITHIN_SECONDS
     while (left := in_group(proc.pid)) and time.monotonic() < deadline:
         time.sleep(0.02)

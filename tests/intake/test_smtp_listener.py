@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import smtplib
-import socket
 from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from processes import free_port
 from riskops.cases.models import AlertSource, CaseAlert
 from riskops.events.models import DeadLetter
 from riskops.intake.models import InboundEmail
@@ -16,16 +16,10 @@ from riskops.intake.smtp import IntakeHandler, controller
 from riskops.kernel.db import unit_of_work
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_smtp_round_trip(
     seeded: sessionmaker[Session], fixture_bytes: Callable[[str], bytes]
 ) -> None:
-    port = _free_port()
+    port = free_port()
     server = controller(IntakeHandler(seeded), "127.0.0.1", port, data_size_limit=1024 * 1024)
     server.start()
     try:
@@ -60,7 +54,7 @@ def test_a_storage_failure_answers_451(fixture_bytes: Callable[[str], bytes]) ->
         def store(self, raw: bytes, peer: str) -> object:  # type: ignore[override]
             raise RuntimeError("database is down")
 
-    port = _free_port()
+    port = free_port()
     server = controller(Broken(None), "127.0.0.1", port, data_size_limit=1024 * 1024)  # type: ignore[arg-type]
     server.start()
     try:

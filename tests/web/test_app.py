@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from processes import free_port
 from riskops.kernel.config import Settings
 from riskops.web.app import create_app
 from riskops.web.deps import Container
@@ -68,14 +68,8 @@ def test_not_found_is_a_json_error_without_a_trace(engine: Engine, tmp_path: Pat
 SCOPE = "decision:request"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_command_answers_decisions(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RISKOPS_DATA_DIR": str(tmp_path), "RISKOPS_DATABASE_URL": ""}
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(

@@ -7,7 +7,6 @@ beside it delivers the alert into a case.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,14 +15,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from processes import environment, reap_group, start, wait_for
+from processes import environment, free_port, start, stop_group, wait_for
 from support import bearer, token_for
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _count(engine: Engine, sql: str, **params: str) -> int:
@@ -35,7 +28,7 @@ def _count(engine: Engine, sql: str, **params: str) -> int:
 def api(engine: Engine, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """``riskops serve`` on the test's database with its followers off, ready; its base
     URL and environment."""
-    port = _free_port()
+    port = free_port()
     env = environment(engine, tmp_path) | {
         "RISKOPS_SERVE_FOLLOWERS": "false",
         "RISKOPS_INTAKE_POLL_SECONDS": "0.2",
@@ -54,11 +47,7 @@ def api(engine: Engine, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         wait_for(ready, "the server to be ready", seconds=180)
         yield base, env
     finally:
-        reap_group(proc.pid)
-        proc.wait(timeout=30)
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
+        stop_group(proc)
 
 
 def test_the_worker_beside_the_api_makes_the_case(
@@ -97,8 +86,4 @@ def test_the_worker_beside_the_api_makes_the_case(
         )
         assert worker.poll() is None
     finally:
-        reap_group(worker.pid)
-        worker.wait(timeout=30)
-        for pipe in (worker.stdout, worker.stderr):
-            if pipe is not None:
-                pipe.close()
+        stop_group(worker)

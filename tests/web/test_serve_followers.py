@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,16 +18,18 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from processes import environment, in_group, kill_and_reap, reap_group, start, wait_for
+from processes import (
+    environment,
+    free_port,
+    in_group,
+    kill_and_reap,
+    start,
+    stop_group,
+    wait_for,
+)
 from riskops.kernel.config import Settings
 from riskops.web.deps import Container
 from support import bearer, token_for
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _children_of(server: int) -> set[int]:
@@ -79,7 +80,7 @@ class Served:
 @pytest.fixture
 def served(engine: Engine, tmp_path: Path) -> Iterator[Served]:
     """``riskops serve`` on the test's database, followers on (the default), ready."""
-    port = _free_port()
+    port = free_port()
     env = environment(engine, tmp_path) | {"RISKOPS_INTAKE_POLL_SECONDS": "0.2"}
     proc = start(env, "serve", "--port", str(port))
     server = Served(proc, f"http://127.0.0.1:{port}")
@@ -87,11 +88,7 @@ def served(engine: Engine, tmp_path: Path) -> Iterator[Served]:
         wait_for(server.ready, "the server to be ready", seconds=180)
         yield server
     finally:
-        reap_group(proc.pid)
-        proc.wait(timeout=30)
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
+        stop_group(proc)
 
 
 def _created(event_id: str, account: str, device: str) -> dict[str, str]:

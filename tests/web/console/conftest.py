@@ -9,7 +9,6 @@ other test uses, so tests do not depend on each other's order.
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -24,6 +23,7 @@ import uvicorn
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from processes import free_port
 from riskops.cases.alert_intake import ensure_default_queues
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
@@ -88,12 +88,6 @@ def console_engine(
         yield eng
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def served(console_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The real app on a free port, in a background thread, seeded with users and queues."""
@@ -105,7 +99,7 @@ def served(console_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> 
     token = token_for(console_engine, ["decision:request"], name="exchange")
     settings = Settings(data_dir=data_dir, database_url="")
     app = create_app(Container(settings, console_engine), start_background=False)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
     )
