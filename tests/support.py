@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import pytest
@@ -198,3 +198,19 @@ def client_for(app: FastAPI, username: str) -> TestClient:
     client = TestClient(app)
     api_login(client, username, sticky=True)
     return client
+
+
+def simulated_rows(out: Path, *, accounts: int, days: int, seed: int) -> list[dict[str, Any]]:
+    """A simulated exchange written to ``out`` as NDJSON and read back as flat rows, the
+    events numbered from 1 in file order (as the monitor's log would number them)."""
+    from riskops.events.adapters import read_events
+    from riskops.events.flat import to_rows
+    from riskops.events.schemas import Event
+    from riskops.sim import SimConfig, simulate
+
+    simulate(SimConfig(accounts=accounts, days=days, seed=seed), out, "ndjson")
+    rows: list[dict[str, Any]] = []
+    for seq, (_, event) in enumerate(read_events(out / "events.ndjson"), start=1):
+        assert isinstance(event, Event)  # the simulator makes valid events
+        rows.extend(to_rows(event, seq))
+    return rows

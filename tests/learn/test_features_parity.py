@@ -23,7 +23,7 @@ from riskops.learn import batch
 from riskops.learn.features import FEATURE_NAMES, US_PER_DAY, words
 from riskops.learn.stream import FeatureState, is_money
 from riskops.rules.parity import sort_rows
-from support import AMLSIM_TRANS, require_data
+from support import AMLSIM_TRANS, require_data, simulated_rows
 
 COUNTS = [
     i
@@ -65,15 +65,8 @@ def assert_parity(rows: list[dict[str, Any]]) -> None:
 
 @pytest.fixture(scope="module")
 def sim_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    from riskops.sim import SimConfig, simulate
-
     out = tmp_path_factory.mktemp("learn-sim")
-    simulate(SimConfig(accounts=600, days=35, seed=5), out, "ndjson")
-    rows: list[dict[str, Any]] = []
-    for seq, (_, event) in enumerate(read_events(out / "events.ndjson"), start=1):
-        assert isinstance(event, Event)
-        rows.extend(to_rows(event, seq))
-    return sort_rows(rows)
+    return sort_rows(simulated_rows(out, accounts=600, days=35, seed=5))
 
 
 def test_parity_on_a_simulated_exchange(sim_rows: list[dict[str, Any]]) -> None:

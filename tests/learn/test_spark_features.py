@@ -22,16 +22,13 @@ from test_evaluate import write_fixture
 from test_features_parity import COUNTS, _row
 from typer.testing import CliRunner
 
-from riskops.events.adapters import read_events
-from riskops.events.flat import to_rows
-from riskops.events.schemas import Event
 from riskops.learn import batch, training
 from riskops.learn import spark as learn_spark
 from riskops.learn.evaluate import evaluate
 from riskops.learn.features import FEATURE_NAMES, MONEY_TYPES
 from riskops.rules import spark as rules_spark
 from riskops.rules.parity import sort_rows
-from support import AMLSIM_TRANS, require_data
+from support import AMLSIM_TRANS, require_data, simulated_rows
 
 
 def assert_same(duck: npt.NDArray[np.float64], got: npt.NDArray[np.float64]) -> None:
@@ -97,14 +94,8 @@ def test_the_commands_say_what_is_missing_for_spark(
 def exchange(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     """A simulated exchange (all four money types), and before it hand-made transfers that
     close a three-cycle and a pair of busy sides whose cycles are not searched (-1)."""
-    from riskops.sim import SimConfig, simulate
-
     out = tmp_path_factory.mktemp("learn-spark-sim")
-    simulate(SimConfig(accounts=300, days=20, seed=5), out, "ndjson")
-    rows: list[dict[str, Any]] = []
-    for seq, (_, event) in enumerate(read_events(out / "events.ndjson"), start=1):
-        assert isinstance(event, Event)
-        rows.extend(to_rows(event, seq))
+    rows = simulated_rows(out, accounts=300, days=20, seed=5)
     seq = len(rows) + 1
     for a, b, day in (("a", "b", 0), ("b", "c", 0.1), ("c", "a", 0.2)):
         rows += _row(seq, "transfer.internal", a, b, day, 100, True)

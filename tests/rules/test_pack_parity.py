@@ -22,7 +22,7 @@ from riskops.rules.lists import ListStore, default_lists
 from riskops.rules.parity import parity_check, sort_rows
 from riskops.rules.stream import StreamEvaluator
 from support import AMLSIM_TRANS as AMLSIM
-from support import require_data
+from support import require_data, simulated_rows
 
 DAY = 86_400
 
@@ -141,16 +141,9 @@ def handmade(start: int) -> Iterator[Event]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], ListStore]:
-    from riskops.sim import SimConfig, simulate
-
     out = tmp_path_factory.mktemp("pack-parity")
-    simulate(SimConfig(accounts=1_500, days=30, seed=3), out, "ndjson")
-    rows: list[dict[str, Any]] = []
-    seq = 0
-    for _, event in read_events(out / "events.ndjson"):
-        assert isinstance(event, Event)
-        seq += 1
-        rows.extend(to_rows(event, seq))
+    rows = simulated_rows(out, accounts=1_500, days=30, seed=3)
+    seq = max(r["seq"] for r in rows)
     first_ts = min(r["ts_us"] for r in rows) // 1_000_000
     for event in handmade(first_ts):
         seq += 1
