@@ -4,6 +4,7 @@ results compared event for event, and partition workers run in one event loop.""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from functools import cache
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from processes import environment
 from riskops.cluster.partition import PartitionSpec, PartitionWorker, Stats
 from riskops.events import schemas as s
 from riskops.events.nats import publish
@@ -102,3 +104,21 @@ def run_until_idle(workers: list[PartitionWorker], idle: float = 0.5) -> list[St
         return list(await asyncio.gather(*runs))
 
     return asyncio.run(main())
+
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def cluster_environment(
+    engine: Engine, data_dir: Path, nats_url: str, stream: str, subject: str, **settings: str
+) -> dict[str, str]:
+    """The environment of a riskops process of the cluster layout (a partition worker, a
+    routed API) on the test's database, stream and subject, plus ``settings``."""
+    return {
+        **environment(engine, data_dir),
+        "RISKOPS_NATS_URL": nats_url,
+        "RISKOPS_NATS_STREAM": stream,
+        "RISKOPS_NATS_SUBJECT": subject,
+        **settings,
+        "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }

@@ -4,23 +4,28 @@ nothing doubled), every event is in the log once. Real processes on PostgreSQL a
 
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 
 import pytest
-from cluster_support import history, publish_all, results, single_process, unique
+from cluster_support import (
+    cluster_environment,
+    history,
+    publish_all,
+    results,
+    single_process,
+    unique,
+)
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from processes import environment, kill_and_reap, start, wait_for
+from processes import kill_and_reap, start, wait_for
 from riskops.cluster import repository as repo
 from riskops.events.models import EventRecord
 from riskops.kernel.db import session_factory
 from support import drop_stream, migrated_engine
 
 pytestmark = pytest.mark.postgres
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def _checkpoints(engine: Engine, stream: str) -> dict[int, int]:
@@ -38,15 +43,15 @@ def test_kill_9_mid_stream_then_takeover_is_exactly_once(
             single_process(baseline, tmp_path, events)
             expected = results(baseline)
         with migrated_engine("postgres", tmp_path / "db") as engine:
-            env = {
-                **environment(engine, tmp_path / "data"),
-                "RISKOPS_NATS_URL": nats_url,
-                "RISKOPS_NATS_STREAM": stream,
-                "RISKOPS_NATS_SUBJECT": subject,
-                "RISKOPS_SNAPSHOT_EVERY": "200",
-                "RISKOPS_CLUSTER_LEASE_SECONDS": "2",  # a quicker takeover (once it is a setting)
-                "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
-            }
+            env = cluster_environment(
+                engine,
+                tmp_path / "data",
+                nats_url,
+                stream,
+                subject,
+                RISKOPS_SNAPSHOT_EVERY="200",
+                RISKOPS_CLUSTER_LEASE_SECONDS="2",  # a quicker takeover
+            )
             assert publish_all(nats_url, stream, subject, events) == len(events)
             worker = ("worker", "--bus", "nats", "--batch", "20")
             doomed = start(env, *worker, "--partition", "0/2")

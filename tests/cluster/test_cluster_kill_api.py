@@ -6,7 +6,6 @@ answer the client got is the recorded decision. Real processes on PostgreSQL and
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import threading
@@ -16,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from cluster_support import unique
+from cluster_support import cluster_environment, unique
 from routing_owner import accounts_in
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from processes import environment, free_port, kill_and_reap, start, wait_for
+from processes import free_port, kill_and_reap, start, wait_for
 from riskops.events.models import EventRecord
 from riskops.kernel.db import session_factory
 from riskops.kernel.models import OutboxMessage
@@ -29,7 +28,6 @@ from riskops.monitor.models import Alert, Decision, Hold
 from support import bearer, drop_stream, migrated_engine, token_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 PARTITIONS = 2
 EVENTS = 120
 KILL_AFTER = 40  # answers received before the API process is killed
@@ -138,16 +136,16 @@ def test_kill_9_of_the_api_process_mid_stream_is_exactly_once(
     url = f"http://127.0.0.1:{port}"
     try:
         with migrated_engine("postgres", tmp_path / "db") as engine:
-            env = {
-                **environment(engine, tmp_path / "data"),
-                "RISKOPS_NATS_URL": nats_url,
-                "RISKOPS_NATS_STREAM": stream,
-                "RISKOPS_NATS_SUBJECT": subject,
-                "RISKOPS_SERVE_FOLLOWERS": "false",
+            env = cluster_environment(
+                engine,
+                tmp_path / "data",
+                nats_url,
+                stream,
+                subject,
+                RISKOPS_SERVE_FOLLOWERS="false",
                 # A busy machine's slow answer is not what this test is about.
-                "RISKOPS_DECISION_TIMEOUT_MS": "10000",
-                "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
-            }
+                RISKOPS_DECISION_TIMEOUT_MS="10000",
+            )
             lists = tmp_path / "data" / "lists"
             lists.mkdir(parents=True)
             (lists / "mixer_addresses.txt").write_text(f"{MIXER}\n", encoding="utf-8")
