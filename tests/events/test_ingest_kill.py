@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from processes import environment, kill_and_reap, reap_group, start, wait_for
+from processes import environment, kill_and_reap, start, wait_for
 from riskops.events import repository, service
 from riskops.events.models import DeadLetter, EventRecord
 from riskops.events.validation import decode
@@ -77,22 +77,13 @@ def _stored_once(sessions: sessionmaker[Session], events: int, dead_rows: list[i
     assert sorted(rows) == dead_rows
 
 
-@pytest.fixture
-def group() -> Iterator[list[int]]:
-    """Process groups started by the test, killed whatever happens."""
-    started: list[int] = []
-    yield started
-    for pid in started:
-        reap_group(pid)
-
-
 def test_killed_ingest_leaves_nothing_behind(
-    engine: Engine, ndjson: Path, tmp_path: Path, group: list[int]
+    engine: Engine, ndjson: Path, tmp_path: Path, groups: list[int]
 ) -> None:
     sessions = session_factory(engine)
     env = environment(engine, tmp_path)
     proc = start(env, "ingest", str(ndjson), "--workers", "2")
-    group.append(proc.pid)
+    groups.append(proc.pid)
     # Mid-run: the first chunk is stored, the workers prepare the next ones.
     wait_for(lambda: proc.poll() is not None or _counts(sessions)[0] > 0, "a first chunk")
     assert proc.poll() is None, proc.communicate()[1].decode()
@@ -103,7 +94,7 @@ def test_killed_ingest_leaves_nothing_behind(
     _append_now(sessions, "after-kill")  # the event log takes writes at once
 
     again = start(env, "ingest", str(ndjson), "--workers", "2")
-    group.append(again.pid)
+    groups.append(again.pid)
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err.decode()
     _stored_once(sessions, EVENTS, _bad_lines(EVENTS))
@@ -149,7 +140,7 @@ def stream(nats_url: str) -> Iterator[tuple[str, str]]:
 
 @pytest.mark.nats
 def test_killed_nats_consumer_leaves_nothing_behind(
-    engine: Engine, nats_url: str, stream: tuple[str, str], tmp_path: Path, group: list[int]
+    engine: Engine, nats_url: str, stream: tuple[str, str], tmp_path: Path, groups: list[int]
 ) -> None:
     from riskops.events.nats import consume
 
@@ -158,7 +149,7 @@ def test_killed_nats_consumer_leaves_nothing_behind(
     name, subject = stream
     args = ["consume-nats", "--url", nats_url, "--stream", name, "--subject", subject]
     proc = start(env, *args, "--durable", "ingest", "--batch", "10")  # 1,000 events
-    group.append(proc.pid)
+    groups.append(proc.pid)
     wait_for(lambda: proc.poll() is not None or _counts(sessions)[0] > 0, "a first batch")
     assert proc.poll() is None, proc.communicate()[1].decode()
     left = kill_and_reap(proc)
@@ -194,7 +185,7 @@ time.sleep(600)
 
 
 @pytest.mark.parametrize("means", ["prctl", "watch"])
-def test_a_worker_ends_with_its_parent(tmp_path: Path, group: list[int], means: str) -> None:
+def test_a_worker_ends_with_its_parent(tmp_path: Path, groups: list[int], means: str) -> None:
     """``die_with_parent`` by either means: a child whose parent is SIGKILLed ends."""
     import subprocess
     import sys
@@ -205,7 +196,7 @@ def test_a_worker_ends_with_its_parent(tmp_path: Path, group: list[int], means: 
     parent = subprocess.Popen(
         [sys.executable, "-c", _ORPHAN, str(ready), means], start_new_session=True
     )
-    group.append(parent.pid)
+    groups.append(parent.pid)
     wait_for(lambda: ready.exists() and ready.read_text() != "", "the child")
     child = int(ready.read_text())
     assert child in in_group(parent.pid)
