@@ -16,14 +16,14 @@ event class, instead of the full flat row; the values are ``to_rows``'s.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from riskops.events import flat
 from riskops.events import schemas as s
 from riskops.kernel.clock import to_us
 from riskops.monitor.engine import Evaluator
-from riskops.rules.definition import All, AnyOf, Cond, Not, Pred, Ref
+from riskops.rules.sql_cond import fields
 from riskops.rules.stream import StreamEvaluator, advance_clocks
 from riskops.rules.types import Evaluation
 
@@ -41,22 +41,6 @@ _MONEY = ("amount", "usd_cents")
 
 def _no_features(index: int) -> Any:  # pragma: no cover - where conditions use no features
     raise RuntimeError("a where condition cannot read features")
-
-
-def fields_of(cond: Cond | None) -> Iterator[str]:
-    """The row columns a condition reads."""
-    if cond is None:
-        return
-    if isinstance(cond, Pred):
-        if cond.kind == "field":
-            yield cond.name
-        if isinstance(cond.value, Ref) and cond.value.kind == "field":
-            yield cond.value.name
-    elif isinstance(cond, All | AnyOf):
-        for part in cond.parts:
-            yield from fields_of(part)
-    elif isinstance(cond, Not):
-        yield from fields_of(cond.part)
 
 
 class _EventPlan:
@@ -95,7 +79,7 @@ class CrossKeyObserver:
             read.add(feature.by)
             if feature.field is not None:
                 read.add(feature.field)
-            read.update(fields_of(feature.where))
+            read.update(fields(feature.where))
         if "direction" in read:
             read.add("side")  # what a P2P order's direction comes from
         self.columns = frozenset(read)
