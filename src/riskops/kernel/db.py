@@ -6,12 +6,12 @@ services and repositories never commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine, create_engine
+from sqlalchemy.engine import Dialect, Engine, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -42,6 +42,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def positional(
+    stmt: Any, dialect: Dialect, order: Sequence[str], *, keys: Sequence[str] | None = None
+) -> tuple[str, dict[str, Callable[[Any], Any]]]:
+    """A statement compiled once for a positional-parameter driver (SQLite): its SQL, whose
+    parameters must come in ``order`` (checked), and the bind processors of its parameters
+    by name (what Core would apply to each value: the stored text stays the same). For hot
+    inserts that hand the driver tuples, without Core's per-execution setup."""
+    compiled = stmt.compile(dialect=dialect, column_keys=list(keys) if keys else None)
+    if list(compiled.positiontup or []) != list(order):
+        raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
+    processors: dict[str, Callable[[Any], Any]] = compiled._bind_processors
+    return compiled.string, processors
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

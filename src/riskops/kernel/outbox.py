@@ -18,6 +18,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from riskops.kernel.clock import utcnow
+from riskops.kernel.db import positional
 from riskops.kernel.models import OutboxMessage
 
 
@@ -62,11 +63,8 @@ def _sqlite_insert(
 ) -> tuple[str, Callable[[Any], Any], Callable[[Any], Any]]:
     """The SQLite insert of a message (positional: topic, payload, created_at), compiled
     once, with the bind processors of the payload (JSON text) and the time (UTC text)."""
-    compiled = insert(OutboxMessage).compile(dialect=dialect, column_keys=_COLUMNS)
-    if list(compiled.positiontup or []) != _COLUMNS:
-        raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
-    found: Any = compiled._bind_processors  # processors of single values: callables
-    return compiled.string, found["payload"], found["created_at"]
+    sql, found = positional(insert(OutboxMessage), dialect, _COLUMNS, keys=_COLUMNS)
+    return sql, found["payload"], found["created_at"]
 
 
 def take(session: Session, topic: str, limit: int) -> list[dict[str, Any]]:

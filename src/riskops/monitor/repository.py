@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from riskops.events.models import EventRecord
+from riskops.kernel.db import positional
 from riskops.monitor.models import (
     AccountEvent,
     Alert,
@@ -189,10 +190,8 @@ def _advance_stmt(dialect: str) -> Any:
 def _sqlite_advance(dialect: Any) -> tuple[str, Callable[[Any], Any]]:
     """The SQLite upsert of a checkpoint, compiled once: its SQL (positional parameters in
     the order name, seq, now) and the bind processor of the time (the stored text)."""
-    compiled = _advance_stmt("sqlite").compile(dialect=dialect)
-    if list(compiled.positiontup or []) != ["name", "seq", "now"]:
-        raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
-    return compiled.string, compiled._bind_processors["now"]
+    sql, found = positional(_advance_stmt("sqlite"), dialect, ("name", "seq", "now"))
+    return sql, found["now"]
 
 
 def advance_checkpoint(session: Session, name: str, seq: int, now: datetime) -> None:
