@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from investigation_seed import Seeded, build, reload_list
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select
 
 from riskops.accounts.models import KycReview
@@ -70,6 +71,35 @@ def test_pivot_from_an_ip_to_the_accounts_that_used_it_and_on_to_one(
     assert other in page.locator("h1").inner_text()
 
 
+def _click_node(page: Any, node: str, url: str) -> None:
+    """Click a graph node where it is drawn, as a user would, and wait for ``url``.
+
+    Cytoscape maps a click to the graph through the container's place on the page, which
+    it caches until the page's next scroll or resize event; those events are dispatched on
+    the next frame. So the graph is scrolled into view, two frames pass, and the cache is
+    dropped (``cy.resize()``) before the node's place is read. A click lost to a frame that
+    moved the page anyway (a busy machine) is retried from a fresh reading, twice at most:
+    a tap that does not navigate fails all three.
+    """
+    graph = page.locator("#link-graph")
+    graph.evaluate("el => el.scrollIntoView({block: 'center'})")  # the whole graph in view
+    for attempt in range(3):
+        page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        )
+        page.wait_for_function("() => !window.riskopsGraph.animated()")
+        page.evaluate("window.riskopsGraph.resize()")
+        position = page.evaluate(f"window.riskopsGraph.getElementById('{node}').renderedPosition()")
+        box = graph.bounding_box()
+        page.mouse.click(box["x"] + position["x"], box["y"] + position["y"])
+        try:
+            page.wait_for_url(url, timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+
+
 def test_the_graph_draws_one_and_two_hops_and_a_click_opens_an_account(
     page: Any, served: Any, login: Callable[..., None], uid: Callable[[str], str], tmp_path: Path
 ) -> None:
@@ -83,16 +113,7 @@ def test_the_graph_draws_one_and_two_hops_and_a_click_opens_an_account(
     page.click('[data-graph-hops="2"]')
     page.wait_for_selector('#link-graph[data-ready="2"]')
     assert page.evaluate(ACCOUNT_NODES) == 3  # c, through b's device
-    node = f"acct:{seeded.c}"
-    graph = page.locator("#link-graph")
-    graph.evaluate("el => el.scrollIntoView({block: 'center'})")  # the whole graph in view
-    # The node's place is read after the scroll, where the click lands (a busy machine may
-    # still be settling the page when the layout reports ready).
-    page.wait_for_function("() => !window.riskopsGraph.animated()")
-    position = page.evaluate(f"window.riskopsGraph.getElementById('{node}').renderedPosition()")
-    box = graph.bounding_box()
-    page.mouse.click(box["x"] + position["x"], box["y"] + position["y"])
-    page.wait_for_url(f"**/accounts/{seeded.c}", timeout=30_000)
+    _click_node(page, f"acct:{seeded.c}", f"**/accounts/{seeded.c}")
     assert seeded.c in page.locator("h1").inner_text()
 
     page.goto(f"/accounts/{seeded.d}")  # an account nobody shares a value with
