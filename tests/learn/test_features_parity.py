@@ -199,3 +199,46 @@ def test_cycles_close_and_busy_sides_are_not_searched() -> None:
     cycles = stream_vectors(rows)[:, FEATURE_NAMES.index("cycle3_7d")]
     assert list(cycles[:3]) == [0, 0, 1]
     assert cycles[-1] == -1
+
+
+def test_cycles_of_four_scatter_gather_and_hubs() -> None:
+    transfer = "transfer.internal"
+    rows: list[dict[str, Any]] = []
+    rows += _row(1, transfer, "a", "b", 0, 100, True)
+    rows += _row(2, transfer, "b", "x", 0.1, 100, True)
+    rows += _row(3, transfer, "x", "y", 0.2, 100, True)
+    rows += _row(4, transfer, "y", "a", 0.3, 100, True)
+    rows += _row(5, transfer, "a", "b", 0.4, 100, True)  # and again
+    # s scatters to m1, m2, m3; m1 and m2 gather at r, then m3 pays r too
+    rows += _row(6, transfer, "s", "m1", 1, 100, True)
+    rows += _row(7, transfer, "s", "m2", 1, 100, True)
+    rows += _row(8, transfer, "s", "m3", 1, 100, True)
+    rows += _row(9, transfer, "m1", "r", 1.1, 100, True)
+    rows += _row(10, transfer, "m2", "r", 1.1, 100, True)
+    rows += _row(11, transfer, "q", "r", 1.1, 100, True)  # no payer in common with m3
+    rows += _row(12, transfer, "m3", "r", 1.2, 100, True)
+    rows += _row(13, transfer, "m3", "r", 9.0, 100, True)  # the others' payments left r's week
+    seq = 14
+    for i in range(33):  # r2 is paid by 33 parties: too many payers to pair up
+        rows += _row(seq, transfer, f"p{i}", "r2", 10, 100, True)
+        seq += 1
+    rows += _row(seq, transfer, "m1", "r2", 10.5, 100, True)
+    rows += _row(seq + 1, "deposit", "r2", None, 10.6, 100, False)
+    rows += _row(seq + 2, transfer, "r2", "z", 10.7, 100, True)
+    rows = sort_rows(rows)
+    assert_parity(rows)
+    v = stream_vectors(rows)
+    f = {name: v[:, FEATURE_NAMES.index(name)] for name in ("cycle4_7d", "sg_7d", "own.gs_7d")}
+    assert list(f["cycle4_7d"][:5]) == [0, 0, 0, 1, 1]  # y -> a closes it first
+    assert list(f["sg_7d"][5:12]) == [0, 0, 0, 0, 1, 0, 2]  # m2 shares s with m1; m3 with both
+    assert f["sg_7d"][12] == 0
+    m1_r2, deposit, r2_z = -3, -2, -1
+    assert f["sg_7d"][m1_r2] == -1  # r2 has 34 payers
+    assert f["cycle4_7d"][m1_r2] == 0  # r2 has paid nobody, m1 has one payer
+    assert f["sg_7d"][r2_z] == -1 and f["cycle4_7d"][r2_z] == -1  # the sender has 34 (+1)
+    assert f["sg_7d"][deposit] == 0 and f["cycle4_7d"][deposit] == 0  # not a transfer
+    assert f["own.gs_7d"][7] == 0  # s only scattered
+    assert f["own.gs_7d"][deposit] == 0  # r2 only gathered so far
+    assert f["own.gs_7d"][r2_z] == 1  # then paid z
+    assert f["own.gs_7d"][8] == 1  # m1 received from s and paid r
+    assert f["own.gs_7d"][m1_r2] == 0  # s paid m1 more than 7 days before

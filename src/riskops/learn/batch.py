@@ -29,6 +29,7 @@ from riskops.learn.features import (
     FEATURE_NAMES,
     MONEY_TYPES,
     PASS_WINDOW,
+    PROBE_CAP,
     ROUND_CENTS,
     SIDE_NAMES,
     SUM_WINDOWS,
@@ -67,6 +68,8 @@ def _side_sql() -> str:
             f"ELSE (ts_us - last_{d})::DOUBLE / {US_PER_HOUR} END AS {name}"
         )
     cols.append("n_all::DOUBLE AS n_all")
+    c = next(i for i, (_, width, _) in enumerate(WINDOWS) if width == CYCLE_WINDOW)
+    cols.append(f"least(cum_0 - ended_0_{c}, cum_1 - ended_1_{c})::DOUBLE AS gs_7d")
     cols.append("(cents * n_all)::DOUBLE / greatest(sum_cents, 1)::DOUBLE AS amt_ratio")
     return ",\n  ".join(cols)
 
@@ -117,7 +120,7 @@ class Step(NamedTuple):
     frees: tuple[str, ...] = ()
 
 
-WORK_TABLES = ("_h", "_f", "_x", "_s", "_iv", "_ev", "_y")
+WORK_TABLES = ("_h", "_f", "_x", "_s", "_iv", "_ev", "_y", "_y4", "_sg")
 _TRANSFER = "(h.type = 'transfer.internal' AND h.counterparty_id IS NOT NULL)"
 
 
@@ -189,10 +192,14 @@ SELECT h.seq, h."row", h.event_id, h.source_row, h.ts_us, h.account_id, h.counte
   CASE WHEN {_TRANSFER} THEN 1.0::DOUBLE ELSE 0.0::DOUBLE END AS has_cp,
   o.pair_n::DOUBLE AS pair_n, o.recip::DOUBLE AS recip,
   coalesce(y.cycles, 0)::DOUBLE AS cycle3_7d,
+  coalesce(y4.cycles, 0)::DOUBLE AS cycle4_7d,
+  coalesce(sg.found, 0)::DOUBLE AS sg_7d,
   {own}, {other}
 FROM _h h
 JOIN _s o ON o.ord = h.ord
 LEFT JOIN _y y ON y.ord = h.ord
+LEFT JOIN _y4 y4 ON y4.ord = h.ord
+LEFT JOIN _sg sg ON sg.ord = h.ord
 LEFT JOIN _h h1 ON {_TRANSFER} AND h1.seq = h.seq AND h1."row" = 1
   AND h1.event_id = h.event_id
 LEFT JOIN _s c ON c.ord = h1.ord
@@ -247,11 +254,17 @@ def feature_reader(
 
 
 def _cycle_steps() -> list[Step]:
-    """``_y(ord, cycles)``: for each transfer A->B (A != B), the accounts X that B paid and
-    that paid A, each inside the window, as of the transfer's row 1 (``learn.stream``'s
-    ``_cycles``). Every row of a pair is its latest from its own ``ord`` to the next row of
-    the pair or the window's end: ``_iv`` holds those intervals in global order. The work is
-    bounded by looking from the side with at most ``CYCLE_CAP`` parties (-1 beyond)."""
+    """The shapes a transfer A->B (A != B) closes, as of its row 1, each a work table of
+    (ord, count): ``_y`` the cycles of three (accounts X that B paid and that paid A:
+    ``learn.stream``'s ``_cycles``), ``_y4`` the cycles of four and ``_sg`` scatter-gather
+    (``FeatureState._cycles4`` and ``_scatter_gather``).
+
+    A party is in an account's window as of that account's own latest row: every row of a
+    pair is its latest from its own ``ord`` to the next row of the pair or the window's end,
+    and ``_iv`` holds those intervals in global order, so "X paid Y" at the transfer is one
+    interval of (X, out, Y) alive at ``o1``. The work is bounded by the sides' party counts:
+    a cycle of three is looked for from the side with at most ``CYCLE_CAP`` parties, the
+    two-hop shapes only when both sides have at most ``PROBE_CAP`` (-1 beyond)."""
     w = next(i for i, (_, width, _) in enumerate(WINDOWS) if width == CYCLE_WINDOW)
     suffix = WINDOWS[w][0]
     intervals = f"""
@@ -261,21 +274,26 @@ FROM _f f LEFT JOIN _h h2 ON h2.account_id = f.account_id
   AND h2.pos = least(coalesce(f.next_pos, f.end_{w}), f.end_{w})"""
     transfers = f"""
 SELECT h.ord, h1.ord AS o1, h.ts_us, h.account_id AS a, h.counterparty_id AS b,
-  s0."in_cp_{suffix}" AS na, s1."out_cp_{suffix}" AS nb
+  s0."in_cp_{suffix}" AS na, s1."out_cp_{suffix}" AS nb, s1."in_cp_{suffix}" AS nbi
 FROM _h h
 JOIN _h h1 ON h1.seq = h.seq AND h1."row" = 1 AND h1.event_id = h.event_id
 JOIN _s s0 ON s0.ord = h.ord
 JOIN _s s1 ON s1.ord = h1.ord
 WHERE h."row" = 0 AND {_TRANSFER} AND h.account_id <> h.counterparty_id"""
 
+    def alive(alias: str, account: str, d: int) -> str:
+        """Interval ``alias`` is a party of ``account``'s window one way at the transfer."""
+        return (
+            f"{alias}.account_id = {account} AND {alias}.d = {d}"
+            f" AND {alias}.s <= ev.o1 AND {alias}.e > ev.o1"
+        )
+
     def side(first: str, first_d: int, second: str, second_d: int, when: str) -> str:
         return f"""
 SELECT ev.ord, count(y.key) AS cycles
 FROM _ev ev
-JOIN _iv x ON x.account_id = ev.{first} AND x.d = {first_d}
-  AND x.ts_us > ev.ts_us - {CYCLE_WINDOW} AND x.s <= ev.o1 AND x.e > ev.o1
-LEFT JOIN _iv y ON y.account_id = ev.{second} AND y.d = {second_d} AND y.key = x.key
-  AND y.s <= ev.o1 AND y.e > ev.o1
+JOIN _iv x ON {alive("x", "ev." + first, first_d)} AND x.ts_us > ev.ts_us - {CYCLE_WINDOW}
+LEFT JOIN _iv y ON {alive("y", "ev." + second, second_d)} AND y.key = x.key
 WHERE {when}
 GROUP BY ev.ord"""
 
@@ -285,10 +303,34 @@ UNION ALL
 {side("b", 0, "a", 1, f"nb < na AND nb <= {CYCLE_CAP}")}
 UNION ALL
 SELECT ord, -1 FROM _ev WHERE least(na, nb) > {CYCLE_CAP}"""
+    # X (B paid it) and Y (it paid A), neither end, X != Y, and X paid Y.
+    cycles4 = f"""
+SELECT ev.ord, count(*) AS cycles
+FROM _ev ev
+JOIN _iv x ON {alive("x", "ev.b", 0)} AND x.key <> ev.a AND x.key <> ev.b
+JOIN _iv y ON {alive("y", "ev.a", 1)} AND y.key <> ev.a AND y.key <> ev.b AND y.key <> x.key
+JOIN _iv z ON {alive("z", "x.key", 0)} AND z.key = y.key
+WHERE nb <= {PROBE_CAP} AND na <= {PROBE_CAP}
+GROUP BY ev.ord
+UNION ALL
+SELECT ord, -1 FROM _ev WHERE nb > {PROBE_CAP} OR na > {PROBE_CAP}"""
+    # X (it paid B, not A) shares a payer S with A.
+    scattered = f"""
+SELECT ev.ord, count(DISTINCT x.key) AS found
+FROM _ev ev
+JOIN _iv x ON {alive("x", "ev.b", 1)} AND x.key <> ev.a
+JOIN _iv s ON {alive("s", "ev.a", 1)}
+JOIN _iv z ON {alive("z", "x.key", 1)} AND z.key = s.key
+WHERE nbi <= {PROBE_CAP} AND na <= {PROBE_CAP}
+GROUP BY ev.ord
+UNION ALL
+SELECT ord, -1 FROM _ev WHERE nbi > {PROBE_CAP} OR na > {PROBE_CAP}"""
     return [
         Step("_iv", intervals),
         Step("_ev", transfers),
-        Step("_y", cycles, frees=("_ev", "_iv", "_f")),
+        Step("_y", cycles),
+        Step("_y4", cycles4),
+        Step("_sg", scattered, frees=("_ev", "_iv", "_f")),
     ]
 
 

@@ -35,6 +35,10 @@ PASS_WINDOW = 7 * US_PER_DAY
 # many distinct parties in the window (a bound on the work per event, in both engines).
 CYCLE_CAP = 64
 CYCLE_WINDOW = 7 * US_PER_DAY
+# The two-hop shapes (a cycle of four, scatter-gather) pair up two sets of parties and probe
+# a third account's window for each pair: both sets must hold at most this many parties
+# (at most PROBE_CAP ** 2 probes an event, in both engines), else the feature is -1.
+PROBE_CAP = 32
 # A USD value that is a whole multiple of this many cents counts as round ($100).
 ROUND_CENTS = 10_000
 
@@ -98,6 +102,13 @@ def _side(prefix: str, whose: str) -> list[Feature]:
             f"{whose} has made {{v:.0f}} payments in all",
         ),
         Feature(
+            f"{prefix}.gs_7d",
+            f"{whose}: gather-scatter, the smaller of its distinct payers and its distinct"
+            " payees in the last 7 days (a hub that both gathers and scatters)",
+            f"{whose} both received from and paid at least {{v:.0f}} distinct parties in the"
+            " last 7 days",
+        ),
+        Feature(
             f"{prefix}.amt_ratio",
             f"{whose}: this amount over the account's mean amount so far",
             f"the amount is {{v:.1f}} times {whose}'s usual amount",
@@ -131,6 +142,23 @@ _TRANSACTION = [
         " this transfer closes a cycle of three (-1: both sides too busy to look; 0 for a"
         " deposit, withdrawal, P2P order or a transfer to oneself)",
         "the payment closes a cycle through {v:.0f} other accounts within 7 days",
+    ),
+    Feature(
+        "cycle4_7d",
+        "pairs of accounts X, Y (neither end, X != Y) such that the receiver paid X, X paid Y"
+        " and Y paid the sender, each in the payer's last 7 days: this transfer closes that"
+        f" many cycles of four (-1: a side with more than {PROBE_CAP} parties; 0 when not a"
+        " transfer between two accounts)",
+        "the payment closes {v:.0f} cycles of four accounts within 7 days",
+    ),
+    Feature(
+        "sg_7d",
+        "scatter-gather: other accounts that paid the receiver in the last 7 days and share"
+        " a payer with the sender (one source scattered to both, and both gather at the"
+        f" receiver; -1: a side with more than {PROBE_CAP} payers; 0 when not a transfer"
+        " between two accounts)",
+        "{v:.0f} other accounts funded from the sender's own sources also paid the receiver"
+        " within 7 days (scatter-gather)",
     ),
 ]
 

@@ -24,6 +24,7 @@ from riskops.learn.features import (
     CYCLE_WINDOW,
     FEATURE_NAMES,
     MONEY_TYPES,
+    PROBE_CAP,
     ROUND_CENTS,
     SUM_WINDOWS,
     US_PER_HOUR,
@@ -34,7 +35,7 @@ _WIDTHS = tuple(width for _, width, _ in WINDOWS)
 _SUMS = tuple(i for i, (suffix, _, _) in enumerate(WINDOWS) if suffix in SUM_WINDOWS)
 _PASS = next(i for i, (suffix, _, _) in enumerate(WINDOWS) if suffix == "7d")
 _CYCLE = next(i for i, (_, width, _) in enumerate(WINDOWS) if width == CYCLE_WINDOW)
-_HEAD = 7  # transaction columns before the own side
+_HEAD = 9  # transaction columns before the own side
 _MONEY = frozenset(MONEY_TYPES)
 _N = len(FEATURE_NAMES)
 _TRIM = 256  # drop expired entries from the front once this many have piled up
@@ -124,6 +125,7 @@ class _Account:
         out.append(-1.0 if last_in is None else (ts - last_in) / US_PER_HOUR)
         out.append(-1.0 if last_out is None else (ts - last_out) / US_PER_HOUR)
         out.append(self.n_all)
+        out.append(min(len(keys[_CYCLE * 2]), len(keys[_CYCLE * 2 + 1])))
         out.append(cents * self.n_all / max(self.sum_cents, 1))
         return out
 
@@ -139,6 +141,12 @@ def _cycles(sender: _Account, receiver: _Account) -> int:
     if len(small) > CYCLE_CAP:
         return -1
     return sum(1 for key in small if key in large)
+
+
+def _keys(account: _Account | None, direction: int) -> dict[str, int]:
+    """The parties in ``account``'s cycle window one way (0: it paid them, 1: they paid
+    it), as of its own latest row; none for a key that is not an account."""
+    return {} if account is None else account.keys[_CYCLE * 2 + direction]
 
 
 class FeatureState:
@@ -157,6 +165,36 @@ class FeatureState:
         if state is None:
             state = self._accounts[account_id] = _Account()
         return state
+
+    def _cycles4(self, a: str, sender: _Account, b: str, receiver: _Account) -> int:
+        """Pairs X != Y, neither end, with the receiver paying X, X paying Y and Y paying
+        the sender (the cycle window of each payer); -1 when a side exceeds PROBE_CAP."""
+        paid_by_receiver, paid_sender = _keys(receiver, 0), _keys(sender, 1)
+        if len(paid_by_receiver) > PROBE_CAP or len(paid_sender) > PROBE_CAP:
+            return -1
+        ends = (a, b)
+        found = 0
+        for x in paid_by_receiver:
+            if x in ends:
+                continue
+            paid_by_x = _keys(self._accounts.get(x), 0)
+            found += sum(1 for y in paid_sender if y != x and y not in ends and y in paid_by_x)
+        return found
+
+    def _scatter_gather(self, a: str, sender: _Account, receiver: _Account) -> int:
+        """Other payers X of the receiver that share a payer with the sender; -1 when
+        either end has more than PROBE_CAP payers."""
+        paid_receiver, paid_sender = _keys(receiver, 1), _keys(sender, 1)
+        if len(paid_receiver) > PROBE_CAP or len(paid_sender) > PROBE_CAP:
+            return -1
+        found = 0
+        for x in paid_receiver:
+            if x == a:
+                continue
+            paid_x = _keys(self._accounts.get(x), 1)
+            if any(s in paid_x for s in paid_sender):
+                found += 1
+        return found
 
     def update(self, row: dict[str, Any]) -> np.ndarray:
         """Apply a money event's flat row 0 and return its feature vector (float64).
@@ -186,7 +224,7 @@ class FeatureState:
         recip = own.pairs.get(("i:" if direction == 0 else "o:") + key, 0)
         own_side = own.side(ts, cents, before)
         transfer = row["type"] == "transfer.internal" and row.get("counterparty_id") is not None
-        cycles = 0
+        cycles = cycles4 = scattered = 0
         if transfer:
             other = self._account(str(row["counterparty_id"]))
             before = other.last.copy()
@@ -195,6 +233,9 @@ class FeatureState:
             cp_side = other.side(ts, cents, before)
             if other is not own:
                 cycles = _cycles(own, other)
+                a, b = str(row["account_id"]), str(row["counterparty_id"])
+                cycles4 = self._cycles4(a, own, b, other)
+                scattered = self._scatter_gather(a, own, other)
         else:
             cp_side = _ZERO_SIDE
         head = [
@@ -205,6 +246,8 @@ class FeatureState:
             pair_n,
             recip,
             cycles,
+            cycles4,
+            scattered,
         ]
         vector = np.array(head + own_side + cp_side, dtype=np.float64)
         self._last = (seq, vector)
