@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -78,6 +79,47 @@ def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a running process (Linux ``/proc``), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> float:
+    """CPU seconds all cores spent busy since boot (``/proc/stat``), whoever spent them."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _service_cpu() -> dict[str, float]:
+    """CPU seconds of the shared services so far: every PostgreSQL process (its backends
+    included) and the NATS server, read from ``/proc`` (a backend that exits between two
+    reads takes its time with it: the figure is a floor)."""
+    spent = {"postgres": 0.0, "nats": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            if comm == "postgres" or comm == "nats-server":
+                seconds = cpu_seconds(int(entry.name))
+            else:
+                continue
+        except (OSError, ValueError, IndexError):
+            continue
+        spent["postgres" if comm == "postgres" else "nats"] += seconds
+    return spent
+
+
+def _commits() -> int:
+    """Transactions committed in the benchmark database so far (``pg_stat_database``)."""
+    import psycopg
+
+    from bench.common import POSTGRES_URL
+
+    url = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _wait_quiet(pid: int, *, busy: float = 0.05, timeout: float = 60.0) -> None:
@@ -339,11 +381,32 @@ def run_routed(
             _wait_owned(api_env, url, partitions, processes)
             _client(api_env, url, 500, concurrency, offset=10_000_000)  # warm-up
             before = [cpu_seconds(p.pid) for p in processes]
+            services, machine, commits = _service_cpu(), _machine_busy(), _commits()
+            client = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it is reaped
+            load = os.getloadavg()[0]
             result = _client(api_env, url, n, concurrency)
             spent = [cpu_seconds(p.pid) - b for p, b in zip(processes, before, strict=True)]
+            after = _service_cpu()
+            machine = _machine_busy() - machine
+            client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            per = 1000 / max(1, result["requests"])
             # CPU time per decision: the figure a busy machine does not distort
-            result["owner cpu ms/decision"] = sum(spent[:-1]) * 1000 / max(1, result["requests"])
-            result["api cpu ms/decision"] = spent[-1] * 1000 / max(1, result["requests"])
+            result["owner cpu ms/decision"] = sum(spent[:-1]) * per
+            result["api cpu ms/decision"] = spent[-1] * per
+            # The whole path's CPU: the services the decisions use, the load generator, and
+            # every busy core of the machine (which counts other sessions' work too).
+            for name, seconds in after.items():
+                result[f"{name} cpu ms/decision"] = (seconds - services[name]) * per
+            result["client cpu ms/decision"] = (
+                client_after.ru_utime + client_after.ru_stime - client.ru_utime - client.ru_stime
+            ) * per
+            result["path cpu ms/decision"] = sum(
+                result[f"{name} cpu ms/decision"]
+                for name in ("owner", "api", "postgres", "nats", "client")
+            )
+            result["machine busy ms/decision"] = machine * per
+            result["commits/decision"] = (_commits() - commits) / max(1, result["requests"])
+            result["load average"] = [round(load, 2), round(os.getloadavg()[0], 2)]
     finally:
         tails = [_stop(p) for p in processes]
         _drop_stream(stream)
