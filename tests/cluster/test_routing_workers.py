@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import warnings
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,9 +31,10 @@ from sqlalchemy.engine import Engine
 from riskops.cluster.leases import decisions_server
 from riskops.cluster.partition import PartitionWorker, Stats
 from riskops.events.schemas import Event, WithdrawalRequested
+from riskops.events.validation import decode
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory
-from riskops.monitor.models import Decision
+from riskops.monitor.models import Decision, Hold
 from riskops.web.app import create_app
 from riskops.web.cli import routed_app
 from riskops.web.deps import Container
@@ -57,6 +60,7 @@ class Workers:
         self.loop = LoopThread()
         self.stop = asyncio.Event()
         self.running: list[Future[Stats]] = []
+        self.owners: dict[int, PartitionWorker] = {}
         serve = decisions_server(Settings(nats_subject=subject), PARTITIONS)
         assert serve is not None
         self.serve = serve
@@ -73,6 +77,7 @@ class Workers:
         run = owner.run(self.stop, serve=serve)
         self.running.append(asyncio.run_coroutine_threadsafe(run, self.loop.loop))
         assert ready.wait(30), f"partition {index} did not start"
+        self.owners[index] = owner
         return owner
 
     def close(self) -> None:
@@ -119,6 +124,19 @@ def decisions_of(engine: Engine, event_id: str) -> int:
         return int(session.scalar(query) or 0)
 
 
+def recorded_once(engine: Engine, event_ids: list[str], within: float = 10.0) -> list[int]:
+    """How many decisions each event has in the log, once every one has one (or after
+    ``within`` seconds). A decision is answered as soon as its batch is decided, and written
+    by the batch's commit a moment later (ADR 0049): the log is read until it has caught up,
+    and a second copy would show as 2."""
+    deadline = time.monotonic() + within
+    while True:
+        counts = [decisions_of(engine, event_id) for event_id in event_ids]
+        if all(counts) or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.05)
+
+
 def test_the_workers_answer_as_the_in_process_monitor(nats_url: str, tmp_path: Path) -> None:
     """The same history through the API routed to two partition workers and through the
     in-process API: the same answers (structuring, pass-through, geography), each
@@ -143,7 +161,7 @@ def test_the_workers_answer_as_the_in_process_monitor(nats_url: str, tmp_path: P
         answers = [post(client, e) for e in history]
         again = post(client, history[3])
         withdrawals = [e for e in history if isinstance(e, WithdrawalRequested)]
-        recorded = [decisions_of(workers.engine, e.event_id) for e in withdrawals]
+        recorded = recorded_once(workers.engine, [e.event_id for e in withdrawals])
     assert answers == expected
     assert {r["rule_id"] for body in answers for r in body["reasons"]} >= {
         "ST-002",
@@ -178,3 +196,58 @@ def test_a_dead_partition_is_decided_once_by_its_worker_when_back(
         again = post(client, withdrawal)
         assert again == {**later, "duplicate": True}
         assert decisions_of(workers.engine, "late-1") == 1
+
+
+def test_a_decision_is_answered_before_its_write_and_a_hold_once_stored(
+    nats_url: str, tmp_path: Path
+) -> None:
+    """ADR 0049: with the owner's writes held back, an allow is answered (and not recorded
+    yet); a hold (ATO-001: a password reset, then a new device to a new address) is not
+    answered until its batch is written, and then with the id of a hold that exists. Both
+    are recorded once when the writes go on."""
+    [account] = accounts_in(0, PARTITIONS, 1, prefix="early")
+    small = event("withdrawal.requested", "e-small", account, "80.00", 1)
+    reset = decode(
+        msgspec.json.encode(
+            {
+                "type": "security.change",
+                "event_id": "e-reset",
+                "account_id": account,
+                "occurred_at": "2026-01-01T00:02:00Z",
+                "change": "password_reset",
+            }
+        )
+    )
+    assert isinstance(reset, Event)
+    taken = event(
+        "withdrawal.requested", "e-taken", account, "900.00", 3, address="T-new", device_id="d-new"
+    )
+    gate = threading.Event()
+    with cluster(nats_url, tmp_path, [0, 1]) as (client, workers):
+        owner = workers.owners[0]
+        write = owner.write
+
+        def held_back(work: Any) -> None:
+            assert gate.wait(30), "the test did not let the writes go"
+            write(work)
+
+        owner.write = held_back  # type: ignore[method-assign]
+        try:
+            answer = post(client, small)
+            assert (answer["decision"], answer["hold_id"]) == ("allow", False)
+            assert decisions_of(workers.engine, "e-small") == 0  # answered, not written yet
+            assert post(client, reset)["decision"] == "allow"
+            with ThreadPoolExecutor(1) as pool:
+                asked = pool.submit(post, client, taken)
+                with pytest.raises(FuturesTimeout):
+                    asked.result(timeout=1.0)  # a hold waits for its write
+                gate.set()
+                held = asked.result(timeout=30)
+        finally:
+            gate.set()
+        assert (held["decision"], held["hold_id"]) == ("hold", True), held
+        assert "ATO-001" in {r["rule_id"] for r in held["reasons"]}
+        with session_factory(workers.engine)() as session:
+            holds = session.scalars(select(Hold.id).where(Hold.event_id == "e-taken")).all()
+        assert len(holds) == 1
+        assert recorded_once(workers.engine, ["e-small", "e-taken"]) == [1, 1]

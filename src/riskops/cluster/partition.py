@@ -8,13 +8,15 @@ else than the account (``riskops.cluster.crosskey``): a feature by IP, device or
 counterparty sees every row on every partition, exactly as in the single process, so N
 partitions make the decisions and alerts of one, event for event.
 
-Each batch is ONE transaction: the lease's fence is checked (and the lease renewed) first,
-the partition's events are ingested (idempotent on event id), its decisions, alerts and
-holds written (``riskops.monitor.service.process_batch``, idempotent) and the checkpoint
-(the stream sequence covered) moved. The consumer acks nothing: the checkpoint in the same
-transaction as the results is the position, so a crash anywhere loses nothing (the batch
-is read again from the checkpoint) and duplicates nothing (it was not committed, or it was
-and the stream is read after it). Snapshots (state + the sequence it covers) go to
+A batch is decided in stream order first (the routed decisions answered then, a hold once
+written: ADR 0049), and written while the next batch is decided, one write at a time, in two
+transactions (ADR 0044), each fenced by the lease (and renewing it): the partition's events
+are ingested (idempotent on event id), then its decisions, alerts and holds written
+(``riskops.monitor.service.process_batch``, idempotent) with the checkpoint (the stream
+sequence covered). The consumer acks nothing: the checkpoint in the same transaction as the
+results is the position, so a crash anywhere loses nothing (what was decided after the
+checkpoint is read again) and duplicates nothing (it was not committed, or it was and the
+stream is read after it). Snapshots (state + the sequence it covers) go to
 ``cluster_snapshots``; a restart restores one and replays the stream from it to the
 checkpoint without writing, then goes on.
 """
@@ -119,6 +121,31 @@ class _Record:  # what process_batch reads (``monitor.service.LogRecord``)
     event: s.Event | None = None  # decoded already: process_batch need not decode it again
 
 
+@dataclass
+class _Work:
+    """A decided batch waiting to be written (``PartitionWorker.write``)."""
+
+    messages: list[Message]
+    now: datetime
+    rejected: list[tuple[int | None, s.Event | Rejection]] = field(default_factory=list)
+    owned: list[tuple[int, s.Event]] = field(default_factory=list)  # the events it logs
+    decided: list[tuple[s.Event, str, list[RowDecision]]] = field(default_factory=list)
+
+    @property
+    def last(self) -> int:
+        return self.messages[-1].seq
+
+    def merge(self, later: _Work) -> _Work:
+        """This batch and the next one as one write (stream order kept)."""
+        return _Work(
+            self.messages + later.messages,
+            later.now,
+            self.rejected + later.rejected,
+            self.owned + later.owned,
+            self.decided + later.decided,
+        )
+
+
 class _Sender(msgspec.Struct):
     account_id: str
 
@@ -170,6 +197,7 @@ class PartitionWorker(Answering):
         max_event_bytes: int = 64 * 1024,
         dedupe_window: int = 100_000,
         clock: Callable[[], datetime] = utcnow,
+        early_answers: bool = True,
     ) -> None:
         self.engine = engine
         self.sessions = session_factory(engine)
@@ -184,6 +212,10 @@ class PartitionWorker(Answering):
         self.max_event_bytes = max_event_bytes
         self.dedupe_window = dedupe_window
         self.clock = clock
+        # A routed decision is answered once its batch is decided, before the batch's
+        # commit (a hold after it, with its id): ADR 0049. False: every answer after the
+        # commit, as before.
+        self.early_answers = early_answers
         self.fence: int | None = None
         self.seq = 0  # the stream sequence the in-memory state covers
         self.durable = 0  # the checkpoint: results committed up to this sequence
@@ -193,15 +225,22 @@ class PartitionWorker(Answering):
         self._reader: StreamReader | None = None
         self.ratings = RatingCache()
         self._kinds: dict[str, set[RestrictionKind]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the state: deciding, recovering, snapshotting
+        self._write_lock = threading.Lock()  # the writes (one batch behind the decisions)
+        self._pending_lock = threading.Lock()
         self._stale = True
         self._since_snapshot = 0
         self._snapshot_at = time.monotonic()
         self._renewed_at = 0.0
         self._hole: tuple[int, int] | None = None  # a hole in the sequence, seen once
-        self._wanted: set[str] = set()
+        self._wanted: dict[str, int] = {}
         self._answers: dict[str, DecisionResponse] = {}
-        self._moved: asyncio.Condition | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+        self._answered_upto = 0
+        self._queued: _Work | None = None  # decided, waiting for the writer
+        self._writer: asyncio.Task[None] | None = None
+        self._snapshotting: asyncio.Task[None] | None = None
         self.recent = snapshots.RecentIds(dedupe_window)
         self.pending: dict[str, snapshots.Pending] = {}
         self.evaluator: Evaluator = factory.new()
@@ -252,7 +291,7 @@ class PartitionWorker(Answering):
 
     def renew(self) -> None:
         """Keep the lease while idle (raises ``LeaseLost``)."""
-        with self._lock, unit_of_work(self.sessions) as session:
+        with self._lock, self._write_lock, unit_of_work(self.sessions) as session:
             self._fenced(session, None)
 
     def renew_due(self) -> bool:
@@ -271,7 +310,7 @@ class PartitionWorker(Answering):
     def recover(self) -> None:
         """State from the snapshot (or empty), position from it; the checkpoint as the
         point up to which the stream is replayed without writing."""
-        with self._lock:
+        with self._lock, self._write_lock:
             with self.sessions() as session:
                 durable = repo.checkpoint(session, self.spec.stream, self.spec.partition)
                 row = repo.load_snapshot(session, self.spec.stream, self.spec.partition)
@@ -320,31 +359,36 @@ class PartitionWorker(Answering):
         return self._kinds.get(account_id) or set()
 
     def snapshot(self) -> None:
-        """Store the state with the sequence it covers (under the fence)."""
-        with self._lock:
+        """Store the state with the sequence it covers (under the fence).
+
+        The state is captured while no batch is decided and every decided one is written
+        (the sequence is the checkpoint); its encoding and its write to the database run
+        while the stream processing goes on (they took 260-400 ms with the decisions
+        waiting: ADR 0049)."""
+        with self._lock, self._write_lock:
             if self._stale or self.seq != self.durable:
                 return
+            with self._pending_lock:
+                pending = list(self.pending.values())
+            seq, since = self.seq, self._since_snapshot
             state = snapshots.PartitionState(
-                self.seq,
-                self.evaluator.snapshot(),
-                self.recent.ids(),
-                pending=list(self.pending.values()),
+                seq, self.evaluator.snapshot(), self.recent.ids(), pending=pending
             )
-            blob = snapshots.encode(state)
-            with unit_of_work(self.sessions) as session:
-                self._fenced(session, None)
-                repo.save_snapshot(
-                    session,
-                    self.spec.stream,
-                    self.spec.partition,
-                    self.seq,
-                    self.factory.fingerprint,
-                    blob,
-                    self.clock(),
-                )
-            self._since_snapshot = 0
-            self._snapshot_at = time.monotonic()
-            self.stats.snapshots += 1
+        blob = snapshots.encode(state)
+        with self._write_lock, unit_of_work(self.sessions) as session:
+            self._fenced(session, None)
+            repo.save_snapshot(
+                session,
+                self.spec.stream,
+                self.spec.partition,
+                seq,
+                self.factory.fingerprint,
+                blob,
+                self.clock(),
+            )
+            self._since_snapshot -= since  # under the write lock, as the writer counts
+        self._snapshot_at = time.monotonic()
+        self.stats.snapshots += 1
 
     def snapshot_due(self) -> bool:
         if self._since_snapshot <= 0:
@@ -364,23 +408,35 @@ class PartitionWorker(Answering):
 
     def apply(self, messages: Sequence[Message]) -> int:
         """Apply messages in stream order: replay (state only) up to the checkpoint, then
-        one transaction for the rest. Returns how many were new. On any failure the state
-        is rebuilt before the next batch (the caller reads again from ``seq``)."""
+        decide the rest and write them (``_write``). Returns how many were new. On any
+        failure the state is rebuilt before the next batch (the caller reads again from
+        ``seq``)."""
         with self._lock:
-            if self._stale:
-                raise RuntimeError("the partition's state must be recovered first")
-            fresh = [m for m in messages if m.seq > self.seq]
-            try:
-                replay = [m for m in fresh if m.seq <= self.durable]
-                if replay:
-                    self._replay(replay)
-                live = [m for m in fresh if m.seq > self.durable]
-                if live:
-                    self._commit(live)
-            except BaseException:
-                self._stale = True
-                raise
-            return len(fresh)
+            work = self._prepare(messages)
+            if work is not None:
+                self.write(work)
+            return len(work.messages) if work is not None else 0
+
+    def prepare(self, messages: Sequence[Message]) -> _Work | None:
+        """The stream loop's first stage (ADR 0049): replay up to the checkpoint, decide the
+        rest in stream order and answer the routed decisions (a hold's answer waits for
+        the write); what is left to write (``write``, one batch behind), or None."""
+        with self._lock:
+            return self._prepare(messages)
+
+    def _prepare(self, messages: Sequence[Message]) -> _Work | None:
+        if self._stale:
+            raise RuntimeError("the partition's state must be recovered first")
+        fresh = [m for m in messages if m.seq > self.seq]
+        try:
+            replay = [m for m in fresh if m.seq <= self.durable]
+            if replay:
+                self._replay(replay)
+            live = [m for m in fresh if m.seq > self.durable]
+            return self._decide(live) if live else None
+        except BaseException:
+            self._stale = True
+            raise
 
     def _decode(self, message: Message) -> s.Event | Rejection:
         # A projection of the routing fields first, then the full decode for the events
@@ -435,7 +491,15 @@ class PartitionWorker(Answering):
 
     def _defer(self, event: s.Event, message: Message, rows: list[RowDecision]) -> None:
         kept = [d for d in rows if d.row == 1]
-        self.pending[event.event_id] = snapshots.Pending(message.data.decode(), kept)
+        with self._pending_lock:  # the writer's thread reads them meanwhile
+            self.pending[event.event_id] = snapshots.Pending(message.data.decode(), kept)
+
+    def _drop_pending(self, done: Sequence[str]) -> None:
+        """Forget the pending second rows committed."""
+        if done:
+            with self._pending_lock:
+                for event_id in done:
+                    self.pending.pop(event_id, None)
 
     def _write_pending(self, session: Session, now: datetime) -> list[str]:
         """Write the pending second rows whose events are in the log and whose own
@@ -444,15 +508,17 @@ class PartitionWorker(Answering):
         another partition: an event is logged before its results (ADR 0044), and the
         event's timeline row, which this write adds too (a no-op then), would otherwise
         wait on the owner's open transaction, or deadlock with it."""
-        if not self.pending:
+        with self._pending_lock:  # the next batch is decided (and may add some) meanwhile
+            waiting = dict(self.pending)
+        if not waiting:
             return []
-        seqs = repo.log_seqs(session, self.pending)
+        seqs = repo.log_seqs(session, waiting)
         if seqs:
             upto = self._checkpoints(session)
             seqs = {
                 event_id: seq
                 for event_id, seq in seqs.items()
-                if seq <= upto.get(self._owner_of(self.pending[event_id]), 0)
+                if seq <= upto.get(self._owner_of(waiting[event_id]), 0)
             }
         if not seqs:
             return []
@@ -462,7 +528,7 @@ class PartitionWorker(Answering):
         for event_id, log_seq in sorted(seqs.items(), key=lambda item: item[1]):
             if event_id in written:
                 continue
-            pending = self.pending[event_id]
+            pending = waiting[event_id]
             for decision in pending.decisions:
                 decision.seq = log_seq
             made[event_id] = pending.decisions
@@ -495,77 +561,92 @@ class PartitionWorker(Answering):
 
     def flush_pending(self) -> int:
         """Write what is pending and can be (while the stream is idle); how many."""
-        with self._lock:
+        with self._lock, self._write_lock:
             if self._stale or not self.pending:
                 return 0
             with unit_of_work(self.sessions) as session:
                 self._fenced(session, None)
                 done = self._write_pending(session, self.clock())
-            for event_id in done:
-                self.pending.pop(event_id, None)
+            self._drop_pending(done)
             return len(done)
 
-    def _commit(self, messages: Sequence[Message]) -> None:
-        """Decide the batch and write it, in two transactions.
+    def _decide(self, messages: Sequence[Message]) -> _Work:
+        """Decide a batch in stream order (the state moves to its last sequence) and hand
+        the routed decisions their answers, all but the holds' (ADR 0049); nothing is
+        written: ``write`` does, in two transactions.
+
+        The restrictions and ratings the rules read are those committed when the batch
+        is decided (a short read of their own)."""
+        work = _Work(list(messages), self.clock())
+        with self.sessions() as session:
+            self._kinds = accounts.active_kinds(session)
+            self.ratings.refresh(session)
+        for message, index, event in [(m, i, self._decode(m)) for m, i in self._units(messages)]:
+            if isinstance(event, Rejection):
+                if (message.seq + index) % self.spec.partitions == self.spec.partition:
+                    work.rejected.append((message.seq, event))
+                    self.stats.rejected += 1
+                continue
+            if self.recent.seen(event.event_id):
+                self.stats.duplicates += 1
+                continue
+            first, second = self._mine(event)
+            if not (first or second):
+                self._observe(event, message.seq)
+                self.stats.observed += 1
+                continue
+            self.stats.decided += 1
+            rows = self.monitor.decide(event, message.seq)
+            if not first:  # only the counterparty's row: written once the event is logged
+                self._defer(event, message, rows)
+                continue
+            work.owned.append((message.seq, event))
+            kept = [d for d in rows if d.row == 0 or second]
+            work.decided.append((event, message.data.decode(), kept))
+        if self.early_answers:  # the stream holds the requests; a replay decides alike
+            self._post_answers(self._early_answers({e.event_id: k for e, _, k in work.decided}))
+        self.seq = work.last
+        return work
+
+    def write(self, work: _Work) -> None:
+        """Write decided batches (one ``_Work``, or several merged) in two transactions.
 
         Logging events takes the event log's lock until the commit (``events.repository``:
         seq order is commit order), and every partition logs its events: a partition that
         held it while deciding, or while writing its results, made the others wait (2
-        partitions ran slower than 1). So the first transaction decides the batch in stream
-        order, then logs the partition's events not in the log yet, and commits: the lock
-        is held for the append alone. The second writes the results with the checkpoint
-        (fenced, all or nothing): the refusals' dead letters, the events that were in the
-        log already (a replay's, settled as ``ingest`` settles them), the decisions with
-        the log's seq (as a transfer's second row always had). A crash between the two
-        leaves events logged and the checkpoint before them: read again, decided again
-        alike, logged already (a no-op), written once."""
-        now = self.clock()
-        decoded = [(m, i, self._decode(m)) for m, i in self._units(messages)]
-        last = messages[-1].seq
-        # Rejections: dead-lettered once, by the partition of their stream position.
-        rejected: list[tuple[int | None, s.Event | Rejection]] = []
-        owned: list[tuple[int, s.Event]] = []  # the events this partition logs (one writer)
-        decided: list[tuple[s.Event, str, list[RowDecision]]] = []
+        partitions ran slower than 1). So the first transaction (fenced) logs the
+        partition's events not in the log yet, and commits: the lock is held for the
+        append alone. The second writes the results with the checkpoint (fenced, all or
+        nothing): the refusals' dead letters, the events that were in the log already (a
+        replay's, settled as ``ingest`` settles them), the decisions with the log's seq (as
+        a transfer's second row always had). A crash between the two leaves events logged
+        and the checkpoint before them: read again, decided again alike, logged already (a
+        no-op), written once. On a failure the state must be rebuilt (``recover``)."""
+        try:
+            with self._write_lock:
+                self._write(work)
+        except BaseException:
+            self._stale = True
+            raise
+
+    def _write(self, work: _Work) -> None:
+        now, last, owned = work.now, work.last, work.owned
         with unit_of_work(self.sessions) as session:
             self._fenced(session, None)
-            self._kinds = accounts.active_kinds(session)
-            self.ratings.refresh(session)
-            for message, index, event in decoded:
-                if isinstance(event, Rejection):
-                    if (message.seq + index) % self.spec.partitions == self.spec.partition:
-                        rejected.append((message.seq, event))
-                        self.stats.rejected += 1
-                    continue
-                if self.recent.seen(event.event_id):
-                    self.stats.duplicates += 1
-                    continue
-                first, second = self._mine(event)
-                if not (first or second):
-                    self._observe(event, message.seq)
-                    self.stats.observed += 1
-                    continue
-                self.stats.decided += 1
-                rows = self.monitor.decide(event, message.seq)
-                if not first:  # only the counterparty's row: written once the event is logged
-                    self._defer(event, message, rows)
-                    continue
-                owned.append((message.seq, event))
-                kept = [d for d in rows if d.row == 0 or second]
-                decided.append((event, message.data.decode(), kept))
             logged = repo.log_seqs(session, [event.event_id for _, event in owned])
             fresh = [(seq, event) for seq, event in owned if event.event_id not in logged]
             if fresh:
                 ingest(session, fresh, source=Source.NATS.value, source_name=self.spec.stream)
         with unit_of_work(self.sessions) as session:
             self._fenced(session, last)
-            items = rejected + [(seq, e) for seq, e in owned if e.event_id in logged]
+            items = work.rejected + [(seq, e) for seq, e in owned if e.event_id in logged]
             if items:
                 items.sort(key=lambda item: item[0] or 0)
                 ingest(session, items, source=Source.NATS.value, source_name=self.spec.stream)
-            seqs = repo.log_seqs(session, [event.event_id for event, _, _ in decided])
+            seqs = repo.log_seqs(session, [event.event_id for event, _, _ in work.decided])
             made: dict[str, list[RowDecision]] = {}
             whole: list[_Record] = []
-            for event, payload, kept in decided:
+            for event, payload, kept in work.decided:
                 log_seq = seqs[event.event_id]
                 for decision in kept:
                     decision.seq = log_seq
@@ -575,15 +656,15 @@ class PartitionWorker(Answering):
             name = self.spec.checkpoint_name
             result = service.process_batch(session, decider, whole, checkpoint=name, now=now)
             done = self._write_pending(session, now)
-            self._collect_answers(session, made)
-        for event_id in done:
-            self.pending.pop(event_id, None)
+            answers = self._collect_answers(session, made, holds_only=self.early_answers)
+        self._drop_pending(done)
         for outcome, count in result.outcomes.items():
             self.stats.outcomes[outcome] = self.stats.outcomes.get(outcome, 0) + count
-        self.seq = self.durable = last
-        self._since_snapshot += len(messages)
+        self.durable = last
+        self._since_snapshot += len(work.messages)
         self.stats.batches += 1
-        self.stats.messages += len(messages)
+        self.stats.messages += len(work.messages)
+        self._post_answers(answers, upto=last)  # committed: the holds' answers, their ids
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -606,7 +687,7 @@ class PartitionWorker(Answering):
                 await asyncio.wait_for(stop.wait(), self.lease.total_seconds() / 2)
         if stop.is_set():
             return self.stats
-        self._moved = asyncio.Condition()
+        self._loop = asyncio.get_running_loop()
         self.nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
         try:
             js = self._js = self.nc.jetstream()
@@ -636,12 +717,14 @@ class PartitionWorker(Answering):
     async def _consume(
         self, js: Any, stop: asyncio.Event, idle_exit: float | None, fetch_timeout: float
     ) -> None:
-        assert self._moved is not None
+        assert self._loop is not None
         await asyncio.to_thread(self.recover)
+        self._settle()
         sub = await self._subscribe(js)
         try:
             await self._consume_from(sub, js, stop, idle_exit, fetch_timeout)
         finally:
+            await self._quiesce()
             if self._reader is not None:
                 await self._reader.close()
 
@@ -653,25 +736,34 @@ class PartitionWorker(Answering):
         idle_exit: float | None,
         fetch_timeout: float,
     ) -> None:
-        assert self._moved is not None
+        """Read, decide, write: a batch is decided (and its routed decisions answered)
+        while the batches before it are written, one write at a time, in stream order; the
+        batches decided during a write are written together next (ADR 0049)."""
+        assert self._loop is not None
         idle = 0.0
         failures = 0
         while not stop.is_set():
             try:
-                batch = await sub.fetch(fetch_timeout)
-            except TimeoutError:
-                idle += fetch_timeout
-                if self.pending:  # the other partitions may have logged their events now
-                    await asyncio.to_thread(self.flush_pending)
-                if idle_exit is not None and idle >= idle_exit and not self.pending:
-                    return
-                await self._housekeeping()
-                continue
-            idle = 0.0
-            batch, hole = self._before_hole(batch)
-            try:
+                try:
+                    batch = await sub.fetch(fetch_timeout)
+                except TimeoutError:
+                    idle += fetch_timeout
+                    await self._drain()  # idle: everything decided is written first
+                    if self.pending:  # the other partitions may have logged their events now
+                        await asyncio.to_thread(self.flush_pending)
+                    if idle_exit is not None and idle >= idle_exit and not self.pending:
+                        return
+                    await self._housekeeping()
+                    continue
+                idle = 0.0
+                batch, hole = self._before_hole(batch)
+                self._writer_failed()
+                if self._queued is not None and len(self._queued.messages) >= 4 * self.batch_size:
+                    await self._drain()  # the writes fell behind: decide no further ahead
                 if batch:
-                    await asyncio.to_thread(self.apply, batch)
+                    work = await asyncio.to_thread(self.prepare, batch)
+                    if work is not None:
+                        self._queue_write(work)
                 if hole:  # read again from the hole: lost in flight, or not in the stream
                     with contextlib.suppress(Exception):
                         await sub.close()
@@ -683,6 +775,7 @@ class PartitionWorker(Answering):
                 failures += 1
                 delay = min(10.0, 0.5 * 2 ** min(failures, 5))
                 log.error("cluster.batch_failed", error=type(exc).__name__, retry_in=delay)
+                await self._quiesce()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 with contextlib.suppress(Exception):
@@ -692,12 +785,47 @@ class PartitionWorker(Answering):
                 except Exception as again:
                     log.error("cluster.recover_failed", error=type(again).__name__)
                     continue
+                self._settle()
                 sub = await self._subscribe(js)
                 continue
-            failures = 0
-            async with self._moved:
-                self._moved.notify_all()
+            if self._writer is not None and self._writer.done():
+                failures = 0 if self._writer.exception() is None else failures
             await self._housekeeping()
+
+    def _queue_write(self, work: _Work) -> None:
+        """Hand a decided batch to the writer (merged with those still waiting)."""
+        self._queued = work if self._queued is None else self._queued.merge(work)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued(), name="partition-writer")
+
+    async def _write_queued(self) -> None:
+        while self._queued is not None:
+            work, self._queued = self._queued, None
+            await asyncio.to_thread(self.write, work)
+            self._settle()
+
+    def _writer_failed(self) -> None:
+        """Raise the writer's failure, if it failed (the state is stale then)."""
+        writer = self._writer
+        if writer is not None and writer.done() and (error := writer.exception()) is not None:
+            self._writer = None
+            raise error
+
+    async def _drain(self) -> None:
+        """Until every decided batch is written (the writer's failure raised)."""
+        if self._writer is not None:
+            await asyncio.wait([self._writer])
+        self._writer_failed()
+
+    async def _quiesce(self) -> None:
+        """No write nor snapshot in flight any more (a failed write is forgotten: the state
+        is rebuilt from the checkpoint, the batches decided after it read again)."""
+        tasks = [t for t in (self._writer, self._snapshotting) if t is not None]
+        if tasks:
+            await asyncio.wait(tasks)
+        if self._writer is not None and self._writer.exception() is not None:
+            self._queued = None
+        self._writer = None
 
     def _before_hole(self, batch: list[Message]) -> tuple[list[Message], bool]:
         """The batch up to a hole in the stream sequence, and whether there was one.
@@ -723,8 +851,17 @@ class PartitionWorker(Answering):
         return batch, False
 
     async def _housekeeping(self) -> None:
-        """Between batches: a due snapshot, or the lease's renewal while idle."""
+        """Between batches: a due snapshot (beside the stream processing), or the lease's
+        renewal while idle."""
+        if self._snapshotting is not None and not self._snapshotting.done():
+            return
         if self.snapshot_due():
-            await asyncio.to_thread(self.snapshot)
+            self._snapshotting = asyncio.create_task(self._snapshot_aside(), name="snapshot")
         elif self.renew_due():
             await asyncio.to_thread(self.renew)
+
+    async def _snapshot_aside(self) -> None:
+        try:
+            await asyncio.to_thread(self.snapshot)
+        except Exception as exc:  # a lost lease shows at the next write's fence too
+            log.error("cluster.snapshot_failed", error=type(exc).__name__)
