@@ -120,7 +120,7 @@ class Step(NamedTuple):
     frees: tuple[str, ...] = ()
 
 
-WORK_TABLES = ("_h", "_f", "_x", "_s", "_iv", "_ev", "_y", "_y4", "_sg")
+WORK_TABLES = ("_h", "_f", "_x", "_s", "_iv", "_ev", "_y", "_pai", "_pbo", "_pbi", "_y4", "_sg")
 _TRANSFER = "(h.type = 'transfer.internal' AND h.counterparty_id IS NOT NULL)"
 
 
@@ -303,34 +303,53 @@ UNION ALL
 {side("b", 0, "a", 1, f"nb < na AND nb <= {CYCLE_CAP}")}
 UNION ALL
 SELECT ord, -1 FROM _ev WHERE least(na, nb) > {CYCLE_CAP}"""
-    # X (B paid it) and Y (it paid A), neither end, X != Y, and X paid Y.
+
+    # Each side's parties at the transfer, once: a hash join finds an account's intervals
+    # and the range keeps the live ones, so joining two sides directly would scan one
+    # side's whole history for every live party of the other.
+    def parties(account: str, d: int, when: str) -> str:
+        """The parties of one end, neither end itself, of the transfers ``when`` holds."""
+        return f"""
+SELECT ev.ord, ev.o1, x.key
+FROM _ev ev JOIN _iv x ON {alive("x", "ev." + account, d)} AND x.key <> ev.a AND x.key <> ev.b
+WHERE {when}"""
+
+    def pair(account: str, key: str) -> str:
+        """One string for (account, key) that no other pair has (the account's length
+        first). The third account's interval is found by this one key, so no engine can
+        join it to one side before the sides are paired (scanning a party's history)."""
+        return f"length({account}) || ':' || {account} || {key}"
+
+    small = f"na <= {PROBE_CAP}"
+    # X (B paid it) and Y (it paid A), X != Y, and X paid Y.
     cycles4 = f"""
-SELECT ev.ord, count(*) AS cycles
-FROM _ev ev
-JOIN _iv x ON {alive("x", "ev.b", 0)} AND x.key <> ev.a AND x.key <> ev.b
-JOIN _iv y ON {alive("y", "ev.a", 1)} AND y.key <> ev.a AND y.key <> ev.b AND y.key <> x.key
-JOIN _iv z ON {alive("z", "x.key", 0)} AND z.key = y.key
-WHERE nb <= {PROBE_CAP} AND na <= {PROBE_CAP}
-GROUP BY ev.ord
+SELECT x.ord, count(*) AS cycles
+FROM _pbo x
+JOIN _pai y ON y.ord = x.ord AND y.key <> x.key
+JOIN _iv z ON z.d = 0 AND {pair("z.account_id", "z.key")} = {pair("x.key", "y.key")}
+  AND z.s <= x.o1 AND z.e > x.o1
+GROUP BY x.ord
 UNION ALL
 SELECT ord, -1 FROM _ev WHERE nb > {PROBE_CAP} OR na > {PROBE_CAP}"""
-    # X (it paid B, not A) shares a payer S with A.
+    # X (it paid B) shares a payer S with A.
     scattered = f"""
-SELECT ev.ord, count(DISTINCT x.key) AS found
-FROM _ev ev
-JOIN _iv x ON {alive("x", "ev.b", 1)} AND x.key <> ev.a
-JOIN _iv s ON {alive("s", "ev.a", 1)}
-JOIN _iv z ON {alive("z", "x.key", 1)} AND z.key = s.key
-WHERE nbi <= {PROBE_CAP} AND na <= {PROBE_CAP}
-GROUP BY ev.ord
+SELECT x.ord, count(DISTINCT x.key) AS found
+FROM _pbi x
+JOIN _pai s ON s.ord = x.ord
+JOIN _iv z ON z.d = 1 AND {pair("z.account_id", "z.key")} = {pair("x.key", "s.key")}
+  AND z.s <= x.o1 AND z.e > x.o1
+GROUP BY x.ord
 UNION ALL
 SELECT ord, -1 FROM _ev WHERE nbi > {PROBE_CAP} OR na > {PROBE_CAP}"""
     return [
         Step("_iv", intervals),
         Step("_ev", transfers),
         Step("_y", cycles),
-        Step("_y4", cycles4),
-        Step("_sg", scattered, frees=("_ev", "_iv", "_f")),
+        Step("_pai", parties("a", 1, small)),
+        Step("_pbo", parties("b", 0, f"{small} AND nb <= {PROBE_CAP}")),
+        Step("_pbi", parties("b", 1, f"{small} AND nbi <= {PROBE_CAP}")),
+        Step("_y4", cycles4, frees=("_pbo",)),
+        Step("_sg", scattered, frees=("_pai", "_pbi", "_ev", "_iv", "_f")),
     ]
 
 

@@ -154,9 +154,9 @@ _TRANSACTION = [
     Feature(
         "sg_7d",
         "scatter-gather: other accounts that paid the receiver in the last 7 days and share"
-        " a payer with the sender (one source scattered to both, and both gather at the"
-        f" receiver; -1: a side with more than {PROBE_CAP} payers; 0 when not a transfer"
-        " between two accounts)",
+        " a payer with the sender (one source, neither end, scattered to both, and both"
+        f" gather at the receiver; -1: a side with more than {PROBE_CAP} payers; 0 when not"
+        " a transfer between two accounts)",
         "{v:.0f} other accounts funded from the sender's own sources also paid the receiver"
         " within 7 days (scatter-gather)",
     ),

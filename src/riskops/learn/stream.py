@@ -181,18 +181,20 @@ class FeatureState:
             found += sum(1 for y in paid_sender if y != x and y not in ends and y in paid_by_x)
         return found
 
-    def _scatter_gather(self, a: str, sender: _Account, receiver: _Account) -> int:
-        """Other payers X of the receiver that share a payer with the sender; -1 when
-        either end has more than PROBE_CAP payers."""
+    def _scatter_gather(self, a: str, sender: _Account, b: str, receiver: _Account) -> int:
+        """Payers X of the receiver that share a payer S with the sender (X and S neither
+        end); -1 when either end has more than PROBE_CAP payers."""
         paid_receiver, paid_sender = _keys(receiver, 1), _keys(sender, 1)
         if len(paid_receiver) > PROBE_CAP or len(paid_sender) > PROBE_CAP:
             return -1
+        ends = (a, b)
+        sources = [key for key in paid_sender if key not in ends]
         found = 0
         for x in paid_receiver:
-            if x == a:
+            if x in ends:
                 continue
             paid_x = _keys(self._accounts.get(x), 1)
-            if any(s in paid_x for s in paid_sender):
+            if any(key in paid_x for key in sources):
                 found += 1
         return found
 
@@ -235,7 +237,7 @@ class FeatureState:
                 cycles = _cycles(own, other)
                 a, b = str(row["account_id"]), str(row["counterparty_id"])
                 cycles4 = self._cycles4(a, own, b, other)
-                scattered = self._scatter_gather(a, own, other)
+                scattered = self._scatter_gather(a, own, b, other)
         else:
             cp_side = _ZERO_SIDE
         head = [
