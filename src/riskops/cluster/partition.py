@@ -358,15 +358,17 @@ class PartitionWorker(Answering):
     def _restrictions(self, account_id: str) -> set[RestrictionKind]:
         return self._kinds.get(account_id) or set()
 
-    def snapshot(self) -> None:
+    def snapshot(self, wait: float = 30.0) -> None:
         """Store the state with the sequence it covers (under the fence).
 
-        The state is captured while no batch is decided and every decided one is written
-        (the sequence is the checkpoint); its encoding and its write to the database run
-        while the stream processing goes on (they took 260-400 ms with the decisions
-        waiting: ADR 0049)."""
-        with self._lock, self._write_lock:
-            if self._stale or self.seq != self.durable:
+        The state is taken between two batches' decisions, at the sequence decided (about
+        120 ms for 5,000 accounts and 60,000 events of state); it is encoded, and written
+        once the writes have committed that far (a snapshot is never ahead of the
+        checkpoint), while the stream processing goes on: the decisions waited for all of
+        it before (260-400 ms every 30 s, ADR 0049). Given up (kept for the next one) if
+        the writes do not get there within ``wait`` seconds."""
+        with self._lock:
+            if self._stale:
                 return
             with self._pending_lock:
                 pending = list(self.pending.values())
@@ -375,6 +377,11 @@ class PartitionWorker(Answering):
                 seq, self.evaluator.snapshot(), self.recent.ids(), pending=pending
             )
         blob = snapshots.encode(state)
+        deadline = time.monotonic() + wait
+        while self.durable < seq:  # the batches decided before it are being written
+            if self._stale or time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
         with self._write_lock, unit_of_work(self.sessions) as session:
             self._fenced(session, None)
             repo.save_snapshot(
