@@ -214,3 +214,30 @@ def simulated_rows(out: Path, *, accounts: int, days: int, seed: int) -> list[di
         assert isinstance(event, Event)  # the simulator makes valid events
         rows.extend(to_rows(event, seq))
     return rows
+
+
+def money_rows(
+    seq: int, kind: str, account: str, cp: str | None, day: float, cents: int, out: bool
+) -> list[dict[str, Any]]:
+    """The flat rows of one money event for the learning features: a transfer's two rows
+    (the sender's out, the receiver's in), else one; ``day`` in days from the epoch, an
+    address instead of a counterparty when there is none."""
+    from riskops.learn.features import US_PER_DAY
+
+    base = {
+        "seq": seq,
+        "row": 0,
+        "event_id": f"e{seq}",
+        "type": kind,
+        "account_id": account,
+        "ts_us": int(day * US_PER_DAY),
+        "source_row": seq,
+        "direction": "out" if out else "in",
+        "counterparty_id": cp,
+        "address": None if cp else f"addr-{cents % 3}",
+        "usd_cents": cents,
+    }
+    if kind != "transfer.internal":
+        return [base]
+    mirror = dict(base, row=1, account_id=cp, counterparty_id=account, direction="in")
+    return [base, mirror]

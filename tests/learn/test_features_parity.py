@@ -20,10 +20,10 @@ from riskops.events.adapters import read_events
 from riskops.events.flat import to_rows
 from riskops.events.schemas import Event
 from riskops.learn import batch
-from riskops.learn.features import FEATURE_NAMES, US_PER_DAY, words
+from riskops.learn.features import FEATURE_NAMES, words
 from riskops.learn.stream import FeatureState, is_money
 from riskops.rules.parity import sort_rows
-from support import AMLSIM_TRANS, require_data, simulated_rows
+from support import AMLSIM_TRANS, money_rows, require_data, simulated_rows
 
 COUNTS = [
     i
@@ -91,28 +91,6 @@ def test_parity_on_amlsim() -> None:
     assert (s[:, i30] > s[:, i1]).any()
 
 
-def _row(
-    seq: int, kind: str, account: str, cp: str | None, day: float, cents: int, out: bool
-) -> list[dict[str, Any]]:
-    base = {
-        "seq": seq,
-        "row": 0,
-        "event_id": f"e{seq}",
-        "type": kind,
-        "account_id": account,
-        "ts_us": int(day * US_PER_DAY),
-        "source_row": seq,
-        "direction": "out" if out else "in",
-        "counterparty_id": cp,
-        "address": None if cp else f"addr-{cents % 3}",
-        "usd_cents": cents,
-    }
-    if kind != "transfer.internal":
-        return [base]
-    mirror = dict(base, row=1, account_id=cp, counterparty_id=account, direction="in")
-    return [base, mirror]
-
-
 event = st.tuples(
     st.sampled_from(["transfer.internal", "transfer.internal", "deposit", "withdrawal.requested"]),
     st.integers(0, 5),
@@ -128,7 +106,7 @@ def test_parity_on_random_graphs(events: list[tuple[str, int, int, float, int]])
     rows: list[dict[str, Any]] = []
     for seq, (kind, a, b, day, cents) in enumerate(sorted(events, key=lambda e: e[3]), start=1):
         cp = f"a{b}" if kind == "transfer.internal" else None
-        rows.extend(_row(seq, kind, f"a{a}", cp, day, cents, kind != "deposit"))
+        rows.extend(money_rows(seq, kind, f"a{a}", cp, day, cents, kind != "deposit"))
     assert_parity(sort_rows(rows))
 
 
@@ -155,7 +133,7 @@ def test_update_refuses_what_is_not_money() -> None:
     state = FeatureState()
     with pytest.raises(ValueError, match="money"):
         state.update({"seq": 1, "row": 0, "type": "login", "account_id": "a"})
-    rows = _row(1, "transfer.internal", "a", "b", 0, 500, True)
+    rows = money_rows(1, "transfer.internal", "a", "b", 0, 500, True)
     first = state.update(rows[0])
     assert np.array_equal(state.update(rows[1]), first)  # row 1: the same transaction
 
@@ -170,7 +148,7 @@ def test_every_feature_has_words() -> None:
 
 def test_a_transfer_counts_for_both_sides() -> None:
     state = FeatureState()
-    rows = _row(1, "transfer.internal", "a", "b", 0, 500, True) + _row(
+    rows = money_rows(1, "transfer.internal", "a", "b", 0, 500, True) + money_rows(
         2, "transfer.internal", "b", "a", 0.5, 700, True
     )
     state.update(rows[0])
@@ -185,15 +163,15 @@ def test_a_transfer_counts_for_both_sides() -> None:
 
 def test_cycles_close_and_busy_sides_are_not_searched() -> None:
     rows: list[dict[str, Any]] = []
-    rows += _row(1, "transfer.internal", "a", "b", 0, 100, True)
-    rows += _row(2, "transfer.internal", "b", "c", 0.1, 100, True)
-    rows += _row(3, "transfer.internal", "c", "a", 0.2, 100, True)  # closes a -> b -> c -> a
+    rows += money_rows(1, "transfer.internal", "a", "b", 0, 100, True)
+    rows += money_rows(2, "transfer.internal", "b", "c", 0.1, 100, True)
+    rows += money_rows(3, "transfer.internal", "c", "a", 0.2, 100, True)  # closes a -> b -> c -> a
     seq = 4
     for i in range(65):  # h receives from 65 parties and g pays 65 parties
-        rows += _row(seq, "transfer.internal", f"s{i}", "h", 1, 100, True)
-        rows += _row(seq + 1, "transfer.internal", "g", f"t{i}", 1, 100, True)
+        rows += money_rows(seq, "transfer.internal", f"s{i}", "h", 1, 100, True)
+        rows += money_rows(seq + 1, "transfer.internal", "g", f"t{i}", 1, 100, True)
         seq += 2
-    rows += _row(seq, "transfer.internal", "h", "g", 1.5, 100, True)
+    rows += money_rows(seq, "transfer.internal", "h", "g", 1.5, 100, True)
     rows = sort_rows(rows)
     assert_parity(rows)
     cycles = stream_vectors(rows)[:, FEATURE_NAMES.index("cycle3_7d")]
@@ -204,27 +182,29 @@ def test_cycles_close_and_busy_sides_are_not_searched() -> None:
 def test_cycles_of_four_scatter_gather_and_hubs() -> None:
     transfer = "transfer.internal"
     rows: list[dict[str, Any]] = []
-    rows += _row(1, transfer, "a", "b", 0, 100, True)
-    rows += _row(2, transfer, "b", "x", 0.1, 100, True)
-    rows += _row(3, transfer, "x", "y", 0.2, 100, True)
-    rows += _row(4, transfer, "y", "a", 0.3, 100, True)
-    rows += _row(5, transfer, "a", "b", 0.4, 100, True)  # and again
+    rows += money_rows(1, transfer, "a", "b", 0, 100, True)
+    rows += money_rows(2, transfer, "b", "x", 0.1, 100, True)
+    rows += money_rows(3, transfer, "x", "y", 0.2, 100, True)
+    rows += money_rows(4, transfer, "y", "a", 0.3, 100, True)
+    rows += money_rows(5, transfer, "a", "b", 0.4, 100, True)  # and again
     # s scatters to m1, m2, m3; m1 and m2 gather at r, then m3 pays r too
-    rows += _row(6, transfer, "s", "m1", 1, 100, True)
-    rows += _row(7, transfer, "s", "m2", 1, 100, True)
-    rows += _row(8, transfer, "s", "m3", 1, 100, True)
-    rows += _row(9, transfer, "m1", "r", 1.1, 100, True)
-    rows += _row(10, transfer, "m2", "r", 1.1, 100, True)
-    rows += _row(11, transfer, "q", "r", 1.1, 100, True)  # no payer in common with m3
-    rows += _row(12, transfer, "m3", "r", 1.2, 100, True)
-    rows += _row(13, transfer, "m3", "r", 9.0, 100, True)  # the others' payments left r's week
+    rows += money_rows(6, transfer, "s", "m1", 1, 100, True)
+    rows += money_rows(7, transfer, "s", "m2", 1, 100, True)
+    rows += money_rows(8, transfer, "s", "m3", 1, 100, True)
+    rows += money_rows(9, transfer, "m1", "r", 1.1, 100, True)
+    rows += money_rows(10, transfer, "m2", "r", 1.1, 100, True)
+    rows += money_rows(11, transfer, "q", "r", 1.1, 100, True)  # no payer in common with m3
+    rows += money_rows(12, transfer, "m3", "r", 1.2, 100, True)
+    rows += money_rows(
+        13, transfer, "m3", "r", 9.0, 100, True
+    )  # the others' payments left r's week
     seq = 14
     for i in range(33):  # r2 is paid by 33 parties: too many payers to pair up
-        rows += _row(seq, transfer, f"p{i}", "r2", 10, 100, True)
+        rows += money_rows(seq, transfer, f"p{i}", "r2", 10, 100, True)
         seq += 1
-    rows += _row(seq, transfer, "m1", "r2", 10.5, 100, True)
-    rows += _row(seq + 1, "deposit", "r2", None, 10.6, 100, False)
-    rows += _row(seq + 2, transfer, "r2", "z", 10.7, 100, True)
+    rows += money_rows(seq, transfer, "m1", "r2", 10.5, 100, True)
+    rows += money_rows(seq + 1, "deposit", "r2", None, 10.6, 100, False)
+    rows += money_rows(seq + 2, transfer, "r2", "z", 10.7, 100, True)
     rows = sort_rows(rows)
     assert_parity(rows)
     v = stream_vectors(rows)

@@ -32,7 +32,8 @@ import numpy.typing as npt
 from riskops.kernel.logging import get_logger
 from riskops.learn.anomaly import RULE_ID as ANOMALY_RULE_ID
 from riskops.learn.anomaly import AnomalyState, peer_of, receiver_view
-from riskops.learn.model import Model
+from riskops.learn.features import FEATURE_NAMES
+from riskops.learn.model import Model, Reason
 from riskops.learn.stream import FeatureState, is_money
 from riskops.rules.types import Action, Hit
 
@@ -49,10 +50,19 @@ def hit_rule_id(model_id: str, version: int) -> str:
     return f"MODEL:{model_id}@{version}"
 
 
-class LoadedModel:
-    """A running version, ready to score."""
+class UnknownFeatures(ValueError):
+    """A model asks for features the catalogue does not have (``learn.features``)."""
 
-    __slots__ = ("model", "model_id", "rule_id", "shadow", "version")
+
+class LoadedModel:
+    """A running version, ready to score the monitor's vectors (``FEATURE_NAMES`` order).
+
+    A version keeps the features it was trained on: one trained before the catalogue
+    grew scores the columns of its own names, taken from the monitor's vector by name
+    (a vector handed over whole would shift every column after an added feature).
+    """
+
+    __slots__ = ("columns", "model", "model_id", "rule_id", "shadow", "version")
 
     def __init__(self, model_id: str, version: int, shadow: bool, model: Model) -> None:
         self.model_id = model_id
@@ -60,6 +70,29 @@ class LoadedModel:
         self.shadow = shadow
         self.model = model
         self.rule_id = hit_rule_id(model_id, version)
+        self.columns = _columns_of(model.names)
+
+    def view(self, vector: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The model's own columns of a monitor vector."""
+        return vector if self.columns is None else vector[self.columns]
+
+    def predict(self, vector: npt.NDArray[np.float64]) -> float:
+        return self.model.predict(self.view(vector))
+
+    def reasons(self, vector: npt.NDArray[np.float64], k: int) -> list[Reason]:
+        return self.model.reasons(self.view(vector), k)
+
+
+def _columns_of(names: Sequence[str]) -> npt.NDArray[np.intp] | None:
+    """Where a model's features stand in the catalogue's vector; None when it is the
+    catalogue itself. Raises ``UnknownFeatures`` for a name the catalogue lacks."""
+    if list(names) == list(FEATURE_NAMES):
+        return None
+    index = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    unknown = [name for name in names if name not in index]
+    if unknown:
+        raise UnknownFeatures(f"features not in the catalogue: {', '.join(unknown[:5])}")
+    return np.array([index[name] for name in names], dtype=np.intp)
 
 
 class ModelSet:
@@ -86,19 +119,20 @@ def load_running(running: Sequence[Any]) -> ModelSet:
     models: list[LoadedModel] = []
     live_taken = False
     for row in sorted(running, key=lambda r: (r.model_id, r.version)):
+        shadow = row.status != "live" or live_taken
         try:
-            model = Model.load(row.artifact)
+            loaded = LoadedModel(row.model_id, row.version, shadow, Model.load(row.artifact))
         except Exception as exc:
             log.error(
                 "learn.model_unloadable",
                 model=row.model_id,
                 version=row.version,
                 error=type(exc).__name__,
+                reason=str(exc)[:200],
             )
             continue
-        shadow = row.status != "live" or live_taken
         live_taken = live_taken or not shadow
-        models.append(LoadedModel(row.model_id, row.version, shadow, model))
+        models.append(loaded)
     return ModelSet(models)
 
 
@@ -180,7 +214,7 @@ class Scoring:
         vector = self._features.update(row)
         self._vector = self._last_vector = vector
         live = self.models.live
-        score = live.model.predict(vector) if live is not None else None
+        score = live.predict(vector) if live is not None else None
         row["model.score"] = score
         self._last = (row["seq"], score)
         if self._anomaly is not None:
@@ -204,7 +238,7 @@ class Scoring:
         if live is not None and score is not None and score >= live.model.threshold:
             out.append(_model_hit(live, score, vector))
         for shadow in self.models.shadows:
-            shadow_score = shadow.model.predict(vector)
+            shadow_score = shadow.predict(vector)
             if shadow_score >= shadow.model.threshold:
                 reason = (
                     f"shadow model {shadow.model_id} v{shadow.version} score {shadow_score:.2f}"
@@ -225,7 +259,7 @@ class Scoring:
 
 def _model_hit(live: LoadedModel, score: float, vector: npt.NDArray[np.float64]) -> Hit:
     try:
-        said = " · ".join(r.words for r in live.model.reasons(vector, REASONS))
+        said = " · ".join(r.words for r in live.reasons(vector, REASONS))
     except Exception as exc:  # a reason is not worth losing the alert over
         log.warning("learn.reasons_failed", model=live.model_id, error=type(exc).__name__)
         said = ""
