@@ -48,6 +48,7 @@ from riskops.events.validation import Rejection, decode
 from riskops.kernel.errors import RiskopsError
 from riskops.kernel.logging import get_logger
 from riskops.monitor.engine import Reason
+from riskops.monitor.runtime import tune_gc
 from riskops.monitor.schemas import DecisionResponse
 
 log = get_logger(__name__)
@@ -325,6 +326,11 @@ class RoutedDecider:
         failsafe: str = "hold",
     ) -> None:
         self.check(partitions, timeout_s, failsafe)
+        # The routed API process has no monitor runtime, which sets the process's garbage
+        # collection (``tune_gc``) in the in-process API; with the defaults a full pass ran
+        # every few seconds at 1,500 requests/s and took 150-190 ms (collecting nothing),
+        # every request in flight waiting: p99 at 64 connections 179 -> 72 ms (ADR 0049).
+        tune_gc()
         self.nc = nc
         self.js = nc.jetstream()
         self.subject = subject
