@@ -142,6 +142,10 @@ def test_every_feature_has_words() -> None:
     for name in FEATURE_NAMES:
         assert words(name, 3.0)
     assert "12 distinct" in words("own.out_cp_1d", 12)
+    for name in ("cycle3_7d", "cycle4_7d", "sg_7d"):  # -1: not searched, not "-1 cycles"
+        assert "too many accounts" in words(name, -1)
+        assert "-1" not in words(name, -1)
+    assert words("own.since_in_h", -1) == "the account: no earlier payment that way"
     with pytest.raises(KeyError):
         words("nope", 1)
 

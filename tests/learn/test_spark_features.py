@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pytest
 from test_evaluate import write_fixture
-from test_features_parity import COUNTS, _row
+from test_features_parity import COUNTS
 from typer.testing import CliRunner
 
 from riskops.learn import batch, training
@@ -28,7 +28,7 @@ from riskops.learn.evaluate import evaluate
 from riskops.learn.features import FEATURE_NAMES, MONEY_TYPES
 from riskops.rules import spark as rules_spark
 from riskops.rules.parity import sort_rows
-from support import AMLSIM_TRANS, require_data, simulated_rows
+from support import AMLSIM_TRANS, money_rows, require_data, simulated_rows
 
 
 def assert_same(duck: npt.NDArray[np.float64], got: npt.NDArray[np.float64]) -> None:
@@ -98,13 +98,13 @@ def exchange(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     rows = simulated_rows(out, accounts=300, days=20, seed=5)
     seq = len(rows) + 1
     for a, b, day in (("a", "b", 0), ("b", "c", 0.1), ("c", "a", 0.2)):
-        rows += _row(seq, "transfer.internal", a, b, day, 100, True)
+        rows += money_rows(seq, "transfer.internal", a, b, day, 100, True)
         seq += 1
     for i in range(65):  # h receives from 65 parties and g pays 65 parties
-        rows += _row(seq, "transfer.internal", f"s{i}", "h", 1, 100, True)
-        rows += _row(seq + 1, "transfer.internal", "g", f"t{i}", 1, 100, True)
+        rows += money_rows(seq, "transfer.internal", f"s{i}", "h", 1, 100, True)
+        rows += money_rows(seq + 1, "transfer.internal", "g", f"t{i}", 1, 100, True)
         seq += 2
-    rows += _row(seq, "transfer.internal", "h", "g", 1.5, 100, True)
+    rows += money_rows(seq, "transfer.internal", "h", "g", 1.5, 100, True)
     return sort_rows(rows)
 
 

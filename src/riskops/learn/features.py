@@ -48,6 +48,7 @@ class Feature:
     name: str
     description: str
     template: str  # words for an analyst; {v} is the value
+    negative: str | None = None  # the words for a value below 0 ("none", "not searched")
 
 
 def _side(prefix: str, whose: str) -> list[Feature]:
@@ -90,11 +91,13 @@ def _side(prefix: str, whose: str) -> list[Feature]:
             f"{prefix}.since_in_h",
             f"{whose}: hours since the previous inbound payment (-1: none)",
             f"{whose}'s previous inbound payment was {{v:.1f}} hours earlier",
+            f"{whose}: no earlier payment that way",
         ),
         Feature(
             f"{prefix}.since_out_h",
             f"{whose}: hours since the previous outbound payment (-1: none)",
             f"{whose}'s previous outbound payment was {{v:.1f}} hours earlier",
+            f"{whose}: no earlier payment that way",
         ),
         Feature(
             f"{prefix}.n_all",
@@ -116,6 +119,8 @@ def _side(prefix: str, whose: str) -> list[Feature]:
     ]
     return out
 
+
+_BUSY = "one or both parties deal with too many accounts for the shapes between them to be searched"
 
 _TRANSACTION = [
     Feature("usd", "the transaction's USD value", "the amount is ${v:,.2f}"),
@@ -142,6 +147,7 @@ _TRANSACTION = [
         " this transfer closes a cycle of three (-1: both sides too busy to look; 0 for a"
         " deposit, withdrawal, P2P order or a transfer to oneself)",
         "the payment closes a cycle through {v:.0f} other accounts within 7 days",
+        _BUSY,
     ),
     Feature(
         "cycle4_7d",
@@ -150,6 +156,7 @@ _TRANSACTION = [
         f" many cycles of four (-1: a side with more than {PROBE_CAP} parties; 0 when not a"
         " transfer between two accounts)",
         "the payment closes {v:.0f} cycles of four accounts within 7 days",
+        _BUSY,
     ),
     Feature(
         "sg_7d",
@@ -159,6 +166,7 @@ _TRANSACTION = [
         " a transfer between two accounts)",
         "{v:.0f} other accounts funded from the sender's own sources also paid the receiver"
         " within 7 days (scatter-gather)",
+        _BUSY,
     ),
 ]
 
@@ -177,6 +185,6 @@ def words(name: str, value: float) -> str:
     feature = BY_NAME.get(name)
     if feature is None:
         raise KeyError(f"unknown feature {name!r}")
-    if name.endswith(("since_in_h", "since_out_h")) and value < 0:
-        return feature.description.split(":")[0] + ": no earlier payment that way"
+    if value < 0 and feature.negative is not None:
+        return feature.negative
     return feature.template.format(v=value)
