@@ -35,7 +35,8 @@ _WIDTHS = tuple(width for _, width, _ in WINDOWS)
 _SUMS = tuple(i for i, (suffix, _, _) in enumerate(WINDOWS) if suffix in SUM_WINDOWS)
 _PASS = next(i for i, (suffix, _, _) in enumerate(WINDOWS) if suffix == "7d")
 _CYCLE = next(i for i, (_, width, _) in enumerate(WINDOWS) if width == CYCLE_WINDOW)
-_HEAD = 9  # transaction columns before the own side
+# transaction columns before the own side
+_HEAD = sum(1 for name in FEATURE_NAMES if not name.startswith(("own.", "cp.")))
 _MONEY = frozenset(MONEY_TYPES)
 _N = len(FEATURE_NAMES)
 _TRIM = 256  # drop expired entries from the front once this many have piled up
