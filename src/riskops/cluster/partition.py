@@ -636,6 +636,8 @@ class PartitionWorker(Answering):
         no-op), written once. On a failure the state must be rebuilt (``recover``)."""
         try:
             with self._write_lock:
+                if self._stale:  # an earlier write failed: this one would skip its events
+                    raise RuntimeError("the partition's state must be recovered first")
                 self._write(work)
         except BaseException:
             self._stale = True
@@ -808,7 +810,9 @@ class PartitionWorker(Answering):
             await self._housekeeping()
 
     def _queue_write(self, work: _Work) -> None:
-        """Hand a decided batch to the writer (merged with those still waiting)."""
+        """Hand a decided batch to the writer (merged with those still waiting); the
+        writer's failure raised instead (the batch is decided again after the recovery)."""
+        self._writer_failed()
         self._queued = work if self._queued is None else self._queued.merge(work)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued(), name="partition-writer")
@@ -838,7 +842,7 @@ class PartitionWorker(Answering):
         tasks = [t for t in (self._writer, self._snapshotting) if t is not None]
         if tasks:
             await asyncio.wait(tasks)
-        if self._writer is not None and self._writer.exception() is not None:
+        if self._stale:  # decided after a failed write, or by a failed decision: read again
             self._queued = None
         self._writer = None
 
