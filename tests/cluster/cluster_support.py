@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from riskops.monitor.evaluators import RulesEvaluatorFactory
 from riskops.monitor.models import Alert, Decision
 from riskops.monitor.runtime import MonitorRuntime
 from riskops.sim import SimConfig, generate
+from support import migrated_engine
 
 
 @cache
@@ -81,6 +83,21 @@ def single_process(engine: Engine, tmp_path: Path, events: tuple[s.Event, ...]) 
         engine, RulesEvaluatorFactory.load(engine), snapshot_path=tmp_path / "baseline.snapshot"
     )
     runtime.catch_up()
+
+
+def baseline_results(
+    tmp_path: Path,
+    events: tuple[s.Event, ...],
+    prepare: Callable[[Engine], None] | None = None,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The single-process monitor's decisions and alerts over ``events``, in a database of
+    its own (``prepare`` runs on it first: a model made live, say): what every partition
+    layout must reproduce."""
+    with migrated_engine("postgres", tmp_path / "one") as baseline:
+        if prepare is not None:
+            prepare(baseline)
+        single_process(baseline, tmp_path, events)
+        return results(baseline)
 
 
 def publish_all(nats_url: str, stream: str, subject: str, events: tuple[s.Event, ...]) -> int:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from cluster_support import (
+    baseline_results,
     cluster_environment,
     history,
     publish_all,
     results,
-    single_process,
     unique,
 )
 from sqlalchemy import func, select
@@ -39,9 +39,7 @@ def test_kill_9_mid_stream_then_takeover_is_exactly_once(
     events = history()
     stream, subject = unique("kill")
     try:
-        with migrated_engine("postgres", tmp_path / "one") as baseline:
-            single_process(baseline, tmp_path, events)
-            expected = results(baseline)
+        expected = baseline_results(tmp_path, events)
         with migrated_engine("postgres", tmp_path / "db") as engine:
             env = cluster_environment(
                 engine,

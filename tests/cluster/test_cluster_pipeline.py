@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_support import history, publish_all, results, run_until_idle, single_process, unique
+from cluster_support import (
+    baseline_results,
+    history,
+    publish_all,
+    results,
+    run_until_idle,
+    unique,
+)
 from cluster_support import worker as make_worker
 
 from support import drop_stream, migrated_engine
@@ -21,9 +28,7 @@ def test_a_failed_write_is_decided_again_and_written_once(nats_url: str, tmp_pat
     stream, subject = unique("pipeline")
     try:
         assert publish_all(nats_url, stream, subject, events) == len(events)
-        with migrated_engine("postgres", tmp_path / "one") as baseline:
-            single_process(baseline, tmp_path, events)
-            expected = results(baseline)
+        expected = baseline_results(tmp_path, events)
         with migrated_engine("postgres", tmp_path / "pipe") as engine:
             owner = make_worker(engine, nats_url, stream, subject, 0, 1, batch_size=20)
             write = owner.write

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from cluster_support import history, publish_all, results, single_process, unique, worker
+from cluster_support import (
+    baseline_results,
+    history,
+    publish_all,
+    results,
+    unique,
+    worker,
+)
 from sqlalchemy import func, select
 
 from riskops.cluster import repository as repo
@@ -28,9 +35,7 @@ def test_restart_from_snapshot_replays_to_the_checkpoint(nats_url: str, tmp_path
     snap_at, crash_at = len(events) // 3, (2 * len(events)) // 3
     try:
         publish_all(nats_url, stream, subject, events)
-        with migrated_engine("postgres", tmp_path / "one") as baseline:
-            single_process(baseline, tmp_path, events)
-            expected = results(baseline)
+        expected = baseline_results(tmp_path, events)
         with migrated_engine("postgres", tmp_path / "two") as engine:
             first = worker(engine, nats_url, stream, subject, 0, 1, owner="first")
             assert first.try_acquire()

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cluster_support import (
+    baseline_results,
     history,
     publish_all,
     results,
     run_until_idle,
-    single_process,
     unique,
     worker,
 )
@@ -48,9 +48,7 @@ def test_partitions_decide_as_the_single_process(nats_url: str, tmp_path: Path) 
     stream, subject = unique("parity")
     try:
         assert publish_all(nats_url, stream, subject, events) == len(events)
-        with migrated_engine("postgres", tmp_path / "one") as baseline:
-            single_process(baseline, tmp_path, events)
-            expected = results(baseline)
+        expected = baseline_results(tmp_path, events)
         decisions, alerts = expected
         assert len(alerts) > 30 and any(a[0] for a in alerts)  # the pack hits on it
         for count in (1, 2, 4):
@@ -120,10 +118,7 @@ def test_partitions_with_a_live_model_decide_as_the_single_process(
     stream, subject = unique("model")
     try:
         assert publish_all(nats_url, stream, subject, events) == len(events)
-        with migrated_engine("postgres", tmp_path / "one") as baseline:
-            _put_live(baseline, artifact)
-            single_process(baseline, tmp_path, events)
-            expected = results(baseline)
+        expected = baseline_results(tmp_path, events, lambda e: _put_live(e, artifact))
         model_alerts = [a for a in expected[1] if a[0].startswith("MODEL:")]
         assert model_alerts, "the model should alert on the history"
         with migrated_engine("postgres", tmp_path / "two") as engine:
