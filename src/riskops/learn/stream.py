@@ -150,6 +150,13 @@ def _keys(account: _Account | None, direction: int) -> dict[str, int]:
     return {} if account is None else account.keys[_CYCLE * 2 + direction]
 
 
+def _common(small: set[str], keys: dict[str, int]) -> int:
+    """How many keys the two hold in common, looking from the smaller."""
+    if len(keys) < len(small):
+        return sum(1 for key in keys if key in small)
+    return sum(1 for key in small if key in keys)
+
+
 class FeatureState:
     """Every account's feature state; one instance per monitor (not thread-safe)."""
 
@@ -174,12 +181,16 @@ class FeatureState:
         if len(paid_by_receiver) > PROBE_CAP or len(paid_sender) > PROBE_CAP:
             return -1
         ends = (a, b)
+        sources = {y for y in paid_sender if y not in ends}
+        if not sources or not paid_by_receiver:
+            return 0
         found = 0
         for x in paid_by_receiver:
-            if x in ends:
+            account = self._accounts.get(x)
+            if account is None or x in ends:
                 continue
-            paid_by_x = _keys(self._accounts.get(x), 0)
-            found += sum(1 for y in paid_sender if y != x and y not in ends and y in paid_by_x)
+            paid_by_x = account.keys[_CYCLE * 2]
+            found += _common(sources, paid_by_x) - (x in sources and x in paid_by_x)
         return found
 
     def _scatter_gather(self, a: str, sender: _Account, b: str, receiver: _Account) -> int:
@@ -189,13 +200,15 @@ class FeatureState:
         if len(paid_receiver) > PROBE_CAP or len(paid_sender) > PROBE_CAP:
             return -1
         ends = (a, b)
-        sources = [key for key in paid_sender if key not in ends]
+        sources = {key for key in paid_sender if key not in ends}
+        if not sources:
+            return 0
         found = 0
         for x in paid_receiver:
-            if x in ends:
+            account = self._accounts.get(x)
+            if account is None or x in ends:
                 continue
-            paid_x = _keys(self._accounts.get(x), 1)
-            if any(key in paid_x for key in sources):
+            if _common(sources, account.keys[_CYCLE * 2 + 1]):
                 found += 1
         return found
 
