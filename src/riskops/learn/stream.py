@@ -14,6 +14,7 @@ its pair counts and the times of its last inbound and outbound payment.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -182,13 +183,10 @@ class FeatureState:
             return -1
         ends = (a, b)
         sources = {y for y in paid_sender if y not in ends}
-        if not sources or not paid_by_receiver:
+        if not sources:
             return 0
         found = 0
-        for x in paid_by_receiver:
-            account = self._accounts.get(x)
-            if account is None or x in ends:
-                continue
+        for x, account in self._third_parties(paid_by_receiver, ends):
             paid_by_x = account.keys[_CYCLE * 2]
             found += _common(sources, paid_by_x) - (x in sources and x in paid_by_x)
         return found
@@ -203,14 +201,17 @@ class FeatureState:
         sources = {key for key in paid_sender if key not in ends}
         if not sources:
             return 0
-        found = 0
-        for x in paid_receiver:
-            account = self._accounts.get(x)
-            if account is None or x in ends:
-                continue
-            if _common(sources, account.keys[_CYCLE * 2 + 1]):
-                found += 1
-        return found
+        parties = self._third_parties(paid_receiver, ends)
+        return sum(1 for _, account in parties if _common(sources, account.keys[_CYCLE * 2 + 1]))
+
+    def _third_parties(
+        self, keys: dict[str, int], ends: tuple[str, str]
+    ) -> Iterator[tuple[str, _Account]]:
+        """The accounts among ``keys`` other than the transfer's ends, with their state (a
+        key that is an address has no window of its own)."""
+        for key in keys:
+            if key not in ends and (account := self._accounts.get(key)) is not None:
+                yield key, account
 
     def update(self, row: dict[str, Any]) -> np.ndarray:
         """Apply a money event's flat row 0 and return its feature vector (float64).
