@@ -83,11 +83,11 @@ class Answering:
         batch's transaction: hand them over once it has committed). ``holds_only``: the
         others were answered when the batch was decided."""
         wanted = self._waited(made)
+        held = [i for i in wanted if made[i][0].outcome is Action.HOLD]
         if holds_only:
-            wanted = [i for i in wanted if made[i][0].outcome is Action.HOLD]
+            wanted = held
         if not wanted:
             return {}
-        held = [i for i in wanted if made[i][0].outcome is Action.HOLD]
         holds = monitor_repo.hold_ids(session, held) if held else {}
         return {i: DecisionResponse.of(made[i][0], holds.get(i)) for i in wanted}
 
