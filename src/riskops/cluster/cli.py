@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
         stream: Annotated[str | None, typer.Option(help="default: RISKOPS_NATS_STREAM")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
-        """Show each partition of the stream: owner, lag, last snapshot."""
+        """Show each partition of the stream: owner, lag, last snapshot, second rows owed."""
         import asyncio
 
         import msgspec
@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
             end = "unknown (NATS not reachable)" if last is None else f"{last:,}"
             console.print(f"stream {name}: last sequence {end}")
             table = Table(
-                "partition", "owner", "lease left", "checkpoint", "lag", "snapshot", "age"
+                "partition", "owner", "lease left", "checkpoint", "lag", "snapshot", "age", "owed"
             )
             for p in found.partitions:
                 table.add_row(
@@ -138,6 +138,7 @@ def register(app: typer.Typer) -> None:
                     "?" if p.lag is None else f"{p.lag:,}",
                     "" if p.snapshot_seq is None else f"{p.snapshot_seq:,}",
                     "" if p.snapshot_age_s is None else f"{p.snapshot_age_s:.0f} s",
+                    f"{p.owed:,}",
                 )
             console.print(table)
             console.print("ready" if found.ready else f"[red]not ready:[/red] {found.reason}")

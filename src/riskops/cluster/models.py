@@ -4,6 +4,8 @@
 fence (a number raised at every change of owner, checked by every commit: ADR 0041) and the
 checkpoint, the last stream sequence whose results are committed. ``cluster_snapshots``
 holds the newest evaluator state of each partition with the stream sequence it covers.
+``cluster_owed`` holds the transfers' second rows not written yet (ADR 0047): the accounts
+follower reads no event of the log at or after the first of them.
 """
 
 from __future__ import annotations
@@ -43,3 +45,15 @@ class PartitionSnapshot(Base):
     rules: Mapped[str] = mapped_column(String(64))
     state: Mapped[bytes] = mapped_column(LargeBinary)
     taken_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OwedRow(Base):
+    """A transfer's second row not written yet: added by the event's partition in the
+    transaction that logs the event, removed by ``partition`` (the counterparty's) in the
+    one that writes the row."""
+
+    __tablename__ = "cluster_owed"
+
+    stream: Mapped[str] = mapped_column(String(128), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer)

@@ -516,7 +516,8 @@ class PartitionWorker(Answering):
     def _write_pending(self, session: Session, now: datetime) -> list[str]:
         """Write the pending second rows whose events are in the log and whose own
         partition has committed their results (its checkpoint, in log seqs, has passed
-        them); returns their ids (dropped from ``pending`` once committed). Never waits for
+        them), and no longer owed (``cluster_owed``: the accounts follower waits for them,
+        ADR 0047); returns their ids (dropped from ``pending`` once committed). Never waits for
         another partition: an event is logged before its results (ADR 0044), and the
         event's timeline row, which this write adds too (a no-op then), would otherwise
         wait on the owner's open transaction, or deadlock with it."""
@@ -554,7 +555,19 @@ class PartitionWorker(Answering):
                 counted_through=_NEVER_TOLD,
                 now=now,
             )
+        repo.settle(session, self.spec.stream, seqs)  # the accounts follower may read them
         return list(seqs)
+
+    def _owed_elsewhere(self, logged: Sequence[tuple[int, s.Event]]) -> list[tuple[str, int]]:
+        """The transfers among the events this partition logs whose second row another
+        partition owes: (event id, that partition), recorded with the events (ADR 0047)."""
+        partitions, mine = self.spec.partitions, self.spec.partition
+        return [
+            (event.event_id, other)
+            for _, event in logged
+            if isinstance(event, s.TransferInternal)
+            and (other := partition_of(event.counterparty_id, partitions)) != mine
+        ]
 
     def _checkpoints(self, session: Session) -> dict[int, int]:
         """Each partition's committed position in the event log (its monitor checkpoint)."""
@@ -627,11 +640,12 @@ class PartitionWorker(Answering):
         seq order is commit order), and every partition logs its events: a partition that
         held it while deciding, or while writing its results, made the others wait (2
         partitions ran slower than 1). So the first transaction (fenced) logs the
-        partition's events not in the log yet, and commits: the lock is held for the
-        append alone. The second writes the results with the checkpoint (fenced, all or
-        nothing): the refusals' dead letters, the events that were in the log already (a
-        replay's, settled as ``ingest`` settles them), the decisions with the log's seq (as
-        a transfer's second row always had). A crash between the two leaves events logged
+        partition's events not in the log yet, with the second rows other partitions owe
+        for them (ADR 0047), and commits: the lock is held for the append alone. The
+        second writes the results with the checkpoint (fenced, all or nothing): the
+        refusals' dead letters, the events that were in the log already (a replay's,
+        settled as ``ingest`` settles them), the decisions with the log's seq (as a
+        transfer's second row always had). A crash between the two leaves events logged
         and the checkpoint before them: read again, decided again alike, logged already (a
         no-op), written once. On a failure the state must be rebuilt (``recover``)."""
         try:
@@ -651,6 +665,7 @@ class PartitionWorker(Answering):
             fresh = [(seq, event) for seq, event in owned if event.event_id not in logged]
             if fresh:
                 ingest(session, fresh, source=Source.NATS.value, source_name=self.spec.stream)
+                repo.owe(session, self.spec.stream, self._owed_elsewhere(fresh))
         with unit_of_work(self.sessions) as session:
             self._fenced(session, last)
             items = work.rejected + [(seq, e) for seq, e in owned if e.event_id in logged]

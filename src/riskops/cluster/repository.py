@@ -1,4 +1,5 @@
-"""All SQL of the cluster package: partition leases (fenced), checkpoints, snapshots.
+"""All SQL of the cluster package: partition leases (fenced), checkpoints, snapshots, and
+the transfers' second rows owed (what the accounts follower waits for: ADR 0047).
 
 The lease is a row per (stream, partition). Taking it raises the row's ``fence``; every
 commit of a partition's results updates the row *where the fence is still the one its
@@ -10,16 +11,16 @@ the commit, so a takeover waits for a commit in flight instead of racing it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, literal, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from riskops.cluster.models import PartitionLease, PartitionSnapshot
+from riskops.cluster.models import OwedRow, PartitionLease, PartitionSnapshot
 from riskops.events.models import EventRecord
-from riskops.monitor.models import Decision
+from riskops.monitor.models import Decision, MonitorCheckpoint
 
 
 def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
@@ -207,3 +208,55 @@ def second_rows_stored(session: Session, event_ids: list[str]) -> list[str]:
         return []
     query = select(Decision.event_id).where(Decision.event_id.in_(event_ids), Decision.row == 1)
     return list(session.scalars(query))
+
+
+def owe(session: Session, stream: str, owed: Sequence[tuple[str, int]]) -> None:
+    """Record second rows owed: (event id, the partition that owes its row)."""
+    if not owed:
+        return
+    rows = [{"stream": stream, "event_id": event_id, "partition": p} for event_id, p in owed]
+    session.execute(_insert(session)(OwedRow).on_conflict_do_nothing(), rows)
+
+
+def settle(session: Session, stream: str, event_ids: Iterable[str]) -> None:
+    """The second rows of ``event_ids`` are written: owed no more."""
+    ids = list(event_ids)
+    for start in range(0, len(ids), 500):
+        session.execute(
+            delete(OwedRow)
+            .where(OwedRow.stream == stream, OwedRow.event_id.in_(ids[start : start + 500]))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def owed(session: Session, stream: str) -> dict[str, int]:
+    """The second rows owed on ``stream``: event id -> the partition that owes it."""
+    query = select(OwedRow.event_id, OwedRow.partition).where(OwedRow.stream == stream)
+    return {event_id: int(p) for event_id, p in session.execute(query)}
+
+
+def owed_counts(session: Session, stream: str) -> dict[int, int]:
+    """How many second rows each partition of ``stream`` owes."""
+    query = (
+        select(OwedRow.partition, func.count())
+        .where(OwedRow.stream == stream)
+        .group_by(OwedRow.partition)
+    )
+    return {int(p): int(n) for p, n in session.execute(query)}
+
+
+def feed_marks(session: Session, stream: str, names: Sequence[str]) -> tuple[dict[str, int], int]:
+    """The monitor checkpoints ``names`` (those stored) and the smallest log seq of an event
+    whose second row ``stream`` still owes (0: none in the log), read in ONE statement: one
+    snapshot of the database, on PostgreSQL's read committed too."""
+    owed_seq = (
+        select(literal("").label("name"), func.coalesce(func.min(EventRecord.seq), 0))
+        .select_from(OwedRow)
+        .join(EventRecord, EventRecord.event_id == OwedRow.event_id)
+        .where(OwedRow.stream == stream)
+    )
+    checkpoints = select(MonitorCheckpoint.name, MonitorCheckpoint.last_seq).where(
+        MonitorCheckpoint.name.in_(list(names))
+    )
+    marks = {str(name): int(seq) for name, seq in session.execute(union_all(checkpoints, owed_seq))}
+    return marks, marks.pop("", 0)

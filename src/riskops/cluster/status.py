@@ -4,6 +4,8 @@ and ``/readyz`` in cluster mode).
 The lag is the stream's last sequence minus the partition's checkpoint: every partition
 reads the whole stream (ADR 0041), so each is measured against the same end. A partition
 is *down* when nobody holds a living lease on it (its owner died and no standby took it).
+Its *owed* rows are transfers' second rows it has not written yet, which hold the accounts
+follower (ADR 0047).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class PartitionStatus(msgspec.Struct):
     snapshot_seq: int | None
     snapshot_age_s: float | None
     lease_left_s: float | None
+    owed: int = 0  # transfers' second rows not written: they hold the accounts follower
 
 
 class ClusterStatus(msgspec.Struct):
@@ -47,6 +50,7 @@ def partition_status(
 ) -> list[PartitionStatus]:
     """Each partition's row, with the lag against ``last_seq`` (the stream's end)."""
     marks = repo.snapshot_marks(session, stream)
+    owed = repo.owed_counts(session, stream)
     out = []
     for row in repo.partitions(session, stream):
         alive = row.owner is not None and row.lease_until is not None and row.lease_until > now
@@ -67,6 +71,7 @@ def partition_status(
                     if alive and row.lease_until is not None
                     else None
                 ),
+                owed=owed.get(row.partition, 0),
             )
         )
     return out
