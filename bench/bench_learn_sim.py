@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from bench.common import Result, at_least
@@ -124,7 +123,7 @@ def scored_flat(sim: Sim, artifact: Any, threads: int = 2) -> pa.Table:
     """The run's flat rows with ``model.score`` filled from the model, by event."""
     from riskops.learn import batch
     from riskops.learn import model as m
-    from riskops.learn.training import _matrix
+    from riskops.learn.stacking import score_table
     from riskops.rules.backtest import adapted_flat
 
     flat, _, _ = adapted_flat(sim.directory / "events.ndjson", None)
@@ -135,7 +134,7 @@ def scored_flat(sim: Sim, artifact: Any, threads: int = 2) -> pa.Table:
         table = batch.features(con, "flat")
     finally:
         con.close()
-    scores = m.Model(artifact).predict_many(_matrix(table)) if table.num_rows else np.zeros(0)
+    scores = score_table(m.Model(artifact), table, threads)
     by_event = dict(zip(table.column("event_id").to_pylist(), scores.tolist(), strict=True))
     column = pa.array([by_event.get(e) for e in flat.column("event_id").to_pylist()], pa.float64())
     return flat.set_column(flat.schema.get_field_index("model.score"), "model.score", column)

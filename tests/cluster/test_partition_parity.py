@@ -8,7 +8,9 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import numpy as np
+import pyarrow as pa
 import pytest
 from cluster_support import (
     baseline_results,
@@ -28,8 +30,8 @@ from riskops.events.flat import to_rows
 from riskops.events.nats import partition_of
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.learn import model as m
-from riskops.learn import registry
-from riskops.learn.features import FEATURE_NAMES
+from riskops.learn import registry, stacking
+from riskops.learn.features import FEATURE_NAMES, STACKED_NAMES
 from riskops.learn.stream import FeatureState, is_money
 from support import drop_stream, migrated_engine
 
@@ -80,22 +82,34 @@ def test_partitions_decide_as_the_single_process(nats_url: str, tmp_path: Path) 
         drop_stream(nats_url, stream)
 
 
-def _history_model(events: tuple[s.Event, ...]) -> bytes:
+def _history_model(events: tuple[s.Event, ...], stages: int) -> bytes:
     """A small model of the history's money rows (large amounts score high), so that a
-    live model scores, alerts and gates the shape rules during the parity run."""
+    live model scores, alerts and gates the shape rules during the parity run; with two
+    stages, the second also reads each side's earlier first-stage scores (ADR 0051)."""
     state = FeatureState()
-    xs, ys = [], []
+    xs, ys, who = [], [], []
     for seq, event in enumerate(events, 1):
         row = to_rows(event, seq)[0]
         if is_money(row):
             xs.append(state.update(row))
             ys.append(1.0 if row["usd_cents"] >= 200_000 else 0.0)
+            transfer = row["type"] == "transfer.internal"
+            who.append(
+                (state.clock, row["account_id"], row["counterparty_id"] if transfer else None)
+            )
     x, y = np.array(xs), np.array(ys)
     assert 10 < y.sum() < len(y) - 10, "both classes should be in the history"
     cut = len(x) * 2 // 3
     params = {"min_data_in_leaf": 5, "bagging_freq": 0, "bagging_fraction": 1.0}
     fit = m.train(x[:cut], y[:cut], x[cut:], y[cut:], FEATURE_NAMES, rounds=20, params=params)
-    return fit.artifact.encode()
+    if stages == 1:
+        return fit.artifact.encode()
+    ts, own, other = zip(*who, strict=True)
+    parties = stacking.Parties(np.array(ts), pa.array(own), pa.array(other, pa.string()))
+    wide, first = stacking.widen(fit.artifact, x, parties)  # that booster is the first stage
+    names = list(FEATURE_NAMES + STACKED_NAMES)
+    second = m.train(wide[:cut], y[:cut], wide[cut:], y[cut:], names, rounds=20, params=params)
+    return msgspec.structs.replace(second.artifact, **first).encode()
 
 
 def _put_live(engine: Engine, artifact: bytes) -> None:
@@ -107,14 +121,17 @@ def _put_live(engine: Engine, artifact: bytes) -> None:
         registry.set_status(session, system, "aml", version, "live", "test")
 
 
+@pytest.mark.parametrize("stages", [1, 2])
 def test_partitions_with_a_live_model_decide_as_the_single_process(
-    nats_url: str, tmp_path: Path
+    nats_url: str, tmp_path: Path, stages: int
 ) -> None:
     """With a model live, every partition moves the learning state with every money row
-    (features of both sides, anomaly baselines and peer groups), so the scores, the model's
-    and the anomaly's alerts and the gated shape rules match the single process."""
+    (features of both sides, anomaly baselines and peer groups, a two-stage model's
+    first-stage scores), so the scores, the model's and the anomaly's alerts and the gated
+    shape rules match the single process."""
     events = history()
-    artifact = _history_model(events)
+    artifact = _history_model(events, stages)
+    assert m.Model.load(artifact).stages == stages
     stream, subject = unique("model")
     try:
         assert publish_all(nats_url, stream, subject, events) == len(events)

@@ -14,7 +14,7 @@ from riskops.cli import app
 from riskops.events.amlworld import HEADER
 from riskops.learn import batch
 from riskops.learn.evaluate import matrix, score_days
-from riskops.learn.features import US_PER_DAY
+from riskops.learn.stacking import parties_of
 
 DAYS = 15
 
@@ -108,21 +108,24 @@ def test_test_day_labels_never_change_a_score(fixture_file: Path) -> None:
     con.close()
     rows = table.column("source_row").to_numpy()
     y = labels[rows]
-    x = matrix(table)
-    days = table.column("ts_us").to_numpy() // US_PER_DAY
-    split, score, threshold, _ = score_days(x, days, y, seed=1)
+    parties = parties_of(table)
+    split, score, threshold, _ = score_days(matrix(table), parties, y, seed=1)
     shuffled = y.copy()
     test = split == 2
     shuffled[test] = np.random.default_rng(0).random(int(test.sum())) < 0.5
     assert (shuffled[test] != y[test]).any()
-    split2, score2, threshold2, _ = score_days(x, days, shuffled, seed=1)
+    split2, score2, threshold2, _ = score_days(matrix(table), parties, shuffled, seed=1)
     assert np.array_equal(split, split2)
     assert np.array_equal(score, score2) and threshold == threshold2
     # and the validation labels do matter (the threshold reads them)
     hidden = y.copy()
     hidden[split == 1] = False
     hidden[np.flatnonzero(split == 1)[:1]] = True
-    assert score_days(x, days, hidden, seed=1)[2] != threshold
+    assert score_days(matrix(table), parties, hidden, seed=1)[2] != threshold
+    # the train labels reach the test scores through the counterparties' scores too
+    x = matrix(table)
+    score_days(x, parties, y, seed=1)
+    assert x[:, -2:].any()
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy.engine import Engine
 
-from riskops.learn import training
+from riskops.learn import protocol, training
 from riskops.learn.features import FEATURE_NAMES, US_PER_DAY
 
 DAY0 = 20_000 * US_PER_DAY
@@ -92,11 +92,17 @@ def test_from_store_reads_the_history_and_the_labels_table(engine: Engine) -> No
     with unit_of_work(sessions) as session:
         data = training.from_store(session, batch_size=500)
         everything = training.from_store(session, unlabelled_negative=True)
-    assert len(data.y) == 600 and int(data.y.sum()) == len(big & {e.event_id for e in events[::2]})
-    assert len(everything.y) == 1200
+    # every transaction stays (its first-stage score counts for its neighbours); half known
+    assert len(data.y) == 1200 and int(data.known.sum()) == 600
+    assert int(data.y[data.known].sum()) == len(big & {e.event_id for e in events[::2]})
+    assert len(everything.y) == 1200 and everything.known.all()
     assert list(data.ts_us) == sorted(data.ts_us)
     fitted = training.fit(data, seed=1, rounds=40)
     assert fitted.metrics["test"]["recall"] > 0.5
+    assert fitted.metrics["labels"] == {
+        "positive": int(data.y.sum()),
+        "negative": 600 - int(data.y.sum()),
+    }
 
 
 def test_from_amlworld_labels_each_transaction_by_its_row(tmp_path: Path) -> None:
@@ -133,6 +139,6 @@ def test_a_large_training_slice_keeps_every_positive_and_thins_the_negatives() -
     assert fitted.metrics["train_rows"] == 600
     again = training.fit(data, seed=3, rounds=30, max_train_rows=600)
     assert again.artifact == fitted.artifact
-    rows = training._thinned(np.arange(1800), data.y, 600, seed=3)
+    rows = protocol.thinned(np.arange(1800), data.y, 600, seed=3)
     assert len(rows) == 600 and int(data.y[rows].sum()) == int(data.y[:1800].sum())
     assert fitted.metrics["test"]["f1"] > 0.5

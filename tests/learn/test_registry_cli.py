@@ -93,6 +93,8 @@ def test_train_refuses_clearly(data_dir: Path) -> None:
     assert missing.exit_code == 1 and "no such file" in missing.output
     bad_id = runner.invoke(app, ["train", "--stored", "--model", "Bad Id"])
     assert bad_id.exit_code == 1 and "invalid model id" in bad_id.output
+    stages = runner.invoke(app, ["train", "--stored", "--stages", "3"])
+    assert stages.exit_code == 1 and "expected auto, 1 or 2" in stages.output
     assert "Traceback" not in none.output + unlabelled.output + missing.output
 
 
@@ -109,3 +111,27 @@ def test_numbers_past_the_database_integer_are_refused_with_a_message(data_dir: 
         done = runner.invoke(app, args)
         assert done.exit_code == 2, (args, done.output)
         assert done.exception is None or isinstance(done.exception, SystemExit), args
+
+
+def test_train_from_a_file_stores_a_draft_with_its_stages(data_dir: Path) -> None:
+    from test_evaluate import write_fixture
+
+    from riskops.learn import model as m
+
+    events = data_dir / "small_Trans.csv"
+    write_fixture(events)
+    runner = CliRunner()
+    args = ["train", "--events", str(events), "--rounds", "30", "--by", "test"]
+    two = runner.invoke(app, [*args, "--stages", "2"])
+    assert two.exit_code == 0, two.output
+    assert "stored as a draft" in two.output and "two stages" in two.output
+    either = runner.invoke(app, [*args, "--model", "aml-auto"])
+    assert either.exit_code == 0, either.output
+    with unit_of_work(session_factory(open_database())) as s:
+        artifact = m.Artifact.decode(registry.get_artifact(s, "aml", 1))
+        assert artifact.first_text and artifact.feature_names[-2:] == [
+            "own.score_7d",
+            "cp.score_7d",
+        ]
+        auto = registry.get_version(s, "aml-auto", 1)
+    assert auto.metrics["stages"] in (1, 2)

@@ -18,7 +18,7 @@ import pytest
 
 from riskops.learn import batch, training
 from riskops.learn import model as m
-from riskops.learn.features import FEATURE_NAMES
+from riskops.learn.stacking import score_table
 from riskops.rules.backtest import adapted_flat
 from riskops.sim import SimConfig, load_event_labels, simulate
 
@@ -50,10 +50,7 @@ def _scores(directory: Path, artifact: m.Artifact) -> dict[str, float]:
         table = batch.features(con, "flat")
     finally:
         con.close()
-    matrix = np.column_stack(
-        [table.column(n).to_numpy(zero_copy_only=False) for n in FEATURE_NAMES]
-    )
-    scores = m.Model(artifact).predict_many(matrix)
+    scores = score_table(m.Model(artifact), table)
     return dict(zip(table.column("event_id").to_pylist(), scores.tolist(), strict=True))
 
 

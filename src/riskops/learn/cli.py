@@ -123,6 +123,14 @@ def train_command(
     engine: Annotated[
         str, typer.Option("--engine", help="Feature engine: duckdb, or spark (local PySpark).")
     ] = "duckdb",
+    stages: Annotated[
+        str,
+        typer.Option(
+            "--stages",
+            help="1: the features; 2: also the counterparties' own scores from a first"
+            " stage; auto: the better of the two on the validation days.",
+        ),
+    ] = "auto",
     by: _By = None,
 ) -> None:
     """Train a model from labels; the new version lands in the registry as a draft."""
@@ -136,6 +144,8 @@ def train_command(
         raise _fail("give exactly one of --events FILE, --sim DIR, --stored")
     if events is not None and format != "amlworld":
         raise _fail(f"--format {format}: only amlworld files carry labels")
+    if stages not in ("auto", "1", "2"):
+        raise _fail(f"--stages {stages}: expected auto, 1 or 2")
     from riskops.learn.spark import check_engine
 
     if (reason := check_engine(engine)) is not None:
@@ -167,14 +177,21 @@ def train_command(
                         s, threads, unlabelled_negative=unlabelled_negative, say=say, engine=engine
                     )
                 )
-            say(f"{len(data.y):,} labelled transactions ({int(data.y.sum()):,} positive)")
+            known = data.y if data.known is None else data.y[data.known]
+            say(f"{len(known):,} labelled transactions ({int(known.sum()):,} positive)")
             boosting = progress.add_task("boosting", total=rounds)
 
             def tick(done: int, total: int) -> None:
                 progress.update(boosting, completed=done, total=total)
 
             fitted = training.fit(
-                data, seed=seed, threads=threads, rounds=rounds, tick=tick, say=say
+                data,
+                seed=seed,
+                threads=threads,
+                rounds=rounds,
+                tick=tick,
+                say=say,
+                stages=None if stages == "auto" else int(stages),
             )
             progress.update(
                 boosting,
@@ -198,7 +215,12 @@ def train_command(
     )
     console.print(
         f"  span {fitted.span_first:%Y-%m-%d} .. {fitted.span_last:%Y-%m-%d}; "
-        f"threshold {fitted.artifact.threshold:.4f}"
+        f"threshold {fitted.artifact.threshold:.4f}; "
+        + (
+            "two stages (the counterparties' own scores)"
+            if fitted.metrics["stages"] == 2
+            else "one stage"
+        )
     )
     for name, got in (("validation", valid), ("test", test)):
         console.print(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,13 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from riskops.learn import protocol
+from riskops.learn import protocol, stacking
 from riskops.learn.batch import MalformedFile, connect, drop_work, feature_reader, read_amlworld
-from riskops.learn.features import FEATURE_NAMES, US_PER_DAY
+from riskops.learn.features import FEATURE_NAMES, STACKED_NAMES, US_PER_DAY
 
 Progress = Callable[[str], None]
+# The columns the protocol's model reads: the catalogue, then the counterparties' own scores.
+STAGE_TWO: tuple[str, ...] = FEATURE_NAMES + STACKED_NAMES
 
 PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -40,6 +42,7 @@ PARAMS: dict[str, Any] = {
     "force_col_wise": True,
 }
 ROUNDS = 300
+FIRST_ROUNDS = 150
 # Above this many train rows, every laundering row is kept and the others are sampled (with
 # the seed) down to it: training time and memory stay bounded on a 5M-row file; the
 # threshold is still chosen on every validation row, so the sampling cannot bias it.
@@ -63,30 +66,48 @@ class Evaluation:
 
 
 def train_model(
-    x: npt.NDArray[np.float32], y: npt.NDArray[np.bool_], seed: int, threads: int
+    x: npt.NDArray[np.float32],
+    y: npt.NDArray[np.bool_],
+    seed: int,
+    threads: int,
+    names: Sequence[str] = FEATURE_NAMES,
+    rounds: int = ROUNDS,
 ) -> Any:
     """A LightGBM booster on the train rows only (deterministic for a seed and thread count)."""
     import lightgbm as lgb
 
     params = dict(PARAMS, seed=seed, num_threads=threads)
-    data = lgb.Dataset(x, label=y.astype(np.float64), feature_name=list(FEATURE_NAMES))
-    return lgb.train(params, data, num_boost_round=ROUNDS)
+    data = lgb.Dataset(x, label=y.astype(np.float64), feature_name=list(names))
+    return lgb.train(params, data, num_boost_round=rounds)
 
 
-def matrix(table: pa.Table) -> npt.NDArray[np.float32]:
+def first_stage_trainer(seed: int, threads: int) -> stacking.Trainer:
+    """How the first stage of a two-stage model is fitted (``learn.stacking``): fewer
+    rounds than the second (it only has to rank the neighbours)."""
+    return lambda x, y: train_model(
+        x, np.asarray(y, dtype=bool), seed, threads, rounds=FIRST_ROUNDS
+    )
+
+
+def matrix(table: pa.Table, out: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
     """The feature columns of ``learn.batch.features``' table as one float32 matrix (the
-    model's input; half the memory of float64 on a 5M-row file)."""
-    out = np.empty((table.num_rows, len(FEATURE_NAMES)), dtype=np.float32)
+    model's input; half the memory of float64 on a 5M-row file), with the second stage's
+    columns after them (``STAGE_TWO``; 0 until ``learn.stacking.first_stage`` fills them).
+    ``out``: rows to fill instead of a new matrix."""
+    if out is None:
+        out = np.zeros((table.num_rows, len(STAGE_TWO)), dtype=np.float32)
     for j, name in enumerate(FEATURE_NAMES):
         out[:, j] = table.column(name).to_numpy(zero_copy_only=False)
     return out
 
 
-Features = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
+Features = tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32], stacking.Parties
+]
 
 
 def _read_features(con: Any, engine: str = "duckdb", spark: Any = None) -> Features:
-    """(source_row, day, matrix) of the loaded file ``flat``, on DuckDB or Spark."""
+    """(source_row, day, matrix, parties) of the loaded file ``flat``, on DuckDB or Spark."""
     if engine == "spark":
         from riskops.learn import spark as learn_spark
 
@@ -102,63 +123,66 @@ def _read_features(con: Any, engine: str = "duckdb", spark: Any = None) -> Featu
 
 
 def _gather(reader: pa.RecordBatchReader, n: int) -> Features:
-    """(source_row, day, matrix) read batch by batch into one float32 matrix (the Arrow
-    result is never held whole)."""
+    """(source_row, day, matrix, parties) read batch by batch into one float32 matrix (the
+    Arrow result is never held whole)."""
     try:
-        x = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
+        x = np.zeros((n, len(STAGE_TWO)), dtype=np.float32)
         source_row = np.empty(n, dtype=np.int64)
-        days = np.empty(n, dtype=np.int64)
+        parts: list[stacking.Parties] = []
         at = 0
         for batch in reader:
             size = batch.num_rows
             table = pa.Table.from_batches([batch])
-            x[at : at + size] = matrix(table)
+            matrix(table, x[at : at + size])
             source_row[at : at + size] = table.column("source_row").to_numpy()
-            days[at : at + size] = table.column("ts_us").to_numpy() // US_PER_DAY
+            parts.append(stacking.parties_of(table))
             at += size
     finally:
         reader.close()
     if at != n:
         raise RuntimeError(f"expected {n} feature vectors, read {at}")
-    return source_row, days, x
-
-
-def train_rows(
-    labels: npt.NDArray[np.bool_], train: npt.NDArray[np.bool_], seed: int
-) -> npt.NDArray[np.int64]:
-    """The rows to train on: the train days' rows, negatives sampled above ``MAX_TRAIN``."""
-    rows = np.flatnonzero(train)
-    if len(rows) <= MAX_TRAIN:
-        return rows
-    positive = rows[labels[rows]]
-    negative = rows[~labels[rows]]
-    keep = max(0, MAX_TRAIN - len(positive))
-    sampled = np.random.default_rng(seed).choice(negative, size=keep, replace=False)
-    return np.sort(np.concatenate([positive, sampled]))
+    parties = stacking.concat_parties(parts)
+    return source_row, parties.ts // US_PER_DAY, x, parties
 
 
 def score_days(
     x: npt.NDArray[np.float32],
-    days: npt.NDArray[np.int64],
+    parties: stacking.Parties,
     labels: npt.NDArray[np.bool_],
     seed: int,
     threads: int = 2,
     progress: Progress | None = None,
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64], float, float]:
-    """(split, score, threshold, validation F1): the protocol up to the test measurement.
-    Reads only the train and validation labels."""
+    """(split, score, threshold, validation F1): the protocol up to the test measurement,
+    on ``matrix``'s columns (the second stage's filled here). Reads only the train and
+    validation labels."""
     say = progress or (lambda _: None)
+    days = parties.ts // US_PER_DAY
     split = protocol.split_days(days)
     train = split == protocol.TRAIN
     if not labels[train].any():
         raise ValueError("the train days hold no laundering transaction: nothing to learn")
-    rows = train_rows(labels, train, seed)
+    rows = protocol.thinned(np.flatnonzero(train), labels, MAX_TRAIN, seed)
+    say("scoring the counterparties (the first stage, out of fold on the train days)")
+    trainer = first_stage_trainer(seed, threads)
+    first = stacking.first_stage(x, labels, split, days, rows, parties, trainer, threads, seed)
+    if first is None:
+        say("the train days cannot be cut in two blocks with both labels: one stage only")
     say(f"training on {len(rows):,} transactions of the {int(train.sum()):,} of the train days")
-    model = train_model(x[rows], labels[rows], seed, threads)
-    say("scoring")
-    score = np.asarray(model.predict(x, num_threads=threads), dtype=np.float64)
     val = split == protocol.VAL
-    threshold, val_f1 = protocol.best_threshold(labels[val], score[val])
+    best: tuple[float, float, npt.NDArray[np.float64]] | None = None
+    for stages in (1, 2) if first is not None else (1,):
+        base = len(FEATURE_NAMES) if stages == 1 else len(STAGE_TWO)
+        model = train_model(
+            stacking.columns(x, rows, base), labels[rows], seed, threads, STAGE_TWO[:base]
+        )
+        score = stacking.predict_columns(model, x, base, threads)
+        threshold, val_f1 = protocol.best_threshold(labels[val], score[val])
+        say(f"{stages} stage{'s' if stages > 1 else ''}: validation F1 {val_f1:.3f}")
+        if best is None or val_f1 > best[1]:
+            best = (threshold, val_f1, score)
+    assert best is not None
+    threshold, val_f1, score = best
     return split, score, threshold, val_f1
 
 
@@ -201,11 +225,11 @@ def evaluate(
         say(f"reading {events.name}")
         labels_arrow = read_amlworld(con, events)
         say("computing features" + (" on Spark" if engine == "spark" else ""))
-        source_row, days, x = _read_features(con, engine, spark)
+        source_row, days, x, parties = _read_features(con, engine, spark)
     finally:
         con.close()
     labels = labels_arrow.to_numpy(zero_copy_only=False).astype(bool)[source_row]
-    split, score, threshold, val_f1 = score_days(x, days, labels, seed, threads, say)
+    split, score, threshold, val_f1 = score_days(x, parties, labels, seed, threads, say)
     flagged = score >= threshold
     test = split == protocol.TEST
     result = Evaluation(

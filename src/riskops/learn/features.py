@@ -174,7 +174,23 @@ CATALOGUE: tuple[Feature, ...] = tuple(
     _TRANSACTION + _side("own", "the account") + _side("cp", "the counterparty")
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in CATALOGUE)
-BY_NAME: dict[str, Feature] = {f.name: f for f in CATALOGUE}
+
+# The second stage of a two-stage model (ADR 0051): each side's highest first-stage score
+# among the transactions it took part in (either end) within SCORE_WINDOW before this one;
+# 0 with none, and for ``cp`` when there is no counterparty account. They depend on a
+# model's first stage, so they follow the catalogue: ``learn.stacking`` computes them.
+SCORE_WINDOW = 7 * US_PER_DAY
+STACKED: tuple[Feature, ...] = tuple(
+    Feature(
+        f"{prefix}.score_7d",
+        f"{whose}: the highest first-stage model score of the transactions it took part in"
+        " during the 7 days before this one (0: none)",
+        f"{whose}'s other payments in the last 7 days scored up to {{v:.2f}}",
+    )
+    for prefix, whose in (("own", "the account"), ("cp", "the counterparty"))
+)
+STACKED_NAMES: tuple[str, ...] = tuple(f.name for f in STACKED)
+BY_NAME: dict[str, Feature] = {f.name: f for f in CATALOGUE + STACKED}
 SIDE_NAMES: tuple[str, ...] = tuple(
     f.name.removeprefix("own.") for f in CATALOGUE if f.name.startswith("own.")
 )

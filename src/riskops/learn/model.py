@@ -41,6 +41,10 @@ class Artifact(msgspec.Struct, frozen=True):
     seed: int
     best_iteration: int
     format: int = FORMAT
+    # A two-stage model (``learn.stacking``, ADR 0051): the first stage's booster and the
+    # catalogue columns it reads; ``feature_names`` then end with ``STACKED_NAMES``.
+    first_text: str = ""
+    first_names: list[str] = []
 
     def encode(self) -> bytes:
         return msgspec.msgpack.encode(self)
@@ -255,6 +259,24 @@ class Model:
         width = len(self.names)
         self._raw = _SingleRow(booster, _SingleRow.RAW, width)
         self._contrib = _SingleRow(booster, _SingleRow.CONTRIB, width)
+        self.first_names = artifact.first_names
+        self._first: _SingleRow | None = None
+        self._first_booster: Any = None
+        if artifact.first_text:
+            self._first_booster = lgb.Booster(model_str=artifact.first_text)
+            self._first = _SingleRow(self._first_booster, _SingleRow.RAW, len(self.first_names))
+
+    @property
+    def stages(self) -> int:
+        return 1 if self._first is None else 2
+
+    def first_score(self, vector: Vector | Sequence[float]) -> float:
+        """A two-stage model's first-stage probability of one row (its ``first_names``
+        columns), as LightGBM's own ``predict`` gives it."""
+        if self._first is None:
+            raise ValueError("a one-stage model has no first stage")
+        raw = float(self._first(np.asarray(vector, dtype=np.float64))[0])
+        return 0.0 if raw < -700.0 else 1.0 / (1.0 + math.exp(-raw))
 
     @classmethod
     def load(cls, blob: bytes) -> Model:
@@ -270,6 +292,13 @@ class Model:
         if z < -700.0:
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))
+
+    def first_many(self, matrix: npt.ArrayLike) -> Vector:
+        """First-stage probabilities of many rows (``first_names`` columns; for batches)."""
+        if self._first_booster is None:
+            raise ValueError("a one-stage model has no first stage")
+        rows = np.asarray(matrix, dtype=np.float64)
+        return np.asarray(self._first_booster.predict(rows), dtype=np.float64)
 
     def predict_many(self, matrix: npt.ArrayLike) -> Vector:
         """Calibrated scores of many rows at once (LightGBM's own predict; for batches)."""

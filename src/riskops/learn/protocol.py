@@ -93,6 +93,20 @@ def best_threshold(labels: Bools, scores: Floats) -> tuple[float, float]:
     return float(s_sorted[best]), float(f1[best])
 
 
+def thinned(rows: Ints, labels: npt.ArrayLike, limit: int, seed: int) -> Ints:
+    """At most ``limit`` of ``rows``: every positive (``labels[row] == 1``) and an even
+    seeded sample of the negatives, in row order. Calibration and thresholds are chosen on
+    untouched validation days, so thinning the majority class costs little but time."""
+    if len(rows) <= limit:
+        return rows
+    y = np.asarray(labels)
+    positive = rows[y[rows] == 1]
+    negative = rows[y[rows] != 1]
+    keep = min(len(negative), max(0, limit - len(positive)))
+    chosen = np.random.default_rng(seed).choice(negative, size=keep, replace=False)
+    return np.sort(np.concatenate([positive, chosen]))
+
+
 def recall_by(groups: Sequence[str | None], labels: Bools, flagged: Bools) -> dict[str, Metrics]:
     """Recall (in a ``Metrics``) per group of the positive rows; rows with no group are
     left out."""

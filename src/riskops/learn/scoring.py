@@ -32,8 +32,9 @@ import numpy.typing as npt
 from riskops.kernel.logging import get_logger
 from riskops.learn.anomaly import RULE_ID as ANOMALY_RULE_ID
 from riskops.learn.anomaly import AnomalyState, peer_of, receiver_view
-from riskops.learn.features import FEATURE_NAMES
+from riskops.learn.features import FEATURE_NAMES, STACKED_NAMES
 from riskops.learn.model import Model, Reason
+from riskops.learn.stacking import Memory
 from riskops.learn.stream import FeatureState, is_money
 from riskops.rules.types import Action, Hit
 
@@ -60,9 +61,23 @@ class LoadedModel:
     A version keeps the features it was trained on: one trained before the catalogue
     grew scores the columns of its own names, taken from the monitor's vector by name
     (a vector handed over whole would shift every column after an added feature).
+
+    A two-stage version (``learn.stacking``) also keeps, per account, its first stage's
+    scores of the recent transactions (``memory``): ``observe`` runs for every money row
+    0, before ``predict``, and extends the vector with both sides' highest earlier score.
     """
 
-    __slots__ = ("columns", "model", "model_id", "rule_id", "shadow", "version")
+    __slots__ = (
+        "_stacked",
+        "columns",
+        "first_columns",
+        "memory",
+        "model",
+        "model_id",
+        "rule_id",
+        "shadow",
+        "version",
+    )
 
     def __init__(self, model_id: str, version: int, shadow: bool, model: Model) -> None:
         self.model_id = model_id
@@ -70,10 +85,33 @@ class LoadedModel:
         self.shadow = shadow
         self.model = model
         self.rule_id = hit_rule_id(model_id, version)
-        self.columns = _columns_of(model.names)
+        two = model.stages == 2
+        self.columns = _columns_of(model.names, _EXTENDED if two else FEATURE_NAMES)
+        self.first_columns = _columns_of(model.first_names, FEATURE_NAMES) if two else None
+        self.memory: Memory | None = Memory() if two else None
+        self._stacked = (0.0, 0.0)
+
+    @property
+    def key(self) -> str:
+        return f"{self.model_id}@{self.version}"
+
+    def observe(self, row: dict[str, Any], vector: npt.NDArray[np.float64], ts: int) -> None:
+        """A two-stage version's step for a money row 0 and its catalogue vector: read both
+        sides' highest earlier first-stage score, then add this transaction's to both."""
+        memory = self.memory
+        if memory is None:
+            return
+        columns = self.first_columns
+        score = self.model.first_score(vector if columns is None else vector[columns])
+        other = None
+        if row["type"] == "transfer.internal" and row.get("counterparty_id") is not None:
+            other = str(row["counterparty_id"])
+        self._stacked = memory.step(str(row["account_id"]), other, ts, score)
 
     def view(self, vector: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """The model's own columns of a monitor vector."""
+        """The model's own columns of a monitor vector (after ``observe`` for two stages)."""
+        if self.memory is not None:
+            vector = np.append(vector, self._stacked)
         return vector if self.columns is None else vector[self.columns]
 
     def predict(self, vector: npt.NDArray[np.float64]) -> float:
@@ -83,12 +121,15 @@ class LoadedModel:
         return self.model.reasons(self.view(vector), k)
 
 
-def _columns_of(names: Sequence[str]) -> npt.NDArray[np.intp] | None:
-    """Where a model's features stand in the catalogue's vector; None when it is the
-    catalogue itself. Raises ``UnknownFeatures`` for a name the catalogue lacks."""
-    if list(names) == list(FEATURE_NAMES):
+_EXTENDED = FEATURE_NAMES + STACKED_NAMES
+
+
+def _columns_of(names: Sequence[str], catalogue: Sequence[str]) -> npt.NDArray[np.intp] | None:
+    """Where a model's features stand in the vector of ``catalogue``'s columns; None when
+    they are that vector. Raises ``UnknownFeatures`` for a name the catalogue lacks."""
+    if list(names) == list(catalogue):
         return None
-    index = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    index = {name: i for i, name in enumerate(catalogue)}
     unknown = [name for name in names if name not in index]
     if unknown:
         raise UnknownFeatures(f"features not in the catalogue: {', '.join(unknown[:5])}")
@@ -102,6 +143,7 @@ class ModelSet:
         self.models = list(models)
         self.live = next((m for m in self.models if not m.shadow), None)
         self.shadows = [m for m in self.models if m.shadow]
+        self.staged = [m for m in self.models if m.memory is not None]  # two-stage versions
         self.keys = sorted(
             (m.model_id, m.version, "shadow" if m.shadow else "live") for m in self.models
         )
@@ -140,6 +182,7 @@ class _Snapshot(msgspec.Struct, frozen=True):
     format: int
     features: bytes | None
     anomaly: bytes | None
+    memories: dict[str, bytes] = {}  # a two-stage version's first-stage scores, by key
 
 
 class Scoring:
@@ -167,13 +210,20 @@ class Scoring:
             self._anomaly = _new_anomaly()
 
     def swap(self, models: ModelSet) -> None:
-        """Score with other versions from the next row on (the state is kept)."""
+        """Score with other versions from the next row on (the state is kept, and so are
+        the first-stage scores of a two-stage version that keeps running)."""
+        kept = {m.key: m.memory for m in self.models.models if m.memory is not None}
+        for loaded in models.models:
+            memory = kept.get(loaded.key)
+            if loaded.memory is not None and memory is not None:
+                loaded.memory = memory
         self.models = models
 
     def snapshot(self) -> bytes:
         features = self._features.snapshot() if self._features is not None else None
         anomaly = self._anomaly.snapshot() if self._anomaly is not None else None
-        return msgspec.msgpack.encode(_Snapshot(_FORMAT, features, anomaly))
+        memories = {m.key: m.memory.snapshot() for m in self.models.models if m.memory is not None}
+        return msgspec.msgpack.encode(_Snapshot(_FORMAT, features, anomaly, memories))
 
     @classmethod
     def restore(cls, models: ModelSet, blob: bytes) -> Scoring:
@@ -188,6 +238,13 @@ class Scoring:
                 log.warning("learn.features_not_restored", error=str(exc)[:200])
         if snap.anomaly is not None:
             anomaly = _restore_anomaly(snap.anomaly)
+        for loaded in models.models:
+            kept = snap.memories.get(loaded.key)
+            if loaded.memory is not None and kept is not None:
+                try:
+                    loaded.memory = Memory.restore(kept)
+                except Exception as exc:
+                    log.warning("learn.memory_not_restored", model=loaded.key, error=str(exc)[:200])
         return cls(models, features, anomaly)
 
     # -- per row ---------------------------------------------------------------------------
@@ -213,6 +270,8 @@ class Scoring:
         self._ensure_state()
         vector = self._features.update(row)
         self._vector = self._last_vector = vector
+        for loaded in self.models.staged:
+            loaded.observe(row, vector, self._features.clock)
         live = self.models.live
         score = live.predict(vector) if live is not None else None
         row["model.score"] = score

@@ -169,6 +169,11 @@ class FeatureState:
     def __len__(self) -> int:
         return len(self._accounts)
 
+    @property
+    def clock(self) -> int:
+        """The time of the latest row applied (a row's time, never backwards)."""
+        return 0 if self._clock is None else self._clock
+
     def _account(self, account_id: str) -> _Account:
         state = self._accounts.get(account_id)
         if state is None:

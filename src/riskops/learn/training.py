@@ -34,21 +34,29 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from riskops.learn import model as m
+from riskops.learn import stacking
 
 Say = Callable[[str], None]
 # Training rows beyond this are thinned (negatives only): 5M transactions train in minutes.
-MAX_TRAIN_ROWS = 1_500_000
+MAX_TRAIN_ROWS = 1_000_000
 Tick = Callable[[int, int], None]
 
 
 class Dataset(msgspec.Struct):
-    """Row-aligned feature matrix, labels and event times (row 0 of each money event)."""
+    """Row-aligned feature matrix, labels and event times (row 0 of each money event).
+
+    ``x`` holds the catalogue's columns then the second stage's (0 until ``fit`` fills
+    them); ``parties`` say who took part in each row, in processing order
+    (``learn.stacking``); without them (a matrix of its own) the model has one stage.
+    Unlabelled rows stay (``known``): their first-stage scores count for their neighbours."""
 
     x: Any  # float64 (n, features)
     y: Any  # float64 (n,) of 0/1
     ts_us: Any  # int64 (n,)
     source: str
     seconds: float = 0.0  # spent reading and computing features
+    parties: Any = None  # learn.stacking.Parties of the rows
+    known: Any = None  # bool (n,): which rows are labelled (None: all); only they train
 
 
 class Fitted(msgspec.Struct):
@@ -60,11 +68,13 @@ class Fitted(msgspec.Struct):
 
 
 def _matrix(table: pa.Table) -> npt.NDArray[np.float64]:
-    from riskops.learn.features import FEATURE_NAMES
+    """The catalogue's columns, then the second stage's (0 until ``fit``)."""
+    from riskops.learn.features import FEATURE_NAMES, STACKED_NAMES
 
-    return np.column_stack(
-        [table.column(name).to_numpy(zero_copy_only=False) for name in FEATURE_NAMES]
-    ).astype(np.float64, copy=False)
+    out = np.zeros((table.num_rows, len(FEATURE_NAMES) + len(STACKED_NAMES)))
+    for j, name in enumerate(FEATURE_NAMES):
+        out[:, j] = table.column(name).to_numpy(zero_copy_only=False)
+    return out
 
 
 def from_amlworld(
@@ -97,7 +107,11 @@ def from_amlworld(
     rows = table.column("source_row").to_numpy().astype(np.int64)
     y = labels.to_numpy(zero_copy_only=False).astype(np.float64)[rows]
     ts = table.column("ts_us").to_numpy().astype(np.int64)
-    return Dataset(_matrix(table), y, ts, f"amlworld {path.name}", time.perf_counter() - started)
+    parties = stacking.parties_of(table)
+    x = _matrix(table)
+    del table
+    seconds = time.perf_counter() - started
+    return Dataset(x, y, ts, f"amlworld {path.name}", seconds, parties)
 
 
 def _computing(engine: str) -> str:
@@ -172,7 +186,8 @@ def from_sim(
     y, _ = _labelled(table, planted, {}, unlabelled_negative=True)
     ts = table.column("ts_us").to_numpy().astype(np.int64)
     seconds = time.perf_counter() - started
-    return Dataset(_matrix(table), y, ts, f"simulation {directory.name}", seconds)
+    parties = stacking.parties_of(table)
+    return Dataset(_matrix(table), y, ts, f"simulation {directory.name}", seconds, parties)
 
 
 def from_store(
@@ -213,10 +228,11 @@ def from_store(
     (say or _quiet)(_computing(engine))
     table = _features_of_flat(pa.concat_tables(batches), threads, engine, spark)
     y, known = _labelled(table, labels.events, labels.accounts, unlabelled_negative)
-    table = table.filter(pa.array(known))
     ts = table.column("ts_us").to_numpy().astype(np.int64)
     seconds = time.perf_counter() - started
-    return Dataset(_matrix(table), y[known], ts, "stored events and labels", seconds)
+    parties = stacking.parties_of(table)
+    source = "stored events and labels"
+    return Dataset(_matrix(table), y, ts, source, seconds, parties, known)
 
 
 def fit(
@@ -228,18 +244,24 @@ def fit(
     tick: Tick | None = None,
     say: Say | None = None,
     max_train_rows: int = MAX_TRAIN_ROWS,
+    stages: int | None = None,
 ) -> Fitted:
-    """Split by whole days, train, calibrate and threshold on validation, measure on test."""
+    """Split by whole days, fit the first stage (with ``parties``), train, calibrate and
+    threshold on validation, measure on test. ``stages``: 1 or 2 (two needs ``parties``
+    and train days that can be cut in two); None: the better on the validation days."""
     from riskops.learn import protocol
-    from riskops.learn.features import FEATURE_NAMES, US_PER_DAY
+    from riskops.learn.evaluate import first_stage_trainer
+    from riskops.learn.features import FEATURE_NAMES, STACKED_NAMES, US_PER_DAY
 
     started = time.perf_counter()
-    if len(data.y) == 0:
+    known = np.ones(len(data.y), dtype=bool) if data.known is None else data.known
+    if not known.any():
         raise ValueError("no labelled money events to train on")
     days = data.ts_us // US_PER_DAY
-    if len(np.unique(days)) < 3:
+    if len(np.unique(days[known])) < 3:
         raise ValueError("the events span fewer than 3 days: no time split is possible")
-    split = protocol.split_days(days)
+    split = np.full(len(days), -1, dtype=np.int8)  # -1: unlabelled, never trained on
+    split[known] = protocol.split_days(days[known])
     train, valid, test = (
         (split == protocol.TRAIN),
         (split == protocol.VAL),
@@ -248,32 +270,59 @@ def fit(
     for name, mask in (("train", train), ("validation", valid)):
         if not data.y[mask].any() or data.y[mask].all():
             raise ValueError(f"the {name} days need both positive and negative labels")
-    rows = _thinned(np.flatnonzero(train), data.y, max_train_rows, seed)
+    rows = protocol.thinned(np.flatnonzero(train), data.y, max_train_rows, seed)
+    first = None
+    if data.parties is not None and stages != 1:
+        (say or _quiet)("scoring the counterparties (the first stage, out of fold)")
+        trainer = first_stage_trainer(seed, threads)
+        first = stacking.first_stage(
+            data.x, data.y, split, days, rows, data.parties, trainer, threads, seed
+        )
+        if first is None:
+            (say or _quiet)("the train days cannot be cut in two blocks with both labels")
     (say or _quiet)(
         f"training on {len(rows):,} of {int(train.sum()):,} transactions, "
         f"validating on {int(valid.sum()):,}"
     )
-    fitted = m.train(
-        data.x[rows],
-        data.y[rows],
-        data.x[valid],
-        data.y[valid],
-        FEATURE_NAMES,
-        seed=seed,
-        num_threads=threads,
-        rounds=rounds,
-        progress=tick,
-    )
+    # One stage, and two when there is a first stage: the validation days choose (the
+    # counterparties' scores help where laundering runs through networks of accounts).
+    chosen: tuple[m.Fit, dict[str, float], int] | None = None
+    candidates = [s for s in (1, 2) if stages in (None, s) and (s == 1 or first is not None)]
+    for n_stages in candidates or [1]:
+        names = list(FEATURE_NAMES) + (list(STACKED_NAMES) if n_stages == 2 else [])
+        fitted = m.train(
+            stacking.columns(data.x, rows, len(names)),
+            data.y[rows],
+            stacking.columns(data.x, np.flatnonzero(valid), len(names)),
+            data.y[valid],
+            names,
+            seed=seed,
+            num_threads=threads,
+            rounds=rounds,
+            progress=tick,
+        )
+        scored = m.metrics(fitted.valid_scores, data.y[valid], fitted.artifact.threshold)
+        plural = "s" if n_stages > 1 else ""
+        (say or _quiet)(f"{n_stages} stage{plural}: validation F1 {scored['f1']}")
+        if chosen is None or scored["f1"] > chosen[1]["f1"]:
+            chosen = (fitted, scored, n_stages)
+    assert chosen is not None
+    fitted, validation, used_stages = chosen
     artifact = fitted.artifact
+    if used_stages == 2 and first is not None:
+        artifact = msgspec.structs.replace(
+            artifact, first_text=first.text, first_names=list(FEATURE_NAMES)
+        )
     (say or _quiet)(f"measuring on {int(test.sum()):,} test transactions")
     scorer = m.Model(artifact)
-    test_scores = scorer.predict_many(data.x[test]) if test.any() else np.zeros(0)
+    x = data.x[:, : len(artifact.feature_names)]
+    test_scores = scorer.predict_many(x[test]) if test.any() else np.zeros(0)
     metrics: dict[str, Any] = {
-        "validation": m.metrics(fitted.valid_scores, data.y[valid], artifact.threshold),
+        "validation": validation,
         "test": m.metrics(test_scores, data.y[test], artifact.threshold),
         "labels": {
-            "positive": int(data.y.sum()),
-            "negative": int(len(data.y) - data.y.sum()),
+            "positive": int(data.y[known].sum()),
+            "negative": int(known.sum() - data.y[known].sum()),
         },
         "days": {
             name: len(np.unique(days[mask]))
@@ -283,29 +332,17 @@ def fit(
         "seed": seed,
         "rounds": artifact.best_iteration,
         "train_rows": len(rows),
+        "stages": used_stages,
     }
     used = train | valid
-    first, last = int(data.ts_us[used].min()), int(data.ts_us[used].max())
+    first_ts, last_ts = int(data.ts_us[used].min()), int(data.ts_us[used].max())
     return Fitted(
         artifact,
         metrics,
-        datetime.fromtimestamp(first / 1e6, UTC),
-        datetime.fromtimestamp(last / 1e6, UTC),
+        datetime.fromtimestamp(first_ts / 1e6, UTC),
+        datetime.fromtimestamp(last_ts / 1e6, UTC),
         time.perf_counter() - started,
     )
-
-
-def _thinned(rows: npt.NDArray[np.int64], y: Any, limit: int, seed: int) -> npt.NDArray[np.int64]:
-    """The training rows, at most ``limit``: every positive, and an even sample (seeded) of
-    the negatives. Platt calibration on the untouched validation days puts the scores back
-    on the true base rate, so thinning the majority class costs little but time."""
-    if len(rows) <= limit:
-        return rows
-    positives = rows[y[rows] == 1]
-    negatives = rows[y[rows] != 1]
-    keep = max(0, limit - len(positives))
-    chosen = np.random.default_rng(seed).choice(negatives, size=keep, replace=False)
-    return np.sort(np.concatenate([positives, chosen]))
 
 
 def _quiet(_: str) -> None:
