@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
@@ -30,6 +29,7 @@ from riskops.auth.permissions import Permission, Principal, require
 from riskops.authoring import repository as repo
 from riskops.events.flat import FLAT_SCHEMA, to_rows
 from riskops.events.validation import DECODE_ERRORS, decode_valid
+from riskops.kernel import duck
 from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Busy, NotFound, ValidationFailed
 from riskops.kernel.logging import get_logger
@@ -153,9 +153,8 @@ def run_backtest(
     hits: dict[int, set[tuple[str, int]]] = {r.version: set() for r in rules}
     last_at = datetime.fromtimestamp(last_us / 1_000_000, UTC) if last_us else None
     if read:
-        con = duckdb.connect()
+        con = duck.connect(1)
         try:
-            con.execute("SET threads = 1")
             con.register("flat", pa.concat_tables(batches))
             sql = compile_rules(rules, default_lists())
             query = f'SELECT rule_version, event_id, "row" FROM ({sql}) WHERE ts_us >= {since_us}'

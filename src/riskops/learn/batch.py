@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from riskops.events.amlworld import CURRENCIES, HEADER, N_COLUMNS, USD_PER_UNIT, open_text
+from riskops.kernel import duck
 from riskops.learn.features import (
     CYCLE_CAP,
     CYCLE_WINDOW,
@@ -449,10 +450,9 @@ FROM _parsed CROSS JOIN (SELECT 0 AS "row" UNION ALL SELECT 1) r""")
 
 
 def connect(threads: int = 2, memory_limit: str = "4GB") -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with bounded threads and memory (spills to a temp dir beyond)."""
-    con = duckdb.connect()
-    con.execute(f"SET threads = {int(threads)}")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
+    """An in-memory DuckDB with bounded threads and memory (``kernel.duck``), spilling
+    beyond it, in any order where order is not asked for."""
+    con = duck.connect(threads, memory_limit)
     con.execute("SET preserve_insertion_order = false")
     return con
 

@@ -29,14 +29,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-import duckdb
 import msgspec
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from riskops.learn import protocol
+from riskops.learn import batch, protocol
 from riskops.learn.features import FEATURE_NAMES, SCORE_WINDOW, STACKED_NAMES
 from riskops.learn.model import Artifact, Model
 
@@ -167,7 +166,7 @@ def best_before(parties: Parties, scores: Sequence[Floats], threads: int = 2) ->
         for s in names
     )
     sql = _BEST_SQL.format(scores=", ".join(names), best=best, reach=SCORE_WINDOW - 1)
-    con = duckdb.connect(config={"threads": threads})
+    con = batch.connect(threads)
     try:
         con.register("parties", pa.table(columns))
         result = con.sql(sql).fetchnumpy()

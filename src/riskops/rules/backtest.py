@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from riskops.events.flat import FLAT_SCHEMA, to_rows
 from riskops.events.tabular import flat_sql
+from riskops.kernel import duck
 from riskops.rules.definition import Rule
 from riskops.rules.lists import ListStore
 from riskops.rules.sql import compile_rules
@@ -132,9 +133,8 @@ def backtest(
     ``out`` if given (columns ``CSV_COLUMNS``, in processing order)."""
     started = time.perf_counter()
     path = Path(events)
-    con = duckdb.connect()
+    con = duck.connect(THREADS)
     try:
-        con.execute(f"SET threads = {THREADS}")
         con.execute("SET enable_progress_bar = false")
         # Order is imposed where it matters (the CSV), so operators may run out of order.
         con.execute("SET preserve_insertion_order = false")

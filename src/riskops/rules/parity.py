@@ -11,11 +11,11 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import duckdb
 import msgspec
 import pyarrow as pa
 
 from riskops.events.flat import FLAT_COLUMNS, FLAT_SCHEMA
+from riskops.kernel import duck
 from riskops.rules.definition import Rule
 from riskops.rules.lists import ListStore
 from riskops.rules.sql import compile_features, compile_rules
@@ -41,9 +41,8 @@ def sort_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def run_sql(sql: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    con = duckdb.connect()
+    con = duck.connect(2)
     try:
-        con.execute("SET threads = 2")
         con.register("flat", pa.Table.from_pylist(rows, schema=FLAT_SCHEMA))
         return con.execute(sql).fetchall()
     finally:

@@ -36,13 +36,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
 from riskops.events.tabular import flat_sql
+from riskops.kernel import duck
 from riskops.rules.backtest import BacktestResult, adapted_flat, is_parquet, summarise
 from riskops.rules.definition import Rule
 from riskops.rules.lists import ListStore
@@ -253,7 +253,7 @@ def backtest_spark(
             total_rows = int(spark.table("flat").count())
         finally:
             spark.catalog.clearCache()
-    con = duckdb.connect()
+    con = duck.connect(2)
     try:
         con.register("hits", found)
         return summarise(con, rules, (total_events, total_rows, rejected), started, out)
