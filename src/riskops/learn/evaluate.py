@@ -1,11 +1,13 @@
 """``riskops evaluate``: the AMLworld protocol on a transaction file, end to end.
 
 Read the file into DuckDB, compute the causal features (``learn.batch``, or the same steps
-on Spark with ``engine="spark"``, ``learn.spark``), split whole days,
-train on the train days, choose the threshold on the validation days, score everything,
-and measure on the test days. The labels of the validation and test days are hidden from
-training by construction: ``train_model`` receives only the train rows, ``best_threshold``
-only the validation rows, and the test labels are read after every score is fixed.
+on Spark with ``engine="spark"``, ``learn.spark``), split whole days, train on the train
+days (a first stage out of fold and the counterparties' own scores, ``learn.stacking``;
+one or two stages, the better on the validation days), choose the threshold on the
+validation days, score everything, and measure on the test days. The labels of the
+validation and test days are hidden from training by construction: ``train_model``
+receives only the train rows, ``best_threshold`` only the validation rows, and the test
+labels are read after every score is fixed.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ DuckDB or, with ``engine="spark"``, the same steps on Spark (``learn.spark``).
 the transactions): it trains on the earliest days (every positive and, past
 ``MAX_TRAIN_ROWS``, an even seeded sample of the negatives), stops early, calibrates and
 chooses the threshold on the next ones, and measures on the last ones, whose labels nothing
-else reads.
+else reads. With the rows' parties it also fits a first stage (``learn.stacking``, ADR
+0051) and a second model that reads the counterparties' own scores; the validation days
+keep the better of one and two stages.
 """
 
 from __future__ import annotations
