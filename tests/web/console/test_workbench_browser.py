@@ -157,6 +157,9 @@ def test_models_tab_lists_versions_and_a_request_can_be_withdrawn(
     now = utcnow()
     trained = registry.Trained(b"not a model", 0.5, now - timedelta(days=9), now, {"f1": 0.81})
     served.seed(lambda s: registry.register(s, Principal.system("tests"), model_id, trained))
+    measured = {"test": {"f1": 0.9, "precision": 0.95, "recall": 0.86}, "stages": 2, "seed": 7}
+    two = registry.Trained(b"not a model", 0.5, now - timedelta(days=9), now, measured)
+    served.seed(lambda s: registry.register(s, Principal.system("tests"), model_id, two))
     login(page, "rui")
     page.goto("/workbench")
     page.keyboard.press("Tab")  # the tabs are links: reachable without a mouse
@@ -165,6 +168,10 @@ def test_models_tab_lists_versions_and_a_request_can_be_withdrawn(
     while row.count() == 0 and page.locator("a[rel=next]").count():
         page.click("a[rel=next]")
     assert "draft" in row.inner_text() and "f1 0.81" in row.inner_text()
+    # a trained version says what it scored on its test days, and its stages
+    second = page.locator(f"#wb-model-{model_id}-2").inner_text()
+    assert "test F1 0.9 · precision 0.95 · recall 0.86 · two stages" in second
+    assert "seed" not in second
     form = page.locator(f"#wb-model-promote-{model_id}-1")
     form.locator("select").select_option("shadow")
     form.locator("input[name=why]").fill("watch it beside the rules")
