@@ -79,7 +79,7 @@ def _model(events: list[Any]) -> Any:
     from riskops.learn import model as m
     from riskops.learn import stacking
     from riskops.learn.features import FEATURE_NAMES, STACKED_NAMES
-    from riskops.learn.stream import FeatureState, is_money
+    from riskops.learn.stream import FeatureState, counterparty_account, is_money
 
     state = FeatureState()
     xs, who = [], []
@@ -87,10 +87,7 @@ def _model(events: list[Any]) -> Any:
         row = to_rows(event, seq)[0]
         if is_money(row):
             xs.append(state.update(row))
-            transfer = row["type"] == "transfer.internal"
-            who.append(
-                (state.clock, row["account_id"], row["counterparty_id"] if transfer else None)
-            )
+            who.append((state.clock, row["account_id"], counterparty_account(row)))
     x = np.array(xs)
     rng = np.random.default_rng(1)
     signal = np.log1p(x[:, 0]) + 0.5 * np.log1p(x[:, 7]) + rng.normal(size=len(x))

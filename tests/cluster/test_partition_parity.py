@@ -32,7 +32,7 @@ from riskops.kernel.db import session_factory, unit_of_work
 from riskops.learn import model as m
 from riskops.learn import registry, stacking
 from riskops.learn.features import FEATURE_NAMES, STACKED_NAMES
-from riskops.learn.stream import FeatureState, is_money
+from riskops.learn.stream import FeatureState, counterparty_account, is_money
 from support import drop_stream, migrated_engine
 
 pytestmark = pytest.mark.postgres
@@ -93,10 +93,7 @@ def _history_model(events: tuple[s.Event, ...], stages: int) -> bytes:
         if is_money(row):
             xs.append(state.update(row))
             ys.append(1.0 if row["usd_cents"] >= 200_000 else 0.0)
-            transfer = row["type"] == "transfer.internal"
-            who.append(
-                (state.clock, row["account_id"], row["counterparty_id"] if transfer else None)
-            )
+            who.append((state.clock, row["account_id"], counterparty_account(row)))
     x, y = np.array(xs), np.array(ys)
     assert 10 < y.sum() < len(y) - 10, "both classes should be in the history"
     cut = len(x) * 2 // 3

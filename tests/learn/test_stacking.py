@@ -56,7 +56,7 @@ def test_the_memory_and_the_window_agree_on_every_row(seed: int) -> None:
             )
         ]
     )
-    (window,) = stacking.best_before(parties, [scores])
+    window = stacking.best_before(parties, scores)
     assert np.array_equal(live, window)
     assert (window > 0).any() and (window == 0).any()
     # a row's own score never counts for itself; a row SCORE_WINDOW later no longer counts

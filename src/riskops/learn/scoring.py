@@ -35,7 +35,7 @@ from riskops.learn.anomaly import AnomalyState, peer_of, receiver_view
 from riskops.learn.features import FEATURE_NAMES, STACKED_NAMES
 from riskops.learn.model import Model, Reason
 from riskops.learn.stacking import Memory
-from riskops.learn.stream import FeatureState, is_money
+from riskops.learn.stream import FeatureState, counterparty_account, is_money
 from riskops.rules.types import Action, Hit
 
 log = get_logger(__name__)
@@ -103,9 +103,7 @@ class LoadedModel:
             return
         columns = self.first_columns
         score = self.model.first_score(vector if columns is None else vector[columns])
-        other = None
-        if row["type"] == "transfer.internal" and row.get("counterparty_id") is not None:
-            other = str(row["counterparty_id"])
+        other = counterparty_account(row)
         self._stacked = memory.step(str(row["account_id"]), other, ts, score)
 
     def view(self, vector: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

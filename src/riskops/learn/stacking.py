@@ -133,56 +133,48 @@ def concat_parties(parts: Sequence[Parties]) -> Parties:
     )
 
 
-_BEST_SQL = """
+_BEST_SQL = f"""
 WITH sides AS (
-  SELECT k, 0 AS side, own AS acc, ts, {scores} FROM parties
+  SELECT k, 0 AS side, own AS acc, ts, s FROM parties
   UNION ALL
-  SELECT k, 1 AS side, cp AS acc, ts, {scores} FROM parties
+  SELECT k, 1 AS side, cp AS acc, ts, s FROM parties
   WHERE cp IS NOT NULL AND cp <> own
 )
-SELECT k, side, {best} FROM sides
+SELECT k, side,
+  greatest(coalesce(max(s) OVER earlier, 0), coalesce(max(s) OVER same, 0)) AS best
+FROM sides
 WINDOW earlier AS (PARTITION BY acc ORDER BY ts
-    RANGE BETWEEN {reach} PRECEDING AND 1 PRECEDING),
+    RANGE BETWEEN {SCORE_WINDOW - 1} PRECEDING AND 1 PRECEDING),
   same AS (PARTITION BY acc, ts ORDER BY k ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 """
 
 
-def best_before(parties: Parties, scores: Sequence[Floats], threads: int = 2) -> list[Floats]:
-    """For each score vector, an (n, 2) array: each row's own and counterparty's highest
-    score among that account's rows strictly before it within the window (0 with none;
-    the counterparty's 0 when there is none)."""
+def best_before(parties: Parties, scores: Floats, threads: int = 2) -> Floats:
+    """An (n, 2) array: each row's own and counterparty's highest score among that
+    account's rows strictly before it within the window (0 with none; the counterparty's
+    0 when there is none)."""
     n = len(parties.ts)
-    columns: dict[str, Any] = {
-        "k": pa.array(np.arange(n, dtype=np.int64)),
-        "ts": pa.array(parties.ts),
-        "own": parties.own,
-        "cp": parties.cp,
-    }
-    names = [f"s{i}" for i in range(len(scores))]
-    for name, values in zip(names, scores, strict=True):
-        columns[name] = pa.array(np.asarray(values, dtype=np.float64))
-    best = ", ".join(
-        f"greatest(coalesce(max({s}) OVER earlier, 0), coalesce(max({s}) OVER same, 0)) AS {s}"
-        for s in names
+    table = pa.table(
+        {
+            "k": pa.array(np.arange(n, dtype=np.int64)),
+            "ts": pa.array(parties.ts),
+            "own": parties.own,
+            "cp": parties.cp,
+            "s": pa.array(np.asarray(scores, dtype=np.float64)),
+        }
     )
-    sql = _BEST_SQL.format(scores=", ".join(names), best=best, reach=SCORE_WINDOW - 1)
     con = batch.connect(threads)
     try:
-        con.register("parties", pa.table(columns))
-        result = con.sql(sql).fetchnumpy()
+        con.register("parties", table)
+        result = con.sql(_BEST_SQL).fetchnumpy()
     finally:
         con.close()
-    k, side = result["k"], result["side"]
-    out = []
-    for name in names:
-        values = np.zeros((n, WIDTH), dtype=np.float64)
-        values[k, side] = result[name]
-        out.append(values)
+    out = np.zeros((n, WIDTH), dtype=np.float64)
+    out[result["k"], result["side"]] = result["best"]
     # a transfer to oneself has one side row: its counterparty is itself
-    own, cp = parties.own, parties.cp
-    itself = np.asarray(pc.fill_null(pc.equal(own, cp), False).to_numpy(zero_copy_only=False))
-    for values in out:
-        values[itself, 1] = values[itself, 0]
+    itself = pc.fill_null(pc.equal(parties.own, parties.cp), False)
+    mask = np.asarray(itself.to_numpy(zero_copy_only=False))
+    out[mask, 1] = out[mask, 0]
     return out
 
 
@@ -226,7 +218,7 @@ def first_stage(
     scores = predict_columns(first_late, x, base, threads)
     in_late = np.flatnonzero(in_train & (days > cut))
     scores[in_late] = predict_columns(first_early, x, base, threads, in_late)
-    (x[:, base:],) = best_before(parties, [scores], threads)
+    x[:, base:] = best_before(parties, scores, threads)
     return FirstStage(first_late.model_to_string(), (len(early), len(late)), scores)
 
 
@@ -276,7 +268,7 @@ def score_table(model: Model, table: pa.Table, threads: int = 2) -> Floats:
     catalogue: tuple[str, ...] = FEATURE_NAMES
     if model.stages == 2:
         first = model.first_many(base[:, [FEATURE_NAMES.index(n) for n in model.first_names]])
-        (stacked,) = best_before(parties_of(table), [first], threads)
+        stacked = best_before(parties_of(table), first, threads)
         base = np.hstack([base, stacked])
         catalogue = FEATURE_NAMES + STACKED_NAMES
     if not len(base):
@@ -290,5 +282,5 @@ def widen(first: Artifact, x: Floats, parties: Parties) -> tuple[Floats, dict[st
     how a test or a bench builds a two-stage model from boosters of its own."""
     fields: dict[str, Any] = {"first_text": first.model_text, "first_names": list(FEATURE_NAMES)}
     scores = Model(msgspec.structs.replace(first, **fields)).first_many(x)
-    (stacked,) = best_before(parties, [scores])
+    stacked = best_before(parties, scores)
     return np.hstack([x, stacked]), fields

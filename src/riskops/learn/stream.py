@@ -55,6 +55,13 @@ def is_money(row: dict[str, Any]) -> bool:
     )
 
 
+def counterparty_account(row: dict[str, Any]) -> str | None:
+    """The account on the other end of an internal transfer; None for any other row (its
+    ``cp.*`` features are 0, and ``learn.stacking`` gives it no counterparty's score)."""
+    cp = row.get("counterparty_id")
+    return str(cp) if row["type"] == "transfer.internal" and cp is not None else None
+
+
 def key_of(row: dict[str, Any]) -> str:
     """The counterparty a row counts as: its account, else its address, else ''."""
     cp = row.get("counterparty_id")
@@ -245,17 +252,18 @@ class FeatureState:
         pair_n = own.pairs["o:" + key if direction == 0 else "i:" + key]
         recip = own.pairs.get(("i:" if direction == 0 else "o:") + key, 0)
         own_side = own.side(ts, cents, before)
-        transfer = row["type"] == "transfer.internal" and row.get("counterparty_id") is not None
+        b = counterparty_account(row)
+        transfer = b is not None
         cycles = cycles4 = scattered = 0
-        if transfer:
-            other = self._account(str(row["counterparty_id"]))
+        if b is not None:
+            other = self._account(b)
             before = other.last.copy()
             other.add(ts, 1, str(row["account_id"]), cents)
             other.last[1] = ts
             cp_side = other.side(ts, cents, before)
             if other is not own:
                 cycles = _cycles(own, other)
-                a, b = str(row["account_id"]), str(row["counterparty_id"])
+                a = str(row["account_id"])
                 cycles4 = self._cycles4(a, own, b, other)
                 scattered = self._scatter_gather(a, own, b, other)
         else:

@@ -108,12 +108,11 @@ def from_amlworld(
         con.close()
     rows = table.column("source_row").to_numpy().astype(np.int64)
     y = labels.to_numpy(zero_copy_only=False).astype(np.float64)[rows]
-    ts = table.column("ts_us").to_numpy().astype(np.int64)
     parties = stacking.parties_of(table)
     x = _matrix(table)
     del table
     seconds = time.perf_counter() - started
-    return Dataset(x, y, ts, f"amlworld {path.name}", seconds, parties)
+    return Dataset(x, y, parties.ts, f"amlworld {path.name}", seconds, parties)
 
 
 def _computing(engine: str) -> str:
@@ -186,10 +185,10 @@ def from_sim(
     (say or _quiet)(_computing(engine))
     table = _features_of_flat(flat, threads, engine, spark)
     y, _ = _labelled(table, planted, {}, unlabelled_negative=True)
-    ts = table.column("ts_us").to_numpy().astype(np.int64)
     seconds = time.perf_counter() - started
     parties = stacking.parties_of(table)
-    return Dataset(_matrix(table), y, ts, f"simulation {directory.name}", seconds, parties)
+    source = f"simulation {directory.name}"
+    return Dataset(_matrix(table), y, parties.ts, source, seconds, parties)
 
 
 def from_store(
@@ -230,11 +229,10 @@ def from_store(
     (say or _quiet)(_computing(engine))
     table = _features_of_flat(pa.concat_tables(batches), threads, engine, spark)
     y, known = _labelled(table, labels.events, labels.accounts, unlabelled_negative)
-    ts = table.column("ts_us").to_numpy().astype(np.int64)
     seconds = time.perf_counter() - started
     parties = stacking.parties_of(table)
     source = "stored events and labels"
-    return Dataset(_matrix(table), y, ts, source, seconds, parties, known)
+    return Dataset(_matrix(table), y, parties.ts, source, seconds, parties, known)
 
 
 def fit(
