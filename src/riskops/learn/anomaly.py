@@ -27,13 +27,13 @@ usual", 0.5 is one feature one standard deviation beyond its bar (E = 1), 0.75 i
 score never falls when a deviation grows (monotone) and reaches 1.0 only by rounding,
 for E beyond ~50 (an infinite or absurd value).
 
-The per-event work is a fixed number of numpy operations on a 2 x F array (the account's
-row and its peer group's row side by side): O(features), no loop over history, no Python
-loop over features except to name the few that deviate.
+The per-event work is one pass over the features, compiled (``learn.anomaly_step``, ADR
+0052): O(features), no loop over history; Python names the few features that deviate.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -257,6 +257,21 @@ def _feature_catalogue() -> tuple[
     return list(features.FEATURE_NAMES), features.words, number
 
 
+@functools.cache
+def _step() -> Callable[..., float]:
+    """The compiled step: numba imported and the step compiled (or read from numba's
+    cache) by a first call on one feature of two rows, the argument types of every call."""
+    from riskops.learn.anomaly_step import step
+
+    one, two, pair = np.ones(1), np.ones(2), np.empty((2, 1))
+    step(
+        np.full((2, 1), np.nan), np.zeros((2, 1)), 0, 1, one, np.zeros(1, dtype=np.intp),
+        one, np.ones(1, dtype=bool), one, False, 1.0, two, two, two, two, pair, pair.copy(),
+        pair.copy(), one.copy(), np.zeros(3, dtype=np.int64),
+    )  # fmt: skip
+    return step
+
+
 _SPEC = re.compile(r"(?P<dollar>\$?)\{v:(?P<spec>[^}]*)\}")
 
 
@@ -312,11 +327,9 @@ class AnomalyState:
         self._number = number
         self.two_sided = tuple(two_sided)
         self._columns = np.array([columns.index(n) for n in self.names], dtype=np.intp)
-        self._all = self.names == columns
         self._shape = (len(columns),)
         width = len(self.names)
         self._down: Vector = np.array([n in two_sided for n in self.names], dtype=np.float64)
-        self._two_sided = bool(two_sided)
         # Which features an outgoing (1) or incoming (0) event is scored on; with no
         # direction column, all of them.
         self._direction = columns.index(DIRECTION_COLUMN) if DIRECTION_COLUMN in columns else -1
@@ -336,15 +349,17 @@ class AnomalyState:
         # bit d: every feature scored in direction d has had a value in the row
         self._complete: list[int] = []
         self._mean, self._var = self._empty(16)
-        # Work buffers of the stacked [own, peers] computation, reused by every event.
-        self._m = np.empty((2, width))
-        self._v = np.empty((2, width))
-        self._rate = np.empty((2, 1))
-        self._clip = np.empty((2, 1))
-        self._floor2 = np.full((2, width), FLOOR * FLOOR)
-        self._z0: Vector = np.array([[Z_OWN], [Z_PEERS]])
-        self._weights = np.empty((2, 1))
-        self._zero = np.zeros((2, width))
+        # The step's arguments and out arrays, reused by every event.
+        self._rate = np.empty(2)
+        self._clip = np.empty(2)
+        self._weights = np.empty(2)
+        self._z_bar: Vector = np.array([Z_OWN, Z_PEERS])
+        self._before = np.empty((2, width))
+        self._z = np.empty((2, width))
+        self._excess = np.empty((2, width))
+        self._best = np.empty(width)
+        self._flags = np.zeros(3, dtype=np.int64)
+        _step()  # compiled now, not on the first event
 
     def _empty(self, rows: int) -> tuple[Vector, Vector]:
         # no mean before a feature's first value
@@ -375,79 +390,46 @@ class AnomalyState:
         as they stood before it, then learn it. Values never make it raise (NaN is "no
         value", infinities and huge values are capped); a vector of the wrong length is a
         ValueError."""
-        x = np.asarray(vector, dtype=np.float64)
+        x = np.ascontiguousarray(vector, dtype=np.float64)
         if x.shape != self._shape:
             raise ValueError(f"expected {self._shape[0]} features, got shape {x.shape}")
         way = 1 if self._direction < 0 else int(x[self._direction] == 1.0)
-        scored = self._scored[way]
-        if not self._all:
-            x = x[self._columns]
         own = self._accounts.get(account_id)
         if own is None:
             own = self._new_row(self._accounts, account_id, ts_us)
         group = self._peers.get(peer)
         if group is None:
             group = self._new_row(self._peers, peer, ts_us)
-        t = np.arcsinh(x)
         bit = 1 << way
-        clean = (
-            math.isfinite(float(t @ t))
-            and self._complete[own] & bit != 0
-            and self._complete[group] & bit != 0
-        )
-        if not clean:
-            t = np.minimum(np.maximum(t, -_CAP), _CAP)  # NaN stays NaN
-        mean, var = self._m, self._v
-        mean[0] = self._mean[own]
-        mean[1] = self._mean[group]
-        var[0] = self._var[own]
-        var[1] = self._var[group]
+        complete = self._complete[own] & bit != 0 and self._complete[group] & bit != 0
         # A young baseline's variance leans on its peers' (its own is mostly not there yet).
         lean = PRIOR / (self._weight[own] + PRIOR)
-        spread = var + self._floor2
-        spread[0] += lean * (var[1] - var[0])
-        sd = np.sqrt(spread)
-        diff = t - mean
         own_warm = self._count[own] >= WARMUP_EVENTS and ts_us - self._first[own] >= WARMUP_US
         peer_warm = self._count[group] >= PEER_WARMUP_EVENTS
-        anomaly = NOTHING
-        if own_warm or peer_warm:
-            peers = (lean if own_warm else 1.0) if peer_warm else 0.0
-            anomaly = self._score(x, diff / sd, mean, scored, own_warm, peers)
+        weights = self._weights
+        weights[0] = 1.0 if own_warm else 0.0
+        weights[1] = (lean if own_warm else 1.0) if peer_warm else 0.0
         self._advance(own, 0, ts_us, OWN_HALF_LIFE_US)
         self._advance(group, 1, ts_us, PEER_HALF_LIFE_US)
-        if clean:
-            self._learn(diff, sd, scored)
-        else:
-            self._learn_gaps(t, sd, scored)
-            needed = self._needed[way]
-            if not np.isnan(mean[0, needed]).any():
+        flags = self._flags
+        total2 = _step()(
+            self._mean, self._var, own, group, x, self._columns, self._scored[way],
+            self._needed[way], self._down, complete, lean, weights, self._z_bar,
+            self._rate, self._clip, self._before, self._z, self._excess, self._best, flags,
+        )  # fmt: skip
+        if not flags[0]:
+            if flags[1]:
                 self._complete[own] |= bit
-            if not np.isnan(mean[1, needed]).any():
+            if flags[2]:
                 self._complete[group] |= bit
-        self._mean[own] = mean[0]
-        self._mean[group] = mean[1]
-        self._var[own] = var[0]
-        self._var[group] = var[1]
-        return anomaly
-
-    def _score(
-        self, x: Vector, z: Vector, mean: Vector, scored: Vector, own_warm: bool, peers: float
-    ) -> Anomaly:
-        """The score and the deviations; ``peers`` is the weight of the peers' comparison
-        (1 for an account without a baseline of its own, less the more history it has,
-        0 while the peer group is not warm)."""
-        sided = np.maximum(z, -z * self._down) if self._two_sided else z
-        excess = np.fmax(sided * scored - self._z0, self._zero)  # NaN (no value): none
-        weights = self._weights
-        weights[0, 0] = 1.0 if own_warm else 0.0
-        weights[1, 0] = peers
-        excess *= weights
-        best = np.maximum(excess[0], excess[1])
-        total2 = float(best @ best)
         if total2 <= 0.0:
             return NOTHING
-        total = math.sqrt(total2)
+        return self._anomaly(x[self._columns], math.sqrt(total2), own_warm, weights[1] > 0.0)
+
+    def _anomaly(self, x: Vector, total: float, own_warm: bool, peers: bool) -> Anomaly:
+        """The score and the deviations, from the step's out arrays (``peers``: the peers'
+        comparison counted)."""
+        best, excess, mean, z = self._best, self._excess, self._before, self._z
         deviations = []
         for i in np.argsort(-best, kind="stable")[:MAX_DEVIATIONS].tolist():
             if best[i] <= 0.0:
@@ -458,7 +440,7 @@ class AnomalyState:
                     name=self.names[i],
                     value=float(x[i]),
                     baseline=_unscale(float(mean[0, i])) if own_warm else math.nan,
-                    peers=_unscale(float(mean[1, i])) if peers > 0.0 else math.nan,
+                    peers=_unscale(float(mean[1, i])) if peers else math.nan,
                     z=float(z[0 if versus == "own" else 1, i]),
                     versus=versus,
                     phrase=self.words,
@@ -477,45 +459,8 @@ class AnomalyState:
         if elapsed > 0:
             self._last[row] = ts_us
         self._count[row] += 1
-        self._rate[slot, 0] = 1.0 / weight
-        self._clip[slot, 0] = CLIP if self._count[row] > CLIP_AFTER else 1e6
-
-    def _learn(self, diff: Vector, sd: Vector, scored: Vector) -> None:
-        """Every value present and every baseline begun: the winsorised update of the
-        features the event is scored on (a baseline of money out is learnt from the
-        account's outgoing events).
-
-        A value beyond ``CLIP`` standard deviations moves the mean by at most that much
-        (times the rate) and leaves the variance alone: were it to widen the variance, a
-        burst would raise its own bar with every event and never score past ~3.5.
-        """
-        width = sd * self._clip
-        # fmax/fmin: a feature the event does not learn may have no baseline yet (NaN);
-        # its step becomes finite and is multiplied by a rate of 0
-        step = np.fmin(np.fmax(diff, -width), width)
-        rate = self._rate * scored
-        moved = rate * step
-        self._m += moved
-        inside = step == diff  # not clipped (and not NaN)
-        moved *= inside
-        rate *= inside
-        var = self._v
-        var += moved * step
-        var *= 1.0 - rate
-
-    def _learn_gaps(self, t: Vector, sd: Vector, scored: Vector) -> None:
-        """The same update where values are missing (they learn nothing) or a feature has
-        its first value (which becomes its baseline)."""
-        mean, var = self._m, self._v
-        learnt = (t == t) & (scored > 0.0)
-        base = np.where((mean == mean) | ~learnt, mean, t)
-        width = sd * self._clip
-        diff = np.where(learnt, t - base, 0.0)
-        step = np.minimum(np.maximum(diff, -width), width)
-        rate = self._rate * learnt
-        mean[:] = base + rate * step
-        rate *= np.abs(diff) <= width
-        var[:] = (1.0 - rate) * (var + rate * step * step)
+        self._rate[slot] = 1.0 / weight
+        self._clip[slot] = CLIP if self._count[row] > CLIP_AFTER else 1e6
 
     # --- snapshot ---
 

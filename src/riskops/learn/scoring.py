@@ -194,6 +194,8 @@ class Scoring:
         self._anomaly_now: Any = None
         self._last: tuple[int, float | None] = (-1, None)  # (seq, live score) of the last row 0
         self._last_vector: npt.NDArray[np.float64] | None = None  # the last row 0's vector
+        if self.models:
+            self._ensure_state()  # before the first event: the anomaly step compiles
 
     # -- state -------------------------------------------------------------------------
 
@@ -216,6 +218,8 @@ class Scoring:
             if loaded.memory is not None and memory is not None:
                 loaded.memory = memory
         self.models = models
+        if models:
+            self._ensure_state()
 
     def snapshot(self) -> bytes:
         features = self._features.snapshot() if self._features is not None else None
