@@ -200,3 +200,17 @@ def test_no_train_row_is_scored_by_a_booster_that_saw_its_label(
     hidden[split != protocol.TRAIN] = 0
     again, again_stacked = first(hidden)
     assert np.array_equal(again, scores) and np.array_equal(again_stacked, stacked)
+
+
+def test_better_stages_keeps_the_best_on_validation_and_the_fewer_on_a_tie() -> None:
+    said: list[str] = []
+    f1 = {1: 0.80, 2: 0.85}
+    assert stacking.better_stages((1, 2), lambda n: (f"model {n}", f1[n]), said.append) == (
+        "model 2",
+        2,
+    )
+    assert said == ["1 stage: validation F1 0.800", "2 stages: validation F1 0.850"]
+    tie = stacking.better_stages((1, 2), lambda n: (n, 0.5), lambda _: None)
+    assert tie == (1, 1)
+    with pytest.raises(ValueError):
+        stacking.better_stages((), lambda n: (n, 0.5), lambda _: None)

@@ -172,19 +172,19 @@ def score_days(
         say("the train days cannot be cut in two blocks with both labels: one stage only")
     say(f"training on {len(rows):,} transactions of the {int(train.sum()):,} of the train days")
     val = split == protocol.VAL
-    best: tuple[float, float, npt.NDArray[np.float64]] | None = None
-    for stages in (1, 2) if first is not None else (1,):
+
+    def fit_stages(stages: int) -> tuple[tuple[float, float, npt.NDArray[np.float64]], float]:
         base = len(FEATURE_NAMES) if stages == 1 else len(STAGE_TWO)
         model = train_model(
             stacking.columns(x, rows, base), labels[rows], seed, threads, STAGE_TWO[:base]
         )
         score = stacking.predict_columns(model, x, base, threads)
         threshold, val_f1 = protocol.best_threshold(labels[val], score[val])
-        say(f"{stages} stage{'s' if stages > 1 else ''}: validation F1 {val_f1:.3f}")
-        if best is None or val_f1 > best[1]:
-            best = (threshold, val_f1, score)
-    assert best is not None
-    threshold, val_f1, score = best
+        return (threshold, val_f1, score), val_f1
+
+    (threshold, val_f1, score), _ = stacking.better_stages(
+        (1, 2) if first is not None else (1,), fit_stages, say
+    )
     return split, score, threshold, val_f1
 
 

@@ -27,7 +27,7 @@ the booster that scored its neighbours in the other block.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 import numpy as np
@@ -231,6 +231,25 @@ def _middle_day(days: npt.NDArray[np.int64]) -> int | None:
     ends = np.cumsum(counts) / float(counts.sum())
     at = int(np.argmin(np.abs(ends[:-1] - 0.5)))
     return int(unique[at])
+
+
+Fit = TypeVar("Fit")
+
+
+def better_stages(
+    stages: Sequence[int], fit: Callable[[int], tuple[Fit, float]], say: Callable[[str], None]
+) -> tuple[Fit, int]:
+    """Fit one model per number of stages (``fit`` gives it and its validation F1) and keep
+    the best on the validation days (the fewer stages on a tie), with how many it has."""
+    best: tuple[Fit, float, int] | None = None
+    for n in stages:
+        fitted, f1 = fit(n)
+        say(f"{n} stage{'s' if n > 1 else ''}: validation F1 {f1:.3f}")
+        if best is None or f1 > best[1]:
+            best = (fitted, f1, n)
+    if best is None:
+        raise ValueError("no number of stages to fit")
+    return best[0], best[2]
 
 
 def columns(x: npt.NDArray[Any], rows: npt.NDArray[np.int64], base: int) -> npt.NDArray[Any]:

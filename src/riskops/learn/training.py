@@ -286,9 +286,9 @@ def fit(
     )
     # One stage, and two when there is a first stage: the validation days choose (the
     # counterparties' scores help where laundering runs through networks of accounts).
-    chosen: tuple[m.Fit, dict[str, float], int] | None = None
     candidates = [s for s in (1, 2) if stages in (None, s) and (s == 1 or first is not None)]
-    for n_stages in candidates or [1]:
+
+    def fit_stages(n_stages: int) -> tuple[tuple[m.Fit, dict[str, float]], float]:
         names = list(FEATURE_NAMES) + (list(STACKED_NAMES) if n_stages == 2 else [])
         fitted = m.train(
             stacking.columns(data.x, rows, len(names)),
@@ -302,12 +302,11 @@ def fit(
             progress=tick,
         )
         scored = m.metrics(fitted.valid_scores, data.y[valid], fitted.artifact.threshold)
-        plural = "s" if n_stages > 1 else ""
-        (say or _quiet)(f"{n_stages} stage{plural}: validation F1 {scored['f1']}")
-        if chosen is None or scored["f1"] > chosen[1]["f1"]:
-            chosen = (fitted, scored, n_stages)
-    assert chosen is not None
-    fitted, validation, used_stages = chosen
+        return (fitted, scored), scored["f1"]
+
+    (fitted, validation), used_stages = stacking.better_stages(
+        candidates or [1], fit_stages, say or _quiet
+    )
     artifact = fitted.artifact
     if used_stages == 2 and first is not None:
         artifact = msgspec.structs.replace(
