@@ -16,16 +16,19 @@ from sqlalchemy.orm import Session
 from riskops import demo_casework as casework
 from riskops.auth.permissions import Principal
 from riskops.auth.service import user_principal
+from riskops.authoring import promotions
+from riskops.authoring.models import SubjectKind
 from riskops.cases import decisions
 from riskops.cases.holds import held_withdrawals
 from riskops.cases.models import ActionKind, CaseStatus
 from riskops.cases.schemas import DecisionIn, HoldChoice, NoteSections
 from riskops.cases.service import QueueStats, list_queue_cases, my_cases, queue_overview
 from riskops.cases.shifts import on_shift
-from riskops.demo import DemoOptions, prepare
+from riskops.demo import DEMO_MODEL, DemoOptions, prepare
 from riskops.kernel.clock import utcnow
 from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
+from riskops.learn import registry
 from riskops.monitor import repository as monitor_repo
 from riskops.monitor.models import HoldStatus
 from riskops.reports import detection
@@ -87,6 +90,21 @@ def test_the_demo_backlog_fits_the_shift_and_recovers_as_it_is_worked(
         report = detection.score_detection(report_repo.alert_refs(session), *load_labels(sim))
         assert report.alerts > 0
         assert f"│ all │ │ │ │ │ {report.alerts:,} │ {detection.pct(report.precision)} │" in text
+        # The model of another month is live, made so by two people (four-eyes), and it
+        # alerted on this month with its reasons.
+        running = registry.running(session)
+        assert [(m.model_id, m.status) for m in running] == [(DEMO_MODEL, "live")]
+        asked = promotions.subject_requests(session, SYSTEM, SubjectKind.MODEL, DEMO_MODEL)
+        assert [(r.requested_by, r.decided_by, r.status) for r in asked] == [
+            ("rui", "lena", "approved")
+        ]
+        model_alerts = [
+            a for a in report_repo.alert_refs(session) if a.rule_id.startswith("MODEL:")
+        ]
+        assert model_alerts
+        assert (
+            f"model {DEMO_MODEL} v1 (" in text and "live after Rui asked and Lena approved" in text
+        )
         # The month's earlier cases were worked, and left no withdrawal held behind them.
         assert worked.cases > held.open and worked.released + worked.rejected > 0
         still_held = {h.id for h in monitor_repo.list_holds(session, HoldStatus.HELD, 10**6, 0)}

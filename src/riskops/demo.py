@@ -1,5 +1,7 @@
-"""``riskops demo``: simulate an exchange, ingest it, monitor it, show what was caught, put
-case work in every queue, then serve the console and the API.
+"""``riskops demo``: simulate an exchange, ingest it, train a model on another simulated
+month and make it live (a rule author asks, a second approves), monitor the month with the
+rules and the model, show what was caught, put case work in every queue, then serve the
+console and the API.
 
 Everything runs on the embedded defaults (a SQLite file under ``.riskops/demo``, the event
 log as the bus). The simulation seed differs from the one the default rules were tuned on,
@@ -42,6 +44,9 @@ if TYPE_CHECKING:
 # The default pack was tuned on seed 1; the demo shows a seed it never saw.
 TUNING_SEED = 1
 DEMO_SEED = 7
+# The demo's model learns from the month of seed + this (never the month it monitors).
+TRAINING_SEED_OFFSET = 1_000
+DEMO_MODEL = "aml"
 
 
 @dataclass
@@ -119,7 +124,11 @@ def prepare(
         f"{accepted:,} events accepted, {report.rejected_count:,} rejected in {ingest_s:.1f} s"
     )
 
-    console.rule("[bold]3. Monitor: rules over every event, in order")
+    with unit_of_work(sessions) as session:
+        people = casework.seed_people(session)
+    _learn(console, sessions, config, data_dir, people)
+
+    console.rule("[bold]4. Monitor: rules and the model over every event, in order")
     # The links follower keeps the linked-accounts graph from the log (the worker and the
     # server run it beside the monitor); first here, so the ratings read a complete graph.
     started = time.perf_counter()
@@ -151,19 +160,80 @@ def prepare(
     labels = load_labels(sim_dir)
     _summary(console, accepted, monitor_s, outcomes, alerts, labels)
 
-    console.rule("[bold]4. Case work: people, the rota, the month's cases, today's alerts")
+    console.rule("[bold]5. Case work: the rota, the month's cases, today's alerts")
     history = casework.History(
         start=datetime(start.year, start.month, start.day, tzinfo=UTC),
         event_labels=labels[0],
         account_labels=labels[1],
     )
     with unit_of_work(sessions) as session:
-        seeded = casework.seed(session, history=history)
+        seeded = casework.seed(session, history=history, people=people)
     _screening(console, sessions, events_path, data_dir / "lists", options.seed)
     with unit_of_work(sessions) as session:
         _casework_summary(console, session, seeded)
     _after_casework(console, sessions, options.seed)
     return runtime, seeded
+
+
+def _learn(
+    console: Console,
+    sessions: sessionmaker[Session],
+    config: Any,
+    data_dir: Path,
+    people: casework.People,
+) -> None:
+    """Train a model (``riskops train --sim``) on another simulated month, whose planted
+    scenarios are its labels, and make it live through the workbench's four-eyes path:
+    Rui asks, Lena approves. The monitor then scores every money event with it (reasons
+    on its alerts; the shape rules gated by its score, ADR 0048) and names anomalies. A
+    month too short to split into train, validation and test days with laundering in
+    each gets no model, and the demo says why."""
+    from dataclasses import replace
+
+    from rich.progress import SpinnerColumn, TimeElapsedColumn
+
+    from riskops.authoring import promotions
+    from riskops.learn import registry, training
+    from riskops.sim import simulate
+
+    console.rule("[bold]3. Learn: a model trained on another simulated month")
+    train_dir = data_dir / "sim-train"
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("simulating the training month")
+
+            def say(text: str) -> None:
+                progress.update(task, description=text)
+
+            simulate(replace(config, seed=config.seed + TRAINING_SEED_OFFSET), train_dir, "ndjson")
+            data = training.from_sim(train_dir, say=say)
+            fitted = training.fit(data, say=say)
+    except ValueError as exc:
+        console.print(f"[yellow]No model: {exc}. The rules alone monitor the month.")
+        return
+    rui, lena = people.principal("rui"), people.principal("lena")
+    trained = registry.Trained(
+        fitted.artifact.encode(),
+        fitted.artifact.threshold,
+        fitted.span_first,
+        fitted.span_last,
+        fitted.metrics,
+        "the demo's model: the simulator's planted scenarios of another month",
+    )
+    with unit_of_work(sessions) as session:
+        version = registry.register(session, rui, DEMO_MODEL, trained).version
+        asked = promotions.request_promotion(
+            session, rui, "model", DEMO_MODEL, version, "live", "trained on a month of labels"
+        )
+        promotions.approve(session, lena, asked.id, "test days checked")
+    test = fitted.metrics["test"]
+    stages = "two stages" if fitted.metrics["stages"] == 2 else "one stage"
+    console.print(
+        f"model {DEMO_MODEL} v{version} ({stages}) on its test days: precision "
+        f"{test['precision']:.2f}, recall {test['recall']:.2f}, F1 {test['f1']:.2f}; "
+        "live after Rui asked and Lena approved (/workbench shows it)"
+    )
 
 
 def _after_casework(console: Console, sessions: sessionmaker[Session], seed: int) -> None:
@@ -179,7 +249,7 @@ def _after_casework(console: Console, sessions: sessionmaker[Session], seed: int
     from riskops.reports import seed as reports_seed
     from riskops.sar import seed as sar_seed
 
-    console.rule("[bold]5. Contact, SARs, QA and the month's trends")
+    console.rule("[bold]6. Contact, SARs, QA and the month's trends")
     rng = random.Random(seed)
     now = utcnow()
     with unit_of_work(sessions) as session:

@@ -64,6 +64,7 @@ DEMO_PEOPLE: tuple[tuple[str, Role, str], ...] = (
     ("sam", Role.SENIOR_ANALYST, "Sam Rivera"),
     ("maya", Role.MANAGER, "Maya Lindqvist"),
     ("rui", Role.RULE_AUTHOR, "Rui Costa"),
+    ("lena", Role.RULE_AUTHOR, "Lena Vogel"),  # a second author approves Rui's promotions
     ("cora", Role.COMPLIANCE, "Cora Mensah"),
     ("ada", Role.ADMIN, "Ada Novak"),
 )
@@ -94,28 +95,54 @@ class CaseworkSeed:
     on_shift: list[str] = field(default_factory=list)  # who works cases now
 
 
-def seed(
-    session: Session, *, now: datetime | None = None, history: History | None = None
-) -> CaseworkSeed:
-    """Create the demo people and put work in every queue (in the caller's transaction).
+@dataclass
+class People:
+    """The demo team (created first: the rule authors promote the demo's model before the
+    monitor runs), their passwords and the exchange's API token."""
 
-    With ``history`` (the simulated month), the rota covers the month too and the earlier
-    shifts work its cases (``work_history``) before the day's alerts arrive.
-    """
-    now = now or utcnow()
-    out = CaseworkSeed()
+    users: dict[str, User]
+    credentials: list[tuple[str, str, str]]  # user, role, password
+    api_token: str
+
+    def principal(self, username: str) -> Principal:
+        return user_principal(self.users[username])
+
+
+def seed_people(session: Session) -> People:
+    """Create the demo people and the exchange's API token (in the caller's transaction)."""
     system = Principal.system("demo")
-    ensure_default_queues(session)
     users: dict[str, User] = {}
+    credentials = []
     for username, role, name in DEMO_PEOPLE:
         password = f"{username}-{secrets.token_urlsafe(6)}"
         users[username] = create_user(
             session, system, username=username, password=password, role=role, display_name=name
         )
-        out.credentials.append((username, str(role), password))
-    out.api_token, _ = create_api_token(
+        credentials.append((username, str(role), password))
+    token, _ = create_api_token(
         session, system, name="exchange-core (demo)", scopes=EXCHANGE_SCOPES
     )
+    return People(users, credentials, token)
+
+
+def seed(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    history: History | None = None,
+    people: People | None = None,
+) -> CaseworkSeed:
+    """Put work in every queue (in the caller's transaction), with the demo people
+    (``people``, or created here).
+
+    With ``history`` (the simulated month), the rota covers the month too and the earlier
+    shifts work its cases (``work_history``) before the day's alerts arrive.
+    """
+    now = now or utcnow()
+    ensure_default_queues(session)
+    people = people or seed_people(session)
+    users = people.users
+    out = CaseworkSeed(credentials=list(people.credentials), api_token=people.api_token)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     first = min(midnight, history.start) if history is not None else midnight
     workers = [users[u] for u in CASE_WORKERS]
