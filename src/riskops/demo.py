@@ -213,14 +213,7 @@ def _learn(
         console.print(f"[yellow]No model: {exc}. The rules alone monitor the month.")
         return
     rui, lena = people.principal("rui"), people.principal("lena")
-    trained = registry.Trained(
-        fitted.artifact.encode(),
-        fitted.artifact.threshold,
-        fitted.span_first,
-        fitted.span_last,
-        fitted.metrics,
-        "the demo's model: the simulator's planted scenarios of another month",
-    )
+    trained = fitted.trained("the demo's model: the simulator's planted scenarios of another month")
     with unit_of_work(sessions) as session:
         version = registry.register(session, rui, DEMO_MODEL, trained).version
         asked = promotions.request_promotion(

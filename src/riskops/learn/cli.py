@@ -199,14 +199,7 @@ def train_command(
                 total=fitted.artifact.best_iteration,
             )
             say("done")
-        trained = registry.Trained(
-            fitted.artifact.encode(),
-            fitted.artifact.threshold,
-            fitted.span_first,
-            fitted.span_last,
-            fitted.metrics,
-            note,
-        )
+        trained = fitted.trained(note)
         version = _in_transaction(lambda s: registry.register(s, operator, model_id, trained))
     test, valid = fitted.metrics["test"], fitted.metrics["validation"]
     console.print(

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
@@ -37,6 +37,9 @@ import pyarrow as pa
 
 from riskops.learn import model as m
 from riskops.learn import stacking
+
+if TYPE_CHECKING:
+    from riskops.learn.registry import Trained
 
 Say = Callable[[str], None]
 # Training rows beyond this are thinned (negatives only): 5M transactions train in minutes.
@@ -67,6 +70,16 @@ class Fitted(msgspec.Struct):
     span_first: datetime
     span_last: datetime
     seconds: float
+
+    def trained(self, note: str = "") -> Trained:
+        """What the registry stores of this fit (``registry.register``)."""
+        from riskops.learn.registry import Trained
+
+        artifact = self.artifact
+        return Trained(
+            artifact.encode(), artifact.threshold, self.span_first, self.span_last,
+            self.metrics, note,
+        )  # fmt: skip
 
 
 def _matrix(table: pa.Table) -> npt.NDArray[np.float64]:
