@@ -5,7 +5,10 @@ of one uninterrupted run (nothing lost, nothing written twice)."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -106,3 +109,71 @@ def test_pending_second_rows_survive_a_snapshot() -> None:
     again = snapshots.decode(snapshots.encode(state))
     assert again == state
     assert again.pending[0].decisions[0].outcome is Action.REVIEW
+
+
+def _apply_some(first: Any, events: list[Any]) -> None:
+    assert first.try_acquire()
+    first.recover()
+    first.apply([Message(i + 1, msgspec.json.encode(e)) for i, e in enumerate(events)])
+
+
+def _stored(engine: Any, stream: str) -> bytes:
+    with session_factory(engine)() as session:
+        row = repo.load_snapshot(session, stream, 0)
+    assert row is not None
+    return bytes(row.state)
+
+
+def test_the_forked_snapshot_is_the_one_taken_under_the_lock(nats_url: str, tmp_path: Path) -> None:
+    """ADR 0053: a child encodes the state as it was at the fork, byte for byte."""
+    events = history()[:400]
+    stream, subject = unique("forked")
+    with migrated_engine("postgres", tmp_path / "db") as engine:
+        first = worker(engine, nats_url, stream, subject, 0, 1, owner="first")
+        _apply_some(first, events)
+        first.snapshot()
+        forked = _stored(engine, stream)
+        first.fork_snapshots = False
+        first.snapshot()
+        assert _stored(engine, stream) == forked
+        assert first.stats.snapshots == 2
+
+
+def test_decisions_go_on_while_the_child_encodes(
+    nats_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state's lock is held for the fork, not for the encoding; a failed child leaves
+    the snapshot before it, and the next one is taken."""
+    events = history()[:300]
+    stream, subject = unique("aside")
+    with migrated_engine("postgres", tmp_path / "db") as engine:
+        first = worker(engine, nats_url, stream, subject, 0, 1, owner="first")
+        _apply_some(first, events)
+        inner = first.evaluator.snapshot
+
+        def slow() -> bytes:
+            time.sleep(1.5)  # in the child: a state that takes long to encode
+            return bytes(inner())
+
+        monkeypatch.setattr(first.evaluator, "snapshot", slow)
+        taking = threading.Thread(target=first.snapshot)
+        started = time.monotonic()
+        taking.start()
+        time.sleep(0.2)
+        assert first._lock.acquire(timeout=0.5), "the lock waited for the encoding"
+        waited = time.monotonic() - started
+        first._lock.release()
+        assert taking.is_alive() and waited < 1.0
+        taking.join(timeout=30)
+        assert first.stats.snapshots == 1
+        kept = _stored(engine, stream)
+
+        def broken() -> bytes:
+            raise RuntimeError("cannot encode")
+
+        monkeypatch.setattr(first.evaluator, "snapshot", broken)
+        first.snapshot()  # the child fails: logged, nothing stored, nothing raised here
+        assert first.stats.snapshots == 1 and _stored(engine, stream) == kept
+        monkeypatch.setattr(first.evaluator, "snapshot", inner)
+        first.snapshot()
+        assert first.stats.snapshots == 2

@@ -17,7 +17,6 @@ import contextlib
 import gc
 import os
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -39,7 +38,7 @@ from riskops.kernel.config import Settings
 from riskops.kernel.db import session_factory, unit_of_work
 from riskops.kernel.errors import NotFound
 from riskops.kernel.logging import get_logger
-from riskops.kernel.processes import die_with_parent
+from riskops.kernel.processes import fork_child
 from riskops.kernel.retry import Backoff
 from riskops.monitor import quarantine, service
 from riskops.monitor import repository as repo
@@ -254,18 +253,9 @@ class MonitorRuntime:
             return  # the previous one is still being written
         self._since_snapshot = 0
         self._snapshot_at = self.clock()
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the child: write the file and leave, whatever happens
-            code = 1
-            try:
-                die_with_parent(parent)
-                signal.alarm(300)  # a child stuck on a lock held at the fork ends anyway
-                self._write_snapshot_file()
-                code = 0
-            finally:
-                os._exit(code)
-        self._writer = pid
+        self._writer = fork_child(self._write_snapshot_file)
+        if self._writer is None:
+            self._write_snapshot_file()
 
     def _reap(self, *, block: bool) -> bool:
         """Whether no snapshot child is running (any finished one is reaped)."""
