@@ -57,3 +57,15 @@ def test_fork_child_runs_the_work_and_reports_its_end() -> None:
     assert os.read(read, 10) == b"done"
     os.close(read)
     assert os.waitpid(pid, 0)[1] == 0
+
+
+def test_no_child_when_the_fork_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller then works itself; no descriptor is left open."""
+    before = len(os.listdir("/proc/self/fd"))
+
+    def refuse() -> int:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    assert ChildBytes.start(lambda: b"x") is None
+    assert len(os.listdir("/proc/self/fd")) == before

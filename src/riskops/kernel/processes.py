@@ -103,7 +103,8 @@ class ChildBytes:
 
     @classmethod
     def start(cls, work: Callable[[], bytes]) -> ChildBytes | None:
-        """The child at work, or None where there is no fork (the caller works itself)."""
+        """The child at work, or None where there is no fork or it failed (the caller
+        works itself)."""
         if not hasattr(os, "fork"):
             return None
         read, write = os.pipe()
@@ -116,6 +117,8 @@ class ChildBytes:
 
         try:
             pid = fork_child(send)
+        except OSError:  # no memory or no process left for a child: the caller works
+            pid = None
         finally:
             os.close(write)
         if pid is None:
