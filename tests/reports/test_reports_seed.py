@@ -37,3 +37,39 @@ def test_the_seed_leaves_a_month_of_trends(engine: Engine) -> None:
     rates = charts["rule-rates"]
     assert rates.labels and any(v for v in rates.series[1].values)
     assert any(v for v in charts["holds"].series[1].values)  # loss prevented
+
+
+def test_only_alerts_that_open_cases_make_the_history_and_the_detection_score(
+    engine: Engine,
+) -> None:
+    """A shadow hit and a signal (action allow: the anomaly's, shown on cases) open no
+    case: the backdated case work holds neither, and detection scoring counts neither."""
+    from riskops.monitor.models import Alert, DecisionOutcome
+    from riskops.reports import detection
+    from riskops.reports import repository as repo
+
+    hits = [
+        ("MU-004", "mule", DecisionOutcome.REVIEW, False, "e1"),
+        ("CF-003", "card_fraud", DecisionOutcome.REVIEW, True, "e2"),
+        ("ANOMALY", "anomaly", DecisionOutcome.ALLOW, False, "e3"),
+    ]
+    with unit_of_work(session_factory(engine)) as session:
+        for i, (rule, typology, action, shadow, event_id) in enumerate(hits):
+            session.add(
+                Alert(
+                    rule_id=rule, rule_version=1, typology=typology, event_id=event_id,
+                    row=0, account_id=f"acc-{i}", seq=i + 1, action=action, score=50,
+                    reason="", shadow=shadow, created_at=NOW,
+                )
+            )  # fmt: skip
+        session.flush()
+        assert repo.seed_rules(session) == [("MU-004", "mule")]
+        refs = repo.alert_refs(session)
+    assert {(r.rule_id, r.shadow, r.signal) for r in refs} == {
+        ("MU-004", False, False),
+        ("CF-003", True, False),
+        ("ANOMALY", False, True),
+    }
+    labels = {e: detection.EventLabel("mule", "s1") for e in ("e1", "e2", "e3")}
+    report = detection.score_detection(refs, labels, [])
+    assert (report.alerts, report.true_alerts) == (1, 1)

@@ -28,6 +28,7 @@ class AlertRef:
     event_id: str
     account_id: str
     shadow: bool = False
+    signal: bool = False  # a hit that acts on nothing (action allow, the anomaly): no case
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,15 @@ def score_detection(
     event_labels: Mapping[str, EventLabel],
     scenario_accounts: Iterable[str],
 ) -> DetectionReport:
-    """Score live alerts against planted labels (shadow alerts are ignored)."""
+    """Score live alerts against planted labels (shadow hits and signals are ignored)."""
     bad_accounts = set(scenario_accounts)
     report = DetectionReport()
     detected: set[str] = set()
     for alert in alerts:
-        if alert.shadow or alert.rule_typology in REVIEW_TYPOLOGIES:
-            continue  # shadow hits change nothing; due-diligence reviews claim no suspicion
+        if alert.shadow or alert.signal or alert.rule_typology in REVIEW_TYPOLOGIES:
+            # shadow hits and signals (the anomaly's, shown on cases) open no case;
+            # due-diligence reviews claim no suspicion
+            continue
         is_true = alert.event_id in event_labels or alert.account_id in bad_accounts
         report.alerts += 1
         report.true_alerts += is_true

@@ -18,7 +18,7 @@ from riskops.auth.permissions import Role
 from riskops.cases.models import AlertSource, Case, CaseAlert, CaseOutcome, Queue
 from riskops.events.models import EventRecord
 from riskops.links.models import LinkCluster
-from riskops.monitor.models import Alert, Hold, HoldStatus
+from riskops.monitor.models import Alert, DecisionOutcome, Hold, HoldStatus
 from riskops.reports.detection import AlertRef
 from riskops.reports.models import ReportCursor, ReportDaily, ReportSpike
 
@@ -28,7 +28,14 @@ CURSOR = "daily"
 def alert_refs(session: Session) -> list[AlertRef]:
     """Every alert, reduced to what detection scoring needs."""
     rows = session.execute(
-        select(Alert.rule_id, Alert.typology, Alert.event_id, Alert.account_id, Alert.shadow)
+        select(
+            Alert.rule_id,
+            Alert.typology,
+            Alert.event_id,
+            Alert.account_id,
+            Alert.shadow,
+            Alert.action == DecisionOutcome.ALLOW,
+        )
     )
     return [AlertRef(*row) for row in rows]
 
@@ -446,10 +453,11 @@ def seed_analysts(session: Session) -> list[int]:
 
 
 def seed_rules(session: Session, limit: int = 12) -> list[tuple[str, str]]:
-    """(rule, typology) of the rules that raised live alerts, the most alerting first."""
+    """(rule, typology) of the rules that raised live alerts that open cases (not
+    shadow, not allow: the anomaly's signal opens none), the most alerting first."""
     rows = session.execute(
         select(Alert.rule_id, Alert.typology)
-        .where(Alert.shadow.is_(False))
+        .where(Alert.shadow.is_(False), Alert.action != DecisionOutcome.ALLOW)
         .group_by(Alert.rule_id, Alert.typology)
         .order_by(func.count().desc(), Alert.rule_id)
         .limit(limit)
