@@ -69,6 +69,7 @@ Z_PEERS = 4.0
 E_HALF = 1.0
 MAX_DEVIATIONS = 5
 _CAP = math.asinh(1e12)  # |values| beyond 1e12 (and infinities) count as 1e12
+_FLOOR2 = FLOOR * FLOOR
 _FORMAT = 1
 
 
@@ -266,8 +267,8 @@ def _step() -> Callable[..., float]:
     one, two, pair = np.ones(1), np.ones(2), np.empty((2, 1))
     step(
         np.full((2, 1), np.nan), np.zeros((2, 1)), 0, 1, one, np.zeros(1, dtype=np.intp),
-        one, np.ones(1, dtype=bool), one, False, 1.0, two, two, two, two, pair, pair.copy(),
-        pair.copy(), one.copy(), np.zeros(3, dtype=np.int64),
+        one, np.ones(1, dtype=bool), one, False, _FLOOR2, _CAP, 1.0, two, two, two, two,
+        pair, pair.copy(), pair.copy(), one.copy(), np.zeros(3, dtype=np.int64),
     )  # fmt: skip
     return step
 
@@ -414,7 +415,7 @@ class AnomalyState:
         flags = self._flags
         total2 = _step()(
             self._mean, self._var, own, group, x, self._columns, self._scored[way],
-            self._needed[way], self._down, complete, lean, weights, self._z_bar,
+            self._needed[way], self._down, complete, _FLOOR2, _CAP, lean, weights, self._z_bar,
             self._rate, self._clip, self._before, self._z, self._excess, self._best, flags,
         )  # fmt: skip
         if not flags[0]:

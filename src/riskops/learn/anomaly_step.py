@@ -8,6 +8,8 @@ docstring and ADR 0039 describe. Written as a loop over the features for numba: 
 work as about thirty numpy calls on 2 x F arrays, each of which cost a microsecond or two
 of dispatch on arrays this small. Imported on the first event (numba's import and the
 compilation, cached on disk, are not paid by processes that never score an anomaly).
+The constants come in as arguments: numba's disk cache is keyed on this file, so a
+constant read from another module could go stale in it.
 """
 
 from __future__ import annotations
@@ -19,9 +21,6 @@ import numpy as np
 import numpy.typing as npt
 
 Vector = npt.NDArray[np.float64]
-
-FLOOR2 = 0.3 * 0.3  # learn.anomaly.FLOOR squared
-CAP = math.asinh(1e12)  # learn.anomaly._CAP
 
 
 @numba.njit(cache=True, nogil=True)
@@ -36,6 +35,8 @@ def step(
     needed: npt.NDArray[np.bool_],  # [F] the features a row needs to be complete
     down: Vector,  # [F] 1.0 where a fall deviates too
     complete: bool,  # both rows have had a value of every needed feature
+    floor2: float,  # the smallest variance a baseline is given (learn.anomaly.FLOOR squared)
+    cap: float,  # |values| beyond this (on the asinh scale) are capped when not clean
     lean: float,  # how much the own baseline's variance leans on the peers'
     weights: Vector,  # [2] the weight of the own and the peers' comparison (0: not scored)
     z_bar: Vector,  # [2] the z-score beyond which each comparison counts
@@ -58,10 +59,10 @@ def step(
             clean = False
     if not clean:  # NaN stays NaN; infinities and huge values are capped
         for i in range(width):
-            if t[i] > CAP:
-                t[i] = CAP
-            elif t[i] < -CAP:
-                t[i] = -CAP
+            if t[i] > cap:
+                t[i] = cap
+            elif t[i] < -cap:
+                t[i] = -cap
     scoring = weights[0] > 0.0 or weights[1] > 0.0
     rows = (own, group)
     total2 = 0.0
@@ -69,8 +70,8 @@ def step(
         m0, m1 = mean[own, i], mean[group, i]
         v0, v1 = var[own, i], var[group, i]
         before[0, i], before[1, i] = m0, m1
-        sd0 = math.sqrt((v0 + FLOOR2) + lean * (v1 - v0))
-        sd1 = math.sqrt(v1 + FLOOR2)
+        sd0 = math.sqrt((v0 + floor2) + lean * (v1 - v0))
+        sd1 = math.sqrt(v1 + floor2)
         ti = t[i]
         learns = scored[i] > 0.0 and ti == ti
         best[i] = 0.0
