@@ -356,13 +356,13 @@ def _summary(
         table.add_row(outcome, f"{outcomes.get(outcome, 0):,}")
     console.print(table)
 
-    per_rule = Counter((a.rule_id, a.rule_typology, a.shadow, a.signal) for a in alerts)
+    per_rule = Counter((a.rule_id, a.rule_typology, a.shadow, a.opens_case) for a in alerts)
     table = Table(title="Alerts per rule")
     for column in ("rule", "typology", "alerts", "mode"):
         table.add_column(column, justify="right" if column == "alerts" else "left")
-    for (rule, typology, shadow, signal), n in sorted(per_rule.items()):
+    for (rule, typology, shadow, opens_case), n in sorted(per_rule.items()):
         # a signal: a live hit that acts on nothing (the anomaly's), shown on cases only
-        said = "shadow" if shadow else ("signal" if signal else "live")
+        said = "shadow" if shadow else ("live" if opens_case else "signal")
         table.add_row(rule, typology, f"{n:,}", said)
     console.print(table)
 

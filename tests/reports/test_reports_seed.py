@@ -65,10 +65,10 @@ def test_only_alerts_that_open_cases_make_the_history_and_the_detection_score(
         session.flush()
         assert repo.seed_rules(session) == [("MU-004", "mule")]
         refs = repo.alert_refs(session)
-    assert {(r.rule_id, r.shadow, r.signal) for r in refs} == {
-        ("MU-004", False, False),
+    assert {(r.rule_id, r.shadow, r.opens_case) for r in refs} == {
+        ("MU-004", False, True),
         ("CF-003", True, False),
-        ("ANOMALY", False, True),
+        ("ANOMALY", False, False),
     }
     labels = {e: detection.EventLabel("mule", "s1") for e in ("e1", "e2", "e3")}
     report = detection.score_detection(refs, labels, [])

@@ -38,6 +38,7 @@ from riskops.kernel.clock import utcnow
 from riskops.kernel.errors import Conflict, ValidationFailed
 from riskops.kernel.logging import get_logger
 from riskops.monitor import repository as monitor_repo
+from riskops.monitor.models import DecisionOutcome, opens_case
 from riskops.monitor.service import ALERT_RAISED
 from riskops.screening.schemas import HIT_RAISED
 
@@ -46,8 +47,9 @@ ACTOR = "system:intake"
 # Each lost race means another transaction committed part of this batch's work, which the
 # retry then sees; drainers replaying the same alerts concurrently lost 3 in a row under load.
 _RETRIES = 10
-# Monitor rule actions that make a case alert (an allow-action hit only scores).
-CASE_ACTIONS = frozenset({"review", "hold", "block"})
+# Monitor rule actions that make a case alert (an allow-action hit is a signal: it only
+# scores), by the monitor's one rule; a shadow hit is never published.
+CASE_ACTIONS = frozenset(a.value for a in DecisionOutcome if opens_case(False, a))
 _alert_decoder = msgspec.json.Decoder(AlertIn)
 
 

@@ -19,13 +19,16 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    ColumnElement,
     Index,
     Integer,
     SmallInteger,
     String,
     Text,
     UniqueConstraint,
+    and_,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskops.kernel.db import Base
@@ -45,6 +48,13 @@ class HoldStatus(enum.StrEnum):
     HELD = "held"
     RELEASED = "released"
     REJECTED = "rejected"
+
+
+def opens_case(shadow: bool, action: DecisionOutcome) -> bool:
+    """Whether a monitor alert opens a case: a live hit that acts. A shadow hit changes
+    nothing; an allow hit (the anomaly's) is a signal, shown on cases, opening none (ADR
+    0039). ``Alert.opens_case`` is this rule on a row, in Python and in SQL."""
+    return not shadow and action != DecisionOutcome.ALLOW
 
 
 class Decision(Base):
@@ -95,6 +105,18 @@ class Alert(Base):
     reason: Mapped[str] = mapped_column(Text)
     shadow: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    @hybrid_property
+    def opens_case(self) -> bool:
+        """Whether this alert opens a case (the module's ``opens_case``); in a query, the
+        same rule as a column expression (``.where(Alert.opens_case)``)."""
+        return opens_case(self.shadow, self.action)
+
+    @opens_case.inplace.expression
+    @classmethod
+    def _opens_case_sql(cls) -> ColumnElement[bool]:
+        # The SQL twin of the module's ``opens_case``: keep the two the same rule.
+        return and_(cls.shadow.is_(False), cls.action != DecisionOutcome.ALLOW)
 
 
 class Hold(Base):

@@ -38,6 +38,7 @@ from riskops.monitor.models import (
     DecisionOutcome,
     Hold,
     HoldStatus,
+    opens_case,
 )
 from riskops.outbound import webhooks
 from riskops.rules.types import Action
@@ -157,8 +158,9 @@ def process_batch(
             for hit in d.hits:
                 if record.seq > counted_through:
                     result.alerts[hit.rule_id] += 1
-                alerts.append(_alert_row(d, hit, now))
-                if not hit.shadow and hit.action is not Action.ALLOW:
+                alert = _alert_row(d, hit, now)
+                alerts.append(alert)
+                if opens_case(alert["shadow"], alert["action"]):
                     facts[event.event_id] = event
         if isinstance(event, s.WithdrawalRequested) and rows[0].outcome is Action.HOLD:
             holds.append(_hold_row(event, rows[0], now))
@@ -208,7 +210,8 @@ def account_signals(session: Session, after: int, upto: int) -> list[Signal]:
         live = set(d.rule_ids or ())
         for reason in d.reasons or ():
             rule = reason.get("rule_id")
-            if rule not in live or reason.get("action") == DecisionOutcome.ALLOW.value:
+            # a reason of no live rule is a restriction's; a live allow hit is a signal
+            if rule not in live or not opens_case(False, DecisionOutcome(reason["action"])):
                 continue
             out.append(
                 Signal(
@@ -274,7 +277,7 @@ def _alert_messages(
     messages = []
     for alert in alerts:
         event = facts.get(alert["event_id"])
-        if event is None or alert["shadow"] or alert["action"] is DecisionOutcome.ALLOW:
+        if event is None or not opens_case(alert["shadow"], alert["action"]):
             continue
         usd = getattr(event, "usd_value", None)
         _check_alert(alert, usd, event.occurred_at)

@@ -28,7 +28,8 @@ class AlertRef:
     event_id: str
     account_id: str
     shadow: bool = False
-    signal: bool = False  # a hit that acts on nothing (action allow, the anomaly): no case
+    # ``monitor.models.opens_case``: not a shadow hit, nor a signal (action allow, the anomaly)
+    opens_case: bool = True
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def score_detection(
     report = DetectionReport()
     detected: set[str] = set()
     for alert in alerts:
-        if alert.shadow or alert.signal or alert.rule_typology in REVIEW_TYPOLOGIES:
+        if not alert.opens_case or alert.rule_typology in REVIEW_TYPOLOGIES:
             # shadow hits and signals (the anomaly's, shown on cases) open no case;
             # due-diligence reviews claim no suspicion
             continue

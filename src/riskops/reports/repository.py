@@ -18,7 +18,7 @@ from riskops.auth.permissions import Role
 from riskops.cases.models import AlertSource, Case, CaseAlert, CaseOutcome, Queue
 from riskops.events.models import EventRecord
 from riskops.links.models import LinkCluster
-from riskops.monitor.models import Alert, DecisionOutcome, Hold, HoldStatus
+from riskops.monitor.models import Alert, Hold, HoldStatus
 from riskops.reports.detection import AlertRef
 from riskops.reports.models import ReportCursor, ReportDaily, ReportSpike
 
@@ -34,7 +34,7 @@ def alert_refs(session: Session) -> list[AlertRef]:
             Alert.event_id,
             Alert.account_id,
             Alert.shadow,
-            Alert.action == DecisionOutcome.ALLOW,
+            Alert.opens_case,
         )
     )
     return [AlertRef(*row) for row in rows]
@@ -457,7 +457,7 @@ def seed_rules(session: Session, limit: int = 12) -> list[tuple[str, str]]:
     shadow, not allow: the anomaly's signal opens none), the most alerting first."""
     rows = session.execute(
         select(Alert.rule_id, Alert.typology)
-        .where(Alert.shadow.is_(False), Alert.action != DecisionOutcome.ALLOW)
+        .where(Alert.opens_case)
         .group_by(Alert.rule_id, Alert.typology)
         .order_by(func.count().desc(), Alert.rule_id)
         .limit(limit)
