@@ -50,10 +50,11 @@ class HoldStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
-def opens_case(shadow: bool, action: DecisionOutcome) -> bool:
+def opens_case(shadow: bool, action: DecisionOutcome | str | None) -> bool:
     """Whether a monitor alert opens a case: a live hit that acts. A shadow hit changes
     nothing; an allow hit (the anomaly's) is a signal, shown on cases, opening none (ADR
-    0039). ``Alert.opens_case`` is this rule on a row, in Python and in SQL."""
+    0039). ``action`` may be the stored text (a decision's reasons keep it so).
+    ``Alert.opens_case`` is this rule on a row, in Python and in SQL."""
     return not shadow and action != DecisionOutcome.ALLOW
 
 

@@ -211,7 +211,7 @@ def account_signals(session: Session, after: int, upto: int) -> list[Signal]:
         for reason in d.reasons or ():
             rule = reason.get("rule_id")
             # a reason of no live rule is a restriction's; a live allow hit is a signal
-            if rule not in live or not opens_case(False, DecisionOutcome(reason["action"])):
+            if rule not in live or not opens_case(False, reason.get("action")):
                 continue
             out.append(
                 Signal(
