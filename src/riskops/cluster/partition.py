@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import threading
@@ -391,19 +392,19 @@ class PartitionWorker(Answering):
                     seq, evaluator.snapshot(), recent.ids(), pending=pending
                 )
 
-            child = None
-            if self.fork_snapshots:
-                child = ChildBytes.start(lambda: snapshots.encode(capture()))
-            state = capture() if child is None else None
-        if state is not None:
-            blob = snapshots.encode(state)
-        else:
-            assert child is not None
-            try:
-                blob = child.result(timeout=wait)
-            except (RuntimeError, TimeoutError) as exc:
-                log.warning("cluster.snapshot_not_taken", reason=str(exc)[:200])
-                return
+            encoded: Callable[[], bytes]
+            if (
+                self.fork_snapshots
+                and (child := ChildBytes.start(lambda: snapshots.encode(capture()))) is not None
+            ):
+                encoded = functools.partial(child.result, timeout=wait)
+            else:  # no fork here: the state is captured under the lock, encoded after it
+                encoded = functools.partial(snapshots.encode, capture())
+        try:
+            blob = encoded()
+        except (RuntimeError, TimeoutError) as exc:  # the child failed or overran
+            log.warning("cluster.snapshot_not_taken", reason=str(exc)[:200])
+            return
         deadline = time.monotonic() + wait
         while self.durable < seq:  # the batches decided before it are being written
             if self._stale or time.monotonic() > deadline:
