@@ -345,8 +345,10 @@ def apply_only(partition: int, partitions: int, n: int) -> None:
     from riskops.cluster.partition import PartitionSpec, PartitionWorker
     from riskops.cluster.reader import Message
     from riskops.kernel.db import migrate
+    from riskops.kernel.logging import configure_logging
     from riskops.monitor.evaluators import RulesEvaluatorFactory
 
+    configure_logging()  # as a worker does: its logs on stderr, stdout "ready" and the seconds
     messages = [Message(i + 1, msgspec.json.encode(e)) for i, e in enumerate(_events(n))]
     schema = f"bench_apply_{uuid.uuid4().hex[:8]}"
     engine = schema_engine(schema)
@@ -397,7 +399,7 @@ def run_apply_only(n: int, partitions: int, only: list[int] | None = None) -> fl
         for i in (only if only is not None else range(partitions))
     ]
     try:
-        for proc in procs:  # (log lines may come first)
+        for proc in procs:
             assert proc.stdout is not None
             while (line := proc.stdout.readline()) and line.strip() != "ready":
                 pass

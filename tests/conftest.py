@@ -16,9 +16,19 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from riskops.kernel.config import get_settings
+from riskops.kernel.logging import configure_logging
 from support import migrated_engine, missing, require_service
 
 NATS_URL = os.environ.get("RISKOPS_TEST_NATS_URL", "nats://127.0.0.1:4222")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging_as_configured_by_riskops() -> None:
+    """Logs as the ``riskops`` command configures them, on stderr: a command a test invokes
+    in-process (``CliRunner``) has only its own output on stdout, even when daemon threads
+    left by an earlier command log during it."""
+    configure_logging()
+    get_settings.cache_clear()  # each test reads the settings of its own environment
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

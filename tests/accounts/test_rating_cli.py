@@ -52,7 +52,7 @@ def test_show_prints_the_band_and_reasons(data_dir: Path, policy_cache: None) ->
     seed("a")
     shown = runner.invoke(app, ["rating", "show", "a", "--json", "--history", "5"])
     assert shown.exit_code == 0, shown.output
-    answer = json.loads(shown.output)
+    answer = json.loads(shown.stdout)
     assert (answer["account_id"], answer["band"], answer["score"]) == ("a", "low", 0)
     assert [h["trigger"] for h in answer["history"]] == ["test"]
     missing = runner.invoke(app, ["rating", "show", "nobody"])
@@ -70,6 +70,6 @@ def test_recompute_all_after_the_deployment_list_changed(
     done = runner.invoke(app, ["rating", "recompute", "--all", "--page", "1"])
     assert done.exit_code == 0, done.output
     assert "2 account(s) rated" in done.output
-    shown = json.loads(runner.invoke(app, ["rating", "show", "b", "--json"]).output)
+    shown = json.loads(runner.invoke(app, ["rating", "show", "b", "--json"]).stdout)
     assert [r["code"] for r in shown["reasons"]] == ["COUNTRY_HIGH_RISK"]
     assert runner.invoke(app, ["rating", "recompute"]).exit_code != 0  # nothing named

@@ -26,7 +26,7 @@ def test_ingest_then_list_dead_letters(data_dir: Path, wire: Callable[..., Any])
     assert "accepted 0  duplicates 50  rejected 1" in again.output
     listed = runner.invoke(app, ["dead-letters", "--json"])
     assert listed.exit_code == 0, listed.output
-    letters = [msgspec.json.decode(line) for line in listed.output.splitlines()]
+    letters = [msgspec.json.decode(line) for line in listed.stdout.splitlines()]
     # The re-run refused the same line again: still one dead letter (ADR 0017).
     assert [(d["source"], d["source_name"], d["source_row"]) for d in letters] == [
         ("file", "batch.jsonl", 50)

@@ -361,7 +361,7 @@ def test_consume_nats_waits_for_the_database_at_start(
             gate.open()
             out, err = proc.communicate(timeout=60)
             assert proc.returncode == 0, err.decode()
-            assert b"database.unreachable" in out and b"messages 50" in out  # logs: stdout
+            assert b"database.unreachable" in err and b"messages 50" in out  # logs: stderr
             assert _count(session_factory(engine)) == 50
         finally:
             if proc.poll() is None:

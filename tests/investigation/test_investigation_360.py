@@ -330,7 +330,7 @@ def test_accounts_show_prints_the_360_as_json_and_as_text(riskops: typer.Typer) 
     runner = CliRunner()
     shown = runner.invoke(riskops, ["accounts", "show", "acc-1", "--json"])
     assert shown.exit_code == 0, shown.output
-    body = json.loads(shown.output)
+    body = json.loads(shown.stdout)
     assert body["account_id"] == "acc-1" and body["links"]["linked"] == 1
     assert body["screening"]["open"] == 1 and body["rating"]["reasons"]
     text = runner.invoke(riskops, ["accounts", "show", "acc-1"])

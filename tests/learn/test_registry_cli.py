@@ -43,7 +43,7 @@ def test_models_list_show_and_promotion_with_a_second_person(data_dir: Path) -> 
         done = runner.invoke(app, ["models", "promote", *args, "--as", by])
         assert done.exit_code == 0, done.output
         assert "waits for a second person's approval" in done.output
-        return _request_id(done.output)
+        return _request_id(done.stdout)
 
     def approve(request_id: str, by: str = "rita") -> None:
         done = runner.invoke(app, ["models", "approve", request_id, "--as", by])

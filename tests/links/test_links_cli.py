@@ -32,7 +32,7 @@ def test_links_json_names_each_account_with_what_links_it(data_dir: Path) -> Non
     seed()
     result = runner.invoke(app, ["links", "a", "--hops", "2", "--json"])
     assert result.exit_code == 0, result.output
-    answer = json.loads(result.output)
+    answer = json.loads(result.stdout)
     assert answer["account_id"] == "a" and answer["hops"] == 2
     items = {i["account_id"]: i for i in answer["items"]}
     assert set(items) == {"b", "c"}
@@ -49,6 +49,6 @@ def test_links_table_and_who_else(data_dir: Path) -> None:
     assert table.exit_code == 0 and "dev-1" in table.output and "transfer" in table.output
     who = runner.invoke(app, ["who-else", "device", " dev-1 ", "--json"])
     assert who.exit_code == 0, who.output
-    assert [u["account_id"] for u in json.loads(who.output)["items"]] == ["a", "b"]
+    assert [u["account_id"] for u in json.loads(who.stdout)["items"]] == ["a", "b"]
     bad = runner.invoke(app, ["who-else", "colour", "red"])
     assert bad.exit_code != 0 and "unknown kind" in bad.output

@@ -1,15 +1,43 @@
-"""Structured logs with context; never personal data."""
+"""Structured logs with context; never personal data.
+
+Logs go to standard error: standard output is a command's own output (``--json`` lines, a
+table, a token), which a caller or a test reads and parses.
+"""
 
 from __future__ import annotations
 
+import io
 import logging
+import sys
+from typing import TextIO
 
 import structlog
 
 from riskops.kernel.config import get_settings
 
 
+class _CurrentStderr(io.TextIOBase, TextIO):
+    """``sys.stderr`` as it is when a line is written, not when logging was configured.
+
+    Click's ``CliRunner`` and pytest's capture swap ``sys.stderr`` for the time of a call
+    and close theirs afterwards; a stream bound at configure time would miss the swap, or
+    be closed under a daemon thread that logs later. (structlog's ``PrintLogger`` does this
+    for ``sys.stdout`` only.)
+    """
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging() -> None:
+    """Configure structlog from the settings (``RISKOPS_LOG_LEVEL``, ``RISKOPS_LOG_JSON``):
+    one line per event, on standard error."""
     settings = get_settings()
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
@@ -25,6 +53,7 @@ def configure_logging() -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),
     )
 
 
