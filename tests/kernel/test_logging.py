@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
@@ -52,3 +53,28 @@ def test_a_command_run_by_cli_runner_has_only_its_output_on_stdout(configured: N
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout) == {"answer": 42}
         assert "kernel.logging_checked" in result.stderr and "during=command" in result.stderr
+
+
+def test_the_app_factory_configures_logging_as_serve_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``uvicorn riskops.web.app:create_app --factory`` never runs the ``riskops`` command:
+    the factory configures logging itself (the level of the settings, lines on stderr)."""
+    from riskops.web.app import create_app
+
+    saved = structlog.get_config()
+    structlog.reset_defaults()  # as a fresh process: stdout, every level
+    monkeypatch.setenv("RISKOPS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RISKOPS_DATABASE_URL", "")
+    monkeypatch.setenv("RISKOPS_LOG_LEVEL", "WARNING")
+    get_settings.cache_clear()
+    try:
+        create_app()
+        log.info("kernel.logging_below_the_level")
+        log.warning("kernel.logging_checked", by="factory")
+        out, err = capsys.readouterr()
+    finally:
+        get_settings.cache_clear()
+        structlog.configure(**saved)
+    assert "kernel.logging_checked" in err and "kernel.logging_below_the_level" not in err
+    assert out == ""

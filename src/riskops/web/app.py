@@ -19,6 +19,7 @@ from riskops.http import openapi
 from riskops.http.bodies import error_response
 from riskops.http.security import SecurityHeaders
 from riskops.kernel.errors import RiskopsError
+from riskops.kernel.logging import configure_logging
 from riskops.monitor.health import Readiness
 from riskops.web import docs, metrics
 from riskops.web.deps import Container
@@ -34,8 +35,12 @@ _HTTP_CODES = {
 
 
 def create_app(container: Container | None = None, *, start_background: bool = True) -> FastAPI:
-    """Build the app around a container of wired dependencies (engine, monitor runtime...)."""
-    container = container or Container.from_settings()
+    """Build the app around a container of wired dependencies (engine, monitor runtime...).
+    Without one (``uvicorn riskops.web.app:create_app --factory``), from the settings, with
+    logging configured from them as ``riskops serve`` does (levels, and lines on stderr)."""
+    if container is None:
+        configure_logging()
+        container = Container.from_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
