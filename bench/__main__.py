@@ -42,6 +42,7 @@ BENCHMARKS = {
     "anomaly": "bench.bench_anomaly",
     "learn_live": "bench.bench_learn_live",
     "cluster": "bench.bench_cluster",
+    "cluster_ceiling": "bench.bench_cluster_ceiling",
     "workbench": "bench.bench_workbench",
     "learn_sim": "bench.bench_learn_sim",
 }

@@ -142,23 +142,19 @@ def _commits(schema: str, seconds: float = 2.0) -> float:
         engine.dispose()
 
 
-def _partition_rows(conn: Any, stream: str) -> list[tuple[bool, int]]:
+def _partition_rows(conn: Any, stream: str) -> list[tuple[int, tuple[bool, int]]]:
     """Each partition's lease (alive?) and checkpoint, on the bench's one connection (a
     new connection a poll would cost PostgreSQL a backend start each time)."""
     from sqlalchemy import text
 
+    query = "SELECT partition, lease_until > now(), checkpoint FROM cluster_partitions"
     try:
-        rows = conn.execute(
-            text(
-                "SELECT lease_until > now(), checkpoint FROM cluster_partitions WHERE stream = :s"
-            ),
-            {"s": stream},
-        ).all()
+        rows = conn.execute(text(f"{query} WHERE stream = :s"), {"s": stream}).all()
     except Exception:
         conn.rollback()
         return []
     conn.rollback()  # end the snapshot: the next poll sees the workers' commits
-    return [(bool(alive), int(cp)) for alive, cp in rows]
+    return [(int(p), (bool(alive), int(cp))) for p, alive, cp in rows]
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -244,9 +240,18 @@ def _budget(
     return out
 
 
-def run_partitions(stream: str, subject: str, n: int, partitions: int) -> dict[str, float]:
+def run_partitions(
+    stream: str,
+    subject: str,
+    n: int,
+    partitions: int,
+    worker: list[str] | None = None,
+    ends: dict[int, int] | None = None,
+) -> dict[str, float]:
     """N worker processes over the published stream; events/s from all leases taken to
-    all checkpoints at the end."""
+    all checkpoints at the end (the stream's last sequence, ``n``; or partition I's own
+    end, ``ends[I]``). ``worker``: the command before ``--bus nats ...`` (``riskops.worker``
+    by default)."""
     schema = f"bench_cluster_{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
@@ -267,7 +272,8 @@ def run_partitions(stream: str, subject: str, n: int, partitions: int) -> dict[s
         migrate(engine)  # before the workers, so none of them times a migration
         conn = engine.connect()
         for index in range(partitions):
-            cmd = [sys.executable, "-m", "riskops.worker", "--bus", "nats", "--batch", "2000"]
+            cmd = [*(worker or [sys.executable, "-m", "riskops.worker"]), "--bus", "nats"]
+            cmd += ["--batch", "2000"]
             cmd += ["--partition", f"{index}/{partitions}"]
             procs.append(
                 subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -275,7 +281,7 @@ def run_partitions(stream: str, subject: str, n: int, partitions: int) -> dict[s
         deadline = time.monotonic() + 120
         while True:
             rows = _partition_rows(conn, stream)
-            if len(rows) == partitions and all(alive for alive, _ in rows):
+            if len(rows) == partitions and all(alive for _, (alive, _) in rows):
                 break
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
                 raise RuntimeError("the workers did not start")
@@ -287,10 +293,10 @@ def run_partitions(stream: str, subject: str, n: int, partitions: int) -> dict[s
         warm: tuple[float, int] | None = None  # when every partition had committed a batch
         while True:
             rows = _partition_rows(conn, stream)
-            if rows and all(cp >= n for _, cp in rows):
+            if rows and all(cp >= (n if ends is None else ends[i]) for i, (_, cp) in rows):
                 break
-            if warm is None and rows and all(cp > 0 for _, cp in rows):
-                warm = (time.perf_counter(), min(cp for _, cp in rows))
+            if warm is None and rows and all(cp > 0 for _, (_, cp) in rows):
+                warm = (time.perf_counter(), min(cp for _, (_, cp) in rows))
             if any(p.poll() is not None for p in procs):
                 raise RuntimeError("a worker died")
             time.sleep(0.02)
@@ -326,7 +332,7 @@ def run_partitions(stream: str, subject: str, n: int, partitions: int) -> dict[s
         drop_schema(schema)
 
 
-def _budget_row(name: str, run: dict[str, float], n: int) -> Result:
+def _budget_row(name: str, run: dict[str, float], n: int, bench: str = NAME) -> Result:
     """CPU an event of each part of the machine in a run (``_budget``), as one row: the
     value is the whole machine's (the workers, their PostgreSQL backends, PostgreSQL's own
     processes, NATS and the bench); the parts are in the name."""
@@ -334,7 +340,7 @@ def _budget_row(name: str, run: dict[str, float], n: int) -> Result:
     us = {part: run[f"cpu.{part}"] * 1e6 / n for part in parts}
     shown = ", ".join(f"{part} {value:.1f}" for part, value in us.items())
     others = run["cpu.other"] / run["seconds"]
-    return Result(NAME, f"{name} ({shown}; others {others:.2f} cores)", sum(us.values()), "us")
+    return Result(bench, f"{name} ({shown}; others {others:.2f} cores)", sum(us.values()), "us")
 
 
 def apply_only(partition: int, partitions: int, n: int) -> None:
