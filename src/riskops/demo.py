@@ -442,6 +442,7 @@ def _serve(
 ) -> None:
     import uvicorn
 
+    from riskops.kernel.logging import uvicorn_log_config
     from riskops.web.app import create_app
     from riskops.web.deps import Container
 
@@ -456,4 +457,10 @@ def _serve(
         f"{seeded.api_token}' -H 'content-type: application/json' -d '{TRY_EVENT}'\n"
         "Ctrl-C to stop."
     )
-    uvicorn.run(app, host=options.host, port=options.port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=options.host,
+        port=options.port,
+        log_level="warning",
+        log_config=uvicorn_log_config(),
+    )

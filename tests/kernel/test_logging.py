@@ -78,3 +78,16 @@ def test_the_app_factory_configures_logging_as_serve_does(
         structlog.configure(**saved)
     assert "kernel.logging_checked" in err and "kernel.logging_below_the_level" not in err
     assert out == ""
+
+
+def test_uvicorn_writes_its_access_lines_to_stderr_too() -> None:
+    """uvicorn's default sends access lines to stdout; the servers riskops starts do not."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    from riskops.kernel.logging import uvicorn_log_config
+
+    config = uvicorn_log_config()
+    streams = {handler["stream"] for handler in config["handlers"].values()}
+    assert streams == {"ext://sys.stderr"}
+    assert LOGGING_CONFIG["handlers"]["access"]["stream"] == "ext://sys.stdout"  # a copy
+    assert config["loggers"] == LOGGING_CONFIG["loggers"]

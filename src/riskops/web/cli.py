@@ -68,6 +68,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from riskops.kernel.config import get_settings
+        from riskops.kernel.logging import uvicorn_log_config
 
         settings = get_settings()
         if bus is Bus.NATS:
@@ -84,7 +85,9 @@ def register(app: typer.Typer) -> None:
             served = create_app()
         mode = f"; decisions routed over NATS to {partitions} partitions" if bus is Bus.NATS else ""
         typer.echo(f"riskops API on http://{host}:{port}  (docs: /docs{mode})")
-        uvicorn.run(served, host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            served, host=host, port=port, log_level=log_level, log_config=uvicorn_log_config()
+        )
 
 
 def decision_settings(settings: Settings) -> tuple[float, str]:
