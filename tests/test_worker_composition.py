@@ -190,9 +190,9 @@ def test_intel_is_handed_the_sanctions_lists_addresses(tmp_path: Path) -> None:
     service = default_service()
     before = service._listed, service._listed_source
     try:
-        worker.watch_listed_addresses(session_factory(engine), Settings(data_dir=tmp_path))
-        assert isinstance(service._listed, ListedAddressBook)
-        service._listed.stop()
+        book = worker.watch_listed_addresses(session_factory(engine), Settings(data_dir=tmp_path))
+        assert isinstance(service._listed, ListedAddressBook) and service._listed is book
+        book.stop()
     finally:
         service.set_listed(*before)
         engine.dispose()
@@ -210,3 +210,55 @@ def test_the_followers_child_beside_partition_workers_follows_their_position() -
     assert isinstance(accounts, partial) and accounts.keywords["feed"] is feed
     alone = {t.name: t for t in worker.follower_tasks(settings, None)}["accounts"].run
     assert isinstance(alone, partial) and isinstance(alone.keywords["feed"], AccountFeed)
+
+
+def _refreshers() -> set[object]:
+    import threading
+
+    return {t for t in threading.enumerate() if t.name == "riskops-listed-addresses"}
+
+
+def _ended(threads: set[object]) -> bool:
+    import threading
+
+    for thread in threads:
+        assert isinstance(thread, threading.Thread)
+        thread.join(timeout=10)
+    return not any(t.is_alive() for t in threads if isinstance(t, threading.Thread))
+
+
+def test_the_worker_stops_the_listed_addresses_refresher_it_started(tmp_path: Path) -> None:
+    """Its thread would go on reading the database of a worker that ended (in a test, one
+    whose schema was dropped: a warning every 5 s for the rest of the run)."""
+    from riskops.intel.service import default_service
+
+    service = default_service()
+    before, listed = _refreshers(), (service._listed, service._listed_source)
+    try:
+        worker.run(Settings(data_dir=tmp_path, database_url=""), once=True)
+        assert service._listed is not listed[0]  # it started one, and handed it to intel
+        assert _ended(_refreshers() - before)
+    finally:
+        service.set_listed(*listed)
+
+
+def test_the_server_stops_the_listed_addresses_refresher_with_its_container(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from riskops.web.deps import Container
+
+    box = Container.from_settings(
+        Settings(data_dir=tmp_path, database_url="", serve_followers=False)
+    )
+    before = _refreshers()
+
+    async def start_and_stop() -> set[object]:
+        await box.start()
+        running = _refreshers() - before
+        await box.stop()
+        return running
+
+    running = asyncio.run(start_and_stop())
+    assert len(running) == 1 and _ended(running)

@@ -47,6 +47,7 @@ from riskops.outbound.tasks import delivery_pass as outbound_delivery_pass
 from riskops.qa.tasks import sampling_pass as qa_sampling_pass
 from riskops.reports.tasks import digest_pass, rollup_pass
 from riskops.sar.tasks import retention_pass as sar_retention_pass
+from riskops.screening.addresses import ListedAddressBook
 from riskops.screening.tasks import screening_pass
 
 log = get_logger(__name__)
@@ -237,10 +238,13 @@ def warm_intel() -> threading.Thread:
     return thread
 
 
-def watch_listed_addresses(sessions: sessionmaker[Session], settings: Settings) -> None:
+def watch_listed_addresses(
+    sessions: sessionmaker[Session], settings: Settings
+) -> ListedAddressBook | None:
     """Hand intel the addresses the loaded sanctions lists name (OFAC's digital-currency
     addresses, ADR 0031) with the address files of the data directory, kept current in a
-    daemon thread; a database not reachable yet is tried again, never fatal."""
+    daemon thread until the book returned is stopped (with what started it); a database
+    not reachable yet is tried again, never fatal."""
     from riskops.intel.service import default_service
     from riskops.screening.addresses import listed_addresses
 
@@ -248,9 +252,10 @@ def watch_listed_addresses(sessions: sessionmaker[Session], settings: Settings) 
         book = listed_addresses(
             sessions, default_service().set_listed, lists_dir=settings.data_dir / "lists"
         )
-        book.start()
+        return book.start()
     except Exception as exc:  # intel answers "no data" for listing until the next start
         log.warning("screening.listed_addresses_failed", error=type(exc).__name__)
+        return None
 
 
 def run(
@@ -265,16 +270,22 @@ def run(
     """``riskops.monitor.worker.run`` with the case tasks."""
     settings = settings or get_settings()
     warm_intel()
-    watch_listed_addresses(session_factory(make_engine(settings.sqlalchemy_url)), settings)
-    return run_monitor(
-        settings,
-        once=once,
-        batch=batch,
-        stop=stop,
-        console=console,
-        backoff=backoff,
-        tasks=case_tasks(settings),
-    )
+    engine = make_engine(settings.sqlalchemy_url)
+    book = watch_listed_addresses(session_factory(engine), settings)
+    try:
+        return run_monitor(
+            settings,
+            once=once,
+            batch=batch,
+            stop=stop,
+            console=console,
+            backoff=backoff,
+            tasks=case_tasks(settings),
+        )
+    finally:
+        if book is not None:
+            book.stop()
+        engine.dispose()
 
 
 def run_cluster(

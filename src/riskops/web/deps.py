@@ -18,6 +18,7 @@ from riskops.kernel.db import open_database
 
 if TYPE_CHECKING:
     from riskops.monitor.runtime import MonitorRuntime
+    from riskops.screening.addresses import ListedAddressBook
     from riskops.web.followers import FollowersProcess
 
 
@@ -40,6 +41,7 @@ class Container(AppState):
         self._runtime = runtime
         self._served = served
         self._stopping: asyncio.Event | None = None
+        self._listed: ListedAddressBook | None = None  # the listed addresses' refresher
         self._tasks: list[asyncio.Task[None]] = []
         self._followers: FollowersProcess | None = None
 
@@ -94,7 +96,7 @@ class Container(AppState):
             from riskops.worker import warm_intel, watch_listed_addresses
 
             warm_intel()
-            watch_listed_addresses(self.sessions, self.settings)
+            self._listed = watch_listed_addresses(self.sessions, self.settings)
             if self._child_followers():
                 from riskops.web.followers import FollowersProcess
 
@@ -137,6 +139,9 @@ class Container(AppState):
         return self.runtime.writer if self.engine.dialect.name == "sqlite" else None
 
     async def stop(self) -> None:
+        if self._listed is not None:
+            self._listed.stop()
+            self._listed = None
         if self._followers is not None:
             await self._followers.stop()
         if self._stopping is not None:
