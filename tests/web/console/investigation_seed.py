@@ -80,9 +80,16 @@ def _octets(prefix: str) -> tuple[int, int, int]:
     return digest[0] % 200 + 20, digest[1] % 250 + 1, digest[2] % 250 + 1
 
 
-def _letters(prefix: str, n: int = 6) -> str:
-    digest = hashlib.sha256(("name" + prefix).encode()).hexdigest()
-    return "".join(chr(ord("a") + int(c, 16) % 26) for c in digest[:n]).capitalize()
+def _letters(prefix: str, n: int) -> str:
+    digest = hashlib.sha256(("name" + prefix).encode()).digest()
+    return "".join(chr(ord("a") + b % 26) for b in digest[:n]).capitalize()
+
+
+def _person(prefix: str) -> str:
+    """A name of two random words: the tests share one database, where every loaded list
+    is screened against every account, so a name must not come near another test's (two
+    names "Viktor ...ovich" of six random letters once did, and the account got two hits)."""
+    return f"{_letters(prefix + ':given', 7)} {_letters(prefix + ':family', 9)}"
 
 
 def entry(entry_id: str, name: str, birth: str | None = None) -> dict[str, object]:
@@ -123,7 +130,6 @@ def process(sessions: sessionmaker[Session], now: datetime) -> None:
 def build(sessions: sessionmaker[Session], prefix: str, list_dir: Path) -> Seeded:
     now = datetime.now(UTC)
     x, y, z = _octets(prefix)
-    tag = _letters(prefix)
     seeded = Seeded(
         prefix=prefix,
         a=f"{prefix}-a",
@@ -134,8 +140,8 @@ def build(sessions: sessionmaker[Session], prefix: str, list_dir: Path) -> Seede
         phone=f"+4477009{y:03d}{z % 100:02d}",
         email=f"{prefix}.shared@example.com",
         device=f"dev-{prefix}",
-        name=f"Viktor {tag}ovich",
-        owner=f"Olga {tag}ova",
+        name=_person(prefix),
+        owner=_person(prefix + ":owner"),
         list_name=f"list-{prefix}",
         list_dir=list_dir,
         address=p2wpkh_address(hashlib.sha256(("addr" + prefix).encode()).digest()[:20]),
@@ -218,7 +224,7 @@ def build(sessions: sessionmaker[Session], prefix: str, list_dir: Path) -> Seede
             event_id=f"{prefix}-d-kyb",
             account_id=seeded.d,
             occurred_at=t + timedelta(hours=1),
-            legal_name=f"{tag} Trading Ltd",
+            legal_name=f"{_letters(prefix + ':company', 8)} Trading Ltd",
             registration_number=f"R{x}{y}{z}",
             country="GB",
             beneficial_owners=[
