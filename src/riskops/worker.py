@@ -47,7 +47,7 @@ from riskops.outbound.tasks import delivery_pass as outbound_delivery_pass
 from riskops.qa.tasks import sampling_pass as qa_sampling_pass
 from riskops.reports.tasks import digest_pass, rollup_pass
 from riskops.sar.tasks import retention_pass as sar_retention_pass
-from riskops.screening.addresses import ListedAddressBook
+from riskops.screening.addresses import ListedAddressBook, listed_addresses
 from riskops.screening.tasks import screening_pass
 
 log = get_logger(__name__)
@@ -246,7 +246,6 @@ def watch_listed_addresses(
     daemon thread until the book returned is stopped (with what started it); a database
     not reachable yet is tried again, never fatal."""
     from riskops.intel.service import default_service
-    from riskops.screening.addresses import listed_addresses
 
     try:
         book = listed_addresses(
